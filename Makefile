@@ -1,0 +1,62 @@
+# cio - the commands users type.  Everything builds with CMake underneath.
+#   make run     build, then run the tour of the examples
+#   make test    build and run every test: normal, ASan+UBSan, and TSan
+#                for the threaded tests
+#   make bench   run every benchmark (make bench-core, bench-sync, ...)
+#   make install install the library, headers, cio.pc and CMake package
+
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_TSAN ?= build-tsan
+PREFIX     ?= /usr/local
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_ARGS ?= --output-on-failure -j$(JOBS)
+
+.PHONY: all deps build run test test-normal test-asan test-tsan bench bench-% \
+        install clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh build
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	@bash scripts/tour.sh $(BUILD)
+
+test:
+	@bash scripts/deps.sh test
+	$(MAKE) test-normal test-asan test-tsan
+
+test-normal:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+	cd $(BUILD) && ctest $(CTEST_ARGS)
+
+test-asan:
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DCIO_SANITIZE=address,undefined >/dev/null
+	cmake --build $(BUILD_ASAN) -j$(JOBS)
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 CIO_TEST_TIMEOUT_MULTIPLIER=3 ctest $(CTEST_ARGS)
+
+# Threaded code under ThreadSanitizer: the tests labelled "threads".
+test-tsan:
+	cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DCIO_SANITIZE=thread -DCIO_BUILD_EXAMPLES=OFF >/dev/null
+	cmake --build $(BUILD_TSAN) -j$(JOBS)
+	cd $(BUILD_TSAN) && CIO_TEST_TIMEOUT_MULTIPLIER=5 ctest $(CTEST_ARGS) -L threads
+
+bench:
+	@bash scripts/deps.sh bench
+	@bash bench/run.sh all
+
+bench-%:
+	@bash scripts/deps.sh bench
+	@bash bench/run.sh $*
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)

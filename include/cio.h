@@ -1,0 +1,18 @@
+/*
+ * cio.h - asyncio for C.  Include this one header; it pulls in every part:
+ *
+ *   cio/common.h   error codes, allocator hook, logger
+ *   cio/loop.h     the event loop: callbacks, timers, descriptor readiness
+ *   cio/task.h     futures, tasks, sleep, shields, cio_run
+ *
+ * Each function's comment in those headers is its manual: what it does, its
+ * errors, who owns what, and whether it may suspend the calling task.
+ */
+#ifndef CIO_H
+#define CIO_H
+
+#include "cio/common.h"
+#include "cio/loop.h"
+#include "cio/task.h"
+
+#endif

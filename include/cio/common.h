@@ -1,0 +1,127 @@
+/*
+ * cio/common.h - what every part of cio shares: export macro, error codes,
+ * the allocator hook and the logger.
+ *
+ * Errors: every call that can fail returns an int, >= 0 on success and a
+ * negative code on failure.  Codes in the errno range are negated errno
+ * values (-ECANCELED, -ETIMEDOUT, -EINVAL, ...); cio's own codes live below
+ * CIO_ERRNO_MAX so they never collide with errno.  cio_strerror() names
+ * every code.  A call that fails has no side effect to undo and never fires
+ * the callback it was given.
+ */
+#ifndef CIO_COMMON_H
+#define CIO_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CIO_BUILDING) && defined(__GNUC__)
+#define CIO_EXTERN __attribute__((visibility("default")))
+#else
+#define CIO_EXTERN
+#endif
+
+#if defined(__GNUC__)
+#define CIO_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CIO_PRINTF(f, a)
+#endif
+
+/* Version of the library this header describes. */
+#define CIO_VERSION_MAJOR 0
+#define CIO_VERSION_MINOR 1
+#define CIO_VERSION_PATCH 0
+
+/* Returns the version of the library linked, "0.1.0". Never fails. */
+CIO_EXTERN const char *cio_version(void);
+
+/* Codes of cio's own.  All are below -CIO_ERRNO_MAX, out of errno's range. */
+#define CIO_ERRNO_MAX 4095
+enum {
+    CIO_ENOTASK = -5001,     /* a suspension point was called outside a task */
+    CIO_EWRONGTHREAD = -5002,/* the loop belongs to another thread */
+    CIO_EINVALSTATE = -5003, /* result asked of a pending future, or a done
+                                future completed again (InvalidStateError) */
+    CIO_ECLOSED = -5004,     /* the loop (or object) is closed */
+    CIO_ERUNNING = -5005,    /* the loop is already running */
+    CIO_ENOLOOP = -5006,     /* no loop runs in this thread */
+    CIO_ESHUTDOWN = -5007,   /* the queue or executor was shut down */
+    CIO_EEMPTY = -5008,      /* queue empty (QueueEmpty) */
+    CIO_EFULL = -5009,       /* queue full (QueueFull) */
+    CIO_EBROKEN = -5010,     /* barrier broken (BrokenBarrierError) */
+    CIO_ELIMIT = -5011,      /* a line or buffer limit was overrun */
+    CIO_EINCOMPLETE = -5012, /* EOF before the requested bytes arrived */
+    CIO_EDEADLOCK = -5013,   /* the loop has nothing left that could wake
+                                the awaited future */
+    CIO_ETLS = -5014,        /* TLS error; the object's message says which */
+    CIO_EWORKERDIED = -5015, /* a worker process died during the call */
+    CIO_EGAIERR = -5100      /* getaddrinfo errors: CIO_EGAIERR + EAI_* */
+};
+
+/*
+ * Returns a static, human-readable name for any code cio returns: negated
+ * errno values, cio's own codes, and 0 ("success").  Unknown codes give
+ * "unknown error".  Never fails; thread-safe.
+ */
+CIO_EXTERN const char *cio_strerror(int code);
+
+/*
+ * The allocator hook (as Lua's lua_Alloc): one function serves malloc,
+ * realloc and free.  fn(ud, ptr, size): size 0 frees ptr and returns NULL;
+ * otherwise it returns a block of size bytes holding ptr's old contents (ptr
+ * may be NULL), or NULL on failure, leaving ptr untouched.
+ */
+typedef void *cio_alloc_fn(void *ud, void *ptr, size_t size);
+
+/*
+ * Installs the allocator every part of cio uses; fn NULL restores the
+ * default (realloc/free).  Call it before any loop exists: memory obtained
+ * from one allocator must be freed by the same one.  Returns 0, or
+ * CIO_ERUNNING if a loop exists.  Not thread-safe.
+ */
+CIO_EXTERN int cio_set_allocator(cio_alloc_fn *fn, void *ud);
+
+/* Allocates/frees through the hook; for objects cio hands to the caller
+ * (cio_free on what cio documents as "free with cio_free"). */
+CIO_EXTERN void *cio_malloc(size_t size);
+CIO_EXTERN void cio_free(void *ptr);
+
+/* ----------------------------------------------------------------------
+ * Logging: a small leveled logger.  Each line is prefixed with the level
+ * and, inside a task, the task's name.  Default sink: stderr.
+ * ---------------------------------------------------------------------- */
+typedef enum cio_log_level {
+    CIO_LOG_DEBUG = 0,
+    CIO_LOG_INFO = 1,
+    CIO_LOG_WARNING = 2,
+    CIO_LOG_ERROR = 3,
+    CIO_LOG_OFF = 4
+} cio_log_level;
+
+/*
+ * A log sink receives each formatted line (no trailing newline).  line is
+ * valid only during the call.  It may be called from any thread that logs.
+ */
+typedef void cio_log_sink_fn(void *ud, cio_log_level level, const char *line);
+
+/* Installs a sink; fn NULL restores stderr.  Thread-safe. */
+CIO_EXTERN void cio_log_set_sink(cio_log_sink_fn *fn, void *ud);
+
+/* Lines below level are dropped.  Default CIO_LOG_INFO, or the value of
+ * CIO_LOG_LEVEL (debug, info, warning, error, off) at first use. */
+CIO_EXTERN void cio_log_set_level(cio_log_level level);
+CIO_EXTERN cio_log_level cio_log_get_level(void);
+
+/* Formats and emits one line.  Never suspends; thread-safe. */
+CIO_EXTERN void cio_log(cio_log_level level, const char *fmt, ...) CIO_PRINTF(2, 3);
+CIO_EXTERN void cio_logv(cio_log_level level, const char *fmt, va_list ap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,223 @@
+/*
+ * cio/task.h - futures, tasks, sleep and cio_run (asyncio's Future, Task,
+ * sleep and run).
+ *
+ * A task is a stackful coroutine: a function
+ *     int fn(void *arg, void **result)
+ * that returns 0 (setting *result if it has one) or a negative code.  It
+ * runs on its own stack and suspends only inside calls marked "suspends"
+ * below; code between two such calls runs atomically.
+ *
+ * Cancellation is level-triggered (DESIGN.md section 5): once a task is
+ * cancelled, every suspension point in it returns -ECANCELED at once, until
+ * it finishes.  Cleanup that must wait goes between cio_shield_begin() and
+ * cio_shield_end().  A task that returns -ECANCELED ends "cancelled".
+ *
+ * Futures and tasks are reference-counted.  A task created with out == NULL
+ * is owned by its loop alone and released when it finishes.
+ */
+#ifndef CIO_TASK_H
+#define CIO_TASK_H
+
+#include "loop.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef int cio_coro_fn(void *arg, void **result);
+typedef void cio_done_fn(cio_future *fut, void *arg);
+
+/* ---- futures -------------------------------------------------------- */
+
+/*
+ * Creates a pending future on loop (NULL: the running loop).  The caller
+ * owns one reference.  Errors: -ENOMEM, CIO_ENOLOOP, CIO_ECLOSED.
+ */
+CIO_EXTERN int cio_future_new(cio_loop *loop, cio_future **out);
+CIO_EXTERN void cio_future_retain(cio_future *fut);
+/* Drops a reference; the last one frees the future.  A failure nobody
+ * retrieved is reported to the loop's exception handler then. */
+CIO_EXTERN void cio_future_release(cio_future *fut);
+
+/*
+ * Completes the future with a result (the pointer is stored, not owned).
+ * Done callbacks are scheduled with call_soon; awaiting tasks are woken.
+ * Errors: CIO_EINVALSTATE if already done, CIO_EWRONGTHREAD (debug).
+ */
+CIO_EXTERN int cio_future_set_result(cio_future *fut, void *result);
+
+/*
+ * Completes the future with an error code (negative, not -ECANCELED: use
+ * cio_future_cancel) and an optional message, which is copied.
+ * Errors: -EINVAL (code >= 0 or -ECANCELED), CIO_EINVALSTATE, -ENOMEM.
+ */
+CIO_EXTERN int cio_future_set_error(cio_future *fut, int code, const char *message);
+
+/*
+ * Cancels the future: 1 if it was pending and is now cancelled, 0 if it
+ * was already done.  msg (copied, may be NULL) becomes its error message.
+ * For a task's future this is cio_task_cancel().
+ */
+CIO_EXTERN int cio_future_cancel(cio_future *fut, const char *msg);
+
+CIO_EXTERN int cio_future_done(const cio_future *fut);
+CIO_EXTERN int cio_future_cancelled(const cio_future *fut);
+
+/*
+ * The outcome: returns 0 and sets *result (if result non-NULL), or the
+ * error code (-ECANCELED if cancelled).  CIO_EINVALSTATE if still pending.
+ * Marks a failure as retrieved.
+ */
+CIO_EXTERN int cio_future_result(cio_future *fut, void **result);
+
+/* The error message of a failed or cancelled future, or NULL.  Valid as
+ * long as the caller holds a reference. */
+CIO_EXTERN const char *cio_future_error_message(const cio_future *fut);
+
+/*
+ * Calls fn(fut, arg) once the future is done, through call_soon (at once
+ * scheduled if it is already done).  Errors: -EINVAL, -ENOMEM.
+ */
+CIO_EXTERN int cio_future_add_done_callback(cio_future *fut, cio_done_fn *fn, void *arg);
+
+/* Removes every registration of (fn, arg); returns how many. */
+CIO_EXTERN int cio_future_remove_done_callback(cio_future *fut, cio_done_fn *fn, void *arg);
+
+/*
+ * Suspends the calling task until fut is done; returns fut's status and
+ * stores its result in *result (result may be NULL).  Suspends.
+ * If the calling task is cancelled while waiting, fut is cancelled too (for
+ * a task: it is asked to cancel) and the call waits until fut is done, then
+ * returns -ECANCELED, as asyncio does.  Errors: -ECANCELED, -ETIMEDOUT
+ * (inside an expired timeout scope), CIO_ENOTASK (not inside a task),
+ * -EDEADLK (a task awaiting itself), -EINVAL (fut NULL or on another loop).
+ */
+CIO_EXTERN int cio_await(cio_future *fut, void **result);
+
+/* ---- tasks ---------------------------------------------------------- */
+
+/*
+ * Creates a task running fn(arg) on loop (NULL: the running loop) and
+ * schedules it.  name (copied; NULL gives "Task-N") names it in logs and
+ * reports.  stack_size 0 uses the loop's default.  If out is non-NULL the
+ * caller receives a reference and must cio_task_release() it; with out NULL
+ * the loop keeps the task alive until it finishes.  file/line record where
+ * it was created, for debug reports (the macros below fill them).
+ * Errors: -EINVAL (fn NULL, bad stack_size), -ENOMEM, CIO_ENOLOOP,
+ * CIO_ECLOSED, CIO_EWRONGTHREAD (debug).  Does not suspend.
+ */
+CIO_EXTERN int cio_create_task_at(cio_loop *loop, cio_coro_fn *fn, void *arg,
+                                  const char *name, size_t stack_size,
+                                  cio_task **out, const char *file, int line);
+
+/* asyncio.create_task: a task on the running loop. */
+CIO_EXTERN int cio_create_task(cio_coro_fn *fn, void *arg, const char *name,
+                               cio_task **out);
+#define cio_create_task(fn, arg, name, out) \
+    cio_create_task_at(NULL, (fn), (arg), (name), 0, (out), __FILE__, __LINE__)
+
+/* loop.create_task: a task on a given loop (which need not run yet). */
+CIO_EXTERN int cio_loop_create_task(cio_loop *loop, cio_coro_fn *fn, void *arg,
+                                    const char *name, cio_task **out);
+#define cio_loop_create_task(loop, fn, arg, name, out) \
+    cio_create_task_at((loop), (fn), (arg), (name), 0, (out), __FILE__, __LINE__)
+
+CIO_EXTERN void cio_task_retain(cio_task *t);
+/* Drops a reference.  Releasing the last reference of a pending task is
+ * allowed (the loop holds its own until it finishes). */
+CIO_EXTERN void cio_task_release(cio_task *t);
+
+/* The task's future: what cio_await, gather and wait take.  Borrowed: no
+ * reference is added. */
+CIO_EXTERN cio_future *cio_task_future(cio_task *t);
+
+/* cio_await(cio_task_future(t), result). Suspends. */
+CIO_EXTERN int cio_task_await(cio_task *t, void **result);
+
+/*
+ * Requests cancellation: 1 if the task was pending, 0 if it was already
+ * done.  A task that has not started finishes cancelled without running.
+ * A suspended task wakes with -ECANCELED at its suspension point (unless
+ * shielded).  msg (copied, may be NULL) becomes the task's error message
+ * if it ends cancelled.  Does not suspend.
+ */
+CIO_EXTERN int cio_task_cancel(cio_task *t, const char *msg);
+
+/* 1 once cancellation was requested and the task is not done. */
+CIO_EXTERN int cio_task_cancelling(const cio_task *t);
+CIO_EXTERN int cio_task_cancelled(const cio_task *t);
+CIO_EXTERN int cio_task_done(const cio_task *t);
+/* As cio_future_result. */
+CIO_EXTERN int cio_task_result(cio_task *t, void **result);
+/* As cio_future_error_message. */
+CIO_EXTERN const char *cio_task_error_message(const cio_task *t);
+/* Valid until the name changes or the task is freed. */
+CIO_EXTERN const char *cio_task_get_name(const cio_task *t);
+/* Copies name.  Errors: -EINVAL (NULL), -ENOMEM. */
+CIO_EXTERN int cio_task_set_name(cio_task *t, const char *name);
+/* The loop's unique number of the task (1, 2, ...). */
+CIO_EXTERN uint64_t cio_task_id(const cio_task *t);
+/* "file:line" where the task was created, or NULL. */
+CIO_EXTERN const char *cio_task_source(const cio_task *t);
+
+/*
+ * Sets the error message the task will finish with when fn returns a
+ * negative code (copied; NULL clears).  Only the calling task itself.
+ * Errors: CIO_ENOTASK, -ENOMEM.
+ */
+CIO_EXTERN int cio_task_set_error_message(const char *fmt, ...) CIO_PRINTF(1, 2);
+
+/* The task running in this thread, or NULL (borrowed). */
+CIO_EXTERN cio_task *cio_current_task(void);
+
+/*
+ * The tasks of loop (NULL: the running loop) that are not done: fills
+ * buf with up to cap borrowed pointers (valid until the loop runs again)
+ * and returns how many there are in all.
+ */
+CIO_EXTERN size_t cio_all_tasks(cio_loop *loop, cio_task **buf, size_t cap);
+
+/* ---- suspension helpers --------------------------------------------- */
+
+/*
+ * Suspends the calling task for seconds (0 yields to the other ready
+ * tasks once).  Returns 0, -ECANCELED, -ETIMEDOUT, CIO_ENOTASK, -EINVAL
+ * (NaN or negative).  Suspends.
+ */
+CIO_EXTERN int cio_sleep(double seconds);
+
+/*
+ * Shields the calling task from cancellation and timeouts until the
+ * matching cio_shield_end(): suspension points inside behave normally.
+ * Nest freely.  At the end, a pending cancellation takes effect at the
+ * next suspension point.  Returns 0 or CIO_ENOTASK.
+ */
+CIO_EXTERN int cio_shield_begin(void);
+CIO_EXTERN int cio_shield_end(void);
+
+/*
+ * 0 if the calling task may go on; -ECANCELED or -ETIMEDOUT if it should
+ * unwind (without suspending).  CIO_ENOTASK outside a task.
+ */
+CIO_EXTERN int cio_checkpoint(void);
+
+/* ---- running ------------------------------------------------------- */
+
+/*
+ * asyncio.run: creates a loop, runs main(arg) as a task named "main" until
+ * it finishes, cancels every task left and waits for them, closes and frees
+ * the loop.  Returns main's status and stores its result in *result.
+ * Errors: CIO_ERUNNING (a loop already runs in this thread), -ENOMEM.
+ */
+CIO_EXTERN int cio_run(cio_coro_fn *main, void *arg, void **result);
+
+/* As cio_run on a loop the caller created and configured; the loop is
+ * closed but not freed. */
+CIO_EXTERN int cio_run_loop(cio_loop *loop, cio_coro_fn *main, void *arg,
+                            void **result);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# deps.sh WHAT - makes sure the Debian packages that WHAT needs are there,
+# installing the missing ones with apt-get when run as root, else printing
+# the exact command to run.  WHAT: build, test, bench.
+set -euo pipefail
+what=${1:-build}
+
+need_cmds=(cmake:cmake cc:gcc make:make pkg-config:pkg-config)
+need_pkgs=()
+case "$what" in
+  test)  need_cmds+=(python3:python3 curl:curl openssl:openssl valgrind:valgrind)
+         need_pkgs+=(libssl-dev) ;;
+  bench) need_cmds+=(python3:python3 go:golang-go valgrind:valgrind)
+         need_pkgs+=(python3-uvloop libuv1-dev) ;;
+esac
+
+missing=()
+for pair in "${need_cmds[@]}"; do
+  cmd=${pair%%:*}; pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done
+for pkg in "${need_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+# Compilers' sanitizer runtimes come with gcc on Debian; nothing more to add.
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps.sh: missing Debian packages: ${missing[*]}"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || true
+  apt-get install -y -qq "${missing[@]}"
+else
+  echo "deps.sh: run as root: apt-get update && apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi

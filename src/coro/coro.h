@@ -1,0 +1,102 @@
+/*
+ * coro.h - execution contexts and their switch.
+ *
+ * A context is a saved stack pointer: the switch (switch_<arch>.S) pushes
+ * the callee-saved registers on the old stack, stores its stack pointer,
+ * loads the new one, pops and jumps.  Nothing else is saved: no signal mask
+ * (the syscall that makes swapcontext slow) and no FPU control words, so a
+ * task must not leave MXCSR/FPCR changed across a suspension point.
+ *
+ * Builds without an assembly switch for the target, or configured with
+ * CIO_CORO_UCONTEXT, use ucontext (switch_ucontext.c).  Under ASan and TSan
+ * each switch is announced to the sanitizer; see cio__ctx_switch().
+ */
+#ifndef CIO_CORO_H
+#define CIO_CORO_H
+
+#include <stddef.h>
+
+#include "../util/internal.h"
+
+#if !defined(CIO_CORO_UCONTEXT) && !defined(__x86_64__) && !defined(__aarch64__)
+#define CIO_CORO_UCONTEXT 1
+#endif
+
+#ifdef CIO_CORO_UCONTEXT
+#include <ucontext.h>
+#endif
+#ifdef CIO_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef CIO_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+typedef struct cio__ctx {
+#ifdef CIO_CORO_UCONTEXT
+    ucontext_t uc;           /* the whole machine context */
+#else
+    void *sp;                /* stack pointer saved by the switch */
+#endif
+#ifdef CIO_ASAN
+    const void *stack_lo;    /* stack bounds, for ASan's fiber API */
+    size_t stack_size;
+#endif
+#ifdef CIO_TSAN
+    void *tsan_fiber;        /* TSan's fiber of this context */
+#endif
+} cio__ctx;
+
+/* Name of the switch method compiled in ("x86_64 asm", ...). */
+extern const char cio__coro_method[];
+
+/* Entry of a new context: must never return (it switches away at its end). */
+typedef void cio__ctx_entry_fn(void *arg);
+
+/* Prepares ctx to run entry(arg) on [lo, lo+size) when first switched to. */
+void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, cio__ctx_entry_fn *entry,
+                   void *arg);
+/* Fills ctx as the context of the calling thread's own stack. */
+void cio__ctx_init_thread(cio__ctx *ctx);
+/* Releases what ctx_make acquired (TSan's fiber). */
+void cio__ctx_destroy(cio__ctx *ctx);
+
+#ifndef CIO_CORO_UCONTEXT
+/* switch_<arch>.S: saves registers on the current stack, stores the stack
+ * pointer into *from_sp, continues on to_sp. */
+void cio__ctx_swap(void **from_sp, void *to_sp);
+#endif
+
+/*
+ * Switches from the running context (saved into from) to `to`.  dying: the
+ * running context will never be resumed, so the sanitizers may drop it.
+ */
+static inline void cio__ctx_switch(cio__ctx *from, cio__ctx *to, int dying)
+{
+#ifdef CIO_ASAN
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(dying ? NULL : &fake, to->stack_lo, to->stack_size);
+#endif
+#ifdef CIO_TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    (void)dying;
+#ifdef CIO_CORO_UCONTEXT
+    swapcontext(&from->uc, &to->uc);
+#else
+    cio__ctx_swap(&from->sp, to->sp);
+#endif
+#ifdef CIO_ASAN
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+}
+
+/* First thing a new context runs: completes the sanitizer's switch. */
+static inline void cio__ctx_entered(void)
+{
+#ifdef CIO_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+}
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * stack.c - the stack pool: slabs, guards, free lists, trimming.
+ *
+ * Layout of one pooled stack (addresses grow upward):
+ *
+ *     [guard page][ usable stack ........ ][descriptor]
+ *     ^slot        ^lo                     ^lo + size
+ *
+ * The guard method is chosen once per process: MADV_GUARD_INSTALL if the
+ * kernel accepts it, else mprotect(PROT_NONE) until a budget of a quarter
+ * of vm.max_map_count is spent (each such page splits a mapping, adding up
+ * to two VMAs), else a canary.  A one-time warning marks the switch to
+ * canaries, which only catch an overflow after the fact.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "stack.h"
+#include "../util/internal.h"
+
+#ifdef CIO_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#else
+#define VALGRIND_STACK_REGISTER(lo, hi) 0u
+#define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13 */
+#endif
+
+#define SLAB_BYTES ((size_t)32 << 20) /* 32 MiB of address space a slab */
+#define DESC_BYTES 64                 /* room kept for the descriptor */
+
+static size_t page_size;
+static int madv_guard = -1;           /* -1 unknown, 0 refused, 1 works */
+static long mprotect_budget = -1;     /* guards mprotect may still make */
+static int warned_canary;
+
+static void init_globals(void)
+{
+    if (!page_size)
+        page_size = (size_t)sysconf(_SC_PAGESIZE);
+    if (mprotect_budget < 0) {
+        long max = 65530;
+        FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+        if (f) {
+            if (fscanf(f, "%ld", &max) != 1)
+                max = 65530;
+            fclose(f);
+        }
+        __atomic_store_n(&mprotect_budget, max / 4, __ATOMIC_RELAXED);
+    }
+}
+
+const char *cio__stack_guard_method(void)
+{
+    init_globals();
+    if (madv_guard != 0)
+        return "MADV_GUARD_INSTALL";
+    return __atomic_load_n(&mprotect_budget, __ATOMIC_RELAXED) > 0 ? "mprotect" : "canary";
+}
+
+/* Guards the page at slot; returns the method used. */
+static int install_guard(char *slot, char *lo)
+{
+    if (__atomic_load_n(&madv_guard, __ATOMIC_RELAXED) != 0) {
+        if (madvise(slot, page_size, MADV_GUARD_INSTALL) == 0) {
+            __atomic_store_n(&madv_guard, 1, __ATOMIC_RELAXED);
+            return CIO__GUARD_MADVISE;
+        }
+        if (errno == EINVAL)
+            __atomic_store_n(&madv_guard, 0, __ATOMIC_RELAXED);
+    }
+    if (__atomic_sub_fetch(&mprotect_budget, 1, __ATOMIC_RELAXED) >= 0 &&
+        mprotect(slot, page_size, PROT_NONE) == 0)
+        return CIO__GUARD_MPROTECT;
+    if (!__atomic_exchange_n(&warned_canary, 1, __ATOMIC_RELAXED))
+        cio_log(CIO_LOG_WARNING,
+                "stack guard pages exhausted (vm.max_map_count); further "
+                "stacks use canary words, which detect overflow only at a switch");
+    *(uint64_t *)(void *)lo = CIO__STACK_CANARY;
+    return CIO__GUARD_CANARY;
+}
+
+static cio__stack *describe(char *slot, size_t bytes, int pooled)
+{
+    char *lo = slot + page_size;
+    cio__stack *s = (cio__stack *)(void *)(slot + bytes - DESC_BYTES);
+    int guard = install_guard(slot, lo);
+    s->next = NULL;
+    s->lo = lo;
+    s->size = (size_t)((char *)s - lo);
+    s->guard = (uint8_t)guard;
+    s->pooled = (uint8_t)pooled;
+    s->clean = 0;
+    s->vg_id = VALGRIND_STACK_REGISTER(lo, lo + s->size);
+    return s;
+}
+
+void cio__stack_pool_init(cio__stack_pool *pool, size_t size)
+{
+    init_globals();
+    memset(pool, 0, sizeof *pool);
+    size = (size + page_size - 1) & ~(page_size - 1);
+    pool->stride = size + page_size;
+    pool->slab_bytes = SLAB_BYTES < pool->stride * 4 ? pool->stride * 4 : SLAB_BYTES;
+    pool->slab_bytes -= pool->slab_bytes % pool->stride;
+}
+
+static int new_slab(cio__stack_pool *pool)
+{
+    if (pool->nslabs == pool->capslabs) {
+        size_t cap = pool->capslabs ? pool->capslabs * 2 : 16;
+        void **a = cio__realloc(pool->slabs, cap * sizeof *a);
+        if (!a)
+            return -1;
+        pool->slabs = a;
+        pool->capslabs = cap;
+    }
+    void *m = mmap(NULL, pool->slab_bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
+        return -1;
+    pool->slabs[pool->nslabs++] = m;
+    pool->carve = m;
+    pool->carve_end = (char *)m + pool->slab_bytes;
+    return 0;
+}
+
+static cio__stack *own_mapping(size_t size)
+{
+    size = (size + page_size - 1) & ~(page_size - 1);
+    size_t bytes = size + page_size;
+    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    return describe(m, bytes, 0);
+}
+
+cio__stack *cio__stack_get(cio__stack_pool *pool, size_t size)
+{
+    cio__stack *s;
+    if (size && size + page_size != pool->stride) {
+        s = own_mapping(size);
+    } else if ((s = pool->hot)) {
+        pool->hot = s->next;
+        pool->nhot--;
+    } else if ((s = pool->cold)) {
+        pool->cold = s->next;
+        s->clean = 0;
+    } else {
+        if (pool->carve == pool->carve_end && new_slab(pool) < 0)
+            return NULL;
+        s = describe(pool->carve, pool->stride, 1);
+        pool->carve += pool->stride;
+    }
+    if (s)
+        pool->in_use++;
+    return s;
+}
+
+void cio__stack_put(cio__stack_pool *pool, cio__stack *s)
+{
+    pool->in_use--;
+    if (!s->pooled) {
+        /* Never called on s itself: a task with its own mapping ends on
+         * the loop's stack, which unmaps it (task.c). */
+        VALGRIND_STACK_DEREGISTER(s->vg_id);
+        if (s->guard == CIO__GUARD_MPROTECT)
+            __atomic_add_fetch(&mprotect_budget, 1, __ATOMIC_RELAXED);
+        munmap(s->lo - page_size, (size_t)((char *)s - s->lo) + DESC_BYTES + page_size);
+        return;
+    }
+    s->next = pool->hot;
+    pool->hot = s;
+    pool->nhot++;
+}
+
+void cio__stack_trim(cio__stack_pool *pool)
+{
+    while (pool->nhot > CIO__STACK_HOT_MAX) {
+        cio__stack *s = pool->hot;
+        pool->hot = s->next;
+        pool->nhot--;
+        /* Drop the pages below the descriptor's page; the top page keeps
+         * the descriptor and is the one a new task touches first anyway. */
+        char *top_page = (char *)((uintptr_t)s & ~(uintptr_t)(page_size - 1));
+        if (top_page > s->lo)
+            madvise(s->lo, (size_t)(top_page - s->lo), MADV_DONTNEED);
+        if (s->guard == CIO__GUARD_CANARY)
+            *(uint64_t *)(void *)s->lo = CIO__STACK_CANARY;
+        s->clean = 1;
+        s->next = pool->cold;
+        pool->cold = s;
+    }
+}
+
+void cio__stack_pool_fini(cio__stack_pool *pool)
+{
+    for (size_t i = 0; i < pool->nslabs; i++) {
+        char *slab = pool->slabs[i];
+        char *end = i + 1 == pool->nslabs ? pool->carve : slab + pool->slab_bytes;
+        for (char *slot = slab; slot < end; slot += pool->stride) {
+            cio__stack *s = (cio__stack *)(void *)(slot + pool->stride - DESC_BYTES);
+            VALGRIND_STACK_DEREGISTER(s->vg_id);
+            if (s->guard == CIO__GUARD_MPROTECT)
+                __atomic_add_fetch(&mprotect_budget, 1, __ATOMIC_RELAXED);
+        }
+        munmap(slab, pool->slab_bytes);
+    }
+    cio__free(pool->slabs);
+    memset(pool, 0, sizeof *pool);
+}

@@ -1,0 +1,69 @@
+/*
+ * stack.h - the pool of coroutine stacks (DESIGN.md section 4).
+ *
+ * Stacks of the loop's default size are carved from large slabs mapped
+ * with MAP_NORESERVE, so a stack costs address space but only the pages it
+ * touches.  Each has a guard page at its low end, installed with
+ * MADV_GUARD_INSTALL (Linux >= 6.13: no VMA split, so a million guarded
+ * stacks fit in vm.max_map_count), else mprotect while the mapping budget
+ * lasts, else a canary word checked at every switch.  The descriptor of a
+ * stack lives in its own top bytes, on the page a task touches anyway.
+ */
+#ifndef CIO_STACK_H
+#define CIO_STACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum cio__guard {
+    CIO__GUARD_MADVISE = 1, /* MADV_GUARD_INSTALL marker */
+    CIO__GUARD_MPROTECT = 2,/* PROT_NONE page (one more VMA) */
+    CIO__GUARD_CANARY = 3   /* magic word at the low end, checked on switch */
+};
+
+typedef struct cio__stack {
+    struct cio__stack *next; /* free-list link */
+    char *lo;                /* lowest usable byte, just above the guard */
+    size_t size;             /* usable bytes, from lo up to this descriptor */
+    uint8_t guard;           /* enum cio__guard */
+    uint8_t pooled;          /* carved from a slab (else its own mapping) */
+    uint8_t clean;           /* its pages were returned to the kernel */
+    unsigned vg_id;          /* valgrind's stack id */
+} cio__stack;
+
+typedef struct cio__stack_pool {
+    size_t stride;           /* bytes per pooled stack, guard included */
+    cio__stack *hot;         /* freed stacks whose pages are still resident */
+    size_t nhot;
+    cio__stack *cold;        /* freed stacks whose pages were dropped */
+    char *carve;             /* next uncarved stack in the newest slab */
+    char *carve_end;
+    void **slabs;            /* every slab, for unmapping */
+    size_t nslabs, capslabs;
+    size_t slab_bytes;
+    size_t in_use;           /* stacks handed out */
+} cio__stack_pool;
+
+#define CIO__STACK_CANARY UINT64_C(0x63696f2d73746b21) /* "cio-stk!" */
+#define CIO__STACK_HOT_MAX 1024 /* freed stacks kept resident */
+
+/* size: usable bytes of the default stack; rounded to pages. */
+void cio__stack_pool_init(cio__stack_pool *pool, size_t size);
+/* Unmaps every slab; stacks still out become invalid. */
+void cio__stack_pool_fini(cio__stack_pool *pool);
+/* A stack of size usable bytes (0: the default).  NULL with errno set. */
+cio__stack *cio__stack_get(cio__stack_pool *pool, size_t size);
+/* Returns a stack.  May run on that very stack (it only links it). */
+void cio__stack_put(cio__stack_pool *pool, cio__stack *s);
+/* Drops the pages of freed stacks beyond CIO__STACK_HOT_MAX.  Must not run
+ * on a pooled stack. */
+void cio__stack_trim(cio__stack_pool *pool);
+/* Name of the guard method new stacks get ("madvise guard", ...). */
+const char *cio__stack_guard_method(void);
+
+static inline int cio__stack_canary_ok(const cio__stack *s)
+{
+    return s->guard != CIO__GUARD_CANARY || *(const uint64_t *)(const void *)s->lo == CIO__STACK_CANARY;
+}
+
+#endif

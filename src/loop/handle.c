@@ -1,0 +1,194 @@
+/*
+ * handle.c - callback handles: call_soon, call_later, call_at, cancel,
+ * and the per-loop pool that recycles them.
+ *
+ * A handle is referenced by whoever may still touch it: the ready queue
+ * or the timer heap (one reference while it is in either), a descriptor
+ * slot, and the user if it asked for the handle.  The last reference puts
+ * it back in the loop's pool.
+ */
+#include <math.h>
+
+#include "loop.h"
+
+#define HANDLE_POOL_MAX 4096
+
+static void handle_run(struct cio__node *node)
+{
+    cio_handle *h = CIO_CONTAINER_OF(node, cio_handle, node);
+    h->flags &= ~(uint32_t)CIO__H_QUEUED;
+    if (!(h->flags & CIO__H_CANCELLED)) {
+        if (h->flags & CIO__H_DONE_CB) {
+            cio_future *fut = h->arg2;
+            h->arg2 = NULL;
+            ((cio_done_fn *)(void *)h->cb)(fut, h->arg);
+            cio_future_release(fut);
+        } else {
+            h->cb(h->arg);
+        }
+    } else if ((h->flags & CIO__H_DONE_CB) && h->arg2) {
+        cio_future_release(h->arg2);
+        h->arg2 = NULL;
+    }
+    cio__handle_unref(h);
+}
+
+cio_handle *cio__handle_new(cio_loop *loop)
+{
+    cio_handle *h = loop->free_handles;
+    if (h) {
+        loop->free_handles = (cio_handle *)(void *)h->node.next;
+        loop->nfree_handles--;
+    } else {
+        h = cio__malloc(sizeof *h);
+        if (!h)
+            return NULL;
+    }
+    cio__handle_init(loop, h);
+    return h;
+}
+
+void cio__handle_init(cio_loop *loop, cio_handle *h)
+{
+    h->node.next = NULL;
+    h->node.run = handle_run;
+    h->loop = loop;
+    h->arg2 = NULL;
+    h->when = 0;
+    h->seq = 0;
+    h->refs = 0;
+    h->flags = 0;
+}
+
+void cio__handle_unref(cio_handle *h)
+{
+    if (--h->refs)
+        return;
+    cio_loop *loop = h->loop;
+    if (loop->nfree_handles < HANDLE_POOL_MAX && !loop->closed) {
+        h->node.next = (struct cio__node *)(void *)loop->free_handles;
+        loop->free_handles = h;
+        loop->nfree_handles++;
+    } else {
+        cio__free(h);
+    }
+}
+
+void cio__handle_schedule(cio_handle *h)
+{
+    if (h->flags & CIO__H_QUEUED)
+        return;
+    h->flags |= CIO__H_QUEUED;
+    h->refs++;
+    cio__queue_push(&h->loop->ready, &h->node);
+}
+
+static int check_call(cio_loop *loop, cio_callback_fn *cb, const char *fn)
+{
+    if (!loop)
+        return cio__bad_arg(NULL, fn, "loop is NULL");
+    if (!cb)
+        return cio__bad_arg(loop, fn, "callback is NULL");
+    if (loop->closed)
+        return CIO_ECLOSED;
+    return cio__check_thread(loop, fn);
+}
+
+int cio_call_soon(cio_loop *loop, cio_callback_fn *cb, void *arg, cio_handle **out)
+{
+    int rc = check_call(loop, cb, __func__);
+    if (rc)
+        return rc;
+    cio_handle *h = cio__handle_new(loop);
+    if (!h)
+        return -ENOMEM;
+    h->cb = cb;
+    h->arg = arg;
+    h->seq = loop->seq++;
+    cio__handle_schedule(h);
+    if (out) {
+        h->refs++;
+        *out = h;
+    }
+    return 0;
+}
+
+int cio__call_done_cb(cio_loop *loop, cio_done_fn *fn, cio_future *fut, void *arg)
+{
+    cio_handle *h = cio__handle_new(loop);
+    if (!h)
+        return -ENOMEM;
+    h->cb = (void (*)(void *))(void *)fn;
+    h->arg = arg;
+    h->arg2 = fut;
+    h->flags = CIO__H_DONE_CB;
+    cio_future_retain(fut);
+    cio__handle_schedule(h);
+    return 0;
+}
+
+static int call_at_ns(cio_loop *loop, int64_t when, cio_callback_fn *cb, void *arg,
+                      cio_handle **out)
+{
+    cio_handle *h = cio__handle_new(loop);
+    if (!h)
+        return -ENOMEM;
+    h->cb = cb;
+    h->arg = arg;
+    h->refs = out ? 1 : 0;
+    int rc = cio__timer_start(loop, h, when);
+    if (rc < 0) {
+        h->refs = 1;
+        cio__handle_unref(h);
+        return rc;
+    }
+    if (out)
+        *out = h;
+    return 0;
+}
+
+int cio_call_later(cio_loop *loop, double delay, cio_callback_fn *cb, void *arg,
+                   cio_handle **out)
+{
+    int rc = check_call(loop, cb, __func__);
+    if (rc)
+        return rc;
+    if (isnan(delay))
+        return cio__bad_arg(loop, __func__, "delay is NaN");
+    return call_at_ns(loop, cio__loop_now(loop) + cio__sec_to_ns(delay), cb, arg, out);
+}
+
+int cio_call_at(cio_loop *loop, double when, cio_callback_fn *cb, void *arg, cio_handle **out)
+{
+    int rc = check_call(loop, cb, __func__);
+    if (rc)
+        return rc;
+    if (isnan(when))
+        return cio__bad_arg(loop, __func__, "when is NaN");
+    return call_at_ns(loop, cio__sec_to_ns(when), cb, arg, out);
+}
+
+int cio_handle_cancel(cio_handle *h)
+{
+    if (!h)
+        return cio__bad_arg(NULL, __func__, "handle is NULL");
+    if (h->flags & CIO__H_CANCELLED)
+        return 0;
+    h->flags |= CIO__H_CANCELLED;
+    if (h->flags & CIO__H_IN_HEAP)
+        cio__timer_cancelled(h->loop);
+    return 0;
+}
+
+int cio_handle_cancelled(const cio_handle *h) { return h && (h->flags & CIO__H_CANCELLED) != 0; }
+
+double cio_handle_when(const cio_handle *h)
+{
+    return h && (h->flags & CIO__H_TIMER) ? (double)h->when / 1e9 : 0;
+}
+
+void cio_handle_release(cio_handle *h)
+{
+    if (h)
+        cio__handle_unref(h);
+}

@@ -1,0 +1,412 @@
+/*
+ * loop.c - the event loop: creation, one iteration, run/stop/close, the
+ * clock, settings and error reporting.
+ *
+ * One iteration (run_once) follows asyncio's BaseEventLoop._run_once:
+ *   1. poll for I/O, with a timeout of 0 if anything is ready, else until
+ *      the next timer (or forever);
+ *   2. move due timers to the ready queue;
+ *   3. run exactly the nodes that are ready now; what they schedule waits
+ *      for the next iteration, so I/O is never starved.
+ * Tasks switch directly to the next ready task when they suspend (see
+ * ../task/sched.c) and charge that to the same budget, so step 3's bound
+ * holds however the nodes run.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "loop.h"
+#include "../task/task.h"
+
+CIO_TLS cio_loop *cio__running_loop;
+
+int cio_loop_new(cio_loop **out)
+{
+    if (!out)
+        return cio__bad_arg(NULL, __func__, "out is NULL");
+    *out = NULL;
+    cio_loop *loop = cio__calloc(1, sizeof *loop);
+    if (!loop)
+        return -ENOMEM;
+    cio__queue_init(&loop->ready);
+    loop->epfd = -1;
+    loop->wakefd = -1;
+    loop->debug = (uint8_t)cio__env_debug();
+    loop->slow_ns = CIO_NS_PER_SEC / 10;
+    loop->stack_size = 128 * 1024;
+    loop->next_task_id = 1;
+    loop->poll = &cio__poll_epoll;
+    pthread_mutex_init(&loop->ts_lock, NULL);
+    loop->ts_tailp = &loop->ts_head;
+    int rc = cio__threadsafe_init(loop);
+    if (rc == 0)
+        rc = loop->poll->init(loop);
+    if (rc < 0) {
+        cio__threadsafe_fini(loop);
+        loop->poll->fini(loop);
+        pthread_mutex_destroy(&loop->ts_lock);
+        cio__free(loop);
+        return rc;
+    }
+    __atomic_add_fetch(&cio__loops_alive, 1, __ATOMIC_ACQ_REL);
+    *out = loop;
+    return 0;
+}
+
+int cio_loop_is_closed(const cio_loop *loop) { return loop && loop->closed; }
+int cio_loop_is_running(const cio_loop *loop)
+{
+    return loop && __atomic_load_n(&loop->running, __ATOMIC_RELAXED);
+}
+cio_loop *cio_get_running_loop(void) { return cio__running_loop; }
+
+int cio_loop_close(cio_loop *loop)
+{
+    if (!loop)
+        return cio__bad_arg(NULL, __func__, "loop is NULL");
+    if (loop->running)
+        return CIO_ERUNNING;
+    if (loop->closed)
+        return 0;
+    int rc = cio__check_thread(loop, __func__);
+    if (rc)
+        return rc;
+    /* Pending tasks are destroyed while pending (asyncio: "Task was
+     * destroyed but it is pending!").  Three passes, so that no task is
+     * freed while another may still wake it: mark all done, complete
+     * their futures (wake-ups of done tasks are ignored), drop the loop's
+     * references. */
+    cio_task *pending = loop->tasks;
+    loop->tasks = NULL;
+    loop->ntasks = 0;
+    for (cio_task *t = pending; t; t = t->next) {
+        if (loop->debug) {
+            cio_exception_context c = {.message = "Task was destroyed but it is pending",
+                                       .task = t,
+                                       .source = cio_task_source(t)};
+            cio__report(loop, &c);
+        }
+        t->state = CIO__T_DONE;
+        if (t->stack)
+            cio__stack_put(&loop->stacks, t->stack);
+        t->stack = NULL;
+    }
+    for (cio_task *t = pending; t; t = t->next)
+        cio__future_complete(&t->fut, -ECANCELED, NULL, cio__strdup("loop closed"));
+    while (pending) {
+        cio_task *next = pending->next;
+        pending->prev = pending->next = NULL;
+        pending->flags &= (uint8_t)~CIO__TF_LOOPREF;
+        cio_task_release(pending);
+        pending = next;
+    }
+    struct cio__node *n;
+    while ((n = cio__queue_pop(&loop->ready))) {
+        if (n->run != cio__task_node_run) {
+            cio_handle *h = CIO_CONTAINER_OF(n, cio_handle, node);
+            h->flags &= ~(uint32_t)CIO__H_QUEUED;
+            if ((h->flags & CIO__H_DONE_CB) && h->arg2)
+                cio_future_release(h->arg2);
+            h->arg2 = NULL;
+            cio__handle_unref(h);
+        }
+    }
+    cio__timers_fini(loop);
+    for (size_t fd = 0; fd < loop->nfds; fd++)
+        if (loop->fds[fd].mode)
+            cio__fd_forget(loop, (int)fd);
+    cio__free(loop->fds);
+    loop->fds = NULL;
+    loop->nfds = 0;
+    cio__threadsafe_fini(loop);
+    loop->poll->fini(loop);
+    cio__tasks_fini(loop);
+    while (loop->free_handles) {
+        cio_handle *h = loop->free_handles;
+        loop->free_handles = (cio_handle *)(void *)h->node.next;
+        cio__free(h);
+    }
+    loop->nfree_handles = 0;
+    cio__stack_pool_fini(&loop->stacks);
+    loop->closed = 1;
+    return 0;
+}
+
+void cio_loop_free(cio_loop *loop)
+{
+    if (!loop)
+        return;
+    if (cio_loop_close(loop) < 0) {
+        cio_log(CIO_LOG_ERROR, "cio_loop_free: loop is running or owned by another thread; leaked");
+        return;
+    }
+    pthread_mutex_destroy(&loop->ts_lock);
+    cio__free(loop);
+    __atomic_sub_fetch(&cio__loops_alive, 1, __ATOMIC_ACQ_REL);
+}
+
+double cio_loop_time(cio_loop *loop)
+{
+    if (!loop)
+        return 0;
+    return (double)cio__loop_now(loop) / 1e9;
+}
+
+int cio_loop_stop(cio_loop *loop)
+{
+    if (!loop)
+        return cio__bad_arg(NULL, __func__, "loop is NULL");
+    int rc = cio__check_thread(loop, __func__);
+    if (rc)
+        return rc;
+    loop->stopping = 1;
+    return 0;
+}
+
+void cio_loop_ref(cio_loop *loop)
+{
+    if (loop)
+        __atomic_add_fetch(&loop->nexternal, 1, __ATOMIC_RELAXED);
+}
+
+void cio_loop_unref(cio_loop *loop)
+{
+    if (loop)
+        __atomic_sub_fetch(&loop->nexternal, 1, __ATOMIC_RELAXED);
+}
+
+/* Debug mode: times one step of the loop and reports it if slow. */
+static void run_node_timed(cio_loop *loop, struct cio__node *n)
+{
+    int64_t t0 = cio__clock_ns();
+    cio_task *task = n->run == cio__task_node_run ? CIO_CONTAINER_OF(n, cio_task, node) : NULL;
+    if (task)
+        cio_task_retain(task);
+    n->run(n);
+    int64_t dt = cio__clock_ns() - t0;
+    if (dt > loop->slow_ns) {
+        if (task)
+            cio_log(CIO_LOG_WARNING, "slow step: task '%s' (created at %s) held the loop for %.3f s",
+                    cio_task_get_name(task), cio_task_source(task) ? cio_task_source(task) : "?",
+                    (double)dt / 1e9);
+        else
+            cio_log(CIO_LOG_WARNING, "slow step: a callback held the loop for %.3f s",
+                    (double)dt / 1e9);
+    }
+    if (task)
+        cio_task_release(task);
+}
+
+static void run_ready(cio_loop *loop)
+{
+    loop->budget = loop->ready.n;
+    while (loop->budget) {
+        struct cio__node *n = cio__queue_pop(&loop->ready);
+        loop->budget--;
+        if (CIO_UNLIKELY(loop->debug))
+            run_node_timed(loop, n);
+        else
+            n->run(n);
+        if (CIO_UNLIKELY(loop->dead_stack != NULL)) {
+            cio__stack_put(&loop->stacks, loop->dead_stack);
+            loop->dead_stack = NULL;
+        }
+    }
+    if (CIO_UNLIKELY(loop->stacks.nhot > CIO__STACK_HOT_MAX))
+        cio__stack_trim(&loop->stacks);
+}
+
+/* Whether anything could still make progress without outside help. */
+static int loop_idle(cio_loop *loop)
+{
+    return loop->ready.n == 0 && cio__timers_next(loop) == INT64_MAX && loop->nwatch == 0 &&
+           __atomic_load_n(&loop->nexternal, __ATOMIC_RELAXED) == 0 &&
+           !__atomic_load_n(&loop->ts_pending, __ATOMIC_ACQUIRE);
+}
+
+static void run_once(cio_loop *loop)
+{
+    int64_t timeout = 0;
+    if (!loop->ready.n && !loop->stopping &&
+        !__atomic_load_n(&loop->ts_pending, __ATOMIC_ACQUIRE)) {
+        int64_t next = cio__timers_next(loop);
+        if (next == INT64_MAX)
+            timeout = -1;
+        else if (loop->virtual_clock) {
+            /* Jump to the next timer unless I/O is already ready. */
+            loop->poll->wait(loop, 0);
+            if (!loop->ready.n && next > loop->vclock)
+                loop->vclock = next;
+            timeout = -2;
+        } else {
+            timeout = next - cio__clock_ns();
+            if (timeout < 0)
+                timeout = 0;
+        }
+    }
+    if (timeout != -2)
+        loop->poll->wait(loop, timeout);
+    loop->now = cio__loop_now(loop);
+    cio__threadsafe_drain(loop);
+    cio__timers_run(loop);
+    run_ready(loop);
+}
+
+/* Claims the loop for this thread and marks it running. */
+static int enter(cio_loop *loop)
+{
+    if (!loop)
+        return cio__bad_arg(NULL, "cio_loop_run", "loop is NULL");
+    if (loop->closed)
+        return CIO_ECLOSED;
+    if (loop->running || cio__running_loop)
+        return CIO_ERUNNING;
+    if (loop->has_owner && !pthread_equal(loop->owner, pthread_self()))
+        return CIO_EWRONGTHREAD;
+    if (!loop->started) {
+        cio__stack_pool_init(&loop->stacks, loop->stack_size);
+        loop->started = 1;
+    }
+    loop->owner = pthread_self();
+    loop->has_owner = 1;
+    cio__ctx_init_thread(&loop->main_ctx);
+    cio__ctx_init_thread(&loop->trash_ctx);
+    __atomic_store_n(&loop->running, 1, __ATOMIC_RELAXED);
+    cio__running_loop = loop;
+    return 0;
+}
+
+static void leave(cio_loop *loop)
+{
+    loop->stopping = 0;
+    cio__running_loop = NULL;
+    __atomic_store_n(&loop->running, 0, __ATOMIC_RELAXED);
+}
+
+int cio_loop_run_forever(cio_loop *loop)
+{
+    int rc = enter(loop);
+    if (rc)
+        return rc;
+    while (!loop->stopping)
+        run_once(loop);
+    leave(loop);
+    return 0;
+}
+
+int cio_loop_run_until_complete(cio_loop *loop, cio_future *fut, void **result)
+{
+    if (!fut)
+        return cio__bad_arg(loop, __func__, "fut is NULL");
+    if (loop && fut->loop != loop)
+        return cio__bad_arg(loop, __func__, "fut belongs to another loop");
+    int rc = enter(loop);
+    if (rc)
+        return rc;
+    cio_future_retain(fut);
+    while (!cio_future_done(fut)) {
+        run_once(loop);
+        if (cio_future_done(fut))
+            break;
+        if (loop->stopping) {
+            rc = CIO_EINVALSTATE; /* stopped before the future completed */
+            break;
+        }
+        if (loop_idle(loop)) {
+            rc = CIO_EDEADLOCK;
+            break;
+        }
+    }
+    leave(loop);
+    if (rc == 0)
+        rc = cio_future_result(fut, result);
+    cio_future_release(fut);
+    return rc;
+}
+
+/* ---- settings ---------------------------------------------------------- */
+
+int cio_loop_set_debug(cio_loop *loop, int enabled)
+{
+    if (!loop)
+        return cio__bad_arg(NULL, __func__, "loop is NULL");
+    loop->debug = enabled != 0;
+    return 0;
+}
+
+int cio_loop_get_debug(const cio_loop *loop) { return loop ? loop->debug : 0; }
+
+int cio_loop_set_slow_callback_duration(cio_loop *loop, double seconds)
+{
+    if (!loop)
+        return cio__bad_arg(NULL, __func__, "loop is NULL");
+    if (!(seconds > 0))
+        return cio__bad_arg(loop, __func__, "seconds must be positive");
+    loop->slow_ns = cio__sec_to_ns(seconds);
+    return 0;
+}
+
+int cio_loop_set_virtual_clock(cio_loop *loop, int enabled)
+{
+    if (!loop)
+        return cio__bad_arg(NULL, __func__, "loop is NULL");
+    if (loop->started)
+        return CIO_ERUNNING;
+    loop->virtual_clock = enabled != 0;
+    loop->vclock = 0;
+    return 0;
+}
+
+int cio_loop_set_stack_size(cio_loop *loop, size_t bytes)
+{
+    if (!loop)
+        return cio__bad_arg(NULL, __func__, "loop is NULL");
+    if (bytes < 16 * 1024 || bytes > ((size_t)1 << 30))
+        return cio__bad_arg(loop, __func__, "stack size must be 16 KiB .. 1 GiB");
+    if (loop->started)
+        return CIO_ERUNNING;
+    long page = sysconf(_SC_PAGESIZE);
+    loop->stack_size = (bytes + (size_t)page - 1) & ~((size_t)page - 1);
+    return 0;
+}
+
+/* ---- errors nobody handled ---------------------------------------------- */
+
+int cio_loop_set_exception_handler(cio_loop *loop, cio_exception_handler_fn *fn, void *ud)
+{
+    if (!loop)
+        return cio__bad_arg(NULL, __func__, "loop is NULL");
+    loop->exc_fn = fn;
+    loop->exc_ud = fn ? ud : NULL;
+    return 0;
+}
+
+void cio_loop_default_exception_handler(cio_loop *loop, const cio_exception_context *c)
+{
+    (void)loop;
+    if (!c)
+        return;
+    cio_log(CIO_LOG_ERROR, "%s%s%s%s%s%s%s%s%s%s", c->message ? c->message : "error",
+            c->code ? ": " : "", c->code ? cio_strerror(c->code) : "",
+            c->error_message ? " (" : "", c->error_message ? c->error_message : "",
+            c->error_message ? ")" : "", c->task ? "; task " : "",
+            c->task ? cio_task_get_name(c->task) : "", c->source ? " created at " : "",
+            c->source ? c->source : "");
+}
+
+void cio_loop_call_exception_handler(cio_loop *loop, const cio_exception_context *c)
+{
+    if (!c)
+        return;
+    if (loop && loop->exc_fn)
+        loop->exc_fn(loop, c, loop->exc_ud);
+    else
+        cio_loop_default_exception_handler(loop, c);
+}
+
+void cio__report(cio_loop *loop, const cio_exception_context *c)
+{
+    cio_loop_call_exception_handler(loop, c);
+}

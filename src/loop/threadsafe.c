@@ -1,0 +1,95 @@
+/*
+ * threadsafe.c - cio_call_soon_threadsafe: the one door into a loop from
+ * other threads.
+ *
+ * Callers append a handle to a mutex-protected list and, if the list was
+ * empty (ts_pending went 0 -> 1), write the loop's eventfd so a sleeping
+ * epoll_wait returns.  The loop reads the eventfd first, then takes the
+ * whole list under the lock and clears ts_pending: a handle appended after
+ * that sets ts_pending again and writes again, so no wake-up is lost, and
+ * a burst of calls costs one write.
+ */
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+int cio__threadsafe_init(cio_loop *loop)
+{
+    loop->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (loop->wakefd < 0)
+        return -errno;
+    return 0;
+}
+
+void cio__threadsafe_fini(cio_loop *loop)
+{
+    pthread_mutex_lock(&loop->ts_lock);
+    cio_handle *h = loop->ts_head;
+    loop->ts_head = NULL;
+    loop->ts_tailp = &loop->ts_head;
+    pthread_mutex_unlock(&loop->ts_lock);
+    while (h) {
+        cio_handle *next = (cio_handle *)(void *)h->node.next;
+        cio__free(h);
+        h = next;
+    }
+    if (loop->wakefd >= 0)
+        close(loop->wakefd);
+    loop->wakefd = -1;
+}
+
+int cio_call_soon_threadsafe(cio_loop *loop, cio_callback_fn *cb, void *arg)
+{
+    if (!loop)
+        return cio__bad_arg(NULL, __func__, "loop is NULL");
+    if (!cb)
+        return cio__bad_arg(loop, __func__, "callback is NULL");
+    if (__atomic_load_n(&loop->closed, __ATOMIC_ACQUIRE))
+        return CIO_ECLOSED;
+    /* Not from the loop's pool: that belongs to the loop's thread. */
+    cio_handle *h = cio__malloc(sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    memset(h, 0, sizeof *h);
+    h->loop = loop;
+    h->cb = cb;
+    h->arg = arg;
+    pthread_mutex_lock(&loop->ts_lock);
+    *loop->ts_tailp = h;
+    loop->ts_tailp = (cio_handle **)(void *)&h->node.next;
+    pthread_mutex_unlock(&loop->ts_lock);
+    if (!__atomic_exchange_n(&loop->ts_pending, 1, __ATOMIC_ACQ_REL)) {
+        uint64_t one = 1;
+        ssize_t n = write(loop->wakefd, &one, sizeof one);
+        (void)n; /* EAGAIN: the counter is full, so the loop wakes anyway */
+    }
+    return 0;
+}
+
+void cio__threadsafe_drain(cio_loop *loop)
+{
+    if (!__atomic_load_n(&loop->ts_pending, __ATOMIC_ACQUIRE))
+        return;
+    uint64_t count;
+    ssize_t n = read(loop->wakefd, &count, sizeof count);
+    (void)n;
+    pthread_mutex_lock(&loop->ts_lock);
+    cio_handle *h = loop->ts_head;
+    loop->ts_head = NULL;
+    loop->ts_tailp = &loop->ts_head;
+    __atomic_store_n(&loop->ts_pending, 0, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&loop->ts_lock);
+    while (h) {
+        cio_handle *next = (cio_handle *)(void *)h->node.next;
+        cio_callback_fn *cb = h->cb;
+        void *arg = h->arg;
+        cio__handle_init(loop, h);
+        h->cb = cb;
+        h->arg = arg;
+        h->seq = loop->seq++;
+        cio__handle_schedule(h);
+        h = next;
+    }
+}
+

@@ -1,0 +1,177 @@
+/*
+ * timer.c - the timer heap: a 4-ary min-heap of (deadline, handle) pairs.
+ *
+ * Why 4-ary, and why pairs: the four children of a node are contiguous,
+ * and the array is laid out so that they fill exactly one 64-byte cache
+ * line (logical node i lives at a[i + 3], its children at a[4i + 4 ..
+ * 4i + 7], and a is 64-byte aligned).  A sift-down reads one line per
+ * level, half the levels of a binary heap, and never dereferences a
+ * handle: the deadline is copied into the entry.  Handles are touched only
+ * to break ties, so equal deadlines fire in the order they were set.
+ *
+ * Cancellation is lazy, as in asyncio: a cancelled handle stays in the
+ * heap until it reaches the top, unless cancelled entries grow past half
+ * of the heap, when the heap is rebuilt without them.
+ */
+#include <stdlib.h>
+
+#include "loop.h"
+
+#define ROOT 3
+#define AT(hp, i) ((hp)->a[(i) + ROOT])
+
+static inline int before(const struct cio__timer_entry *x, const struct cio__timer_entry *y)
+{
+    return x->when < y->when || (x->when == y->when && x->h->seq < y->h->seq);
+}
+
+static void sift_up(struct cio__timer_heap *hp, size_t i)
+{
+    struct cio__timer_entry e = AT(hp, i);
+    while (i > 0) {
+        size_t p = (i - 1) / 4;
+        if (!before(&e, &AT(hp, p)))
+            break;
+        AT(hp, i) = AT(hp, p);
+        i = p;
+    }
+    AT(hp, i) = e;
+}
+
+static void sift_down(struct cio__timer_heap *hp, size_t i)
+{
+    struct cio__timer_entry e = AT(hp, i);
+    size_t n = hp->n;
+    for (;;) {
+        size_t c = 4 * i + 1;
+        if (c >= n)
+            break;
+        size_t end = c + 4 < n ? c + 4 : n;
+        size_t best = c;
+        for (size_t k = c + 1; k < end; k++)
+            if (before(&AT(hp, k), &AT(hp, best)))
+                best = k;
+        if (!before(&AT(hp, best), &e))
+            break;
+        AT(hp, i) = AT(hp, best);
+        i = best;
+    }
+    AT(hp, i) = e;
+}
+
+/* The array is allocated 64 bytes larger than needed; the aligned base is
+ * stored, and the raw pointer sits in the slot just before the base. */
+static int grow(struct cio__timer_heap *hp)
+{
+    size_t cap = hp->cap ? hp->cap * 2 : 64;
+    size_t bytes = (cap + ROOT) * sizeof(struct cio__timer_entry) + 64 + sizeof(void *);
+    char *raw = cio__malloc(bytes);
+    if (!raw)
+        return -ENOMEM;
+    uintptr_t base = ((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63;
+    struct cio__timer_entry *a = (struct cio__timer_entry *)base;
+    ((void **)base)[-1] = raw;
+    if (hp->a) {
+        memcpy(a + ROOT, hp->a + ROOT, hp->n * sizeof *a);
+        cio__free(((void **)(void *)hp->a)[-1]);
+    }
+    hp->a = a;
+    hp->cap = cap;
+    return 0;
+}
+
+int cio__timer_start(cio_loop *loop, cio_handle *h, int64_t when)
+{
+    struct cio__timer_heap *hp = &loop->timers;
+    if (hp->n == hp->cap && grow(hp) < 0)
+        return -ENOMEM;
+    h->when = when;
+    h->seq = loop->seq++;
+    h->flags |= CIO__H_TIMER | CIO__H_IN_HEAP;
+    h->refs++;
+    size_t i = hp->n++;
+    AT(hp, i).when = when;
+    AT(hp, i).h = h;
+    sift_up(hp, i);
+    return 0;
+}
+
+static cio_handle *pop_top(struct cio__timer_heap *hp)
+{
+    cio_handle *h = AT(hp, 0).h;
+    if (--hp->n) {
+        AT(hp, 0) = AT(hp, hp->n);
+        sift_down(hp, 0);
+    }
+    h->flags &= ~(uint32_t)CIO__H_IN_HEAP;
+    return h;
+}
+
+void cio__timers_run(cio_loop *loop)
+{
+    struct cio__timer_heap *hp = &loop->timers;
+    int64_t now = loop->now;
+    while (hp->n && AT(hp, 0).when <= now) {
+        cio_handle *h = pop_top(hp);
+        if (h->flags & CIO__H_CANCELLED) {
+            hp->cancelled--;
+            cio__handle_unref(h);
+        } else if (h->flags & CIO__H_WAKE) {
+            /* A sleeping task's timer: wake it now rather than queueing a
+             * callback that would wake it one iteration later. */
+            h->cb(h->arg);
+            cio__handle_unref(h);
+        } else {
+            /* The heap's reference becomes the queue's. */
+            h->flags |= CIO__H_QUEUED;
+            cio__queue_push(&loop->ready, &h->node);
+        }
+    }
+}
+
+int64_t cio__timers_next(cio_loop *loop)
+{
+    struct cio__timer_heap *hp = &loop->timers;
+    while (hp->n && (AT(hp, 0).h->flags & CIO__H_CANCELLED)) {
+        cio_handle *h = pop_top(hp);
+        hp->cancelled--;
+        cio__handle_unref(h);
+    }
+    return hp->n ? AT(hp, 0).when : INT64_MAX;
+}
+
+void cio__timer_cancelled(cio_loop *loop)
+{
+    struct cio__timer_heap *hp = &loop->timers;
+    hp->cancelled++;
+    if (hp->cancelled <= 64 || hp->cancelled * 2 <= hp->n)
+        return;
+    size_t j = 0;
+    for (size_t i = 0; i < hp->n; i++) {
+        cio_handle *h = AT(hp, i).h;
+        if (h->flags & CIO__H_CANCELLED) {
+            h->flags &= ~(uint32_t)CIO__H_IN_HEAP;
+            cio__handle_unref(h);
+        } else {
+            AT(hp, j++) = AT(hp, i);
+        }
+    }
+    hp->n = j;
+    hp->cancelled = 0;
+    for (size_t i = hp->n / 4 + 1; i-- > 0;)
+        if (i < hp->n)
+            sift_down(hp, i);
+}
+
+void cio__timers_fini(cio_loop *loop)
+{
+    struct cio__timer_heap *hp = &loop->timers;
+    for (size_t i = 0; i < hp->n; i++) {
+        cio_handle *h = AT(hp, i).h;
+        h->flags &= ~(uint32_t)CIO__H_IN_HEAP;
+        cio__handle_unref(h);
+    }
+    if (hp->a)
+        cio__free(((void **)(void *)hp->a)[-1]);
+    memset(hp, 0, sizeof *hp);
+}

@@ -1,0 +1,311 @@
+/*
+ * future.c - futures: completion, done callbacks, await, and the report of
+ * failures nobody retrieved.
+ *
+ * Done callbacks are kept in one inline slot plus an array, so the common
+ * case (one task awaiting) allocates nothing.  Completing a future wakes
+ * awaiting tasks directly (they go to the ready queue) and schedules the
+ * other callbacks with call_soon, as asyncio does.
+ */
+#include <stdlib.h>
+
+#include "task.h"
+
+void cio__future_init(struct cio_future *f, cio_loop *loop, uint8_t flags)
+{
+    f->loop = loop;
+    f->refs = 1;
+    f->state = CIO__F_PENDING;
+    f->flags = flags;
+    f->status = 0;
+    f->result = NULL;
+    f->message = NULL;
+    f->cb0.fn = NULL;
+    f->cb0.arg = NULL;
+    f->cbs = NULL;
+    f->ncbs = f->capcbs = 0;
+}
+
+void cio__future_fini(struct cio_future *f)
+{
+    cio__free(f->message);
+    cio__free(f->cbs);
+    f->message = NULL;
+    f->cbs = NULL;
+}
+
+int cio_future_new(cio_loop *loop, cio_future **out)
+{
+    if (!out)
+        return cio__bad_arg(loop, __func__, "out is NULL");
+    *out = NULL;
+    if (!loop)
+        loop = cio__running_loop;
+    if (!loop)
+        return CIO_ENOLOOP;
+    if (loop->closed)
+        return CIO_ECLOSED;
+    int rc = cio__check_thread(loop, __func__);
+    if (rc)
+        return rc;
+    cio_future *f = cio__malloc(sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    cio__future_init(f, loop, 0);
+    *out = f;
+    return 0;
+}
+
+void cio_future_retain(cio_future *f)
+{
+    if (f)
+        f->refs++;
+}
+
+void cio__future_report_unretrieved(struct cio_future *f)
+{
+    if (f->state != CIO__F_DONE || f->status >= 0 || f->status == -ECANCELED ||
+        (f->flags & CIO__FF_RETRIEVED))
+        return;
+    cio_task *t = (f->flags & CIO__FF_TASK) ? (cio_task *)f : NULL;
+    cio_exception_context c = {
+        .message = t ? "Task exception was never retrieved" : "Future exception was never retrieved",
+        .code = f->status,
+        .error_message = f->message,
+        .task = t,
+        .future = f,
+        .source = t ? cio_task_source(t) : NULL,
+    };
+    cio__report(f->loop, &c);
+}
+
+void cio_future_release(cio_future *f)
+{
+    if (!f || --f->refs)
+        return;
+    if (f->flags & CIO__FF_TASK) {
+        cio__task_free((cio_task *)f);
+        return;
+    }
+    cio__future_report_unretrieved(f);
+    cio__future_fini(f);
+    cio__free(f);
+}
+
+int cio__future_add_cb(struct cio_future *f, cio_done_fn *fn, void *arg)
+{
+    if (!f->cb0.fn) {
+        f->cb0.fn = fn;
+        f->cb0.arg = arg;
+        return 0;
+    }
+    if (f->ncbs == f->capcbs) {
+        uint32_t cap = f->capcbs ? f->capcbs * 2 : 4;
+        struct cio__cb *a = cio__realloc(f->cbs, cap * sizeof *a);
+        if (!a)
+            return -ENOMEM;
+        f->cbs = a;
+        f->capcbs = cap;
+    }
+    f->cbs[f->ncbs].fn = fn;
+    f->cbs[f->ncbs].arg = arg;
+    f->ncbs++;
+    return 0;
+}
+
+int cio__future_remove_cb(struct cio_future *f, cio_done_fn *fn, void *arg)
+{
+    int removed = 0;
+    if (f->cb0.fn == fn && f->cb0.arg == arg) {
+        f->cb0.fn = NULL;
+        f->cb0.arg = NULL;
+        removed++;
+    }
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < f->ncbs; i++) {
+        if (f->cbs[i].fn == fn && f->cbs[i].arg == arg)
+            removed++;
+        else
+            f->cbs[j++] = f->cbs[i];
+    }
+    f->ncbs = j;
+    /* Keep the inline slot filled first: callbacks run in order added. */
+    if (!f->cb0.fn && f->ncbs) {
+        f->cb0 = f->cbs[0];
+        memmove(f->cbs, f->cbs + 1, (f->ncbs - 1) * sizeof *f->cbs);
+        f->ncbs--;
+    }
+    return removed;
+}
+
+static void run_cb(struct cio_future *f, struct cio__cb *cb)
+{
+    if (cb->fn == cio__waiter_cb) {
+        cio__waiter_cb(f, cb->arg);
+    } else if (cio__call_done_cb(f->loop, cb->fn, f, cb->arg) < 0) {
+        /* No memory for the handle: call it now rather than drop it. */
+        cb->fn(f, cb->arg);
+    }
+}
+
+void cio__future_complete(struct cio_future *f, int status, void *result, char *message)
+{
+    f->state = CIO__F_DONE;
+    f->status = status;
+    f->result = result;
+    if (message) {
+        cio__free(f->message);
+        f->message = message;
+    }
+    if (f->cb0.fn) {
+        struct cio__cb cb = f->cb0;
+        f->cb0.fn = NULL;
+        run_cb(f, &cb);
+    }
+    for (uint32_t i = 0; i < f->ncbs; i++)
+        run_cb(f, &f->cbs[i]);
+    f->ncbs = 0;
+}
+
+static int check_pending(cio_future *f, const char *fn)
+{
+    if (!f)
+        return cio__bad_arg(NULL, fn, "future is NULL");
+    int rc = cio__check_thread(f->loop, fn);
+    if (rc)
+        return rc;
+    if (f->flags & CIO__FF_TASK)
+        return cio__bad_arg(f->loop, fn, "a task's future is completed by its task");
+    return f->state == CIO__F_DONE ? CIO_EINVALSTATE : 0;
+}
+
+int cio_future_set_result(cio_future *f, void *result)
+{
+    int rc = check_pending(f, __func__);
+    if (rc)
+        return rc;
+    cio__future_complete(f, 0, result, NULL);
+    return 0;
+}
+
+int cio_future_set_error(cio_future *f, int code, const char *message)
+{
+    int rc = check_pending(f, __func__);
+    if (rc)
+        return rc;
+    if (code >= 0 || code == -ECANCELED)
+        return cio__bad_arg(f->loop, __func__, "code must be negative and not -ECANCELED");
+    char *m = NULL;
+    if (message && !(m = cio__strdup(message)))
+        return -ENOMEM;
+    cio__future_complete(f, code, NULL, m);
+    return 0;
+}
+
+int cio_future_cancel(cio_future *f, const char *msg)
+{
+    if (!f)
+        return cio__bad_arg(NULL, __func__, "future is NULL");
+    if (f->flags & CIO__FF_TASK)
+        return cio_task_cancel((cio_task *)f, msg);
+    if (f->state == CIO__F_DONE)
+        return 0;
+    char *m = msg ? cio__strdup(msg) : NULL;
+    cio__future_complete(f, -ECANCELED, NULL, m);
+    return 1;
+}
+
+int cio_future_done(const cio_future *f) { return f && f->state == CIO__F_DONE; }
+
+int cio_future_cancelled(const cio_future *f)
+{
+    return f && f->state == CIO__F_DONE && f->status == -ECANCELED;
+}
+
+int cio_future_result(cio_future *f, void **result)
+{
+    if (!f)
+        return cio__bad_arg(NULL, __func__, "future is NULL");
+    if (f->state != CIO__F_DONE)
+        return CIO_EINVALSTATE;
+    f->flags |= CIO__FF_RETRIEVED;
+    if (result)
+        *result = f->status == 0 ? f->result : NULL;
+    return f->status;
+}
+
+const char *cio_future_error_message(const cio_future *f) { return f ? f->message : NULL; }
+
+int cio_future_add_done_callback(cio_future *f, cio_done_fn *fn, void *arg)
+{
+    if (!f)
+        return cio__bad_arg(NULL, __func__, "future is NULL");
+    if (!fn)
+        return cio__bad_arg(f->loop, __func__, "callback is NULL");
+    int rc = cio__check_thread(f->loop, __func__);
+    if (rc)
+        return rc;
+    if (f->state == CIO__F_DONE)
+        return cio__call_done_cb(f->loop, fn, f, arg);
+    return cio__future_add_cb(f, fn, arg);
+}
+
+int cio_future_remove_done_callback(cio_future *f, cio_done_fn *fn, void *arg)
+{
+    if (!f)
+        return cio__bad_arg(NULL, __func__, "future is NULL");
+    return cio__future_remove_cb(f, fn, arg);
+}
+
+/* ---- await --------------------------------------------------------- */
+
+void cio__waiter_cb(cio_future *fut, void *task)
+{
+    (void)fut;
+    cio__wake(task, 0);
+}
+
+/* The awaiting task is cancelled or timed out: as asyncio, cancel what it
+ * awaits and keep waiting until that is done; cio_await then reports the
+ * interruption. */
+static void await_interrupt(cio_task *t, int code)
+{
+    cio_future *f = t->wait_obj;
+    if (!t->interrupted)
+        t->interrupted = code;
+    cio_future_cancel(f, NULL);
+}
+
+int cio_await(cio_future *f, void **result)
+{
+    cio_task *t = cio__current();
+    if (!t)
+        return CIO_ENOTASK;
+    if (!f)
+        return cio__bad_arg(t->fut.loop, __func__, "future is NULL");
+    if (f->loop != t->fut.loop)
+        return cio__bad_arg(t->fut.loop, __func__, "future belongs to another loop");
+    if (f == &t->fut)
+        return -EDEADLK;
+    int rc = cio__checkpoint(t);
+    if (rc)
+        return rc;
+    if (f->state != CIO__F_DONE) {
+        rc = cio__future_add_cb(f, cio__waiter_cb, t);
+        if (rc)
+            return rc;
+        cio_future_retain(f);
+        t->interrupted = 0;
+        cio__park(t, await_interrupt, f);
+        int code = t->interrupted;
+        t->interrupted = 0;
+        if (code) {
+            /* The awaited future is done now; its outcome stays readable
+             * with cio_future_result. */
+            cio_future_release(f);
+            return code;
+        }
+        cio_future_release(f);
+    }
+    return cio_future_result(f, result);
+}

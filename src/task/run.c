@@ -1,0 +1,81 @@
+/*
+ * run.c - cio_run, asyncio.run's counterpart: run the main task, then
+ * cancel what is left and wait for it to unwind, then close the loop.
+ */
+#include "task.h"
+
+struct drain {
+    size_t left;       /* tasks still to finish */
+    cio_future *done;  /* completed when left reaches 0 */
+};
+
+static void drained_one(cio_future *fut, void *arg)
+{
+    (void)fut;
+    struct drain *d = arg;
+    if (--d->left == 0 && !cio_future_done(d->done))
+        cio_future_set_result(d->done, NULL);
+}
+
+/* Cancels every pending task and runs the loop until all have finished. */
+static void cancel_and_drain(cio_loop *loop)
+{
+    if (!loop->ntasks)
+        return;
+    struct drain d = {0, NULL};
+    if (cio_future_new(loop, &d.done) < 0)
+        return;
+    for (cio_task *t = loop->tasks; t; t = t->next)
+        if (cio__future_add_cb(&t->fut, drained_one, &d) == 0)
+            d.left++;
+    cio__cancel_all(loop);
+    if (d.left) {
+        int rc = cio_loop_run_until_complete(loop, d.done, NULL);
+        if (rc == CIO_EDEADLOCK)
+            cio_log(CIO_LOG_WARNING, "cio_run: %zu task(s) did not finish after cancellation",
+                    loop->ntasks);
+        for (cio_task *t = loop->tasks; t; t = t->next)
+            cio__future_remove_cb(&t->fut, drained_one, &d);
+    }
+    cio_future_release(d.done);
+}
+
+int cio_run_loop(cio_loop *loop, cio_coro_fn *main, void *arg, void **result)
+{
+    if (result)
+        *result = NULL;
+    if (!loop)
+        return cio__bad_arg(NULL, __func__, "loop is NULL");
+    if (!main)
+        return cio__bad_arg(loop, __func__, "main is NULL");
+    if (cio__running_loop)
+        return CIO_ERUNNING;
+    cio_task *t;
+    int rc = cio_create_task_at(loop, main, arg, "main", 0, &t, NULL, 0);
+    if (rc < 0)
+        return rc;
+    rc = cio_loop_run_until_complete(loop, &t->fut, result);
+    if (rc == CIO_EDEADLOCK)
+        cio_log(CIO_LOG_ERROR, "cio_run: main task is blocked and nothing can wake it");
+    cancel_and_drain(loop);
+    cio_task_release(t);
+    int crc = cio_loop_close(loop);
+    return crc < 0 && rc == 0 ? crc : rc;
+}
+
+int cio_run(cio_coro_fn *main, void *arg, void **result)
+{
+    if (result)
+        *result = NULL;
+    if (!main)
+        return cio__bad_arg(NULL, __func__, "main is NULL");
+    if (cio__running_loop)
+        return CIO_ERUNNING;
+    cio_loop *loop;
+    int rc = cio_loop_new(&loop);
+    if (rc < 0)
+        return rc;
+    rc = cio_run_loop(loop, main, arg, result);
+    cio_loop_free(loop);
+    return rc;
+}

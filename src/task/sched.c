@@ -1,0 +1,209 @@
+/*
+ * sched.c - running tasks: start, park, wake, switch, finish.
+ *
+ * When a task suspends it does not return to the loop if it can avoid it:
+ * if the next ready node is a task and the iteration's budget allows, it
+ * switches straight to that task (one switch instead of two).  Only a
+ * callback, an empty queue, an exhausted budget, or debug mode (which times
+ * every step on the loop's stack) send it back to the loop's context.
+ *
+ * A finishing task releases its stack before its last switch.  That is
+ * safe because nothing between the release and the switch can take a
+ * stack: the next task is chosen (and, if new, given its stack) first.
+ * Stacks with their own mapping, and TSan's fibers, cannot be freed while
+ * in use, so those tasks end on the loop's stack, which frees them.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "task.h"
+
+static void task_entry(void *arg);
+
+static void overflow_abort(cio_task *t)
+{
+    /* The canary under the stack was overwritten: memory below it is
+     * already damaged, so stop before anything else runs. */
+    char msg[256];
+    int n = snprintf(msg, sizeof msg, "cio: task '%s' overflowed its stack (canary)\n",
+                     cio_task_get_name(t));
+    if (n > 0 && write(2, msg, (size_t)n) < 0)
+        n = 0;
+    abort();
+}
+
+/* Finishes a task that never ran (cancelled first, or no stack). */
+static void finish_unstarted(cio_task *t, int code)
+{
+    cio_loop *loop = t->fut.loop;
+    char *msg;
+    if (code == -ECANCELED) {
+        msg = t->cancel_msg;
+        t->cancel_msg = NULL;
+    } else {
+        msg = cio__strdup("no memory for the task's stack");
+    }
+    t->state = CIO__T_DONE;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        loop->tasks = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    loop->ntasks--;
+    cio__future_complete(&t->fut, code, NULL, msg);
+    t->flags &= (uint8_t)~CIO__TF_LOOPREF;
+    cio_task_release(t);
+}
+
+/* Gives a new task its stack; 0, or 1 if it finished without running. */
+static int start_prepare(cio_loop *loop, cio_task *t)
+{
+    if (t->flags & CIO__TF_CANCEL) {
+        finish_unstarted(t, -ECANCELED);
+        return 1;
+    }
+    cio__stack *s = cio__stack_get(&loop->stacks, t->stack_size);
+    if (!s) {
+        finish_unstarted(t, -ENOMEM);
+        return 1;
+    }
+    t->stack = s;
+    cio__ctx_make(&t->ctx, s->lo, s->size, task_entry, t);
+    t->flags |= CIO__TF_HASCTX;
+    return 0;
+}
+
+/* The next task to switch to directly, or NULL to go through the loop. */
+static cio_task *next_direct(cio_loop *loop)
+{
+    for (;;) {
+        struct cio__node *n = loop->ready.head;
+        if (!loop->budget || !n || n->run != cio__task_node_run || loop->debug)
+            return NULL;
+        cio__queue_pop(&loop->ready);
+        loop->budget--;
+        cio_task *next = CIO_CONTAINER_OF(n, cio_task, node);
+        if (next->state == CIO__T_CREATED && start_prepare(loop, next))
+            continue;
+        return next;
+    }
+}
+
+void cio__switch_away(cio_loop *loop, cio_task *t)
+{
+    if (CIO_UNLIKELY(!cio__stack_canary_ok(t->stack)))
+        overflow_abort(t);
+    cio_task *next = next_direct(loop);
+    if (next) {
+        next->state = CIO__T_RUNNING;
+        loop->current = next;
+        cio__ctx_switch(&t->ctx, &next->ctx, 0);
+    } else {
+        loop->current = NULL;
+        cio__ctx_switch(&t->ctx, &loop->main_ctx, 0);
+    }
+}
+
+void cio__task_node_run(struct cio__node *node)
+{
+    cio_task *t = CIO_CONTAINER_OF(node, cio_task, node);
+    cio_loop *loop = t->fut.loop;
+    if (t->state == CIO__T_CREATED && start_prepare(loop, t))
+        return;
+    t->state = CIO__T_RUNNING;
+    loop->current = t;
+    cio__ctx_switch(&loop->main_ctx, &t->ctx, 0);
+    loop->current = NULL;
+#ifdef CIO_TSAN
+    if (loop->dead_fiber) {
+        __tsan_destroy_fiber(loop->dead_fiber);
+        loop->dead_fiber = NULL;
+    }
+#endif
+}
+
+int cio__park(cio_task *t, cio__interrupt_fn *interrupt, void *wait_obj)
+{
+    t->interrupt = interrupt;
+    t->wait_obj = wait_obj;
+    t->state = CIO__T_PARKED;
+    cio__switch_away(t->fut.loop, t);
+    return t->wake_code;
+}
+
+void cio__wake(cio_task *t, int code)
+{
+    if (t->state != CIO__T_PARKED)
+        return; /* destroyed at loop close, or already woken */
+    t->interrupt = NULL;
+    t->wait_obj = NULL;
+    t->wake_code = code;
+    t->state = CIO__T_READY;
+    cio__queue_push(&t->fut.loop->ready, &t->node);
+}
+
+void cio__task_interrupt(cio_task *t, int code)
+{
+    if (t->state == CIO__T_PARKED && !t->shield && t->interrupt)
+        t->interrupt(t, code);
+}
+
+static void task_finish(cio_task *t, int rc, void *result)
+{
+    cio_loop *loop = t->fut.loop;
+    char *msg = t->pending_message;
+    t->pending_message = NULL;
+    if (rc == -ECANCELED && !msg) {
+        msg = t->cancel_msg;
+        t->cancel_msg = NULL;
+    }
+    t->state = CIO__T_DONE;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        loop->tasks = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    loop->ntasks--;
+    cio__future_complete(&t->fut, rc < 0 ? rc : 0, rc < 0 ? NULL : result, msg);
+}
+
+static void task_entry(void *arg)
+{
+    cio__ctx_entered();
+    cio_task *t = arg;
+    cio_loop *loop = t->fut.loop;
+    void *result = NULL;
+    int rc = t->fn(t->arg, &result);
+    task_finish(t, rc, result);
+
+    cio__stack *s = t->stack;
+    t->stack = NULL;
+    int must_return = !s->pooled;
+#ifdef CIO_TSAN
+    loop->dead_fiber = t->ctx.tsan_fiber;
+    t->ctx.tsan_fiber = NULL;
+    must_return = 1;
+#endif
+    if (CIO_UNLIKELY(!cio__stack_canary_ok(s)))
+        overflow_abort(t);
+    t->flags &= (uint8_t)~CIO__TF_LOOPREF;
+    cio_task_release(t); /* may free t: use only locals from here */
+    cio_task *next = must_return ? NULL : next_direct(loop);
+    if (s->pooled)
+        cio__stack_put(&loop->stacks, s);
+    else
+        loop->dead_stack = s;
+    if (next) {
+        next->state = CIO__T_RUNNING;
+        loop->current = next;
+        cio__ctx_switch(&loop->trash_ctx, &next->ctx, 1);
+    } else {
+        loop->current = NULL;
+        cio__ctx_switch(&loop->trash_ctx, &loop->main_ctx, 1);
+    }
+    __builtin_unreachable();
+}

@@ -1,0 +1,326 @@
+/*
+ * task.c - the task object: creation, cancellation, names, references,
+ * the loop's list of pending tasks, and destruction.
+ *
+ * Task structs are recycled through a per-loop free list, so spawning a
+ * task in steady state costs no allocator call; its stack comes from the
+ * stack pool when it first runs (a task cancelled before it starts never
+ * gets one).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "task.h"
+
+#define TASK_POOL_MAX 4096
+
+#undef cio_create_task
+#undef cio_loop_create_task
+
+int cio_create_task_at(cio_loop *loop, cio_coro_fn *fn, void *arg, const char *name,
+                       size_t stack_size, cio_task **out, const char *file, int line)
+{
+    if (out)
+        *out = NULL;
+    if (!loop)
+        loop = cio__running_loop;
+    if (!loop)
+        return CIO_ENOLOOP;
+    if (!fn)
+        return cio__bad_arg(loop, "cio_create_task", "fn is NULL");
+    if (stack_size && (stack_size < 16 * 1024 || stack_size > ((size_t)1 << 30)))
+        return cio__bad_arg(loop, "cio_create_task", "stack_size must be 0 or 16 KiB .. 1 GiB");
+    if (loop->closed)
+        return CIO_ECLOSED;
+    int rc = cio__check_thread(loop, "cio_create_task");
+    if (rc)
+        return rc;
+    char *owned_name = NULL;
+    if (name && !(owned_name = cio__strdup(name)))
+        return -ENOMEM;
+    cio_task *t = loop->free_tasks;
+    if (t) {
+        loop->free_tasks = t->next;
+        loop->nfree_tasks--;
+    } else if (!(t = cio__malloc(sizeof *t))) {
+        cio__free(owned_name);
+        return -ENOMEM;
+    } else {
+        memset(&t->ctx, 0, sizeof t->ctx);
+    }
+    cio__future_init(&t->fut, loop, CIO__FF_TASK);
+    t->fut.refs = out ? 2 : 1;
+    t->node.run = cio__task_node_run;
+    t->stack = NULL;
+    t->fn = fn;
+    t->arg = arg;
+    t->interrupt = NULL;
+    t->wait_obj = NULL;
+    t->wake_code = 0;
+    t->interrupted = 0;
+    t->state = CIO__T_CREATED;
+    t->flags = CIO__TF_LOOPREF;
+    t->shield = 0;
+    t->stack_size = stack_size;
+    t->id = loop->next_task_id++;
+    t->name = owned_name;
+    t->namebuf[0] = 0;
+    t->pending_message = NULL;
+    t->cancel_msg = NULL;
+    t->file = file;
+    t->line = line;
+    t->source = NULL;
+    t->scopes = NULL;
+    t->expired = 0;
+    t->prev = NULL;
+    t->next = loop->tasks;
+    if (loop->tasks)
+        loop->tasks->prev = t;
+    loop->tasks = t;
+    loop->ntasks++;
+    cio__queue_push(&loop->ready, &t->node);
+    if (out)
+        *out = t;
+    return 0;
+}
+
+int cio_create_task(cio_coro_fn *fn, void *arg, const char *name, cio_task **out)
+{
+    return cio_create_task_at(NULL, fn, arg, name, 0, out, NULL, 0);
+}
+
+int cio_loop_create_task(cio_loop *loop, cio_coro_fn *fn, void *arg, const char *name,
+                         cio_task **out)
+{
+    if (!loop)
+        return cio__bad_arg(NULL, __func__, "loop is NULL");
+    return cio_create_task_at(loop, fn, arg, name, 0, out, NULL, 0);
+}
+
+void cio__task_free(cio_task *t)
+{
+    cio_loop *loop = t->fut.loop;
+    if (t->state != CIO__T_DONE) {
+        /* Destroyed while pending (loop close): unlink, drop its stack. */
+        t->state = CIO__T_DONE;
+        if (t->prev)
+            t->prev->next = t->next;
+        else
+            loop->tasks = t->next;
+        if (t->next)
+            t->next->prev = t->prev;
+        loop->ntasks--;
+        if (t->stack)
+            cio__stack_put(&loop->stacks, t->stack);
+        t->stack = NULL;
+    }
+    cio__future_report_unretrieved(&t->fut);
+    cio__future_fini(&t->fut);
+    cio__free(t->name);
+    cio__free(t->pending_message);
+    cio__free(t->cancel_msg);
+    cio__free(t->source);
+    t->name = t->pending_message = t->cancel_msg = t->source = NULL;
+    if (loop->nfree_tasks < TASK_POOL_MAX && !loop->closed) {
+        t->next = loop->free_tasks;
+        loop->free_tasks = t;
+        loop->nfree_tasks++;
+    } else {
+        cio__ctx_destroy(&t->ctx);
+        cio__free(t);
+    }
+}
+
+void cio__tasks_fini(cio_loop *loop)
+{
+    while (loop->free_tasks) {
+        cio_task *t = loop->free_tasks;
+        loop->free_tasks = t->next;
+        cio__ctx_destroy(&t->ctx);
+        cio__free(t);
+    }
+    loop->nfree_tasks = 0;
+}
+
+void cio_task_retain(cio_task *t)
+{
+    if (t)
+        t->fut.refs++;
+}
+
+void cio_task_release(cio_task *t)
+{
+    if (t && --t->fut.refs == 0)
+        cio__task_free(t);
+}
+
+cio_future *cio_task_future(cio_task *t) { return t ? &t->fut : NULL; }
+
+int cio_task_await(cio_task *t, void **result)
+{
+    if (!t)
+        return cio__bad_arg(NULL, __func__, "task is NULL");
+    return cio_await(&t->fut, result);
+}
+
+int cio_task_cancel(cio_task *t, const char *msg)
+{
+    if (!t)
+        return cio__bad_arg(NULL, __func__, "task is NULL");
+    int rc = cio__check_thread(t->fut.loop, __func__);
+    if (rc)
+        return rc;
+    if (t->state == CIO__T_DONE)
+        return 0;
+    if (msg) {
+        char *m = cio__strdup(msg);
+        if (m) {
+            cio__free(t->cancel_msg);
+            t->cancel_msg = m;
+        }
+    }
+    t->flags |= CIO__TF_CANCEL;
+    cio__task_interrupt(t, -ECANCELED);
+    return 1;
+}
+
+int cio_task_cancelling(const cio_task *t)
+{
+    return t && t->state != CIO__T_DONE && (t->flags & CIO__TF_CANCEL);
+}
+
+int cio_task_cancelled(const cio_task *t) { return t && cio_future_cancelled(&t->fut); }
+int cio_task_done(const cio_task *t) { return t && t->state == CIO__T_DONE; }
+
+int cio_task_result(cio_task *t, void **result)
+{
+    if (!t)
+        return cio__bad_arg(NULL, __func__, "task is NULL");
+    return cio_future_result(&t->fut, result);
+}
+
+const char *cio_task_error_message(const cio_task *t) { return t ? t->fut.message : NULL; }
+
+const char *cio_task_get_name(const cio_task *t)
+{
+    if (!t)
+        return NULL;
+    if (t->name)
+        return t->name;
+    if (!t->namebuf[0]) {
+        cio_task *mt = (cio_task *)t; /* the default name is made on demand */
+        snprintf(mt->namebuf, sizeof mt->namebuf, "Task-%llu", (unsigned long long)t->id);
+    }
+    return t->namebuf;
+}
+
+int cio_task_set_name(cio_task *t, const char *name)
+{
+    if (!t)
+        return cio__bad_arg(NULL, __func__, "task is NULL");
+    if (!name)
+        return cio__bad_arg(t->fut.loop, __func__, "name is NULL");
+    char *n = cio__strdup(name);
+    if (!n)
+        return -ENOMEM;
+    cio__free(t->name);
+    t->name = n;
+    return 0;
+}
+
+uint64_t cio_task_id(const cio_task *t) { return t ? t->id : 0; }
+
+const char *cio_task_source(const cio_task *t)
+{
+    if (!t || !t->file)
+        return NULL;
+    if (!t->source) {
+        cio_task *mt = (cio_task *)t;
+        size_t n = strlen(t->file) + 16;
+        mt->source = cio__malloc(n);
+        if (!mt->source)
+            return t->file;
+        snprintf(mt->source, n, "%s:%d", t->file, t->line);
+    }
+    return t->source;
+}
+
+int cio_task_set_error_message(const char *fmt, ...)
+{
+    cio_task *t = cio__current();
+    if (!t)
+        return CIO_ENOTASK;
+    char *m = NULL;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return -EINVAL;
+        m = cio__malloc((size_t)n + 1);
+        if (!m)
+            return -ENOMEM;
+        va_start(ap, fmt);
+        vsnprintf(m, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    cio__free(t->pending_message);
+    t->pending_message = m;
+    return 0;
+}
+
+cio_task *cio_current_task(void) { return cio__current(); }
+
+size_t cio_all_tasks(cio_loop *loop, cio_task **buf, size_t cap)
+{
+    if (!loop)
+        loop = cio__running_loop;
+    if (!loop)
+        return 0;
+    size_t i = 0;
+    for (cio_task *t = loop->tasks; t && buf && i < cap; t = t->next)
+        buf[i++] = t;
+    return loop->ntasks;
+}
+
+size_t cio__cancel_all(cio_loop *loop)
+{
+    size_t n = 0;
+    for (cio_task *t = loop->tasks; t; t = t->next) {
+        cio_task_cancel(t, NULL);
+        n++;
+    }
+    return n;
+}
+
+/* ---- shields and checkpoints -------------------------------------- */
+
+int cio_shield_begin(void)
+{
+    cio_task *t = cio__current();
+    if (!t)
+        return CIO_ENOTASK;
+    t->shield++;
+    return 0;
+}
+
+int cio_shield_end(void)
+{
+    cio_task *t = cio__current();
+    if (!t)
+        return CIO_ENOTASK;
+    if (t->shield <= 0)
+        return cio__bad_arg(t->fut.loop, __func__, "no shield to end");
+    t->shield--;
+    return 0;
+}
+
+int cio_checkpoint(void)
+{
+    cio_task *t = cio__current();
+    if (!t)
+        return CIO_ENOTASK;
+    return cio__checkpoint(t);
+}

@@ -1,0 +1,142 @@
+/*
+ * task.h - futures and tasks inside cio: their structs and the
+ * park/wake protocol every suspension point is built on.
+ *
+ * A suspension point does three things:
+ *   1. rc = cio__checkpoint(t): returns at once with -ECANCELED/-ETIMEDOUT
+ *      if the task must unwind (level-triggered cancellation);
+ *   2. registers the task where it will be woken (a future's callbacks, a
+ *      timer, a descriptor, a lock's queue);
+ *   3. rc = cio__park(t, interrupt): gives the CPU away until someone calls
+ *      cio__wake(t, code), and returns that code.
+ * interrupt(t, code) is called if the task is cancelled (code -ECANCELED)
+ * or its timeout scope expires (-ETIMEDOUT) while parked and unshielded:
+ * it must detach the task from what it waits on and wake it (or, as
+ * cio_await does, cancel what it waits on and keep waiting).
+ */
+#ifndef CIO_TASK_INTERNAL_H
+#define CIO_TASK_INTERNAL_H
+
+#include "../loop/loop.h"
+
+/* A done callback; fn == cio__waiter_cb means "wake task arg". */
+struct cio__cb {
+    cio_done_fn *fn;
+    void *arg;
+};
+
+enum {
+    CIO__F_PENDING = 0,
+    CIO__F_DONE = 1
+};
+
+enum {
+    CIO__FF_TASK = 1 << 0,      /* this future is a task's */
+    CIO__FF_RETRIEVED = 1 << 1, /* the outcome was read */
+    CIO__FF_POOLED = 1 << 2     /* memory from the loop's task pool */
+};
+
+struct cio_future {
+    cio_loop *loop;            /* owner */
+    uint32_t refs;             /* references */
+    uint8_t state;             /* CIO__F_* */
+    uint8_t flags;             /* CIO__FF_* */
+    int status;                /* 0, error code, or -ECANCELED */
+    void *result;              /* result pointer (not owned) */
+    char *message;             /* error or cancel message, owned */
+    struct cio__cb cb0;        /* first done callback, inline */
+    struct cio__cb *cbs;       /* further callbacks */
+    uint32_t ncbs, capcbs;
+};
+
+enum {
+    CIO__T_CREATED = 0,        /* in the ready queue, never run */
+    CIO__T_READY = 1,          /* in the ready queue */
+    CIO__T_RUNNING = 2,
+    CIO__T_PARKED = 3,         /* waiting for cio__wake */
+    CIO__T_DONE = 4
+};
+
+enum {
+    CIO__TF_CANCEL = 1 << 0,   /* cancellation requested */
+    CIO__TF_LOOPREF = 1 << 1,  /* the loop holds a reference */
+    CIO__TF_HASCTX = 1 << 2    /* ctx was made (TSan fiber exists) */
+};
+
+typedef void cio__interrupt_fn(cio_task *t, int code);
+
+struct cio__scope; /* a timeout scope (timeout.c) */
+
+struct cio_task {
+    struct cio_future fut;     /* first: a task is a future */
+    struct cio__node node;     /* ready-queue link */
+    cio__ctx ctx;              /* saved registers while not running */
+    cio__stack *stack;         /* NULL until it first runs */
+    cio_coro_fn *fn;           /* body */
+    void *arg;
+    cio_task *prev, *next;     /* the loop's list of pending tasks */
+    cio__interrupt_fn *interrupt; /* while parked: how to abort the wait */
+    void *wait_obj;            /* what it is parked on (for interrupt) */
+    int wake_code;             /* what cio__park returns */
+    int interrupted;           /* code an interrupt delivered, else 0 */
+    uint8_t state;             /* CIO__T_* */
+    uint8_t flags;             /* CIO__TF_* */
+    int32_t shield;            /* cio_shield_begin depth */
+    size_t stack_size;         /* requested usable size, 0: default */
+    uint64_t id;               /* 1, 2, ... per loop */
+    char *name;                /* owned, or NULL for "Task-<id>" */
+    char namebuf[24];          /* holds "Task-<id>" */
+    char *pending_message;     /* cio_task_set_error_message */
+    char *cancel_msg;          /* message given to cio_task_cancel */
+    const char *file;          /* where it was created */
+    int line;
+    char *source;              /* "file:line", made on demand */
+    struct cio__scope *scopes; /* innermost timeout scope */
+    int expired;               /* number of expired scopes on the chain */
+};
+
+/* The running task, via the running loop. */
+static inline cio_task *cio__current(void)
+{
+    cio_loop *loop = cio__running_loop;
+    return loop ? loop->current : NULL;
+}
+
+/* 0, or -ECANCELED / -ETIMEDOUT when the task must unwind. */
+static inline int cio__checkpoint(cio_task *t)
+{
+    if (CIO_LIKELY(!(t->flags & CIO__TF_CANCEL) && !t->expired) || t->shield)
+        return 0;
+    return (t->flags & CIO__TF_CANCEL) ? -ECANCELED : -ETIMEDOUT;
+}
+
+int cio__park(cio_task *t, cio__interrupt_fn *interrupt, void *wait_obj);
+void cio__wake(cio_task *t, int code);
+/* Gives the CPU to the next ready node; returns when t runs again. */
+void cio__switch_away(cio_loop *loop, cio_task *t);
+/* Interrupts t (if parked and unshielded) with code. */
+void cio__task_interrupt(cio_task *t, int code);
+
+/* Futures. */
+void cio__future_init(struct cio_future *f, cio_loop *loop, uint8_t flags);
+void cio__future_fini(struct cio_future *f);
+/* Completes f: status, result, message (owned, taken). */
+void cio__future_complete(struct cio_future *f, int status, void *result, char *message);
+/* Adds (fn, arg) to f's callbacks; -ENOMEM. */
+int cio__future_add_cb(struct cio_future *f, cio_done_fn *fn, void *arg);
+int cio__future_remove_cb(struct cio_future *f, cio_done_fn *fn, void *arg);
+/* The done callback that wakes a parked task. */
+void cio__waiter_cb(cio_future *fut, void *task);
+/* Reports an unretrieved failure of f (called before freeing). */
+void cio__future_report_unretrieved(struct cio_future *f);
+
+/* Tasks. */
+void cio__task_free(cio_task *t);
+/* Releases every task struct kept for reuse (loop close). */
+void cio__tasks_fini(cio_loop *loop);
+/* Runs a ready task node on the loop's stack. */
+void cio__task_node_run(struct cio__node *node);
+/* Cancels every pending task of loop; returns how many. */
+size_t cio__cancel_all(cio_loop *loop);
+
+#endif
