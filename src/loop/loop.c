@@ -6,11 +6,14 @@
  *   1. poll for I/O, with a timeout of 0 if anything is ready, else until
  *      the next timer (or forever);
  *   2. move due timers to the ready queue;
- *   3. run exactly the nodes that are ready now; what they schedule waits
- *      for the next iteration, so I/O is never starved.
- * Tasks switch directly to the next ready task when they suspend (see
- * ../task/sched.c) and charge that to the same budget, so step 3's bound
- * holds however the nodes run.
+ *   3. run exactly the nodes that are ready now (a batch); what they
+ *      schedule waits for the next batch.
+ * Unlike asyncio, step 3 runs up to CIO__TICKS_PER_POLL batches before
+ * going back to step 1 (as tokio does), so tasks passing control around do
+ * not pay a syscall per batch; I/O and timers are still looked at after a
+ * bounded number of batches.  Tasks switch directly to the next ready task
+ * when they suspend (see ../task/sched.c) and charge that to the same
+ * budget, so the bound holds however the nodes run.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -202,17 +205,24 @@ static void run_node_timed(cio_loop *loop, struct cio__node *n)
 static void run_ready(cio_loop *loop)
 {
     loop->budget = loop->ready.n;
-    while (loop->budget) {
-        struct cio__node *n = cio__queue_pop(&loop->ready);
-        loop->budget--;
-        if (CIO_UNLIKELY(loop->debug))
-            run_node_timed(loop, n);
-        else
-            n->run(n);
-        if (CIO_UNLIKELY(loop->dead_stack != NULL)) {
-            cio__stack_put(&loop->stacks, loop->dead_stack);
-            loop->dead_stack = NULL;
+    loop->ticks = CIO__TICKS_PER_POLL;
+    for (;;) {
+        while (loop->budget) {
+            struct cio__node *n = cio__queue_pop(&loop->ready);
+            loop->budget--;
+            if (CIO_UNLIKELY(loop->debug))
+                run_node_timed(loop, n);
+            else
+                n->run(n);
+            if (CIO_UNLIKELY(loop->dead_stack != NULL)) {
+                cio__stack_put(&loop->stacks, loop->dead_stack);
+                loop->dead_stack = NULL;
+            }
         }
+        /* Another batch, unless I/O and timers are due a look. */
+        if (!loop->ready.n || --loop->ticks <= 0 || loop->stopping)
+            break;
+        loop->budget = loop->ready.n;
     }
     if (CIO_UNLIKELY(loop->stacks.nhot > CIO__STACK_HOT_MAX))
         cio__stack_trim(&loop->stacks);
