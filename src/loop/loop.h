@@ -113,6 +113,7 @@ struct cio_loop {
     cio_task *free_tasks;      /* recycled task structs */
     size_t nfree_tasks;
     cio__stack_pool stacks;    /* default-size task stacks */
+    int64_t trim_at;           /* loop time to trim the stack pool, 0: none */
     size_t stack_size;         /* default usable stack bytes */
 
     /* tasks */
@@ -162,6 +163,10 @@ struct cio_loop {
  * when tasks just pass control around.
  */
 #define CIO__TICKS_PER_POLL 61
+
+/* How long freed stacks beyond CIO__STACK_HOT_MAX stay resident before
+ * the loop returns their pages to the kernel. */
+#define CIO__STACK_TRIM_DELAY_NS CIO_NS_PER_SEC
 
 /* The loop running in this thread (NULL if none). */
 extern CIO_TLS cio_loop *cio__running_loop;
