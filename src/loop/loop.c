@@ -126,6 +126,7 @@ int cio_loop_close(cio_loop *loop)
     cio__threadsafe_fini(loop);
     loop->poll->fini(loop);
     cio__tasks_fini(loop);
+    cio__futures_fini(loop);
     while (loop->free_handles) {
         cio_handle *h = loop->free_handles;
         loop->free_handles = (cio_handle *)(void *)h->node.next;

@@ -112,6 +112,8 @@ struct cio_loop {
     size_t nfree_handles;
     cio_task *free_tasks;      /* recycled task structs */
     size_t nfree_tasks;
+    cio_future *free_futures;  /* recycled plain futures, linked by result */
+    size_t nfree_futures;
     cio__stack_pool stacks;    /* default-size task stacks */
     int64_t trim_at;           /* loop time to trim the stack pool, 0: none */
     size_t stack_size;         /* default usable stack bytes */
