@@ -39,10 +39,14 @@ void cio__future_init(struct cio_future *f, cio_loop *loop, uint8_t flags)
 
 void cio__future_fini(struct cio_future *f)
 {
-    cio__free(f->message);
-    cio__free(f->cbs);
-    f->message = NULL;
-    f->cbs = NULL;
+    if (f->message) {
+        cio__free(f->message);
+        f->message = NULL;
+    }
+    if (f->cbs) {
+        cio__free(f->cbs);
+        f->cbs = NULL;
+    }
 }
 
 int cio_future_new(cio_loop *loop, cio_future **out)
