@@ -256,7 +256,9 @@ static void run_once(cio_loop *loop)
                 timeout = 0;
         }
     }
-    if (timeout != -2)
+    /* A zero-timeout poll with nothing watched can only report the
+     * eventfd, whose news ts_pending already carries: skip the syscall. */
+    if (timeout != -2 && (timeout != 0 || loop->nwatch))
         loop->poll->wait(loop, timeout);
     loop->now = cio__loop_now(loop);
     cio__threadsafe_drain(loop);
