@@ -136,7 +136,6 @@ struct cio_loop {
     struct cio_handle **ts_tailp;
     int wakefd;                /* eventfd that wakes epoll_wait */
     int ts_pending;            /* atomic: ts list non-empty */
-    int sleeping;              /* atomic: in epoll_wait with a timeout */
 
     /* state */
     pthread_t owner;           /* thread that runs the loop */
