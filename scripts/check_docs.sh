@@ -10,7 +10,11 @@
 #      lines may sit in the group).  A section ruler such as
 #      "/* ---- tasks ---- */" does not count as a doc comment;
 #   2. a public header include/cio/X.h has no reference page docs/api/X.md;
-#   3. a public function's name appears nowhere in docs/ as a whole word.
+#   3. a public function's name appears nowhere in docs/ as a whole word;
+#   4. the example in README.md (its first ```c block) is not, line for
+#      line, the code of examples/00_readme.c after its opening comment:
+#      that example is built and run by `make test`, so the README's code is
+#      proven to compile and work.
 # Only bash, grep, sort and a POSIX awk are needed.
 set -euo pipefail
 src=${1:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -77,6 +81,16 @@ if [ -n "$missing" ]; then
         echo "  $name  ($where)"
     done <<<"$missing"
     fail=1
+fi
+
+if [ -f README.md ] && [ -f examples/00_readme.c ]; then
+    readme_code=$(awk '/^```c$/ { on = 1; next } on && /^```/ { exit } on' README.md)
+    example_code=$(awk 'done { print; next } /\*\// { done = 1 }' examples/00_readme.c)
+    if [ "$readme_code" != "$example_code" ]; then
+        echo "check_docs: README.md's example differs from examples/00_readme.c:"
+        diff <(printf '%s\n' "$readme_code") <(printf '%s\n' "$example_code") | sed 's/^/  /' || true
+        fail=1
+    fi
 fi
 
 total=$(wc -l <<<"$funcs")
