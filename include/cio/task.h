@@ -35,6 +35,8 @@ typedef void cio_done_fn(cio_future *fut, void *arg);
  * owns one reference.  Errors: -ENOMEM, CIO_ENOLOOP, CIO_ECLOSED.
  */
 CIO_EXTERN int cio_future_new(cio_loop *loop, cio_future **out);
+/* Adds a reference, to be dropped with cio_future_release().  NULL is a
+ * no-op. */
 CIO_EXTERN void cio_future_retain(cio_future *fut);
 /* Drops a reference; the last one frees the future.  A failure nobody
  * retrieved is reported to the loop's exception handler then. */
@@ -61,6 +63,8 @@ CIO_EXTERN int cio_future_set_error(cio_future *fut, int code, const char *messa
  */
 CIO_EXTERN int cio_future_cancel(cio_future *fut, const char *msg);
 
+/* 1 if the future is done (has a result, failed or was cancelled), else 0;
+ * 1 from cio_future_cancelled() only if it was cancelled.  Never fail. */
 CIO_EXTERN int cio_future_done(const cio_future *fut);
 CIO_EXTERN int cio_future_cancelled(const cio_future *fut);
 
@@ -123,6 +127,8 @@ CIO_EXTERN int cio_loop_create_task(cio_loop *loop, cio_coro_fn *fn, void *arg,
 #define cio_loop_create_task(loop, fn, arg, name, out) \
     cio_create_task_at((loop), (fn), (arg), (name), 0, (out), __FILE__, __LINE__)
 
+/* Adds a reference to t, which the caller must cio_task_release().  NULL
+ * is a no-op. */
 CIO_EXTERN void cio_task_retain(cio_task *t);
 /* Drops a reference.  Releasing the last reference of a pending task is
  * allowed (the loop holds its own until it finishes). */
