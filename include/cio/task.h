@@ -118,14 +118,22 @@ CIO_EXTERN int cio_create_task_at(cio_loop *loop, cio_coro_fn *fn, void *arg,
 /* asyncio.create_task: a task on the running loop. */
 CIO_EXTERN int cio_create_task(cio_coro_fn *fn, void *arg, const char *name,
                                cio_task **out);
+/* Where a task is created, for debug reports: the file's own name where
+ * the compiler offers it (gcc >= 12, clang >= 9), not the build's path. */
+#ifdef __FILE_NAME__
+#define CIO_SOURCE_FILE __FILE_NAME__
+#else
+#define CIO_SOURCE_FILE __FILE__
+#endif
+
 #define cio_create_task(fn, arg, name, out) \
-    cio_create_task_at(NULL, (fn), (arg), (name), 0, (out), __FILE__, __LINE__)
+    cio_create_task_at(NULL, (fn), (arg), (name), 0, (out), CIO_SOURCE_FILE, __LINE__)
 
 /* loop.create_task: a task on a given loop (which need not run yet). */
 CIO_EXTERN int cio_loop_create_task(cio_loop *loop, cio_coro_fn *fn, void *arg,
                                     const char *name, cio_task **out);
 #define cio_loop_create_task(loop, fn, arg, name, out) \
-    cio_create_task_at((loop), (fn), (arg), (name), 0, (out), __FILE__, __LINE__)
+    cio_create_task_at((loop), (fn), (arg), (name), 0, (out), CIO_SOURCE_FILE, __LINE__)
 
 /* Adds a reference to t, which the caller must cio_task_release().  NULL
  * is a no-op. */

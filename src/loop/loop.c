@@ -175,6 +175,8 @@ void cio_loop_free(cio_loop *loop)
 double cio_loop_time(cio_loop *loop)
 {
     if (!loop)
+        loop = cio__running_loop;
+    if (!loop)
         return 0;
     return (double)cio__loop_now(loop) / 1e9;
 }
