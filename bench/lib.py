@@ -9,7 +9,9 @@ An area is a file bench/<AREA>.py that defines, with the helpers below:
                      contenders=["cio", "go"], target=25), ...]
 
 A contender is a program run as `argv + [group]`; it prints one line
-"<bench> <value>" for each benchmark of that group (a group may measure
+"<bench> <value>" for each benchmark of that group, and may add lines
+"<bench>:<metric> <value>" that land in the JSON line as extra objects
+keyed like "results" (bench-net's p99_us and cpu_us_per_msg) (a group may measure
 several benchmarks in one run, as the timers do).  For each group this
 module runs every contender RUNS times, alternating them (round r starts at
 contender r), each pinned with taskset to one core, takes the median of
@@ -157,6 +159,13 @@ def run_area(area):
                 if vals:
                     res[c] = round(statistics.median(vals), 3)
             line = {"bench": b.name, "unit": b.unit, "better": b.better, "results": res}
+            # Extra metrics of the same runs, printed as "<bench>:<metric> v"
+            # (bench-net's p99_us, cpu_us_per_msg), keyed like results.
+            for c in b.contenders:
+                for key, vals in samples.get(c, {}).items():
+                    if key.startswith(b.name + ":") and vals:
+                        metric = key.split(":", 1)[1]
+                        line.setdefault(metric, {})[c] = round(statistics.median(vals), 3)
             with open(results_path, "a") as f:
                 f.write(json.dumps(line) + "\n")
             rows.append((b, res))

@@ -61,9 +61,8 @@ void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, cio__ctx_entry_fn *entr
 #ifdef CIO_ASAN
     ctx->stack_lo = lo;
     ctx->stack_size = size;
-    /* A reused stack still carries the shadow of the frame its last task
-     * died in (task_entry never returns, so its redzones stay poisoned):
-     * the new frame written below would hit them. */
+    /* A recycled stack still carries the redzone poison of the frames of
+     * the task that used it last, which never returned. */
     ASAN_UNPOISON_MEMORY_REGION(lo, size);
 #endif
 #ifdef CIO_TSAN
