@@ -41,9 +41,11 @@ for a in "${areas[@]}"; do
         [ -e "$src" ] || continue
         if command -v go >/dev/null 2>&1; then
             out=$build/bench/peers/$(basename "$src" .go)
-            # Go caches builds in $HOME; fall back to the build dir if unset.
-            GOCACHE=${GOCACHE:-${HOME:+$HOME/.cache/go-build}} GOCACHE=${GOCACHE:-$PWD/$build/go-cache} \
-                go build -o "$out" "$src"
+            # Go caches builds in $HOME; the build dir serves without one.
+            gocache=${GOCACHE:-}
+            [ -n "$gocache" ] || { [ -n "${HOME:-}" ] && gocache=$HOME/.cache/go-build; } ||
+                gocache=$PWD/$build/go-cache
+            GOCACHE=$gocache go build -o "$out" "$src"
         else
             echo "run.sh: go not found, skipping $src (scripts/deps.sh bench installs it)" >&2
         fi
