@@ -31,9 +31,15 @@ else
 fi
 
 jobs=${JOBS:-2}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g \
-      -DCIO_BUILD_BENCH=ON -DCIO_BUILD_TESTS=OFF -DCIO_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" -j"$jobs" >/dev/null
+mkdir -p "$build"
+log=$build/bench-build.log
+if ! { cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g \
+             -DCIO_BUILD_BENCH=ON -DCIO_BUILD_TESTS=OFF -DCIO_BUILD_EXAMPLES=OFF &&
+       cmake --build "$build" -j"$jobs"; } >"$log" 2>&1; then
+    tail -30 "$log" >&2
+    echo "run.sh: build failed, full log in $log" >&2
+    exit 1
+fi
 
 mkdir -p "$build/bench/peers"
 for a in "${areas[@]}"; do
