@@ -290,8 +290,11 @@ int cio_loop_run_forever(cio_loop *loop)
     int rc = enter(loop);
     if (rc)
         return rc;
-    while (!loop->stopping)
+    /* At least one iteration, as asyncio: a stop() made before running
+     * still lets the callbacks already scheduled run once. */
+    do
         run_once(loop);
+    while (!loop->stopping);
     leave(loop);
     return 0;
 }
@@ -307,15 +310,18 @@ int cio_loop_run_until_complete(cio_loop *loop, cio_future *fut, void **result)
         return rc;
     cio_future_retain(fut);
     while (!cio_future_done(fut)) {
+        /* Checked before each iteration, not only after: an idle loop
+         * would otherwise block forever in the poller (timeout -1) when
+         * nothing was scheduled at all. */
+        if (loop_idle(loop) && !loop->stopping) {
+            rc = CIO_EDEADLOCK;
+            break;
+        }
         run_once(loop);
         if (cio_future_done(fut))
             break;
         if (loop->stopping) {
             rc = CIO_EINVALSTATE; /* stopped before the future completed */
-            break;
-        }
-        if (loop_idle(loop)) {
-            rc = CIO_EDEADLOCK;
             break;
         }
     }
