@@ -88,6 +88,13 @@ int cio_loop_close(cio_loop *loop)
                                        .source = cio_task_source(t)};
             cio__report(loop, &c);
         }
+        /* A parked task must be detached from what it waits on (a timer,
+         * a descriptor, a future that may outlive the loop), or that
+         * would later wake freed memory.  Its interrupt function does
+         * exactly that; cio_await's would cancel the awaited future,
+         * which is not ours to change, so it is undone instead. */
+        if (t->state == CIO__T_PARKED && !cio__await_abandon(t) && t->interrupt)
+            t->interrupt(t, -ECANCELED);
         t->state = CIO__T_DONE;
         if (t->stack)
             cio__stack_put(&loop->stacks, t->stack);
@@ -95,13 +102,10 @@ int cio_loop_close(cio_loop *loop)
     }
     for (cio_task *t = pending; t; t = t->next)
         cio__future_complete(&t->fut, -ECANCELED, NULL, cio__strdup("loop closed"));
-    while (pending) {
-        cio_task *next = pending->next;
-        pending->prev = pending->next = NULL;
-        pending->flags &= (uint8_t)~CIO__TF_LOOPREF;
-        cio_task_release(pending);
-        pending = next;
-    }
+    /* Empty the ready queue before the loop's task references go: a task
+     * never started (or woken) still has its node in the queue, and a
+     * task struct released beyond the recycling pool is freed at once, so
+     * popping the queue afterwards read freed memory. */
     struct cio__node *n;
     while ((n = cio__queue_pop(&loop->ready))) {
         if (n->run != cio__task_node_run) {
@@ -112,6 +116,13 @@ int cio_loop_close(cio_loop *loop)
             h->arg2 = NULL;
             cio__handle_unref(h);
         }
+    }
+    while (pending) {
+        cio_task *next = pending->next;
+        pending->prev = pending->next = NULL;
+        pending->flags &= (uint8_t)~CIO__TF_LOOPREF;
+        cio_task_release(pending);
+        pending = next;
     }
     cio__timers_fini(loop);
     for (size_t fd = 0; fd < loop->nfds; fd++)
