@@ -181,9 +181,9 @@ CIO_EXTERN size_t cio_all_tasks(cio_loop *loop, cio_task **buf, size_t cap);
 /* ---- suspension helpers --------------------------------------------- */
 
 /*
- * Suspends the calling task for seconds (0 yields to the other ready
- * tasks once).  Returns 0, -ECANCELED, -ETIMEDOUT, CIO_ENOTASK, -EINVAL
- * (NaN or negative).  Suspends.
+ * Suspends the calling task for seconds (0, or a negative value as in
+ * asyncio, yields to the other ready tasks once).  Returns 0, -ECANCELED,
+ * -ETIMEDOUT, CIO_ENOTASK, -EINVAL (NaN).  Suspends.
  */
 CIO_EXTERN int cio_sleep(double seconds);
 
