@@ -276,6 +276,18 @@ static void await_interrupt(cio_task *t, int code)
     cio_future_cancel(f, NULL);
 }
 
+int cio__await_abandon(cio_task *t)
+{
+    if (t->state != CIO__T_PARKED || t->interrupt != await_interrupt)
+        return 0;
+    cio_future *f = t->wait_obj;
+    cio__future_remove_cb(f, cio__waiter_cb, t);
+    t->interrupt = NULL;
+    t->wait_obj = NULL;
+    cio_future_release(f); /* the reference cio_await took */
+    return 1;
+}
+
 int cio_await(cio_future *f, void **result)
 {
     cio_task *t = cio__current();

@@ -127,6 +127,13 @@ int cio__future_add_cb(struct cio_future *f, cio_done_fn *fn, void *arg);
 int cio__future_remove_cb(struct cio_future *f, cio_done_fn *fn, void *arg);
 /* The done callback that wakes a parked task. */
 void cio__waiter_cb(cio_future *fut, void *task);
+/*
+ * Loop close destroys t while it is parked in cio_await, and its frame
+ * will never resume: removes its waiter callback from the awaited future
+ * and drops the reference cio_await took, so the future (which may
+ * outlive the loop) never wakes a freed task.  1 if t was in cio_await.
+ */
+int cio__await_abandon(cio_task *t);
 /* Reports an unretrieved failure of f (called before freeing). */
 void cio__future_report_unretrieved(struct cio_future *f);
 
