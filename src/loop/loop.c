@@ -77,7 +77,27 @@ int cio_loop_close(cio_loop *loop)
     int rc = cio__check_thread(loop, __func__);
     if (rc)
         return rc;
-    /* Extensions first (an executor waits for its threads here), while
+    /* Pending tasks are destroyed while pending (asyncio: "Task was
+     * destroyed but it is pending!").  Three passes, so that no task is
+     * freed while another may still wake it: mark all done, complete
+     * their futures (wake-ups of done tasks are ignored), drop the loop's
+     * references. */
+    /* First detach every parked task from what it waits on (a timer, a
+     * descriptor, an executor's work item, a future that may outlive the
+     * loop), or that would later wake freed memory.  Its interrupt
+     * function does exactly that; cio_await's would cancel the awaited
+     * future, which is not ours to change, so it is undone instead. */
+    for (cio_task *t = loop->tasks; t; t = t->next) {
+        if (loop->debug) {
+            cio_exception_context c = {.message = "Task was destroyed but it is pending",
+                                       .task = t,
+                                       .source = cio_task_source(t)};
+            cio__report(loop, &c);
+        }
+        if (t->state == CIO__T_PARKED && !cio__await_abandon(t) && t->interrupt)
+            t->interrupt(t, -ECANCELED);
+    }
+    /* Then the extensions (an executor waits for its threads here), while
      * tasks, callbacks and the thread-safe queue still exist. */
     while (loop->exts) {
         struct cio__loop_ext *e = loop->exts;
@@ -85,28 +105,10 @@ int cio_loop_close(cio_loop *loop)
         e->next = NULL;
         e->on_close(loop, e);
     }
-    /* Pending tasks are destroyed while pending (asyncio: "Task was
-     * destroyed but it is pending!").  Three passes, so that no task is
-     * freed while another may still wake it: mark all done, complete
-     * their futures (wake-ups of done tasks are ignored), drop the loop's
-     * references. */
     cio_task *pending = loop->tasks;
     loop->tasks = NULL;
     loop->ntasks = 0;
     for (cio_task *t = pending; t; t = t->next) {
-        if (loop->debug) {
-            cio_exception_context c = {.message = "Task was destroyed but it is pending",
-                                       .task = t,
-                                       .source = cio_task_source(t)};
-            cio__report(loop, &c);
-        }
-        /* A parked task must be detached from what it waits on (a timer,
-         * a descriptor, a future that may outlive the loop), or that
-         * would later wake freed memory.  Its interrupt function does
-         * exactly that; cio_await's would cancel the awaited future,
-         * which is not ours to change, so it is undone instead. */
-        if (t->state == CIO__T_PARKED && !cio__await_abandon(t) && t->interrupt)
-            t->interrupt(t, -ECANCELED);
         t->state = CIO__T_DONE;
         if (t->stack)
             cio__stack_put(&loop->stacks, t->stack);
