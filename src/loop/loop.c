@@ -89,12 +89,17 @@ int cio_loop_close(cio_loop *loop)
             cio__report(loop, &c);
         }
         t->state = CIO__T_DONE;
+    }
+    /* Stacks go back to the pool only after every future is complete:
+     * done callbacks that run synchronously (gather's counter, say) may
+     * keep their state on another destroyed task's stack. */
+    for (cio_task *t = pending; t; t = t->next)
+        cio__future_complete(&t->fut, -ECANCELED, NULL, cio__strdup("loop closed"));
+    for (cio_task *t = pending; t; t = t->next) {
         if (t->stack)
             cio__stack_put(&loop->stacks, t->stack);
         t->stack = NULL;
     }
-    for (cio_task *t = pending; t; t = t->next)
-        cio__future_complete(&t->fut, -ECANCELED, NULL, cio__strdup("loop closed"));
     while (pending) {
         cio_task *next = pending->next;
         pending->prev = pending->next = NULL;

@@ -156,6 +156,8 @@ static void task_finish(cio_task *t, int rc, void *result)
     cio_loop *loop = t->fut.loop;
     char *msg = t->pending_message;
     t->pending_message = NULL;
+    if (CIO_UNLIKELY(t->scopes != NULL))
+        cio__timeout_abandon(t);
     if (rc == -ECANCELED && !msg) {
         msg = t->cancel_msg;
         t->cancel_msg = NULL;
