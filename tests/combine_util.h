@@ -75,7 +75,7 @@ static int child(void *arg, void **result)
 }
 
 /* Spawns n children from specs; fills tasks and futs. */
-static void spawn(struct spec *specs, size_t n, cio_task **tasks, cio_future **futs)
+static inline void spawn(struct spec *specs, size_t n, cio_task **tasks, cio_future **futs)
 {
     for (size_t i = 0; i < n; i++) {
         CHECK_RC(cio_create_task(child, &specs[i], NULL, &tasks[i]), 0);
@@ -84,7 +84,7 @@ static void spawn(struct spec *specs, size_t n, cio_task **tasks, cio_future **f
 }
 
 /* Waits (shielded) until each task is done, reads and releases it. */
-static void reap(cio_task **tasks, size_t n)
+static inline void reap(cio_task **tasks, size_t n)
 {
     cio_shield_begin();
     for (size_t i = 0; i < n; i++) {
@@ -96,7 +96,7 @@ static void reap(cio_task **tasks, size_t n)
     cio_shield_end();
 }
 
-static double now(void) { return cio_loop_time(cio_get_running_loop()); }
+static inline double now(void) { return cio_loop_time(cio_get_running_loop()); }
 
 #define CHECK_NEAR(a, b) CHECK(fabs((double)(a) - (double)(b)) < 1e-6)
 

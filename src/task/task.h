@@ -102,12 +102,20 @@ static inline cio_task *cio__current(void)
     return loop ? loop->current : NULL;
 }
 
-/* 0, or -ECANCELED / -ETIMEDOUT when the task must unwind. */
+/* Inside a shield, -ETIMEDOUT if a timeout scope opened inside the
+ * shield has fired, else 0 (timeout.c). */
+int cio__timeout_shielded_check(cio_task *t);
+
+/* 0, or -ECANCELED / -ETIMEDOUT when the task must unwind.  A shield holds
+ * off cancellation and the timeout scopes opened outside it; scopes opened
+ * inside it still work (trio's shielded cancel scopes). */
 static inline int cio__checkpoint(cio_task *t)
 {
-    if (CIO_LIKELY(!(t->flags & CIO__TF_CANCEL) && !t->expired) || t->shield)
+    if (CIO_LIKELY(!(t->flags & CIO__TF_CANCEL) && !t->expired))
         return 0;
-    return (t->flags & CIO__TF_CANCEL) ? -ECANCELED : -ETIMEDOUT;
+    if (CIO_LIKELY(!t->shield))
+        return (t->flags & CIO__TF_CANCEL) ? -ECANCELED : -ETIMEDOUT;
+    return t->expired ? cio__timeout_shielded_check(t) : 0;
 }
 
 int cio__park(cio_task *t, cio__interrupt_fn *interrupt, void *wait_obj);

@@ -9,8 +9,10 @@
  * it in task->expired -- which cio__checkpoint reads, so every suspension
  * point of the task returns -ETIMEDOUT from then on, as long as the scope
  * is open (level-triggered, as cancellation) -- and interrupts the task
- * where it is parked.  Shields hold it off: cio__checkpoint and
- * cio__task_interrupt both respect task->shield.
+ * where it is parked.  Shields hold off the scopes opened outside them
+ * (cio__checkpoint and cio__task_interrupt respect task->shield); a scope
+ * opened inside a shield records the depth and still works there, so
+ * shielded cleanup can be bounded in time (trio's nested cancel scopes).
  *
  * Divided as: firing, begin, end, reschedule and queries, and the clean-up
  * of scopes left open by a finishing task.
@@ -22,6 +24,8 @@ struct cio_timeout {
     cio_task *task;             /* whose chain it is on */
     cio_handle *timer;          /* pending deadline (our reference), or NULL */
     int64_t when;               /* deadline, ns on the loop clock; INT64_MAX none */
+    int32_t shield;             /* the task's shield depth when it began: a
+                                   scope opened inside a shield still works */
     uint8_t fired;              /* the deadline passed while open */
 };
 
@@ -29,9 +33,25 @@ static void scope_fire(cio_timeout *tm)
 {
     if (tm->fired)
         return;
+    cio_task *t = tm->task;
     tm->fired = 1;
-    tm->task->expired++;
-    cio__task_interrupt(tm->task, -ETIMEDOUT);
+    t->expired++;
+    if (t->shield && tm->shield >= t->shield) {
+        /* Opened inside the current shield: the shield does not hold it. */
+        if (t->state == CIO__T_PARKED && t->interrupt)
+            t->interrupt(t, -ETIMEDOUT);
+    } else {
+        cio__task_interrupt(t, -ETIMEDOUT);
+    }
+}
+
+int cio__timeout_shielded_check(cio_task *t)
+{
+    /* Shield depths only grow inward along the chain. */
+    for (cio_timeout *tm = t->scopes; tm && tm->shield >= t->shield; tm = tm->outer)
+        if (tm->fired)
+            return -ETIMEDOUT;
+    return 0;
 }
 
 static void scope_timer(void *arg)
@@ -75,6 +95,7 @@ static int scope_begin(cio_task *t, int64_t when, cio_timeout **out)
     tm->task = t;
     tm->timer = NULL;
     tm->when = INT64_MAX;
+    tm->shield = t->shield;
     tm->fired = 0;
     if (scope_arm(tm, when) < 0) {
         cio__free(tm);
