@@ -6,6 +6,8 @@
  *   cio/task.h     futures, tasks, sleep, shields, cio_run
  *   cio/combine.h  gather, wait, wait_for, as_completed, shield, timeout
  *                  scopes, task groups
+ *   cio/tls.h      TLS sessions over sockets (OpenSSL 3)
+ *   cio/exec.h     thread pools: cio_to_thread, cio_run_in_executor
  *
  * Each function's comment in those headers is its manual: what it does, its
  * errors, who owns what, and whether it may suspend the calling task.
@@ -17,5 +19,7 @@
 #include "cio/loop.h"
 #include "cio/task.h"
 #include "cio/combine.h"
+#include "cio/tls.h"
+#include "cio/exec.h"
 
 #endif
