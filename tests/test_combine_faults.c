@@ -111,15 +111,15 @@ static int scenario(void *arg, void **result)
         goto out;
     }
     /* task group: 9 .. 10 */
-    cio_taskgroup *tg;
-    STEP(cio_taskgroup_new(&tg));
+    cio_task_group *tg;
+    STEP(cio_task_group_new(&tg));
     struct spec k = {.delay = 1};
-    for (int i = 0; i < 3 && (rc = cio_taskgroup_create_task(tg, child, &k, NULL, NULL)) == 0; i++)
+    for (int i = 0; i < 3 && (rc = cio_task_group_create_task(tg, child, &k, NULL, NULL)) == 0; i++)
         ;
     if (rc < 0)
-        cio_taskgroup_cancel(tg);
-    int wrc = cio_taskgroup_wait(tg);
-    cio_taskgroup_free(tg);
+        cio_task_group_cancel(tg);
+    int wrc = cio_task_group_wait(tg);
+    cio_task_group_free(tg);
     STEP(rc);
     STEP(wrc);
     /* shield: 10 .. 11 */

@@ -195,28 +195,28 @@ CIO_EXTERN int cio_timeout_expired(const cio_timeout *tm);
 
 /* ---- task groups ---------------------------------------------------- */
 
-typedef struct cio_taskgroup cio_taskgroup;
+typedef struct cio_task_group cio_task_group;
 
 /*
  * asyncio.TaskGroup: a group whose parent is the calling task.  Free it
- * with cio_taskgroup_free() after cio_taskgroup_wait().  Does not suspend.
+ * with cio_task_group_free() after cio_task_group_wait().  Does not suspend.
  * Errors: -EINVAL (out NULL), -ENOMEM, CIO_ENOTASK.
  */
-CIO_EXTERN int cio_taskgroup_new(cio_taskgroup **out);
+CIO_EXTERN int cio_task_group_new(cio_task_group **out);
 
 /*
  * Creates a task in the group (any task of the loop may).  The group keeps
  * its own reference; *out (may be NULL) receives one for the caller.
  * When a task of the group fails (ends with an error other than
  * -ECANCELED), every other task of the group is cancelled and, if the
- * parent is suspended somewhere other than cio_taskgroup_wait(), that
+ * parent is suspended somewhere other than cio_task_group_wait(), that
  * suspension is interrupted once with -ECANCELED (asyncio cancels the
  * parent; cio does not leave it cancelled, so it can reach the wait).
  * Errors: those of cio_create_task, -EINVAL (g or fn NULL),
  * CIO_ESHUTDOWN (the group is aborting), CIO_EINVALSTATE (the wait has
  * finished).  Does not suspend.
  */
-CIO_EXTERN int cio_taskgroup_create_task(cio_taskgroup *g, cio_coro_fn *fn,
+CIO_EXTERN int cio_task_group_create_task(cio_task_group *g, cio_coro_fn *fn,
                                          void *arg, const char *name,
                                          cio_task **out);
 
@@ -226,41 +226,41 @@ CIO_EXTERN int cio_taskgroup_create_task(cio_taskgroup *g, cio_coro_fn *fn,
  * cancelled (or its timeout scope expires) before or during the wait, all
  * tasks of the group are cancelled, and it still waits for them.  Returns
  * the code of the first failure if any task failed (as asyncio, failures
- * win over cancellation; read them all with cio_taskgroup_failures), else
+ * win over cancellation; read them all with cio_task_group_errors), else
  * -ECANCELED / -ETIMEDOUT if the parent was interrupted, else 0.  After
  * it, the group is finished; waiting again returns the same.  Only the
  * parent may call it.  Suspends (even in a cancelled task, until the
  * group's tasks are done).  Errors: -EINVAL (NULL, not the parent),
  * CIO_ENOTASK.
  */
-CIO_EXTERN int cio_taskgroup_wait(cio_taskgroup *g);
+CIO_EXTERN int cio_task_group_wait(cio_task_group *g);
 
 /*
  * Cancels every task of the group and refuses new ones, as an exception in
  * the body of asyncio's "async with" does.  Returns how many tasks were
  * asked to cancel.  Does not suspend.  Errors: -EINVAL.
  */
-CIO_EXTERN int cio_taskgroup_cancel(cio_taskgroup *g);
+CIO_EXTERN int cio_task_group_cancel(cio_task_group *g);
 
 /*
  * Every failure of the group's tasks, in the order they happened: fills up
- * to cap entries of tasks (borrowed, valid until cio_taskgroup_free) and
+ * to cap entries of tasks (borrowed, valid until cio_task_group_free) and
  * codes (either may be NULL) and returns the total.  The task's message is
  * cio_task_error_message().  The group retrieves these failures, so they
  * are not reported as never retrieved.  Never fails (0 for NULL).
  */
-CIO_EXTERN size_t cio_taskgroup_failures(const cio_taskgroup *g, cio_task **tasks,
+CIO_EXTERN size_t cio_task_group_errors(const cio_task_group *g, cio_task **tasks,
                                          int *codes, size_t cap);
 
 /* The number of the group's tasks not done yet. */
-CIO_EXTERN size_t cio_taskgroup_pending(const cio_taskgroup *g);
+CIO_EXTERN size_t cio_task_group_pending(const cio_task_group *g);
 
 /*
  * Frees the group.  Tasks still pending (no wait was done) are cancelled
  * and left to finish on their own.  NULL is a no-op.  Errors: -EBUSY while
- * the parent waits in cio_taskgroup_wait (nothing is freed).
+ * the parent waits in cio_task_group_wait (nothing is freed).
  */
-CIO_EXTERN int cio_taskgroup_free(cio_taskgroup *g);
+CIO_EXTERN int cio_task_group_free(cio_task_group *g);
 
 #ifdef __cplusplus
 }

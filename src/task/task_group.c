@@ -1,5 +1,5 @@
 /*
- * taskgroup.c - task groups, asyncio.TaskGroup: the parent waits for all
+ * task_group.c - task groups, asyncio.TaskGroup: the parent waits for all
  * the group's tasks; the first failure cancels the others; every failure
  * is kept for the parent to read.
  *
@@ -21,7 +21,7 @@ struct tg_failure {
     int code;                   /* its status */
 };
 
-struct cio_taskgroup {
+struct cio_task_group {
     struct cio__direct d;       /* registered on every task of the group */
     cio_loop *loop;             /* the parent's loop */
     cio_task *parent;           /* the task that made the group (our ref) */
@@ -35,12 +35,12 @@ struct cio_taskgroup {
     int interrupted;            /* code the parent got before/in the wait */
     int result;                 /* what the finished wait returned */
     uint8_t aborting;           /* a failure or cancel: no new tasks */
-    uint8_t waiting;            /* the parent is inside cio_taskgroup_wait */
+    uint8_t waiting;            /* the parent is inside cio_task_group_wait */
     uint8_t finished;           /* the wait is over */
 };
 
 /* Cancels every pending task of the group; returns how many. */
-static int tg_cancel_all(cio_taskgroup *g)
+static int tg_cancel_all(cio_task_group *g)
 {
     int n = 0;
     g->aborting = 1;
@@ -52,7 +52,7 @@ static int tg_cancel_all(cio_taskgroup *g)
 
 static void tg_task_done(struct cio__direct *d, cio_future *f)
 {
-    cio_taskgroup *g = (cio_taskgroup *)d;
+    cio_task_group *g = (cio_task_group *)d;
     cio_task *t = (cio_task *)f;
     g->pending--;
     g->ndone++;
@@ -74,7 +74,7 @@ static void tg_task_done(struct cio__direct *d, cio_future *f)
 }
 
 /* Drops the group's references to tasks that are done. */
-static void tg_compact(cio_taskgroup *g)
+static void tg_compact(cio_task_group *g)
 {
     size_t j = 0;
     for (size_t i = 0; i < g->ntasks; i++) {
@@ -87,14 +87,14 @@ static void tg_compact(cio_taskgroup *g)
     g->ndone = 0;
 }
 
-int cio_taskgroup_new(cio_taskgroup **out)
+int cio_task_group_new(cio_task_group **out)
 {
     cio_task *t = cio__current();
     if (!t)
         return CIO_ENOTASK;
     if (!out)
         return cio__bad_arg(t->fut.loop, __func__, "out is NULL");
-    cio_taskgroup *g = cio__calloc(1, sizeof *g);
+    cio_task_group *g = cio__calloc(1, sizeof *g);
     if (!g)
         return -ENOMEM;
     g->d.fn = tg_task_done;
@@ -105,7 +105,7 @@ int cio_taskgroup_new(cio_taskgroup **out)
     return 0;
 }
 
-int cio_taskgroup_create_task(cio_taskgroup *g, cio_coro_fn *fn, void *arg, const char *name,
+int cio_task_group_create_task(cio_task_group *g, cio_coro_fn *fn, void *arg, const char *name,
                               cio_task **out)
 {
     if (out)
@@ -156,13 +156,13 @@ int cio_taskgroup_create_task(cio_taskgroup *g, cio_coro_fn *fn, void *arg, cons
  * tasks again (asyncio: repeated cancels) and keep waiting for them. */
 static void tg_interrupt(cio_task *t, int code)
 {
-    cio_taskgroup *g = t->wait_obj;
+    cio_task_group *g = t->wait_obj;
     if (!g->interrupted)
         g->interrupted = code;
     tg_cancel_all(g);
 }
 
-int cio_taskgroup_wait(cio_taskgroup *g)
+int cio_task_group_wait(cio_task_group *g)
 {
     cio_task *t = cio__current();
     if (!t)
@@ -194,14 +194,14 @@ int cio_taskgroup_wait(cio_taskgroup *g)
     return g->result;
 }
 
-int cio_taskgroup_cancel(cio_taskgroup *g)
+int cio_task_group_cancel(cio_task_group *g)
 {
     if (!g)
         return cio__bad_arg(NULL, __func__, "group is NULL");
     return tg_cancel_all(g);
 }
 
-size_t cio_taskgroup_failures(const cio_taskgroup *g, cio_task **tasks, int *codes, size_t cap)
+size_t cio_task_group_errors(const cio_task_group *g, cio_task **tasks, int *codes, size_t cap)
 {
     if (!g)
         return 0;
@@ -214,9 +214,9 @@ size_t cio_taskgroup_failures(const cio_taskgroup *g, cio_task **tasks, int *cod
     return g->nfails;
 }
 
-size_t cio_taskgroup_pending(const cio_taskgroup *g) { return g ? g->pending : 0; }
+size_t cio_task_group_pending(const cio_task_group *g) { return g ? g->pending : 0; }
 
-int cio_taskgroup_free(cio_taskgroup *g)
+int cio_task_group_free(cio_task_group *g)
 {
     if (!g)
         return 0;

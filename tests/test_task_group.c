@@ -1,5 +1,5 @@
 /*
- * test_taskgroup.c - task groups (cio_taskgroup_*), with what CPython's
+ * test_task_group.c - task groups (cio_task_group_*), with what CPython's
  * test_taskgroups.py checks translated to C: success, explicit child
  * cancel, the first failure cancelling siblings and interrupting the
  * parent, parent cancellation, failures winning over cancellation, nested
@@ -38,48 +38,48 @@ static int basic_main(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    cio_taskgroup *g;
-    CHECK_RC(cio_taskgroup_new(&g), 0);
+    cio_task_group *g;
+    CHECK_RC(cio_task_group_new(&g), 0);
     struct kid k1 = {.delay = 1}, k2 = {.delay = 0.2};
     cio_task *t1, *t2;
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &k1, "one", &t1), 0);
+    CHECK_RC(cio_task_group_create_task(g, kid, &k1, "one", &t1), 0);
     CHECK(strcmp(cio_task_get_name(t1), "one") == 0);
     CHECK_RC(cio_sleep(0.15), 0);
     cio_task_cancel(t1, NULL); /* test_taskgroup_03: no abort */
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &k2, NULL, &t2), 0);
-    CHECK_EQ(cio_taskgroup_pending(g), 2);
-    CHECK_RC(cio_taskgroup_wait(g), 0);
+    CHECK_RC(cio_task_group_create_task(g, kid, &k2, NULL, &t2), 0);
+    CHECK_EQ(cio_task_group_pending(g), 2);
+    CHECK_RC(cio_task_group_wait(g), 0);
     CHECK_NEAR(now(), 0.35);
     CHECK(cio_task_cancelled(t1));
     void *r;
     CHECK_RC(cio_task_result(t2, &r), 0);
     CHECK_EQ((intptr_t)r, 42);
-    CHECK_EQ(cio_taskgroup_failures(g, NULL, NULL, 0), 0);
-    CHECK_EQ(cio_taskgroup_pending(g), 0);
+    CHECK_EQ(cio_task_group_errors(g, NULL, NULL, 0), 0);
+    CHECK_EQ(cio_task_group_pending(g), 0);
     /* finished: waiting again returns the same, no new tasks */
-    CHECK_RC(cio_taskgroup_wait(g), 0);
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &k2, NULL, NULL), CIO_EINVALSTATE);
-    CHECK_RC(cio_taskgroup_free(g), 0);
+    CHECK_RC(cio_task_group_wait(g), 0);
+    CHECK_RC(cio_task_group_create_task(g, kid, &k2, NULL, NULL), CIO_EINVALSTATE);
+    CHECK_RC(cio_task_group_free(g), 0);
     cio_task_release(t1);
     cio_task_release(t2);
     /* an empty group */
-    CHECK_RC(cio_taskgroup_new(&g), 0);
-    CHECK_RC(cio_taskgroup_wait(g), 0);
-    CHECK_RC(cio_taskgroup_free(g), 0);
+    CHECK_RC(cio_task_group_new(&g), 0);
+    CHECK_RC(cio_task_group_wait(g), 0);
+    CHECK_RC(cio_task_group_free(g), 0);
     /* many tasks (compaction of finished ones while creating) */
-    CHECK_RC(cio_taskgroup_new(&g), 0);
+    CHECK_RC(cio_task_group_new(&g), 0);
     struct kid many = {.delay = 0.001};
     for (int i = 0; i < 1000; i++) {
-        CHECK_RC(cio_taskgroup_create_task(g, kid, &many, NULL, NULL), 0);
+        CHECK_RC(cio_task_group_create_task(g, kid, &many, NULL, NULL), 0);
         if (i % 10 == 0)
             cio_sleep(0.01);
     }
-    CHECK_RC(cio_taskgroup_wait(g), 0);
-    CHECK_RC(cio_taskgroup_free(g), 0);
+    CHECK_RC(cio_task_group_wait(g), 0);
+    CHECK_RC(cio_task_group_free(g), 0);
     return 0;
 }
 
-static void test_taskgroup_basic(void)
+static void test_task_group_basic(void)
 {
     reports = 0;
     CHECK_RC(run_virtual(basic_main, NULL, NULL), 0);
@@ -93,31 +93,31 @@ static int runner_fail(void *arg, void **result)
 {
     (void)result;
     int *state = arg; /* [0] ncancelled, [1] parent interrupted, [2] NUM */
-    cio_taskgroup *g;
-    CHECK_RC(cio_taskgroup_new(&g), 0);
+    cio_task_group *g;
+    CHECK_RC(cio_task_group_new(&g), 0);
     struct kid f1 = {.delay = 0.1, .code = -EDOM};
     struct kid f2 = {.delay = 5, .ncancelled = &state[0]};
     cio_task *t1, *t2;
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &f1, NULL, &t1), 0);
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &f2, NULL, &t2), 0);
+    CHECK_RC(cio_task_group_create_task(g, kid, &f1, NULL, &t1), 0);
+    CHECK_RC(cio_task_group_create_task(g, kid, &f2, NULL, &t2), 0);
     int rc = cio_sleep(10);
     if (rc == -ECANCELED)
         state[1] = 1;
     CHECK_NEAR(now(), 0.1);
     /* not left cancelled: the parent may still suspend */
     CHECK(!cio_task_cancelling(cio_current_task()));
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &f2, NULL, NULL), CIO_ESHUTDOWN);
-    int wrc = cio_taskgroup_wait(g);
+    CHECK_RC(cio_task_group_create_task(g, kid, &f2, NULL, NULL), CIO_ESHUTDOWN);
+    int wrc = cio_task_group_wait(g);
     CHECK_RC(wrc, -EDOM);
     cio_task *ft[4];
     int codes[4];
-    CHECK_EQ(cio_taskgroup_failures(g, ft, codes, 4), 1);
+    CHECK_EQ(cio_task_group_errors(g, ft, codes, 4), 1);
     CHECK(ft[0] == t1);
     CHECK_EQ(codes[0], -EDOM);
     CHECK(cio_task_cancelled(t2));
     cio_task_release(t1);
     cio_task_release(t2);
-    CHECK_RC(cio_taskgroup_free(g), 0);
+    CHECK_RC(cio_task_group_free(g), 0);
     if (wrc == 0)
         state[2] += 10;
     return wrc;
@@ -138,7 +138,7 @@ static int fail_main(void *arg, void **result)
     return 0;
 }
 
-static void test_taskgroup_fail(void)
+static void test_task_group_fail(void)
 {
     reports = 0;
     CHECK_RC(run_virtual(fail_main, NULL, NULL), 0);
@@ -151,29 +151,29 @@ static int multi_main(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    cio_taskgroup *g;
-    CHECK_RC(cio_taskgroup_new(&g), 0);
+    cio_task_group *g;
+    CHECK_RC(cio_task_group_new(&g), 0);
     struct kid a = {.delay = 1, .code = -EIO}, b = {.delay = 1, .code = -EPIPE},
                c = {.delay = 5, .fail_on_cancel = -EBADMSG}, d = {.delay = 5};
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &a, "a", NULL), 0);
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &b, "b", NULL), 0);
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &c, "c", NULL), 0);
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &d, "d", NULL), 0);
-    CHECK_RC(cio_taskgroup_wait(g), -EIO);
+    CHECK_RC(cio_task_group_create_task(g, kid, &a, "a", NULL), 0);
+    CHECK_RC(cio_task_group_create_task(g, kid, &b, "b", NULL), 0);
+    CHECK_RC(cio_task_group_create_task(g, kid, &c, "c", NULL), 0);
+    CHECK_RC(cio_task_group_create_task(g, kid, &d, "d", NULL), 0);
+    CHECK_RC(cio_task_group_wait(g), -EIO);
     CHECK_NEAR(now(), 1);
     cio_task *ft[4];
     int codes[4];
-    CHECK_EQ(cio_taskgroup_failures(g, ft, codes, 4), 3);
+    CHECK_EQ(cio_task_group_errors(g, ft, codes, 4), 3);
     CHECK_EQ(codes[0], -EIO);
     CHECK_EQ(codes[1], -EPIPE);
     CHECK_EQ(codes[2], -EBADMSG);
     CHECK(strcmp(cio_task_get_name(ft[2]), "c") == 0);
-    CHECK_EQ(cio_taskgroup_failures(g, ft, NULL, 1), 3); /* cap respected */
-    CHECK_RC(cio_taskgroup_free(g), 0);
+    CHECK_EQ(cio_task_group_errors(g, ft, NULL, 1), 3); /* cap respected */
+    CHECK_RC(cio_task_group_free(g), 0);
     return 0;
 }
 
-static void test_taskgroup_multi(void)
+static void test_task_group_multi(void)
 {
     reports = 0;
     CHECK_RC(run_virtual(multi_main, NULL, NULL), 0);
@@ -206,18 +206,18 @@ static int parent_runner(void *arg, void **result)
 {
     (void)result;
     struct prun *p = arg;
-    cio_taskgroup *g;
-    CHECK_RC(cio_taskgroup_new(&g), 0);
+    cio_task_group *g;
+    CHECK_RC(cio_task_group_new(&g), 0);
     struct kid k = {.delay = 5, .ncancelled = &p->ncancelled, .fail_on_cancel = p->fail_on_cancel};
     for (int i = 0; i < p->n; i++)
-        CHECK_RC(cio_taskgroup_create_task(g, kid, &k, NULL, NULL), 0);
+        CHECK_RC(cio_task_group_create_task(g, kid, &k, NULL, NULL), 0);
     if (p->shielded_unwind > 0)
-        CHECK_RC(cio_taskgroup_create_task(g, slow_unwinder, &p->shielded_unwind, NULL, NULL), 0);
+        CHECK_RC(cio_task_group_create_task(g, slow_unwinder, &p->shielded_unwind, NULL, NULL), 0);
     if (p->body_sleep)
         p->body_rc = cio_sleep(10);
-    p->wrc = cio_taskgroup_wait(g);
-    CHECK_EQ(cio_taskgroup_pending(g), 0);
-    CHECK_RC(cio_taskgroup_free(g), 0);
+    p->wrc = cio_task_group_wait(g);
+    CHECK_EQ(cio_task_group_pending(g), 0);
+    CHECK_RC(cio_task_group_free(g), 0);
     return p->wrc;
 }
 
@@ -236,7 +236,7 @@ static int cancel_main(void *arg, void **result)
     return 0;
 }
 
-static void test_taskgroup_cancel(void)
+static void test_task_group_cancel(void)
 {
     struct prun p = {.n = 5};
     reports = 0;
@@ -290,17 +290,17 @@ static int nest_runner(void *arg, void **result)
 {
     (void)result;
     struct nest *n = arg;
-    cio_taskgroup *g1, *g2;
-    CHECK_RC(cio_taskgroup_new(&g1), 0);
-    CHECK_RC(cio_taskgroup_create_task(g1, crash_after, &n->outer_crash, NULL, NULL), 0);
-    CHECK_RC(cio_taskgroup_new(&g2), 0);
-    CHECK_RC(cio_taskgroup_create_task(g2, crash_after2, &n->inner_crash, NULL, NULL), 0);
-    n->inner_rc = cio_taskgroup_wait(g2);
-    cio_taskgroup_free(g2);
+    cio_task_group *g1, *g2;
+    CHECK_RC(cio_task_group_new(&g1), 0);
+    CHECK_RC(cio_task_group_create_task(g1, crash_after, &n->outer_crash, NULL, NULL), 0);
+    CHECK_RC(cio_task_group_new(&g2), 0);
+    CHECK_RC(cio_task_group_create_task(g2, crash_after2, &n->inner_crash, NULL, NULL), 0);
+    n->inner_rc = cio_task_group_wait(g2);
+    cio_task_group_free(g2);
     if (n->inner_rc && n->inner_rc != -ECANCELED)
-        cio_taskgroup_cancel(g1); /* as an exception in the body would */
-    int rc = cio_taskgroup_wait(g1);
-    cio_taskgroup_free(g1);
+        cio_task_group_cancel(g1); /* as an exception in the body would */
+    int rc = cio_task_group_wait(g1);
+    cio_task_group_free(g1);
     return rc ? rc : n->inner_rc;
 }
 
@@ -319,13 +319,13 @@ static int inner_grouped(void *arg, void **result)
 {
     (void)result;
     int *ncancelled = arg;
-    cio_taskgroup *g;
-    CHECK_RC(cio_taskgroup_new(&g), 0);
+    cio_task_group *g;
+    CHECK_RC(cio_task_group_new(&g), 0);
     struct kid k = {.delay = 10, .ncancelled = ncancelled};
     for (int i = 0; i < 3; i++)
-        CHECK_RC(cio_taskgroup_create_task(g, kid, &k, NULL, NULL), 0);
-    int rc = cio_taskgroup_wait(g);
-    cio_taskgroup_free(g);
+        CHECK_RC(cio_task_group_create_task(g, kid, &k, NULL, NULL), 0);
+    int rc = cio_task_group_wait(g);
+    cio_task_group_free(g);
     return rc;
 }
 
@@ -334,20 +334,20 @@ static int tree_main(void *arg, void **result)
     (void)arg;
     (void)result;
     int ncancelled = 0;
-    cio_taskgroup *g;
-    CHECK_RC(cio_taskgroup_new(&g), 0);
+    cio_task_group *g;
+    CHECK_RC(cio_task_group_new(&g), 0);
     for (int i = 0; i < 2; i++)
-        CHECK_RC(cio_taskgroup_create_task(g, inner_grouped, &ncancelled, NULL, NULL), 0);
+        CHECK_RC(cio_task_group_create_task(g, inner_grouped, &ncancelled, NULL, NULL), 0);
     double t = 1;
-    CHECK_RC(cio_taskgroup_create_task(g, crash_after, &t, NULL, NULL), 0);
-    CHECK_RC(cio_taskgroup_wait(g), -ERANGE);
+    CHECK_RC(cio_task_group_create_task(g, crash_after, &t, NULL, NULL), 0);
+    CHECK_RC(cio_task_group_wait(g), -ERANGE);
     CHECK_EQ(ncancelled, 6); /* the grandchildren were cancelled too */
     CHECK_NEAR(now(), 1);
-    CHECK_RC(cio_taskgroup_free(g), 0);
+    CHECK_RC(cio_task_group_free(g), 0);
     return 0;
 }
 
-static void test_taskgroup_nested(void)
+static void test_task_group_nested(void)
 {
     reports = 0;
     struct nest n = {.outer_crash = 0.1, .inner_crash = 10};
@@ -368,10 +368,10 @@ static void test_taskgroup_nested(void)
 static int spawner(void *arg, void **result)
 {
     (void)result;
-    cio_taskgroup *g = arg;
+    cio_task_group *g = arg;
     static struct kid k = {.delay = 2};
     CHECK_RC(cio_sleep(1), 0);
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &k, NULL, NULL), 0);
+    CHECK_RC(cio_task_group_create_task(g, kid, &k, NULL, NULL), 0);
     return 0;
 }
 
@@ -379,59 +379,59 @@ static int misc_main(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    cio_taskgroup *g;
-    CHECK_RC(cio_taskgroup_new(&g), 0);
-    CHECK_RC(cio_taskgroup_create_task(g, spawner, g, NULL, NULL), 0);
-    CHECK_RC(cio_taskgroup_wait(g), 0);
+    cio_task_group *g;
+    CHECK_RC(cio_task_group_new(&g), 0);
+    CHECK_RC(cio_task_group_create_task(g, spawner, g, NULL, NULL), 0);
+    CHECK_RC(cio_task_group_wait(g), 0);
     CHECK_NEAR(now(), 3);
-    CHECK_RC(cio_taskgroup_free(g), 0);
+    CHECK_RC(cio_task_group_free(g), 0);
     /* freed without a wait: the tasks are cancelled and finish alone */
-    CHECK_RC(cio_taskgroup_new(&g), 0);
+    CHECK_RC(cio_task_group_new(&g), 0);
     struct kid k = {.delay = 5};
     cio_task *t;
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &k, NULL, &t), 0);
+    CHECK_RC(cio_task_group_create_task(g, kid, &k, NULL, &t), 0);
     CHECK_RC(cio_sleep(0), 0);
-    CHECK_RC(cio_taskgroup_free(g), 0);
+    CHECK_RC(cio_task_group_free(g), 0);
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
     cio_task_release(t);
-    /* cio_taskgroup_cancel */
-    CHECK_RC(cio_taskgroup_new(&g), 0);
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &k, NULL, NULL), 0);
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &k, NULL, NULL), 0);
-    CHECK_EQ(cio_taskgroup_cancel(g), 2);
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &k, NULL, NULL), CIO_ESHUTDOWN);
-    CHECK_RC(cio_taskgroup_wait(g), 0);
-    CHECK_RC(cio_taskgroup_free(g), 0);
+    /* cio_task_group_cancel */
+    CHECK_RC(cio_task_group_new(&g), 0);
+    CHECK_RC(cio_task_group_create_task(g, kid, &k, NULL, NULL), 0);
+    CHECK_RC(cio_task_group_create_task(g, kid, &k, NULL, NULL), 0);
+    CHECK_EQ(cio_task_group_cancel(g), 2);
+    CHECK_RC(cio_task_group_create_task(g, kid, &k, NULL, NULL), CIO_ESHUTDOWN);
+    CHECK_RC(cio_task_group_wait(g), 0);
+    CHECK_RC(cio_task_group_free(g), 0);
     /* errors */
-    CHECK_RC(cio_taskgroup_new(NULL), -EINVAL);
-    CHECK_RC(cio_taskgroup_create_task(NULL, kid, &k, NULL, NULL), -EINVAL);
-    CHECK_RC(cio_taskgroup_new(&g), 0);
-    CHECK_RC(cio_taskgroup_create_task(g, NULL, &k, NULL, NULL), -EINVAL);
-    CHECK_RC(cio_taskgroup_wait(NULL), -EINVAL);
-    CHECK_RC(cio_taskgroup_cancel(NULL), -EINVAL);
-    CHECK_EQ(cio_taskgroup_failures(NULL, NULL, NULL, 0), 0);
-    CHECK_RC(cio_taskgroup_free(NULL), 0);
-    CHECK_RC(cio_taskgroup_free(g), 0);
+    CHECK_RC(cio_task_group_new(NULL), -EINVAL);
+    CHECK_RC(cio_task_group_create_task(NULL, kid, &k, NULL, NULL), -EINVAL);
+    CHECK_RC(cio_task_group_new(&g), 0);
+    CHECK_RC(cio_task_group_create_task(g, NULL, &k, NULL, NULL), -EINVAL);
+    CHECK_RC(cio_task_group_wait(NULL), -EINVAL);
+    CHECK_RC(cio_task_group_cancel(NULL), -EINVAL);
+    CHECK_EQ(cio_task_group_errors(NULL, NULL, NULL, 0), 0);
+    CHECK_RC(cio_task_group_free(NULL), 0);
+    CHECK_RC(cio_task_group_free(g), 0);
     /* inside a timeout scope: the scope expiring cancels the group */
-    CHECK_RC(cio_taskgroup_new(&g), 0);
+    CHECK_RC(cio_task_group_new(&g), 0);
     int nc = 0;
     struct kid k2 = {.delay = 5, .ncancelled = &nc};
-    CHECK_RC(cio_taskgroup_create_task(g, kid, &k2, NULL, NULL), 0);
+    CHECK_RC(cio_task_group_create_task(g, kid, &k2, NULL, NULL), 0);
     cio_timeout *tm;
     double t0 = now();
     CHECK_RC(cio_timeout_begin(1, &tm), 0);
-    CHECK_RC(cio_taskgroup_wait(g), -ETIMEDOUT);
+    CHECK_RC(cio_task_group_wait(g), -ETIMEDOUT);
     CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
     CHECK_NEAR(now() - t0, 1);
     CHECK_EQ(nc, 1);
-    CHECK_RC(cio_taskgroup_free(g), 0);
+    CHECK_RC(cio_task_group_free(g), 0);
     return 0;
 }
 
 static int not_parent(void *arg, void **result)
 {
     (void)result;
-    CHECK_RC(cio_taskgroup_wait(arg), -EINVAL);
+    CHECK_RC(cio_task_group_wait(arg), -EINVAL);
     return 0;
 }
 
@@ -439,33 +439,33 @@ static int misc2_main(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    cio_taskgroup *g;
-    CHECK_RC(cio_taskgroup_new(&g), 0);
+    cio_task_group *g;
+    CHECK_RC(cio_task_group_new(&g), 0);
     cio_task *t;
     CHECK_RC(cio_create_task(not_parent, g, NULL, &t), 0);
     CHECK_RC(cio_task_await(t, NULL), 0);
     cio_task_release(t);
-    CHECK_RC(cio_taskgroup_free(g), 0);
+    CHECK_RC(cio_task_group_free(g), 0);
     return 0;
 }
 
-static void test_taskgroup_misc(void)
+static void test_task_group_misc(void)
 {
     reports = 0;
     CHECK_RC(run_virtual(misc_main, NULL, NULL), 0);
     CHECK_RC(run_virtual(misc2_main, NULL, NULL), 0);
     CHECK_EQ(reports, 0);
-    cio_taskgroup *g;
-    CHECK_RC(cio_taskgroup_new(&g), CIO_ENOTASK);
+    cio_task_group *g;
+    CHECK_RC(cio_task_group_new(&g), CIO_ENOTASK);
 }
 
 int main(void)
 {
-    RUN(test_taskgroup_basic);
-    RUN(test_taskgroup_fail);
-    RUN(test_taskgroup_multi);
-    RUN(test_taskgroup_cancel);
-    RUN(test_taskgroup_nested);
-    RUN(test_taskgroup_misc);
+    RUN(test_task_group_basic);
+    RUN(test_task_group_fail);
+    RUN(test_task_group_multi);
+    RUN(test_task_group_cancel);
+    RUN(test_task_group_nested);
+    RUN(test_task_group_misc);
     return test_finish();
 }
