@@ -27,6 +27,8 @@ static void count_report(cio_loop *loop, const cio_exception_context *c, void *u
 static int run_virtual(cio_coro_fn *fn, void *arg, double *end)
 {
     cio_loop *loop;
+    if (end)
+        *end = 0;
     int rc = cio_loop_new(&loop);
     if (rc < 0)
         return rc;
