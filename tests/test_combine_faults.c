@@ -232,6 +232,54 @@ static void test_timeout_each_point(void)
     }
 }
 
+/* ---- a loop closed while tasks wait in combinators ---------------------- */
+
+/* The loop is closed with the task still parked in a combinator whose
+ * state lives on the task's stack: the children's futures complete (as
+ * cancelled) during the close and their callbacks must find that state
+ * intact (ASan checks).  (wait and wait_for are left out: a destroyed
+ * frame leaks what it holds, here their timer handle and reference.) */
+static int parked(void *arg, void **result)
+{
+    (void)result;
+    int which = (int)(intptr_t)arg;
+    static struct spec s[2] = {{.delay = 10}, {.delay = 20}};
+    cio_future *f[2];
+    for (int i = 0; i < 2; i++) {
+        cio_task *t;
+        CHECK_RC(cio_create_task(child, &s[i], NULL, &t), 0);
+        f[i] = cio_task_future(t);
+        cio_task_release(t); /* the loop keeps it while pending */
+    }
+    cio_timeout *tm;
+    switch (which) {
+    case 0:
+        return cio_gather(f, 2, 0, NULL, NULL);
+    case 1:
+        return cio_gather(f, 2, CIO_GATHER_RETURN_ERRORS, NULL, NULL);
+    default:
+        cio_timeout_begin(5, &tm);
+        return cio_gather(f, 2, 0, NULL, NULL);
+    }
+}
+
+static void test_loop_close_while_parked(void)
+{
+    for (int which = 0; which < 3; which++) {
+        cio_loop *loop;
+        CHECK_RC(cio_loop_new(&loop), 0);
+        cio_loop_set_virtual_clock(loop, 1);
+        CHECK_RC(cio_loop_create_task(loop, parked, (void *)(intptr_t)which, NULL, NULL), 0);
+        cio_future *stop;
+        CHECK_RC(cio_future_new(loop, &stop), 0);
+        cio_call_later(loop, 1, (cio_callback_fn *)(void *)cio_future_cancel, stop, NULL);
+        CHECK_RC(cio_loop_run_until_complete(loop, stop, NULL), -ECANCELED);
+        cio_future_release(stop);
+        CHECK_RC(cio_loop_close(loop), 0);
+        cio_loop_free(loop);
+    }
+}
+
 /* ---- allocation faults ------------------------------------------------- */
 
 static long alloc_calls, fail_at;
@@ -283,6 +331,7 @@ int main(void)
 {
     RUN(test_cancel_each_point);
     RUN(test_timeout_each_point);
+    RUN(test_loop_close_while_parked);
     RUN(test_alloc_faults);
     return test_finish();
 }
