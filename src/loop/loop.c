@@ -108,14 +108,18 @@ int cio_loop_close(cio_loop *loop)
     cio_task *pending = loop->tasks;
     loop->tasks = NULL;
     loop->ntasks = 0;
-    for (cio_task *t = pending; t; t = t->next) {
+    for (cio_task *t = pending; t; t = t->next)
         t->state = CIO__T_DONE;
+    /* Stacks go back to the pool only after every future is complete:
+     * done callbacks that run synchronously (gather's counter, say) may
+     * keep their state on another destroyed task's stack. */
+    for (cio_task *t = pending; t; t = t->next)
+        cio__future_complete(&t->fut, -ECANCELED, NULL, cio__strdup("loop closed"));
+    for (cio_task *t = pending; t; t = t->next) {
         if (t->stack)
             cio__stack_put(&loop->stacks, t->stack);
         t->stack = NULL;
     }
-    for (cio_task *t = pending; t; t = t->next)
-        cio__future_complete(&t->fut, -ECANCELED, NULL, cio__strdup("loop closed"));
     /* Empty the ready queue before the loop's task references go: a task
      * never started (or woken) still has its node in the queue, and a
      * task struct released beyond the recycling pool is freed at once, so

@@ -142,6 +142,8 @@ static void run_cb(struct cio_future *f, struct cio__cb *cb)
 {
     if (cb->fn == cio__waiter_cb) {
         cio__waiter_cb(f, cb->arg);
+    } else if (cb->fn == cio__direct_cb) {
+        cio__direct_cb(f, cb->arg);
     } else if (cio__call_done_cb(f->loop, cb->fn, f, cb->arg) < 0) {
         /* No memory for the handle: call it now rather than drop it. */
         cb->fn(f, cb->arg);
@@ -263,6 +265,11 @@ void cio__waiter_cb(cio_future *fut, void *task)
 {
     (void)fut;
     cio__wake(task, 0);
+}
+
+void cio__direct_cb(cio_future *fut, void *d)
+{
+    ((struct cio__direct *)d)->fn(d, fut);
 }
 
 /* The awaiting task is cancelled or timed out: as asyncio, cancel what it

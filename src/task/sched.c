@@ -173,6 +173,8 @@ static void task_finish(cio_task *t, int rc, void *result)
         cio__free(msg);
         msg = NULL;
     }
+    if (CIO_UNLIKELY(t->scopes != NULL))
+        cio__timeout_abandon(t);
     if (rc == -ECANCELED && !msg) {
         msg = t->cancel_msg;
         t->cancel_msg = NULL;
