@@ -4,6 +4,8 @@
  *   cio/common.h   error codes, allocator hook, logger
  *   cio/loop.h     the event loop: callbacks, timers, descriptor readiness
  *   cio/task.h     futures, tasks, sleep, shields, cio_run
+ *   cio/sync.h     Lock, Event, Condition, Semaphore, Barrier
+ *   cio/queue.h    FIFO, LIFO and priority queues between tasks
  *
  * Each function's comment in those headers is its manual: what it does, its
  * errors, who owns what, and whether it may suspend the calling task.
@@ -14,5 +16,7 @@
 #include "cio/common.h"
 #include "cio/loop.h"
 #include "cio/task.h"
+#include "cio/sync.h"
+#include "cio/queue.h"
 
 #endif
