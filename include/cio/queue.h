@@ -119,9 +119,11 @@ CIO_EXTERN int cio_queue_get_nowait(cio_queue *q, void **item);
 CIO_EXTERN size_t cio_queue_qsize(const cio_queue *q);
 /* The maxsize given at creation (0: unbounded). */
 CIO_EXTERN size_t cio_queue_maxsize(const cio_queue *q);
-/* 1 if it holds no item. */
+/* 1 if get_nowait would find nothing to take (no item, or every item is
+ * claimed by a woken getter that has not run yet). */
 CIO_EXTERN int cio_queue_empty(const cio_queue *q);
-/* 1 if bounded and holding maxsize items. */
+/* 1 if put_nowait would fail with CIO_EFULL: bounded, and its maxsize
+ * slots are taken by items or claimed by woken putters. */
 CIO_EXTERN int cio_queue_full(const cio_queue *q);
 /* 1 once cio_queue_shutdown was called. */
 CIO_EXTERN int cio_queue_is_shutdown(const cio_queue *q);

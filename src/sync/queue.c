@@ -312,6 +312,6 @@ int cio_queue_shutdown(cio_queue *q, int immediate)
 
 size_t cio_queue_qsize(const cio_queue *q) { return q ? q->store.n : 0; }
 size_t cio_queue_maxsize(const cio_queue *q) { return q ? q->maxsize : 0; }
-int cio_queue_empty(const cio_queue *q) { return !q || q->store.n == 0; }
-int cio_queue_full(const cio_queue *q) { return q && q->maxsize && q->store.n >= q->maxsize; }
+int cio_queue_empty(const cio_queue *q) { return !q || !available(q); }
+int cio_queue_full(const cio_queue *q) { return q && !has_room(q); }
 int cio_queue_is_shutdown(const cio_queue *q) { return q && q->shutdown; }
