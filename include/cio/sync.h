@@ -159,6 +159,7 @@ CIO_EXTERN int cio_semaphore_new(cio_loop *loop, size_t value, cio_semaphore **o
  * -EINVAL (asyncio.BoundedSemaphore's ValueError). */
 CIO_EXTERN int cio_bounded_semaphore_new(cio_loop *loop, size_t value, cio_semaphore **out);
 
+/* Frees the semaphore (see the top of this file about waiters). */
 CIO_EXTERN void cio_semaphore_free(cio_semaphore *sem);
 
 /*
@@ -216,6 +217,7 @@ CIO_EXTERN int cio_barrier_abort(cio_barrier *b);
  */
 CIO_EXTERN int cio_barrier_reset(cio_barrier *b);
 
+/* The number of tasks that make a round. */
 CIO_EXTERN size_t cio_barrier_parties(const cio_barrier *b);
 /* Tasks waiting in the current round. */
 CIO_EXTERN size_t cio_barrier_n_waiting(const cio_barrier *b);
