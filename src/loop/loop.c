@@ -76,6 +76,13 @@ int cio_loop_close(cio_loop *loop)
     int rc = cio__check_thread(loop, __func__);
     if (rc)
         return rc;
+    /* Parked tasks are detached from what they wait on (a lock's queue, a
+     * timer, a descriptor, an executor's work) as a cancellation would:
+     * the waiter records of src/sync/ live on the stacks about to be
+     * recycled, and a lock freed after the loop must not reach them. */
+    for (cio_task *t = loop->tasks; t; t = t->next)
+        if (t->state == CIO__T_PARKED && t->interrupt)
+            t->interrupt(t, -ECANCELED);
     /* Extensions first (an executor waits for its threads here), while
      * tasks, callbacks and the thread-safe queue still exist. */
     while (loop->exts) {
