@@ -352,6 +352,33 @@ static void lock_other_loop(void)
     cio_loop_free(loop);
 }
 
+/* A loop closed while a task waits on a lock destroys that task; the lock
+ * must then no longer reach it (its waiter node was on its stack). */
+static int park_on_lock(void *arg, void **res) { return cio_lock_acquire(arg); }
+
+static int close_main(void *arg, void **res)
+{
+    CHECK_RC(cio_lock_acquire(arg), 0);
+    CHECK_RC(cio_create_task(park_on_lock, arg, "parked", NULL), 0);
+    cio_sleep(0);
+    return 0; /* ends holding the lock, the other task parked in acquire */
+}
+
+static void lock_loop_closed(void)
+{
+    cio_loop *loop;
+    CHECK_RC(cio_loop_new(&loop), 0);
+    cio_lock *l;
+    CHECK_RC(cio_lock_new(loop, &l), 0);
+    cio_task *m;
+    CHECK_RC(cio_loop_create_task(loop, close_main, l, "m", &m), 0);
+    CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(m), NULL), 0);
+    cio_task_release(m);
+    CHECK_RC(cio_loop_close(loop), 0);
+    cio_lock_free(l);
+    cio_loop_free(loop);
+}
+
 /* ---- event ----------------------------------------------------------- */
 
 struct ev_arg {
@@ -1316,6 +1343,7 @@ int main(void)
     RUN(lock_timeout);
     RUN(lock_free_waiters);
     RUN(lock_other_loop);
+    RUN(lock_loop_closed);
     RUN(event_basic);
     RUN(event_from_callback);
     RUN(cond_notify);
