@@ -74,12 +74,21 @@ static inline void cio__waitq_remove(struct cio__waiter *w)
     w->q = NULL;
 }
 
-/* Unlinks and returns the head, or NULL if nobody waits. */
+/* Unlinks and returns the head, or NULL if nobody waits.  (The hot path
+ * of every release: cheaper than the general remove.) */
 static inline struct cio__waiter *cio__waitq_pop(struct cio__waitq *q)
 {
     struct cio__waiter *w = q->head;
-    if (w)
-        cio__waitq_remove(w);
+    if (w) {
+        struct cio__waiter *n = w->next;
+        q->head = n;
+        if (n)
+            n->prev = NULL;
+        else
+            q->tail = NULL;
+        q->n--;
+        w->q = NULL;
+    }
     return w;
 }
 
