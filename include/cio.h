@@ -6,6 +6,8 @@
  *   cio/task.h     futures, tasks, sleep, shields, cio_run
  *   cio/combine.h  gather, wait, wait_for, as_completed, shield, timeout
  *                  scopes, task groups
+ *   cio/sync.h     Lock, Event, Condition, Semaphore, Barrier
+ *   cio/queue.h    FIFO, LIFO and priority queues between tasks
  *   cio/tls.h      TLS sessions over sockets (OpenSSL 3)
  *   cio/exec.h     thread pools: cio_to_thread, cio_run_in_executor
  *
@@ -19,6 +21,8 @@
 #include "cio/loop.h"
 #include "cio/task.h"
 #include "cio/combine.h"
+#include "cio/sync.h"
+#include "cio/queue.h"
 #include "cio/tls.h"
 #include "cio/exec.h"
 

@@ -78,13 +78,11 @@ int cio_loop_close(cio_loop *loop)
     if (rc)
         return rc;
     /* Pending tasks are destroyed while pending (asyncio: "Task was
-     * destroyed but it is pending!").  Three passes, so that no task is
-     * freed while another may still wake it: mark all done, complete
-     * their futures (wake-ups of done tasks are ignored), drop the loop's
-     * references. */
-    /* First detach every parked task from what it waits on (a timer, a
-     * descriptor, an executor's work item, a future that may outlive the
-     * loop), or that would later wake freed memory.  Its interrupt
+     * destroyed but it is pending!").  First every parked task is detached
+     * from what it waits on (a timer, a descriptor, a lock's queue whose
+     * waiter records live on the stacks about to be recycled, an
+     * executor's work item, a future that may outlive the loop), or that
+     * would later wake freed memory.  Its interrupt
      * function does exactly that; cio_await's would cancel the awaited
      * future, which is not ours to change, so it is undone instead. */
     for (cio_task *t = loop->tasks; t; t = t->next) {
