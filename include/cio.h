@@ -4,6 +4,10 @@
  *   cio/common.h   error codes, allocator hook, logger
  *   cio/loop.h     the event loop: callbacks, timers, descriptor readiness
  *   cio/task.h     futures, tasks, sleep, shields, cio_run
+ *   cio/iter.h     the asynchronous iterator interface and CIO_FOR
+ *   cio/gen.h      asynchronous generators
+ *   cio/cache.h    an async memoizing cache with single-flight computation
+ *   cio/retry.h    retrying a coroutine with backoff and jitter
  *
  * Each function's comment in those headers is its manual: what it does, its
  * errors, who owns what, and whether it may suspend the calling task.
@@ -14,5 +18,7 @@
 #include "cio/common.h"
 #include "cio/loop.h"
 #include "cio/task.h"
+#include "cio/iter.h"
+#include "cio/gen.h"
 
 #endif
