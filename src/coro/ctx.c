@@ -57,6 +57,10 @@ void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, cio__ctx_entry_fn *entr
 #ifdef CIO_ASAN
     ctx->stack_lo = lo;
     ctx->stack_size = size;
+    /* A pooled stack comes back with the shadow of its last task's frames
+     * still poisoned (a dying context never returns through them), and the
+     * next task would trip over the stale redzones. */
+    __asan_unpoison_memory_region(lo, size);
 #endif
 #ifdef CIO_TSAN
     if (!ctx->tsan_fiber)
