@@ -20,5 +20,6 @@
 #include "cio/task.h"
 #include "cio/iter.h"
 #include "cio/gen.h"
+#include "cio/cache.h"
 
 #endif
