@@ -21,5 +21,6 @@
 #include "cio/iter.h"
 #include "cio/gen.h"
 #include "cio/cache.h"
+#include "cio/retry.h"
 
 #endif
