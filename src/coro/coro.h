@@ -27,7 +27,6 @@
 #endif
 #ifdef CIO_ASAN
 #include <sanitizer/common_interface_defs.h>
-#include <sanitizer/asan_interface.h>
 #endif
 #ifdef CIO_TSAN
 #include <sanitizer/tsan_interface.h>
