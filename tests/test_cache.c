@@ -154,7 +154,10 @@ struct caller {
     int rc;
     char got[32];
     double at;          /* when it returned */
+    int order;          /* 1, 2, ... in the order the callers returned */
 };
+
+static int returned;
 
 static int caller_task(void *arg, void **result)
 {
@@ -164,6 +167,7 @@ static int caller_task(void *arg, void **result)
     if (cl->rc == 0)
         snprintf(cl->got, sizeof cl->got, "%s", (char *)v);
     cl->at = now();
+    cl->order = ++returned;
     return 0;
 }
 
@@ -174,6 +178,7 @@ static int single_flight_main(void *arg, void **result)
     CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
     struct caller cl[5];
     cio_task *t[5];
+    returned = 0;
     for (int i = 0; i < 5; i++) {
         cl[i] = (struct caller){.c = c, .k = &k, .key = "shared"};
         CHECK_RC(cio_create_task(caller_task, &cl[i], NULL, &t[i]), 0);
@@ -185,6 +190,7 @@ static int single_flight_main(void *arg, void **result)
         CHECK_RC(cl[i].rc, 0);
         CHECK(strcmp(cl[i].got, "shared#1") == 0);
         CHECK(cl[i].at > 1.999 && cl[i].at < 2.001); /* all at the end of the one run */
+        CHECK_EQ(cl[i].order, i + 1);                /* woken in arrival order */
     }
     CHECK_EQ(k.runs, 1);
     cio_cache_free(c);

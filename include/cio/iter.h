@@ -89,11 +89,14 @@ CIO_EXTERN int cio_aiter_aclose(cio_aiter *it);
 /*
  * `async for value in it:` - runs the statement that follows once per item,
  * with value (a void * lvalue) set to it.  rc (an int lvalue) ends as
- * CIO_ITER_END, a negative error, or 0 after `break`.  `it` is evaluated
- * once per item, so it must not have side effects.
+ * CIO_ITER_END, a negative error, or 0 after `break`.  `it` (a cio_aiter *)
+ * is evaluated once, before the first item.
  */
-#define CIO_FOR(it, value, rc) \
-    for (; ((rc) = cio_aiter_next((it), &(value))) == 0;)
+#define CIO_FOR(it, value, rc) CIO__FOR_((it), value, rc, CIO__FOR_CAT_(cio__for_it_, __LINE__))
+#define CIO__FOR_(it, value, rc, var) \
+    for (cio_aiter *var = it; ((rc) = cio_aiter_next(var, &(value))) == 0;)
+#define CIO__FOR_CAT_(a, b) CIO__FOR_CAT2_(a, b)
+#define CIO__FOR_CAT2_(a, b) a##b
 
 #ifdef __cplusplus
 }

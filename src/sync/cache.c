@@ -40,7 +40,8 @@ struct entry {
     struct entry *hnext;        /* hash chain */
     struct entry *prev, *next;  /* LRU list (READY), pending list
                                    (PENDING), graveyard (next only) */
-    struct waiter *waiters;     /* parked callers (PENDING) */
+    struct waiter *waiters;     /* parked callers (PENDING), oldest first */
+    struct waiter *wtail;       /* the newest, where callers join */
     cio_cache *cache;           /* owner */
     cio_task *task;             /* the computation (referenced) while it runs */
     cio_cache_fn *fn;           /* the computation and its argument */
@@ -256,6 +257,7 @@ static void computation_finished(struct entry *e, int status, void *value)
         w->entry = NULL; /* marks it as woken normally */
         cio__wake(w->task, 0);
     }
+    e->wtail = NULL;
     list_unlink(&c->pending, NULL, e);
     int keep = status == 0 || ((c->flags & CIO_CACHE_ERRORS) && status != -ECANCELED &&
                                status != CIO_ECLOSED);
@@ -314,6 +316,8 @@ static void waiter_interrupt(cio_task *t, int code)
         e->waiters = w->next;
     if (w->next)
         w->next->prev = w->prev;
+    else
+        e->wtail = w->prev;
     w->prev = w->next = NULL;
     cio__wake(t, code);
 }
@@ -412,10 +416,13 @@ int cio_cache_get(cio_cache *c, const void *key, size_t keylen, cio_cache_fn *fn
         return -EDEADLK;
     if (!e && (rc = start_computation(c, h, key, keylen, fn, arg, &e)) < 0)
         return rc;
-    struct waiter w = {.prev = NULL, .next = e->waiters, .task = t, .entry = e};
-    if (e->waiters)
-        e->waiters->prev = &w;
-    e->waiters = &w;
+    /* Callers are woken in the order they came, as asyncio does. */
+    struct waiter w = {.prev = e->wtail, .next = NULL, .task = t, .entry = e};
+    if (e->wtail)
+        e->wtail->next = &w;
+    else
+        e->waiters = &w;
+    e->wtail = &w;
     e->refs++;
     c->refs++;
     rc = cio__park(t, waiter_interrupt, &w);
@@ -541,6 +548,7 @@ void cio_cache_free(cio_cache *c)
             w->prev = w->next = NULL;
             cio__wake(w->task, CIO_ECLOSED);
         }
+        e->wtail = NULL;
         if (e->task)
             cio_task_cancel(e->task, NULL);
     }
