@@ -141,7 +141,7 @@ static int child_level(const char *self, const char *value, char *err, size_t er
     close(fds[1]);
     if (rc != 0) {
         close(fds[0]);
-        return -1;
+        return -2; /* could not run ourselves (say, under qemu-user) */
     }
     size_t got = 0;
     ssize_t r;
@@ -152,7 +152,8 @@ static int child_level(const char *self, const char *value, char *err, size_t er
     int status;
     if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
         return -1;
-    return WEXITSTATUS(status);
+    /* 127: the exec failed in the child (posix_spawn may report it so). */
+    return WEXITSTATUS(status) == 127 ? -2 : WEXITSTATUS(status);
 }
 
 static const char *self_path;
@@ -170,6 +171,13 @@ static void test_env_level(void)
     char err[4096];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int lv = child_level(self_path, cases[i].value, err, sizeof err);
+        if (lv == -2) {
+            /* Under qemu-user without binfmt_misc the kernel cannot exec
+             * this binary again: nothing to check here. */
+            fprintf(stderr, "  skipped: cannot spawn %s again (%s)\n", self_path,
+                    "no binfmt for this architecture?");
+            return;
+        }
         if (lv != cases[i].level)
             fprintf(stderr, "  CIO_LOG_LEVEL=%s\n", cases[i].value ? cases[i].value : "(unset)");
         CHECK_EQ(lv, cases[i].level);
