@@ -294,6 +294,36 @@ static void test_shutdown(void)
     CHECK_EQ(shutdown_c.cleanup_sleep_rc, -ECANCELED);
 }
 
+/* A loop closed by hand without draining its tasks destroys a suspended
+ * producer; releasing the generator afterwards (before freeing the loop)
+ * frees everything. */
+static cio_gen *kept_gen;
+static struct counter kept_c;
+
+static int keep_main(void *arg, void **result)
+{
+    counter_init(&kept_c, 10);
+    CHECK_RC(cio_gen_new(counter_body, &kept_c, "counter", &kept_gen), 0);
+    void *v;
+    CHECK_RC(cio_gen_next(kept_gen, &v), 0);
+    return 0; /* returns holding the generator, producer suspended */
+}
+
+static void test_loop_closed_under_generator(void)
+{
+    cio_loop *loop;
+    CHECK_RC(cio_loop_new(&loop), 0);
+    cio_task *t;
+    CHECK_RC(cio_loop_create_task(loop, keep_main, NULL, "main", &t), 0);
+    CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(t), NULL), 0);
+    cio_task_release(t);
+    CHECK_RC(cio_loop_close(loop), 0); /* no drain: the producer is destroyed */
+    CHECK(!cio_gen_finished(kept_gen));
+    CHECK_EQ(kept_c.cleaned, 0); /* a destroyed task never runs its cleanup */
+    cio_gen_release(kept_gen);   /* frees the generator and the task */
+    cio_loop_free(loop);
+}
+
 /* ---- cancellation at each suspension point ---------------------------- */
 
 struct cancel_case {
@@ -417,6 +447,45 @@ static int cancel_next_main(void *arg, void **result)
 }
 
 static void test_cancel_next(void) { CHECK_RC(run_virtual(cancel_next_main, NULL), 0); }
+
+/* A producer that, once cancelled, still yields one last value inside a
+ * shield: the interrupted consumer's next returns -ECANCELED, and the value
+ * is not lost: the next call (shielded) gets it at once. */
+static int last_words_body(cio_gen *g, void *arg)
+{
+    int rc = cio_gen_yield(g, (void *)1);
+    if (rc)
+        return rc;
+    rc = cio_sleep(5.0); /* the consumer is cancelled meanwhile */
+    CHECK_RC(rc, -ECANCELED);
+    cio_shield_begin();
+    rc = cio_gen_yield(g, (void *)2);
+    cio_shield_end();
+    CHECK_RC(rc, 0);
+    return 0;
+}
+
+static int last_words_main(void *arg, void **result)
+{
+    cio_gen *g;
+    CHECK_RC(cio_gen_new(last_words_body, NULL, "last-words", &g), 0);
+    void *v;
+    CHECK_RC(cio_gen_next(g, &v), 0);
+    cio_handle *h;
+    CHECK_RC(cio_call_later(cio_get_running_loop(), 1.0, cancel_cb, cio_current_task(), &h), 0);
+    CHECK_RC(cio_gen_next(g, &v), -ECANCELED);
+    cio_handle_release(h);
+    CHECK(!cio_gen_finished(g));
+    cio_shield_begin();
+    CHECK_RC(cio_gen_next(g, &v), 0); /* the pending value, without a switch */
+    CHECK_EQ((intptr_t)v, 2);
+    CHECK_RC(cio_gen_next(g, &v), CIO_ITER_END);
+    cio_shield_end();
+    cio_gen_release(g);
+    return 0;
+}
+
+static void test_pending_value(void) { CHECK_RC(run_virtual(last_words_main, NULL), 0); }
 
 /* Cancelled right after starting the producer: the task never ran. */
 static int cancel_unstarted_main(void *arg, void **result)
@@ -616,9 +685,11 @@ int main(void)
     RUN(test_aclose);
     RUN(test_release);
     RUN(test_shutdown);
+    RUN(test_loop_closed_under_generator);
     RUN(test_cancel_each_point);
     RUN(test_cancel_next);
     RUN(test_cancel_unstarted);
+    RUN(test_pending_value);
     RUN(test_misuse);
     RUN(test_aiter);
     RUN(test_alloc_failures);
