@@ -565,6 +565,54 @@ static void test_misuse(void)
     cio_gen_release(g);
 }
 
+/* A generator started on one loop cannot be driven from another. */
+static cio_gen *xloop_gen;
+static int xloop_start(void *arg, void **result)
+{
+    void *v;
+    CHECK_RC(cio_gen_next(xloop_gen, &v), 0);
+    return 0;
+}
+
+static int xloop_other(void *arg, void **result)
+{
+    void *v;
+    CHECK_RC(cio_gen_next(xloop_gen, &v), -EINVAL);
+    CHECK_RC(cio_gen_aclose(xloop_gen), -EINVAL);
+    return 0;
+}
+
+static int xloop_close(void *arg, void **result)
+{
+    CHECK_RC(cio_gen_aclose(xloop_gen), 0);
+    return 0;
+}
+
+static void run_on(cio_loop *loop, cio_coro_fn *fn)
+{
+    cio_task *t;
+    CHECK_RC(cio_loop_create_task(loop, fn, NULL, NULL, &t), 0);
+    CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(t), NULL), 0);
+    cio_task_release(t);
+}
+
+static void test_other_loop(void)
+{
+    struct counter c;
+    counter_init(&c, 10);
+    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &xloop_gen), 0);
+    cio_loop *a, *b;
+    CHECK_RC(cio_loop_new(&a), 0);
+    CHECK_RC(cio_loop_new(&b), 0);
+    run_on(a, xloop_start);
+    run_on(b, xloop_other);
+    run_on(a, xloop_close);
+    CHECK(c.cleaned);
+    cio_gen_release(xloop_gen);
+    cio_loop_free(b);
+    cio_loop_free(a);
+}
+
 /* ---- a hand-written iterator through the interface ---------------------- */
 
 struct countdown {
@@ -691,6 +739,7 @@ int main(void)
     RUN(test_cancel_unstarted);
     RUN(test_pending_value);
     RUN(test_misuse);
+    RUN(test_other_loop);
     RUN(test_aiter);
     RUN(test_alloc_failures);
     return test_finish();

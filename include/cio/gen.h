@@ -99,7 +99,8 @@ CIO_EXTERN void cio_gen_release(cio_gen *g);
  * producer was cancelled and has finished), -EBUSY (another next or aclose
  * is running on g, or it is called from the producer), -ENOMEM (no memory
  * to start the producer; the generator is unchanged and may be retried),
- * CIO_ENOTASK, -EINVAL.
+ * CIO_ENOTASK, -EINVAL (g or value NULL, or g's producer runs on another
+ * loop).
  * The value belongs to the producer: it stays valid until the consumer
  * next calls cio_gen_next or cio_gen_aclose on g (the producer is suspended
  * until then, so it may even point into the producer's stack).
@@ -129,7 +130,7 @@ CIO_EXTERN int cio_gen_yield(cio_gen *g, void *value);
  * cancelled too, and it has still finished when aclose returns.  So even a
  * cancelled caller closes the generator (a shielded caller lets the
  * cleanup run uninterrupted).  Errors: CIO_ENOTASK (only when it would
- * wait), -EINVAL.  Suspends.
+ * wait), -EINVAL (g NULL, or its producer runs on another loop).  Suspends.
  */
 CIO_EXTERN int cio_gen_aclose(cio_gen *g);
 

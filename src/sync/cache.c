@@ -358,6 +358,8 @@ static struct entry *find_fresh(cio_cache *c, uint64_t h, const void *key, size_
 static int start_computation(cio_cache *c, uint64_t h, const void *key, size_t keylen,
                              cio_cache_fn *fn, void *arg, struct entry **out)
 {
+    if (keylen > SIZE_MAX - sizeof(struct entry))
+        return -ENOMEM;
     struct entry *e = cio__malloc(sizeof *e + keylen);
     if (!e)
         return -ENOMEM;

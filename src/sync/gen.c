@@ -240,6 +240,8 @@ int cio_gen_next(cio_gen *g, void **value)
         return cio__bad_arg(t->fut.loop, __func__, g ? "value is NULL" : "generator is NULL");
     if (g->task == t)
         return -EBUSY;
+    if (g->task && g->task->fut.loop != t->fut.loop)
+        return cio__bad_arg(t->fut.loop, __func__, "the generator runs on another loop");
     int rc = cio__checkpoint(t);
     if (rc)
         return rc;
@@ -311,6 +313,8 @@ int cio_gen_aclose(cio_gen *g)
         return CIO_ENOTASK;
     if (g->task == t || (g->state == G_CLOSING && g->waiter))
         return -EBUSY;
+    if (g->task->fut.loop != t->fut.loop)
+        return cio__bad_arg(t->fut.loop, __func__, "the generator runs on another loop");
     if (g->state == G_SUSPENDED) {
         g->state = G_CLOSING;
         g->has_value = 0;
