@@ -399,6 +399,29 @@ static int all_gone_main(void *arg, void **result)
 
 static void test_all_callers_gone(void) { CHECK_RC(run_virtual(all_gone_main, NULL), 0); }
 
+/* A caller whose timeout scope expires stops waiting with -ETIMEDOUT; the
+ * computation goes on and is cached. */
+static int timeout_main(void *arg, void **result)
+{
+    struct comp k = {.delay = 1.0};
+    cio_cache *c;
+    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    void *v;
+    cio_timeout *tm;
+    CHECK_RC(cio_timeout_begin(0.5, &tm), 0);
+    CHECK_RC(cio_cache_get_str(c, "t", compute, &k, &v), -ETIMEDOUT);
+    CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
+    CHECK(now() == 0.5);
+    CHECK_RC(cio_sleep(1.0), 0);
+    CHECK_RC(cio_cache_lookup(c, "t", 1, &v), 0);
+    CHECK(strcmp(v, "t#1") == 0);
+    CHECK_EQ(k.sleep_rc, 0);
+    cio_cache_free(c);
+    return 0;
+}
+
+static void test_timeout(void) { CHECK_RC(run_virtual(timeout_main, NULL), 0); }
+
 /* ---- invalidate and free while computing ------------------------------- */
 
 static int invalidate_pending_main(void *arg, void **result)
@@ -584,6 +607,7 @@ int main(void)
     RUN(test_errors);
     RUN(test_cancel_one_caller);
     RUN(test_all_callers_gone);
+    RUN(test_timeout);
     RUN(test_invalidate_pending);
     RUN(test_free_pending);
     RUN(test_misuse);

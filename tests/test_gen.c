@@ -487,6 +487,31 @@ static int last_words_main(void *arg, void **result)
 
 static void test_pending_value(void) { CHECK_RC(run_virtual(last_words_main, NULL), 0); }
 
+/* A timeout scope that expires while the consumer waits in next: next
+ * returns -ETIMEDOUT and the producer, cancelled, has finished. */
+static int timeout_main(void *arg, void **result)
+{
+    struct counter c;
+    counter_init(&c, 10);
+    c.pause = 5.0;
+    cio_gen *g;
+    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    void *v;
+    cio_timeout *tm;
+    CHECK_RC(cio_timeout_begin(1.0, &tm), 0);
+    CHECK_RC(cio_gen_next(g, &v), 0);
+    CHECK_RC(cio_gen_next(g, &v), -ETIMEDOUT);
+    CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
+    CHECK(fabs(cio_loop_time(cio_get_running_loop()) - 1.0) < 1e-9);
+    CHECK(cio_gen_finished(g));
+    CHECK(c.ended);
+    CHECK_RC(cio_gen_next(g, &v), CIO_ITER_END);
+    cio_gen_release(g);
+    return 0;
+}
+
+static void test_timeout(void) { CHECK_RC(run_virtual(timeout_main, NULL), 0); }
+
 /* Cancelled right after starting the producer: the task never ran. */
 static int cancel_unstarted_main(void *arg, void **result)
 {
@@ -738,6 +763,7 @@ int main(void)
     RUN(test_cancel_next);
     RUN(test_cancel_unstarted);
     RUN(test_pending_value);
+    RUN(test_timeout);
     RUN(test_misuse);
     RUN(test_other_loop);
     RUN(test_aiter);

@@ -282,6 +282,33 @@ static void test_cancel_each_point(void)
     }
 }
 
+/* An enclosing timeout scope ends the retries at its deadline, whether it
+ * fires during an attempt or during a backoff sleep. */
+static int timeout_main(void *arg, void **result)
+{
+    for (int i = 0; i < 2; i++) {
+        struct flaky f;
+        memset(&f, 0, sizeof f);
+        for (int j = 0; j < 16; j++)
+            f.codes[j] = -EIO;
+        f.cost = 1.0;
+        cio_retry_policy p = exact(10, 1.0, 1.0);
+        double t0 = now();
+        /* Attempts run 0-1 and 2-3, sleeps 1-2 and 3-4: fire in the second
+         * sleep (3.5), then in the second attempt (2.5). */
+        double limit = i ? 2.5 : 3.5;
+        cio_timeout *tm;
+        CHECK_RC(cio_timeout_begin(limit, &tm), 0);
+        CHECK_RC(cio_retry(&p, flaky_op, &f, NULL), -ETIMEDOUT);
+        CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
+        CHECK(now() - t0 == limit);
+        CHECK_EQ(f.calls, 2);
+    }
+    return 0;
+}
+
+static void test_timeout(void) { CHECK_RC(run_virtual(timeout_main, NULL), 0); }
+
 /* ---- misuse and allocation failures ------------------------------------ */
 
 static int misuse_main(void *arg, void **result)
@@ -376,6 +403,7 @@ int main(void)
     RUN(test_predicate);
     RUN(test_deadline);
     RUN(test_cancel_each_point);
+    RUN(test_timeout);
     RUN(test_misuse);
     RUN(test_alloc_failures);
     cio_log_set_sink(NULL, NULL);
