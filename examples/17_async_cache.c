@@ -77,13 +77,17 @@ static int main_task(void *arg, void **result)
         return rc;
     struct caller c[5] = {{0, "7"}, {1, "7"}, {2, "7"}, {3, "7"}, {4, "8"}};
     cio_task *t[3];
+    cio_future *f[3];
     int n = 0;
-    while (n < 3 && (rc = cio_create_task(caller, &c[n], NULL, &t[n])) == 0)
+    while (n < 3 && (rc = cio_create_task(caller, &c[n], NULL, &t[n])) == 0) {
+        f[n] = cio_task_future(t[n]);
         n++;
-    for (int i = 0; i < n; i++) {        /* gather: wait for each */
-        int trc = cio_task_await(t[i], NULL);
-        if (rc == 0)
-            rc = trc;
+    }
+    if (rc == 0)
+        rc = cio_gather(f, (size_t)n, 0, NULL, NULL);   /* asyncio.gather */
+    for (int i = 0; i < n; i++) {
+        if (rc < 0)
+            cio_task_cancel(t[i], NULL);
         cio_task_release(t[i]);
     }
     if (rc == 0)
