@@ -10,6 +10,10 @@
  *   cio/queue.h    FIFO, LIFO and priority queues between tasks
  *   cio/tls.h      TLS sessions over sockets (OpenSSL 3)
  *   cio/exec.h     thread pools: cio_to_thread, cio_run_in_executor
+ *   cio/iter.h     the asynchronous iterator interface and CIO_FOR
+ *   cio/gen.h      asynchronous generators
+ *   cio/cache.h    an async memoizing cache with single-flight computation
+ *   cio/retry.h    retrying a coroutine with backoff and jitter
  *
  * Each function's comment in those headers is its manual: what it does, its
  * errors, who owns what, and whether it may suspend the calling task.
@@ -25,5 +29,9 @@
 #include "cio/queue.h"
 #include "cio/tls.h"
 #include "cio/exec.h"
+#include "cio/iter.h"
+#include "cio/gen.h"
+#include "cio/cache.h"
+#include "cio/retry.h"
 
 #endif
