@@ -5,6 +5,7 @@
  *   cio/loop.h     the event loop: callbacks, timers, descriptor readiness
  *   cio/task.h     futures, tasks, sleep, shields, cio_run
  *   cio/exec.h     thread pools: cio_to_thread, cio_run_in_executor
+ *   cio/subprocess.h  child processes: create_subprocess_exec/_shell
  *
  * Each function's comment in those headers is its manual: what it does, its
  * errors, who owns what, and whether it may suspend the calling task.
@@ -16,5 +17,6 @@
 #include "cio/loop.h"
 #include "cio/task.h"
 #include "cio/exec.h"
+#include "cio/subprocess.h"
 
 #endif

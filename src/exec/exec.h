@@ -56,4 +56,15 @@ int cio__executor_unqueue(cio_executor *ex, struct cio__work *w);
  * Any thread. */
 void cio__work_post(struct cio__work *w);
 
+
+/* pipe.c: non-blocking pipe I/O for tasks (subprocesses, process pool).
+ * Read: bytes read (0 at EOF) or a negative code; suspends on EAGAIN.
+ * Write: writes all len bytes (0) or fails (-EPIPE without SIGPIPE,
+ * -ECANCELED, ...); suspends on EAGAIN. */
+int cio__pipe_read(cio_loop *loop, int fd, void *buf, size_t len);
+int cio__pipe_write_all(cio_loop *loop, int fd, const void *buf, size_t len);
+/* Makes a pipe: fds[0] read end, fds[1] write end, both close-on-exec;
+ * the end the parent keeps (nonblock_end 0 or 1) is non-blocking. */
+int cio__pipe_make(int fds[2], int nonblock_end);
+
 #endif
