@@ -6,6 +6,7 @@
  *   cio/task.h     futures, tasks, sleep, shields, cio_run
  *   cio/exec.h     thread pools: cio_to_thread, cio_run_in_executor
  *   cio/subprocess.h  child processes: create_subprocess_exec/_shell
+ *   cio/signal.h   signal handlers run on the loop
  *
  * Each function's comment in those headers is its manual: what it does, its
  * errors, who owns what, and whether it may suspend the calling task.
@@ -18,5 +19,6 @@
 #include "cio/task.h"
 #include "cio/exec.h"
 #include "cio/subprocess.h"
+#include "cio/signal.h"
 
 #endif
