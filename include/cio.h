@@ -7,6 +7,7 @@
  *   cio/exec.h     thread pools: cio_to_thread, cio_run_in_executor
  *   cio/subprocess.h  child processes: create_subprocess_exec/_shell
  *   cio/signal.h   signal handlers run on the loop
+ *   cio/process.h  process pool for CPU-bound functions
  *
  * Each function's comment in those headers is its manual: what it does, its
  * errors, who owns what, and whether it may suspend the calling task.
@@ -20,5 +21,6 @@
 #include "cio/exec.h"
 #include "cio/subprocess.h"
 #include "cio/signal.h"
+#include "cio/process.h"
 
 #endif
