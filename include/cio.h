@@ -8,6 +8,7 @@
  *   cio/subprocess.h  child processes: create_subprocess_exec/_shell
  *   cio/signal.h   signal handlers run on the loop
  *   cio/process.h  process pool for CPU-bound functions
+ *   cio/file.h     regular files through the thread pool
  *
  * Each function's comment in those headers is its manual: what it does, its
  * errors, who owns what, and whether it may suspend the calling task.
@@ -22,5 +23,6 @@
 #include "cio/subprocess.h"
 #include "cio/signal.h"
 #include "cio/process.h"
+#include "cio/file.h"
 
 #endif
