@@ -61,10 +61,9 @@ void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, cio__ctx_entry_fn *entr
 #ifdef CIO_ASAN
     ctx->stack_lo = lo;
     ctx->stack_size = size;
-    /* A pooled stack keeps the redzones of its previous task's last frames
-     * (a finished task never returns through them); clear them, or the
-     * initial frame written below lands on stale poison. */
-    __asan_unpoison_memory_region(lo, size);
+    /* A recycled stack still carries the redzone poison of the frames of
+     * the task that used it last, which never returned. */
+    ASAN_UNPOISON_MEMORY_REGION(lo, size);
 #endif
 #ifdef CIO_TSAN
     if (!ctx->tsan_fiber)

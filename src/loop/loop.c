@@ -6,11 +6,14 @@
  *   1. poll for I/O, with a timeout of 0 if anything is ready, else until
  *      the next timer (or forever);
  *   2. move due timers to the ready queue;
- *   3. run exactly the nodes that are ready now; what they schedule waits
- *      for the next iteration, so I/O is never starved.
- * Tasks switch directly to the next ready task when they suspend (see
- * ../task/sched.c) and charge that to the same budget, so step 3's bound
- * holds however the nodes run.
+ *   3. run exactly the nodes that are ready now (a batch); what they
+ *      schedule waits for the next batch.
+ * Unlike asyncio, step 3 runs up to CIO__TICKS_PER_POLL batches before
+ * going back to step 1 (as tokio does), so tasks passing control around do
+ * not pay a syscall per batch; I/O and timers are still looked at after a
+ * bounded number of batches.  Tasks switch directly to the next ready task
+ * when they suspend (see ../task/sched.c) and charge that to the same
+ * budget, so the bound holds however the nodes run.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -172,6 +175,8 @@ void cio_loop_free(cio_loop *loop)
 double cio_loop_time(cio_loop *loop)
 {
     if (!loop)
+        loop = cio__running_loop;
+    if (!loop)
         return 0;
     return (double)cio__loop_now(loop) / 1e9;
 }
@@ -224,17 +229,24 @@ static void run_node_timed(cio_loop *loop, struct cio__node *n)
 static void run_ready(cio_loop *loop)
 {
     loop->budget = loop->ready.n;
-    while (loop->budget) {
-        struct cio__node *n = cio__queue_pop(&loop->ready);
-        loop->budget--;
-        if (CIO_UNLIKELY(loop->debug))
-            run_node_timed(loop, n);
-        else
-            n->run(n);
-        if (CIO_UNLIKELY(loop->dead_stack != NULL)) {
-            cio__stack_put(&loop->stacks, loop->dead_stack);
-            loop->dead_stack = NULL;
+    loop->ticks = CIO__TICKS_PER_POLL;
+    for (;;) {
+        while (loop->budget) {
+            struct cio__node *n = cio__queue_pop(&loop->ready);
+            loop->budget--;
+            if (CIO_UNLIKELY(loop->debug))
+                run_node_timed(loop, n);
+            else
+                n->run(n);
+            if (CIO_UNLIKELY(loop->dead_stack != NULL)) {
+                cio__stack_put(&loop->stacks, loop->dead_stack);
+                loop->dead_stack = NULL;
+            }
         }
+        /* Another batch, unless I/O and timers are due a look. */
+        if (!loop->ready.n || --loop->ticks <= 0 || loop->stopping)
+            break;
+        loop->budget = loop->ready.n;
     }
     if (CIO_UNLIKELY(loop->stacks.nhot > CIO__STACK_HOT_MAX))
         cio__stack_trim(&loop->stacks);
@@ -268,7 +280,9 @@ static void run_once(cio_loop *loop)
                 timeout = 0;
         }
     }
-    if (timeout != -2)
+    /* A zero-timeout poll with nothing watched can only report the
+     * eventfd, whose news ts_pending already carries: skip the syscall. */
+    if (timeout != -2 && (timeout != 0 || loop->nwatch))
         loop->poll->wait(loop, timeout);
     loop->now = cio__loop_now(loop);
     cio__threadsafe_drain(loop);

@@ -112,7 +112,8 @@ extern const struct cio__poll_ops cio__poll_epoll;
 struct cio_loop {
     /* hot: scheduling */
     struct cio__queue ready;   /* nodes to run */
-    size_t budget;             /* nodes this iteration may still run */
+    size_t budget;             /* nodes this batch may still run */
+    int ticks;                 /* batches left before I/O must be polled */
     cio_task *current;         /* task running now, NULL on the loop stack */
     cio__ctx main_ctx;         /* the loop's own (thread) context */
     cio__ctx trash_ctx;        /* where a dying task saves its registers */
@@ -149,7 +150,6 @@ struct cio_loop {
     struct cio_handle **ts_tailp;
     int wakefd;                /* eventfd that wakes epoll_wait */
     int ts_pending;            /* atomic: ts list non-empty */
-    int sleeping;              /* atomic: in epoll_wait with a timeout */
 
     /* state */
     pthread_t owner;           /* thread that runs the loop */
@@ -167,6 +167,15 @@ struct cio_loop {
     void *exc_ud;
     struct cio__loop_ext *exts; /* extensions of higher layers (newest first) */
 };
+
+/*
+ * How many ready batches run back to back before the loop polls for I/O
+ * and timers again (tokio's event_interval).  A batch is what was ready
+ * when it began (asyncio's _run_once); polling after every batch would cost
+ * an epoll_wait and a clock read per batch, far more than the batch itself
+ * when tasks just pass control around.
+ */
+#define CIO__TICKS_PER_POLL 61
 
 /* The loop running in this thread (NULL if none). */
 extern CIO_TLS cio_loop *cio__running_loop;
