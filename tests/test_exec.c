@@ -508,6 +508,43 @@ static void test_close_parked(void)
     gate_destroy(&g);
 }
 
+/* ---- the loop's default executor ------------------------------------------ */
+
+static int default_main(void *arg, void **result)
+{
+    cio_loop *loop = cio_get_running_loop();
+    void *r;
+    /* The loop's own pool first, then the user's 1-thread pool. */
+    CHECK_RC(cio_to_thread(double_fn, (void *)(intptr_t)2, &r), 0);
+    CHECK_RC(cio_loop_set_default_executor(loop, arg), 0);
+    running_max = 0;
+    CHECK_RC(pool2_main(NULL, NULL), 0); /* NULL executor: the default */
+    CHECK_EQ(running_max, 1);
+    CHECK_RC(cio_loop_set_default_executor(loop, NULL), 0);
+    CHECK_RC(cio_to_thread(double_fn, (void *)(intptr_t)3, &r), 0);
+    CHECK_EQ((intptr_t)r, 6);
+    return 0;
+}
+
+static int uses_ex_main(void *arg, void **result)
+{
+    void *r = NULL;
+    CHECK_RC(cio_run_in_executor(arg, double_fn, (void *)(intptr_t)5, &r), 0);
+    CHECK_EQ((intptr_t)r, 10);
+    return 0;
+}
+
+static void test_default_executor(void)
+{
+    cio_executor *ex;
+    CHECK_RC(cio_executor_new(1, &ex), 0);
+    CHECK_RC(cio_run(default_main, ex, NULL), 0);
+    /* The loop did not shut ex down: it still serves another loop. */
+    CHECK_RC(cio_run(uses_ex_main, ex, NULL), 0);
+    cio_executor_free(ex);
+    CHECK_RC(cio_loop_set_default_executor(NULL, NULL), -EINVAL);
+}
+
 /* ---- allocation failures -------------------------------------------------- */
 
 static long alloc_calls, alloc_fail_at;
@@ -563,6 +600,7 @@ int main(void)
     RUN(test_no_deadlock);
     RUN(test_close_inflight);
     RUN(test_close_parked);
+    RUN(test_default_executor);
     RUN(test_alloc_failures);
     return test_finish();
 }

@@ -45,6 +45,9 @@ struct cio__exec_loop {
     size_t ninflight;          /* works queued or running, not yet posted */
     struct cio__work *works;   /* every undelivered work (loop thread only) */
     cio_executor *default_ex;  /* the loop's default pool, or NULL */
+    int default_owned;         /* default_ex was made by the loop */
+    cio_executor **retired;    /* pools the loop made and replaced: shut */
+    size_t nretired;           /*   down, freed at close */
 };
 
 /* pool.c: queues w on ex, starting a thread if none is idle.  0,
