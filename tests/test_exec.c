@@ -372,6 +372,44 @@ static void test_shutdown_cancel_pending(void)
     CHECK_RC(cio_run(shutdown_main, NULL, NULL), 0);
 }
 
+/* Shut down with cancel_pending and freed at once; the dropped call's
+ * caller is cancelled before the loop delivered its -ECANCELED: nothing
+ * may touch the freed executor (ASan would see it). */
+static int shutdown_free_main(void *arg, void **result)
+{
+    struct gate g1, g2;
+    gate_init(&g1);
+    gate_init(&g2);
+    cio_executor *ex;
+    CHECK_RC(cio_executor_new(1, &ex), 0);
+    struct call c1 = {.ex = ex, .g = &g1}, c2 = {.ex = ex, .g = &g2};
+    cio_task *t1, *t2;
+    discards = 0;
+    CHECK_RC(cio_create_task(call_child, &c1, "running", &t1), 0);
+    CHECK_RC(wait_entered(&g1, 1), 0);
+    CHECK_RC(cio_create_task(call_child, &c2, "pending", &t2), 0);
+    CHECK_RC(cio_sleep(0.01), 0);
+    CHECK_RC(cio_executor_shutdown(ex, 0, 1), 0);
+    gate_open(&g1);
+    cio_executor_free(ex); /* joins: t1's outcome is posted too */
+    cio_task_cancel(t2, NULL);
+    cio_task_cancel(t1, NULL);
+    CHECK_RC(cio_task_await(t2, NULL), -ECANCELED);
+    CHECK_RC(cio_task_await(t1, NULL), -ECANCELED);
+    CHECK_RC(cio_sleep(0.01), 0); /* deliveries: both dropped */
+    CHECK_EQ(discards, 2);
+    cio_task_release(t1);
+    cio_task_release(t2);
+    gate_destroy(&g1);
+    gate_destroy(&g2);
+    return 0;
+}
+
+static void test_shutdown_free_then_cancel(void)
+{
+    CHECK_RC(cio_run(shutdown_free_main, NULL, NULL), 0);
+}
+
 static int slow_flag;
 static int slow_fn(void *arg, void **result)
 {
@@ -596,6 +634,7 @@ int main(void)
     RUN(test_cancel_queued);
     RUN(test_precancelled);
     RUN(test_shutdown_cancel_pending);
+    RUN(test_shutdown_free_then_cancel);
     RUN(test_shutdown_wait);
     RUN(test_no_deadlock);
     RUN(test_close_inflight);

@@ -18,6 +18,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -143,9 +146,55 @@ static int check_mode(int mode, int allow_stdout)
            mode == CIO_SUBPROCESS_DEVNULL || (allow_stdout && mode == CIO_SUBPROCESS_STDOUT);
 }
 
+/*
+ * Finds the program as execvp would (PATH, default "/bin:/usr/bin"), so a
+ * missing or non-executable program fails here with -ENOENT / -EACCES.
+ * posix_spawn reports exec failures too, but only where vfork shares the
+ * parent's memory: under qemu-user, for one, the child's exec error is
+ * lost and the call "succeeds" with a child exiting 127.
+ */
+static int find_program(const char *file, char *out, size_t cap)
+{
+    if (strchr(file, '/')) {
+        if (strlen(file) >= cap)
+            return -ENAMETOOLONG;
+        strcpy(out, file);
+        return access(file, X_OK) == 0 ? 0 : -errno;
+    }
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/bin:/usr/bin";
+    int err = -ENOENT;
+    for (const char *d = path;; d++) {
+        const char *end = strchr(d, ':');
+        size_t dl = end ? (size_t)(end - d) : strlen(d);
+        int n = snprintf(out, cap, "%.*s%s%s", (int)dl, d, dl ? "/" : "", file);
+        if (n > 0 && (size_t)n < cap) {
+            if (access(out, X_OK) == 0) {
+                struct stat st;
+                if (stat(out, &st) == 0 && S_ISREG(st.st_mode))
+                    return 0;
+            } else if (errno == EACCES) {
+                err = -EACCES; /* as execvp: remember, keep looking */
+            }
+        }
+        if (!end)
+            return err;
+        d = end;
+    }
+}
+
 static int spawn(cio_loop *loop, const char *file, char *const argv[],
                  const cio_subprocess_opts *opts, cio_subprocess *p)
 {
+    char prog[4096];
+    int rc0;
+    if (opts->cwd && strchr(file, '/') && file[0] != '/' && strlen(file) < sizeof prog)
+        rc0 = (strcpy(prog, file), 0); /* relative to the child's cwd */
+    else
+        rc0 = find_program(file, prog, sizeof prog);
+    if (rc0 < 0)
+        return rc0;
     int modes[3] = {opts->stdin_mode, opts->stdout_mode, opts->stderr_mode};
     int child_end[3] = {-1, -1, -1};
     int rc = 0;
@@ -194,7 +243,7 @@ static int spawn(cio_loop *loop, const char *file, char *const argv[],
         posix_spawnattr_setsigdefault(&attr, &all);
         posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
         pid_t pid;
-        rc = -posix_spawnp(&pid, file, &fa, &attr, argv, opts->env ? opts->env : environ);
+        rc = -posix_spawn(&pid, prog, &fa, &attr, argv, opts->env ? opts->env : environ);
         if (rc == 0)
             p->pid = pid;
     }

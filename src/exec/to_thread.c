@@ -136,7 +136,13 @@ static void work_interrupt(cio_task *t, int code)
     struct cio__work *w = t->wait_obj;
     struct cio__exec_loop *xl = w->xl;
     w->task = NULL;
-    if (cio__executor_unqueue(w->ex, w)) {
+    /* A posted work is off its executor's queue, and that executor may
+     * already be freed (shut down with cancel_pending, then freed): do not
+     * look there. */
+    pthread_mutex_lock(&xl->lock);
+    int posted = w->posted;
+    pthread_mutex_unlock(&xl->lock);
+    if (!posted && cio__executor_unqueue(w->ex, w)) {
         /* It never started: nothing will post it. */
         pthread_mutex_lock(&xl->lock);
         xl->ninflight--;
