@@ -225,6 +225,68 @@ static void test_write_cancelled(void)
     CHECK(rc == 0 || rc == -ECANCELED);
 }
 
+/* ---- allocation failures: the Nth allocation fails, for every N ---------- */
+
+static long alloc_calls, alloc_fail_at;
+
+static void *failing_alloc(void *ud, void *ptr, size_t size)
+{
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    long n = __atomic_add_fetch(&alloc_calls, 1, __ATOMIC_RELAXED);
+    if (n == alloc_fail_at)
+        return NULL;
+    return realloc(ptr, size);
+}
+
+/* Runs main under a failing allocator for N = 1, 2, ... until a run
+ * makes fewer allocations than N (nothing failed); every run must end in
+ * success or -ENOMEM, with no leak (ASan) and no crash. */
+static void alloc_sweep(cio_coro_fn *main_fn)
+{
+    int done = 0;
+    for (long n = 1; n < 400 && !done; n++) {
+        alloc_calls = 0;
+        alloc_fail_at = n;
+        CHECK_RC(cio_set_allocator(failing_alloc, NULL), 0);
+        int rc = cio_run(main_fn, NULL, NULL);
+        if (rc != 0 && rc != -ENOMEM)
+            CHECK_RC(rc, -ENOMEM);
+        done = rc == 0 && __atomic_load_n(&alloc_calls, __ATOMIC_RELAXED) < n;
+        CHECK_RC(cio_set_allocator(NULL, NULL), 0);
+    }
+    CHECK(done);
+}
+
+static int alloc_main(void *arg, void **result)
+{
+    char p[128];
+    path_in(p, sizeof p, "alloc.txt");
+    int rc = cio_file_write_all(p, "hello", 5, 0);
+    char *d = NULL;
+    if (rc == 0)
+        rc = cio_file_read_all(p, &d, NULL);
+    if (rc == 0)
+        CHECK(strcmp(d, "hello") == 0);
+    cio_free(d);
+    cio_file *f = NULL;
+    if (rc == 0)
+        rc = cio_file_open(p, "r", &f);
+    char buf[8];
+    if (rc == 0) {
+        int n = cio_file_read(f, buf, sizeof buf);
+        rc = n < 0 ? n : 0;
+        if (n >= 0)
+            CHECK_EQ(n, 5);
+    }
+    cio_file_close(f);
+    return rc;
+}
+
+static void test_alloc_failures(void) { alloc_sweep(alloc_main); }
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/cio-test-file-XXXXXX");
@@ -234,6 +296,7 @@ int main(void)
     RUN(test_chunks);
     RUN(test_cancel);
     RUN(test_write_cancelled);
+    RUN(test_alloc_failures);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

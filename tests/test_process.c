@@ -305,6 +305,60 @@ static void test_loop_close(void)
     cio_process_pool_free(left_pool);
 }
 
+/* ---- allocation failures: the Nth allocation fails, for every N ---------- */
+
+static long alloc_calls, alloc_fail_at;
+
+static void *failing_alloc(void *ud, void *ptr, size_t size)
+{
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    long n = __atomic_add_fetch(&alloc_calls, 1, __ATOMIC_RELAXED);
+    if (n == alloc_fail_at)
+        return NULL;
+    return realloc(ptr, size);
+}
+
+/* Runs main under a failing allocator for N = 1, 2, ... until a run
+ * makes fewer allocations than N (nothing failed); every run must end in
+ * success or -ENOMEM, with no leak (ASan) and no crash. */
+static void alloc_sweep(cio_coro_fn *main_fn)
+{
+    int done = 0;
+    for (long n = 1; n < 400 && !done; n++) {
+        alloc_calls = 0;
+        alloc_fail_at = n;
+        CHECK_RC(cio_set_allocator(failing_alloc, NULL), 0);
+        int rc = cio_run(main_fn, NULL, NULL);
+        if (rc != 0 && rc != -ENOMEM)
+            CHECK_RC(rc, -ENOMEM);
+        done = rc == 0 && __atomic_load_n(&alloc_calls, __ATOMIC_RELAXED) < n;
+        CHECK_RC(cio_set_allocator(NULL, NULL), 0);
+    }
+    CHECK(done);
+}
+
+static int alloc_main(void *arg, void **result)
+{
+    cio_process_pool *pool;
+    int rc = cio_process_pool_new(1, fns, NFNS, &pool);
+    if (rc)
+        return rc;
+    int64_t v = 7;
+    void *out = NULL;
+    rc = cio_process_pool_call(pool, "square", &v, sizeof v, &out, NULL);
+    if (rc == 0)
+        CHECK(out && *(int64_t *)out == 49);
+    cio_free(out);
+    cio_process_pool_free(pool);
+    CHECK_EQ(children(), 0);
+    return rc;
+}
+
+static void test_alloc_failures(void) { alloc_sweep(alloc_main); }
+
 int main(void)
 {
     RUN(test_results);
@@ -313,5 +367,6 @@ int main(void)
     RUN(test_cancel);
     RUN(test_shutdown);
     RUN(test_loop_close);
+    RUN(test_alloc_failures);
     return test_finish();
 }

@@ -303,6 +303,61 @@ static int many_main(void *arg, void **result)
 
 static void test_many(void) { CHECK_RC(cio_run(many_main, NULL, NULL), 0); }
 
+/* ---- allocation failures: the Nth allocation fails, for every N ---------- */
+
+static long alloc_calls, alloc_fail_at;
+
+static void *failing_alloc(void *ud, void *ptr, size_t size)
+{
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    long n = __atomic_add_fetch(&alloc_calls, 1, __ATOMIC_RELAXED);
+    if (n == alloc_fail_at)
+        return NULL;
+    return realloc(ptr, size);
+}
+
+/* Runs main under a failing allocator for N = 1, 2, ... until a run
+ * makes fewer allocations than N (nothing failed); every run must end in
+ * success or -ENOMEM, with no leak (ASan) and no crash. */
+static void alloc_sweep(cio_coro_fn *main_fn)
+{
+    int done = 0;
+    for (long n = 1; n < 400 && !done; n++) {
+        alloc_calls = 0;
+        alloc_fail_at = n;
+        CHECK_RC(cio_set_allocator(failing_alloc, NULL), 0);
+        int rc = cio_run(main_fn, NULL, NULL);
+        if (rc != 0 && rc != -ENOMEM)
+            CHECK_RC(rc, -ENOMEM);
+        done = rc == 0 && __atomic_load_n(&alloc_calls, __ATOMIC_RELAXED) < n;
+        CHECK_RC(cio_set_allocator(NULL, NULL), 0);
+    }
+    CHECK(done);
+}
+
+static int alloc_main(void *arg, void **result)
+{
+    cio_subprocess *p;
+    int rc = cio_create_subprocess_exec("cat", (char *[]){"cat", NULL}, &all_pipes, &p);
+    if (rc)
+        return rc;
+    char *out = NULL, *err = NULL;
+    rc = cio_subprocess_communicate(p, "abc", 3, &out, NULL, &err, NULL);
+    if (rc == 0)
+        CHECK(out && strcmp(out, "abc") == 0);
+    int pid = cio_subprocess_pid(p);
+    cio_free(out);
+    cio_free(err);
+    cio_subprocess_free(p);
+    CHECK(gone(pid));
+    return rc;
+}
+
+static void test_alloc_failures(void) { alloc_sweep(alloc_main); }
+
 /* The same again without pidfd (kernels before 5.3): the waitpid poll. */
 extern int cio__subprocess_no_pidfd;
 
@@ -316,6 +371,7 @@ int main(void)
     RUN(test_epipe);
     RUN(test_no_zombies);
     RUN(test_many);
+    RUN(test_alloc_failures);
     cio__subprocess_no_pidfd = 1;
     RUN(test_cat);
     RUN(test_kill);
