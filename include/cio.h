@@ -14,6 +14,10 @@
  *   cio/gen.h      asynchronous generators
  *   cio/cache.h    an async memoizing cache with single-flight computation
  *   cio/retry.h    retrying a coroutine with backoff and jitter
+ *   cio/subprocess.h  child processes: create_subprocess_exec/_shell
+ *   cio/signal.h   signal handlers run on the loop
+ *   cio/process.h  process pool for CPU-bound functions
+ *   cio/file.h     regular files through the thread pool
  *
  * Each function's comment in those headers is its manual: what it does, its
  * errors, who owns what, and whether it may suspend the calling task.
@@ -33,5 +37,9 @@
 #include "cio/gen.h"
 #include "cio/cache.h"
 #include "cio/retry.h"
+#include "cio/subprocess.h"
+#include "cio/signal.h"
+#include "cio/process.h"
+#include "cio/file.h"
 
 #endif

@@ -224,6 +224,9 @@ CIO_EXTERN int cio_checkpoint(void);
  * asyncio.run: creates a loop, runs main(arg) as a task named "main" until
  * it finishes, cancels every task left and waits for them, closes and frees
  * the loop.  Returns main's status and stores its result in *result.
+ * In the main thread, if SIGINT has its default disposition, SIGINT
+ * (Ctrl-C) cancels the main task while it runs (asyncio.Runner), and the
+ * disposition is restored before returning; see cio/signal.h.
  * Errors: CIO_ERUNNING (a loop already runs in this thread), -ENOMEM.
  */
 CIO_EXTERN int cio_run(cio_coro_fn *main, void *arg, void **result);

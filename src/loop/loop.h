@@ -282,6 +282,11 @@ void cio__fd_dispatch(cio_loop *loop, int fd, uint32_t events);
 struct cio__loop_ext *cio__loop_ext_find(cio_loop *loop, const void *key);
 void cio__loop_ext_add(cio_loop *loop, struct cio__loop_ext *ext);
 
+/* signal.c: cio_loop_add_signal_handler; a weak handler does not keep
+ * the loop alive (cio_run's SIGINT). */
+int cio__loop_add_signal_handler(cio_loop *loop, int sig, cio_callback_fn *cb, void *arg,
+                                 int weak);
+
 /* Reports a failure to the exception handler. */
 void cio__report(cio_loop *loop, const cio_exception_context *ctx);
 

@@ -1,7 +1,13 @@
 /*
  * run.c - cio_run, asyncio.run's counterpart: run the main task, then
  * cancel what is left and wait for it to unwind, then close the loop.
+ * While it runs in the main thread with SIGINT at its default disposition,
+ * SIGINT cancels the main task, as asyncio.Runner does.
  */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <unistd.h>
+
 #include "task.h"
 
 /*
@@ -35,6 +41,35 @@ static void cancel_and_drain(cio_loop *loop)
     }
 }
 
+/* asyncio.Runner._on_sigint: the first SIGINT cancels the main task; a
+ * second one, while it is still unwinding, is the default action. */
+struct sigint_state {
+    cio_task *main;
+    int count;
+};
+
+static void on_sigint(void *arg)
+{
+    struct sigint_state *s = arg;
+    if (++s->count == 1 && !cio_task_done(s->main)) {
+        cio_task_cancel(s->main, "interrupted by SIGINT");
+        return;
+    }
+    signal(SIGINT, SIG_DFL);
+    raise(SIGINT);
+}
+
+/* Installs the SIGINT handler if this is the main thread and SIGINT has
+ * its default disposition; returns whether it did. */
+static int sigint_install(cio_loop *loop, struct sigint_state *s)
+{
+    struct sigaction cur;
+    if (getpid() != gettid() || sigaction(SIGINT, NULL, &cur) < 0 ||
+        (cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_DFL)
+        return 0;
+    return cio__loop_add_signal_handler(loop, SIGINT, on_sigint, s, 1) == 0;
+}
+
 int cio_run_loop(cio_loop *loop, cio_coro_fn *main, void *arg, void **result)
 {
     if (result)
@@ -49,10 +84,14 @@ int cio_run_loop(cio_loop *loop, cio_coro_fn *main, void *arg, void **result)
     int rc = cio_create_task_at(loop, main, arg, "main", 0, &t, NULL, 0);
     if (rc < 0)
         return rc;
+    struct sigint_state sigint = {t, 0};
+    int sigint_on = sigint_install(loop, &sigint);
     rc = cio_loop_run_until_complete(loop, &t->fut, result);
     if (rc == CIO_EDEADLOCK)
         cio_log(CIO_LOG_ERROR, "cio_run: main task is blocked and nothing can wake it");
     cancel_and_drain(loop);
+    if (sigint_on)
+        cio_loop_remove_signal_handler(loop, SIGINT);
     cio_task_release(t);
     int crc = cio_loop_close(loop);
     return crc < 0 && rc == 0 ? crc : rc;
