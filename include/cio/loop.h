@@ -36,8 +36,13 @@ CIO_EXTERN int cio_loop_new(cio_loop **out);
 
 /*
  * Closes the loop: drops pending callbacks and timers, frees the poller and
- * the stack pool.  Tasks still pending are released (and, in debug mode,
- * reported).  Idempotent.  Errors: CIO_ERUNNING if the loop is running.
+ * the stack pool.  Tasks still pending are destroyed without running again
+ * (their futures end cancelled with the message "loop closed"; their stacks
+ * are dropped, so whatever their frames still owned is leaked: let them
+ * finish first, as cio_run does) and, in debug mode, reported.  Handles
+ * the caller holds stay valid until cio_handle_release(), which must come
+ * before cio_loop_free().  Idempotent.  Errors: CIO_ERUNNING if the loop
+ * is running.
  */
 CIO_EXTERN int cio_loop_close(cio_loop *loop);
 
