@@ -13,6 +13,7 @@
  * canaries, which only catch an overflow after the fact.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -39,20 +40,27 @@ static int madv_guard = -1;           /* -1 unknown, 0 refused, 1 works */
 static long mprotect_budget = -1;     /* guards mprotect may still make */
 static int warned_canary;
 
+/* Once per process: loops in several threads may start at the same time
+ * (one loop per thread), and the plain checks this used to make raced
+ * (ThreadSanitizer, tests/test_threadsafe.c). */
+static pthread_once_t globals_once = PTHREAD_ONCE_INIT;
+
+static void init_globals_once(void)
+{
+    page_size = (size_t)sysconf(_SC_PAGESIZE);
+    long max = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1)
+            max = 65530;
+        fclose(f);
+    }
+    __atomic_store_n(&mprotect_budget, max / 4, __ATOMIC_RELAXED);
+}
+
 static void init_globals(void)
 {
-    if (!page_size)
-        page_size = (size_t)sysconf(_SC_PAGESIZE);
-    if (mprotect_budget < 0) {
-        long max = 65530;
-        FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-        if (f) {
-            if (fscanf(f, "%ld", &max) != 1)
-                max = 65530;
-            fclose(f);
-        }
-        __atomic_store_n(&mprotect_budget, max / 4, __ATOMIC_RELAXED);
-    }
+    pthread_once(&globals_once, init_globals_once);
 }
 
 const char *cio__stack_guard_method(void)
