@@ -135,7 +135,7 @@ static void test_create(void)
     snprintf(want, sizeof want, "Task-%llu", (unsigned long long)cio_task_id(b));
     CHECK(strcmp(cio_task_get_name(b), want) == 0);
     char src[512];
-    snprintf(src, sizeof src, "%s:%d", __FILE__, line);
+    snprintf(src, sizeof src, "%s:%d", CIO_SOURCE_FILE, line);
     CHECK(cio_task_source(a) && strcmp(cio_task_source(a), src) == 0);
     CHECK(cio_task_source(c) == NULL);
 
@@ -747,7 +747,7 @@ static void test_fire_and_forget(void)
     CHECK(strcmp(e.error_message, "lost in the void") == 0);
     CHECK(strcmp(e.task_name, "ff") == 0);
     char src[512];
-    snprintf(src, sizeof src, "%s:%d", __FILE__, line);
+    snprintf(src, sizeof src, "%s:%d", CIO_SOURCE_FILE, line);
     CHECK(strcmp(e.source, src) == 0);
     cio_loop_free(loop);
 }

@@ -61,11 +61,9 @@ void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, cio__ctx_entry_fn *entr
 #ifdef CIO_ASAN
     ctx->stack_lo = lo;
     ctx->stack_size = size;
-    /* A recycled stack still carries ASan's poison from the frames of the
-     * task that used it before: its last frame (task_entry) never returns,
-     * so its redzones are never cleared, and writing the new initial frame
-     * below would be reported as a stack-buffer-overflow. */
-    __asan_unpoison_memory_region(lo, size);
+    /* A recycled stack still carries the redzone poison of the frames of
+     * the task that used it last, which never returned. */
+    ASAN_UNPOISON_MEMORY_REGION(lo, size);
 #endif
 #ifdef CIO_TSAN
     if (!ctx->tsan_fiber)

@@ -6,11 +6,15 @@
  *   1. poll for I/O, with a timeout of 0 if anything is ready, else until
  *      the next timer (or forever);
  *   2. move due timers to the ready queue;
- *   3. run exactly the nodes that are ready now; what they schedule waits
- *      for the next iteration, so I/O is never starved.
- * Tasks switch directly to the next ready task when they suspend (see
- * ../task/sched.c) and charge that to the same budget, so step 3's bound
- * holds however the nodes run.
+ *   3. run exactly the nodes that are ready now (a batch); what they
+ *      schedule waits for the next batch.
+ * Unlike asyncio, when only tasks are ready step 3 runs up to
+ * CIO__TICKS_PER_POLL batches before going back to step 1 (as tokio does),
+ * so tasks passing control around do not pay a syscall per batch; I/O and
+ * timers are still looked at after a bounded number of batches.  A ready
+ * plain callback ends the chain, so callbacks keep asyncio's semantics.  Tasks switch directly to the next ready task
+ * when they suspend (see ../task/sched.c) and charge that to the same
+ * budget, so the bound holds however the nodes run.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -78,23 +82,33 @@ int cio_loop_close(cio_loop *loop)
      * freed while another may still wake it: mark all done, complete
      * their futures (wake-ups of done tasks are ignored), drop the loop's
      * references. */
-    cio_task *pending = loop->tasks;
-    loop->tasks = NULL;
-    loop->ntasks = 0;
-    for (cio_task *t = pending; t; t = t->next) {
+    /* First detach every parked task from what it waits on (a timer, a
+     * descriptor, an executor's work item, a future that may outlive the
+     * loop), or that would later wake freed memory.  Its interrupt
+     * function does exactly that; cio_await's would cancel the awaited
+     * future, which is not ours to change, so it is undone instead. */
+    for (cio_task *t = loop->tasks; t; t = t->next) {
         if (loop->debug) {
             cio_exception_context c = {.message = "Task was destroyed but it is pending",
                                        .task = t,
                                        .source = cio_task_source(t)};
             cio__report(loop, &c);
         }
-        /* A parked task must be detached from what it waits on (a timer,
-         * a descriptor, a future that may outlive the loop), or that
-         * would later wake freed memory.  Its interrupt function does
-         * exactly that; cio_await's would cancel the awaited future,
-         * which is not ours to change, so it is undone instead. */
         if (t->state == CIO__T_PARKED && !cio__await_abandon(t) && t->interrupt)
             t->interrupt(t, -ECANCELED);
+    }
+    /* Then the extensions (an executor waits for its threads here), while
+     * tasks, callbacks and the thread-safe queue still exist. */
+    while (loop->exts) {
+        struct cio__loop_ext *e = loop->exts;
+        loop->exts = e->next;
+        e->next = NULL;
+        e->on_close(loop, e);
+    }
+    cio_task *pending = loop->tasks;
+    loop->tasks = NULL;
+    loop->ntasks = 0;
+    for (cio_task *t = pending; t; t = t->next) {
         t->state = CIO__T_DONE;
         if (t->stack)
             cio__stack_put(&loop->stacks, t->stack);
@@ -111,6 +125,7 @@ int cio_loop_close(cio_loop *loop)
         if (n->run != cio__task_node_run) {
             cio_handle *h = CIO_CONTAINER_OF(n, cio_handle, node);
             h->flags &= ~(uint32_t)CIO__H_QUEUED;
+            loop->ready_handles--;
             if ((h->flags & CIO__H_DONE_CB) && h->arg2)
                 cio_future_release(h->arg2);
             h->arg2 = NULL;
@@ -145,6 +160,20 @@ int cio_loop_close(cio_loop *loop)
     return 0;
 }
 
+struct cio__loop_ext *cio__loop_ext_find(cio_loop *loop, const void *key)
+{
+    for (struct cio__loop_ext *e = loop->exts; e; e = e->next)
+        if (e->key == key)
+            return e;
+    return NULL;
+}
+
+void cio__loop_ext_add(cio_loop *loop, struct cio__loop_ext *ext)
+{
+    ext->next = loop->exts;
+    loop->exts = ext;
+}
+
 void cio_loop_free(cio_loop *loop)
 {
     if (!loop)
@@ -160,6 +189,8 @@ void cio_loop_free(cio_loop *loop)
 
 double cio_loop_time(cio_loop *loop)
 {
+    if (!loop)
+        loop = cio__running_loop;
     if (!loop)
         return 0;
     return (double)cio__loop_now(loop) / 1e9;
@@ -213,17 +244,24 @@ static void run_node_timed(cio_loop *loop, struct cio__node *n)
 static void run_ready(cio_loop *loop)
 {
     loop->budget = loop->ready.n;
-    while (loop->budget) {
-        struct cio__node *n = cio__queue_pop(&loop->ready);
-        loop->budget--;
-        if (CIO_UNLIKELY(loop->debug))
-            run_node_timed(loop, n);
-        else
-            n->run(n);
-        if (CIO_UNLIKELY(loop->dead_stack != NULL)) {
-            cio__stack_put(&loop->stacks, loop->dead_stack);
-            loop->dead_stack = NULL;
+    loop->ticks = CIO__TICKS_PER_POLL;
+    for (;;) {
+        while (loop->budget) {
+            struct cio__node *n = cio__queue_pop(&loop->ready);
+            loop->budget--;
+            if (CIO_UNLIKELY(loop->debug))
+                run_node_timed(loop, n);
+            else
+                n->run(n);
+            if (CIO_UNLIKELY(loop->dead_stack != NULL)) {
+                cio__stack_put(&loop->stacks, loop->dead_stack);
+                loop->dead_stack = NULL;
+            }
         }
+        /* Another batch, unless I/O and timers are due a look. */
+        if (!loop->ready.n || loop->ready_handles || --loop->ticks <= 0 || loop->stopping)
+            break;
+        loop->budget = loop->ready.n;
     }
     if (CIO_UNLIKELY(loop->stacks.nhot > CIO__STACK_HOT_MAX))
         cio__stack_trim(&loop->stacks);
@@ -257,7 +295,9 @@ static void run_once(cio_loop *loop)
                 timeout = 0;
         }
     }
-    if (timeout != -2)
+    /* A zero-timeout poll with nothing watched can only report the
+     * eventfd, whose news ts_pending already carries: skip the syscall. */
+    if (timeout != -2 && (timeout != 0 || loop->nwatch))
         loop->poll->wait(loop, timeout);
     loop->now = cio__loop_now(loop);
     cio__threadsafe_drain(loop);

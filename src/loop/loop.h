@@ -56,6 +56,20 @@ struct cio_handle {
     uint32_t flags;            /* CIO__H_* */
 };
 
+/*
+ * A loop extension: state a higher layer (the default executor, signal
+ * handling) keeps per loop without the loop knowing what it is.  The loop
+ * keeps a list of them and, when it closes, unlinks each (newest first)
+ * and calls its on_close while the loop is still intact, before pending
+ * tasks, callbacks and the thread-safe queue are dropped.
+ */
+struct cio__loop_ext {
+    struct cio__loop_ext *next; /* next in the loop's list */
+    const void *key;            /* identifies the owner: a static's address */
+    /* Releases the extension (it is already unlinked). */
+    void (*on_close)(cio_loop *loop, struct cio__loop_ext *ext);
+};
+
 struct cio__timer_entry {
     int64_t when;              /* copy of h->when: the heap never chases h */
     cio_handle *h;
@@ -98,7 +112,9 @@ extern const struct cio__poll_ops cio__poll_epoll;
 struct cio_loop {
     /* hot: scheduling */
     struct cio__queue ready;   /* nodes to run */
-    size_t budget;             /* nodes this iteration may still run */
+    size_t budget;             /* nodes this batch may still run */
+    int ticks;                 /* batches left before I/O must be polled */
+    size_t ready_handles;      /* callbacks (not tasks) in the ready queue */
     cio_task *current;         /* task running now, NULL on the loop stack */
     cio__ctx main_ctx;         /* the loop's own (thread) context */
     cio__ctx trash_ctx;        /* where a dying task saves its registers */
@@ -135,7 +151,6 @@ struct cio_loop {
     struct cio_handle **ts_tailp;
     int wakefd;                /* eventfd that wakes epoll_wait */
     int ts_pending;            /* atomic: ts list non-empty */
-    int sleeping;              /* atomic: in epoll_wait with a timeout */
 
     /* state */
     pthread_t owner;           /* thread that runs the loop */
@@ -151,7 +166,20 @@ struct cio_loop {
     int64_t step_start;        /* debug: when the current step began */
     cio_exception_handler_fn *exc_fn;
     void *exc_ud;
+    struct cio__loop_ext *exts; /* extensions of higher layers (newest first) */
 };
+
+/*
+ * How many ready batches of tasks run back to back before the loop polls
+ * for I/O and timers again (tokio's event_interval).  A batch is what was
+ * ready when it began (asyncio's _run_once); polling after every batch
+ * would cost an epoll_wait and a clock read per batch, far more than the
+ * batch itself when tasks just pass control around.  Only batches made of
+ * tasks alone chain this way: when a plain callback is ready the loop polls
+ * first, so callback code sees asyncio's exact alternation of call_soon
+ * callbacks and I/O callbacks.
+ */
+#define CIO__TICKS_PER_POLL 61
 
 /* The loop running in this thread (NULL if none). */
 extern CIO_TLS cio_loop *cio__running_loop;
@@ -242,6 +270,10 @@ int cio__fd_wait(cio_loop *loop, int fd, uint32_t events);
 void cio__fd_forget(cio_loop *loop, int fd);
 /* Backend hook: fd reported events. */
 void cio__fd_dispatch(cio_loop *loop, int fd, uint32_t events);
+
+/* Loop extensions: the one with key, or NULL; adding links ext first. */
+struct cio__loop_ext *cio__loop_ext_find(cio_loop *loop, const void *key);
+void cio__loop_ext_add(cio_loop *loop, struct cio__loop_ext *ext);
 
 /* Reports a failure to the exception handler. */
 void cio__report(cio_loop *loop, const cio_exception_context *ctx);

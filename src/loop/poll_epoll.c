@@ -48,8 +48,6 @@ static int epoll_wait_ns(cio_loop *loop, int64_t timeout_ns)
 {
     struct epoll_event events[MAX_EVENTS];
     int n;
-    if (timeout_ns != 0 && !loop->ready.n)
-        __atomic_store_n(&loop->sleeping, 1, __ATOMIC_RELAXED);
     if (have_pwait2 && timeout_ns > 0) {
         struct timespec ts = {.tv_sec = timeout_ns / CIO_NS_PER_SEC,
                               .tv_nsec = timeout_ns % CIO_NS_PER_SEC};
@@ -67,7 +65,6 @@ static int epoll_wait_ns(cio_loop *loop, int64_t timeout_ns)
                              : (timeout_ns + 999999) / 1000000);
         n = epoll_wait(loop->epfd, events, MAX_EVENTS, ms);
     }
-    __atomic_store_n(&loop->sleeping, 0, __ATOMIC_RELAXED);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; i++) {

@@ -81,8 +81,15 @@ static cio_task *next_direct(cio_loop *loop)
 {
     for (;;) {
         struct cio__node *n = loop->ready.head;
-        if (!loop->budget || !n || n->run != cio__task_node_run || loop->debug)
+        if (!n || n->run != cio__task_node_run || loop->debug)
             return NULL;
+        if (!loop->budget) {
+            /* Start the next batch right here (run_ready's rule). */
+            if (loop->ticks <= 1 || loop->ready_handles || loop->stopping)
+                return NULL;
+            loop->ticks--;
+            loop->budget = loop->ready.n;
+        }
         cio__queue_pop(&loop->ready);
         loop->budget--;
         cio_task *next = CIO_CONTAINER_OF(n, cio_task, node);
@@ -97,7 +104,11 @@ void cio__switch_away(cio_loop *loop, cio_task *t)
     if (CIO_UNLIKELY(!cio__stack_canary_ok(t->stack)))
         overflow_abort(t);
     cio_task *next = next_direct(loop);
-    if (next) {
+    if (next == t) {
+        /* It was the only one ready (cio_sleep(0) alone): no switch.  A
+         * switch to itself would resume from its stale saved context. */
+        t->state = CIO__T_RUNNING;
+    } else if (next) {
         next->state = CIO__T_RUNNING;
         loop->current = next;
         cio__ctx_switch(&t->ctx, &next->ctx, 0);
