@@ -215,7 +215,7 @@ static void test_reports(void)
     CHECK_RC(cio_loop_create_task(loop, failing, NULL, "breaker", NULL), 0);
     drain(loop);
     char where[256];
-    snprintf(where, sizeof where, "%s:%d", __FILE__, line);
+    snprintf(where, sizeof where, "%s:%d", CIO_SOURCE_FILE, line);
     int i = log_find("never retrieved", where);
     CHECK(i >= 0);
     if (i >= 0) {
@@ -234,7 +234,7 @@ static void test_reports(void)
     drain(loop);
     CHECK_RC(cio_loop_close(loop), 0);
     cio_future_release(never);
-    snprintf(where, sizeof where, "%s:%d", __FILE__, line);
+    snprintf(where, sizeof where, "%s:%d", CIO_SOURCE_FILE, line);
     CHECK(log_find("destroyed but it is pending", where) >= 0);
     CHECK(log_find("destroyed but it is pending", "stuck") >= 0);
     if (test_failures)
