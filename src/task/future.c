@@ -157,14 +157,23 @@ void cio__future_complete(struct cio_future *f, int status, void *result, char *
         cio__free(f->message);
         f->message = message;
     }
-    if (f->cb0.fn) {
-        struct cio__cb cb = f->cb0;
-        f->cb0.fn = NULL;
-        run_cb(f, &cb);
-    }
-    for (uint32_t i = 0; i < f->ncbs; i++)
-        run_cb(f, &f->cbs[i]);
-    f->ncbs = 0;
+    /* Take the whole list before running any of it.  run_cb calls a
+     * callback at once when no handle can be allocated, and that callback
+     * may remove the future's other callbacks: removing from the live list
+     * while iterating it lost callbacks (tests/test_alloc.c).  Detached,
+     * they are all "already scheduled", as on the normal path. */
+    struct cio__cb first = f->cb0;
+    struct cio__cb *rest = f->cbs;
+    uint32_t nrest = f->ncbs;
+    f->cb0.fn = NULL;
+    f->cb0.arg = NULL;
+    f->cbs = NULL;
+    f->ncbs = f->capcbs = 0;
+    if (first.fn)
+        run_cb(f, &first);
+    for (uint32_t i = 0; i < nrest; i++)
+        run_cb(f, &rest[i]);
+    cio__free(rest);
 }
 
 static int check_pending(cio_future *f, const char *fn)
