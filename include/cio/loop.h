@@ -135,7 +135,8 @@ CIO_EXTERN int cio_call_soon_threadsafe(cio_loop *loop, cio_callback_fn *cb,
 
 /*
  * Cancels the callback: it will not run.  Cancelling a handle whose
- * callback already ran, or twice, does nothing.  Returns 0.
+ * callback already ran, or twice, does nothing.  Returns 0, or
+ * CIO_EWRONGTHREAD (debug mode) from a thread that does not own the loop.
  */
 CIO_EXTERN int cio_handle_cancel(cio_handle *h);
 

@@ -217,6 +217,9 @@ int cio_future_cancel(cio_future *f, const char *msg)
         return cio__bad_arg(NULL, __func__, "future is NULL");
     if (f->flags & CIO__FF_TASK)
         return cio_task_cancel((cio_task *)f, msg);
+    int rc = cio__check_thread(f->loop, __func__);
+    if (rc)
+        return rc;
     if (f->state == CIO__F_DONE)
         return 0;
     char *m = msg ? cio__strdup(msg) : NULL;
@@ -263,6 +266,9 @@ int cio_future_remove_done_callback(cio_future *f, cio_done_fn *fn, void *arg)
 {
     if (!f)
         return cio__bad_arg(NULL, __func__, "future is NULL");
+    int rc = cio__check_thread(f->loop, __func__);
+    if (rc)
+        return rc;
     return cio__future_remove_cb(f, fn, arg);
 }
 
