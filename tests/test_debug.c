@@ -140,7 +140,8 @@ struct foreign {
     cio_loop *loop;
     cio_future *fut;
     cio_task *task;
-    int rc[12];
+    cio_handle *handle;
+    int rc[15];
 };
 
 static void *foreign_thread(void *arg)
@@ -158,8 +159,11 @@ static void *foreign_thread(void *arg)
     f->rc[8] = cio_loop_close(f->loop);
     f->rc[9] = cio_loop_add_reader(f->loop, 0, noop, NULL);
     f->rc[10] = cio_future_add_done_callback(f->fut, (cio_done_fn *)(void *)noop, NULL);
+    f->rc[11] = cio_future_cancel(f->fut, NULL);
+    f->rc[12] = cio_future_remove_done_callback(f->fut, (cio_done_fn *)(void *)noop, NULL);
+    f->rc[13] = cio_handle_cancel(f->handle);
     /* The one call other threads may make. */
-    f->rc[11] = cio_call_soon_threadsafe(f->loop, noop, NULL);
+    f->rc[14] = cio_call_soon_threadsafe(f->loop, noop, NULL);
     return NULL;
 }
 
@@ -173,12 +177,15 @@ static void test_wrong_thread(void)
     drain(loop); /* the loop now belongs to this thread */
     cio_task_release(f.task);
     CHECK_RC(cio_loop_create_task(loop, noop_task, NULL, NULL, &f.task), 0);
+    CHECK_RC(cio_call_later(loop, 0.01, noop, NULL, &f.handle), 0);
     pthread_t th;
     CHECK_EQ(pthread_create(&th, NULL, foreign_thread, &f), 0);
     pthread_join(th, NULL);
-    for (int i = 0; i <= 10; i++)
+    for (int i = 0; i <= 13; i++)
         CHECK_RC(f.rc[i], CIO_EWRONGTHREAD);
-    CHECK_RC(f.rc[11], 0);
+    CHECK_RC(f.rc[14], 0);
+    CHECK_EQ(cio_handle_cancelled(f.handle), 0);
+    cio_handle_release(f.handle);
     /* Nothing the foreign calls asked for happened. */
     CHECK_EQ(cio_future_done(f.fut), 0);
     CHECK_EQ(cio_task_cancelling(f.task), 0);
