@@ -4,6 +4,10 @@
  *   cio/common.h   error codes, allocator hook, logger
  *   cio/loop.h     the event loop: callbacks, timers, descriptor readiness
  *   cio/task.h     futures, tasks, sleep, shields, cio_run
+ *   cio/combine.h  gather, wait, wait_for, as_completed, shield, timeout
+ *                  scopes, task groups
+ *   cio/sync.h     Lock, Event, Condition, Semaphore, Barrier
+ *   cio/queue.h    FIFO, LIFO and priority queues between tasks
  *   cio/tls.h      TLS sessions over sockets (OpenSSL 3)
  *   cio/exec.h     thread pools: cio_to_thread, cio_run_in_executor
  *
@@ -16,6 +20,9 @@
 #include "cio/common.h"
 #include "cio/loop.h"
 #include "cio/task.h"
+#include "cio/combine.h"
+#include "cio/sync.h"
+#include "cio/queue.h"
 #include "cio/tls.h"
 #include "cio/exec.h"
 
