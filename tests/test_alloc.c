@@ -288,6 +288,59 @@ static void sweep(int sticky)
     CHECK(failures > 0); /* and failures were seen */
 }
 
+/* Done callbacks whose scheduling fails are called at once instead: they
+ * must still each run exactly once, whatever they do to the future's
+ * other callbacks meanwhile (here: try to remove them, which on the
+ * normal path finds them already scheduled). */
+static int cb_runs[4];
+static void remover_cb(cio_future *f, void *arg)
+{
+    cb_runs[(intptr_t)arg]++;
+    for (intptr_t i = 0; i < 4; i++)
+        if (i != (intptr_t)arg)
+            cio_future_remove_done_callback(f, remover_cb, (void *)i);
+}
+
+static void test_done_callbacks_nomem(void)
+{
+    long n;
+    for (n = 1; n < 1000; n++) {
+        memset(cb_runs, 0, sizeof cb_runs);
+        A = (struct counting){0};
+        CHECK_RC(cio_set_allocator(counting_alloc, NULL), 0);
+        cio_loop *loop;
+        CHECK_RC(cio_loop_new(&loop), 0);
+        cio_future *f;
+        CHECK_RC(cio_future_new(loop, &f), 0);
+        int added = 0;
+        for (intptr_t i = 0; i < 4; i++)
+            added += cio_future_add_done_callback(f, remover_cb, (void *)i) == 0;
+        CHECK_EQ(added, 4);
+        A.fail_at = A.calls + n; /* fail the nth allocation from here on */
+        A.sticky = 1;
+        CHECK_RC(cio_future_set_result(f, NULL), 0);
+        cio_future_release(f);
+        cio_future *never = NULL;
+        A.fail_at = 0;
+        CHECK_RC(cio_future_new(loop, &never), 0);
+        CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_EDEADLOCK);
+        cio_future_release(never);
+        long injected = A.injected;
+        cio_loop_free(loop);
+        CHECK_EQ(A.live, 0);
+        CHECK_RC(cio_set_allocator(NULL, NULL), 0);
+        for (int i = 0; i < 4; i++)
+            if (cb_runs[i] != 1) {
+                fprintf(stderr, "  allocation %ld failing: callback %d ran %d times\n", n, i,
+                        cb_runs[i]);
+                CHECK(!"a done callback was lost or doubled");
+            }
+        if (!injected)
+            break;
+    }
+    CHECK(n > 1);
+}
+
 static void test_fail_once(void) { sweep(0); }
 static void test_fail_sticky(void) { sweep(1); }
 
@@ -296,5 +349,6 @@ int main(void)
     cio_log_set_level(CIO_LOG_OFF); /* runs that fail may log */
     RUN(test_fail_once);
     RUN(test_fail_sticky);
+    RUN(test_done_callbacks_nomem);
     return test_finish();
 }

@@ -409,6 +409,35 @@ static void test_handle_cancel(void)
     cio_loop_free(loop);
 }
 
+/* A callback that cancels its own handle while it runs: nothing breaks,
+ * and a repeating timer pattern (re-arm from the callback) stops cleanly. */
+struct self_cancel {
+    cio_loop *loop;
+    cio_handle *h;
+    int runs, rc;
+};
+
+static void self_cancel_cb(void *arg)
+{
+    struct self_cancel *s = arg;
+    s->runs++;
+    s->rc = cio_handle_cancel(s->h);
+    CHECK_EQ(cio_handle_cancelled(s->h), 1);
+}
+
+static void test_handle_cancel_self(void)
+{
+    cio_loop *loop = new_loop(1);
+    struct self_cancel s = {.loop = loop, .rc = 1};
+    CHECK_RC(cio_call_later(loop, 1, self_cancel_cb, &s, &s.h), 0);
+    CHECK_RC(cio_call_at(loop, 2, stop_cb, loop, NULL), 0);
+    CHECK_RC(cio_loop_run_forever(loop), 0);
+    CHECK_EQ(s.runs, 1);
+    CHECK_RC(s.rc, 0);
+    cio_handle_release(s.h);
+    cio_loop_free(loop);
+}
+
 /* A handle the user still holds when the loop closes stays valid until
  * released. */
 static void test_handle_outlives_close(void)
@@ -610,6 +639,7 @@ int main(void)
     RUN(test_call_later_order);
     RUN(test_real_clock_timer);
     RUN(test_handle_cancel);
+    RUN(test_handle_cancel_self);
     RUN(test_handle_outlives_close);
     RUN(test_exception_handler);
     RUN(test_settings);

@@ -5,14 +5,17 @@
  *     all suspended at once, then all finishing;
  *   - deep but legal recursion inside a task's stack works;
  *   - recursion past the end of the stack hits the guard page: a forked
- *     child dies by SIGSEGV, not by anything else.
+ *     child dies by SIGSEGV, not by anything else, and the faulting
+ *     address lies in the task's guard page.
  */
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
+#include "task/task.h" /* white box: the task's stack bounds */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -148,27 +151,64 @@ static __attribute__((noinline)) int recurse_forever(int depth)
     return recurse_forever(depth + 1) + pad[0] + pad[1023];
 }
 
+/* What the child saw, in memory shared with the parent. */
+struct guard_probe {
+    uintptr_t guard_lo, guard_hi; /* the overflowing task's guard page */
+    int armed;                    /* the task reached the recursion */
+    int fault_in_guard;           /* the SIGSEGV's address was in it */
+    uintptr_t fault_addr;
+};
+
+static struct guard_probe *probe;
+
+/* Runs on the alternate stack: notes where the fault was, then restores
+ * the default action so that returning re-executes the faulting access
+ * and the kernel kills the child with SIGSEGV. */
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+    uintptr_t a = (uintptr_t)si->si_addr;
+    probe->fault_addr = a;
+    probe->fault_in_guard = a >= probe->guard_lo && a < probe->guard_hi;
+    signal(SIGSEGV, SIG_DFL);
+}
+
 static int overflow_task(void *arg, void **result)
 {
+    /* White box: the guard page is the page just below the usable stack. */
+    cio_task *t = cio_current_task();
+    long page = sysconf(_SC_PAGESIZE);
+    probe->guard_hi = (uintptr_t)t->stack->lo;
+    probe->guard_lo = probe->guard_hi - (uintptr_t)page;
+    probe->armed = 1;
     recurse_forever(0);
     return 0;
 }
 
-/* Runs in the child: exits 0..2 if it survived, which the parent flags. */
+static int neighbour_task(void *arg, void **result) { return cio_sleep(10); }
+
+/* Runs in the child: exits 1..2 if it survived, which the parent flags. */
 static void overflow_child(size_t stack_size)
 {
-    /* The default action, so the death is the kernel's SIGSEGV: ASan's
-     * own handler would report and exit(1) instead. */
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
-    signal(SIGSEGV, SIG_DFL);
+    /* Our own handler (ASan's would report and exit(1) instead), on an
+     * alternate stack since the task's stack is exhausted. */
+    static char altstack[64 * 1024];
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack};
+    sigaltstack(&ss, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigaction(SIGSEGV, &sa, NULL);
     signal(SIGBUS, SIG_DFL);
     cio_loop *loop;
     if (cio_loop_new(&loop) != 0)
         _exit(2);
-    /* A neighbour below, so that without a guard the overflow would run
-     * into another stack instead of unmapped memory. */
-    cio_create_task_at(loop, overflow_task, NULL, "neighbour-free", stack_size, NULL, NULL, 0);
+    /* The first task takes the stack slot below the second, so without a
+     * guard the overflow would run silently into its neighbour's stack
+     * instead of faulting. */
+    cio_create_task_at(loop, neighbour_task, NULL, "neighbour", stack_size, NULL, NULL, 0);
     cio_create_task_at(loop, overflow_task, NULL, "overflow", stack_size, NULL, NULL, 0);
     cio_future *never;
     cio_future_new(loop, &never);
@@ -178,6 +218,7 @@ static void overflow_child(size_t stack_size)
 
 static void expect_guard_death(size_t stack_size)
 {
+    memset(probe, 0, sizeof *probe);
     fflush(NULL);
     pid_t pid = fork();
     CHECK(pid >= 0);
@@ -190,6 +231,12 @@ static void expect_guard_death(size_t stack_size)
         CHECK_EQ(WTERMSIG(status), SIGSEGV);
     else
         fprintf(stderr, "  child exited with %d instead of dying\n", WEXITSTATUS(status));
+    CHECK_EQ(probe->armed, 1);
+    CHECK_EQ(probe->fault_in_guard, 1);
+    if (!probe->fault_in_guard)
+        fprintf(stderr, "  fault at %#lx, guard page [%#lx, %#lx)\n",
+                (unsigned long)probe->fault_addr, (unsigned long)probe->guard_lo,
+                (unsigned long)probe->guard_hi);
 }
 
 static void test_overflow_guard(void)
@@ -200,6 +247,9 @@ static void test_overflow_guard(void)
 
 int main(void)
 {
+    probe = mmap(NULL, sizeof *probe, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (probe == MAP_FAILED)
+        return 1;
     RUN(test_deep_recursion);
     RUN(test_overflow_guard);
     RUN(test_100k_tasks);

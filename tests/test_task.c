@@ -415,6 +415,93 @@ static void test_return_ecanceled(void)
     cio_loop_free(loop);
 }
 
+/* Cancellation at each suspension point in turn (DESIGN.md section 8):
+ * a callback scheduled just before point k cancels the task while it is
+ * suspended there.  Point k returns -ECANCELED, every later one fails at
+ * once, and nothing before k is disturbed. */
+#define NPOINTS 6
+
+struct points {
+    int target;
+    int rc[NPOINTS];
+    cio_future *fut;
+    cio_task *child;
+    double t_end;
+};
+
+static void cancel_current_cb(void *arg) { cio_task_cancel(arg, NULL); }
+static void complete_cb(void *arg) { cio_future_set_result(arg, NULL); }
+
+static int sleepy_child(void *arg, void **result) { return cio_sleep(2); }
+
+static void before_point(struct points *p, int k)
+{
+    if (k == p->target)
+        CHECK_RC(cio_call_soon(cio_get_running_loop(), cancel_current_cb, cio_current_task(),
+                               NULL), 0);
+}
+
+static int points_body(void *arg, void **result)
+{
+    struct points *p = arg;
+    cio_loop *loop = cio_get_running_loop();
+    before_point(p, 0);
+    p->rc[0] = cio_sleep(0);
+    before_point(p, 1);
+    p->rc[1] = cio_sleep(1);
+    CHECK_RC(cio_call_later(loop, 1, complete_cb, p->fut, NULL), 0);
+    before_point(p, 2);
+    p->rc[2] = cio_await(p->fut, NULL);
+    CHECK_RC(cio_create_task(sleepy_child, NULL, "child", &p->child), 0);
+    before_point(p, 3);
+    p->rc[3] = cio_task_await(p->child, NULL);
+    before_point(p, 4);
+    p->rc[4] = cio_sleep(0.5);
+    before_point(p, 5);
+    CHECK_RC(cio_shield_begin(), 0);
+    p->rc[5] = cio_sleep(0.5); /* shielded: completes, cancelled or not */
+    CHECK_RC(cio_shield_end(), 0);
+    p->t_end = cio_loop_time(loop);
+    return cio_checkpoint();
+}
+
+static void test_cancel_each_point(void)
+{
+    for (int k = 0; k <= NPOINTS; k++) { /* k == NPOINTS: never cancelled */
+        cio_loop *loop = new_loop();
+        struct points p = {.target = k};
+        for (int i = 0; i < NPOINTS; i++)
+            p.rc[i] = 1;
+        CHECK_RC(cio_future_new(loop, &p.fut), 0);
+        cio_task *t;
+        CHECK_RC(cio_loop_create_task(loop, points_body, &p, NULL, &t), 0);
+        drain(loop);
+        for (int i = 0; i < NPOINTS - 1; i++)
+            CHECK_RC(p.rc[i], i < k ? 0 : -ECANCELED);
+        CHECK_RC(p.rc[NPOINTS - 1], 0);
+        CHECK_EQ(cio_task_cancelled(t), k < NPOINTS);
+        if (k == 2)
+            CHECK_EQ(cio_future_cancelled(p.fut), 1); /* cancelled with its awaiter */
+        if (k == 3)
+            CHECK_EQ(cio_task_cancelled(p.child), 1);
+        /* Once cancelled, nothing waited except the shielded sleep. */
+        /* Uncancelled: sleep 1, await until 2, child until 4, 0.5, 0.5. */
+        static const double ends[NPOINTS + 1] = {0.5, 0.5, 1.5, 2.5, 4.5, 5.0, 5.0};
+        double want = ends[k];
+        if (fabs(p.t_end - want) > 1e-6) {
+            fprintf(stderr, "  cancel at point %d: ended at %.3f, wanted %.3f\n", k, p.t_end, want);
+            CHECK(!"unexpected end time");
+        }
+        if (p.child) {
+            cio_task_result(p.child, NULL);
+            cio_task_release(p.child);
+        }
+        cio_task_release(t);
+        cio_future_release(p.fut);
+        cio_loop_free(loop);
+    }
+}
+
 /* ---- current task, suspension points outside tasks ------------------------- */
 
 struct cur {
@@ -746,6 +833,7 @@ int main(void)
     RUN(test_cancel_in_await);
     RUN(test_cancel_during_shield);
     RUN(test_self_cancel);
+    RUN(test_cancel_each_point);
     RUN(test_return_ecanceled);
     RUN(test_current_and_errors);
     RUN(test_sleep_args);

@@ -249,9 +249,61 @@ static void test_from_loop_thread(void)
     cio_loop_free(loop);
 }
 
+/* One loop per thread (DESIGN.md section 2): several threads each run
+ * their own cio_run at the same time, sharing nothing but the library's
+ * process-wide state (allocator hook, logger, stack-guard method). */
+static int per_thread_child(void *arg, void **result)
+{
+    int rc = cio_sleep(0.001);
+    *result = arg;
+    return rc;
+}
+
+static int per_thread_main(void *arg, void **result)
+{
+    long sum = 0;
+    for (int round = 0; round < 20; round++) {
+        cio_task *t[10];
+        for (int i = 0; i < 10; i++)
+            if (cio_create_task(per_thread_child, (void *)(intptr_t)i, NULL, &t[i]) != 0)
+                return -ENOMEM;
+        for (int i = 0; i < 10; i++) {
+            void *r = NULL;
+            if (cio_task_await(t[i], &r) == 0)
+                sum += (intptr_t)r;
+            cio_task_release(t[i]);
+        }
+    }
+    *result = (void *)(intptr_t)sum;
+    return 0;
+}
+
+static void *loop_thread(void *arg)
+{
+    void *r = NULL;
+    int rc = cio_run(per_thread_main, NULL, &r);
+    *(long *)arg = rc == 0 ? (long)(intptr_t)r : rc;
+    return NULL;
+}
+
+static void test_loop_per_thread(void)
+{
+    pthread_t th[4];
+    long sums[4] = {0};
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(pthread_create(&th[i], NULL, loop_thread, &sums[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ(sums[i], 20 * 45);
+    }
+}
+
 int main(void)
 {
     alarm(120); /* a lost wake-up hangs: fail instead of waiting for ctest */
+    /* First, so that the library's process-wide state is first touched
+     * by several threads at once. */
+    RUN(test_loop_per_thread);
     RUN(test_hammer);
     RUN(test_wakes_sleeping_loop);
     RUN(test_wakes_timer_sleep);

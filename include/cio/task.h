@@ -59,7 +59,8 @@ CIO_EXTERN int cio_future_set_error(cio_future *fut, int code, const char *messa
 /*
  * Cancels the future: 1 if it was pending and is now cancelled, 0 if it
  * was already done.  msg (copied, may be NULL) becomes its error message.
- * For a task's future this is cio_task_cancel().
+ * For a task's future this is cio_task_cancel().  Errors: -EINVAL (NULL),
+ * CIO_EWRONGTHREAD (debug mode).
  */
 CIO_EXTERN int cio_future_cancel(cio_future *fut, const char *msg);
 
@@ -85,7 +86,8 @@ CIO_EXTERN const char *cio_future_error_message(const cio_future *fut);
  */
 CIO_EXTERN int cio_future_add_done_callback(cio_future *fut, cio_done_fn *fn, void *arg);
 
-/* Removes every registration of (fn, arg); returns how many. */
+/* Removes every registration of (fn, arg); returns how many.  Errors:
+ * -EINVAL (NULL), CIO_EWRONGTHREAD (debug mode). */
 CIO_EXTERN int cio_future_remove_done_callback(cio_future *fut, cio_done_fn *fn, void *arg);
 
 /*

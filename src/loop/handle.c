@@ -174,6 +174,9 @@ int cio_handle_cancel(cio_handle *h)
 {
     if (!h)
         return cio__bad_arg(NULL, __func__, "handle is NULL");
+    int rc = cio__check_thread(h->loop, __func__);
+    if (rc)
+        return rc; /* another thread would race with the timer heap */
     if (h->flags & CIO__H_CANCELLED)
         return 0;
     h->flags |= CIO__H_CANCELLED;
