@@ -4,6 +4,8 @@
  *   cio/common.h   error codes, allocator hook, logger
  *   cio/loop.h     the event loop: callbacks, timers, descriptor readiness
  *   cio/task.h     futures, tasks, sleep, shields, cio_run
+ *   cio/net.h      sockets as coroutines, DNS, UDP endpoints
+ *   cio/stream.h   buffered streams, open_connection, servers
  *
  * Each function's comment in those headers is its manual: what it does, its
  * errors, who owns what, and whether it may suspend the calling task.
@@ -14,5 +16,7 @@
 #include "cio/common.h"
 #include "cio/loop.h"
 #include "cio/task.h"
+#include "cio/net.h"
+#include "cio/stream.h"
 
 #endif
