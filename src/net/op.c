@@ -23,12 +23,14 @@
 /* Bits that say "a read may succeed now". */
 #define READ_BITS ((uint32_t)(EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 
-/* After a short read: the data seen so far is consumed. */
+/* After a short read: the data seen so far is consumed.  EPOLLRDHUP
+ * stays: the peer's FIN raises no second edge, and the next read must
+ * still go and meet the end of stream. */
 static void mark_drained(cio_loop *loop, int fd)
 {
     struct cio__fd *f = cio__fd_slot(loop, fd, 0);
     if (f && f->mode == 2)
-        f->ready &= ~(uint32_t)(EPOLLIN | EPOLLRDHUP);
+        f->ready &= ~(uint32_t)EPOLLIN;
 }
 
 /*
