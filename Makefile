@@ -32,18 +32,18 @@ test:
 	$(MAKE) test-normal test-asan test-tsan
 
 test-normal:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_BUILD_TESTS=ON -DCIO_BUILD_EXAMPLES=ON >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 	cd $(BUILD) && ctest $(CTEST_ARGS)
 
 test-asan:
-	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DCIO_SANITIZE=address,undefined >/dev/null
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DCIO_SANITIZE=address,undefined -DCIO_BUILD_TESTS=ON -DCIO_BUILD_EXAMPLES=ON >/dev/null
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 CIO_TEST_TIMEOUT_MULTIPLIER=3 ctest $(CTEST_ARGS)
 
 # Threaded code under ThreadSanitizer: the tests labelled "threads".
 test-tsan:
-	cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DCIO_SANITIZE=thread -DCIO_BUILD_EXAMPLES=OFF >/dev/null
+	cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DCIO_SANITIZE=thread -DCIO_BUILD_TESTS=ON -DCIO_BUILD_EXAMPLES=OFF >/dev/null
 	cmake --build $(BUILD_TSAN) -j$(JOBS)
 	cd $(BUILD_TSAN) && CIO_TEST_TIMEOUT_MULTIPLIER=5 ctest $(CTEST_ARGS) -L threads
 

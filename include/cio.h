@@ -6,6 +6,8 @@
  *   cio/task.h     futures, tasks, sleep, shields, cio_run
  *   cio/net.h      sockets as coroutines, DNS, UDP endpoints
  *   cio/stream.h   buffered streams, open_connection, servers
+ *   cio/tls.h      TLS sessions over sockets (OpenSSL 3)
+ *   cio/exec.h     thread pools: cio_to_thread, cio_run_in_executor
  *
  * Each function's comment in those headers is its manual: what it does, its
  * errors, who owns what, and whether it may suspend the calling task.
@@ -18,5 +20,7 @@
 #include "cio/task.h"
 #include "cio/net.h"
 #include "cio/stream.h"
+#include "cio/tls.h"
+#include "cio/exec.h"
 
 #endif

@@ -6,10 +6,10 @@ set -euo pipefail
 what=${1:-build}
 
 need_cmds=(cmake:cmake cc:gcc make:make pkg-config:pkg-config)
-need_pkgs=()
+need_pkgs=(libssl-dev ca-certificates)
 case "$what" in
   test)  need_cmds+=(python3:python3 curl:curl openssl:openssl valgrind:valgrind)
-         need_pkgs+=(libssl-dev) ;;
+         ;;
   bench) need_cmds+=(python3:python3 go:golang-go valgrind:valgrind)
          need_pkgs+=(python3-uvloop libuv1-dev) ;;
 esac

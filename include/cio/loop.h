@@ -85,8 +85,10 @@ CIO_EXTERN void cio_loop_unref(cio_loop *loop);
 CIO_EXTERN int cio_loop_stop(cio_loop *loop);
 
 /*
- * The loop's clock, seconds on a monotonic scale (CLOCK_MONOTONIC), or
- * virtual time under cio_loop_set_virtual_clock().  Never fails.
+ * The loop's clock (loop NULL: the running loop's), seconds on a monotonic
+ * scale (CLOCK_MONOTONIC), or virtual time under
+ * cio_loop_set_virtual_clock().  0 if loop is NULL and none runs.  Never
+ * fails.
  */
 CIO_EXTERN double cio_loop_time(cio_loop *loop);
 

@@ -35,6 +35,8 @@ typedef void cio_done_fn(cio_future *fut, void *arg);
  * owns one reference.  Errors: -ENOMEM, CIO_ENOLOOP, CIO_ECLOSED.
  */
 CIO_EXTERN int cio_future_new(cio_loop *loop, cio_future **out);
+/* Adds a reference, to be dropped with cio_future_release().  NULL is a
+ * no-op. */
 CIO_EXTERN void cio_future_retain(cio_future *fut);
 /* Drops a reference; the last one frees the future.  A failure nobody
  * retrieved is reported to the loop's exception handler then. */
@@ -61,6 +63,8 @@ CIO_EXTERN int cio_future_set_error(cio_future *fut, int code, const char *messa
  */
 CIO_EXTERN int cio_future_cancel(cio_future *fut, const char *msg);
 
+/* 1 if the future is done (has a result, failed or was cancelled), else 0;
+ * 1 from cio_future_cancelled() only if it was cancelled.  Never fail. */
 CIO_EXTERN int cio_future_done(const cio_future *fut);
 CIO_EXTERN int cio_future_cancelled(const cio_future *fut);
 
@@ -114,15 +118,25 @@ CIO_EXTERN int cio_create_task_at(cio_loop *loop, cio_coro_fn *fn, void *arg,
 /* asyncio.create_task: a task on the running loop. */
 CIO_EXTERN int cio_create_task(cio_coro_fn *fn, void *arg, const char *name,
                                cio_task **out);
+/* Where a task is created, for debug reports: the file's own name where
+ * the compiler offers it (gcc >= 12, clang >= 9), not the build's path. */
+#ifdef __FILE_NAME__
+#define CIO_SOURCE_FILE __FILE_NAME__
+#else
+#define CIO_SOURCE_FILE __FILE__
+#endif
+
 #define cio_create_task(fn, arg, name, out) \
-    cio_create_task_at(NULL, (fn), (arg), (name), 0, (out), __FILE__, __LINE__)
+    cio_create_task_at(NULL, (fn), (arg), (name), 0, (out), CIO_SOURCE_FILE, __LINE__)
 
 /* loop.create_task: a task on a given loop (which need not run yet). */
 CIO_EXTERN int cio_loop_create_task(cio_loop *loop, cio_coro_fn *fn, void *arg,
                                     const char *name, cio_task **out);
 #define cio_loop_create_task(loop, fn, arg, name, out) \
-    cio_create_task_at((loop), (fn), (arg), (name), 0, (out), __FILE__, __LINE__)
+    cio_create_task_at((loop), (fn), (arg), (name), 0, (out), CIO_SOURCE_FILE, __LINE__)
 
+/* Adds a reference to t, which the caller must cio_task_release().  NULL
+ * is a no-op. */
 CIO_EXTERN void cio_task_retain(cio_task *t);
 /* Drops a reference.  Releasing the last reference of a pending task is
  * allowed (the loop holds its own until it finishes). */

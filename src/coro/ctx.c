@@ -9,6 +9,10 @@
 
 #include "coro.h"
 
+#ifdef CIO_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #if defined(CIO_CORO_UCONTEXT)
 const char cio__coro_method[] = "ucontext (portable fallback)";
 #elif defined(__x86_64__)
@@ -57,6 +61,9 @@ void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, cio__ctx_entry_fn *entr
 #ifdef CIO_ASAN
     ctx->stack_lo = lo;
     ctx->stack_size = size;
+    /* A recycled stack still carries the redzone poison of the frames of
+     * the task that used it last, which never returned. */
+    ASAN_UNPOISON_MEMORY_REGION(lo, size);
 #endif
 #ifdef CIO_TSAN
     if (!ctx->tsan_fiber)

@@ -76,6 +76,14 @@ int cio_loop_close(cio_loop *loop)
     int rc = cio__check_thread(loop, __func__);
     if (rc)
         return rc;
+    /* Extensions first (an executor waits for its threads here), while
+     * tasks, callbacks and the thread-safe queue still exist. */
+    while (loop->exts) {
+        struct cio__loop_ext *e = loop->exts;
+        loop->exts = e->next;
+        e->next = NULL;
+        e->on_close(loop, e);
+    }
     /* Pending tasks are destroyed while pending (asyncio: "Task was
      * destroyed but it is pending!").  Three passes, so that no task is
      * freed while another may still wake it: mark all done, complete
@@ -137,6 +145,20 @@ int cio_loop_close(cio_loop *loop)
     return 0;
 }
 
+struct cio__loop_ext *cio__loop_ext_find(cio_loop *loop, const void *key)
+{
+    for (struct cio__loop_ext *e = loop->exts; e; e = e->next)
+        if (e->key == key)
+            return e;
+    return NULL;
+}
+
+void cio__loop_ext_add(cio_loop *loop, struct cio__loop_ext *ext)
+{
+    ext->next = loop->exts;
+    loop->exts = ext;
+}
+
 void cio_loop_free(cio_loop *loop)
 {
     if (!loop)
@@ -152,6 +174,8 @@ void cio_loop_free(cio_loop *loop)
 
 double cio_loop_time(cio_loop *loop)
 {
+    if (!loop)
+        loop = cio__running_loop;
     if (!loop)
         return 0;
     return (double)cio__loop_now(loop) / 1e9;

@@ -56,6 +56,20 @@ struct cio_handle {
     uint32_t flags;            /* CIO__H_* */
 };
 
+/*
+ * A loop extension: state a higher layer (the default executor, signal
+ * handling) keeps per loop without the loop knowing what it is.  The loop
+ * keeps a list of them and, when it closes, unlinks each (newest first)
+ * and calls its on_close while the loop is still intact, before pending
+ * tasks, callbacks and the thread-safe queue are dropped.
+ */
+struct cio__loop_ext {
+    struct cio__loop_ext *next; /* next in the loop's list */
+    const void *key;            /* identifies the owner: a static's address */
+    /* Releases the extension (it is already unlinked). */
+    void (*on_close)(cio_loop *loop, struct cio__loop_ext *ext);
+};
+
 struct cio__timer_entry {
     int64_t when;              /* copy of h->when: the heap never chases h */
     cio_handle *h;
@@ -151,6 +165,7 @@ struct cio_loop {
     int64_t step_start;        /* debug: when the current step began */
     cio_exception_handler_fn *exc_fn;
     void *exc_ud;
+    struct cio__loop_ext *exts; /* extensions of higher layers (newest first) */
 };
 
 /*
@@ -251,6 +266,10 @@ int cio__fd_wait(cio_loop *loop, int fd, uint32_t events);
 void cio__fd_forget(cio_loop *loop, int fd);
 /* Backend hook: fd reported events. */
 void cio__fd_dispatch(cio_loop *loop, int fd, uint32_t events);
+
+/* Loop extensions: the one with key, or NULL; adding links ext first. */
+struct cio__loop_ext *cio__loop_ext_find(cio_loop *loop, const void *key);
+void cio__loop_ext_add(cio_loop *loop, struct cio__loop_ext *ext);
 
 /* Reports a failure to the exception handler. */
 void cio__report(cio_loop *loop, const cio_exception_context *ctx);

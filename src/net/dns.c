@@ -2,36 +2,23 @@
  * dns.c - getaddrinfo/getnameinfo off the loop, through the thread pool
  * (cio_to_thread, include/cio/exec.h).
  *
- * A lookup is a job shared by the task and the worker thread.  If the task
- * is cancelled it returns -ECANCELED at once while the thread may still be
- * inside getaddrinfo; whichever of the two finishes second frees the job
- * (and the late answer), decided by one atomic exchange on job->state.
+ * A lookup is a job the task hands to a worker thread.  If the task is
+ * cancelled it returns -ECANCELED at once while the thread may still be
+ * inside getaddrinfo; the executor then calls job_discard on the loop
+ * thread once the thread is done, which frees the job and the late answer.
  *
  * Numeric hosts (and NULL hosts) never leave the loop: getaddrinfo with
  * AI_NUMERICHOST answers without any I/O.
- *
- * Until the thread pool is part of the build (cio/exec.h absent), lookups
- * of names run on the loop thread; the build says so with a warning.
+
  */
 #define _GNU_SOURCE
-#include <stdatomic.h>
 #include <stdlib.h>
 
+#include "cio/exec.h"
 #include "cio/net.h"
 #include "../task/task.h"
 
-#if __has_include("cio/exec.h")
-#include "cio/exec.h"
-#define HAVE_POOL 1
-#else
-#warning "cio/exec.h missing: DNS lookups of names block the loop"
-#define HAVE_POOL 0
-#endif
-
-enum { JOB_RUNNING = 0, JOB_DONE = 1, JOB_ABANDONED = 2 };
-
 struct gai_job {
-    _Atomic int state;         /* JOB_*: who frees the job */
     char *host, *port;         /* copies: the caller's strings may go away */
     struct addrinfo hints;     /* copy of the caller's hints */
     int has_hints;
@@ -54,50 +41,45 @@ static void job_free(struct gai_job *j)
     cio__free(j);
 }
 
-static void job_work(struct gai_job *j)
+/* In a worker thread: only libc, no cio call. */
+static int job_thread(void *arg, void **result)
 {
+    struct gai_job *j = arg;
     if (j->is_nameinfo)
         j->rc = getnameinfo((struct sockaddr *)&j->addr, j->addrlen, j->hostbuf,
                             sizeof j->hostbuf, j->servbuf, sizeof j->servbuf, j->flags);
     else
         j->rc = getaddrinfo(j->host, j->port, j->has_hints ? &j->hints : NULL, &j->res);
-}
-
-#if HAVE_POOL
-static int job_thread(void *arg, void **result)
-{
-    struct gai_job *j = arg;
-    job_work(j);
     *result = NULL;
-    if (atomic_exchange(&j->state, JOB_DONE) == JOB_ABANDONED)
-        job_free(j); /* the task gave up: nobody else will */
     return 0;
 }
-#endif
 
-/* Runs j off the loop; returns 0 with j still owned by the caller, or a
- * negative code, in which case j is freed (now or by the thread). */
+/* On the loop thread, once an abandoned lookup's thread is done (or the
+ * lookup was dropped before it started): the late answer is freed. */
+static void job_discard(void *arg, int rc, void *result)
+{
+    (void)rc;
+    (void)result;
+    job_free(arg);
+}
+
+/*
+ * Runs j in the loop's default thread pool.  Returns 0 with j still owned
+ * by the caller, or a negative code, in which case j is freed (now, or by
+ * job_discard when the thread is done with it).
+ */
 static int job_run(struct gai_job *j)
 {
-#if HAVE_POOL
     void *ignored = NULL;
-    int rc = cio_to_thread(job_thread, j, &ignored);
-    /* Only an interruption leaves the thread running; any other failure
-     * means the job was never started (a failing call has no effect). */
-    if ((rc == -ECANCELED || rc == -ETIMEDOUT) &&
-        atomic_exchange(&j->state, JOB_ABANDONED) == JOB_RUNNING)
-        return rc; /* the thread frees j when it finishes */
-    if (rc < 0) {
-        job_free(j);
+    int rc = cio_run_in_executor_discard(NULL, job_thread, j, &ignored, job_discard);
+    if (rc >= 0)
+        return 0;
+    /* Interrupted (this task cancelled or timed out): job_discard owns j.
+     * Otherwise (shutdown, no memory...) fn never ran and j is ours. */
+    if ((rc == -ECANCELED || rc == -ETIMEDOUT) && cio_checkpoint() != 0)
         return rc;
-    }
-    return 0;
-#else
-    if (!cio__current())
-        return CIO_ENOTASK;
-    job_work(j);
-    return 0;
-#endif
+    job_free(j);
+    return rc;
 }
 
 static int gai_code(int rc)

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# run.sh AREA - builds and runs one area of benchmarks (make bench-AREA), or
+# every area with AREA "all" (make bench).
+#
+#   1. configures a release build in build-bench/ with -DCIO_BUILD_BENCH=ON
+#      and builds cio's bench programs and the C peers (bench/CMakeLists.txt);
+#   2. builds the Go peers of the area (bench/peers/AREA_*.go), if go exists;
+#   3. runs bench/lib.py AREA, which reads bench/AREA.py, runs every
+#      contender pinned to one core, appends the medians to
+#      build/bench/results.jsonl and prints the table.
+#
+# A new area is three files: bench/AREA.py (the list of benchmarks),
+# bench/AREA/cio_AREA.c (cio's side) and its peers under bench/peers/.
+# Environment: BENCH_BUILD (build dir), BENCH_CPU, BENCH_RUNS, BENCH_ONLY
+# (see bench/lib.py).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+area=${1:?usage: bench/run.sh AREA|all}
+build=${BENCH_BUILD:-build-bench}
+export BENCH_BUILD=$PWD/$build
+
+if [ "$area" = all ]; then
+    areas=()
+    for f in bench/*.py; do
+        a=$(basename "$f" .py)
+        [ "$a" = lib ] || areas+=("$a")
+    done
+else
+    [ -f "bench/$area.py" ] || { echo "run.sh: no benchmarks for '$area' (bench/$area.py)" >&2; exit 2; }
+    areas=("$area")
+fi
+
+jobs=${JOBS:-2}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g \
+      -DCIO_BUILD_BENCH=ON -DCIO_BUILD_TESTS=OFF -DCIO_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build "$build" -j"$jobs" >/dev/null
+
+mkdir -p "$build/bench/peers"
+for a in "${areas[@]}"; do
+    for src in bench/peers/"$a"_*.go; do
+        [ -e "$src" ] || continue
+        if command -v go >/dev/null 2>&1; then
+            out=$build/bench/peers/$(basename "$src" .go)
+            # Go caches builds in $HOME; fall back to the build dir if unset.
+            GOCACHE=${GOCACHE:-${HOME:+$HOME/.cache/go-build}} GOCACHE=${GOCACHE:-$PWD/$build/go-cache} \
+                go build -o "$out" "$src"
+        else
+            echo "run.sh: go not found, skipping $src (scripts/deps.sh bench installs it)" >&2
+        fi
+    done
+done
+
+for a in "${areas[@]}"; do
+    echo "== bench-$a ($(date -u +%H:%M:%S) UTC, pinned to cpu ${BENCH_CPU:-$(( $(nproc) - 1 ))}) ==" >&2
+    /usr/bin/python3 bench/lib.py "$a"
+done

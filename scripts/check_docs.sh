@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# check_docs.sh [SRCDIR] - the docs check that ctest runs as "docs_check".
+#
+# The headers are the reference (STYLE.md), and docs/ must keep up with them.
+# It fails, listing what is wrong, if
+#   1. a public function (a CIO_EXTERN declaration in include/cio/*.h) has
+#      no doc comment: a /* ... */ block ending on the line right above the
+#      declaration, or above the first of a group of adjacent declarations
+#      (no blank line between them; #define lines and indented continuation
+#      lines may sit in the group).  A section ruler such as
+#      "/* ---- tasks ---- */" does not count as a doc comment;
+#   2. a public header include/cio/X.h has no reference page docs/api/X.md;
+#   3. a public function's name appears nowhere in docs/ as a whole word;
+#   4. the example in README.md (its first ```c block) is not, line for
+#      line, the code of examples/00_readme.c after its opening comment:
+#      that example is built and run by `make test`, so the README's code is
+#      proven to compile and work.
+# Only bash, grep, sort and a POSIX awk are needed.
+set -euo pipefail
+src=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+cd "$src"
+
+shopt -s nullglob
+headers=(include/cio/*.h)
+[ ${#headers[@]} -gt 0 ] || { echo "check_docs: no headers under include/cio/" >&2; exit 1; }
+
+# One line per public function: NAME FILE:LINE DOCUMENTED(1|0).
+# A declaration may span lines; its name is the identifier before its
+# first "(".
+scan='
+function report(   text, name, ok, i, l) {
+    text = decl
+    sub(/\(.*/, "", text)
+    name = text
+    sub(/.*[^A-Za-z0-9_]/, "", name)
+    ok = 0
+    for (i = start - 1; i >= 1; i--) {
+        l = lines[i]
+        if (l ~ /\*\/[ \t]*$/) { ok = (l !~ /----/); break }
+        if (l ~ /^[ \t]*$/) break
+        if (l ~ /^CIO_EXTERN/ || l ~ /^#[ \t]*define/ || l ~ /^[ \t]/) continue
+        break
+    }
+    if (name != "") print name, FILENAME ":" start, ok
+}
+{ lines[FNR] = $0 }
+FNR == 1 { indecl = 0 }
+indecl { decl = decl " " $0; if ($0 ~ /[;{]/) { indecl = 0; report() }; next }
+/^CIO_EXTERN[ \t]/ {
+    decl = $0; start = FNR
+    if ($0 ~ /[;{]/) report(); else indecl = 1
+}
+'
+funcs=$(for h in "${headers[@]}"; do awk "$scan" "$h"; done)
+[ -n "$funcs" ] || { echo "check_docs: found no CIO_EXTERN declarations" >&2; exit 1; }
+
+fail=0
+
+undocumented=$(awk '$3 == 0 { print "  " $1 "  (" $2 ")" }' <<<"$funcs")
+if [ -n "$undocumented" ]; then
+    echo "check_docs: public functions without a doc comment right above them:"
+    echo "$undocumented"
+    fail=1
+fi
+
+for h in "${headers[@]}"; do
+    page="docs/api/$(basename "$h" .h).md"
+    if [ ! -f "$page" ]; then
+        echo "check_docs: $h has no reference page $page"
+        fail=1
+    fi
+done
+
+# Every name that docs/ mentions, once, then the public names not among them.
+mentioned=$(grep -rhoE '\<cio_[A-Za-z0-9_]+' docs 2>/dev/null | sort -u || true)
+missing=$(awk '{ print $1 }' <<<"$funcs" | sort -u | grep -vxF -f <(printf '%s\n' "$mentioned") || true)
+if [ -n "$missing" ]; then
+    echo "check_docs: public functions that docs/ never mentions:"
+    while read -r name; do
+        where=$(awk -v n="$name" '$1 == n { print $2; exit }' <<<"$funcs")
+        echo "  $name  ($where)"
+    done <<<"$missing"
+    fail=1
+fi
+
+if [ -f README.md ] && [ -f examples/00_readme.c ]; then
+    readme_code=$(awk '/^```c$/ { on = 1; next } on && /^```/ { exit } on' README.md)
+    example_code=$(awk 'done { print; next } /\*\// { done = 1 }' examples/00_readme.c)
+    if [ "$readme_code" != "$example_code" ]; then
+        echo "check_docs: README.md's example differs from examples/00_readme.c:"
+        diff <(printf '%s\n' "$readme_code") <(printf '%s\n' "$example_code") | sed 's/^/  /' || true
+        fail=1
+    fi
+fi
+
+total=$(wc -l <<<"$funcs")
+if [ "$fail" = 0 ]; then
+    echo "check_docs: ok: $total public functions in ${#headers[@]} headers, each with a doc comment and mentioned in docs/"
+fi
+exit "$fail"

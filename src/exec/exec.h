@@ -1,0 +1,59 @@
+/*
+ * exec.h - internals of the thread pool shared by pool.c (the executor:
+ * queue and threads, usable from any thread) and to_thread.c (the loop
+ * side: submitting from a task, delivering results, loop close), and by
+ * the layers built on the pool (files, DNS).
+ *
+ * A work item lives from submission until the loop side frees it: after
+ * its caller read the outcome, or, if the caller was cancelled, when the
+ * outcome arrives (or at once if fn never started), or at loop close.
+ */
+#ifndef CIO_EXEC_INTERNAL_H
+#define CIO_EXEC_INTERNAL_H
+
+#include <pthread.h>
+
+#include "../task/task.h"
+#include "cio/exec.h"
+
+struct cio__exec_loop;
+
+struct cio__work {
+    struct cio__work *next;    /* executor queue, then the loop's done list */
+    struct cio__work *oprev, *onext; /* loop's list of undelivered works */
+    cio_executor *ex;          /* the executor it was submitted to */
+    struct cio__exec_loop *xl; /* the loop side it reports to */
+    cio_thread_fn *fn;         /* what to run, and its argument */
+    void *arg;
+    cio_discard_fn *discard;   /* frees arg/result if the outcome is abandoned */
+    cio_task *task;            /* the awaiting task; NULL once abandoned
+                                  (loop thread only) */
+    void *result;              /* fn's outcome, written by the worker before */
+    int rc;                    /*   it posts the work (xl lock orders it) */
+    int posted;                /* outcome posted to the loop (xl lock) */
+};
+
+/* Per-loop state of the thread pool: a cio__loop_ext. */
+struct cio__exec_loop {
+    struct cio__loop_ext ext;  /* first: the loop's extension link */
+    cio_loop *loop;
+    pthread_mutex_t lock;      /* guards done list, kick, ninflight */
+    pthread_cond_t idle;       /* loop close waits here for ninflight == 0 */
+    struct cio__work *done;    /* posted outcomes not yet delivered (FIFO) */
+    struct cio__work **done_tailp;
+    int kick_pending;          /* a delivery callback is scheduled */
+    size_t ninflight;          /* works queued or running, not yet posted */
+    struct cio__work *works;   /* every undelivered work (loop thread only) */
+    cio_executor *default_ex;  /* the loop's default pool, or NULL */
+};
+
+/* pool.c: queues w on ex, starting a thread if none is idle.  0,
+ * CIO_ESHUTDOWN, -EAGAIN (no thread at all could start). */
+int cio__executor_submit(cio_executor *ex, struct cio__work *w);
+/* pool.c: takes w off ex's queue: 1 if it was still queued, else 0. */
+int cio__executor_unqueue(cio_executor *ex, struct cio__work *w);
+/* to_thread.c: a worker (or shutdown) hands w's outcome to its loop.
+ * Any thread. */
+void cio__work_post(struct cio__work *w);
+
+#endif

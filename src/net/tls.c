@@ -1,0 +1,461 @@
+/*
+ * tls.c - TLS sessions over descriptors with OpenSSL 3.
+ *
+ * Each session drives a non-blocking SSL object: a call tries the OpenSSL
+ * operation, and on SSL_ERROR_WANT_READ / WANT_WRITE parks the task on the
+ * descriptor (cio__fd_wait, edge-triggered: OpenSSL read or wrote until
+ * EAGAIN, so waiting for the next edge is right) and tries again.
+ *
+ * Divided into: error text (OpenSSL's queue and the verify result turned
+ * into a message kept on the object), contexts, sessions, and the stubs
+ * used when cio is built without OpenSSL.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+
+#include "cio/tls.h"
+#include "../loop/loop.h"
+#include "../task/task.h"
+
+#ifdef CIO_HAVE_OPENSSL
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+struct cio_tls_context {
+    SSL_CTX *ssl_ctx;          /* OpenSSL's context (reference-counted) */
+    cio_tls_role role;         /* client or server */
+    unsigned char *alpn;       /* ALPN list in wire format, owned */
+    size_t alpn_len;
+    char error[256];           /* message of the last failure */
+};
+
+struct cio_tls {
+    SSL *ssl;                  /* the session */
+    cio_tls_context *ctx;      /* its context (a reference is held) */
+    int fd;                    /* the socket, owned by the caller */
+    int handshaken;            /* the handshake completed */
+    char alpn[256];            /* NUL-terminated copy of the ALPN choice */
+    char error[256];           /* message of the last failure */
+};
+
+int cio_tls_available(void) { return 1; }
+
+/* Fills buf with OpenSSL's queued errors (and what prefix says). */
+static void take_errors(char *buf, size_t len, const char *prefix)
+{
+    size_t n = (size_t)snprintf(buf, len, "%s", prefix);
+    unsigned long e;
+    while ((e = ERR_get_error()) != 0 && n + 2 < len) {
+        char one[200];
+        ERR_error_string_n(e, one, sizeof one);
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ": " : "", one);
+    }
+}
+
+/* ---- contexts --------------------------------------------------------- */
+
+/* Server side of ALPN: the server's most preferred protocol that the
+ * client offers, or no ALPN at all. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    cio_tls_context *ctx = arg;
+    for (size_t i = 0; i < ctx->alpn_len; i += 1u + ctx->alpn[i]) {
+        for (unsigned j = 0; j < inlen; j += 1u + in[j]) {
+            if (in[j] == ctx->alpn[i] && j + 1u + in[j] <= inlen &&
+                memcmp(in + j + 1, ctx->alpn + i + 1, in[j]) == 0) {
+                *out = in + j + 1;
+                *outlen = in[j];
+                return SSL_TLSEXT_ERR_OK;
+            }
+        }
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+int cio_tls_context_new(cio_tls_role role, cio_tls_context **out)
+{
+    if (!out)
+        return cio__bad_arg(NULL, __func__, "out is NULL");
+    *out = NULL;
+    if (role != CIO_TLS_CLIENT && role != CIO_TLS_SERVER)
+        return cio__bad_arg(NULL, __func__, "role must be CIO_TLS_CLIENT or CIO_TLS_SERVER");
+    cio_tls_context *ctx = cio__calloc(1, sizeof *ctx);
+    if (!ctx)
+        return -ENOMEM;
+    ctx->role = role;
+    ctx->ssl_ctx = SSL_CTX_new(role == CIO_TLS_CLIENT ? TLS_client_method() : TLS_server_method());
+    if (!ctx->ssl_ctx) {
+        cio__free(ctx);
+        ERR_clear_error();
+        return -ENOMEM;
+    }
+    SSL_CTX_set_min_proto_version(ctx->ssl_ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx->ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                       SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (role == CIO_TLS_CLIENT) {
+        SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_PEER, NULL);
+        if (SSL_CTX_set_default_verify_paths(ctx->ssl_ctx) != 1) {
+            take_errors(ctx->error, sizeof ctx->error, "loading the system CA store");
+            SSL_CTX_free(ctx->ssl_ctx);
+            cio__free(ctx);
+            return CIO_ETLS;
+        }
+    } else {
+        SSL_CTX_set_alpn_select_cb(ctx->ssl_ctx, alpn_select, ctx);
+    }
+    *out = ctx;
+    return 0;
+}
+
+void cio_tls_context_free(cio_tls_context *ctx)
+{
+    if (!ctx)
+        return;
+    SSL_CTX_free(ctx->ssl_ctx);
+    cio__free(ctx->alpn);
+    cio__free(ctx);
+}
+
+int cio_tls_context_load_cert(cio_tls_context *ctx, const char *cert_file, const char *key_file)
+{
+    if (!ctx || !cert_file || !key_file)
+        return cio__bad_arg(NULL, __func__, "ctx, cert_file and key_file are required");
+    if (SSL_CTX_use_certificate_chain_file(ctx->ssl_ctx, cert_file) != 1) {
+        take_errors(ctx->error, sizeof ctx->error, "loading the certificate");
+        return CIO_ETLS;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx->ssl_ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx->ssl_ctx) != 1) {
+        take_errors(ctx->error, sizeof ctx->error, "loading the private key");
+        return CIO_ETLS;
+    }
+    return 0;
+}
+
+int cio_tls_context_load_ca(cio_tls_context *ctx, const char *cafile, const char *capath)
+{
+    if (!ctx || (!cafile && !capath))
+        return cio__bad_arg(NULL, __func__, "ctx and cafile or capath are required");
+    if (SSL_CTX_load_verify_locations(ctx->ssl_ctx, cafile, capath) != 1) {
+        take_errors(ctx->error, sizeof ctx->error, "loading CA certificates");
+        return CIO_ETLS;
+    }
+    return 0;
+}
+
+int cio_tls_context_set_verify(cio_tls_context *ctx, int verify)
+{
+    if (!ctx)
+        return cio__bad_arg(NULL, __func__, "ctx is NULL");
+    int mode = SSL_VERIFY_NONE;
+    if (verify)
+        mode = ctx->role == CIO_TLS_SERVER ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                                           : SSL_VERIFY_PEER;
+    SSL_CTX_set_verify(ctx->ssl_ctx, mode, NULL);
+    return 0;
+}
+
+int cio_tls_context_set_alpn(cio_tls_context *ctx, const char *const *protocols, size_t n)
+{
+    if (!ctx || !protocols || n == 0)
+        return cio__bad_arg(NULL, __func__, "ctx and at least one protocol are required");
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = protocols[i] ? strlen(protocols[i]) : 0;
+        if (l == 0 || l > 255)
+            return cio__bad_arg(NULL, __func__, "an ALPN name is empty or longer than 255 bytes");
+        len += 1 + l;
+    }
+    unsigned char *w = cio__malloc(len);
+    if (!w)
+        return -ENOMEM;
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(protocols[i]);
+        w[off++] = (unsigned char)l;
+        memcpy(w + off, protocols[i], l);
+        off += l;
+    }
+    if (ctx->role == CIO_TLS_CLIENT && SSL_CTX_set_alpn_protos(ctx->ssl_ctx, w, (unsigned)len) != 0) {
+        cio__free(w);
+        return -ENOMEM;
+    }
+    cio__free(ctx->alpn);
+    ctx->alpn = w;
+    ctx->alpn_len = len;
+    return 0;
+}
+
+const char *cio_tls_context_error_message(const cio_tls_context *ctx)
+{
+    return ctx ? ctx->error : "";
+}
+
+/* ---- sessions ---------------------------------------------------------- */
+
+int cio_tls_new(cio_tls_context *ctx, int fd, const char *server_hostname, cio_tls **out)
+{
+    if (!out)
+        return cio__bad_arg(NULL, __func__, "out is NULL");
+    *out = NULL;
+    if (!ctx)
+        return cio__bad_arg(NULL, __func__, "ctx is NULL");
+    if (fd < 0)
+        return -EBADF;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -errno;
+    cio_tls *tls = cio__calloc(1, sizeof *tls);
+    if (!tls)
+        return -ENOMEM;
+    tls->fd = fd;
+    tls->ctx = ctx;
+    tls->ssl = SSL_new(ctx->ssl_ctx);
+    if (!tls->ssl || SSL_set_fd(tls->ssl, fd) != 1) {
+        take_errors(ctx->error, sizeof ctx->error, "creating the session");
+        SSL_free(tls->ssl);
+        cio__free(tls);
+        return CIO_ETLS;
+    }
+    if (ctx->role == CIO_TLS_CLIENT) {
+        SSL_set_connect_state(tls->ssl);
+        if (server_hostname && *server_hostname) {
+            unsigned char addr[16];
+            int is_ip = inet_pton(AF_INET, server_hostname, addr) == 1 ||
+                        inet_pton(AF_INET6, server_hostname, addr) == 1;
+            int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls->ssl), server_hostname)
+                           : SSL_set1_host(tls->ssl, server_hostname) &&
+                                 SSL_set_tlsext_host_name(tls->ssl, server_hostname);
+            if (!ok) {
+                take_errors(ctx->error, sizeof ctx->error, "setting the server name");
+                SSL_free(tls->ssl);
+                cio__free(tls);
+                return CIO_ETLS;
+            }
+        }
+    } else {
+        SSL_set_accept_state(tls->ssl);
+    }
+    SSL_CTX_up_ref(ctx->ssl_ctx);
+    *out = tls;
+    return 0;
+}
+
+void cio_tls_free(cio_tls *tls)
+{
+    if (!tls)
+        return;
+    SSL_CTX *c = SSL_get_SSL_CTX(tls->ssl);
+    SSL_free(tls->ssl);
+    SSL_CTX_free(c); /* the reference taken in cio_tls_new */
+    cio__free(tls);
+}
+
+/*
+ * Turns the outcome of an SSL call into "try again after waiting" (1) or
+ * a final code (0 or negative), recording a message for failures.
+ */
+static int settle(cio_tls *tls, int ret, const char *what)
+{
+    int err = SSL_get_error(tls->ssl, ret);
+    cio_loop *loop = cio__running_loop;
+    switch (err) {
+    case SSL_ERROR_NONE:
+        return 0;
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE: {
+        if (!loop || !loop->current)
+            return CIO_ENOTASK;
+        int rc = cio__fd_wait(loop, tls->fd, err == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
+        return rc < 0 ? rc : 1;
+    }
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_SYSCALL: {
+        int e = errno;
+        ERR_clear_error();
+        snprintf(tls->error, sizeof tls->error, "%s: %s", what,
+                 e ? strerror(e) : "peer closed the connection without close_notify");
+        return e && e != EAGAIN ? -e : -ECONNRESET;
+    }
+    default: {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "%s", what);
+        take_errors(tls->error, sizeof tls->error, prefix);
+        long v = SSL_get_verify_result(tls->ssl);
+        if (v != X509_V_OK) {
+            size_t n = strlen(tls->error);
+            snprintf(tls->error + n, sizeof tls->error - n, " (%s)",
+                     X509_verify_cert_error_string(v));
+        }
+        return CIO_ETLS;
+    }
+    }
+}
+
+int cio_tls_handshake(cio_tls *tls)
+{
+    if (!tls)
+        return cio__bad_arg(NULL, __func__, "tls is NULL");
+    cio_task *t = cio__current();
+    if (!t)
+        return CIO_ENOTASK;
+    int rc = cio__checkpoint(t);
+    if (rc)
+        return rc;
+    while (!tls->handshaken) {
+        ERR_clear_error();
+        int r = SSL_do_handshake(tls->ssl);
+        if (r == 1) {
+            tls->handshaken = 1;
+            break;
+        }
+        rc = settle(tls, r, "TLS handshake");
+        if (rc == 0 && SSL_get_error(tls->ssl, r) == SSL_ERROR_ZERO_RETURN)
+            rc = -ECONNRESET;
+        if (rc <= 0)
+            return rc ? rc : -ECONNRESET;
+    }
+    return 0;
+}
+
+int cio_tls_read(cio_tls *tls, void *buf, size_t len)
+{
+    if (!tls || (!buf && len))
+        return cio__bad_arg(NULL, __func__, "tls or buf is NULL");
+    int rc = cio_tls_handshake(tls);
+    if (rc)
+        return rc;
+    if (len > INT_MAX)
+        len = INT_MAX;
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_read(tls->ssl, buf, (int)len);
+        if (r > 0)
+            return r;
+        int err = SSL_get_error(tls->ssl, r);
+        if (err == SSL_ERROR_ZERO_RETURN)
+            return 0;
+        rc = settle(tls, r, "TLS read");
+        if (rc <= 0)
+            return rc ? rc : -ECONNRESET;
+        rc = cio__checkpoint(cio__current());
+        if (rc)
+            return rc;
+    }
+}
+
+int cio_tls_write(cio_tls *tls, const void *buf, size_t len)
+{
+    if (!tls || (!buf && len))
+        return cio__bad_arg(NULL, __func__, "tls or buf is NULL");
+    int rc = cio_tls_handshake(tls);
+    if (rc)
+        return rc;
+    if (len > INT_MAX)
+        len = INT_MAX;
+    size_t done = 0;
+    while (done < len) {
+        ERR_clear_error();
+        int r = SSL_write(tls->ssl, (const char *)buf + done, (int)(len - done));
+        if (r > 0) {
+            done += (size_t)r;
+            continue;
+        }
+        rc = settle(tls, r, "TLS write");
+        if (rc <= 0)
+            return rc ? rc : -EPIPE;
+    }
+    return (int)len;
+}
+
+int cio_tls_shutdown(cio_tls *tls)
+{
+    if (!tls)
+        return cio__bad_arg(NULL, __func__, "tls is NULL");
+    if (!tls->handshaken)
+        return 0;
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_shutdown(tls->ssl);
+        if (r == 1)
+            return 0;
+        if (r == 0) {
+            /* Our close_notify is out; wait for the peer's. */
+            char sink[256];
+            int n = cio_tls_read(tls, sink, sizeof sink);
+            if (n == 0)
+                continue; /* SSL_shutdown now sees the peer's notify */
+            if (n < 0)
+                return n;
+            continue;     /* application data before the notify: drop it */
+        }
+        int rc = settle(tls, r, "TLS shutdown");
+        if (rc <= 0)
+            return rc;
+    }
+}
+
+const char *cio_tls_alpn_selected(const cio_tls *tls)
+{
+    if (!tls)
+        return NULL;
+    const unsigned char *p;
+    unsigned len;
+    SSL_get0_alpn_selected(tls->ssl, &p, &len);
+    if (!p || !len)
+        return NULL;
+    /* OpenSSL's copy is not NUL-terminated: keep one on the session. */
+    char *name = ((cio_tls *)tls)->alpn;
+    memcpy(name, p, len);
+    name[len] = 0;
+    return name;
+}
+
+const char *cio_tls_version(const cio_tls *tls)
+{
+    return tls && tls->handshaken ? SSL_get_version(tls->ssl) : NULL;
+}
+
+const char *cio_tls_error_message(const cio_tls *tls) { return tls ? tls->error : ""; }
+
+#else /* !CIO_HAVE_OPENSSL */
+
+int cio_tls_available(void) { return 0; }
+int cio_tls_context_new(cio_tls_role role, cio_tls_context **out)
+{
+    if (out)
+        *out = NULL;
+    return -ENOTSUP;
+}
+void cio_tls_context_free(cio_tls_context *ctx) { (void)ctx; }
+int cio_tls_context_load_cert(cio_tls_context *c, const char *a, const char *b) { return -ENOTSUP; }
+int cio_tls_context_load_ca(cio_tls_context *c, const char *a, const char *b) { return -ENOTSUP; }
+int cio_tls_context_set_verify(cio_tls_context *c, int v) { return -ENOTSUP; }
+int cio_tls_context_set_alpn(cio_tls_context *c, const char *const *p, size_t n) { return -ENOTSUP; }
+const char *cio_tls_context_error_message(const cio_tls_context *c) { return "cio was built without OpenSSL"; }
+int cio_tls_new(cio_tls_context *c, int fd, const char *h, cio_tls **out)
+{
+    if (out)
+        *out = NULL;
+    return -ENOTSUP;
+}
+int cio_tls_handshake(cio_tls *t) { return -ENOTSUP; }
+int cio_tls_read(cio_tls *t, void *b, size_t n) { return -ENOTSUP; }
+int cio_tls_write(cio_tls *t, const void *b, size_t n) { return -ENOTSUP; }
+int cio_tls_shutdown(cio_tls *t) { return -ENOTSUP; }
+const char *cio_tls_alpn_selected(const cio_tls *t) { return NULL; }
+const char *cio_tls_version(const cio_tls *t) { return NULL; }
+const char *cio_tls_error_message(const cio_tls *t) { return "cio was built without OpenSSL"; }
+void cio_tls_free(cio_tls *t) { (void)t; }
+
+#endif
