@@ -197,7 +197,7 @@ static int victim(void *arg, void **result)
         break;
     }
     }
-    return 0;
+    return c->rc == -ECANCELED ? c->rc : 0;
 }
 
 static int cancel_main(void *arg, void **result)
