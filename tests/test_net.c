@@ -4,6 +4,7 @@
  * peer that resets mid-write (a Python process), cancellation at each
  * suspension point (connect, recv, send, accept, wait_readable, DNS),
  * cio_close waking waiters, level semantics of wait_readable, DNS.
+ * Uses the thread pool (DNS): CIO_TEST_THREADS.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -200,8 +201,21 @@ static int victim(void *arg, void **result)
     return c->rc == -ECANCELED ? c->rc : 0;
 }
 
+/* Occupies a pool thread for a while, so that a lookup queues behind it. */
+static int blocker_fn(void *arg, void **result)
+{
+    usleep(300000);
+    return 0;
+}
+
+static int blocker(void *arg, void **result)
+{
+    return cio_to_thread(blocker_fn, NULL, NULL);
+}
+
 static int cancel_main(void *arg, void **result)
 {
+    cio_task *blockers[40];
     for (int what = 0; what <= 5; what++) {
         int sv[2] = {-1, -1}, lfd = -1, extra[4] = {-1, -1, -1, -1};
         struct canc c = {.what = what, .rc = 1};
@@ -222,6 +236,9 @@ static int cancel_main(void *arg, void **result)
             CHECK_RC(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
             c.fd = sv[0];
         }
+        if (what == 5) /* every pool thread busy: the lookup waits its turn */
+            for (int i = 0; i < 40; i++)
+                CHECK_RC(cio_create_task(blocker, NULL, "blocker", &blockers[i]), 0);
         cio_task *t;
         CHECK_RC(cio_create_task(victim, &c, "victim", &t), 0);
         for (int i = 0; i < 3; i++)
@@ -239,6 +256,11 @@ static int cancel_main(void *arg, void **result)
             CHECK(cio_loop_time(cio_get_running_loop()) - t0 < 0.5);
         }
         cio_task_release(t);
+        if (what == 5)
+            for (int i = 0; i < 40; i++) {
+                CHECK_RC(cio_task_await(blockers[i], NULL), 0);
+                cio_task_release(blockers[i]);
+            }
         if (what == 0) {
             /* The slot was cleaned: the descriptor works afterwards. */
             char b[4];

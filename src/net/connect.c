@@ -183,6 +183,15 @@ static int sequential(struct addrinfo **a, size_t n)
     return err;
 }
 
+int cio__connect_addrs(struct addrinfo *list, double delay)
+{
+    struct addrinfo *a[128];
+    size_t n = interleave(list, a, CIO_ARRAY_LEN(a));
+    if (!n)
+        return -EINVAL;
+    return n == 1 || delay < 0 ? sequential(a, n) : race(cio__running_loop, a, n, delay);
+}
+
 /* ---- public entry points ----------------------------------------------------- */
 
 int cio_open_connection(const char *host, int port, const cio_stream_options *opts,
@@ -205,10 +214,8 @@ int cio_open_connection(const char *host, int port, const cio_stream_options *op
     int rc = cio_getaddrinfo(host, portstr, &hints, &res);
     if (rc < 0)
         return rc;
-    struct addrinfo *a[128];
-    size_t n = interleave(res, a, CIO_ARRAY_LEN(a));
     double delay = opts && opts->happy_eyeballs_delay ? opts->happy_eyeballs_delay : 0.25;
-    int fd = n == 1 || delay < 0 ? sequential(a, n) : race(loop, a, n, delay);
+    int fd = cio__connect_addrs(res, delay);
     cio_freeaddrinfo(res);
     if (fd < 0)
         return fd;

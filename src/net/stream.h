@@ -5,6 +5,8 @@
 #ifndef CIO_NET_STREAM_INTERNAL_H
 #define CIO_NET_STREAM_INTERNAL_H
 
+#include <netdb.h>
+
 #include "cio/stream.h"
 #include "../task/task.h"
 
@@ -40,6 +42,10 @@ struct cio_stream {
 /* Makes a stream over a connected socket (taken over on success). */
 int cio__stream_new(cio_loop *loop, int fd, const cio_stream_options *opts,
                     cio_stream **out);
+/* Connects to one address of list: happy eyeballs (connect.c) with the
+ * given attempt delay, or one at a time if delay < 0.  Returns the
+ * connected socket or a negative code.  Suspends. */
+int cio__connect_addrs(struct addrinfo *list, double delay);
 /* Sets TCP_NODELAY on an AF_INET/AF_INET6 stream socket. */
 void cio__set_nodelay(int fd);
 
