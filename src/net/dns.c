@@ -109,10 +109,12 @@ int cio_getaddrinfo(const char *host, const char *port, const struct addrinfo *h
     h.ai_canonname = NULL;
     h.ai_addr = NULL;
     h.ai_next = NULL;
-    if (!host || getaddrinfo(host, port, &h, res) == 0)
-        if (!host || *res)
-            return 0;
+    int grc = getaddrinfo(host, port, &h, res);
+    if (grc == 0)
+        return 0;
     *res = NULL;
+    if (!host) /* nothing to look up: the error is final */
+        return gai_code(grc);
     if (hints && (hints->ai_flags & AI_NUMERICHOST))
         return CIO_EGAIERR + EAI_NONAME;
     struct gai_job *j = cio__calloc(1, sizeof *j);

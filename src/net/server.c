@@ -96,7 +96,9 @@ static int handler_task(void *arg, void **result)
     struct conn *c = arg;
     cio_server *srv = c->srv;
     int rc = srv->cb(c->s, srv->arg);
-    if (rc < 0 && rc != -ECANCELED)
+    /* A handler that fails because its stream was closed under it
+     * (close_clients, abort_clients) did nothing wrong. */
+    if (rc < 0 && rc != -ECANCELED && !c->s->closing)
         cio_log(CIO_LOG_WARNING, "server: connection handler failed: %s", cio_strerror(rc));
     cio_stream_close(c->s);
     cio_stream_release(c->s); /* unsent data still goes out in the background */

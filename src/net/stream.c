@@ -440,7 +440,8 @@ static int reserve(cio_stream *s, size_t len)
     char *b = cio__malloc(cap);
     if (!b)
         return -ENOMEM;
-    memcpy(b, s->wbuf + s->wstart, used);
+    if (used)
+        memcpy(b, s->wbuf + s->wstart, used);
     cio__free(s->wbuf);
     s->wbuf = b;
     s->wcap = cap;
