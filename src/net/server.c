@@ -35,6 +35,9 @@ struct conn {
     cio_server *srv;           /* owner (holds a reference) */
     cio_stream *s;             /* the connection's stream */
     cio_task *task;            /* its handler task (a reference) */
+    uint8_t started;           /* the handler task has begun running: a task
+                                  cancelled before that never runs, so its
+                                  cleanup falls to whoever cancelled it */
 };
 
 struct cio_server {
@@ -43,6 +46,8 @@ struct cio_server {
     int lfd[MAX_LISTEN];       /* listening sockets, -1 once closed */
     int nl;
     cio_task *acceptor[MAX_LISTEN]; /* their tasks (references) */
+    uint8_t acc_started[MAX_LISTEN]; /* acceptor i began running (see
+                                  struct conn's started) */
     cio_client_connected_fn *cb; /* per-connection callback */
     void *arg;
     cio_stream_options sopts;  /* options of accepted streams */
@@ -90,16 +95,10 @@ static void check_idle(cio_server *srv)
 
 /* ---- connections ----------------------------------------------------------- */
 
-static int handler_task(void *arg, void **result)
+/* The connection is over: close its stream, forget it. */
+static void conn_finish(struct conn *c)
 {
-    (void)result;
-    struct conn *c = arg;
     cio_server *srv = c->srv;
-    int rc = srv->cb(c->s, srv->arg);
-    /* A handler that fails because its stream was closed under it
-     * (close_clients, abort_clients) did nothing wrong. */
-    if (rc < 0 && rc != -ECANCELED && !c->s->closing)
-        cio_log(CIO_LOG_WARNING, "server: connection handler failed: %s", cio_strerror(rc));
     cio_stream_close(c->s);
     cio_stream_release(c->s); /* unsent data still goes out in the background */
     if (c->prev)
@@ -113,6 +112,20 @@ static int handler_task(void *arg, void **result)
     cio__free(c);
     check_idle(srv);
     server_unref(srv);
+}
+
+static int handler_task(void *arg, void **result)
+{
+    (void)result;
+    struct conn *c = arg;
+    c->started = 1;
+    cio_server *srv = c->srv;
+    int rc = srv->cb(c->s, srv->arg);
+    /* A handler that fails because its stream was closed under it
+     * (close_clients, abort_clients) did nothing wrong. */
+    if (rc < 0 && rc != -ECANCELED && !c->s->closing)
+        cio_log(CIO_LOG_WARNING, "server: connection handler failed: %s", cio_strerror(rc));
+    conn_finish(c);
     return rc == -ECANCELED ? rc : 0;
 }
 
@@ -151,6 +164,7 @@ static int acceptor_task(void *arg, void **result)
     int i = 0;
     while (i < srv->nl && srv->acceptor[i] != cio_current_task())
         i++;
+    srv->acc_started[i] = 1;
     while (srv->serving && srv->lfd[i] >= 0) {
         int fd = cio_sock_accept(srv->lfd[i], NULL, NULL);
         if (fd >= 0) {
@@ -377,8 +391,14 @@ int cio_server_close(cio_server *srv)
             srv->lfd[i] = -1;
             cio_close(fd); /* wakes the acceptor with -EBADF */
         }
-        if (srv->acceptor[i])
+        if (srv->acceptor[i] && !cio_task_done(srv->acceptor[i])) {
             cio_task_cancel(srv->acceptor[i], NULL); /* in case it backs off */
+            if (!srv->acc_started[i]) {
+                /* It will never run: drop the reference it held. */
+                srv->acc_started[i] = 1;
+                server_unref(srv);
+            }
+        }
     }
     if (srv->unix_path) {
         unlink(srv->unix_path);
@@ -403,10 +423,15 @@ void cio_server_abort_clients(cio_server *srv)
 {
     if (!srv)
         return;
-    for (struct conn *c = srv->conns; c; c = c->next) {
+    srv->refs++; /* conn_finish may drop the last other reference */
+    for (struct conn *c = srv->conns, *next; c; c = next) {
+        next = c->next;
         cio_stream_abort(c->s);
         cio_task_cancel(c->task, NULL);
+        if (!c->started)
+            conn_finish(c); /* its handler will never run */
     }
+    server_unref(srv);
 }
 
 /*
