@@ -1,18 +1,19 @@
 # cio - the commands users type.  Everything builds with CMake underneath.
 #   make run     build, then run the tour of the examples
-#   make test    build and run every test: normal, ASan+UBSan, and TSan
-#                for the threaded tests
+#   make test    build and run every test: normal, ASan+UBSan, TSan for
+#                the threaded tests, and aarch64 under qemu
 #   make bench   run every benchmark (make bench-core, bench-sync, ...)
 #   make install install the library, headers, cio.pc and CMake package
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_TSAN ?= build-tsan
+BUILD_A64  ?= build-aarch64
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
-.PHONY: all deps build run test test-normal test-asan test-tsan bench bench-% \
+.PHONY: all deps build run test test-normal test-asan test-tsan test-aarch64 bench bench-% \
         install clean
 
 all: build
@@ -29,7 +30,7 @@ run: build
 
 test:
 	@bash scripts/deps.sh test
-	$(MAKE) test-normal test-asan test-tsan
+	$(MAKE) test-normal test-asan test-tsan test-aarch64
 
 test-normal:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_BUILD_TESTS=ON -DCIO_BUILD_EXAMPLES=ON >/dev/null
@@ -47,6 +48,13 @@ test-tsan:
 	cmake --build $(BUILD_TSAN) -j$(JOBS)
 	cd $(BUILD_TSAN) && CIO_TEST_TIMEOUT_MULTIPLIER=5 ctest $(CTEST_ARGS) -L threads
 
+# The aarch64 context switch, cross-built and run under qemu-user.
+test-aarch64:
+	@bash scripts/deps.sh aarch64
+	cmake -S . -B $(BUILD_A64) -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_BUILD_TESTS=ON -DCIO_BUILD_EXAMPLES=ON >/dev/null
+	cmake --build $(BUILD_A64) -j$(JOBS)
+	cd $(BUILD_A64) && CIO_TEST_TIMEOUT_MULTIPLIER=5 ctest $(CTEST_ARGS)
+
 bench:
 	@bash scripts/deps.sh bench
 	@bash bench/run.sh all
@@ -59,4 +67,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_A64)

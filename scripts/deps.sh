@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh WHAT - makes sure the Debian packages that WHAT needs are there,
 # installing the missing ones with apt-get when run as root, else printing
-# the exact command to run.  WHAT: build, test, bench.
+# the exact command to run.  WHAT: build, test, aarch64, bench.
 set -euo pipefail
 what=${1:-build}
 
@@ -10,6 +10,8 @@ need_pkgs=(libssl-dev ca-certificates)
 case "$what" in
   test)  need_cmds+=(python3:python3 curl:curl openssl:openssl valgrind:valgrind)
          ;;
+  aarch64) need_cmds+=(aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user)
+         need_pkgs+=(libc6-dev-arm64-cross) ;;
   bench) need_cmds+=(python3:python3 go:golang-go valgrind:valgrind)
          need_pkgs+=(python3-uvloop libuv1-dev) ;;
 esac
