@@ -102,6 +102,43 @@ static int limit_main(void *arg, void **result)
 
 static void test_limits(void) { CHECK_RC(cio_run(limit_main, NULL, NULL), 0); }
 
+/* ---- released with data queued: aborted, nothing leaks ------------------------ */
+
+static int queued_main(void *arg, void **result)
+{
+    int sv[2];
+    static char big[1 << 20];
+    for (int graceful = 0; graceful < 2; graceful++) {
+        CHECK_RC(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+        cio_stream *s;
+        CHECK_RC(cio_stream_from_fd(sv[0], NULL, &s), 0);
+        CHECK_RC(cio_stream_write(s, big, sizeof big), 0);
+        CHECK(cio_stream_write_buffer_size(s) > 0);
+        if (graceful) {
+            /* Closed gracefully: the rest still arrives after release. */
+            cio_stream_close(s);
+            cio_stream_release(s);
+            size_t got = 0;
+            char buf[65536];
+            int n;
+            while ((n = cio_sock_recv_into(sv[1], buf, sizeof buf)) > 0)
+                got += (size_t)n;
+            CHECK_EQ(got, sizeof big);
+        } else {
+            cio_stream_release(s); /* the flusher never ran: aborted */
+        }
+        cio_close(sv[1]);
+    }
+    return 0;
+}
+
+static void test_release_with_queue(void)
+{
+    int before = count_fds();
+    CHECK_RC(cio_run(queued_main, NULL, NULL), 0);
+    CHECK_EQ(count_fds(), before);
+}
+
 /* ---- half-close against a Python asyncio server ------------------------------ */
 
 static const char *halfclose_peer =
@@ -516,6 +553,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     RUN(test_parse_trickle);
     RUN(test_limits);
+    RUN(test_release_with_queue);
     RUN(test_half_close);
     RUN(test_slow_reader);
     RUN(test_reset_mid_write);

@@ -384,6 +384,7 @@ static int flusher(void *arg, void **result)
 {
     (void)result;
     cio_stream *s = arg;
+    s->flusher_started = 1;
     while (s->fd >= 0 && s->wend > s->wstart && !s->werr) {
         int n = cio__op_send(s->fd, s->wbuf + s->wstart, s->wend - s->wstart, 0);
         if (n < 0) {
@@ -399,6 +400,8 @@ static int flusher(void *arg, void **result)
     }
     s->wstart = s->wend = 0;
     s->flushing = 0;
+    cio_task_release(s->flusher);
+    s->flusher = NULL;
     if (s->paused) {
         s->paused = 0;
         wake_fut(s->drain_fut);
@@ -466,11 +469,12 @@ static int start_flusher(cio_stream *s)
 {
     if (s->flushing || s->wend == s->wstart)
         return 0;
-    int rc = cio_create_task_at(s->loop, flusher, s, "cio-stream-flush", 0, NULL,
+    int rc = cio_create_task_at(s->loop, flusher, s, "cio-stream-flush", 0, &s->flusher,
                                 __FILE__, __LINE__);
     if (rc < 0)
         return rc;
     s->flushing = 1;
+    s->flusher_started = 0;
     s->refs++;
     return 0;
 }
@@ -622,11 +626,25 @@ int cio_stream_close(cio_stream *s)
     return 0;
 }
 
+/* A flusher that has not run yet will not be needed: cancel it, which
+ * guarantees it never runs, and drop its reference here. */
+static void drop_unstarted_flusher(cio_stream *s)
+{
+    if (s->flushing && !s->flusher_started && s->flusher) {
+        cio_task_cancel(s->flusher, NULL);
+        cio_task_release(s->flusher);
+        s->flusher = NULL;
+        s->flushing = 0;
+        s->refs--; /* never the last: the caller holds one */
+    }
+}
+
 void cio_stream_abort(cio_stream *s)
 {
     if (!s)
         return;
     s->graceful = 0;
+    drop_unstarted_flusher(s);
     close_now(s);
 }
 
@@ -673,8 +691,10 @@ void cio_stream_release(cio_stream *s)
 {
     if (!s)
         return;
-    if (!(s->closing && s->graceful && s->flushing))
+    if (!(s->closing && s->graceful && s->flushing)) {
+        drop_unstarted_flusher(s);
         close_now(s);
+    }
     stream_unref(s);
 }
 

@@ -34,7 +34,11 @@ struct cio_stream {
     uint8_t eof_sent;          /* shutdown(SHUT_WR) done */
     uint8_t closing;           /* close/abort called, or connection lost */
     uint8_t graceful;          /* close (not abort): flush, then close */
-    uint8_t flushing;          /* the flusher task is running */
+    uint8_t flushing;          /* the flusher task exists (maybe not started) */
+    uint8_t flusher_started;   /* it began running: a task cancelled before
+                                  that never runs, so then whoever cancels
+                                  it drops the reference it holds */
+    cio_task *flusher;         /* the flusher task (a reference), or NULL */
     cio_future *drain_fut;     /* done when paused clears or on error */
     cio_future *closed_fut;    /* done when the socket is closed */
 };
