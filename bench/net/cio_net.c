@@ -12,6 +12,7 @@
  * It runs until killed.  Each connection echoes every byte it receives.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
