@@ -6,6 +6,8 @@
  *   cio/task.h     futures, tasks, sleep, shields, cio_run
  *   cio/net.h      sockets as coroutines, DNS, UDP endpoints
  *   cio/stream.h   buffered streams, open_connection, servers
+ *   cio/combine.h  gather, wait, wait_for, as_completed, shield, timeout
+ *                  scopes, task groups
  *   cio/tls.h      TLS sessions over sockets (OpenSSL 3)
  *   cio/exec.h     thread pools: cio_to_thread, cio_run_in_executor
  *
@@ -20,6 +22,7 @@
 #include "cio/task.h"
 #include "cio/net.h"
 #include "cio/stream.h"
+#include "cio/combine.h"
 #include "cio/tls.h"
 #include "cio/exec.h"
 

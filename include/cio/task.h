@@ -205,7 +205,9 @@ CIO_EXTERN int cio_sleep(double seconds);
  * Shields the calling task from cancellation and timeouts until the
  * matching cio_shield_end(): suspension points inside behave normally.
  * Nest freely.  At the end, a pending cancellation takes effect at the
- * next suspension point.  Returns 0 or CIO_ENOTASK.
+ * next suspension point.  A timeout scope (cio/combine.h) opened inside
+ * the shield still works there, so shielded cleanup can be bounded in
+ * time.  Returns 0 or CIO_ENOTASK.
  */
 CIO_EXTERN int cio_shield_begin(void);
 CIO_EXTERN int cio_shield_end(void);

@@ -17,6 +17,7 @@ static void handle_run(struct cio__node *node)
 {
     cio_handle *h = CIO_CONTAINER_OF(node, cio_handle, node);
     h->flags &= ~(uint32_t)CIO__H_QUEUED;
+    h->loop->ready_handles--;
     if (!(h->flags & CIO__H_CANCELLED)) {
         if (h->flags & CIO__H_DONE_CB) {
             cio_future *fut = h->arg2;
@@ -79,6 +80,7 @@ void cio__handle_schedule(cio_handle *h)
     if (h->flags & CIO__H_QUEUED)
         return;
     h->flags |= CIO__H_QUEUED;
+    h->loop->ready_handles++;
     h->refs++;
     cio__queue_push(&h->loop->ready, &h->node);
 }

@@ -142,6 +142,8 @@ static void run_cb(struct cio_future *f, struct cio__cb *cb)
 {
     if (cb->fn == cio__waiter_cb) {
         cio__waiter_cb(f, cb->arg);
+    } else if (cb->fn == cio__direct_cb) {
+        cio__direct_cb(f, cb->arg);
     } else if (cio__call_done_cb(f->loop, cb->fn, f, cb->arg) < 0) {
         /* No memory for the handle: call it now rather than drop it. */
         cb->fn(f, cb->arg);
@@ -265,6 +267,11 @@ void cio__waiter_cb(cio_future *fut, void *task)
     cio__wake(task, 0);
 }
 
+void cio__direct_cb(cio_future *fut, void *d)
+{
+    ((struct cio__direct *)d)->fn(d, fut);
+}
+
 /* The awaiting task is cancelled or timed out: as asyncio, cancel what it
  * awaits and keep waiting until that is done; cio_await then reports the
  * interruption. */
@@ -274,6 +281,18 @@ static void await_interrupt(cio_task *t, int code)
     if (!t->interrupted)
         t->interrupted = code;
     cio_future_cancel(f, NULL);
+}
+
+int cio__await_abandon(cio_task *t)
+{
+    if (t->state != CIO__T_PARKED || t->interrupt != await_interrupt)
+        return 0;
+    cio_future *f = t->wait_obj;
+    cio__future_remove_cb(f, cio__waiter_cb, t);
+    t->interrupt = NULL;
+    t->wait_obj = NULL;
+    cio_future_release(f); /* the reference cio_await took */
+    return 1;
 }
 
 int cio_await(cio_future *f, void **result)

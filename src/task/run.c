@@ -4,40 +4,35 @@
  */
 #include "task.h"
 
-struct drain {
-    size_t left;       /* tasks still to finish */
-    cio_future *done;  /* completed when left reaches 0 */
-};
-
-static void drained_one(cio_future *fut, void *arg)
-{
-    (void)fut;
-    struct drain *d = arg;
-    if (--d->left == 0 && !cio_future_done(d->done))
-        cio_future_set_result(d->done, NULL);
-}
-
-/* Cancels every pending task and runs the loop until all have finished. */
+/*
+ * Cancels every pending task and runs the loop until all have finished.
+ * It needs no memory: under allocation failure (tests/test_alloc.c) an
+ * earlier version, which allocated a future and a done callback per task,
+ * gave up and left the tasks to be destroyed pending by loop close, so
+ * their cleanup never ran.  Instead it runs the loop until each remaining
+ * task in turn is done.  Waiting must not count as retrieving a leftover
+ * task's outcome, or its failure would never be reported.
+ */
 static void cancel_and_drain(cio_loop *loop)
 {
     if (!loop->ntasks)
         return;
-    struct drain d = {0, NULL};
-    if (cio_future_new(loop, &d.done) < 0)
-        return;
-    for (cio_task *t = loop->tasks; t; t = t->next)
-        if (cio__future_add_cb(&t->fut, drained_one, &d) == 0)
-            d.left++;
     cio__cancel_all(loop);
-    if (d.left) {
-        int rc = cio_loop_run_until_complete(loop, d.done, NULL);
-        if (rc == CIO_EDEADLOCK)
-            cio_log(CIO_LOG_WARNING, "cio_run: %zu task(s) did not finish after cancellation",
-                    loop->ntasks);
-        for (cio_task *t = loop->tasks; t; t = t->next)
-            cio__future_remove_cb(&t->fut, drained_one, &d);
+    while (loop->tasks) {
+        cio_task *t = loop->tasks;
+        uint8_t retrieved = t->fut.flags & CIO__FF_RETRIEVED;
+        cio_task_retain(t);
+        int rc = cio_loop_run_until_complete(loop, &t->fut, NULL);
+        if (!retrieved)
+            t->fut.flags &= (uint8_t)~CIO__FF_RETRIEVED;
+        int done = cio_task_done(t);
+        cio_task_release(t);
+        if (!done) {
+            cio_log(CIO_LOG_WARNING, "cio_run: %zu task(s) did not finish after cancellation (%s)",
+                    loop->ntasks, cio_strerror(rc));
+            return;
+        }
     }
-    cio_future_release(d.done);
 }
 
 int cio_run_loop(cio_loop *loop, cio_coro_fn *main, void *arg, void **result)

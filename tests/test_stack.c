@@ -1,0 +1,208 @@
+/*
+ * test_stack.c - coroutine stacks at scale and at their limits:
+ *   - 100,000 concurrent tasks (and 1,000,000 in the normal build; under
+ *     ASan, whose shadow memory makes a million stacks too heavy, 100,000),
+ *     all suspended at once, then all finishing;
+ *   - deep but legal recursion inside a task's stack works;
+ *   - recursion past the end of the stack hits the guard page: a forked
+ *     child dies by SIGSEGV, not by anything else.
+ */
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+/* ---- many concurrent tasks ----------------------------------------------- */
+
+struct crowd {
+    size_t started, finished, failed;
+    size_t max_pending;
+    cio_loop *loop;
+};
+
+static int crowd_member(void *arg, void **result)
+{
+    struct crowd *c = arg;
+    c->started++;
+    /* All sleep until t = 1 s, so all are suspended together. */
+    int rc = cio_sleep(1.0 - cio_loop_time(c->loop) + 0.001 * (double)(c->started % 7));
+    if (rc)
+        c->failed++;
+    c->finished++;
+    return rc;
+}
+
+static void census(void *arg)
+{
+    struct crowd *c = arg;
+    c->max_pending = cio_all_tasks(c->loop, NULL, 0);
+}
+
+static void crowd(size_t n)
+{
+    struct crowd c = {0};
+    CHECK_RC(cio_loop_new(&c.loop), 0);
+    CHECK_RC(cio_loop_set_virtual_clock(c.loop, 1), 0);
+    double t0 = test_now();
+    for (size_t i = 0; i < n; i++) {
+        int rc = cio_loop_create_task(c.loop, crowd_member, &c, NULL, NULL);
+        if (rc) {
+            CHECK_RC(rc, 0);
+            break;
+        }
+    }
+    /* Counted while every task is parked in its sleep. */
+    CHECK_RC(cio_call_at(c.loop, 0.5, census, &c, NULL), 0);
+    cio_future *never;
+    CHECK_RC(cio_future_new(c.loop, &never), 0);
+    CHECK_RC(cio_loop_run_until_complete(c.loop, never, NULL), CIO_EDEADLOCK);
+    cio_future_release(never);
+    CHECK_EQ(c.started, n);
+    CHECK_EQ(c.max_pending, n);
+    CHECK_EQ(c.finished, n);
+    CHECK_EQ(c.failed, 0);
+    CHECK_EQ(cio_all_tasks(c.loop, NULL, 0), 0);
+    cio_loop_free(c.loop);
+    fprintf(stderr, "  %zu concurrent tasks: %.2f s\n", n, test_now() - t0);
+}
+
+static void test_100k_tasks(void) { crowd(100000); }
+
+static void test_1m_tasks(void)
+{
+#ifdef UNDER_ASAN
+    fprintf(stderr, "  (ASan build: the million-task case is skipped, 100k ran)\n");
+#else
+    crowd(1000000);
+#endif
+}
+
+/* ---- deep legal recursion -------------------------------------------------- */
+
+/* Recurses until `budget` bytes of stack are in use below `top`. */
+static __attribute__((noinline)) size_t recurse_to(char *top, size_t budget, int depth)
+{
+    volatile char pad[512];
+    pad[0] = (char)depth;
+    pad[511] = (char)depth;
+    if ((size_t)(top - (char *)pad) >= budget)
+        return (size_t)depth + pad[0] - pad[0];
+    size_t r = recurse_to(top, budget, depth + 1);
+    return r + (pad[511] != (char)depth);
+}
+
+struct deep {
+    size_t budget;
+    size_t depth;
+    int sleep_rc;
+};
+
+static int deep_task(void *arg, void **result)
+{
+    struct deep *d = arg;
+    char here;
+    d->depth = recurse_to(&here, d->budget, 0);
+    d->sleep_rc = cio_sleep(0); /* and switch with a deep stack behind us */
+    return 0;
+}
+
+static void test_deep_recursion(void)
+{
+    cio_loop *loop;
+    CHECK_RC(cio_loop_new(&loop), 0);
+    /* Default stack (128 KiB): use 96 KiB of it.  1 MiB stack: 900 KiB. */
+    struct deep a = {.budget = 96 * 1024, .sleep_rc = 1};
+    struct deep b = {.budget = 900 * 1024, .sleep_rc = 1};
+    CHECK_RC(cio_loop_create_task(loop, deep_task, &a, NULL, NULL), 0);
+    CHECK_RC(cio_create_task_at(loop, deep_task, &b, NULL, 1 << 20, NULL, __FILE__, __LINE__), 0);
+    cio_future *never;
+    CHECK_RC(cio_future_new(loop, &never), 0);
+    CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_EDEADLOCK);
+    cio_future_release(never);
+    CHECK(a.depth > 10);
+    CHECK(b.depth > a.depth);
+    CHECK_RC(a.sleep_rc, 0);
+    CHECK_RC(b.sleep_rc, 0);
+    cio_loop_free(loop);
+}
+
+/* ---- overflow hits the guard page ---------------------------------------- */
+
+static __attribute__((noinline)) int recurse_forever(int depth)
+{
+    volatile char pad[1024];
+    pad[0] = (char)depth;
+    pad[1023] = (char)depth;
+    if (depth == -1) /* never: keeps the call from becoming a loop */
+        return 0;
+    return recurse_forever(depth + 1) + pad[0] + pad[1023];
+}
+
+static int overflow_task(void *arg, void **result)
+{
+    recurse_forever(0);
+    return 0;
+}
+
+/* Runs in the child: exits 0..2 if it survived, which the parent flags. */
+static void overflow_child(size_t stack_size)
+{
+    /* The default action, so the death is the kernel's SIGSEGV: ASan's
+     * own handler would report and exit(1) instead. */
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
+    cio_loop *loop;
+    if (cio_loop_new(&loop) != 0)
+        _exit(2);
+    /* A neighbour below, so that without a guard the overflow would run
+     * into another stack instead of unmapped memory. */
+    cio_create_task_at(loop, overflow_task, NULL, "neighbour-free", stack_size, NULL, NULL, 0);
+    cio_create_task_at(loop, overflow_task, NULL, "overflow", stack_size, NULL, NULL, 0);
+    cio_future *never;
+    cio_future_new(loop, &never);
+    cio_loop_run_until_complete(loop, never, NULL);
+    _exit(1);
+}
+
+static void expect_guard_death(size_t stack_size)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        overflow_child(stack_size);
+    int status = 0;
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFSIGNALED(status));
+    if (WIFSIGNALED(status))
+        CHECK_EQ(WTERMSIG(status), SIGSEGV);
+    else
+        fprintf(stderr, "  child exited with %d instead of dying\n", WEXITSTATUS(status));
+}
+
+static void test_overflow_guard(void)
+{
+    expect_guard_death(0);          /* pooled default-size stack */
+    expect_guard_death(256 * 1024); /* a stack with its own mapping */
+}
+
+int main(void)
+{
+    RUN(test_deep_recursion);
+    RUN(test_overflow_guard);
+    RUN(test_100k_tasks);
+    RUN(test_1m_tasks);
+    return test_finish();
+}
