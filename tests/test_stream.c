@@ -548,6 +548,40 @@ static int eyeballs_main(void *arg, void **result)
 
 static void test_happy_eyeballs(void) { CHECK_RC(cio_run(eyeballs_main, NULL, NULL), 0); }
 
+/* ---- timeout scopes interrupt reads, drains and connects -------------------------- */
+
+static int timeout_main(void *arg, void **result)
+{
+    int sv[2];
+    CHECK_RC(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    cio_stream *s;
+    CHECK_RC(cio_stream_from_fd(sv[0], NULL, &s), 0);
+    cio_timeout *tm;
+    char line[16];
+    CHECK_RC(cio_timeout_begin(0.05, &tm), 0);
+    CHECK_RC(cio_stream_readline(s, line, sizeof line), -ETIMEDOUT);
+    CHECK_RC(cio_stream_readline(s, line, sizeof line), -ETIMEDOUT); /* level */
+    CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
+    CHECK_EQ(write(sv[1], "ok\n", 3), 3);
+    CHECK_RC(cio_stream_readline(s, line, sizeof line), 3); /* usable after */
+    /* A drain that the peer never relieves. */
+    static char big[1 << 20];
+    CHECK_RC(cio_stream_write(s, big, sizeof big), 0);
+    CHECK_RC(cio_timeout_begin(0.05, &tm), 0);
+    CHECK_RC(cio_stream_drain(s), -ETIMEDOUT);
+    CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
+    cio_stream_release(s);
+    cio_close(sv[1]);
+    return 0;
+}
+
+static void test_timeouts(void)
+{
+    int before = count_fds();
+    CHECK_RC(cio_run(timeout_main, NULL, NULL), 0);
+    CHECK_EQ(count_fds(), before);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -560,5 +594,6 @@ int main(void)
     RUN(test_open_connection);
     RUN(test_cancel);
     RUN(test_happy_eyeballs);
+    RUN(test_timeouts);
     return test_finish();
 }
