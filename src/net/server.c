@@ -114,11 +114,32 @@ static void conn_finish(struct conn *c)
     server_unref(srv);
 }
 
+static void handler_never_ran(cio_future *fut, void *arg);
+
+/* The handler is running, or will never run: its cleanup is no longer
+ * the done callback's job. */
+static void mark_started(struct conn *c)
+{
+    c->started = 1;
+    cio_future_remove_done_callback(cio_task_future(c->task), handler_never_ran, c);
+}
+
+/* Done callback of a handler task, removed once it starts: reached only
+ * when the task was cancelled before it ran (cio_run cancelling every
+ * task at the end, say), so the connection is cleaned up here. */
+static void handler_never_ran(cio_future *fut, void *arg)
+{
+    (void)fut;
+    struct conn *c = arg;
+    c->started = 1;
+    conn_finish(c);
+}
+
 static int handler_task(void *arg, void **result)
 {
     (void)result;
     struct conn *c = arg;
-    c->started = 1;
+    mark_started(c);
     cio_server *srv = c->srv;
     int rc = srv->cb(c->s, srv->arg);
     /* A handler that fails because its stream was closed under it
@@ -147,6 +168,7 @@ static void serve_connection(cio_server *srv, int fd)
         cio__free(c);
         return;
     }
+    cio_future_add_done_callback(cio_task_future(c->task), handler_never_ran, c);
     c->next = srv->conns;
     if (srv->conns)
         srv->conns->prev = c;
@@ -428,8 +450,10 @@ void cio_server_abort_clients(cio_server *srv)
         next = c->next;
         cio_stream_abort(c->s);
         cio_task_cancel(c->task, NULL);
-        if (!c->started)
+        if (!c->started) {
+            mark_started(c);
             conn_finish(c); /* its handler will never run */
+        }
     }
     server_unref(srv);
 }
