@@ -1,6 +1,6 @@
 /*
  * dns.c - getaddrinfo/getnameinfo off the loop, through the thread pool
- * (cio_to_thread, include/cio/exec.h).
+ * (cio_run_in_executor_discard, include/cio/exec.h).
  *
  * A lookup is a job the task hands to a worker thread.  If the task is
  * cancelled it returns -ECANCELED at once while the thread may still be
@@ -9,7 +9,6 @@
  *
  * Numeric hosts (and NULL hosts) never leave the loop: getaddrinfo with
  * AI_NUMERICHOST answers without any I/O.
-
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
