@@ -31,9 +31,15 @@ else
 fi
 
 jobs=${JOBS:-2}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g \
-      -DCIO_BUILD_BENCH=ON -DCIO_BUILD_TESTS=OFF -DCIO_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" -j"$jobs" >/dev/null
+mkdir -p "$build"
+log=$build/bench-build.log
+if ! { cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g \
+             -DCIO_BUILD_BENCH=ON -DCIO_BUILD_TESTS=OFF -DCIO_BUILD_EXAMPLES=OFF &&
+       cmake --build "$build" -j"$jobs"; } >"$log" 2>&1; then
+    tail -30 "$log" >&2
+    echo "run.sh: build failed, full log in $log" >&2
+    exit 1
+fi
 
 mkdir -p "$build/bench/peers"
 for a in "${areas[@]}"; do
@@ -41,9 +47,11 @@ for a in "${areas[@]}"; do
         [ -e "$src" ] || continue
         if command -v go >/dev/null 2>&1; then
             out=$build/bench/peers/$(basename "$src" .go)
-            # Go caches builds in $HOME; fall back to the build dir if unset.
-            GOCACHE=${GOCACHE:-${HOME:+$HOME/.cache/go-build}} GOCACHE=${GOCACHE:-$PWD/$build/go-cache} \
-                go build -o "$out" "$src"
+            # Go caches builds in $HOME; the build dir serves without one.
+            gocache=${GOCACHE:-}
+            [ -n "$gocache" ] || { [ -n "${HOME:-}" ] && gocache=$HOME/.cache/go-build; } ||
+                gocache=$PWD/$build/go-cache
+            GOCACHE=$gocache go build -o "$out" "$src"
         else
             echo "run.sh: go not found, skipping $src (scripts/deps.sh bench installs it)" >&2
         fi

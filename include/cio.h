@@ -8,8 +8,14 @@
  *   cio/stream.h   buffered streams, open_connection, servers
  *   cio/combine.h  gather, wait, wait_for, as_completed, shield, timeout
  *                  scopes, task groups
+ *   cio/sync.h     Lock, Event, Condition, Semaphore, Barrier
+ *   cio/queue.h    FIFO, LIFO and priority queues between tasks
  *   cio/tls.h      TLS sessions over sockets (OpenSSL 3)
  *   cio/exec.h     thread pools: cio_to_thread, cio_run_in_executor
+ *   cio/iter.h     the asynchronous iterator interface and CIO_FOR
+ *   cio/gen.h      asynchronous generators
+ *   cio/cache.h    an async memoizing cache with single-flight computation
+ *   cio/retry.h    retrying a coroutine with backoff and jitter
  *
  * Each function's comment in those headers is its manual: what it does, its
  * errors, who owns what, and whether it may suspend the calling task.
@@ -23,7 +29,13 @@
 #include "cio/net.h"
 #include "cio/stream.h"
 #include "cio/combine.h"
+#include "cio/sync.h"
+#include "cio/queue.h"
 #include "cio/tls.h"
 #include "cio/exec.h"
+#include "cio/iter.h"
+#include "cio/gen.h"
+#include "cio/cache.h"
+#include "cio/retry.h"
 
 #endif

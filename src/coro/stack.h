@@ -38,6 +38,8 @@ typedef struct cio__stack_pool {
     cio__stack *cold;        /* freed stacks whose pages were dropped */
     char *carve;             /* next uncarved stack in the newest slab */
     char *carve_end;
+    char *guarded_end;       /* slots of the newest slab below this were
+                                guarded in a batch when it was mapped */
     void **slabs;            /* every slab, for unmapping */
     size_t nslabs, capslabs;
     size_t slab_bytes;

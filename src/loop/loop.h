@@ -127,7 +127,10 @@ struct cio_loop {
     size_t nfree_handles;
     cio_task *free_tasks;      /* recycled task structs */
     size_t nfree_tasks;
+    cio_future *free_futures;  /* recycled plain futures, linked by result */
+    size_t nfree_futures;
     cio__stack_pool stacks;    /* default-size task stacks */
+    int64_t trim_at;           /* loop time to trim the stack pool, 0: none */
     size_t stack_size;         /* default usable stack bytes */
 
     /* tasks */
@@ -180,6 +183,10 @@ struct cio_loop {
  * callbacks and I/O callbacks.
  */
 #define CIO__TICKS_PER_POLL 61
+
+/* How long freed stacks beyond CIO__STACK_HOT_MAX stay resident before
+ * the loop returns their pages to the kernel. */
+#define CIO__STACK_TRIM_DELAY_NS CIO_NS_PER_SEC
 
 /* The loop running in this thread (NULL if none). */
 extern CIO_TLS cio_loop *cio__running_loop;

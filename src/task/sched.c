@@ -76,8 +76,9 @@ static int start_prepare(cio_loop *loop, cio_task *t)
     return 0;
 }
 
-/* The next task to switch to directly, or NULL to go through the loop. */
-static cio_task *next_direct(cio_loop *loop)
+/* The next task to switch to directly, or NULL to go through the loop:
+ * the general case (new batch, tasks that finish unstarted). */
+static __attribute__((noinline)) cio_task *next_direct_slow(cio_loop *loop)
 {
     for (;;) {
         struct cio__node *n = loop->ready.head;
@@ -99,19 +100,56 @@ static cio_task *next_direct(cio_loop *loop)
     }
 }
 
+/* next_direct for a new task: gives it its stack. */
+static __attribute__((noinline)) cio_task *next_direct_new(cio_loop *loop, cio_task *next)
+{
+    if (start_prepare(loop, next))
+        return next_direct_slow(loop);
+    return next;
+}
+
+/*
+ * next_direct_slow's common case, inlined into the switch: a task that
+ * has run before at the head.  It calls out only from a cold branch, so
+ * cio__switch_away saves two registers instead of six (the context switch
+ * saves them all anyway).
+ */
+static inline cio_task *next_direct(cio_loop *loop)
+{
+    struct cio__node *n = loop->ready.head;
+    if (CIO_UNLIKELY(!n || n->run != cio__task_node_run || loop->debug))
+        return NULL;
+    if (!loop->budget) {
+        /* Start the next batch right here (run_ready's rule). */
+        if (loop->ticks <= 1 || loop->stopping)
+            return NULL;
+        loop->ticks--;
+        loop->budget = loop->ready.n;
+    }
+    loop->ready.head = n->next;
+    if (!n->next)
+        loop->ready.tailp = &loop->ready.head;
+    loop->ready.n--;
+    loop->budget--;
+    cio_task *next = CIO_CONTAINER_OF(n, cio_task, node);
+    if (CIO_UNLIKELY(next->state == CIO__T_CREATED))
+        return next_direct_new(loop, next);
+    return next;
+}
+
 void cio__switch_away(cio_loop *loop, cio_task *t)
 {
     if (CIO_UNLIKELY(!cio__stack_canary_ok(t->stack)))
         overflow_abort(t);
     cio_task *next = next_direct(loop);
-    if (next == t) {
-        /* It was the only one ready (cio_sleep(0) alone): no switch.  A
-         * switch to itself would resume from its stale saved context. */
-        t->state = CIO__T_RUNNING;
-    } else if (next) {
+    if (CIO_LIKELY(next && next != t)) {
         next->state = CIO__T_RUNNING;
         loop->current = next;
         cio__ctx_switch(&t->ctx, &next->ctx, 0);
+    } else if (next) {
+        /* It was the only one ready (cio_sleep(0) alone): no switch.  A
+         * switch to itself would resume from its stale saved context. */
+        t->state = CIO__T_RUNNING;
     } else {
         loop->current = NULL;
         cio__ctx_switch(&t->ctx, &loop->main_ctx, 0);

@@ -115,15 +115,19 @@ void cio__task_free(cio_task *t)
             cio__stack_put(&loop->stacks, t->stack);
         t->stack = NULL;
     }
-    if (t->scopes)
+    if (CIO_UNLIKELY(t->scopes != NULL))
         cio__timeout_abandon(t);
-    cio__future_report_unretrieved(&t->fut);
+    if (CIO_UNLIKELY(t->fut.status < 0))
+        cio__future_report_unretrieved(&t->fut);
     cio__future_fini(&t->fut);
-    cio__free(t->name);
-    cio__free(t->pending_message);
-    cio__free(t->cancel_msg);
-    cio__free(t->source);
-    t->name = t->pending_message = t->cancel_msg = t->source = NULL;
+    /* Mostly all NULL: test before calling, this is every task's path. */
+    if (CIO_UNLIKELY(t->name || t->pending_message || t->cancel_msg || t->source)) {
+        cio__free(t->name);
+        cio__free(t->pending_message);
+        cio__free(t->cancel_msg);
+        cio__free(t->source);
+        t->name = t->pending_message = t->cancel_msg = t->source = NULL;
+    }
     if (loop->nfree_tasks < TASK_POOL_MAX && !loop->closed) {
         t->next = loop->free_tasks;
         loop->free_tasks = t;

@@ -166,6 +166,8 @@ void cio__future_report_unretrieved(struct cio_future *f);
 void cio__task_free(cio_task *t);
 /* Releases every task struct kept for reuse (loop close). */
 void cio__tasks_fini(cio_loop *loop);
+/* Releases every future kept for reuse (loop close). */
+void cio__futures_fini(cio_loop *loop);
 /* Runs a ready task node on the loop's stack. */
 void cio__task_node_run(struct cio__node *node);
 /* Cancels every pending task of loop; returns how many. */
