@@ -12,7 +12,9 @@
  *             await readings.put(("tcp", line))
  *
  *     async def process():
- *         while (item := await readings.get()) is not None:
+ *         while True:
+ *             try: item = await readings.get()
+ *             except asyncio.QueueShutDown: break
  *             transport, text = item
  *             device, value = parse(text)
  *             stats[device].add(value)
@@ -23,20 +25,21 @@
  *     async def tcp_device(n):   # one connection, 25 lines
  *
  *     async def main():
+ *         readings = asyncio.Queue(256)
  *         await loop.create_datagram_endpoint(Ingest, local_addr=("127.0.0.1", 0))
  *         server = await asyncio.start_server(tcp_device_conn, "127.0.0.1", 0)
  *         consumer = asyncio.create_task(process())
  *         await asyncio.gather(*[udp_device(n) for n in range(40)],
  *                              *[tcp_device(n) for n in range(20)])
- *         ...; readings.put_nowait(None); await consumer; print(summary)
+ *         ...; readings.shutdown(); await consumer; print(summary)
  *
  * What to observe: sixty simulated devices talk at once, over two
  * transports, to one in-process collector; the collector's UDP receiver
- * and its per-connection TCP handlers feed one small queue (made here from
- * a ring and a future, as the queue type of cio/sync.h is not part of
- * this build yet) and a single processing task computes per-device
- * averages and raises alerts while data is still arriving. Everything runs
- * on loopback and the program stops by itself.
+ * and its per-connection TCP handlers feed one bounded queue (a full queue
+ * makes the inputs wait: back pressure) and a single processing task
+ * computes per-device averages and raises alerts while data is still
+ * arriving; shutting the queue down lets it drain and stop.  Everything
+ * runs on loopback and the program stops by itself.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,9 +51,8 @@
 #define UDP_DEVICES 40
 #define TCP_DEVICES 20
 #define READINGS 25
-#define QCAP 4096
 
-/* ---- a tiny queue: ring + a future the consumer waits on -------------- */
+/* ---- one bounded queue between the inputs and the processor ----------- */
 
 struct reading {
     int device;                /* 0..59 */
@@ -58,50 +60,20 @@ struct reading {
     double value;              /* degrees */
 };
 
-static struct {
-    struct reading ring[QCAP];
-    size_t head, n;
-    cio_future *nonempty;      /* set when an item arrives for a waiting consumer */
-    int closed;                /* no more items will come */
-} q;
+static cio_queue *readings;    /* of struct reading *, malloc'd by the inputs,
+                                  freed by the processor */
 
-static void q_put(struct reading r)
+/* Queues a copy of r, waiting while the queue is full (back pressure). */
+static int put_reading(const struct reading *r)
 {
-    if (q.n == QCAP)
-        return; /* full: a real collector would apply back pressure */
-    q.ring[(q.head + q.n++) % QCAP] = r;
-    if (q.nonempty && !cio_future_done(q.nonempty))
-        cio_future_set_result(q.nonempty, NULL);
-}
-
-/* 1 with an item, 0 when closed and drained, < 0 on error. */
-static int q_get(struct reading *out)
-{
-    while (!q.n) {
-        if (q.closed)
-            return 0;
-        cio_future *f;
-        int rc = cio_future_new(NULL, &f);
-        if (rc < 0)
-            return rc;
-        q.nonempty = f;
-        rc = cio_await(f, NULL);
-        q.nonempty = NULL;
-        cio_future_release(f);
-        if (rc < 0)
-            return rc;
-    }
-    *out = q.ring[q.head];
-    q.head = (q.head + 1) % QCAP;
-    q.n--;
-    return 1;
-}
-
-static void q_close(void)
-{
-    q.closed = 1;
-    if (q.nonempty && !cio_future_done(q.nonempty))
-        cio_future_set_result(q.nonempty, NULL);
+    struct reading *copy = malloc(sizeof *copy);
+    if (!copy)
+        return -ENOMEM;
+    *copy = *r;
+    int rc = cio_queue_put(readings, copy);
+    if (rc < 0)
+        free(copy);
+    return rc;
 }
 
 /* ---- the collector ----------------------------------------------------------- */
@@ -127,7 +99,7 @@ static int udp_receiver(void *arg, void **result)
             return n == -EBADF || n == -ECANCELED ? 0 : n; /* endpoint closed */
         struct reading r = {.tcp = 0};
         if (parse(buf, (size_t)n, &r) == 0)
-            q_put(r);
+            put_reading(&r);
     }
 }
 
@@ -139,7 +111,7 @@ static int tcp_device_conn(cio_stream *s, void *arg)
     while ((n = cio_stream_readline(s, line, sizeof line)) > 0) {
         struct reading r = {.tcp = 1};
         if (parse(line, (size_t)n, &r) == 0)
-            q_put(r);
+            put_reading(&r);
     }
     return 0;
 }
@@ -156,9 +128,11 @@ static int processor(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    struct reading r;
+    void *item;
     int rc;
-    while ((rc = q_get(&r)) == 1) {
+    while ((rc = cio_queue_get(readings, &item)) == 0) {
+        struct reading r = *(struct reading *)item;
+        free(item);
         if (r.device < 0 || r.device >= UDP_DEVICES + TCP_DEVICES)
             continue;
         struct stats *st = &stats[r.device];
@@ -173,7 +147,7 @@ static int processor(void *arg, void **result)
         if (r.value > 30.0 && alerts++ < 5)
             printf("alert: dev-%d reports %.1f degrees\n", r.device, r.value);
     }
-    return rc;
+    return rc == CIO_ESHUTDOWN ? 0 : rc; /* shut down and drained: done */
 }
 
 /* ---- the devices ---------------------------------------------------------------- */
@@ -230,8 +204,10 @@ static int amain(void *arg, void **result)
     (void)arg;
     (void)result;
     cio_datagram *ep;
-    int rc = cio_datagram_open("127.0.0.1", 0, NULL, 0, 0, &ep);
+    int rc = cio_queue_new(NULL, 256, &readings);
     if (rc < 0)
+        return rc;
+    if ((rc = cio_datagram_open("127.0.0.1", 0, NULL, 0, 0, &ep)) < 0)
         return rc;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -266,9 +242,10 @@ static int amain(void *arg, void **result)
     cio_datagram_close(ep);
     cio_task_await(rx, NULL);
     cio_task_release(rx);
-    q_close();
+    cio_queue_shutdown(readings, 0); /* the processor drains what is left */
     cio_task_await(proc, NULL);
     cio_task_release(proc);
+    cio_queue_free(readings);
 
     int hottest = 0;
     for (int d = 0; d < UDP_DEVICES + TCP_DEVICES; d++)
