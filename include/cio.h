@@ -4,6 +4,8 @@
  *   cio/common.h   error codes, allocator hook, logger
  *   cio/loop.h     the event loop: callbacks, timers, descriptor readiness
  *   cio/task.h     futures, tasks, sleep, shields, cio_run
+ *   cio/net.h      sockets as coroutines, DNS, UDP endpoints
+ *   cio/stream.h   buffered streams, open_connection, servers
  *   cio/combine.h  gather, wait, wait_for, as_completed, shield, timeout
  *                  scopes, task groups
  *   cio/sync.h     Lock, Event, Condition, Semaphore, Barrier
@@ -28,6 +30,8 @@
 #include "cio/common.h"
 #include "cio/loop.h"
 #include "cio/task.h"
+#include "cio/net.h"
+#include "cio/stream.h"
 #include "cio/combine.h"
 #include "cio/sync.h"
 #include "cio/queue.h"
