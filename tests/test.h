@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cio.h"
 
@@ -71,6 +72,14 @@ static inline int test_finish(void)
         return 1;
     }
     return 0;
+}
+
+/* Monotonic wall time in seconds, for the few checks that need real time. */
+static inline double test_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static inline double test_timeout_multiplier(void)

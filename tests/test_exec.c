@@ -372,9 +372,48 @@ static void test_shutdown_cancel_pending(void)
     CHECK_RC(cio_run(shutdown_main, NULL, NULL), 0);
 }
 
-static int slow_flag;
+/* Shut down with cancel_pending and freed at once; the dropped call's
+ * caller is cancelled before the loop delivered its -ECANCELED: nothing
+ * may touch the freed executor (ASan would see it). */
+static int shutdown_free_main(void *arg, void **result)
+{
+    struct gate g1, g2;
+    gate_init(&g1);
+    gate_init(&g2);
+    cio_executor *ex;
+    CHECK_RC(cio_executor_new(1, &ex), 0);
+    struct call c1 = {.ex = ex, .g = &g1}, c2 = {.ex = ex, .g = &g2};
+    cio_task *t1, *t2;
+    discards = 0;
+    CHECK_RC(cio_create_task(call_child, &c1, "running", &t1), 0);
+    CHECK_RC(wait_entered(&g1, 1), 0);
+    CHECK_RC(cio_create_task(call_child, &c2, "pending", &t2), 0);
+    CHECK_RC(cio_sleep(0.01), 0);
+    CHECK_RC(cio_executor_shutdown(ex, 0, 1), 0);
+    gate_open(&g1);
+    cio_executor_free(ex); /* joins: t1's outcome is posted too */
+    cio_task_cancel(t2, NULL);
+    cio_task_cancel(t1, NULL);
+    CHECK_RC(cio_task_await(t2, NULL), -ECANCELED);
+    CHECK_RC(cio_task_await(t1, NULL), -ECANCELED);
+    CHECK_RC(cio_sleep(0.01), 0); /* deliveries: both dropped */
+    CHECK_EQ(discards, 2);
+    cio_task_release(t1);
+    cio_task_release(t2);
+    gate_destroy(&g1);
+    gate_destroy(&g2);
+    return 0;
+}
+
+static void test_shutdown_free_then_cancel(void)
+{
+    CHECK_RC(cio_run(shutdown_free_main, NULL, NULL), 0);
+}
+
+static int slow_flag, slow_started;
 static int slow_fn(void *arg, void **result)
 {
+    __atomic_store_n(&slow_started, 1, __ATOMIC_RELEASE);
     usleep(50 * 1000);
     __atomic_store_n(&slow_flag, 1, __ATOMIC_RELEASE);
     return 0;
@@ -390,9 +429,13 @@ static int shutdown_wait_main(void *arg, void **result)
     cio_executor *ex;
     CHECK_RC(cio_executor_new(1, &ex), 0);
     cio_task *t;
-    slow_flag = 0;
+    slow_flag = slow_started = 0;
     CHECK_RC(cio_create_task(abandon_child, ex, NULL, &t), 0);
-    CHECK_RC(cio_sleep(0.005), 0);
+    /* Cancel only once the call runs in its thread (a loaded machine may
+     * take a while to start it; a queued call would just be dropped). */
+    for (int i = 0; i < 2000 && !__atomic_load_n(&slow_started, __ATOMIC_ACQUIRE); i++)
+        CHECK_RC(cio_sleep(0.001), 0);
+    CHECK_EQ(__atomic_load_n(&slow_started, __ATOMIC_ACQUIRE), 1);
     cio_task_cancel(t, NULL);
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
     cio_task_release(t);
@@ -508,6 +551,43 @@ static void test_close_parked(void)
     gate_destroy(&g);
 }
 
+/* ---- the loop's default executor ------------------------------------------ */
+
+static int default_main(void *arg, void **result)
+{
+    cio_loop *loop = cio_get_running_loop();
+    void *r;
+    /* The loop's own pool first, then the user's 1-thread pool. */
+    CHECK_RC(cio_to_thread(double_fn, (void *)(intptr_t)2, &r), 0);
+    CHECK_RC(cio_loop_set_default_executor(loop, arg), 0);
+    running_max = 0;
+    CHECK_RC(pool2_main(NULL, NULL), 0); /* NULL executor: the default */
+    CHECK_EQ(running_max, 1);
+    CHECK_RC(cio_loop_set_default_executor(loop, NULL), 0);
+    CHECK_RC(cio_to_thread(double_fn, (void *)(intptr_t)3, &r), 0);
+    CHECK_EQ((intptr_t)r, 6);
+    return 0;
+}
+
+static int uses_ex_main(void *arg, void **result)
+{
+    void *r = NULL;
+    CHECK_RC(cio_run_in_executor(arg, double_fn, (void *)(intptr_t)5, &r), 0);
+    CHECK_EQ((intptr_t)r, 10);
+    return 0;
+}
+
+static void test_default_executor(void)
+{
+    cio_executor *ex;
+    CHECK_RC(cio_executor_new(1, &ex), 0);
+    CHECK_RC(cio_run(default_main, ex, NULL), 0);
+    /* The loop did not shut ex down: it still serves another loop. */
+    CHECK_RC(cio_run(uses_ex_main, ex, NULL), 0);
+    cio_executor_free(ex);
+    CHECK_RC(cio_loop_set_default_executor(NULL, NULL), -EINVAL);
+}
+
 /* ---- allocation failures -------------------------------------------------- */
 
 static long alloc_calls, alloc_fail_at;
@@ -559,10 +639,12 @@ int main(void)
     RUN(test_cancel_queued);
     RUN(test_precancelled);
     RUN(test_shutdown_cancel_pending);
+    RUN(test_shutdown_free_then_cancel);
     RUN(test_shutdown_wait);
     RUN(test_no_deadlock);
     RUN(test_close_inflight);
     RUN(test_close_parked);
+    RUN(test_default_executor);
     RUN(test_alloc_failures);
     return test_finish();
 }

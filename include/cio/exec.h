@@ -88,6 +88,18 @@ CIO_EXTERN int cio_run_in_executor_discard(cio_executor *ex, cio_thread_fn *fn, 
 CIO_EXTERN int cio_to_thread(cio_thread_fn *fn, void *arg, void **result);
 
 /*
+ * loop.set_default_executor: makes ex the pool that cio_to_thread() and
+ * cio_run_in_executor(NULL, ...) use on loop.  The loop does not own ex:
+ * the caller frees it, after the loop closed or after setting another
+ * (loop close waits for ex's calls made for this loop, and does not shut ex
+ * down).  A default pool the loop had made itself is shut down (its queued
+ * calls still run) and freed when the loop closes.  ex NULL goes back to a
+ * pool the loop makes on demand.  Errors: -EINVAL (loop NULL), -ENOMEM,
+ * CIO_ECLOSED.  Does not suspend.
+ */
+CIO_EXTERN int cio_loop_set_default_executor(cio_loop *loop, cio_executor *ex);
+
+/*
  * Executor.shutdown: refuses new calls (CIO_ESHUTDOWN).  With
  * cancel_pending, calls that have not started are dropped and their
  * callers wake with -ECANCELED (their on_discard is not called: the

@@ -36,8 +36,13 @@ CIO_EXTERN int cio_loop_new(cio_loop **out);
 
 /*
  * Closes the loop: drops pending callbacks and timers, frees the poller and
- * the stack pool.  Tasks still pending are released (and, in debug mode,
- * reported).  Idempotent.  Errors: CIO_ERUNNING if the loop is running.
+ * the stack pool.  Tasks still pending are destroyed without running again
+ * (their futures end cancelled with the message "loop closed"; their stacks
+ * are dropped, so whatever their frames still owned is leaked: let them
+ * finish first, as cio_run does) and, in debug mode, reported.  Handles
+ * the caller holds stay valid until cio_handle_release(), which must come
+ * before cio_loop_free().  Idempotent.  Errors: CIO_ERUNNING if the loop
+ * is running.
  */
 CIO_EXTERN int cio_loop_close(cio_loop *loop);
 
@@ -130,7 +135,8 @@ CIO_EXTERN int cio_call_soon_threadsafe(cio_loop *loop, cio_callback_fn *cb,
 
 /*
  * Cancels the callback: it will not run.  Cancelling a handle whose
- * callback already ran, or twice, does nothing.  Returns 0.
+ * callback already ran, or twice, does nothing.  Returns 0, or
+ * CIO_EWRONGTHREAD (debug mode) from a thread that does not own the loop.
  */
 CIO_EXTERN int cio_handle_cancel(cio_handle *h);
 

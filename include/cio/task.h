@@ -59,7 +59,8 @@ CIO_EXTERN int cio_future_set_error(cio_future *fut, int code, const char *messa
 /*
  * Cancels the future: 1 if it was pending and is now cancelled, 0 if it
  * was already done.  msg (copied, may be NULL) becomes its error message.
- * For a task's future this is cio_task_cancel().
+ * For a task's future this is cio_task_cancel().  Errors: -EINVAL (NULL),
+ * CIO_EWRONGTHREAD (debug mode).
  */
 CIO_EXTERN int cio_future_cancel(cio_future *fut, const char *msg);
 
@@ -85,7 +86,8 @@ CIO_EXTERN const char *cio_future_error_message(const cio_future *fut);
  */
 CIO_EXTERN int cio_future_add_done_callback(cio_future *fut, cio_done_fn *fn, void *arg);
 
-/* Removes every registration of (fn, arg); returns how many. */
+/* Removes every registration of (fn, arg); returns how many.  Errors:
+ * -EINVAL (NULL), CIO_EWRONGTHREAD (debug mode). */
 CIO_EXTERN int cio_future_remove_done_callback(cio_future *fut, cio_done_fn *fn, void *arg);
 
 /*
@@ -205,7 +207,9 @@ CIO_EXTERN int cio_sleep(double seconds);
  * Shields the calling task from cancellation and timeouts until the
  * matching cio_shield_end(): suspension points inside behave normally.
  * Nest freely.  At the end, a pending cancellation takes effect at the
- * next suspension point.  Returns 0 or CIO_ENOTASK.
+ * next suspension point.  A timeout scope (cio/combine.h) opened inside
+ * the shield still works there, so shielded cleanup can be bounded in
+ * time.  Returns 0 or CIO_ENOTASK.
  */
 CIO_EXTERN int cio_shield_begin(void);
 CIO_EXTERN int cio_shield_end(void);
@@ -222,6 +226,9 @@ CIO_EXTERN int cio_checkpoint(void);
  * asyncio.run: creates a loop, runs main(arg) as a task named "main" until
  * it finishes, cancels every task left and waits for them, closes and frees
  * the loop.  Returns main's status and stores its result in *result.
+ * In the main thread, if SIGINT has its default disposition, SIGINT
+ * (Ctrl-C) cancels the main task while it runs (asyncio.Runner), and the
+ * disposition is restored before returning; see cio/signal.h.
  * Errors: CIO_ERUNNING (a loop already runs in this thread), -ENOMEM.
  */
 CIO_EXTERN int cio_run(cio_coro_fn *main, void *arg, void **result);

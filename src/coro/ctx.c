@@ -13,6 +13,10 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
+#ifdef CIO_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #if defined(CIO_CORO_UCONTEXT)
 const char cio__coro_method[] = "ucontext (portable fallback)";
 #elif defined(__x86_64__)

@@ -45,6 +45,9 @@ struct cio__exec_loop {
     size_t ninflight;          /* works queued or running, not yet posted */
     struct cio__work *works;   /* every undelivered work (loop thread only) */
     cio_executor *default_ex;  /* the loop's default pool, or NULL */
+    int default_owned;         /* default_ex was made by the loop */
+    cio_executor **retired;    /* pools the loop made and replaced: shut */
+    size_t nretired;           /*   down, freed at close */
 };
 
 /* pool.c: queues w on ex, starting a thread if none is idle.  0,
@@ -55,5 +58,16 @@ int cio__executor_unqueue(cio_executor *ex, struct cio__work *w);
 /* to_thread.c: a worker (or shutdown) hands w's outcome to its loop.
  * Any thread. */
 void cio__work_post(struct cio__work *w);
+
+
+/* pipe.c: non-blocking pipe I/O for tasks (subprocesses, process pool).
+ * Read: bytes read (0 at EOF) or a negative code; suspends on EAGAIN.
+ * Write: writes all len bytes (0) or fails (-EPIPE without SIGPIPE,
+ * -ECANCELED, ...); suspends on EAGAIN. */
+int cio__pipe_read(cio_loop *loop, int fd, void *buf, size_t len);
+int cio__pipe_write_all(cio_loop *loop, int fd, const void *buf, size_t len);
+/* Makes a pipe: fds[0] read end, fds[1] write end, both close-on-exec;
+ * the end the parent keeps (nonblock_end 0 or 1) is non-blocking. */
+int cio__pipe_make(int fds[2], int nonblock_end);
 
 #endif

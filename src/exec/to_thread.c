@@ -136,7 +136,13 @@ static void work_interrupt(cio_task *t, int code)
     struct cio__work *w = t->wait_obj;
     struct cio__exec_loop *xl = w->xl;
     w->task = NULL;
-    if (cio__executor_unqueue(w->ex, w)) {
+    /* A posted work is off its executor's queue, and that executor may
+     * already be freed (shut down with cancel_pending, then freed): do not
+     * look there. */
+    pthread_mutex_lock(&xl->lock);
+    int posted = w->posted;
+    pthread_mutex_unlock(&xl->lock);
+    if (!posted && cio__executor_unqueue(w->ex, w)) {
         /* It never started: nothing will post it. */
         pthread_mutex_lock(&xl->lock);
         xl->ninflight--;
@@ -165,8 +171,11 @@ int cio_run_in_executor_discard(cio_executor *ex, cio_thread_fn *fn, void *arg, 
     if (!xl)
         return -ENOMEM;
     if (!ex) {
-        if (!xl->default_ex && (rc = cio_executor_new(0, &xl->default_ex)) < 0)
-            return rc;
+        if (!xl->default_ex) {
+            if ((rc = cio_executor_new(0, &xl->default_ex)) < 0)
+                return rc;
+            xl->default_owned = 1;
+        }
         ex = xl->default_ex;
     }
     struct cio__work *w = cio__calloc(1, sizeof *w);
@@ -212,6 +221,32 @@ int cio_to_thread(cio_thread_fn *fn, void *arg, void **result)
     return cio_run_in_executor_discard(NULL, fn, arg, result, NULL);
 }
 
+int cio_loop_set_default_executor(cio_loop *loop, cio_executor *ex)
+{
+    if (!loop)
+        return cio__bad_arg(NULL, __func__, "loop is NULL");
+    if (loop->closed)
+        return CIO_ECLOSED;
+    int rc = cio__check_thread(loop, __func__);
+    if (rc)
+        return rc;
+    struct cio__exec_loop *xl = exec_loop_get(loop);
+    if (!xl)
+        return -ENOMEM;
+    if (xl->default_ex && xl->default_owned) {
+        /* Its calls may be in flight: retire it, free it at close. */
+        cio_executor **r = cio__realloc(xl->retired, (xl->nretired + 1) * sizeof *r);
+        if (!r)
+            return -ENOMEM;
+        xl->retired = r;
+        xl->retired[xl->nretired++] = xl->default_ex;
+        cio_executor_shutdown(xl->default_ex, 0, 0);
+    }
+    xl->default_ex = ex;
+    xl->default_owned = 0;
+    return 0;
+}
+
 /* ---- loop close ------------------------------------------------------------ */
 
 /*
@@ -223,11 +258,16 @@ int cio_to_thread(cio_thread_fn *fn, void *arg, void **result)
 static void exec_loop_close(cio_loop *loop, struct cio__loop_ext *ext)
 {
     struct cio__exec_loop *xl = (struct cio__exec_loop *)ext;
-    if (xl->default_ex) {
+    if (xl->default_ex && xl->default_owned) {
         cio_executor_shutdown(xl->default_ex, 1, 1);
         cio_executor_free(xl->default_ex);
-        xl->default_ex = NULL;
     }
+    xl->default_ex = NULL;
+    for (size_t i = 0; i < xl->nretired; i++) {
+        cio_executor_shutdown(xl->retired[i], 1, 1);
+        cio_executor_free(xl->retired[i]);
+    }
+    cio__free(xl->retired);
     for (struct cio__work *w = xl->works; w; w = w->onext) {
         int queued = 0;
         pthread_mutex_lock(&xl->lock);

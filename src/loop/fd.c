@@ -4,6 +4,7 @@
  * descriptor (edge-triggered, registered once) that socket operations are
  * built on.  A descriptor serves one of the two at a time.
  */
+#include <fcntl.h>
 #include <sys/epoll.h>
 
 #include "loop.h"
@@ -50,6 +51,12 @@ static int add_callback(cio_loop *loop, int fd, cio_callback_fn *cb, void *arg, 
     int rc = cio__check_thread(loop, fn);
     if (rc)
         return rc;
+    /* The slot table is indexed by fd: a large number that is not even
+     * open must be -EBADF, not a table sized for it (which failed with
+     * -ENOMEM at best, and under an overcommitting allocator could touch
+     * gigabytes). */
+    if (fcntl(fd, F_GETFD) < 0)
+        return -EBADF;
     struct cio__fd *f = cio__fd_slot(loop, fd, 1);
     if (!f)
         return -ENOMEM;

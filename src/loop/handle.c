@@ -35,6 +35,7 @@ static void handle_run(struct cio__node *node)
 {
     cio_handle *h = CIO_CONTAINER_OF(node, cio_handle, node);
     h->flags &= ~(uint32_t)CIO__H_QUEUED;
+    h->loop->ready_handles--;
     if (!(h->flags & CIO__H_CANCELLED)) {
         if (h->flags & CIO__H_DONE_CB) {
             cio_future *fut = h->arg2;
@@ -130,6 +131,7 @@ void cio__handle_schedule(cio_handle *h)
     if (h->flags & CIO__H_QUEUED)
         return;
     h->flags |= CIO__H_QUEUED;
+    h->loop->ready_handles++;
     h->refs++;
     cio__queue_push(&h->loop->ready, &h->node);
 }
@@ -223,6 +225,9 @@ int cio_handle_cancel(cio_handle *h)
 {
     if (!h)
         return cio__bad_arg(NULL, __func__, "handle is NULL");
+    int rc = cio__check_thread(h->loop, __func__);
+    if (rc)
+        return rc; /* another thread would race with the timer heap */
     if (h->flags & CIO__H_CANCELLED)
         return 0;
     h->flags |= CIO__H_CANCELLED;

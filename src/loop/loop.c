@@ -8,10 +8,11 @@
  *   2. move due timers to the ready queue;
  *   3. run exactly the nodes that are ready now (a batch); what they
  *      schedule waits for the next batch.
- * Unlike asyncio, step 3 runs up to CIO__TICKS_PER_POLL batches before
- * going back to step 1 (as tokio does), so tasks passing control around do
- * not pay a syscall per batch; I/O and timers are still looked at after a
- * bounded number of batches.  Tasks switch directly to the next ready task
+ * Unlike asyncio, when only tasks are ready step 3 runs up to
+ * CIO__TICKS_PER_POLL batches before going back to step 1 (as tokio does),
+ * so tasks passing control around do not pay a syscall per batch; I/O and
+ * timers are still looked at after a bounded number of batches.  A ready
+ * plain callback ends the chain, so callbacks keep asyncio's semantics.  Tasks switch directly to the next ready task
  * when they suspend (see ../task/sched.c) and charge that to the same
  * budget, so the bound holds however the nodes run.
  */
@@ -76,7 +77,25 @@ int cio_loop_close(cio_loop *loop)
     int rc = cio__check_thread(loop, __func__);
     if (rc)
         return rc;
-    /* Extensions first (an executor waits for its threads here), while
+    /* Pending tasks are destroyed while pending (asyncio: "Task was
+     * destroyed but it is pending!").  First every parked task is detached
+     * from what it waits on (a timer, a descriptor, a lock's queue whose
+     * waiter records live on the stacks about to be recycled, an
+     * executor's work item, a future that may outlive the loop), or that
+     * would later wake freed memory.  Its interrupt
+     * function does exactly that; cio_await's would cancel the awaited
+     * future, which is not ours to change, so it is undone instead. */
+    for (cio_task *t = loop->tasks; t; t = t->next) {
+        if (loop->debug) {
+            cio_exception_context c = {.message = "Task was destroyed but it is pending",
+                                       .task = t,
+                                       .source = cio_task_source(t)};
+            cio__report(loop, &c);
+        }
+        if (t->state == CIO__T_PARKED && !cio__await_abandon(t) && t->interrupt)
+            t->interrupt(t, -ECANCELED);
+    }
+    /* Then the extensions (an executor waits for its threads here), while
      * tasks, callbacks and the thread-safe queue still exist. */
     while (loop->exts) {
         struct cio__loop_ext *e = loop->exts;
@@ -84,45 +103,43 @@ int cio_loop_close(cio_loop *loop)
         e->next = NULL;
         e->on_close(loop, e);
     }
-    /* Pending tasks are destroyed while pending (asyncio: "Task was
-     * destroyed but it is pending!").  Three passes, so that no task is
-     * freed while another may still wake it: mark all done, complete
-     * their futures (wake-ups of done tasks are ignored), drop the loop's
-     * references. */
     cio_task *pending = loop->tasks;
     loop->tasks = NULL;
     loop->ntasks = 0;
-    for (cio_task *t = pending; t; t = t->next) {
-        if (loop->debug) {
-            cio_exception_context c = {.message = "Task was destroyed but it is pending",
-                                       .task = t,
-                                       .source = cio_task_source(t)};
-            cio__report(loop, &c);
-        }
+    for (cio_task *t = pending; t; t = t->next)
         t->state = CIO__T_DONE;
+    /* Stacks go back to the pool only after every future is complete:
+     * done callbacks that run synchronously (gather's counter, say) may
+     * keep their state on another destroyed task's stack. */
+    for (cio_task *t = pending; t; t = t->next)
+        cio__future_complete(&t->fut, -ECANCELED, NULL, cio__strdup("loop closed"));
+    for (cio_task *t = pending; t; t = t->next) {
         if (t->stack)
             cio__stack_put(&loop->stacks, t->stack);
         t->stack = NULL;
     }
-    for (cio_task *t = pending; t; t = t->next)
-        cio__future_complete(&t->fut, -ECANCELED, NULL, cio__strdup("loop closed"));
+    /* Empty the ready queue before the loop's task references go: a task
+     * never started (or woken) still has its node in the queue, and a
+     * task struct released beyond the recycling pool is freed at once, so
+     * popping the queue afterwards read freed memory. */
+    struct cio__node *n;
+    while ((n = cio__queue_pop(&loop->ready))) {
+        if (n->run != cio__task_node_run) {
+            cio_handle *h = CIO_CONTAINER_OF(n, cio_handle, node);
+            h->flags &= ~(uint32_t)CIO__H_QUEUED;
+            loop->ready_handles--;
+            if ((h->flags & CIO__H_DONE_CB) && h->arg2)
+                cio_future_release(h->arg2);
+            h->arg2 = NULL;
+            cio__handle_unref(h);
+        }
+    }
     while (pending) {
         cio_task *next = pending->next;
         pending->prev = pending->next = NULL;
         pending->flags &= (uint8_t)~CIO__TF_LOOPREF;
         cio_task_release(pending);
         pending = next;
-    }
-    struct cio__node *n;
-    while ((n = cio__queue_pop(&loop->ready))) {
-        if (n->run != cio__task_node_run) {
-            cio_handle *h = CIO_CONTAINER_OF(n, cio_handle, node);
-            h->flags &= ~(uint32_t)CIO__H_QUEUED;
-            if ((h->flags & CIO__H_DONE_CB) && h->arg2)
-                cio_future_release(h->arg2);
-            h->arg2 = NULL;
-            cio__handle_unref(h);
-        }
     }
     cio__timers_fini(loop);
     for (size_t fd = 0; fd < loop->nfds; fd++)
@@ -245,7 +262,7 @@ static void run_ready(cio_loop *loop)
             }
         }
         /* Another batch, unless I/O and timers are due a look. */
-        if (!loop->ready.n || --loop->ticks <= 0 || loop->stopping)
+        if (!loop->ready.n || loop->ready_handles || --loop->ticks <= 0 || loop->stopping)
             break;
         loop->budget = loop->ready.n;
     }
@@ -354,8 +371,11 @@ int cio_loop_run_forever(cio_loop *loop)
     int rc = enter(loop);
     if (rc)
         return rc;
-    while (!loop->stopping)
+    /* At least one iteration, as asyncio: a stop() made before running
+     * still lets the callbacks already scheduled run once. */
+    do
         run_once(loop);
+    while (!loop->stopping);
     leave(loop);
     return 0;
 }
@@ -371,15 +391,18 @@ int cio_loop_run_until_complete(cio_loop *loop, cio_future *fut, void **result)
         return rc;
     cio_future_retain(fut);
     while (!cio_future_done(fut)) {
+        /* Checked before each iteration, not only after: an idle loop
+         * would otherwise block forever in the poller (timeout -1) when
+         * nothing was scheduled at all. */
+        if (loop_idle(loop) && !loop->stopping) {
+            rc = CIO_EDEADLOCK;
+            break;
+        }
         run_once(loop);
         if (cio_future_done(fut))
             break;
         if (loop->stopping) {
             rc = CIO_EINVALSTATE; /* stopped before the future completed */
-            break;
-        }
-        if (loop_idle(loop)) {
-            rc = CIO_EDEADLOCK;
             break;
         }
     }

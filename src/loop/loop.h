@@ -116,6 +116,7 @@ struct cio_loop {
     struct cio__queue ready;   /* nodes to run */
     size_t budget;             /* nodes this batch may still run */
     int ticks;                 /* batches left before I/O must be polled */
+    size_t ready_handles;      /* callbacks (not tasks) in the ready queue */
     cio_task *current;         /* task running now, NULL on the loop stack */
     cio__ctx main_ctx;         /* the loop's own (thread) context */
     cio__ctx trash_ctx;        /* where a dying task saves its registers */
@@ -174,11 +175,14 @@ struct cio_loop {
 };
 
 /*
- * How many ready batches run back to back before the loop polls for I/O
- * and timers again (tokio's event_interval).  A batch is what was ready
- * when it began (asyncio's _run_once); polling after every batch would cost
- * an epoll_wait and a clock read per batch, far more than the batch itself
- * when tasks just pass control around.
+ * How many ready batches of tasks run back to back before the loop polls
+ * for I/O and timers again (tokio's event_interval).  A batch is what was
+ * ready when it began (asyncio's _run_once); polling after every batch
+ * would cost an epoll_wait and a clock read per batch, far more than the
+ * batch itself when tasks just pass control around.  Only batches made of
+ * tasks alone chain this way: when a plain callback is ready the loop polls
+ * first, so callback code sees asyncio's exact alternation of call_soon
+ * callbacks and I/O callbacks.
  */
 #define CIO__TICKS_PER_POLL 61
 
@@ -281,6 +285,11 @@ void cio__fd_dispatch(cio_loop *loop, int fd, uint32_t events);
 /* Loop extensions: the one with key, or NULL; adding links ext first. */
 struct cio__loop_ext *cio__loop_ext_find(cio_loop *loop, const void *key);
 void cio__loop_ext_add(cio_loop *loop, struct cio__loop_ext *ext);
+
+/* signal.c: cio_loop_add_signal_handler; a weak handler does not keep
+ * the loop alive (cio_run's SIGINT). */
+int cio__loop_add_signal_handler(cio_loop *loop, int sig, cio_callback_fn *cb, void *arg,
+                                 int weak);
 
 /* Reports a failure to the exception handler. */
 void cio__report(cio_loop *loop, const cio_exception_context *ctx);

@@ -23,6 +23,8 @@
 
 #define MAX_EVENTS 256
 
+/* Cleared, once, when the kernel lacks epoll_pwait2 (< 5.11).  Atomic:
+ * loops in several threads share it. */
 static int have_pwait2 = 1;
 
 /* Creates the epoll set and adds the loop's eventfd (threadsafe.c) to it. */
@@ -48,12 +50,12 @@ static int epoll_wait_ns(cio_loop *loop, int64_t timeout_ns)
 {
     struct epoll_event events[MAX_EVENTS];
     int n;
-    if (have_pwait2 && timeout_ns > 0) {
+    if (__atomic_load_n(&have_pwait2, __ATOMIC_RELAXED) && timeout_ns > 0) {
         struct timespec ts = {.tv_sec = timeout_ns / CIO_NS_PER_SEC,
                               .tv_nsec = timeout_ns % CIO_NS_PER_SEC};
         n = (int)syscall(SYS_epoll_pwait2, loop->epfd, events, MAX_EVENTS, &ts, NULL, 0);
         if (n < 0 && errno == ENOSYS) {
-            have_pwait2 = 0;
+            __atomic_store_n(&have_pwait2, 0, __ATOMIC_RELAXED);
             n = epoll_wait(loop->epfd, events, MAX_EVENTS,
                            (int)((timeout_ns + 999999) / 1000000));
         }

@@ -147,6 +147,7 @@ void cio__timers_run(cio_loop *loop)
         } else {
             /* The heap's reference becomes the queue's. */
             h->flags |= CIO__H_QUEUED;
+            loop->ready_handles++;
             cio__queue_push(&loop->ready, &h->node);
         }
     }

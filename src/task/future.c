@@ -181,6 +181,8 @@ static void run_cb(struct cio_future *f, struct cio__cb *cb)
 {
     if (cb->fn == cio__waiter_cb) {
         cio__waiter_cb(f, cb->arg);
+    } else if (cb->fn == cio__direct_cb) {
+        cio__direct_cb(f, cb->arg);
     } else if (cio__call_done_cb(f->loop, cb->fn, f, cb->arg) < 0) {
         /* No memory for the handle: call it now rather than drop it. */
         cb->fn(f, cb->arg);
@@ -196,14 +198,23 @@ void cio__future_complete(struct cio_future *f, int status, void *result, char *
         cio__free(f->message);
         f->message = message;
     }
-    if (f->cb0.fn) {
-        struct cio__cb cb = f->cb0;
-        f->cb0.fn = NULL;
-        run_cb(f, &cb);
-    }
-    for (uint32_t i = 0; i < f->ncbs; i++)
-        run_cb(f, &f->cbs[i]);
-    f->ncbs = 0;
+    /* Take the whole list before running any of it.  run_cb calls a
+     * callback at once when no handle can be allocated, and that callback
+     * may remove the future's other callbacks: removing from the live list
+     * while iterating it lost callbacks (tests/test_alloc.c).  Detached,
+     * they are all "already scheduled", as on the normal path. */
+    struct cio__cb first = f->cb0;
+    struct cio__cb *rest = f->cbs;
+    uint32_t nrest = f->ncbs;
+    f->cb0.fn = NULL;
+    f->cb0.arg = NULL;
+    f->cbs = NULL;
+    f->ncbs = f->capcbs = 0;
+    if (first.fn)
+        run_cb(f, &first);
+    for (uint32_t i = 0; i < nrest; i++)
+        run_cb(f, &rest[i]);
+    cio__free(rest);
 }
 
 static int check_pending(cio_future *f, const char *fn)
@@ -247,6 +258,9 @@ int cio_future_cancel(cio_future *f, const char *msg)
         return cio__bad_arg(NULL, __func__, "future is NULL");
     if (f->flags & CIO__FF_TASK)
         return cio_task_cancel((cio_task *)f, msg);
+    int rc = cio__check_thread(f->loop, __func__);
+    if (rc)
+        return rc;
     if (f->state == CIO__F_DONE)
         return 0;
     char *m = msg ? cio__strdup(msg) : NULL;
@@ -293,6 +307,9 @@ int cio_future_remove_done_callback(cio_future *f, cio_done_fn *fn, void *arg)
 {
     if (!f)
         return cio__bad_arg(NULL, __func__, "future is NULL");
+    int rc = cio__check_thread(f->loop, __func__);
+    if (rc)
+        return rc;
     return cio__future_remove_cb(f, fn, arg);
 }
 
@@ -304,6 +321,11 @@ void cio__waiter_cb(cio_future *fut, void *task)
     cio__wake(task, 0);
 }
 
+void cio__direct_cb(cio_future *fut, void *d)
+{
+    ((struct cio__direct *)d)->fn(d, fut);
+}
+
 /* The awaiting task is cancelled or timed out: as asyncio, cancel what it
  * awaits and keep waiting until that is done; cio_await then reports the
  * interruption. */
@@ -313,6 +335,18 @@ static void await_interrupt(cio_task *t, int code)
     if (!t->interrupted)
         t->interrupted = code;
     cio_future_cancel(f, NULL);
+}
+
+int cio__await_abandon(cio_task *t)
+{
+    if (t->state != CIO__T_PARKED || t->interrupt != await_interrupt)
+        return 0;
+    cio_future *f = t->wait_obj;
+    cio__future_remove_cb(f, cio__waiter_cb, t);
+    t->interrupt = NULL;
+    t->wait_obj = NULL;
+    cio_future_release(f); /* the reference cio_await took */
+    return 1;
 }
 
 int cio_await(cio_future *f, void **result)

@@ -1,43 +1,73 @@
 /*
  * run.c - cio_run, asyncio.run's counterpart: run the main task, then
  * cancel what is left and wait for it to unwind, then close the loop.
+ * While it runs in the main thread with SIGINT at its default disposition,
+ * SIGINT cancels the main task, as asyncio.Runner does.
  */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <unistd.h>
+
 #include "task.h"
 
-struct drain {
-    size_t left;       /* tasks still to finish */
-    cio_future *done;  /* completed when left reaches 0 */
-};
-
-static void drained_one(cio_future *fut, void *arg)
-{
-    (void)fut;
-    struct drain *d = arg;
-    if (--d->left == 0 && !cio_future_done(d->done))
-        cio_future_set_result(d->done, NULL);
-}
-
-/* Cancels every pending task and runs the loop until all have finished. */
+/*
+ * Cancels every pending task and runs the loop until all have finished.
+ * It needs no memory: under allocation failure (tests/test_alloc.c) an
+ * earlier version, which allocated a future and a done callback per task,
+ * gave up and left the tasks to be destroyed pending by loop close, so
+ * their cleanup never ran.  Instead it runs the loop until each remaining
+ * task in turn is done.  Waiting must not count as retrieving a leftover
+ * task's outcome, or its failure would never be reported.
+ */
 static void cancel_and_drain(cio_loop *loop)
 {
     if (!loop->ntasks)
         return;
-    struct drain d = {0, NULL};
-    if (cio_future_new(loop, &d.done) < 0)
-        return;
-    for (cio_task *t = loop->tasks; t; t = t->next)
-        if (cio__future_add_cb(&t->fut, drained_one, &d) == 0)
-            d.left++;
     cio__cancel_all(loop);
-    if (d.left) {
-        int rc = cio_loop_run_until_complete(loop, d.done, NULL);
-        if (rc == CIO_EDEADLOCK)
-            cio_log(CIO_LOG_WARNING, "cio_run: %zu task(s) did not finish after cancellation",
-                    loop->ntasks);
-        for (cio_task *t = loop->tasks; t; t = t->next)
-            cio__future_remove_cb(&t->fut, drained_one, &d);
+    while (loop->tasks) {
+        cio_task *t = loop->tasks;
+        uint8_t retrieved = t->fut.flags & CIO__FF_RETRIEVED;
+        cio_task_retain(t);
+        int rc = cio_loop_run_until_complete(loop, &t->fut, NULL);
+        if (!retrieved)
+            t->fut.flags &= (uint8_t)~CIO__FF_RETRIEVED;
+        int done = cio_task_done(t);
+        cio_task_release(t);
+        if (!done) {
+            cio_log(CIO_LOG_WARNING, "cio_run: %zu task(s) did not finish after cancellation (%s)",
+                    loop->ntasks, cio_strerror(rc));
+            return;
+        }
     }
-    cio_future_release(d.done);
+}
+
+/* asyncio.Runner._on_sigint: the first SIGINT cancels the main task; a
+ * second one, while it is still unwinding, is the default action. */
+struct sigint_state {
+    cio_task *main;
+    int count;
+};
+
+static void on_sigint(void *arg)
+{
+    struct sigint_state *s = arg;
+    if (++s->count == 1 && !cio_task_done(s->main)) {
+        cio_task_cancel(s->main, "interrupted by SIGINT");
+        return;
+    }
+    signal(SIGINT, SIG_DFL);
+    raise(SIGINT);
+}
+
+/* Installs the SIGINT handler if this is the main thread and SIGINT has
+ * its default disposition; returns whether it did. */
+static int sigint_install(cio_loop *loop, struct sigint_state *s)
+{
+    struct sigaction cur;
+    if (getpid() != gettid() || sigaction(SIGINT, NULL, &cur) < 0 ||
+        (cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_DFL)
+        return 0;
+    return cio__loop_add_signal_handler(loop, SIGINT, on_sigint, s, 1) == 0;
 }
 
 int cio_run_loop(cio_loop *loop, cio_coro_fn *main, void *arg, void **result)
@@ -54,10 +84,14 @@ int cio_run_loop(cio_loop *loop, cio_coro_fn *main, void *arg, void **result)
     int rc = cio_create_task_at(loop, main, arg, "main", 0, &t, NULL, 0);
     if (rc < 0)
         return rc;
+    struct sigint_state sigint = {t, 0};
+    int sigint_on = sigint_install(loop, &sigint);
     rc = cio_loop_run_until_complete(loop, &t->fut, result);
     if (rc == CIO_EDEADLOCK)
         cio_log(CIO_LOG_ERROR, "cio_run: main task is blocked and nothing can wake it");
     cancel_and_drain(loop);
+    if (sigint_on)
+        cio_loop_remove_signal_handler(loop, SIGINT);
     cio_task_release(t);
     int crc = cio_loop_close(loop);
     return crc < 0 && rc == 0 ? crc : rc;

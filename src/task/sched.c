@@ -86,7 +86,7 @@ static __attribute__((noinline)) cio_task *next_direct_slow(cio_loop *loop)
             return NULL;
         if (!loop->budget) {
             /* Start the next batch right here (run_ready's rule). */
-            if (loop->ticks <= 1 || loop->stopping)
+            if (loop->ticks <= 1 || loop->ready_handles || loop->stopping)
                 return NULL;
             loop->ticks--;
             loop->budget = loop->ready.n;
@@ -205,6 +205,14 @@ static void task_finish(cio_task *t, int rc, void *result)
     cio_loop *loop = t->fut.loop;
     char *msg = t->pending_message;
     t->pending_message = NULL;
+    if (rc >= 0) {
+        /* cio_task_set_error_message only names a failure (task.h): a task
+         * that set one and then succeeded has no error message. */
+        cio__free(msg);
+        msg = NULL;
+    }
+    if (CIO_UNLIKELY(t->scopes != NULL))
+        cio__timeout_abandon(t);
     if (rc == -ECANCELED && !msg) {
         msg = t->cancel_msg;
         t->cancel_msg = NULL;

@@ -115,6 +115,8 @@ void cio__task_free(cio_task *t)
             cio__stack_put(&loop->stacks, t->stack);
         t->stack = NULL;
     }
+    if (CIO_UNLIKELY(t->scopes != NULL))
+        cio__timeout_abandon(t);
     if (CIO_UNLIKELY(t->fut.status < 0))
         cio__future_report_unretrieved(&t->fut);
     cio__future_fini(&t->fut);

@@ -65,7 +65,7 @@ enum {
 
 typedef void cio__interrupt_fn(cio_task *t, int code);
 
-struct cio__scope; /* a timeout scope (timeout.c) */
+struct cio_timeout; /* a timeout scope (timeout.c) */
 
 struct cio_task {
     struct cio_future fut;     /* first: a task is a future */
@@ -91,7 +91,7 @@ struct cio_task {
     const char *file;          /* where it was created */
     int line;
     char *source;              /* "file:line", made on demand */
-    struct cio__scope *scopes; /* innermost timeout scope */
+    struct cio_timeout *scopes; /* innermost timeout scope */
     int expired;               /* number of expired scopes on the chain */
 };
 
@@ -102,12 +102,20 @@ static inline cio_task *cio__current(void)
     return loop ? loop->current : NULL;
 }
 
-/* 0, or -ECANCELED / -ETIMEDOUT when the task must unwind. */
+/* Inside a shield, -ETIMEDOUT if a timeout scope opened inside the
+ * shield has fired, else 0 (timeout.c). */
+int cio__timeout_shielded_check(cio_task *t);
+
+/* 0, or -ECANCELED / -ETIMEDOUT when the task must unwind.  A shield holds
+ * off cancellation and the timeout scopes opened outside it; scopes opened
+ * inside it still work (trio's shielded cancel scopes). */
 static inline int cio__checkpoint(cio_task *t)
 {
-    if (CIO_LIKELY(!(t->flags & CIO__TF_CANCEL) && !t->expired) || t->shield)
+    if (CIO_LIKELY(!(t->flags & CIO__TF_CANCEL) && !t->expired))
         return 0;
-    return (t->flags & CIO__TF_CANCEL) ? -ECANCELED : -ETIMEDOUT;
+    if (CIO_LIKELY(!t->shield))
+        return (t->flags & CIO__TF_CANCEL) ? -ECANCELED : -ETIMEDOUT;
+    return t->expired ? cio__timeout_shielded_check(t) : 0;
 }
 
 int cio__park(cio_task *t, cio__interrupt_fn *interrupt, void *wait_obj);
@@ -127,6 +135,30 @@ int cio__future_add_cb(struct cio_future *f, cio_done_fn *fn, void *arg);
 int cio__future_remove_cb(struct cio_future *f, cio_done_fn *fn, void *arg);
 /* The done callback that wakes a parked task. */
 void cio__waiter_cb(cio_future *fut, void *task);
+/*
+ * Loop close destroys t while it is parked in cio_await, and its frame
+ * will never resume: removes its waiter callback from the awaited future
+ * and drops the reference cio_await took, so the future (which may
+ * outlive the loop) never wakes a freed task.  1 if t was in cio_await.
+ */
+int cio__await_abandon(cio_task *t);
+
+/*
+ * A done callback run synchronously inside cio__future_complete rather
+ * than through call_soon: the combinators (gather, wait, as_completed, task
+ * groups) count completions with it, so a gather of 10k tasks schedules no
+ * callback handle per child.  Register (cio__direct_cb, d); completion calls
+ * d->fn(d, fut).  fn may record, wake tasks and cancel other tasks or
+ * futures, but must not touch the completing future's callbacks.
+ */
+struct cio__direct {
+    void (*fn)(struct cio__direct *d, cio_future *fut); /* what to run */
+};
+void cio__direct_cb(cio_future *fut, void *d);
+
+/* Timeout scopes left open when their task ends (timeout.c): freed, with a
+ * warning, so their timers never touch a finished task. */
+void cio__timeout_abandon(cio_task *t);
 /* Reports an unretrieved failure of f (called before freeing). */
 void cio__future_report_unretrieved(struct cio_future *f);
 

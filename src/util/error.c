@@ -52,12 +52,15 @@ const char *cio_strerror(int code)
 
 int cio__env_debug(void)
 {
+    /* Atomic: loops may be created in several threads at once. */
     static int cached = -1;
-    if (cached < 0) {
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
         const char *e = getenv("CIO_DEBUG");
-        cached = e && *e && strcmp(e, "0") != 0;
+        v = e && *e && strcmp(e, "0") != 0;
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
     }
-    return cached;
+    return v;
 }
 
 int cio__bad_arg(const cio_loop *loop, const char *fn, const char *what)

@@ -1,0 +1,268 @@
+/*
+ * cio/combine.h - waiting for several things at once, and for not too long
+ * (asyncio's gather, wait, wait_for, as_completed, shield, timeout and
+ * TaskGroup).
+ *
+ * Every combinator takes futures; a task gives its own with
+ * cio_task_future().  Futures passed in are borrowed: the caller keeps them
+ * alive until the call returns (as_completed and shield take their own
+ * references, as their comments say).
+ *
+ * Cancellation is level-triggered (DESIGN.md section 5): a call below that
+ * suspends returns -ECANCELED at once in a cancelled task, and -ETIMEDOUT
+ * inside an expired timeout scope, without side effects.  Where asyncio
+ * cancels the children of a cancelled gather or task group, cio does too,
+ * and waits until they have finished unwinding before returning.
+ *
+ * Divided as: gather, wait, wait_for, as_completed, shield, timeout
+ * scopes, task groups.
+ */
+#ifndef CIO_COMBINE_H
+#define CIO_COMBINE_H
+
+#include "task.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- gather --------------------------------------------------------- */
+
+/* cio_gather flags. */
+#define CIO_GATHER_RETURN_ERRORS 1 /* asyncio's return_exceptions=True */
+
+/* What cio_gather stores in statuses[i] for a future still pending when a
+ * failure ended the gather early.  Positive: never a status. */
+#define CIO_PENDING 1
+
+/*
+ * asyncio.gather: waits for futs[0..n-1] and stores their outcomes in
+ * submission order: results[i] (NULL for a failure) and statuses[i] (0 or
+ * the future's error code); either array may be NULL, else it holds n
+ * entries.  Suspends (not if every future is already done).
+ *
+ * Without CIO_GATHER_RETURN_ERRORS, the first future to fail (including
+ * one that is cancelled, as asyncio treats it) ends the gather: it returns
+ * that future's code at once, the other futures keep running (asyncio), and
+ * statuses[i] is CIO_PENDING for those not done yet; their outcomes are the
+ * caller's to read.  With CIO_GATHER_RETURN_ERRORS it always waits for all
+ * and returns 0; failures are in statuses.  Returns 0 when all succeeded.
+ * The outcomes stored count as retrieved (no "never retrieved" report).
+ *
+ * If the calling task is cancelled (or its timeout scope expires) while
+ * waiting, every future not done is cancelled, gather waits until all are
+ * done, stores their outcomes and returns -ECANCELED (-ETIMEDOUT).
+ * A future may appear more than once.  n == 0 returns 0 at once.
+ * Errors: -EINVAL (futs NULL with n > 0, a NULL future, one on another
+ * loop, unknown flags), -EDEADLK (the calling task's own future), -ENOMEM
+ * (with no side effect), CIO_ENOTASK, -ECANCELED, -ETIMEDOUT.
+ */
+CIO_EXTERN int cio_gather(cio_future *const *futs, size_t n, int flags,
+                          void **results, int *statuses);
+
+/* ---- wait ----------------------------------------------------------- */
+
+/* cio_wait's return_when (asyncio.ALL_COMPLETED, ...). */
+enum {
+    CIO_ALL_COMPLETED = 0,   /* every future is done */
+    CIO_FIRST_COMPLETED = 1, /* any future is done */
+    CIO_FIRST_EXCEPTION = 2  /* any future failed (cancelled does not
+                                count, as in asyncio), or all done */
+};
+
+/*
+ * asyncio.wait: waits until return_when holds or timeout seconds pass
+ * (timeout < 0 or INFINITY: no limit; 0: just look).  Then sets done[i]
+ * to 1 for each future that is done and 0 for each still pending (done
+ * may be NULL) and returns how many are done.  Nothing is cancelled, not
+ * on timeout and not if the calling task is cancelled (asyncio), and no
+ * outcome is retrieved.  Suspends (not if return_when already holds).
+ * Errors: -EINVAL (n == 0, futs NULL, a NULL future or one on another
+ * loop, bad return_when, NaN timeout), -EDEADLK (own future), -ENOMEM,
+ * CIO_ENOTASK, -ECANCELED, -ETIMEDOUT (the task's own timeout scope).
+ */
+CIO_EXTERN int cio_wait(cio_future *const *futs, size_t n, int return_when,
+                        double timeout, uint8_t *done);
+
+/*
+ * asyncio.wait_for: awaits fut for at most timeout seconds (< 0 or
+ * INFINITY: no limit).  On timeout, fut is cancelled and wait_for waits
+ * until it is done (for a task: has finished unwinding), then returns
+ * -ETIMEDOUT; if fut ignored the cancellation and produced a result, that
+ * result is returned (asyncio 3.12), and if it failed otherwise, its
+ * error.  If the calling task is cancelled while waiting, fut is cancelled
+ * the same way and -ECANCELED is returned.  Returns fut's status and
+ * stores its result in *result (result may be NULL).  Suspends.
+ * Errors: as cio_await, and -EINVAL for a NaN timeout.
+ */
+CIO_EXTERN int cio_wait_for(cio_future *fut, double timeout, void **result);
+
+/* ---- as_completed --------------------------------------------------- */
+
+typedef struct cio_as_completed cio_as_completed;
+
+/*
+ * asyncio.as_completed: an iterator over futs[0..n-1] in completion order,
+ * with an overall timeout (seconds from now; < 0 or INFINITY: none).  It
+ * takes a reference on each future, released by cio_as_completed_free().
+ * Futures already done come first, in index order.  Does not suspend.
+ * Errors: -EINVAL (futs NULL with n > 0, NULL future, another loop, NaN
+ * timeout, out NULL), -ENOMEM, CIO_ENOLOOP.
+ */
+CIO_EXTERN int cio_as_completed_new(cio_future *const *futs, size_t n,
+                                    double timeout, cio_as_completed **out);
+
+/*
+ * Waits for the next future to complete: returns 1 and sets *index (its
+ * position in futs) and *fut (borrowed, valid until the iterator is freed)
+ * -- either may be NULL; returns 0 once every future was yielded.  Its
+ * outcome is not retrieved: read it with cio_future_result().  After the
+ * overall timeout, futures done before it are still yielded, then
+ * -ETIMEDOUT is returned (the pending ones are not cancelled, as asyncio).
+ * Suspends (not if a completed future is waiting).  Errors: -EINVAL,
+ * -EBUSY (another task waits on the same iterator), CIO_ENOTASK,
+ * -ECANCELED, -ETIMEDOUT.
+ */
+CIO_EXTERN int cio_as_completed_next(cio_as_completed *ac, size_t *index,
+                                     cio_future **fut);
+
+/*
+ * Frees the iterator and drops its references; the futures are not
+ * cancelled.  NULL is a no-op (0).  Errors: -EBUSY while a task waits in
+ * cio_as_completed_next (nothing is freed then).
+ */
+CIO_EXTERN int cio_as_completed_free(cio_as_completed *ac);
+
+/* ---- shield --------------------------------------------------------- */
+
+/*
+ * asyncio.shield: *outer receives a future (caller owns one reference)
+ * that completes with inner's outcome; cancelling outer -- or a task
+ * awaiting outer being cancelled -- does not cancel inner, which runs on.
+ * If inner is already done, *outer is inner itself with a new reference.
+ * The link holds a reference on inner until inner is done or outer is
+ * cancelled.  Does not suspend.  Errors: -EINVAL (NULL arguments), -ENOMEM.
+ * To shield a stretch of a task's own code, see cio_shield_begin().
+ */
+CIO_EXTERN int cio_shield(cio_future *inner, cio_future **outer);
+
+/* ---- timeout scopes ------------------------------------------------- */
+
+typedef struct cio_timeout cio_timeout;
+
+/*
+ * asyncio.timeout / trio.move_on_after: opens a deadline scope on the
+ * calling task, delay seconds from now (INFINITY: no deadline yet, as
+ * asyncio's timeout(None); <= 0: expired at once, as asyncio).  When the
+ * deadline passes, the task is interrupted where it waits and, until the
+ * scope ends, every suspension point in it returns -ETIMEDOUT
+ * (level-triggered, like cancellation).  Scopes nest: each has its own
+ * deadline, the earliest fires first, and each knows whether it fired.
+ * Shields (cio_shield_begin) hold timeouts off as they hold cancellation.
+ * *out is owned by the scope's task until cio_timeout_end().  Does not
+ * suspend.  Errors: -EINVAL (NaN, out NULL), -ENOMEM, CIO_ENOTASK.
+ */
+CIO_EXTERN int cio_timeout_begin(double delay, cio_timeout **out);
+
+/* asyncio.timeout_at: as cio_timeout_begin with an absolute deadline on
+ * cio_loop_time()'s scale (INFINITY: none). */
+CIO_EXTERN int cio_timeout_at_begin(double when, cio_timeout **out);
+
+/*
+ * Closes the scope (which must be the calling task's innermost open scope:
+ * LIFO) and frees it.  Returns -ETIMEDOUT if this scope's deadline fired,
+ * else 0 -- even if an outer scope fired, whose end then reports it.
+ * Unlike asyncio, it reports the firing even if the code inside never
+ * reached a suspension point after it.  Does not suspend.
+ * Errors: -EINVAL (NULL, another task's scope, or not the innermost; the
+ * scope stays open), CIO_ENOTASK.
+ */
+CIO_EXTERN int cio_timeout_end(cio_timeout *tm);
+
+/*
+ * Moves the deadline to when (absolute, loop time; INFINITY: none; in the
+ * past: fires at once).  May be called from any task of the loop.
+ * Errors: -EINVAL (NULL, NaN), CIO_EINVALSTATE (the scope already fired,
+ * as asyncio), -ENOMEM (deadline unchanged).  Does not suspend.
+ */
+CIO_EXTERN int cio_timeout_reschedule(cio_timeout *tm, double when);
+
+/* The deadline (loop time), INFINITY if none; NaN for NULL. */
+CIO_EXTERN double cio_timeout_when(const cio_timeout *tm);
+
+/* 1 if the scope's deadline fired, else 0. */
+CIO_EXTERN int cio_timeout_expired(const cio_timeout *tm);
+
+/* ---- task groups ---------------------------------------------------- */
+
+typedef struct cio_task_group cio_task_group;
+
+/*
+ * asyncio.TaskGroup: a group whose parent is the calling task.  Free it
+ * with cio_task_group_free() after cio_task_group_wait().  Does not suspend.
+ * Errors: -EINVAL (out NULL), -ENOMEM, CIO_ENOTASK.
+ */
+CIO_EXTERN int cio_task_group_new(cio_task_group **out);
+
+/*
+ * Creates a task in the group (any task of the loop may).  The group keeps
+ * its own reference; *out (may be NULL) receives one for the caller.
+ * When a task of the group fails (ends with an error other than
+ * -ECANCELED), every other task of the group is cancelled and, if the
+ * parent is suspended somewhere other than cio_task_group_wait(), that
+ * suspension is interrupted once with -ECANCELED (asyncio cancels the
+ * parent; cio does not leave it cancelled, so it can reach the wait).
+ * Errors: those of cio_create_task, -EINVAL (g or fn NULL),
+ * CIO_ESHUTDOWN (the group is aborting), CIO_EINVALSTATE (the wait has
+ * finished).  Does not suspend.
+ */
+CIO_EXTERN int cio_task_group_create_task(cio_task_group *g, cio_coro_fn *fn,
+                                         void *arg, const char *name,
+                                         cio_task **out);
+
+/*
+ * The end of asyncio's "async with TaskGroup()": waits until every task of
+ * the group is done, including tasks created meanwhile.  If the parent is
+ * cancelled (or its timeout scope expires) before or during the wait, all
+ * tasks of the group are cancelled, and it still waits for them.  Returns
+ * the code of the first failure if any task failed (as asyncio, failures
+ * win over cancellation; read them all with cio_task_group_errors), else
+ * -ECANCELED / -ETIMEDOUT if the parent was interrupted, else 0.  After
+ * it, the group is finished; waiting again returns the same.  Only the
+ * parent may call it.  Suspends (even in a cancelled task, until the
+ * group's tasks are done).  Errors: -EINVAL (NULL, not the parent),
+ * CIO_ENOTASK.
+ */
+CIO_EXTERN int cio_task_group_wait(cio_task_group *g);
+
+/*
+ * Cancels every task of the group and refuses new ones, as an exception in
+ * the body of asyncio's "async with" does.  Returns how many tasks were
+ * asked to cancel.  Does not suspend.  Errors: -EINVAL.
+ */
+CIO_EXTERN int cio_task_group_cancel(cio_task_group *g);
+
+/*
+ * Every failure of the group's tasks, in the order they happened: fills up
+ * to cap entries of tasks (borrowed, valid until cio_task_group_free) and
+ * codes (either may be NULL) and returns the total.  The task's message is
+ * cio_task_error_message().  The group retrieves these failures, so they
+ * are not reported as never retrieved.  Never fails (0 for NULL).
+ */
+CIO_EXTERN size_t cio_task_group_errors(const cio_task_group *g, cio_task **tasks,
+                                         int *codes, size_t cap);
+
+/* The number of the group's tasks not done yet. */
+CIO_EXTERN size_t cio_task_group_pending(const cio_task_group *g);
+
+/*
+ * Frees the group.  Tasks still pending (no wait was done) are cancelled
+ * and left to finish on their own.  NULL is a no-op.  Errors: -EBUSY while
+ * the parent waits in cio_task_group_wait (nothing is freed).
+ */
+CIO_EXTERN int cio_task_group_free(cio_task_group *g);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,253 @@
+/*
+ * cio/stream.h - buffered streams and servers (asyncio's StreamReader,
+ * StreamWriter, open_connection, start_server, Server).
+ *
+ * One cio_stream is both asyncio's reader and writer of a connection:
+ * cio_stream_read* are StreamReader's methods, cio_stream_write/drain/
+ * close... StreamWriter's.  One task may read while another writes.
+ *
+ * Writing never blocks: cio_stream_write copies into the stream's buffer
+ * and sends what the kernel takes now; the rest goes out in the
+ * background.  A writer that outpaces its peer must call
+ * cio_stream_drain(), which waits while more than the high watermark is
+ * buffered, until the buffer falls to the low watermark; so memory stays
+ * bounded.
+ *
+ * Lifetime: cio_stream_close() starts a graceful close (buffered data is
+ * still sent), cio_stream_wait_closed() waits for it, cio_stream_release()
+ * drops the caller's hold (aborting the stream unless it was closed
+ * gracefully, in which case the rest is sent in the background first).  A stream handed
+ * to a server's connection callback belongs to the server: it is closed
+ * and released when the callback returns.
+ */
+#ifndef CIO_STREAM_H
+#define CIO_STREAM_H
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cio_stream cio_stream;
+typedef struct cio_server cio_server;
+
+/* Options of a stream; NULL or zeroed fields mean the defaults. */
+typedef struct cio_stream_options {
+    size_t limit;         /* reader buffer and line limit (default 64 KiB) */
+    size_t high_water;    /* drain waits above this (default 64 KiB) */
+    size_t low_water;     /* ... until the buffer is this small (default
+                             high_water / 4) */
+    double happy_eyeballs_delay; /* RFC 8305 connection attempt delay, s
+                             (default 0.25; negative: one address at a
+                             time, no racing) */
+    int family;           /* AF_INET, AF_INET6 or 0 (any) for DNS */
+    int no_nodelay;       /* 1: leave Nagle on (TCP_NODELAY is default) */
+} cio_stream_options;
+
+/* ---- opening ------------------------------------------------------------ */
+
+/*
+ * asyncio.open_connection: resolves host (off the loop), connects to
+ * host:port with happy eyeballs (RFC 8305: addresses interleaved by
+ * family, a new attempt every happy_eyeballs_delay while earlier ones are
+ * pending, the first to connect wins, the others are closed) and returns a
+ * stream in *out (owned by the caller: cio_stream_release()).  TCP_NODELAY
+ * is set.  Errors: -EINVAL, CIO_EGAIERR + EAI_* (unknown host), the last
+ * attempt's -errno (-ECONNREFUSED, -ETIMEDOUT...), -ENOMEM, -ECANCELED
+ * (every attempt's socket is closed).  Suspends.
+ */
+CIO_EXTERN int cio_open_connection(const char *host, int port, const cio_stream_options *opts,
+                                   cio_stream **out);
+
+/* asyncio.open_unix_connection: as cio_open_connection for a Unix
+ * socket path (a leading '@' means the abstract namespace).  Suspends. */
+CIO_EXTERN int cio_open_unix_connection(const char *path, const cio_stream_options *opts,
+                                        cio_stream **out);
+
+/*
+ * Wraps a connected stream socket (open_connection(sock=...)).  The stream
+ * takes fd over (made non-blocking); on failure the caller keeps it.
+ * Errors: -EINVAL, -ENOMEM.  Does not suspend.
+ */
+CIO_EXTERN int cio_stream_from_fd(int fd, const cio_stream_options *opts, cio_stream **out);
+
+/* ---- reading (StreamReader) -------------------------------------------- */
+
+/*
+ * Reads up to n bytes into buf: what is buffered, else waits for at least
+ * one byte.  Returns the count, 0 at end of stream, or -errno
+ * (-ECONNRESET...).  Suspends.
+ */
+CIO_EXTERN int cio_stream_read(cio_stream *s, void *buf, size_t n);
+
+/*
+ * Reads exactly n bytes.  Returns n, or CIO_EINCOMPLETE if the stream ends
+ * first: the bytes that did arrive are in buf and their count in *partial
+ * (partial may be NULL), and they are consumed.  Other errors -errno.
+ * Suspends.
+ */
+CIO_EXTERN int cio_stream_readexactly(cio_stream *s, void *buf, size_t n, size_t *partial);
+
+/*
+ * Reads one line, up to and including "\n", into buf (not NUL-terminated).
+ * At end of stream returns the partial last line (0 when nothing is left).
+ * CIO_ELIMIT if no newline comes within min(cap, limit) bytes: the data
+ * stays buffered.  Suspends.
+ */
+CIO_EXTERN int cio_stream_readline(cio_stream *s, void *buf, size_t cap);
+
+/*
+ * Reads up to and including sep (a NUL-terminated string of 1+ bytes).
+ * Returns the length read into buf.  CIO_EINCOMPLETE at end of stream
+ * before sep (the rest is consumed into buf, count in *partial);
+ * CIO_ELIMIT if sep is not within min(cap, limit) bytes (data stays
+ * buffered).  Suspends.
+ */
+CIO_EXTERN int cio_stream_readuntil(cio_stream *s, const char *sep, void *buf, size_t cap,
+                                    size_t *partial);
+
+/* As cio_stream_readuntil with several separators (asyncio 3.13's tuple):
+ * stops at the first place any of them ends.  Suspends. */
+CIO_EXTERN int cio_stream_readuntil_any(cio_stream *s, const char *const *seps, size_t nseps,
+                                        void *buf, size_t cap, size_t *partial);
+
+/* 1 if the peer ended the stream and nothing is left buffered. */
+CIO_EXTERN int cio_stream_at_eof(const cio_stream *s);
+
+/* ---- writing (StreamWriter) --------------------------------------------- */
+
+/*
+ * Queues len bytes of buf (copied: buf may be reused at once) and sends
+ * what the kernel takes now.  Errors: CIO_ECLOSED after close/write_eof,
+ * the connection's error (-EPIPE, -ECONNRESET) once one occurred,
+ * -ENOMEM.  Does not suspend.
+ */
+CIO_EXTERN int cio_stream_write(cio_stream *s, const void *buf, size_t len);
+
+/* Queues every iov buffer in order, as one write.  Does not suspend. */
+CIO_EXTERN int cio_stream_writelines(cio_stream *s, const struct iovec *iov, int iovcnt);
+
+/*
+ * Waits until the write buffer is at or below the low watermark if it is
+ * above the high one (returns at once otherwise).  Returns 0, the
+ * connection's error (-EPIPE, -ECONNRESET...), or -ECANCELED.  Suspends.
+ */
+CIO_EXTERN int cio_stream_drain(cio_stream *s);
+
+/* Sets the watermarks (high 0: default; low > high: -EINVAL). */
+CIO_EXTERN int cio_stream_set_write_buffer_limits(cio_stream *s, size_t high, size_t low);
+
+/* Bytes queued and not yet taken by the kernel. */
+CIO_EXTERN size_t cio_stream_write_buffer_size(const cio_stream *s);
+
+/* Half-closes: once the buffer is sent, shutdown(SHUT_WR).  Reading goes
+ * on.  Returns 0 or CIO_ECLOSED.  Does not suspend. */
+CIO_EXTERN int cio_stream_write_eof(cio_stream *s);
+
+/* Starts a graceful close: no more writes; buffered data is sent, then the
+ * socket is closed.  Idempotent.  Does not suspend. */
+CIO_EXTERN int cio_stream_close(cio_stream *s);
+
+/* Closes at once, dropping buffered data (transport.abort()). */
+CIO_EXTERN void cio_stream_abort(cio_stream *s);
+
+/* 1 once cio_stream_close or abort was called (or the peer was lost). */
+CIO_EXTERN int cio_stream_is_closing(const cio_stream *s);
+
+/* Waits until the socket is closed (after cio_stream_close).  Returns 0
+ * or the error that ended the connection.  Suspends. */
+CIO_EXTERN int cio_stream_wait_closed(cio_stream *s);
+
+/* Drops the caller's hold on the stream.  If cio_stream_close was called,
+ * buffered data is still sent in the background, then the socket closed
+ * and the memory freed; otherwise the stream is aborted.  NULL is a no-op.
+ * Tasks still blocked in its calls must be finished first. */
+CIO_EXTERN void cio_stream_release(cio_stream *s);
+
+/* ---- extra info (get_extra_info) ----------------------------------------- */
+
+/* The socket (borrowed: do not close it), or -1 once closed. */
+CIO_EXTERN int cio_stream_fd(const cio_stream *s);
+/* get_extra_info("peername") / ("sockname"): 0 or -errno. */
+CIO_EXTERN int cio_stream_peername(const cio_stream *s, struct sockaddr *addr, socklen_t *len);
+CIO_EXTERN int cio_stream_sockname(const cio_stream *s, struct sockaddr *addr, socklen_t *len);
+
+/* ---- servers ------------------------------------------------------------- */
+
+/*
+ * The per-connection callback (client_connected_cb), run as its own task
+ * for every accepted connection.  The stream is closed and released when
+ * it returns; its return value is only logged if negative and not
+ * -ECANCELED.
+ */
+typedef int cio_client_connected_fn(cio_stream *s, void *arg);
+
+typedef struct cio_server_options {
+    int backlog;          /* listen backlog (default 511) */
+    int reuse_port;       /* SO_REUSEPORT, so several loops can share a port */
+    int family;           /* AF_INET, AF_INET6 or 0 (both) */
+    cio_stream_options stream; /* options of the accepted streams */
+} cio_server_options;
+
+/*
+ * asyncio.start_server: listens on host:port (host NULL: every address;
+ * port 0: any free port, see cio_server_port) and starts accepting at
+ * once, running cb(stream, arg) as a task per connection.  SO_REUSEADDR is
+ * set; TCP_NODELAY is set on accepted sockets.  When accept fails for lack
+ * of descriptors (EMFILE/ENFILE) the server backs off briefly and keeps
+ * going (logged once).  *out is owned by the caller: cio_server_close,
+ * cio_server_wait_closed, cio_server_release.  Errors: -EINVAL, DNS and
+ * bind errors (-EADDRINUSE), -ENOMEM.  Suspends (DNS).
+ */
+CIO_EXTERN int cio_start_server(cio_client_connected_fn *cb, void *arg, const char *host,
+                                int port, const cio_server_options *opts, cio_server **out);
+
+/* asyncio.start_unix_server: as cio_start_server on a Unix socket path (an
+ * existing socket file there is replaced; removed again at close). */
+CIO_EXTERN int cio_start_unix_server(cio_client_connected_fn *cb, void *arg, const char *path,
+                                     const cio_server_options *opts, cio_server **out);
+
+/* The bound port of the first listening socket (useful with port 0). */
+CIO_EXTERN int cio_server_port(const cio_server *srv);
+
+/* Server.sockets: the i-th listening socket's address; -ENOENT past the end. */
+CIO_EXTERN int cio_server_sockname(const cio_server *srv, int i, struct sockaddr *addr,
+                                   socklen_t *len);
+
+/* 1 while the server accepts connections. */
+CIO_EXTERN int cio_server_is_serving(const cio_server *srv);
+
+/* Server.serve_forever: waits until the server is closed.  Returns 0 or
+ * -ECANCELED (the server is then closed).  Suspends. */
+CIO_EXTERN int cio_server_serve_forever(cio_server *srv);
+
+/* Server.close: stops listening (the sockets are closed); connections
+ * already accepted go on.  Idempotent.  Does not suspend. */
+CIO_EXTERN int cio_server_close(cio_server *srv);
+
+/* Server.close_clients: closes every connection gracefully. */
+CIO_EXTERN void cio_server_close_clients(cio_server *srv);
+
+/* Server.abort_clients: closes every connection at once and cancels the
+ * handler tasks. */
+CIO_EXTERN void cio_server_abort_clients(cio_server *srv);
+
+/* Number of connections whose handler is still running. */
+CIO_EXTERN size_t cio_server_num_clients(const cio_server *srv);
+
+/* Server.wait_closed: waits until the server is closed and every handler
+ * task has finished.  Returns 0 or -ECANCELED.  Suspends. */
+CIO_EXTERN int cio_server_wait_closed(cio_server *srv);
+
+/* Closes (if needed) and frees the server once its handlers are done; if
+ * some still run, the last one to finish frees it.  NULL is a no-op. */
+CIO_EXTERN void cio_server_release(cio_server *srv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,137 @@
+/*
+ * cio/subprocess.h - child processes (asyncio.create_subprocess_exec,
+ * create_subprocess_shell and asyncio.subprocess.Process).
+ *
+ * A subprocess belongs to the loop running when it was created.  It is
+ * reaped as soon as it exits, whether or not anyone waits (the loop
+ * watches a pidfd, Linux >= 5.3; older kernels fall back to SIGCHLD), so it
+ * never lingers as a zombie.  Its pipes are non-blocking descriptors read
+ * and written by the calls below.
+ *
+ * The child starts with every signal at its default disposition and an
+ * empty signal mask, whatever the parent blocked or handled.
+ */
+#ifndef CIO_SUBPROCESS_H
+#define CIO_SUBPROCESS_H
+
+#include "loop.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cio_subprocess cio_subprocess;
+
+/* What a standard stream of the child is connected to. */
+enum {
+    CIO_SUBPROCESS_INHERIT = 0, /* the parent's own descriptor (asyncio's None) */
+    CIO_SUBPROCESS_PIPE = 1,    /* a pipe the parent reads/writes (PIPE) */
+    CIO_SUBPROCESS_DEVNULL = 2, /* /dev/null (DEVNULL) */
+    CIO_SUBPROCESS_STDOUT = 3   /* stderr only: same as stdout (STDOUT) */
+};
+
+/* Options of a new subprocess; all-zero (or NULL) inherits everything. */
+typedef struct cio_subprocess_opts {
+    int stdin_mode;          /* CIO_SUBPROCESS_INHERIT, _PIPE or _DEVNULL */
+    int stdout_mode;         /* CIO_SUBPROCESS_INHERIT, _PIPE or _DEVNULL */
+    int stderr_mode;         /* ... or CIO_SUBPROCESS_STDOUT */
+    const char *cwd;         /* working directory, NULL: the parent's */
+    char *const *env;        /* environment (NULL-terminated), NULL: the parent's */
+} cio_subprocess_opts;
+
+/*
+ * Starts file with argv (argv[0] is the program's name; NULL-terminated),
+ * searching PATH if file has no '/'.  Everything given is copied or used
+ * during the call only.  The caller owns *out: cio_subprocess_free().
+ * Does not suspend (the child is started with posix_spawn).
+ * Errors: -EINVAL (file/argv/out NULL, bad mode), -ENOENT / -EACCES /
+ * other errno of the exec, -ENOMEM, -EMFILE, CIO_ENOLOOP (no running loop).
+ */
+CIO_EXTERN int cio_create_subprocess_exec(const char *file, char *const argv[],
+                                          const cio_subprocess_opts *opts,
+                                          cio_subprocess **out);
+
+/* As cio_create_subprocess_exec, running "/bin/sh -c cmd". */
+CIO_EXTERN int cio_create_subprocess_shell(const char *cmd, const cio_subprocess_opts *opts,
+                                           cio_subprocess **out);
+
+/* The child's process id. */
+CIO_EXTERN int cio_subprocess_pid(const cio_subprocess *p);
+
+/*
+ * Process.returncode: 1 and *code = the exit status (0..255), or minus the
+ * signal number that killed it, once the child was reaped; 0 while it
+ * runs.  -EINVAL if p or code is NULL.  Does not suspend.
+ */
+CIO_EXTERN int cio_subprocess_returncode(const cio_subprocess *p, int *code);
+
+/*
+ * Process.wait: suspends until the child exits; returns 0 and sets *code
+ * (may be NULL) as cio_subprocess_returncode.  Cancelling the caller
+ * returns -ECANCELED at once and leaves the child alone.  Several tasks may
+ * wait at once.  Errors: -ECANCELED, -ETIMEDOUT, CIO_ENOTASK, -EINVAL.
+ * Suspends.
+ */
+CIO_EXTERN int cio_subprocess_wait(cio_subprocess *p, int *code);
+
+/*
+ * Process.communicate: writes input (len bytes, may be 0) to stdin, then
+ * closes it, while reading stdout and stderr to EOF; then waits for the
+ * child to exit.  *out / *err (each may be NULL to discard that stream, or
+ * is set to NULL if that stream is not a pipe) receive NUL-terminated
+ * buffers the caller frees with cio_free(); *outlen / *errlen (may be NULL)
+ * their lengths.  input must stay valid during the call.  A child that
+ * exits without reading its input is not an error (EPIPE is ignored).
+ * Returns 0 (see cio_subprocess_returncode for the status), or
+ * -ECANCELED / -ETIMEDOUT (nothing is returned; the child goes on),
+ * -EBUSY (another task reads or writes these pipes), -ENOMEM, CIO_ENOTASK.
+ * Suspends.
+ */
+CIO_EXTERN int cio_subprocess_communicate(cio_subprocess *p, const void *input, size_t len,
+                                          char **out, size_t *outlen, char **err,
+                                          size_t *errlen);
+
+/*
+ * Reads up to len bytes from the child's stdout (fd 1) or stderr (fd 2)
+ * pipe: returns how many (0 at end of file).  buf must stay valid during
+ * the call.  Errors: -EBADF (that stream is not a pipe), -EBUSY (another
+ * task reads it), -ECANCELED, -ETIMEDOUT, CIO_ENOTASK, -EINVAL.  Suspends.
+ * (These pipe calls become cio streams once include/cio/stream.h lands.)
+ */
+CIO_EXTERN int cio_subprocess_read(cio_subprocess *p, int fd, void *buf, size_t len);
+
+/*
+ * Writes all len bytes to the child's stdin (asyncio's write + drain).
+ * Returns 0.  Errors: -EPIPE (the child closed its stdin; no SIGPIPE is
+ * raised), -EBADF (stdin is not a pipe or was closed), -EBUSY,
+ * -ECANCELED / -ETIMEDOUT (part of the data may have been written),
+ * CIO_ENOTASK, -EINVAL.  buf must stay valid during the call.  Suspends.
+ */
+CIO_EXTERN int cio_subprocess_write(cio_subprocess *p, const void *buf, size_t len);
+
+/* Closes the child's stdin (it reads EOF).  0, or -EBADF if it is not an
+ * open pipe, -EBUSY if a task is writing to it.  Does not suspend. */
+CIO_EXTERN int cio_subprocess_close_stdin(cio_subprocess *p);
+
+/*
+ * Process.send_signal / terminate (SIGTERM) / kill (SIGKILL).  Returns 0;
+ * after the child was reaped the signal is not sent and 0 is returned
+ * (never a signal to a recycled pid: the pidfd names the process).
+ * Errors: -EINVAL (bad signal), -EPERM.  Do not suspend.
+ */
+CIO_EXTERN int cio_subprocess_send_signal(cio_subprocess *p, int sig);
+CIO_EXTERN int cio_subprocess_terminate(cio_subprocess *p);
+CIO_EXTERN int cio_subprocess_kill(cio_subprocess *p);
+
+/*
+ * Frees p and closes its pipes.  A child still running is killed
+ * (SIGKILL) and reaped first, so none is left behind.  If the loop closes
+ * first, it kills and reaps its running children itself; p must still be
+ * freed.  Must not be called while a task waits on p.  NULL is a no-op.
+ */
+CIO_EXTERN void cio_subprocess_free(cio_subprocess *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

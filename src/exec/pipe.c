@@ -1,0 +1,95 @@
+/*
+ * pipe.c - pipe I/O for tasks: read and write-all on non-blocking pipe
+ * ends, parking on the descriptor (cio__fd_wait) when it would block.
+ * Shared by subprocesses and the process pool.
+ *
+ * Writing to a pipe whose reader is gone raises SIGPIPE, which kills the
+ * process by default.  A library must not change the process-wide
+ * disposition, so the write blocks SIGPIPE in the calling thread and, on
+ * EPIPE, consumes the signal it just generated (unless one was already
+ * pending), as OpenSSL and libcurl do.  The signal is thread-directed, so
+ * no other thread sees it.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec.h"
+
+int cio__pipe_make(int fds[2], int nonblock_end)
+{
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -errno;
+    int fl = fcntl(fds[nonblock_end], F_GETFL);
+    if (fl < 0 || fcntl(fds[nonblock_end], F_SETFL, fl | O_NONBLOCK) < 0) {
+        int e = -errno;
+        close(fds[0]);
+        close(fds[1]);
+        return e;
+    }
+    return 0;
+}
+
+int cio__pipe_read(cio_loop *loop, int fd, void *buf, size_t len)
+{
+    if (len > INT_MAX)
+        len = INT_MAX;
+    for (;;) {
+        ssize_t n = read(fd, buf, len);
+        if (n >= 0)
+            return (int)n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return -errno;
+        int rc = cio__fd_wait(loop, fd, EPOLLIN);
+        if (rc)
+            return rc;
+    }
+}
+
+/* write(2) that never raises SIGPIPE (see the file comment). */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
+{
+    sigset_t pipeset, old, pending;
+    sigemptyset(&pipeset);
+    sigaddset(&pipeset, SIGPIPE);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipeset, &old);
+    ssize_t n = write(fd, buf, len);
+    int e = errno;
+    if (n < 0 && e == EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipeset, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return n;
+}
+
+int cio__pipe_write_all(cio_loop *loop, int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = write_nosigpipe(fd, p, len);
+        if (n >= 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return -errno;
+        int rc = cio__fd_wait(loop, fd, EPOLLOUT);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

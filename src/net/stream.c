@@ -1,0 +1,721 @@
+/*
+ * stream.c - buffered streams: asyncio's StreamReader and StreamWriter on
+ * one socket.
+ *
+ * Reading pulls from the socket only when a read call needs more bytes
+ * (there is no background reader), so the read buffer never exceeds the
+ * limit.  Large reads bypass the buffer and receive straight into the
+ * caller's memory.
+ *
+ * Writing sends at once what the kernel takes; the rest is queued and a
+ * flusher task (started only then) sends it as the socket drains.  The
+ * queue is bounded by the caller's use of cio_stream_drain: above the high
+ * watermark the stream is "paused" and drain waits until the flusher has
+ * brought it down to the low watermark.
+ *
+ * Divided into: creation and lifetime, reading, writing and the flusher,
+ * closing, extra info.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "op.h"
+#include "stream.h"
+
+/* Reads at least this large skip the buffer when it is empty. */
+#define DIRECT_READ_MIN 4096
+
+/* ---- creation and lifetime ------------------------------------------------ */
+
+void cio__set_nodelay(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int one = 1;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+        (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+int cio__stream_new(cio_loop *loop, int fd, const cio_stream_options *opts, cio_stream **out)
+{
+    cio_stream *s = cio__calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->loop = loop;
+    s->fd = fd;
+    s->refs = 1;
+    s->limit = opts && opts->limit ? opts->limit : CIO__STREAM_DEFAULT_LIMIT;
+    s->high = opts && opts->high_water ? opts->high_water : CIO__STREAM_DEFAULT_HIGH;
+    s->low = opts && opts->low_water && opts->low_water <= s->high ? opts->low_water
+                                                                    : s->high / 4;
+    *out = s;
+    return 0;
+}
+
+int cio_stream_from_fd(int fd, const cio_stream_options *opts, cio_stream **out)
+{
+    cio_loop *loop = cio__running_loop;
+    if (!out || fd < 0)
+        return cio__bad_arg(loop, __func__, "out NULL or fd negative");
+    *out = NULL;
+    if (!loop)
+        return CIO_ENOLOOP;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    int rc = cio__stream_new(loop, fd, opts, out);
+    if (rc < 0)
+        return rc;
+    if (!(fl & O_NONBLOCK))
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    if (!(opts && opts->no_nodelay))
+        cio__set_nodelay(fd);
+    return 0;
+}
+
+static void stream_free(cio_stream *s)
+{
+    if (s->fd >= 0)
+        cio_close(s->fd);
+    if (s->drain_fut) {
+        if (!cio_future_done(s->drain_fut))
+            cio_future_set_result(s->drain_fut, NULL);
+        cio_future_release(s->drain_fut);
+    }
+    if (s->closed_fut) {
+        if (!cio_future_done(s->closed_fut))
+            cio_future_set_result(s->closed_fut, NULL);
+        cio_future_release(s->closed_fut);
+    }
+    cio__free(s->rbuf);
+    cio__free(s->wbuf);
+    cio__free(s);
+}
+
+static void stream_unref(cio_stream *s)
+{
+    if (--s->refs == 0)
+        stream_free(s);
+}
+
+/* Completes *fp (if made and pending) so its waiters wake. */
+static void wake_fut(cio_future *f)
+{
+    if (f && !cio_future_done(f))
+        cio_future_set_result(f, NULL);
+}
+
+/* Closes the socket now: waiters on it wake with -EBADF. */
+static void close_now(cio_stream *s)
+{
+    s->closing = 1;
+    if (s->fd >= 0) {
+        int fd = s->fd;
+        s->fd = -1;
+        cio_close(fd);
+    }
+    s->wstart = s->wend = 0;
+    s->paused = 0;
+    wake_fut(s->drain_fut);
+    wake_fut(s->closed_fut);
+}
+
+/* ---- reading --------------------------------------------------------------- */
+
+static size_t buffered(const cio_stream *s) { return s->rend - s->rstart; }
+
+/*
+ * Receives more bytes into the buffer.  Returns the count, 0 at end of
+ * stream, CIO_ELIMIT if the buffer is full, or a negative code.
+ */
+static int fill(cio_stream *s)
+{
+    if (s->rerr)
+        return s->rerr;
+    if (s->eof)
+        return 0;
+    if (s->fd < 0)
+        return CIO_ECLOSED;
+    if (!s->rbuf) {
+        s->rcap = s->limit < 4096 ? 4096 : s->limit;
+        s->rbuf = cio__malloc(s->rcap);
+        if (!s->rbuf)
+            return -ENOMEM;
+    }
+    if (s->rstart == s->rend) {
+        s->rstart = s->rend = 0;
+    } else if (s->rend == s->rcap) {
+        if (s->rstart == 0)
+            return CIO_ELIMIT;
+        memmove(s->rbuf, s->rbuf + s->rstart, buffered(s));
+        s->rend -= s->rstart;
+        s->rstart = 0;
+    }
+    int n = cio__op_recv(s->fd, s->rbuf + s->rend, s->rcap - s->rend, 0);
+    if (n > 0) {
+        s->rend += (size_t)n;
+        return n;
+    }
+    if (n == 0) {
+        s->eof = 1;
+        return 0;
+    }
+    if (n != -ECANCELED && n != -ETIMEDOUT && n != -ENOMEM && n != -EBUSY)
+        s->rerr = s->fd < 0 ? CIO_ECLOSED : n;
+    return s->fd < 0 ? CIO_ECLOSED : n;
+}
+
+static size_t take(cio_stream *s, void *buf, size_t n)
+{
+    size_t k = buffered(s) < n ? buffered(s) : n;
+    memcpy(buf, s->rbuf + s->rstart, k);
+    s->rstart += k;
+    return k;
+}
+
+int cio_stream_read(cio_stream *s, void *buf, size_t n)
+{
+    if (!s || (!buf && n))
+        return cio__bad_arg(cio__running_loop, __func__, "stream or buf is NULL");
+    if (n > INT32_MAX)
+        n = INT32_MAX;
+    if (!n)
+        return 0;
+    if (buffered(s))
+        return (int)take(s, buf, n);
+    if (s->rerr)
+        return s->rerr;
+    if (s->eof)
+        return 0;
+    if (s->fd < 0)
+        return CIO_ECLOSED;
+    if (n >= DIRECT_READ_MIN) {
+        int r = cio__op_recv(s->fd, buf, n, 0);
+        if (r == 0)
+            s->eof = 1;
+        else if (r < 0 && r != -ECANCELED && r != -ETIMEDOUT)
+            s->rerr = s->fd < 0 ? CIO_ECLOSED : r;
+        return r < 0 && s->fd < 0 ? CIO_ECLOSED : r;
+    }
+    int r = fill(s);
+    if (r <= 0)
+        return r;
+    return (int)take(s, buf, n);
+}
+
+int cio_stream_readexactly(cio_stream *s, void *buf, size_t n, size_t *partial)
+{
+    if (partial)
+        *partial = 0;
+    if (!s || (!buf && n) || n > INT32_MAX)
+        return cio__bad_arg(cio__running_loop, __func__, "stream/buf NULL or n > INT_MAX");
+    char *p = buf;
+    size_t got = take(s, p, n);
+    while (got < n) {
+        int r;
+        if (n - got >= DIRECT_READ_MIN && !s->eof && !s->rerr && s->fd >= 0) {
+            r = cio__op_recv(s->fd, p + got, n - got, 0);
+            if (r > 0)
+                got += (size_t)r;
+            else if (r == 0)
+                s->eof = 1;
+            else if (r != -ECANCELED && r != -ETIMEDOUT)
+                s->rerr = s->fd < 0 ? CIO_ECLOSED : r;
+        } else {
+            r = fill(s);
+            if (r > 0)
+                got += take(s, p + got, n - got);
+        }
+        if (r == 0) {
+            if (partial)
+                *partial = got;
+            return CIO_EINCOMPLETE;
+        }
+        if (r < 0) {
+            /* What arrived is in buf and consumed; say how much. */
+            if (partial)
+                *partial = got;
+            return r;
+        }
+    }
+    return (int)n;
+}
+
+/* Finds the earliest end of any separator in the buffer, scanning from
+ * from (an offset into the unread data).  Returns the length up to and
+ * including it, or 0. */
+static size_t find_sep(const cio_stream *s, const char *const *seps, size_t nseps,
+                       size_t from)
+{
+    const char *base = s->rbuf + s->rstart;
+    size_t len = buffered(s), best = 0;
+    for (size_t i = 0; i < nseps; i++) {
+        size_t sl = strlen(seps[i]);
+        if (sl > len)
+            continue;
+        size_t start = from > sl - 1 ? from - (sl - 1) : 0;
+        const char *m = memmem(base + start, len - start, seps[i], sl);
+        if (m) {
+            size_t end = (size_t)(m - base) + sl;
+            if (!best || end < best)
+                best = end;
+        }
+    }
+    return best;
+}
+
+/* readuntil's engine; eof_ok: return the partial tail at EOF (readline). */
+static int read_until(cio_stream *s, const char *const *seps, size_t nseps, void *buf,
+                      size_t cap, size_t *partial, int eof_ok)
+{
+    if (partial)
+        *partial = 0;
+    size_t lim = cap < s->limit ? cap : s->limit;
+    if (lim > INT32_MAX)
+        lim = INT32_MAX;
+    size_t scanned = 0;
+    for (;;) {
+        size_t end = s->rbuf ? find_sep(s, seps, nseps, scanned) : 0;
+        if (end) {
+            if (end > lim)
+                return CIO_ELIMIT;
+            return (int)take(s, buf, end);
+        }
+        scanned = buffered(s);
+        if (scanned >= lim)
+            return CIO_ELIMIT;
+        int r = fill(s);
+        if (r == 0) {
+            size_t k = buffered(s) < cap ? buffered(s) : cap;
+            if (eof_ok)
+                return (int)take(s, buf, k);
+            take(s, buf, k);
+            if (partial)
+                *partial = k;
+            return CIO_EINCOMPLETE;
+        }
+        if (r < 0)
+            return r;
+    }
+}
+
+int cio_stream_readuntil_any(cio_stream *s, const char *const *seps, size_t nseps, void *buf,
+                             size_t cap, size_t *partial)
+{
+    if (partial)
+        *partial = 0;
+    if (!s || !seps || !nseps || !buf || !cap)
+        return cio__bad_arg(cio__running_loop, __func__, "NULL argument or empty buffer");
+    for (size_t i = 0; i < nseps; i++)
+        if (!seps[i] || !seps[i][0])
+            return cio__bad_arg(s->loop, __func__, "separator NULL or empty");
+    return read_until(s, seps, nseps, buf, cap, partial, 0);
+}
+
+int cio_stream_readuntil(cio_stream *s, const char *sep, void *buf, size_t cap,
+                         size_t *partial)
+{
+    return cio_stream_readuntil_any(s, &sep, 1, buf, cap, partial);
+}
+
+int cio_stream_readline(cio_stream *s, void *buf, size_t cap)
+{
+    if (!s || !buf || !cap)
+        return cio__bad_arg(cio__running_loop, __func__, "NULL argument or empty buffer");
+    static const char *const nl[1] = {"\n"};
+    return read_until(s, nl, 1, buf, cap, NULL, 1);
+}
+
+int cio_stream_at_eof(const cio_stream *s)
+{
+    return s && s->eof && s->rstart == s->rend;
+}
+
+/* ---- writing ----------------------------------------------------------------- */
+
+size_t cio_stream_write_buffer_size(const cio_stream *s)
+{
+    return s ? s->wend - s->wstart : 0;
+}
+
+int cio_stream_set_write_buffer_limits(cio_stream *s, size_t high, size_t low)
+{
+    if (!s)
+        return cio__bad_arg(cio__running_loop, __func__, "stream is NULL");
+    if (!high)
+        high = CIO__STREAM_DEFAULT_HIGH;
+    if (low > high)
+        return cio__bad_arg(s->loop, __func__, "low > high");
+    s->high = high;
+    s->low = low ? low : high / 4;
+    return 0;
+}
+
+/* The flusher ended the queue: half-close or close as asked. */
+static void after_flush(cio_stream *s)
+{
+    if (s->fd < 0)
+        return;
+    if (s->werr || (s->closing && s->graceful)) {
+        close_now(s);
+        return;
+    }
+    if (s->eof_wanted && !s->eof_sent) {
+        shutdown(s->fd, SHUT_WR);
+        s->eof_sent = 1;
+    }
+}
+
+static void set_werr(cio_stream *s, int err)
+{
+    if (!s->werr)
+        s->werr = err;
+    s->wstart = s->wend = 0;
+    s->paused = 0;
+    wake_fut(s->drain_fut);
+}
+
+static int flusher(void *arg, void **result)
+{
+    (void)result;
+    cio_stream *s = arg;
+    s->flusher_started = 1;
+    while (s->fd >= 0 && s->wend > s->wstart && !s->werr) {
+        int n = cio__op_send(s->fd, s->wbuf + s->wstart, s->wend - s->wstart, 0);
+        if (n < 0) {
+            if (s->fd >= 0)
+                set_werr(s, n);
+            break;
+        }
+        s->wstart += (size_t)n;
+        if (s->paused && s->wend - s->wstart <= s->low) {
+            s->paused = 0;
+            wake_fut(s->drain_fut);
+        }
+    }
+    s->wstart = s->wend = 0;
+    s->flushing = 0;
+    cio_task_release(s->flusher);
+    s->flusher = NULL;
+    if (s->paused) {
+        s->paused = 0;
+        wake_fut(s->drain_fut);
+    }
+    after_flush(s);
+    stream_unref(s);
+    return 0;
+}
+
+/* Sends what the kernel takes now, without waiting; -errno on a hard error. */
+static ssize_t send_now(int fd, const void *buf, size_t len)
+{
+    ssize_t n;
+    do
+        n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? 0 : -errno;
+    return n;
+}
+
+/* Makes room for len more bytes at the end of the queue. */
+static int reserve(cio_stream *s, size_t len)
+{
+    if (s->wstart == s->wend)
+        s->wstart = s->wend = 0;
+    if (s->wcap - s->wend >= len)
+        return 0;
+    size_t used = s->wend - s->wstart;
+    if (s->wstart && s->wcap - used >= len) {
+        memmove(s->wbuf, s->wbuf + s->wstart, used);
+        s->wstart = 0;
+        s->wend = used;
+        return 0;
+    }
+    size_t cap = s->wcap ? s->wcap : 4096;
+    while (cap < used + len)
+        cap *= 2;
+    char *b = cio__malloc(cap);
+    if (!b)
+        return -ENOMEM;
+    if (used)
+        memcpy(b, s->wbuf + s->wstart, used);
+    cio__free(s->wbuf);
+    s->wbuf = b;
+    s->wcap = cap;
+    s->wstart = 0;
+    s->wend = used;
+    return 0;
+}
+
+static int write_check(cio_stream *s, const char *fn)
+{
+    if (!s)
+        return cio__bad_arg(cio__running_loop, fn, "stream is NULL");
+    if (s->werr)
+        return s->werr;
+    if (s->closing || s->eof_wanted || s->fd < 0)
+        return CIO_ECLOSED;
+    return 0;
+}
+
+/* Starts the flusher if bytes are queued and none runs. */
+static int start_flusher(cio_stream *s)
+{
+    if (s->flushing || s->wend == s->wstart)
+        return 0;
+    int rc = cio_create_task_at(s->loop, flusher, s, "cio-stream-flush", 0, &s->flusher,
+                                __FILE__, __LINE__);
+    if (rc < 0)
+        return rc;
+    s->flushing = 1;
+    s->flusher_started = 0;
+    s->refs++;
+    return 0;
+}
+
+int cio_stream_writelines(cio_stream *s, const struct iovec *iov, int iovcnt)
+{
+    int rc = write_check(s, __func__);
+    if (rc)
+        return rc;
+    if (iovcnt < 0 || (!iov && iovcnt))
+        return cio__bad_arg(s->loop, __func__, "bad iov");
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (!iov[i].iov_base && iov[i].iov_len)
+            return cio__bad_arg(s->loop, __func__, "iov_base NULL");
+        total += iov[i].iov_len;
+    }
+    if (!total)
+        return 0;
+    /* Reserve first for the worst case, so a failure has no effect. */
+    if (s->flushing || s->wend > s->wstart) {
+        if ((rc = reserve(s, total)) < 0)
+            return rc;
+        for (int i = 0; i < iovcnt; i++) {
+            memcpy(s->wbuf + s->wend, iov[i].iov_base, iov[i].iov_len);
+            s->wend += iov[i].iov_len;
+        }
+    } else {
+        /* Nothing queued: hand the kernel what it takes now. */
+        struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+        ssize_t n;
+        do
+            n = sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+            rc = -errno;
+            set_werr(s, rc);
+            return rc;
+        }
+        size_t sent = n < 0 ? 0 : (size_t)n;
+        if (sent < total) {
+            if ((rc = reserve(s, total - sent)) < 0) {
+                /* Part went out and the rest cannot be kept: the stream
+                 * is broken from here on. */
+                set_werr(s, rc);
+                return rc;
+            }
+            size_t skip = sent;
+            for (int i = 0; i < iovcnt; i++) {
+                size_t l = iov[i].iov_len;
+                if (skip >= l) {
+                    skip -= l;
+                    continue;
+                }
+                memcpy(s->wbuf + s->wend, (const char *)iov[i].iov_base + skip, l - skip);
+                s->wend += l - skip;
+                skip = 0;
+            }
+        }
+    }
+    if (s->wend - s->wstart > s->high)
+        s->paused = 1;
+    rc = start_flusher(s);
+    if (rc < 0) {
+        set_werr(s, rc);
+        return rc;
+    }
+    return 0;
+}
+
+int cio_stream_write(cio_stream *s, const void *buf, size_t len)
+{
+    if (s && s->fd >= 0 && !s->werr && !s->closing && !s->eof_wanted && !s->flushing &&
+        s->wend == s->wstart && len) {
+        /* Fast path: nothing queued. */
+        if (!buf)
+            return cio__bad_arg(s->loop, __func__, "buf is NULL");
+        ssize_t n = send_now(s->fd, buf, len);
+        if (n < 0) {
+            set_werr(s, (int)n);
+            return (int)n;
+        }
+        if ((size_t)n == len)
+            return 0;
+        struct iovec v = {(char *)buf + n, len - (size_t)n};
+        return cio_stream_writelines(s, &v, 1);
+    }
+    struct iovec v = {(void *)buf, len};
+    return cio_stream_writelines(s, &v, 1);
+}
+
+int cio_stream_drain(cio_stream *s)
+{
+    if (!s)
+        return cio__bad_arg(cio__running_loop, __func__, "stream is NULL");
+    cio_task *t = cio__current();
+    if (!t)
+        return CIO_ENOTASK;
+    for (;;) {
+        int rc = cio__checkpoint(t);
+        if (rc)
+            return rc;
+        if (s->werr)
+            return s->werr;
+        if (!s->paused)
+            return s->fd < 0 && s->closing && !s->graceful ? CIO_ECLOSED : 0;
+        if (!s->drain_fut || cio_future_done(s->drain_fut)) {
+            cio_future *f;
+            if ((rc = cio_future_new(s->loop, &f)) < 0)
+                return rc;
+            if (s->drain_fut)
+                cio_future_release(s->drain_fut);
+            s->drain_fut = f;
+        }
+        cio_future *f = s->drain_fut;
+        cio_future_retain(f);
+        s->refs++;
+        rc = cio_await(f, NULL);
+        cio_future_release(f);
+        stream_unref(s);
+        (void)rc; /* another drainer's cancellation also ends f: re-check */
+    }
+}
+
+int cio_stream_write_eof(cio_stream *s)
+{
+    if (!s)
+        return cio__bad_arg(cio__running_loop, __func__, "stream is NULL");
+    if (s->closing || s->fd < 0)
+        return CIO_ECLOSED;
+    s->eof_wanted = 1;
+    if (!s->flushing)
+        after_flush(s);
+    return 0;
+}
+
+/* ---- closing --------------------------------------------------------------- */
+
+int cio_stream_close(cio_stream *s)
+{
+    if (!s)
+        return cio__bad_arg(cio__running_loop, __func__, "stream is NULL");
+    if (s->closing)
+        return 0;
+    s->closing = 1;
+    s->graceful = 1;
+    if (!s->flushing)
+        close_now(s);
+    return 0;
+}
+
+/* A flusher that has not run yet will not be needed: cancel it, which
+ * guarantees it never runs, and drop its reference here. */
+static void drop_unstarted_flusher(cio_stream *s)
+{
+    if (s->flushing && !s->flusher_started && s->flusher) {
+        cio_task_cancel(s->flusher, NULL);
+        cio_task_release(s->flusher);
+        s->flusher = NULL;
+        s->flushing = 0;
+        s->refs--; /* never the last: the caller holds one */
+    }
+}
+
+void cio_stream_abort(cio_stream *s)
+{
+    if (!s)
+        return;
+    s->graceful = 0;
+    drop_unstarted_flusher(s);
+    close_now(s);
+}
+
+int cio_stream_is_closing(const cio_stream *s)
+{
+    return s ? s->closing || s->fd < 0 : 1;
+}
+
+int cio_stream_wait_closed(cio_stream *s)
+{
+    if (!s)
+        return cio__bad_arg(cio__running_loop, __func__, "stream is NULL");
+    cio_task *t = cio__current();
+    if (!t)
+        return CIO_ENOTASK;
+    while (s->fd >= 0) {
+        int rc = cio__checkpoint(t);
+        if (rc)
+            return rc;
+        if (!s->closed_fut || cio_future_done(s->closed_fut)) {
+            cio_future *f;
+            if ((rc = cio_future_new(s->loop, &f)) < 0)
+                return rc;
+            if (s->closed_fut)
+                cio_future_release(s->closed_fut);
+            s->closed_fut = f;
+        }
+        cio_future *f = s->closed_fut;
+        cio_future_retain(f);
+        s->refs++;
+        rc = cio_await(f, NULL);
+        cio_future_release(f);
+        stream_unref(s);
+        if (rc == -ECANCELED || rc == -ETIMEDOUT) {
+            int c = cio__checkpoint(t);
+            if (c)
+                return c;
+        }
+    }
+    return s->werr && s->werr != CIO_ECLOSED ? s->werr : 0;
+}
+
+void cio_stream_release(cio_stream *s)
+{
+    if (!s)
+        return;
+    if (!(s->closing && s->graceful && s->flushing)) {
+        drop_unstarted_flusher(s);
+        close_now(s);
+    }
+    stream_unref(s);
+}
+
+/* ---- extra info --------------------------------------------------------------- */
+
+int cio_stream_fd(const cio_stream *s) { return s ? s->fd : -1; }
+
+int cio_stream_peername(const cio_stream *s, struct sockaddr *addr, socklen_t *len)
+{
+    if (!s || !addr || !len)
+        return -EINVAL;
+    if (s->fd < 0)
+        return CIO_ECLOSED;
+    return getpeername(s->fd, addr, len) < 0 ? -errno : 0;
+}
+
+int cio_stream_sockname(const cio_stream *s, struct sockaddr *addr, socklen_t *len)
+{
+    if (!s || !addr || !len)
+        return -EINVAL;
+    if (s->fd < 0)
+        return CIO_ECLOSED;
+    return getsockname(s->fd, addr, len) < 0 ? -errno : 0;
+}

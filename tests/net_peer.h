@@ -1,0 +1,99 @@
+/*
+ * net_peer.h - helpers the network tests share: starting a Python peer
+ * (/usr/bin/python3 running a script given inline) that prints its port on
+ * its first line, counting open descriptors, raising RLIMIT_NOFILE.
+ */
+#ifndef CIO_TEST_NET_PEER_H
+#define CIO_TEST_NET_PEER_H
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test.h"
+
+#define PYTHON "/usr/bin/python3"
+
+typedef struct peer {
+    pid_t pid;                 /* the python process */
+    int port;                  /* what it printed first */
+} peer;
+
+/* Starts python3 -c script; returns 0 and fills p, or -1 (skip). */
+static inline int peer_start(peer *p, const char *script)
+{
+    if (access(PYTHON, X_OK) != 0)
+        return -1;
+    int pfd[2];
+    if (pipe(pfd) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        close(pfd[1]);
+        execl(PYTHON, PYTHON, "-u", "-c", script, (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char line[64] = {0};
+    size_t n = 0;
+    while (n < sizeof line - 1) {
+        ssize_t r = read(pfd[0], line + n, 1);
+        if (r <= 0 || line[n] == '\n')
+            break;
+        n++;
+    }
+    close(pfd[0]);
+    p->pid = pid;
+    p->port = atoi(line);
+    return p->port > 0 ? 0 : -1;
+}
+
+/* Waits for the peer to exit; returns its exit status (or 128+signal). */
+static inline int peer_wait(peer *p)
+{
+    int st = 0;
+    if (waitpid(p->pid, &st, 0) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static inline void peer_kill(peer *p)
+{
+    kill(p->pid, SIGKILL);
+    peer_wait(p);
+}
+
+static inline int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n - 3; /* ".", ".." and the DIR's own descriptor */
+}
+
+/* Raises the soft descriptor limit toward want; returns the new limit. */
+static inline long raise_nofile(long want)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if ((rlim_t)want > rl.rlim_max)
+        want = (long)rl.rlim_max;
+    if (rl.rlim_cur < (rlim_t)want) {
+        rl.rlim_cur = (rlim_t)want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+    return (long)rl.rlim_cur;
+}
+
+#endif
