@@ -10,7 +10,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "test.h"
+#include "helpers.h"
 
 static int reports; /* exception handler calls in the current run */
 
@@ -98,7 +98,7 @@ static inline void reap(cio_task **tasks, size_t n)
     cio_shield_end();
 }
 
-static inline double now(void) { return cio_loop_time(cio_get_running_loop()); }
+#define now test_loop_now
 
 #define CHECK_NEAR(a, b) CHECK(fabs((double)(a) - (double)(b)) < 1e-6)
 

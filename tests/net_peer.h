@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "helpers.h"
 
 #define PYTHON "/usr/bin/python3"
 

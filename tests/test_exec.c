@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "helpers.h"
 
 /* A gate a worker blocks on until the test opens it. */
 struct gate {
@@ -590,20 +590,6 @@ static void test_default_executor(void)
 
 /* ---- allocation failures -------------------------------------------------- */
 
-static long alloc_calls, alloc_fail_at;
-
-static void *failing_alloc(void *ud, void *ptr, size_t size)
-{
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    long n = __atomic_add_fetch(&alloc_calls, 1, __ATOMIC_RELAXED);
-    if (n == alloc_fail_at)
-        return NULL;
-    return realloc(ptr, size);
-}
-
 static int alloc_main(void *arg, void **result)
 {
     void *r = NULL;
@@ -615,20 +601,9 @@ static int alloc_main(void *arg, void **result)
     return rc;
 }
 
-static void test_alloc_failures(void)
-{
-    int done = 0;
-    for (long n = 1; n < 200 && !done; n++) {
-        alloc_calls = 0;
-        alloc_fail_at = n;
-        CHECK_RC(cio_set_allocator(failing_alloc, NULL), 0);
-        int rc = cio_run(alloc_main, NULL, NULL);
-        CHECK(rc == 0 || rc == -ENOMEM);
-        done = rc == 0 && __atomic_load_n(&alloc_calls, __ATOMIC_RELAXED) < n;
-        CHECK_RC(cio_set_allocator(NULL, NULL), 0);
-    }
-    CHECK(done);
-}
+static int alloc_run(long n, void *arg) { return cio_run(alloc_main, NULL, NULL); }
+
+static void test_alloc_failures(void) { test_alloc_sweep(alloc_run, NULL, 200, TEST_ALLOC_ENOMEM); }
 
 int main(void)
 {

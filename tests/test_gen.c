@@ -7,20 +7,7 @@
  */
 #include <math.h>
 
-#include "test.h"
-
-/* Runs fn(arg) as the main task of a loop with a virtual clock. */
-static int run_virtual(cio_coro_fn *fn, void *arg)
-{
-    cio_loop *loop;
-    int rc = cio_loop_new(&loop);
-    if (rc < 0)
-        return rc;
-    cio_loop_set_virtual_clock(loop, 1);
-    rc = cio_run_loop(loop, fn, arg, NULL);
-    cio_loop_free(loop);
-    return rc;
-}
+#include "helpers.h"
 
 /* What a counter producer did, for the checks. */
 struct counter {
@@ -106,7 +93,7 @@ static int iterate_main(void *arg, void **result)
     return 0;
 }
 
-static void test_iterate(void) { CHECK_RC(run_virtual(iterate_main, NULL), 0); }
+static void test_iterate(void) { CHECK_RC(test_run_virtual(iterate_main, NULL), 0); }
 
 static int error_main(void *arg, void **result)
 {
@@ -127,7 +114,7 @@ static int error_main(void *arg, void **result)
     return 0;
 }
 
-static void test_error(void) { CHECK_RC(run_virtual(error_main, NULL), 0); }
+static void test_error(void) { CHECK_RC(test_run_virtual(error_main, NULL), 0); }
 
 /* A value may point into the producer's stack: valid until the next call. */
 static int stack_body(cio_gen *g, void *arg)
@@ -160,7 +147,7 @@ static int stack_main(void *arg, void **result)
     return 0;
 }
 
-static void test_stack_values(void) { CHECK_RC(run_virtual(stack_main, NULL), 0); }
+static void test_stack_values(void) { CHECK_RC(test_run_virtual(stack_main, NULL), 0); }
 
 /* ---- closing ----------------------------------------------------------- */
 
@@ -209,7 +196,7 @@ static int aclose_main(void *arg, void **result)
     return 0;
 }
 
-static void test_aclose(void) { CHECK_RC(run_virtual(aclose_main, NULL), 0); }
+static void test_aclose(void) { CHECK_RC(test_run_virtual(aclose_main, NULL), 0); }
 
 /* Released without aclose: the cleanup runs in the background. */
 static int bg_errors;
@@ -256,7 +243,7 @@ static int release_main(void *arg, void **result)
     return 0;
 }
 
-static void test_release(void) { CHECK_RC(run_virtual(release_main, NULL), 0); }
+static void test_release(void) { CHECK_RC(test_run_virtual(release_main, NULL), 0); }
 
 /* The end of cio_run cancels a producer still suspended at a yield whose
  * consumer is another task; both unwind before the loop closes. */
@@ -286,7 +273,7 @@ static int shutdown_main(void *arg, void **result)
 
 static void test_shutdown(void)
 {
-    CHECK_RC(run_virtual(shutdown_main, NULL), 0);
+    CHECK_RC(test_run_virtual(shutdown_main, NULL), 0);
     CHECK_EQ(shutdown_consumer_rc, -ECANCELED);
     CHECK_EQ(shutdown_c.cleaned, 1);
     CHECK(shutdown_c.yield_rc == -ECANCELED || shutdown_c.yield_rc == CIO_ECLOSED);
@@ -391,7 +378,7 @@ static void test_cancel_each_point(void)
         k.c.pause = 0.5;
         k.c.cleanup = 1.0;
         double at = k.at = step < 0 ? -1 : step * 0.0625;
-        CHECK_RC(run_virtual(cancel_main, &k), 0);
+        CHECK_RC(test_run_virtual(cancel_main, &k), 0);
         /* The producer always finished and ran its cleanup if closed early. */
         CHECK(k.c.ended || !k.c.started);
         if (step < 0 || at > 3.0) {
@@ -446,7 +433,7 @@ static int cancel_next_main(void *arg, void **result)
     return 0;
 }
 
-static void test_cancel_next(void) { CHECK_RC(run_virtual(cancel_next_main, NULL), 0); }
+static void test_cancel_next(void) { CHECK_RC(test_run_virtual(cancel_next_main, NULL), 0); }
 
 /* A producer that, once cancelled, still yields one last value inside a
  * shield: the interrupted consumer's next returns -ECANCELED, and the value
@@ -485,7 +472,7 @@ static int last_words_main(void *arg, void **result)
     return 0;
 }
 
-static void test_pending_value(void) { CHECK_RC(run_virtual(last_words_main, NULL), 0); }
+static void test_pending_value(void) { CHECK_RC(test_run_virtual(last_words_main, NULL), 0); }
 
 /* A timeout scope that expires while the consumer waits in next: next
  * returns -ETIMEDOUT and the producer, cancelled, has finished. */
@@ -510,7 +497,7 @@ static int timeout_main(void *arg, void **result)
     return 0;
 }
 
-static void test_timeout(void) { CHECK_RC(run_virtual(timeout_main, NULL), 0); }
+static void test_timeout(void) { CHECK_RC(test_run_virtual(timeout_main, NULL), 0); }
 
 /* Cancelled right after starting the producer: the task never ran. */
 static int cancel_unstarted_main(void *arg, void **result)
@@ -529,7 +516,7 @@ static int cancel_unstarted_main(void *arg, void **result)
 
 static void test_cancel_unstarted(void)
 {
-    CHECK_RC(run_virtual(cancel_unstarted_main, NULL), 0);
+    CHECK_RC(test_run_virtual(cancel_unstarted_main, NULL), 0);
 }
 
 /* ---- misuse ------------------------------------------------------------ */
@@ -579,7 +566,7 @@ static int misuse_main(void *arg, void **result)
 
 static void test_misuse(void)
 {
-    CHECK_RC(run_virtual(misuse_main, NULL), 0);
+    CHECK_RC(test_run_virtual(misuse_main, NULL), 0);
     /* Outside a task. */
     cio_gen *g;
     CHECK_RC(cio_gen_new(busy_body, NULL, NULL, &g), 0);
@@ -686,22 +673,9 @@ static int aiter_main(void *arg, void **result)
     return 0;
 }
 
-static void test_aiter(void) { CHECK_RC(run_virtual(aiter_main, NULL), 0); }
+static void test_aiter(void) { CHECK_RC(test_run_virtual(aiter_main, NULL), 0); }
 
 /* ---- allocation failures ----------------------------------------------- */
-
-static long alloc_count, alloc_fail_at = -1;
-
-static void *failing_alloc(void *ud, void *ptr, size_t size)
-{
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    if (alloc_fail_at >= 0 && alloc_count++ == alloc_fail_at)
-        return NULL;
-    return realloc(ptr, size);
-}
 
 static int alloc_main(void *arg, void **result)
 {
@@ -729,26 +703,15 @@ static int alloc_main(void *arg, void **result)
     return rc == CIO_ITER_END ? 0 : rc;
 }
 
-static void test_alloc_failures(void)
+static int alloc_run(long n, void *arg)
 {
-    cio_set_allocator(failing_alloc, NULL);
-    int ok = 0;
-    for (long n = 0; n < 10000 && !ok; n++) {
-        alloc_count = 0;
-        alloc_fail_at = n;
-        struct counter c;
-        counter_init(&c, 4);
-        c.pause = 0.5;
-        int rc = run_virtual(alloc_main, &c);
-        if (rc != 0 && rc != -ENOMEM)
-            CHECK_RC(rc, 0);
-        if (alloc_count <= n) /* no allocation failed: all were covered */
-            ok = 1;
-    }
-    CHECK(ok);
-    alloc_fail_at = -1;
-    cio_set_allocator(NULL, NULL);
+    struct counter c;
+    counter_init(&c, 4);
+    c.pause = 0.5;
+    return test_run_virtual(alloc_main, &c);
 }
+
+static void test_alloc_failures(void) { test_alloc_sweep(alloc_run, NULL, 10001, TEST_ALLOC_ENOMEM); }
 
 int main(void)
 {

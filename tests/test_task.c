@@ -8,25 +8,8 @@
  */
 #include <math.h>
 
-#include "test.h"
+#include "helpers.h"
 #include "task/task.h" /* white box: t->stack, to see a task never got one */
-
-static cio_loop *new_loop(void)
-{
-    cio_loop *loop = NULL;
-    CHECK_RC(cio_loop_new(&loop), 0);
-    CHECK_RC(cio_loop_set_virtual_clock(loop, 1), 0);
-    return loop;
-}
-
-/* Runs the loop until nothing is left to do. */
-static void drain(cio_loop *loop)
-{
-    cio_future *never;
-    CHECK_RC(cio_future_new(loop, &never), 0);
-    CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_EDEADLOCK);
-    cio_future_release(never);
-}
 
 /* Runs the loop until its virtual clock reaches `when`. */
 static void run_until(cio_loop *loop, double when)
@@ -38,25 +21,6 @@ static void run_until(cio_loop *loop, double when)
     CHECK_RC(cio_loop_run_until_complete(loop, f, NULL), 0);
     cio_handle_release(h);
     cio_future_release(f);
-}
-
-struct exc {
-    int calls;
-    int code;
-    char message[128], error_message[128], source[256], task_name[64];
-};
-
-static void exc_handler(cio_loop *loop, const cio_exception_context *c, void *ud)
-{
-    struct exc *e = ud;
-    e->calls++;
-    e->code = c->code;
-    snprintf(e->message, sizeof e->message, "%s", c->message ? c->message : "");
-    snprintf(e->error_message, sizeof e->error_message, "%s",
-             c->error_message ? c->error_message : "");
-    snprintf(e->source, sizeof e->source, "%s", c->source ? c->source : "");
-    snprintf(e->task_name, sizeof e->task_name, "%s",
-             c->task ? cio_task_get_name(c->task) : "");
 }
 
 /* ---- bodies --------------------------------------------------------------- */
@@ -114,7 +78,7 @@ static void test_create(void)
     cio_task *t = (cio_task *)1;
     CHECK_RC(cio_create_task(return_arg, NULL, NULL, &t), CIO_ENOLOOP);
     CHECK(t == NULL);
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     CHECK_RC(cio_loop_create_task(loop, NULL, NULL, NULL, &t), -EINVAL);
     CHECK_RC(cio_create_task_at(loop, return_arg, NULL, NULL, 1024, &t, NULL, 0), -EINVAL);
     CHECK_RC(cio_create_task_at(loop, return_arg, NULL, NULL, ((size_t)1 << 30) + 1, &t, NULL, 0),
@@ -182,11 +146,11 @@ static void test_create(void)
 
 static void test_failure(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     cio_task *t, *u;
     CHECK_RC(cio_loop_create_task(loop, fail_with_message, NULL, NULL, &t), 0);
     CHECK_RC(cio_loop_create_task(loop, message_then_succeed, NULL, NULL, &u), 0);
-    drain(loop);
+    test_drain(loop);
     CHECK_EQ(cio_task_done(t), 1);
     CHECK_EQ(cio_task_cancelled(t), 0);
     CHECK(cio_task_error_message(t) && strcmp(cio_task_error_message(t), "bad thing 42") == 0);
@@ -204,7 +168,7 @@ static void test_failure(void)
 
 static void test_cancel_before_start(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     int ran = 0;
     cio_task *t;
     CHECK_RC(cio_loop_create_task(loop, mark_ran, &ran, "never", &t), 0);
@@ -212,7 +176,7 @@ static void test_cancel_before_start(void)
     CHECK_EQ(cio_task_cancelling(t), 1);
     CHECK_EQ(cio_task_done(t), 0);
     CHECK_EQ(cio_task_cancel(t, NULL), 1); /* still pending: 1 again */
-    drain(loop);
+    test_drain(loop);
     CHECK_EQ(ran, 0);
     CHECK_EQ(cio_task_done(t), 1);
     CHECK_EQ(cio_task_cancelled(t), 1);
@@ -230,10 +194,10 @@ static void test_cancel_before_start(void)
 
 static void test_cancel_finished(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     cio_task *t;
     CHECK_RC(cio_loop_create_task(loop, return_arg, (void *)(intptr_t)9, NULL, &t), 0);
-    drain(loop);
+    test_drain(loop);
     CHECK_EQ(cio_task_cancel(t, NULL), 0);
     CHECK_EQ(cio_task_cancelled(t), 0);
     void *r;
@@ -245,14 +209,14 @@ static void test_cancel_finished(void)
 
 static void test_cancel_in_sleep(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     struct sleeper s = {.seconds = 100};
     cio_task *t;
     CHECK_RC(cio_loop_create_task(loop, sleeper, &s, NULL, &t), 0);
     run_until(loop, 1);
     CHECK_EQ(cio_task_cancel(t, "bye"), 1);
     double t0 = cio_loop_time(loop);
-    drain(loop);
+    test_drain(loop);
     CHECK_RC(s.rc, -ECANCELED);
     CHECK(s.woke_at - t0 < 1e-6); /* at once, not after 100 s */
     for (int i = 0; i < 3; i++)
@@ -297,7 +261,7 @@ static int outer_body(void *arg, void **result)
 
 static void test_cancel_in_await(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     struct nest n = {0};
     cio_task *outer;
     CHECK_RC(cio_loop_create_task(loop, outer_body, &n, "outer", &outer), 0);
@@ -306,7 +270,7 @@ static void test_cancel_in_await(void)
     CHECK_EQ(cio_task_cancel(outer, NULL), 1);
     /* asyncio: cancelling the awaiting task cancels the awaited one. */
     CHECK_EQ(cio_task_cancelling(n.inner), 1);
-    drain(loop);
+    test_drain(loop);
     CHECK_RC(n.inner_sleep_rc, -ECANCELED);
     CHECK_RC(n.inner_cleanup_rc, 0);
     CHECK(fabs(n.inner_done_at - 6) < 1e-6);
@@ -345,14 +309,14 @@ static int shielded_body(void *arg, void **result)
 
 static void test_cancel_during_shield(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     struct shielded s;
     memset(&s, 0x55, sizeof s);
     cio_task *t;
     CHECK_RC(cio_loop_create_task(loop, shielded_body, &s, NULL, &t), 0);
     run_until(loop, 2);
     CHECK_EQ(cio_task_cancel(t, NULL), 1);
-    drain(loop);
+    test_drain(loop);
     CHECK_RC(s.begin_rc, 0);
     CHECK_RC(s.sleep_rc, 0);
     CHECK_RC(s.checkpoint_in, 0);
@@ -383,11 +347,11 @@ static int self_cancel_body(void *arg, void **result)
 
 static void test_self_cancel(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     struct selfc s = {0};
     cio_task *t;
     CHECK_RC(cio_loop_create_task(loop, self_cancel_body, &s, NULL, &t), 0);
-    drain(loop);
+    test_drain(loop);
     CHECK_EQ(s.cancel_rc, 1);
     CHECK_EQ(s.cancelling, 1);
     CHECK_RC(s.sleep0_rc, -ECANCELED);
@@ -403,12 +367,12 @@ static int return_cancelled(void *arg, void **result) { return -ECANCELED; }
 
 static void test_return_ecanceled(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     cio_task *t;
-    struct exc e = {0};
-    cio_loop_set_exception_handler(loop, exc_handler, &e);
+    struct test_exc e = {0};
+    cio_loop_set_exception_handler(loop, test_exc_capture, &e);
     CHECK_RC(cio_loop_create_task(loop, return_cancelled, NULL, NULL, &t), 0);
-    drain(loop);
+    test_drain(loop);
     CHECK_EQ(cio_task_cancelled(t), 1);
     cio_task_release(t);
     CHECK_EQ(e.calls, 0); /* cancellation is not a failure */
@@ -468,14 +432,14 @@ static int points_body(void *arg, void **result)
 static void test_cancel_each_point(void)
 {
     for (int k = 0; k <= NPOINTS; k++) { /* k == NPOINTS: never cancelled */
-        cio_loop *loop = new_loop();
+        cio_loop *loop = test_loop_new_virtual();
         struct points p = {.target = k};
         for (int i = 0; i < NPOINTS; i++)
             p.rc[i] = 1;
         CHECK_RC(cio_future_new(loop, &p.fut), 0);
         cio_task *t;
         CHECK_RC(cio_loop_create_task(loop, points_body, &p, NULL, &t), 0);
-        drain(loop);
+        test_drain(loop);
         for (int i = 0; i < NPOINTS - 1; i++)
             CHECK_RC(p.rc[i], i < k ? 0 : -ECANCELED);
         CHECK_RC(p.rc[NPOINTS - 1], 0);
@@ -531,13 +495,13 @@ static void test_current_and_errors(void)
     CHECK_RC(cio_task_set_error_message("x"), CIO_ENOTASK);
     CHECK_RC(cio_await(NULL, NULL), CIO_ENOTASK);
 
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     struct cur c = {0};
     cio_task *t, *other;
     CHECK_RC(cio_loop_create_task(loop, current_body, &c, NULL, &t), 0);
     struct sleeper s = {.seconds = 1};
     CHECK_RC(cio_loop_create_task(loop, sleeper, &s, NULL, &other), 0);
-    drain(loop);
+    test_drain(loop);
     CHECK(c.seen == t);
     CHECK_RC(c.self_await_rc, -EDEADLK);
     CHECK_EQ(c.all, 2);
@@ -564,10 +528,10 @@ static int sleeps_body(void *arg, void **result)
 
 static void test_sleep_args(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     struct sleeps s = {1, 1, 1, 1};
     CHECK_RC(cio_loop_create_task(loop, sleeps_body, &s, NULL, NULL), 0);
-    drain(loop);
+    test_drain(loop);
     CHECK_RC(s.nan_rc, -EINVAL);
     CHECK_RC(s.neg_rc, 0);
     CHECK_RC(s.zero_rc, 0);
@@ -603,11 +567,11 @@ static int pong(void *arg, void **result)
 
 static void test_yield(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     struct pingpong p = {0};
     CHECK_RC(cio_loop_create_task(loop, ping, &p, NULL, NULL), 0);
     CHECK_RC(cio_loop_create_task(loop, pong, &p, NULL, NULL), 0);
-    drain(loop);
+    test_drain(loop);
     CHECK_EQ(p.n, 6);
     for (int i = 0; i < 6; i++)
         CHECK_EQ(p.log[i], 1 + i % 2);
@@ -672,7 +636,7 @@ static void test_run(void)
     CHECK_RC(cio_run(return_arg, (void *)(intptr_t)5, NULL), 0);
 
     /* cio_run_loop: the caller's loop is closed, not freed. */
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     CHECK_RC(cio_run_loop(loop, return_arg, (void *)(intptr_t)6, &res), 0);
     CHECK_EQ((intptr_t)res, 6);
     CHECK_EQ(cio_loop_is_closed(loop), 1);
@@ -700,14 +664,14 @@ static int big_frame(void *arg, void **result)
 
 static void test_custom_stack(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     cio_task *t[4];
     const size_t sizes[4] = {1 << 20, 300000, 1 << 20, 64 * 1024};
     for (int i = 0; i < 4; i++)
         CHECK_RC(cio_create_task_at(loop, big_frame, (void *)(intptr_t)(sizes[i] - 48 * 1024),
                                     NULL, sizes[i], &t[i], __FILE__, __LINE__),
                  0);
-    drain(loop);
+    test_drain(loop);
     for (int i = 0; i < 4; i++) {
         CHECK_RC(cio_task_result(t[i], NULL), 0);
         cio_task_release(t[i]);
@@ -717,7 +681,7 @@ static void test_custom_stack(void)
         CHECK_RC(cio_create_task_at(loop, big_frame, (void *)(intptr_t)(sizes[i] - 48 * 1024),
                                     NULL, sizes[i], NULL, __FILE__, __LINE__),
                  0);
-    drain(loop);
+    test_drain(loop);
     cio_loop_free(loop);
 }
 
@@ -732,14 +696,14 @@ static int ff_fail(void *arg, void **result)
 
 static void test_fire_and_forget(void)
 {
-    cio_loop *loop = new_loop();
-    struct exc e = {0};
-    cio_loop_set_exception_handler(loop, exc_handler, &e);
+    cio_loop *loop = test_loop_new_virtual();
+    struct test_exc e = {0};
+    cio_loop_set_exception_handler(loop, test_exc_capture, &e);
     int ran = 0;
     CHECK_RC(cio_loop_create_task(loop, mark_ran, &ran, NULL, NULL), 0);
     int line = __LINE__ + 1;
     CHECK_RC(cio_loop_create_task(loop, ff_fail, NULL, "ff", NULL), 0);
-    drain(loop);
+    test_drain(loop);
     CHECK_EQ(ran, 1);
     CHECK_EQ(e.calls, 1);
     CHECK_EQ(e.code, -EHOSTUNREACH);
@@ -756,13 +720,13 @@ static void test_fire_and_forget(void)
  * its result was read. */
 static void test_unretrieved_task(void)
 {
-    cio_loop *loop = new_loop();
-    struct exc e = {0};
-    cio_loop_set_exception_handler(loop, exc_handler, &e);
+    cio_loop *loop = test_loop_new_virtual();
+    struct test_exc e = {0};
+    cio_loop_set_exception_handler(loop, test_exc_capture, &e);
     cio_task *a, *b;
     CHECK_RC(cio_loop_create_task(loop, fail_with_message, NULL, NULL, &a), 0);
     CHECK_RC(cio_loop_create_task(loop, fail_with_message, NULL, NULL, &b), 0);
-    drain(loop);
+    test_drain(loop);
     CHECK_EQ(e.calls, 0);
     CHECK_RC(cio_task_result(a, NULL), -EPROTO);
     cio_task_release(a);
@@ -789,7 +753,7 @@ static int await_body(void *arg, void **result)
 
 static void test_close_with_pending(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     /* More tasks never started than the task pool keeps: closing frees
      * them while their nodes still sit in the ready queue.  They must
      * never run (mark_ran(NULL) would crash). */
@@ -800,7 +764,7 @@ static void test_close_with_pending(void)
 
 static void test_close_with_parked(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     struct sleeper s[10];
     for (int i = 0; i < 10; i++) {
         s[i] = (struct sleeper){.seconds = 100};
