@@ -41,6 +41,15 @@ static int run_virtual(cio_coro_fn *fn, void *arg, double *end)
     return rc;
 }
 
+/* Runs fn on a fresh virtual loop: it must return 0 and nothing may be
+ * reported to the exception handler. */
+static inline void run_clean(cio_coro_fn *fn)
+{
+    reports = 0;
+    CHECK_RC(run_virtual(fn, NULL, NULL), 0);
+    CHECK_EQ(reports, 0);
+}
+
 /* What a child does: sleep `delay` seconds (in a shield for `shielded`
  * of them first), then return `code` with result `value`. */
 struct spec {

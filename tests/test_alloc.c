@@ -40,13 +40,11 @@ static struct prog P;
 
 static void cb(void *arg)
 {
-    (void)arg;
     P.ran++;
 }
 
 static void done_cb(cio_future *f, void *arg)
 {
-    (void)arg;
     if (cio_future_done(f))
         P.ran++;
 }
@@ -74,7 +72,6 @@ static int child(void *arg, void **result)
 
 static int victim(void *arg, void **result)
 {
-    (void)arg;
     int rc = cio_sleep(10);
     if (rc == -ECANCELED)
         P.victim_cancelled = 1;
@@ -84,7 +81,6 @@ static int victim(void *arg, void **result)
 /* Left running when main returns: cio_run must cancel it and wait. */
 static int leftover(void *arg, void **result)
 {
-    (void)arg;
     P.leftover_started = 1;
     int rc = cio_sleep(1000);
     P.leftover_cleaned = rc == -ECANCELED || rc == -ENOMEM; /* its own sleep may fail */
@@ -109,7 +105,6 @@ static void on_readable(void *arg)
 
 static int prog_main(void *arg, void **result)
 {
-    (void)arg;
     cio_loop *loop = cio_get_running_loop();
     cio_future *f = NULL;
     cio_task *kids[3] = {NULL, NULL, NULL}, *v = NULL;

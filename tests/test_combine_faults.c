@@ -57,7 +57,6 @@ static void sc_reap(struct sc *sc)
 
 static int scenario(void *arg, void **result)
 {
-    (void)result;
     struct sc *sc = arg;
     int rc;
     cio_future *f[4];
@@ -166,7 +165,6 @@ static int timed_scenario(void *arg, void **result)
 
 static int harness_main(void *arg, void **result)
 {
-    (void)result;
     struct harness *h = arg;
     struct sc sc = {.strict = h->strict};
     cio_task *t;
@@ -241,7 +239,6 @@ static void test_timeout_each_point(void)
  * frame leaks what it holds, here their timer handle and reference.) */
 static int parked(void *arg, void **result)
 {
-    (void)result;
     int which = (int)(intptr_t)arg;
     static struct spec s[2] = {{.delay = 10}, {.delay = 20}};
     cio_future *f[2];

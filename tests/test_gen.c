@@ -64,6 +64,15 @@ static int counter_body(cio_gen *g, void *arg)
     return 0;
 }
 
+
+/* A generator over the counter c (checked); NULL if it could not be made. */
+static cio_gen *counter_gen(struct counter *c)
+{
+    cio_gen *g = NULL;
+    CHECK_RC(cio_gen_new(counter_body, c, "counter", &g), 0);
+    return g;
+}
+
 /* ---- iteration ------------------------------------------------------- */
 
 static int iterate_main(void *arg, void **result)
@@ -71,8 +80,7 @@ static int iterate_main(void *arg, void **result)
     struct counter c;
     counter_init(&c, 5);
     c.pause = 0.1;
-    cio_gen *g;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    cio_gen *g = counter_gen(&c);
     CHECK_RC(cio_sleep(0), 0);
     CHECK_EQ(c.started, 0); /* lazy: nothing runs before the first next */
     double t0 = cio_loop_time(cio_get_running_loop());
@@ -156,8 +164,7 @@ static int aclose_main(void *arg, void **result)
     struct counter c;
     counter_init(&c, 100);
     c.cleanup = 1.0;
-    cio_gen *g;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    cio_gen *g = counter_gen(&c);
     void *v;
     int rc;
     CIO_FOR(cio_gen_aiter(g), v, rc) {
@@ -180,7 +187,7 @@ static int aclose_main(void *arg, void **result)
     /* A cleanup that fails: aclose reports it. */
     counter_init(&c, 100);
     c.cleanup_rc = -EPIPE;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    g = counter_gen(&c);
     CHECK_RC(cio_gen_next(g, &v), 0);
     CHECK_RC(cio_gen_aclose(g), -EPIPE);
     CHECK_RC(cio_gen_next(g, &v), CIO_ITER_END);
@@ -188,7 +195,7 @@ static int aclose_main(void *arg, void **result)
 
     /* Closing before the start: the body never runs. */
     counter_init(&c, 3);
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    g = counter_gen(&c);
     CHECK_RC(cio_gen_aclose(g), 0);
     CHECK_RC(cio_gen_next(g, &v), CIO_ITER_END);
     CHECK_EQ(c.started, 0);
@@ -212,8 +219,7 @@ static int release_main(void *arg, void **result)
     struct counter c;
     counter_init(&c, 100);
     c.cleanup = 2.0;
-    cio_gen *g;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    cio_gen *g = counter_gen(&c);
     void *v;
     CHECK_RC(cio_gen_next(g, &v), 0);
     CHECK_RC(cio_gen_next(g, &v), 0);
@@ -228,14 +234,14 @@ static int release_main(void *arg, void **result)
     /* A background cleanup that fails goes to the exception handler. */
     counter_init(&c, 100);
     c.cleanup_rc = -EPIPE;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    g = counter_gen(&c);
     CHECK_RC(cio_gen_next(g, &v), 0);
     cio_gen_release(g);
     CHECK_RC(cio_sleep(0.1), 0);
     CHECK_EQ(bg_errors, 1);
 
     /* Released before it started, and extra references. */
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    g = counter_gen(&c);
     cio_gen_retain(g);
     cio_gen_release(g);
     cio_gen_release(g);
@@ -413,8 +419,7 @@ static int cancel_next_main(void *arg, void **result)
     struct counter c;
     counter_init(&c, 10);
     c.pause = 5.0;
-    cio_gen *g;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    cio_gen *g = counter_gen(&c);
     void *v;
     CHECK_RC(cio_gen_next(g, &v), 0);
     /* Another task cancels us while the producer sleeps before item 1. */
@@ -481,8 +486,7 @@ static int timeout_main(void *arg, void **result)
     struct counter c;
     counter_init(&c, 10);
     c.pause = 5.0;
-    cio_gen *g;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    cio_gen *g = counter_gen(&c);
     void *v;
     cio_timeout *tm;
     CHECK_RC(cio_timeout_begin(1.0, &tm), 0);
@@ -504,8 +508,7 @@ static int cancel_unstarted_main(void *arg, void **result)
 {
     struct counter c;
     counter_init(&c, 3);
-    cio_gen *g;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    cio_gen *g = counter_gen(&c);
     cio_task_cancel(cio_current_task(), NULL); /* before next: at its checkpoint */
     void *v;
     CHECK_RC(cio_gen_next(g, &v), -ECANCELED);

@@ -71,18 +71,26 @@ static int lock_worker(void *arg, void **res)
     return 0;
 }
 
+/* Makes c's lock, takes it, and queues n lock_workers (ids first_id,
+ * first_id + 1, ...) on it, in that order. */
+static void lock_queue_up(struct lock_ctx *c, struct lock_arg *a, cio_task **t, int n,
+                          int first_id)
+{
+    CHECK_RC(cio_lock_new(NULL, &c->lock), 0);
+    CHECK_RC(cio_lock_acquire(c->lock), 0);
+    for (int i = 0; i < n; i++) {
+        a[i] = (struct lock_arg){c, first_id + i, 1};
+        t[i] = test_spawn(lock_worker, &a[i]);
+    }
+    test_step(1); /* all queue up */
+}
+
 static int lock_fifo_main(void *arg, void **res)
 {
     struct lock_ctx c = {0};
-    CHECK_RC(cio_lock_new(NULL, &c.lock), 0);
-    CHECK_RC(cio_lock_acquire(c.lock), 0);
     struct lock_arg a[6];
     cio_task *t[6];
-    for (int i = 0; i < 5; i++) {
-        a[i] = (struct lock_arg){&c, i, 1};
-        t[i] = test_spawn(lock_worker, &a[i]);
-    }
-    test_step(1); /* all five queue up */
+    lock_queue_up(&c, a, t, 5, 0);
     CHECK_RC(cio_lock_release(c.lock), 0);
     /* Handed to worker 0 already: a newcomer must queue behind 1..4. */
     CHECK_EQ(cio_lock_locked(c.lock), 1);
@@ -104,11 +112,9 @@ static void lock_fifo(void) { CHECK_RC(test_run_virtual(lock_fifo_main, NULL), 0
 static int lock_acquire_cancel_main(void *arg, void **res)
 {
     struct lock_ctx c = {0};
-    CHECK_RC(cio_lock_new(NULL, &c.lock), 0);
-    CHECK_RC(cio_lock_acquire(c.lock), 0);
-    struct lock_arg a = {&c, 1, 1};
-    cio_task *t = test_spawn(lock_worker, &a);
-    test_step(1);
+    struct lock_arg a;
+    cio_task *t;
+    lock_queue_up(&c, &a, &t, 1, 1);
     CHECK_EQ(cio_task_cancel(t, NULL), 1);
     CHECK_RC(test_join(t), -ECANCELED);
     CHECK_RC(a.rc, -ECANCELED);
@@ -126,15 +132,15 @@ static void lock_acquire_cancel(void) { CHECK_RC(test_run_virtual(lock_acquire_c
 static int lock_handoff_cancel_main(void *arg, void **res)
 {
     struct lock_ctx c = {0};
-    CHECK_RC(cio_lock_new(NULL, &c.lock), 0);
-    CHECK_RC(cio_lock_acquire(c.lock), 0);
-    struct lock_arg b = {&c, 1, 1}, d = {&c, 2, 1};
-    cio_task *tb = test_spawn(lock_worker, &b), *td = test_spawn(lock_worker, &d);
-    test_step(1);
+    struct lock_arg a[2]; /* B (id 1), C (id 2) */
+    cio_task *t[2];
+    lock_queue_up(&c, a, t, 2, 1);
+    struct lock_arg *b = &a[0];
+    cio_task *tb = t[0], *td = t[1];
     CHECK_RC(cio_lock_release(c.lock), 0); /* owner: B, not yet run */
     CHECK_EQ(cio_task_cancel(tb, NULL), 1);
     CHECK_RC(test_join(tb), -ECANCELED);
-    CHECK_RC(b.rc, -ECANCELED);
+    CHECK_RC(b->rc, -ECANCELED);
     CHECK_RC(test_join(td), 0);
     CHECK_EQ(c.tr.n, 1);
     CHECK_EQ(c.tr.ev[0], 2);
@@ -150,15 +156,9 @@ static void lock_handoff_cancel(void) { CHECK_RC(test_run_virtual(lock_handoff_c
 static int lock_cancel_release_race_main(void *arg, void **res)
 {
     struct lock_ctx c = {0};
-    CHECK_RC(cio_lock_new(NULL, &c.lock), 0);
-    CHECK_RC(cio_lock_acquire(c.lock), 0);
     struct lock_arg a[3];
     cio_task *t[3];
-    for (int i = 0; i < 3; i++) {
-        a[i] = (struct lock_arg){&c, i, 1};
-        t[i] = test_spawn(lock_worker, &a[i]);
-    }
-    test_step(1);
+    lock_queue_up(&c, a, t, 3, 0);
     cio_task_cancel(t[0], NULL);
     CHECK_RC(cio_lock_release(c.lock), 0);
     CHECK_RC(test_join(t[0]), -ECANCELED);
@@ -241,15 +241,14 @@ static void lock_level(void) { CHECK_RC(test_run_virtual(lock_level_main, NULL),
 static int lock_timeout_main(void *arg, void **res)
 {
     struct lock_ctx c = {0};
-    CHECK_RC(cio_lock_new(NULL, &c.lock), 0);
-    CHECK_RC(cio_lock_acquire(c.lock), 0);
-    struct lock_arg a = {&c, 1, 1}, b = {&c, 2, 1};
-    cio_task *ta = test_spawn(lock_worker, &a), *tb = test_spawn(lock_worker, &b);
-    test_step(1);
+    struct lock_arg a[2];
+    cio_task *t[2];
+    lock_queue_up(&c, a, t, 2, 1);
+    cio_task *ta = t[0], *tb = t[1];
     cio__task_interrupt(ta, -ETIMEDOUT);
     test_step(1);
     CHECK_EQ(cio_task_done(ta), 1);
-    CHECK_RC(a.rc, -ETIMEDOUT);
+    CHECK_RC(a[0].rc, -ETIMEDOUT);
     CHECK_RC(cio_lock_release(c.lock), 0);
     CHECK_RC(test_join(ta), -ETIMEDOUT); /* lock_worker returns its rc */
     CHECK_RC(test_join(tb), 0);
@@ -269,11 +268,9 @@ static void lock_timeout(void)
 static int lock_free_waiters_main(void *arg, void **res)
 {
     struct lock_ctx c = {0};
-    CHECK_RC(cio_lock_new(NULL, &c.lock), 0);
-    CHECK_RC(cio_lock_acquire(c.lock), 0);
-    struct lock_arg a = {&c, 1, 1};
-    cio_task *t = test_spawn(lock_worker, &a);
-    test_step(1);
+    struct lock_arg a;
+    cio_task *t;
+    lock_queue_up(&c, &a, &t, 1, 1);
     cio_lock_free(c.lock);
     CHECK_RC(test_join(t), CIO_ECLOSED);
     CHECK_RC(a.rc, CIO_ECLOSED);

@@ -15,7 +15,6 @@
 static int cmp_int(const void *a, const void *b, void *ud)
 {
     int x = P2I(a), y = P2I(b);
-    (void)ud;
     return (x > y) - (x < y);
 }
 
@@ -300,6 +299,18 @@ static void waiting_putters(void) { CHECK_RC(test_run_virtual(waiting_putters_ma
 
 /* ---- put ------------------------------------------------------------- */
 
+/* Makes a queue of one slot holding item 1, with a putter of item 2 (w)
+ * waiting on it; returns the putter's task. */
+static cio_task *full_with_putter(cio_queue **q, struct op *w)
+{
+    CHECK_RC(cio_queue_new(NULL, 1, q), 0);
+    CHECK_RC(cio_queue_put_nowait(*q, I2P(1)), 0);
+    *w = (struct op){*q, 2, 1};
+    cio_task *t = test_spawn(putter, w);
+    test_step(1);
+    return t;
+}
+
 /* test_put_cancel_drop, test_cancelled_put_silence_value_error_exception:
  * a putter woken for a slot and cancelled before it ran puts nothing and
  * gives the slot up. */
@@ -307,11 +318,8 @@ static int put_cancel_drop_main(void *arg, void **res)
 {
     cio_queue *q;
     void *it;
-    CHECK_RC(cio_queue_new(NULL, 1, &q), 0);
-    CHECK_RC(cio_queue_put_nowait(q, I2P(1)), 0);
-    struct op w = {q, 2, 1};
-    cio_task *t = test_spawn(putter, &w);
-    test_step(1);
+    struct op w;
+    cio_task *t = full_with_putter(&q, &w);
     CHECK_RC(cio_queue_get_nowait(q, &it), 0);
     CHECK_EQ(P2I(it), 1);
     /* the slot is claimed by the woken putter */
@@ -418,11 +426,8 @@ static int put_timeout_main(void *arg, void **res)
 {
     cio_queue *q;
     void *it;
-    CHECK_RC(cio_queue_new(NULL, 1, &q), 0);
-    CHECK_RC(cio_queue_put_nowait(q, I2P(1)), 0);
-    struct op w = {q, 2, 1};
-    cio_task *t = test_spawn(putter, &w);
-    test_step(1);
+    struct op w;
+    cio_task *t = full_with_putter(&q, &w);
     cio__task_interrupt(t, -ETIMEDOUT);
     CHECK_RC(test_join(t), 0);
     CHECK_RC(w.rc, -ETIMEDOUT);
