@@ -229,23 +229,21 @@ static void test_await(void)
     CHECK_EQ((intptr_t)a[0].result, 7);
     cio_future_release(f);
 
-    /* Failure and cancellation come back as codes. */
-    CHECK_RC(cio_future_new(loop, &f), 0);
-    a[0] = (struct awaiter){.f = f, .rc = 1};
-    CHECK_RC(cio_loop_create_task(loop, await_task, &a[0], NULL, NULL), 0);
-    CHECK_RC(cio_call_later(loop, 1, set_error_later, f, NULL), 0);
-    test_drain(loop);
-    CHECK_RC(a[0].rc, -EPIPE);
-    CHECK(a[0].result == NULL);
-    cio_future_release(f);
-
-    CHECK_RC(cio_future_new(loop, &f), 0);
-    a[0] = (struct awaiter){.f = f, .rc = 1};
-    CHECK_RC(cio_loop_create_task(loop, await_task, &a[0], NULL, NULL), 0);
-    CHECK_RC(cio_call_later(loop, 1, cancel_later, f, NULL), 0);
-    test_drain(loop);
-    CHECK_RC(a[0].rc, -ECANCELED);
-    cio_future_release(f);
+    /* Failure and cancellation come back as codes, with no result. */
+    static const struct {
+        cio_callback_fn *end; /* how the future ends, a second later */
+        int rc;               /* what the awaiter gets */
+    } ends[] = {{set_error_later, -EPIPE}, {cancel_later, -ECANCELED}};
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        CHECK_RC(cio_future_new(loop, &f), 0);
+        a[0] = (struct awaiter){.f = f, .rc = 1};
+        CHECK_RC(cio_loop_create_task(loop, await_task, &a[0], NULL, NULL), 0);
+        CHECK_RC(cio_call_later(loop, 1, ends[i].end, f, NULL), 0);
+        test_drain(loop);
+        CHECK_RC(a[0].rc, ends[i].rc);
+        CHECK(a[0].result == NULL);
+        cio_future_release(f);
+    }
 
     /* A future of another loop, and NULL. */
     cio_loop *other = test_loop_new_virtual();

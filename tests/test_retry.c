@@ -23,6 +23,14 @@ struct flaky {
     int cost_rc;
 };
 
+/* Resets f to fail every call with code. */
+static void flaky_always(struct flaky *f, int code)
+{
+    memset(f, 0, sizeof *f);
+    for (int i = 0; i < 16; i++)
+        f->codes[i] = code;
+}
+
 static int flaky_op(void *arg, void **result)
 {
     struct flaky *f = arg;
@@ -83,9 +91,7 @@ static void test_succeed(void) { CHECK_RC(test_run_virtual(succeed_main, NULL), 
 static int give_up_main(void *arg, void **result)
 {
     struct flaky f;
-    memset(&f, 0, sizeof f);
-    for (int i = 0; i < 16; i++)
-        f.codes[i] = -EIO;
+    flaky_always(&f, -EIO);
     cio_retry_policy p = exact(4, 1.0, 2.0);
     test_log_reset();
     void *r = (void *)1;
@@ -98,9 +104,7 @@ static int give_up_main(void *arg, void **result)
     CHECK(strstr(lines[3], cio_strerror(-EIO)));
 
     /* The delay stops growing at max_delay. */
-    memset(&f, 0, sizeof f);
-    for (int i = 0; i < 16; i++)
-        f.codes[i] = -EIO;
+    flaky_always(&f, -EIO);
     p = exact(5, 1.0, 10.0);
     p.max_delay = 5.0;
     double t0 = test_loop_now();
@@ -125,9 +129,7 @@ static int jitter_main(void *arg, void **result)
     double first[8];
     for (int round = 0; round < 2; round++) {
         struct flaky f;
-        memset(&f, 0, sizeof f);
-        for (int i = 0; i < 16; i++)
-            f.codes[i] = -EIO;
+        flaky_always(&f, -EIO);
         cio_retry_policy p = exact(8, 1.0, 2.0);
         p.jitter = 0.5;
         p.max_delay = 1000;
@@ -185,9 +187,7 @@ static void test_predicate(void) { CHECK_RC(test_run_virtual(predicate_main, NUL
 static int deadline_main(void *arg, void **result)
 {
     struct flaky f;
-    memset(&f, 0, sizeof f);
-    for (int i = 0; i < 16; i++)
-        f.codes[i] = -ETIMEDOUT;
+    flaky_always(&f, -ETIMEDOUT);
     cio_retry_policy p = exact(0, 1.0, 2.0); /* no attempt limit */
     p.deadline = 4.0;
     test_log_reset();
@@ -200,9 +200,7 @@ static int deadline_main(void *arg, void **result)
     CHECK(strstr(lines[0], "attempt 1 failed") != NULL);
 
     /* The attempts' own duration counts. */
-    memset(&f, 0, sizeof f);
-    for (int i = 0; i < 16; i++)
-        f.codes[i] = -EIO;
+    flaky_always(&f, -EIO);
     f.cost = 1.5;
     p = exact(0, 0.5, 1.0);
     p.deadline = 3.9;
@@ -268,9 +266,7 @@ static int timeout_main(void *arg, void **result)
 {
     for (int i = 0; i < 2; i++) {
         struct flaky f;
-        memset(&f, 0, sizeof f);
-        for (int j = 0; j < 16; j++)
-            f.codes[j] = -EIO;
+        flaky_always(&f, -EIO);
         f.cost = 1.0;
         cio_retry_policy p = exact(10, 1.0, 1.0);
         double t0 = test_loop_now();
