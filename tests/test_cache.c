@@ -46,6 +46,15 @@ static void free_value(void *value, void *ud)
     free(value);
 }
 
+/* An unbounded cache without TTL whose values k's free_value destroys
+ * (checked); NULL if it could not be made. */
+static cio_cache *plain_cache(struct comp *k)
+{
+    cio_cache *c = NULL;
+    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, k, &c), 0);
+    return c;
+}
+
 /* ---- hits and single flight ------------------------------------------- */
 
 static int ticked;
@@ -58,8 +67,7 @@ static int ticker(void *arg, void **result)
 static int basic_main(void *arg, void **result)
 {
     struct comp k = {.delay = 1.0};
-    cio_cache *c;
-    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    cio_cache *c = plain_cache(&k);
     void *v;
     double t0 = test_loop_now();
     CHECK_RC(cio_cache_get_str(c, "alpha", compute, &k, &v), 0);
@@ -145,8 +153,7 @@ static int caller_task(void *arg, void **result)
 static int single_flight_main(void *arg, void **result)
 {
     struct comp k = {.delay = 2.0};
-    cio_cache *c;
-    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    cio_cache *c = plain_cache(&k);
     struct caller cl[5];
     cio_task *t[5];
     returned = 0;
@@ -243,8 +250,7 @@ static void test_lru(void) { CHECK_RC(test_run_virtual(lru_main, NULL), 0); }
 static int errors_main(void *arg, void **result)
 {
     struct comp k = {.delay = 1.0, .fail = -EIO};
-    cio_cache *c;
-    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    cio_cache *c = plain_cache(&k);
     struct caller cl[3];
     cio_task *t[3];
     for (int i = 0; i < 3; i++) {
@@ -344,8 +350,7 @@ static void test_cancel_one_caller(void)
 static int all_gone_main(void *arg, void **result)
 {
     struct comp k = {.delay = 1.0};
-    cio_cache *c;
-    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    cio_cache *c = plain_cache(&k);
     struct caller cl[2];
     cio_task *t[2];
     for (int i = 0; i < 2; i++) {
@@ -375,8 +380,7 @@ static void test_all_callers_gone(void) { CHECK_RC(test_run_virtual(all_gone_mai
 static int timeout_main(void *arg, void **result)
 {
     struct comp k = {.delay = 1.0};
-    cio_cache *c;
-    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    cio_cache *c = plain_cache(&k);
     void *v;
     cio_timeout *tm;
     CHECK_RC(cio_timeout_begin(0.5, &tm), 0);
@@ -398,8 +402,7 @@ static void test_timeout(void) { CHECK_RC(test_run_virtual(timeout_main, NULL), 
 static int invalidate_pending_main(void *arg, void **result)
 {
     struct comp k = {.delay = 1.0};
-    cio_cache *c;
-    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    cio_cache *c = plain_cache(&k);
     struct caller cl = {.c = c, .k = &k, .key = "p"};
     cio_task *t;
     CHECK_RC(cio_create_task(caller_task, &cl, NULL, &t), 0);
@@ -428,8 +431,7 @@ static void test_invalidate_pending(void)
 static int free_pending_main(void *arg, void **result)
 {
     struct comp k = {.delay = 1.0};
-    cio_cache *c;
-    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    cio_cache *c = plain_cache(&k);
     void *v;
     k.delay = 0;
     CHECK_RC(cio_cache_get_str(c, "done", compute, &k, &v), 0);
