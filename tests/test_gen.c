@@ -64,7 +64,6 @@ static int counter_body(cio_gen *g, void *arg)
     return 0;
 }
 
-
 /* A generator over the counter c (checked); NULL if it could not be made. */
 static cio_gen *counter_gen(struct counter *c)
 {

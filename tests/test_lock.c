@@ -325,7 +325,6 @@ static void lock_loop_closed(void)
     cio_loop_free(loop);
 }
 
-
 /* ---- allocation failures ---------------------------------------------------- */
 
 /* Every constructor either succeeds or fails with -ENOMEM and no leak;

@@ -12,7 +12,6 @@
 
 #include "net_peer.h"
 
-
 static int echo(cio_stream *s, void *arg)
 {
     char line[64];

@@ -390,11 +390,13 @@ static int barrier_abort_main(void *arg, void **res)
 
 static void barrier_abort(void) { CHECK_RC(test_run_virtual(barrier_abort_main, NULL), 0); }
 
+/* ---- barrier cancelled at every step ------------------------------------ */
 
-
-/* Same for the barrier: the victim arrives first, the others later; a
- * victim cancelled before the round completes leaves it (n_waiting drops)
- * and a replacement completes it; nobody is left waiting. */
+/* As test_sync.c's cancel_every_step, for the barrier: for k = 0, 1, ...
+ * the victim is cancelled after k steps.  It arrives first, the others
+ * later; a victim cancelled before the round completes leaves it
+ * (n_waiting drops) and a replacement completes it; nobody is left
+ * waiting. */
 struct bar_late {
     struct bar_arg a;
     double delay;
