@@ -10,7 +10,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "test.h"
+#include "helpers.h"
 
 static int reports; /* exception handler calls in the current run */
 
@@ -39,6 +39,15 @@ static int run_virtual(cio_coro_fn *fn, void *arg, double *end)
         *end = cio_loop_time(loop);
     cio_loop_free(loop);
     return rc;
+}
+
+/* Runs fn on a fresh virtual loop: it must return 0 and nothing may be
+ * reported to the exception handler. */
+static inline void run_clean(cio_coro_fn *fn)
+{
+    reports = 0;
+    CHECK_RC(run_virtual(fn, NULL, NULL), 0);
+    CHECK_EQ(reports, 0);
 }
 
 /* What a child does: sleep `delay` seconds (in a shield for `shielded`
@@ -98,7 +107,7 @@ static inline void reap(cio_task **tasks, size_t n)
     cio_shield_end();
 }
 
-static inline double now(void) { return cio_loop_time(cio_get_running_loop()); }
+#define now test_loop_now
 
 #define CHECK_NEAR(a, b) CHECK(fabs((double)(a) - (double)(b)) < 1e-6)
 

@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "helpers.h"
 
 #define PYTHON "/usr/bin/python3"
 
@@ -94,6 +94,20 @@ static inline long raise_nofile(long want)
     }
     getrlimit(RLIMIT_NOFILE, &rl);
     return (long)rl.rlim_cur;
+}
+
+/* Starts a Python peer from script and runs fn(&peer) as cio_run's main
+ * task: it must return 0 and the peer must exit 0.  Without Python the
+ * case is skipped with a note. */
+static inline void run_with_peer(const char *script, cio_coro_fn *fn)
+{
+    peer p;
+    if (peer_start(&p, script) < 0) {
+        fprintf(stderr, "  (no python peer: skipped)\n");
+        return;
+    }
+    CHECK_RC(cio_run(fn, &p, NULL), 0);
+    CHECK_EQ(peer_wait(&p), 0);
 }
 
 #endif

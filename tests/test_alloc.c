@@ -16,40 +16,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "helpers.h"
 
 /* ---- the counting allocator ----------------------------------------------- */
 
-struct counting {
-    long calls;      /* allocations (new blocks or growth) so far */
-    long fail_at;    /* fail this call (1-based); 0: never */
-    int sticky;      /* fail every call from fail_at on */
-    long live;       /* blocks allocated and not freed */
-    long injected;   /* failures injected */
-};
-
-static struct counting A;
-
-static void *counting_alloc(void *ud, void *ptr, size_t size)
-{
-    (void)ud;
-    if (size == 0) {
-        if (ptr) {
-            A.live--;
-            free(ptr);
-        }
-        return NULL;
-    }
-    A.calls++;
-    if (A.fail_at && (A.calls == A.fail_at || (A.sticky && A.calls > A.fail_at))) {
-        A.injected++;
-        return NULL;
-    }
-    void *p = realloc(ptr, size);
-    if (p && !ptr)
-        A.live++;
-    return p;
-}
+/* helpers.h's: calls, fail_at, sticky, live blocks, injected failures. */
+#define A (*test_alloc())
 
 /* ---- the program ------------------------------------------------------------ */
 
@@ -68,13 +40,11 @@ static struct prog P;
 
 static void cb(void *arg)
 {
-    (void)arg;
     P.ran++;
 }
 
 static void done_cb(cio_future *f, void *arg)
 {
-    (void)arg;
     if (cio_future_done(f))
         P.ran++;
 }
@@ -102,7 +72,6 @@ static int child(void *arg, void **result)
 
 static int victim(void *arg, void **result)
 {
-    (void)arg;
     int rc = cio_sleep(10);
     if (rc == -ECANCELED)
         P.victim_cancelled = 1;
@@ -112,7 +81,6 @@ static int victim(void *arg, void **result)
 /* Left running when main returns: cio_run must cancel it and wait. */
 static int leftover(void *arg, void **result)
 {
-    (void)arg;
     P.leftover_started = 1;
     int rc = cio_sleep(1000);
     P.leftover_cleaned = rc == -ECANCELED || rc == -ENOMEM; /* its own sleep may fail */
@@ -137,7 +105,6 @@ static void on_readable(void *arg)
 
 static int prog_main(void *arg, void **result)
 {
-    (void)arg;
     cio_loop *loop = cio_get_running_loop();
     cio_future *f = NULL;
     cio_task *kids[3] = {NULL, NULL, NULL}, *v = NULL;
@@ -234,8 +201,7 @@ static int run_once(long n, int sticky, int *failures)
 {
     memset(&P, 0, sizeof P);
     CHECK_EQ(pipe2(P.pipe, O_NONBLOCK | O_CLOEXEC), 0);
-    A = (struct counting){.fail_at = n, .sticky = sticky};
-    CHECK_RC(cio_set_allocator(counting_alloc, NULL), 0);
+    test_alloc_begin(n, sticky);
     cio_loop *loop = NULL;
     int rc = cio_loop_new(&loop);
     void *result = NULL;
@@ -306,8 +272,7 @@ static void test_done_callbacks_nomem(void)
     long n;
     for (n = 1; n < 1000; n++) {
         memset(cb_runs, 0, sizeof cb_runs);
-        A = (struct counting){0};
-        CHECK_RC(cio_set_allocator(counting_alloc, NULL), 0);
+        test_alloc_begin(0, 0);
         cio_loop *loop;
         CHECK_RC(cio_loop_new(&loop), 0);
         cio_future *f;
@@ -316,12 +281,11 @@ static void test_done_callbacks_nomem(void)
         for (intptr_t i = 0; i < 4; i++)
             added += cio_future_add_done_callback(f, remover_cb, (void *)i) == 0;
         CHECK_EQ(added, 4);
-        A.fail_at = A.calls + n; /* fail the nth allocation from here on */
-        A.sticky = 1;
+        test_alloc_fail_in(n, 1); /* fail the nth allocation from here on */
         CHECK_RC(cio_future_set_result(f, NULL), 0);
         cio_future_release(f);
         cio_future *never = NULL;
-        A.fail_at = 0;
+        test_alloc_fail_in(0, 0);
         CHECK_RC(cio_future_new(loop, &never), 0);
         CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_EDEADLOCK);
         cio_future_release(never);

@@ -6,36 +6,7 @@
  * freeing while computations run, misuse, and every allocation failing in
  * turn.
  */
-#include "test.h"
-
-static int run_virtual(cio_coro_fn *fn, void *arg)
-{
-    cio_loop *loop;
-    int rc = cio_loop_new(&loop);
-    if (rc < 0)
-        return rc;
-    cio_loop_set_virtual_clock(loop, 1);
-    rc = cio_run_loop(loop, fn, arg, NULL);
-    cio_loop_free(loop);
-    return rc;
-}
-
-static double now(void) { return cio_loop_time(cio_get_running_loop()); }
-
-/* Counting allocator: counts every allocation, fails the Nth if asked. */
-static long alloc_count, alloc_fail_at = -1;
-
-static void *counting_alloc(void *ud, void *ptr, size_t size)
-{
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    long n = alloc_count++;
-    if (alloc_fail_at >= 0 && n == alloc_fail_at)
-        return NULL;
-    return realloc(ptr, size);
-}
+#include "helpers.h"
 
 /* A computation: sleeps `delay`, then returns a value "<key>#<n>" or
  * `fail`.  Counts runs and how they ended. */
@@ -75,6 +46,15 @@ static void free_value(void *value, void *ud)
     free(value);
 }
 
+/* An unbounded cache without TTL whose values k's free_value destroys
+ * (checked); NULL if it could not be made. */
+static cio_cache *plain_cache(struct comp *k)
+{
+    cio_cache *c = NULL;
+    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, k, &c), 0);
+    return c;
+}
+
 /* ---- hits and single flight ------------------------------------------- */
 
 static int ticked;
@@ -87,28 +67,27 @@ static int ticker(void *arg, void **result)
 static int basic_main(void *arg, void **result)
 {
     struct comp k = {.delay = 1.0};
-    cio_cache *c;
-    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    cio_cache *c = plain_cache(&k);
     void *v;
-    double t0 = now();
+    double t0 = test_loop_now();
     CHECK_RC(cio_cache_get_str(c, "alpha", compute, &k, &v), 0);
     CHECK(strcmp(v, "alpha#1") == 0);
-    CHECK(now() - t0 > 0.999);
+    CHECK(test_loop_now() - t0 > 0.999);
     CHECK_EQ(cio_cache_size(c), 1);
 
     /* A hit: same value, no suspension (a ready task does not get to run),
      * no allocation, no time. */
     ticked = 0;
     CHECK_RC(cio_create_task(ticker, NULL, "ticker", NULL), 0);
-    long before = alloc_count;
-    t0 = now();
+    long before = test_alloc_calls();
+    t0 = test_loop_now();
     for (int i = 0; i < 1000; i++) {
         CHECK_RC(cio_cache_get_str(c, "alpha", compute, &k, &v), 0);
         CHECK(strcmp(v, "alpha#1") == 0);
     }
-    CHECK_EQ(alloc_count, before);
+    CHECK_EQ(test_alloc_calls(), before);
     CHECK_EQ(ticked, 0);
-    CHECK(now() == t0);
+    CHECK(test_loop_now() == t0);
     CHECK_EQ(k.runs, 1);
     CHECK_RC(cio_cache_lookup(c, "alpha", 5, &v), 0);
     CHECK_RC(cio_cache_lookup(c, "beta", 4, &v), -ENOENT);
@@ -142,9 +121,9 @@ static int basic_main(void *arg, void **result)
 
 static void test_basic(void)
 {
-    cio_set_allocator(counting_alloc, NULL);
-    CHECK_RC(run_virtual(basic_main, NULL), 0);
-    cio_set_allocator(NULL, NULL);
+    test_alloc_begin(0, 0);
+    CHECK_RC(test_run_virtual(basic_main, NULL), 0);
+    CHECK_EQ(test_alloc_end(), 0);
 }
 
 struct caller {
@@ -166,7 +145,7 @@ static int caller_task(void *arg, void **result)
     cl->rc = cio_cache_get_str(cl->c, cl->key, compute, cl->k, &v);
     if (cl->rc == 0)
         snprintf(cl->got, sizeof cl->got, "%s", (char *)v);
-    cl->at = now();
+    cl->at = test_loop_now();
     cl->order = ++returned;
     return 0;
 }
@@ -174,8 +153,7 @@ static int caller_task(void *arg, void **result)
 static int single_flight_main(void *arg, void **result)
 {
     struct comp k = {.delay = 2.0};
-    cio_cache *c;
-    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    cio_cache *c = plain_cache(&k);
     struct caller cl[5];
     cio_task *t[5];
     returned = 0;
@@ -198,7 +176,7 @@ static int single_flight_main(void *arg, void **result)
     return 0;
 }
 
-static void test_single_flight(void) { CHECK_RC(run_virtual(single_flight_main, NULL), 0); }
+static void test_single_flight(void) { CHECK_RC(test_run_virtual(single_flight_main, NULL), 0); }
 
 /* ---- TTL, LRU, deferred destruction ------------------------------------- */
 
@@ -229,7 +207,7 @@ static int ttl_main(void *arg, void **result)
     return 0;
 }
 
-static void test_ttl(void) { CHECK_RC(run_virtual(ttl_main, NULL), 0); }
+static void test_ttl(void) { CHECK_RC(test_run_virtual(ttl_main, NULL), 0); }
 
 static int lru_main(void *arg, void **result)
 {
@@ -265,15 +243,14 @@ static int lru_main(void *arg, void **result)
     return 0;
 }
 
-static void test_lru(void) { CHECK_RC(run_virtual(lru_main, NULL), 0); }
+static void test_lru(void) { CHECK_RC(test_run_virtual(lru_main, NULL), 0); }
 
 /* ---- failures ---------------------------------------------------------- */
 
 static int errors_main(void *arg, void **result)
 {
     struct comp k = {.delay = 1.0, .fail = -EIO};
-    cio_cache *c;
-    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    cio_cache *c = plain_cache(&k);
     struct caller cl[3];
     cio_task *t[3];
     for (int i = 0; i < 3; i++) {
@@ -309,7 +286,7 @@ static int errors_main(void *arg, void **result)
     return 0;
 }
 
-static void test_errors(void) { CHECK_RC(run_virtual(errors_main, NULL), 0); }
+static void test_errors(void) { CHECK_RC(test_run_virtual(errors_main, NULL), 0); }
 
 /* ---- cancellation ------------------------------------------------------- */
 
@@ -353,7 +330,7 @@ static void test_cancel_one_caller(void)
      * point: before it ran, while it waits, at the very end, after. */
     for (int step = 0; step <= 10; step++) {
         struct cancel_case cc = {.at = step * 0.125, .k = {.delay = 1.0}};
-        CHECK_RC(run_virtual(cancel_main, &cc), 0);
+        CHECK_RC(test_run_virtual(cancel_main, &cc), 0);
         if (step == 0) {
             CHECK_RC(cc.cl[0].rc, -ECANCELED); /* cancelled before it ran */
         } else if (step < 8) {
@@ -373,8 +350,7 @@ static void test_cancel_one_caller(void)
 static int all_gone_main(void *arg, void **result)
 {
     struct comp k = {.delay = 1.0};
-    cio_cache *c;
-    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    cio_cache *c = plain_cache(&k);
     struct caller cl[2];
     cio_task *t[2];
     for (int i = 0; i < 2; i++) {
@@ -397,21 +373,20 @@ static int all_gone_main(void *arg, void **result)
     return 0;
 }
 
-static void test_all_callers_gone(void) { CHECK_RC(run_virtual(all_gone_main, NULL), 0); }
+static void test_all_callers_gone(void) { CHECK_RC(test_run_virtual(all_gone_main, NULL), 0); }
 
 /* A caller whose timeout scope expires stops waiting with -ETIMEDOUT; the
  * computation goes on and is cached. */
 static int timeout_main(void *arg, void **result)
 {
     struct comp k = {.delay = 1.0};
-    cio_cache *c;
-    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    cio_cache *c = plain_cache(&k);
     void *v;
     cio_timeout *tm;
     CHECK_RC(cio_timeout_begin(0.5, &tm), 0);
     CHECK_RC(cio_cache_get_str(c, "t", compute, &k, &v), -ETIMEDOUT);
     CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
-    CHECK(now() == 0.5);
+    CHECK(test_loop_now() == 0.5);
     CHECK_RC(cio_sleep(1.0), 0);
     CHECK_RC(cio_cache_lookup(c, "t", 1, &v), 0);
     CHECK(strcmp(v, "t#1") == 0);
@@ -420,15 +395,14 @@ static int timeout_main(void *arg, void **result)
     return 0;
 }
 
-static void test_timeout(void) { CHECK_RC(run_virtual(timeout_main, NULL), 0); }
+static void test_timeout(void) { CHECK_RC(test_run_virtual(timeout_main, NULL), 0); }
 
 /* ---- invalidate and free while computing ------------------------------- */
 
 static int invalidate_pending_main(void *arg, void **result)
 {
     struct comp k = {.delay = 1.0};
-    cio_cache *c;
-    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    cio_cache *c = plain_cache(&k);
     struct caller cl = {.c = c, .k = &k, .key = "p"};
     cio_task *t;
     CHECK_RC(cio_create_task(caller_task, &cl, NULL, &t), 0);
@@ -451,14 +425,13 @@ static int invalidate_pending_main(void *arg, void **result)
 
 static void test_invalidate_pending(void)
 {
-    CHECK_RC(run_virtual(invalidate_pending_main, NULL), 0);
+    CHECK_RC(test_run_virtual(invalidate_pending_main, NULL), 0);
 }
 
 static int free_pending_main(void *arg, void **result)
 {
     struct comp k = {.delay = 1.0};
-    cio_cache *c;
-    CHECK_RC(cio_cache_new(NULL, 0, 0, 0, free_value, &k, &c), 0);
+    cio_cache *c = plain_cache(&k);
     void *v;
     k.delay = 0;
     CHECK_RC(cio_cache_get_str(c, "done", compute, &k, &v), 0);
@@ -484,7 +457,7 @@ static int free_pending_main(void *arg, void **result)
     return 0;
 }
 
-static void test_free_pending(void) { CHECK_RC(run_virtual(free_pending_main, NULL), 0); }
+static void test_free_pending(void) { CHECK_RC(test_run_virtual(free_pending_main, NULL), 0); }
 
 /* ---- misuse ------------------------------------------------------------- */
 
@@ -522,7 +495,7 @@ static int misuse_main(void *arg, void **result)
 
 static void test_misuse(void)
 {
-    CHECK_RC(run_virtual(misuse_main, NULL), 0);
+    CHECK_RC(test_run_virtual(misuse_main, NULL), 0);
     cio_cache *c;
     CHECK_RC(cio_cache_new(NULL, 0, 0, 0, NULL, NULL, &c), CIO_ENOLOOP);
 }
@@ -577,26 +550,16 @@ static int alloc_main(void *arg, void **result)
     return 0;
 }
 
-static void test_alloc_failures(void)
+static int alloc_run(long n, void *arg)
 {
-    cio_set_allocator(counting_alloc, NULL);
-    int ok = 0;
-    for (long n = 0; n < 10000 && !ok; n++) {
-        alloc_count = 0;
-        alloc_fail_at = n;
-        struct comp k = {.delay = 0.5};
-        int rc = run_virtual(alloc_main, &k);
-        if (rc != 0 && rc != -ENOMEM)
-            CHECK_RC(rc, 0);
-        /* Every value made was destroyed. */
-        CHECK_EQ(k.freed, k.finished);
-        if (alloc_count <= n)
-            ok = 1;
-    }
-    CHECK(ok);
-    alloc_fail_at = -1;
-    cio_set_allocator(NULL, NULL);
+    struct comp k = {.delay = 0.5};
+    int rc = test_run_virtual(alloc_main, &k);
+    /* Every value made was destroyed. */
+    CHECK_EQ(k.freed, k.finished);
+    return rc;
 }
+
+static void test_alloc_failures(void) { test_alloc_sweep(alloc_run, NULL, 10001, TEST_ALLOC_ENOMEM); }
 
 int main(void)
 {

@@ -57,7 +57,6 @@ static void sc_reap(struct sc *sc)
 
 static int scenario(void *arg, void **result)
 {
-    (void)result;
     struct sc *sc = arg;
     int rc;
     cio_future *f[4];
@@ -166,7 +165,6 @@ static int timed_scenario(void *arg, void **result)
 
 static int harness_main(void *arg, void **result)
 {
-    (void)result;
     struct harness *h = arg;
     struct sc sc = {.strict = h->strict};
     cio_task *t;
@@ -241,7 +239,6 @@ static void test_timeout_each_point(void)
  * frame leaks what it holds, here their timer handle and reference.) */
 static int parked(void *arg, void **result)
 {
-    (void)result;
     int which = (int)(intptr_t)arg;
     static struct spec s[2] = {{.delay = 10}, {.delay = 20}};
     cio_future *f[2];
@@ -282,49 +279,23 @@ static void test_loop_close_while_parked(void)
 
 /* ---- allocation faults ------------------------------------------------- */
 
-static long alloc_calls, fail_at;
-static int injected;
-
-static void *failing_alloc(void *ud, void *ptr, size_t size)
+static int alloc_run(long n, void *arg)
 {
-    (void)ud;
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    if (fail_at && ++alloc_calls == fail_at) {
-        injected = 1;
-        return NULL;
-    }
-    return realloc(ptr, size);
+    struct harness h = {.at = -2};
+    reports = 0;
+    int rc = run_virtual(harness_main, &h, NULL);
+    if (getenv("CIO_TEST_VERBOSE"))
+        fprintf(stderr, "  fail #%ld: run %d, scenario %d\n", n, rc, h.rc);
+    if (!test_alloc_injected())
+        CHECK_RC(h.rc, 0);
+    if (rc == 0)
+        CHECK_EQ(h.left, 0);
+    return rc;
 }
 
 static void test_alloc_faults(void)
 {
-    CHECK_RC(cio_set_allocator(failing_alloc, NULL), 0);
-    int passed = 0;
-    long n;
-    for (n = 1; n < 5000 && !passed; n++) {
-        struct harness h = {.at = -2};
-        alloc_calls = 0;
-        injected = 0;
-        fail_at = n;
-        reports = 0;
-        int rc = run_virtual(harness_main, &h, NULL);
-        fail_at = 0;
-        if (getenv("CIO_TEST_VERBOSE"))
-            fprintf(stderr, "  fail #%ld: run %d, scenario %d\n", n, rc, h.rc);
-        if (!injected) {
-            CHECK_RC(rc, 0);
-            CHECK_RC(h.rc, 0);
-            passed = 1;
-        }
-        if (rc == 0)
-            CHECK_EQ(h.left, 0);
-    }
-    CHECK(passed);
-    fprintf(stderr, "  %ld allocation points\n", n - 1);
-    CHECK_RC(cio_set_allocator(NULL, NULL), 0);
+    fprintf(stderr, "  %ld allocation points\n", test_alloc_sweep(alloc_run, NULL, 5000, 0));
 }
 
 int main(void)

@@ -10,54 +10,12 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "helpers.h"
 
 /* ---- log capture ------------------------------------------------------------ */
 
-#define MAX_LINES 64
-static struct {
-    pthread_mutex_t lock;
-    char lines[MAX_LINES][512];
-    cio_log_level levels[MAX_LINES];
-    int n;
-} LOG = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static void sink(void *ud, cio_log_level level, const char *line)
-{
-    pthread_mutex_lock(&LOG.lock);
-    if (LOG.n < MAX_LINES) {
-        snprintf(LOG.lines[LOG.n], sizeof LOG.lines[0], "%s", line);
-        LOG.levels[LOG.n] = level;
-        LOG.n++;
-    }
-    pthread_mutex_unlock(&LOG.lock);
-}
-
-static void log_reset(void)
-{
-    pthread_mutex_lock(&LOG.lock);
-    LOG.n = 0;
-    pthread_mutex_unlock(&LOG.lock);
-}
-
-/* Index of the first captured line containing all of a, b (b may be NULL),
- * or -1. */
-static int log_find(const char *a, const char *b)
-{
-    int found = -1;
-    pthread_mutex_lock(&LOG.lock);
-    for (int i = 0; i < LOG.n && found < 0; i++)
-        if (strstr(LOG.lines[i], a) && (!b || strstr(LOG.lines[i], b)))
-            found = i;
-    pthread_mutex_unlock(&LOG.lock);
-    return found;
-}
-
-static void log_dump(void)
-{
-    for (int i = 0; i < LOG.n; i++)
-        fprintf(stderr, "  log[%d]: %s\n", i, LOG.lines[i]);
-}
+/* Captured with helpers.h's test_log sink. */
+#define LOG (*test_log())
 
 static cio_loop *debug_loop(void)
 {
@@ -65,14 +23,6 @@ static cio_loop *debug_loop(void)
     CHECK_RC(cio_loop_new(&loop), 0);
     CHECK_RC(cio_loop_set_debug(loop, 1), 0);
     return loop;
-}
-
-static void drain(cio_loop *loop)
-{
-    cio_future *never;
-    CHECK_RC(cio_future_new(loop, &never), 0);
-    CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_EDEADLOCK);
-    cio_future_release(never);
 }
 
 static void busy_wait(double seconds)
@@ -103,31 +53,31 @@ static void slow_callback(void *arg) { busy_wait(0.06); }
 
 static void test_slow_step(void)
 {
-    log_reset();
+    test_log_reset();
     cio_loop *loop = debug_loop();
     CHECK_RC(cio_loop_set_slow_callback_duration(loop, 0.02), 0);
     CHECK_RC(cio_loop_create_task(loop, slow_task, NULL, "sluggard", NULL), 0);
     CHECK_RC(cio_loop_create_task(loop, quick_task, NULL, "sprinter", NULL), 0);
-    drain(loop);
-    int i = log_find("slow step", "sluggard");
+    test_drain(loop);
+    int i = test_log_find("slow step", "sluggard");
     CHECK(i >= 0);
     if (i >= 0)
         CHECK_EQ(LOG.levels[i], CIO_LOG_WARNING);
-    CHECK(log_find("slow step", "test_debug.c:") >= 0); /* where it was created */
-    CHECK(log_find("sprinter", NULL) < 0);
+    CHECK(test_log_find("slow step", "test_debug.c:") >= 0); /* where it was created */
+    CHECK(test_log_find("sprinter", NULL) < 0);
     /* A slow plain callback is reported too. */
-    log_reset();
+    test_log_reset();
     CHECK_RC(cio_call_soon(loop, slow_callback, NULL, NULL), 0);
-    drain(loop);
-    CHECK(log_find("slow step", "callback") >= 0);
+    test_drain(loop);
+    CHECK(test_log_find("slow step", "callback") >= 0);
     /* Debug off: no timing, no report. */
-    log_reset();
+    test_log_reset();
     CHECK_RC(cio_loop_set_debug(loop, 0), 0);
     CHECK_RC(cio_loop_create_task(loop, slow_task, NULL, "sluggard", NULL), 0);
-    drain(loop);
-    CHECK(log_find("slow step", NULL) < 0);
+    test_drain(loop);
+    CHECK(test_log_find("slow step", NULL) < 0);
     if (test_failures)
-        log_dump();
+        test_log_dump();
     cio_loop_free(loop);
 }
 
@@ -169,12 +119,12 @@ static void *foreign_thread(void *arg)
 
 static void test_wrong_thread(void)
 {
-    log_reset();
+    test_log_reset();
     cio_loop *loop = debug_loop();
     struct foreign f = {.loop = loop};
     CHECK_RC(cio_future_new(loop, &f.fut), 0);
     CHECK_RC(cio_loop_create_task(loop, noop_task, NULL, NULL, &f.task), 0);
-    drain(loop); /* the loop now belongs to this thread */
+    test_drain(loop); /* the loop now belongs to this thread */
     cio_task_release(f.task);
     CHECK_RC(cio_loop_create_task(loop, noop_task, NULL, NULL, &f.task), 0);
     CHECK_RC(cio_call_later(loop, 0.01, noop, NULL, &f.handle), 0);
@@ -190,8 +140,8 @@ static void test_wrong_thread(void)
     CHECK_EQ(cio_future_done(f.fut), 0);
     CHECK_EQ(cio_task_cancelling(f.task), 0);
     CHECK_EQ(cio_loop_is_closed(loop), 0);
-    CHECK(log_find("does not own the loop", NULL) >= 0);
-    drain(loop);
+    CHECK(test_log_find("does not own the loop", NULL) >= 0);
+    test_drain(loop);
     CHECK_RC(cio_task_result(f.task, NULL), 0);
     cio_task_release(f.task);
     cio_future_release(f.fut);
@@ -214,16 +164,16 @@ static int forever(void *arg, void **result)
 
 static void test_reports(void)
 {
-    log_reset();
+    test_log_reset();
     cio_loop *loop = debug_loop();
     /* Default exception handler: the unretrieved failure's line names the
      * task, the code, its message and where it was created. */
     int line = __LINE__ + 1;
     CHECK_RC(cio_loop_create_task(loop, failing, NULL, "breaker", NULL), 0);
-    drain(loop);
+    test_drain(loop);
     char where[256];
     snprintf(where, sizeof where, "%s:%d", CIO_SOURCE_FILE, line);
-    int i = log_find("never retrieved", where);
+    int i = test_log_find("never retrieved", where);
     CHECK(i >= 0);
     if (i >= 0) {
         CHECK(strstr(LOG.lines[i], "breaker") != NULL);
@@ -233,19 +183,19 @@ static void test_reports(void)
     }
 
     /* A task destroyed while pending (loop closed under it). */
-    log_reset();
+    test_log_reset();
     cio_future *never;
     CHECK_RC(cio_future_new(loop, &never), 0);
     line = __LINE__ + 1;
     CHECK_RC(cio_loop_create_task(loop, forever, never, "stuck", NULL), 0);
-    drain(loop);
+    test_drain(loop);
     CHECK_RC(cio_loop_close(loop), 0);
     cio_future_release(never);
     snprintf(where, sizeof where, "%s:%d", CIO_SOURCE_FILE, line);
-    CHECK(log_find("destroyed but it is pending", where) >= 0);
-    CHECK(log_find("destroyed but it is pending", "stuck") >= 0);
+    CHECK(test_log_find("destroyed but it is pending", where) >= 0);
+    CHECK(test_log_find("destroyed but it is pending", "stuck") >= 0);
     if (test_failures)
-        log_dump();
+        test_log_dump();
     cio_loop_free(loop);
 }
 
@@ -253,13 +203,13 @@ static void test_reports(void)
 static void test_bad_args(void)
 {
     cio_loop *loop = debug_loop();
-    log_reset();
+    test_log_reset();
     CHECK_RC(cio_call_soon(loop, NULL, NULL, NULL), -EINVAL);
-    CHECK(log_find("cio_call_soon", "callback is NULL") >= 0);
+    CHECK(test_log_find("cio_call_soon", "callback is NULL") >= 0);
     CHECK_RC(cio_loop_set_stack_size(loop, 1), -EINVAL);
-    CHECK(log_find("cio_loop_set_stack_size", NULL) >= 0);
+    CHECK(test_log_find("cio_loop_set_stack_size", NULL) >= 0);
     CHECK_RC(cio_loop_set_debug(loop, 0), 0);
-    log_reset();
+    test_log_reset();
     CHECK_RC(cio_call_soon(loop, NULL, NULL, NULL), -EINVAL);
     CHECK_EQ(LOG.n, 0);
     cio_loop_free(loop);
@@ -267,7 +217,7 @@ static void test_bad_args(void)
 
 int main(void)
 {
-    cio_log_set_sink(sink, NULL);
+    cio_log_set_sink(test_log_sink, NULL);
     cio_log_set_level(CIO_LOG_DEBUG);
     RUN(test_slow_step);
     RUN(test_wrong_thread);

@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "helpers.h"
 
 /* A gate a worker blocks on until the test opens it. */
 struct gate {
@@ -81,8 +81,6 @@ static int double_fn(void *arg, void **result)
 
 static int fail_fn(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     return -EIO;
 }
 
@@ -274,37 +272,56 @@ static void test_cancel_running(void)
     CHECK_RC(cio_run(cancel_running_main, NULL, NULL), 0);
 }
 
+/* A one-thread executor with call 1 running (its fn held at gate g1) and
+ * call 2 queued behind it (gate g2); discards reset. */
+struct pair {
+    struct gate g1, g2;  /* hold each call's fn once it runs */
+    cio_executor *ex;    /* one thread */
+    struct call c1, c2;  /* the calls' outcomes */
+    cio_task *t1, *t2;   /* the calling tasks */
+};
+
+static void pair_start(struct pair *p, const char *name1, const char *name2)
+{
+    gate_init(&p->g1);
+    gate_init(&p->g2);
+    CHECK_RC(cio_executor_new(1, &p->ex), 0);
+    p->c1 = (struct call){.ex = p->ex, .g = &p->g1};
+    p->c2 = (struct call){.ex = p->ex, .g = &p->g2};
+    discards = 0;
+    CHECK_RC(cio_create_task(call_child, &p->c1, name1, &p->t1), 0);
+    CHECK_RC(wait_entered(&p->g1, 1), 0);
+    CHECK_RC(cio_create_task(call_child, &p->c2, name2, &p->t2), 0);
+    CHECK_RC(cio_sleep(0.01), 0);
+}
+
+/* Releases the tasks and gates (the executor is the test's to free). */
+static void pair_end(struct pair *p)
+{
+    cio_task_release(p->t1);
+    cio_task_release(p->t2);
+    gate_destroy(&p->g1);
+    gate_destroy(&p->g2);
+}
+
 /* With one thread busy, a second call waits in the queue; cancelling it
  * drops it at once: fn never runs. */
 static int cancel_queued_main(void *arg, void **result)
 {
-    struct gate g1, g2;
-    gate_init(&g1);
-    gate_init(&g2);
-    cio_executor *ex;
-    CHECK_RC(cio_executor_new(1, &ex), 0);
-    struct call c1 = {.ex = ex, .g = &g1}, c2 = {.ex = ex, .g = &g2};
-    cio_task *t1, *t2;
-    discards = 0;
-    CHECK_RC(cio_create_task(call_child, &c1, "busy", &t1), 0);
-    CHECK_RC(wait_entered(&g1, 1), 0);
-    CHECK_RC(cio_create_task(call_child, &c2, "queued", &t2), 0);
-    CHECK_RC(cio_sleep(0.01), 0);
-    CHECK_EQ(cio_task_cancel(t2, NULL), 1);
-    CHECK_RC(cio_task_await(t2, NULL), -ECANCELED);
+    struct pair p;
+    pair_start(&p, "busy", "queued");
+    CHECK_EQ(cio_task_cancel(p.t2, NULL), 1);
+    CHECK_RC(cio_task_await(p.t2, NULL), -ECANCELED);
     CHECK_EQ(discards, 1);  /* at once, fn never ran */
     CHECK_RC(discard_rc, -ECANCELED);
-    gate_open(&g1);
-    gate_open(&g2);
-    CHECK_RC(cio_task_await(t1, NULL), 0);
-    CHECK_RC(c1.rc, 5);
-    CHECK_EQ((intptr_t)c1.r, 99);
-    cio_executor_free(ex);
-    CHECK_EQ(gate_get(&g2, &g2.entered), 0);
-    cio_task_release(t1);
-    cio_task_release(t2);
-    gate_destroy(&g1);
-    gate_destroy(&g2);
+    gate_open(&p.g1);
+    gate_open(&p.g2);
+    CHECK_RC(cio_task_await(p.t1, NULL), 0);
+    CHECK_RC(p.c1.rc, 5);
+    CHECK_EQ((intptr_t)p.c1.r, 99);
+    cio_executor_free(p.ex);
+    CHECK_EQ(gate_get(&p.g2, &p.g2.entered), 0);
+    pair_end(&p);
     return 0;
 }
 
@@ -333,37 +350,24 @@ static void test_precancelled(void)
 
 static int shutdown_main(void *arg, void **result)
 {
-    struct gate g1, g2;
-    gate_init(&g1);
-    gate_init(&g2);
-    cio_executor *ex;
-    CHECK_RC(cio_executor_new(1, &ex), 0);
-    struct call c1 = {.ex = ex, .g = &g1}, c2 = {.ex = ex, .g = &g2};
-    cio_task *t1, *t2;
-    discards = 0;
-    CHECK_RC(cio_create_task(call_child, &c1, "running", &t1), 0);
-    CHECK_RC(wait_entered(&g1, 1), 0);
-    CHECK_RC(cio_create_task(call_child, &c2, "pending", &t2), 0);
-    CHECK_RC(cio_sleep(0.01), 0);
+    struct pair p;
+    pair_start(&p, "running", "pending");
     /* Cancel what has not started; do not wait. */
-    CHECK_RC(cio_executor_shutdown(ex, 0, 1), 0);
-    CHECK_RC(cio_task_await(t2, NULL), -ECANCELED);
+    CHECK_RC(cio_executor_shutdown(p.ex, 0, 1), 0);
+    CHECK_RC(cio_task_await(p.t2, NULL), -ECANCELED);
     CHECK_EQ(discards, 0); /* the caller got -ECANCELED itself */
-    CHECK_EQ(gate_get(&g2, &g2.entered), 0);
+    CHECK_EQ(gate_get(&p.g2, &p.g2.entered), 0);
     /* New calls are refused. */
     void *r;
-    CHECK_RC(cio_run_in_executor(ex, double_fn, NULL, &r), CIO_ESHUTDOWN);
+    CHECK_RC(cio_run_in_executor(p.ex, double_fn, NULL, &r), CIO_ESHUTDOWN);
     /* The running one finishes normally. */
-    gate_open(&g1);
-    CHECK_RC(cio_task_await(t1, NULL), 0);
-    CHECK_RC(c1.rc, 5);
-    CHECK_EQ((intptr_t)c1.r, 99);
-    CHECK_RC(cio_executor_shutdown(ex, 1, 0), 0);
-    cio_executor_free(ex);
-    cio_task_release(t1);
-    cio_task_release(t2);
-    gate_destroy(&g1);
-    gate_destroy(&g2);
+    gate_open(&p.g1);
+    CHECK_RC(cio_task_await(p.t1, NULL), 0);
+    CHECK_RC(p.c1.rc, 5);
+    CHECK_EQ((intptr_t)p.c1.r, 99);
+    CHECK_RC(cio_executor_shutdown(p.ex, 1, 0), 0);
+    cio_executor_free(p.ex);
+    pair_end(&p);
     return 0;
 }
 
@@ -377,31 +381,18 @@ static void test_shutdown_cancel_pending(void)
  * may touch the freed executor (ASan would see it). */
 static int shutdown_free_main(void *arg, void **result)
 {
-    struct gate g1, g2;
-    gate_init(&g1);
-    gate_init(&g2);
-    cio_executor *ex;
-    CHECK_RC(cio_executor_new(1, &ex), 0);
-    struct call c1 = {.ex = ex, .g = &g1}, c2 = {.ex = ex, .g = &g2};
-    cio_task *t1, *t2;
-    discards = 0;
-    CHECK_RC(cio_create_task(call_child, &c1, "running", &t1), 0);
-    CHECK_RC(wait_entered(&g1, 1), 0);
-    CHECK_RC(cio_create_task(call_child, &c2, "pending", &t2), 0);
-    CHECK_RC(cio_sleep(0.01), 0);
-    CHECK_RC(cio_executor_shutdown(ex, 0, 1), 0);
-    gate_open(&g1);
-    cio_executor_free(ex); /* joins: t1's outcome is posted too */
-    cio_task_cancel(t2, NULL);
-    cio_task_cancel(t1, NULL);
-    CHECK_RC(cio_task_await(t2, NULL), -ECANCELED);
-    CHECK_RC(cio_task_await(t1, NULL), -ECANCELED);
+    struct pair p;
+    pair_start(&p, "running", "pending");
+    CHECK_RC(cio_executor_shutdown(p.ex, 0, 1), 0);
+    gate_open(&p.g1);
+    cio_executor_free(p.ex); /* joins: t1's outcome is posted too */
+    cio_task_cancel(p.t2, NULL);
+    cio_task_cancel(p.t1, NULL);
+    CHECK_RC(cio_task_await(p.t2, NULL), -ECANCELED);
+    CHECK_RC(cio_task_await(p.t1, NULL), -ECANCELED);
     CHECK_RC(cio_sleep(0.01), 0); /* deliveries: both dropped */
     CHECK_EQ(discards, 2);
-    cio_task_release(t1);
-    cio_task_release(t2);
-    gate_destroy(&g1);
-    gate_destroy(&g2);
+    pair_end(&p);
     return 0;
 }
 
@@ -590,20 +581,6 @@ static void test_default_executor(void)
 
 /* ---- allocation failures -------------------------------------------------- */
 
-static long alloc_calls, alloc_fail_at;
-
-static void *failing_alloc(void *ud, void *ptr, size_t size)
-{
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    long n = __atomic_add_fetch(&alloc_calls, 1, __ATOMIC_RELAXED);
-    if (n == alloc_fail_at)
-        return NULL;
-    return realloc(ptr, size);
-}
-
 static int alloc_main(void *arg, void **result)
 {
     void *r = NULL;
@@ -615,20 +592,9 @@ static int alloc_main(void *arg, void **result)
     return rc;
 }
 
-static void test_alloc_failures(void)
-{
-    int done = 0;
-    for (long n = 1; n < 200 && !done; n++) {
-        alloc_calls = 0;
-        alloc_fail_at = n;
-        CHECK_RC(cio_set_allocator(failing_alloc, NULL), 0);
-        int rc = cio_run(alloc_main, NULL, NULL);
-        CHECK(rc == 0 || rc == -ENOMEM);
-        done = rc == 0 && __atomic_load_n(&alloc_calls, __ATOMIC_RELAXED) < n;
-        CHECK_RC(cio_set_allocator(NULL, NULL), 0);
-    }
-    CHECK(done);
-}
+static int alloc_run(long n, void *arg) { return cio_run(alloc_main, NULL, NULL); }
+
+static void test_alloc_failures(void) { test_alloc_sweep(alloc_run, NULL, 200, TEST_ALLOC_ENOMEM); }
 
 int main(void)
 {

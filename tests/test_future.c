@@ -4,52 +4,14 @@
  * done callbacks (scheduled through call_soon, in order, removable), await
  * from tasks, and the report of failures nobody retrieved.
  */
-#include "test.h"
-
-static cio_loop *new_loop(void)
-{
-    cio_loop *loop = NULL;
-    CHECK_RC(cio_loop_new(&loop), 0);
-    CHECK_RC(cio_loop_set_virtual_clock(loop, 1), 0);
-    return loop;
-}
-
-/* Runs the loop until nothing is left to do. */
-static void drain(cio_loop *loop)
-{
-    cio_future *never;
-    CHECK_RC(cio_future_new(loop, &never), 0);
-    CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_EDEADLOCK);
-    cio_future_release(never);
-}
-
-/* Captures what the loop reports to its exception handler. */
-struct exc {
-    int calls;
-    int code;
-    char message[128];
-    char error_message[128];
-    int had_future, had_task;
-};
-
-static void exc_handler(cio_loop *loop, const cio_exception_context *c, void *ud)
-{
-    struct exc *e = ud;
-    e->calls++;
-    e->code = c->code;
-    snprintf(e->message, sizeof e->message, "%s", c->message ? c->message : "");
-    snprintf(e->error_message, sizeof e->error_message, "%s",
-             c->error_message ? c->error_message : "");
-    e->had_future = c->future != NULL;
-    e->had_task = c->task != NULL;
-}
+#include "helpers.h"
 
 static void test_create(void)
 {
     cio_future *f = (cio_future *)1;
     CHECK_RC(cio_future_new(NULL, &f), CIO_ENOLOOP); /* no running loop */
     CHECK(f == NULL);
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     CHECK_RC(cio_future_new(loop, NULL), -EINVAL);
     CHECK_RC(cio_future_new(loop, &f), 0);
     CHECK_EQ(cio_future_done(f), 0);
@@ -77,7 +39,7 @@ static void test_create(void)
 
 static void test_set_result(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     cio_future *f;
     CHECK_RC(cio_future_new(loop, &f), 0);
     CHECK_RC(cio_future_set_result(f, (void *)(intptr_t)42), 0);
@@ -101,9 +63,9 @@ static void test_set_result(void)
 
 static void test_set_error(void)
 {
-    cio_loop *loop = new_loop();
-    struct exc e = {0};
-    cio_loop_set_exception_handler(loop, exc_handler, &e);
+    cio_loop *loop = test_loop_new_virtual();
+    struct test_exc e = {0};
+    cio_loop_set_exception_handler(loop, test_exc_capture, &e);
     cio_future *f;
     CHECK_RC(cio_future_new(loop, &f), 0);
     CHECK_RC(cio_future_set_error(f, 0, NULL), -EINVAL);
@@ -135,7 +97,7 @@ static void test_set_error(void)
 
 static void test_cancel(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     cio_future *f;
     CHECK_RC(cio_future_new(loop, &f), 0);
     CHECK_EQ(cio_future_cancel(f, "no longer needed"), 1);
@@ -173,7 +135,7 @@ static void done_cb(cio_future *f, void *arg)
 
 static void test_done_callbacks(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     cio_future *f;
     memset(&CB, 0, sizeof CB);
     CHECK_RC(cio_future_new(loop, &f), 0);
@@ -194,7 +156,7 @@ static void test_done_callbacks(void)
     CHECK_RC(cio_future_add_done_callback(f, done_cb, (void *)(intptr_t)7), 0);
     CHECK_EQ(CB.n, 0);
     cio_future_release(f); /* the scheduled callbacks keep it alive */
-    drain(loop);
+    test_drain(loop);
     int want[] = {2, 4, 5, 6, 7};
     CHECK_EQ(CB.n, 5);
     for (int i = 0; i < 5 && i < CB.n; i++) {
@@ -208,7 +170,7 @@ static void test_done_callbacks(void)
  * freed. */
 static void test_done_callbacks_at_close(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     cio_future *f;
     memset(&CB, 0, sizeof CB);
     CHECK_RC(cio_future_new(loop, &f), 0);
@@ -242,7 +204,7 @@ static void cancel_later(void *arg) { cio_future_cancel(arg, "stop"); }
 
 static void test_await(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     struct awaiter a[3];
     cio_future *f;
     CHECK_RC(cio_await(NULL, NULL), CIO_ENOTASK); /* outside a task */
@@ -254,7 +216,7 @@ static void test_await(void)
         CHECK_RC(cio_loop_create_task(loop, await_task, &a[i], NULL, NULL), 0);
     }
     CHECK_RC(cio_call_later(loop, 1, set_result_later, f, NULL), 0);
-    drain(loop);
+    test_drain(loop);
     for (int i = 0; i < 3; i++) {
         CHECK_RC(a[i].rc, 0);
         CHECK_EQ((intptr_t)a[i].result, 7);
@@ -262,37 +224,35 @@ static void test_await(void)
     /* A done future: returns at once. */
     a[0] = (struct awaiter){.f = f, .rc = 1};
     CHECK_RC(cio_loop_create_task(loop, await_task, &a[0], NULL, NULL), 0);
-    drain(loop);
+    test_drain(loop);
     CHECK_RC(a[0].rc, 0);
     CHECK_EQ((intptr_t)a[0].result, 7);
     cio_future_release(f);
 
-    /* Failure and cancellation come back as codes. */
-    CHECK_RC(cio_future_new(loop, &f), 0);
-    a[0] = (struct awaiter){.f = f, .rc = 1};
-    CHECK_RC(cio_loop_create_task(loop, await_task, &a[0], NULL, NULL), 0);
-    CHECK_RC(cio_call_later(loop, 1, set_error_later, f, NULL), 0);
-    drain(loop);
-    CHECK_RC(a[0].rc, -EPIPE);
-    CHECK(a[0].result == NULL);
-    cio_future_release(f);
-
-    CHECK_RC(cio_future_new(loop, &f), 0);
-    a[0] = (struct awaiter){.f = f, .rc = 1};
-    CHECK_RC(cio_loop_create_task(loop, await_task, &a[0], NULL, NULL), 0);
-    CHECK_RC(cio_call_later(loop, 1, cancel_later, f, NULL), 0);
-    drain(loop);
-    CHECK_RC(a[0].rc, -ECANCELED);
-    cio_future_release(f);
+    /* Failure and cancellation come back as codes, with no result. */
+    static const struct {
+        cio_callback_fn *end; /* how the future ends, a second later */
+        int rc;               /* what the awaiter gets */
+    } ends[] = {{set_error_later, -EPIPE}, {cancel_later, -ECANCELED}};
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        CHECK_RC(cio_future_new(loop, &f), 0);
+        a[0] = (struct awaiter){.f = f, .rc = 1};
+        CHECK_RC(cio_loop_create_task(loop, await_task, &a[0], NULL, NULL), 0);
+        CHECK_RC(cio_call_later(loop, 1, ends[i].end, f, NULL), 0);
+        test_drain(loop);
+        CHECK_RC(a[0].rc, ends[i].rc);
+        CHECK(a[0].result == NULL);
+        cio_future_release(f);
+    }
 
     /* A future of another loop, and NULL. */
-    cio_loop *other = new_loop();
+    cio_loop *other = test_loop_new_virtual();
     CHECK_RC(cio_future_new(other, &f), 0);
     a[0] = (struct awaiter){.f = f, .rc = 1};
     CHECK_RC(cio_loop_create_task(loop, await_task, &a[0], NULL, NULL), 0);
     a[1] = (struct awaiter){.f = NULL, .rc = 1};
     CHECK_RC(cio_loop_create_task(loop, await_task, &a[1], NULL, NULL), 0);
-    drain(loop);
+    test_drain(loop);
     CHECK_RC(a[0].rc, -EINVAL);
     CHECK_RC(a[1].rc, -EINVAL);
     cio_future_release(f);
@@ -303,7 +263,7 @@ static void test_await(void)
 /* The awaiting task is cancelled: the awaited future is cancelled too. */
 static void test_await_cancelled(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     cio_future *f;
     cio_task *t;
     CHECK_RC(cio_future_new(loop, &f), 0);
@@ -315,7 +275,7 @@ static void test_await_cancelled(void)
     CHECK_RC(cio_loop_run_until_complete(loop, tick, NULL), 0);
     CHECK_EQ(a.woke, 0);
     CHECK_EQ(cio_task_cancel(t, NULL), 1);
-    drain(loop);
+    test_drain(loop);
     CHECK_RC(a.rc, -ECANCELED);
     CHECK_EQ(cio_future_cancelled(f), 1);
     CHECK_EQ(cio_task_done(t), 1);
@@ -329,9 +289,9 @@ static void test_await_cancelled(void)
 
 static void test_unretrieved(void)
 {
-    cio_loop *loop = new_loop();
-    struct exc e = {0};
-    CHECK_RC(cio_loop_set_exception_handler(loop, exc_handler, &e), 0);
+    cio_loop *loop = test_loop_new_virtual();
+    struct test_exc e = {0};
+    CHECK_RC(cio_loop_set_exception_handler(loop, test_exc_capture, &e), 0);
     cio_future *f;
 
     CHECK_RC(cio_future_new(loop, &f), 0);
@@ -359,7 +319,7 @@ static void test_unretrieved(void)
     struct awaiter a = {.f = f, .rc = 1};
     CHECK_RC(cio_loop_create_task(loop, await_task, &a, NULL, NULL), 0);
     CHECK_RC(cio_call_later(loop, 1, set_error_later, f, NULL), 0);
-    drain(loop);
+    test_drain(loop);
     CHECK_RC(a.rc, -EPIPE);
     cio_future_release(f);
     CHECK_EQ(e.calls, 1);
@@ -392,7 +352,7 @@ static int quick(void *arg, void **result)
 
 static void test_task_future(void)
 {
-    cio_loop *loop = new_loop();
+    cio_loop *loop = test_loop_new_virtual();
     cio_task *t;
     CHECK_RC(cio_loop_create_task(loop, quick, (void *)(intptr_t)3, NULL, &t), 0);
     cio_future *f = cio_task_future(t);
@@ -405,7 +365,7 @@ static void test_task_future(void)
     void *r = NULL;
     CHECK_RC(cio_loop_run_until_complete(loop, f, &r), 0);
     CHECK_EQ((intptr_t)r, 3);
-    drain(loop);
+    test_drain(loop);
     CHECK_EQ(CB.n, 1);
     CHECK(CB.seen[0] == f);
     /* cio_future_cancel on a task's future is cio_task_cancel. */

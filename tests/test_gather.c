@@ -13,8 +13,6 @@
 
 static int gather_success_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     /* Completion order 2, 0, 1; results must come in submission order. */
     struct spec s[3] = {{.delay = 2, .value = 10}, {.delay = 3, .value = 11}, {.delay = 1, .value = 12}};
     cio_task *t[3];
@@ -32,17 +30,10 @@ static int gather_success_main(void *arg, void **result)
     return 0;
 }
 
-static void test_gather_success(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(gather_success_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_gather_success(void) { run_clean(gather_success_main); }
 
 static int gather_one_error_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     struct spec s[3] = {{.delay = 1, .value = 1}, {.delay = 2, .code = -EIO}, {.delay = 5, .value = 3}};
     cio_task *t[3];
     cio_future *f[3];
@@ -76,8 +67,6 @@ static void test_gather_one_error(void)
 
 static int gather_return_errors_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     struct spec s[4] = {{.delay = 3, .code = -EIO},
                         {.delay = 1, .value = 7},
                         {.delay = 2, .code = -EPIPE},
@@ -101,17 +90,10 @@ static int gather_return_errors_main(void *arg, void **result)
     return 0;
 }
 
-static void test_gather_return_errors(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(gather_return_errors_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_gather_return_errors(void) { run_clean(gather_return_errors_main); }
 
 static int gather_one_cancellation_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     /* asyncio test_one_cancellation: a child cancelled is "raised" by
      * gather, but the gathering task itself is not cancelled. */
     struct spec s[3] = {{.delay = 1}, {.delay = 5}, {.delay = 3}};
@@ -138,12 +120,7 @@ static int gather_one_cancellation_main(void *arg, void **result)
     return 0;
 }
 
-static void test_gather_one_cancellation(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(gather_one_cancellation_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_gather_one_cancellation(void) { run_clean(gather_one_cancellation_main); }
 
 struct gatherer {
     cio_future **f;
@@ -156,7 +133,6 @@ struct gatherer {
 
 static int gatherer(void *arg, void **result)
 {
-    (void)result;
     struct gatherer *g = arg;
     g->rc = cio_gather(g->f, g->n, g->flags, NULL, g->st);
     g->end = now();
@@ -165,7 +141,6 @@ static int gatherer(void *arg, void **result)
 
 static int gather_cancel_main(void *arg, void **result)
 {
-    (void)result;
     int flags = (int)(intptr_t)arg;
     /* asyncio test_cancellation_broadcast: cancelling the gathering task
      * cancels every child; gather waits until they have unwound (child 2
@@ -203,8 +178,6 @@ static void test_gather_cancel_broadcast(void)
 
 static int gather_misc_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     cio_loop *loop = cio_get_running_loop();
     /* empty */
     CHECK_RC(cio_gather(NULL, 0, 0, NULL, NULL), 0);
@@ -271,12 +244,7 @@ static int gather_misc_main(void *arg, void **result)
     return 0;
 }
 
-static void test_gather_misc(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(gather_misc_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_gather_misc(void) { run_clean(gather_misc_main); }
 
 static void test_gather_outside_task(void)
 {
@@ -287,8 +255,6 @@ static void test_gather_outside_task(void)
  * return_exceptions, cancelled from outside: the cancellation propagates. */
 static int gather_loop(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     for (;;) {
         struct spec s = {.delay = 0.05};
         cio_task *t;
@@ -306,8 +272,6 @@ static int gather_loop(void *arg, void **result)
 
 static int cancel_gather_2_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     cio_task *t;
     CHECK_RC(cio_create_task(gather_loop, NULL, NULL, &t), 0);
     CHECK_RC(cio_sleep(0.2), 0);
@@ -318,18 +282,11 @@ static int cancel_gather_2_main(void *arg, void **result)
     return 0;
 }
 
-static void test_cancel_gather_2(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(cancel_gather_2_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_cancel_gather_2(void) { run_clean(cancel_gather_2_main); }
 
 /* gather inside an expired timeout scope: children cancelled, -ETIMEDOUT. */
 static int gather_timeout_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     struct spec s[2] = {{.delay = 1}, {.delay = 5}};
     cio_task *t[2];
     cio_future *f[2];
@@ -360,8 +317,6 @@ static int empty_child(void *arg, void **result)
 
 static int gather_many_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     enum { N = 10000 };
     cio_task **t = malloc(N * sizeof *t);
     cio_future **f = malloc(N * sizeof *f);
@@ -392,8 +347,6 @@ static void test_gather_many(void)
 
 static int shield_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     cio_loop *loop = cio_get_running_loop();
     /* result */
     cio_future *inner, *outer;
@@ -458,12 +411,7 @@ static int shield_main(void *arg, void **result)
     return 0;
 }
 
-static void test_shield(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(shield_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_shield(void) { run_clean(shield_main); }
 
 /* test_shield_effect: a task awaiting a shielded task is cancelled; the
  * shielded task runs on to its end.  Also gather(shield(x)) and
@@ -475,7 +423,6 @@ struct awaiter {
 
 static int awaiter(void *arg, void **result)
 {
-    (void)result;
     struct awaiter *a = arg;
     a->rc = cio_await(a->f, NULL);
     return a->rc;
@@ -483,8 +430,6 @@ static int awaiter(void *arg, void **result)
 
 static int shield_effect_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     struct spec s = {.delay = 3, .value = 8};
     cio_task *inner;
     CHECK_RC(cio_create_task(child, &s, NULL, &inner), 0);
@@ -529,12 +474,7 @@ static int shield_effect_main(void *arg, void **result)
     return 0;
 }
 
-static void test_shield_effect(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(shield_effect_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_shield_effect(void) { run_clean(shield_effect_main); }
 
 int main(void)
 {

@@ -7,20 +7,7 @@
  */
 #include <math.h>
 
-#include "test.h"
-
-/* Runs fn(arg) as the main task of a loop with a virtual clock. */
-static int run_virtual(cio_coro_fn *fn, void *arg)
-{
-    cio_loop *loop;
-    int rc = cio_loop_new(&loop);
-    if (rc < 0)
-        return rc;
-    cio_loop_set_virtual_clock(loop, 1);
-    rc = cio_run_loop(loop, fn, arg, NULL);
-    cio_loop_free(loop);
-    return rc;
-}
+#include "helpers.h"
 
 /* What a counter producer did, for the checks. */
 struct counter {
@@ -77,6 +64,14 @@ static int counter_body(cio_gen *g, void *arg)
     return 0;
 }
 
+/* A generator over the counter c (checked); NULL if it could not be made. */
+static cio_gen *counter_gen(struct counter *c)
+{
+    cio_gen *g = NULL;
+    CHECK_RC(cio_gen_new(counter_body, c, "counter", &g), 0);
+    return g;
+}
+
 /* ---- iteration ------------------------------------------------------- */
 
 static int iterate_main(void *arg, void **result)
@@ -84,8 +79,7 @@ static int iterate_main(void *arg, void **result)
     struct counter c;
     counter_init(&c, 5);
     c.pause = 0.1;
-    cio_gen *g;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    cio_gen *g = counter_gen(&c);
     CHECK_RC(cio_sleep(0), 0);
     CHECK_EQ(c.started, 0); /* lazy: nothing runs before the first next */
     double t0 = cio_loop_time(cio_get_running_loop());
@@ -106,7 +100,7 @@ static int iterate_main(void *arg, void **result)
     return 0;
 }
 
-static void test_iterate(void) { CHECK_RC(run_virtual(iterate_main, NULL), 0); }
+static void test_iterate(void) { CHECK_RC(test_run_virtual(iterate_main, NULL), 0); }
 
 static int error_main(void *arg, void **result)
 {
@@ -127,7 +121,7 @@ static int error_main(void *arg, void **result)
     return 0;
 }
 
-static void test_error(void) { CHECK_RC(run_virtual(error_main, NULL), 0); }
+static void test_error(void) { CHECK_RC(test_run_virtual(error_main, NULL), 0); }
 
 /* A value may point into the producer's stack: valid until the next call. */
 static int stack_body(cio_gen *g, void *arg)
@@ -160,7 +154,7 @@ static int stack_main(void *arg, void **result)
     return 0;
 }
 
-static void test_stack_values(void) { CHECK_RC(run_virtual(stack_main, NULL), 0); }
+static void test_stack_values(void) { CHECK_RC(test_run_virtual(stack_main, NULL), 0); }
 
 /* ---- closing ----------------------------------------------------------- */
 
@@ -169,8 +163,7 @@ static int aclose_main(void *arg, void **result)
     struct counter c;
     counter_init(&c, 100);
     c.cleanup = 1.0;
-    cio_gen *g;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    cio_gen *g = counter_gen(&c);
     void *v;
     int rc;
     CIO_FOR(cio_gen_aiter(g), v, rc) {
@@ -193,7 +186,7 @@ static int aclose_main(void *arg, void **result)
     /* A cleanup that fails: aclose reports it. */
     counter_init(&c, 100);
     c.cleanup_rc = -EPIPE;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    g = counter_gen(&c);
     CHECK_RC(cio_gen_next(g, &v), 0);
     CHECK_RC(cio_gen_aclose(g), -EPIPE);
     CHECK_RC(cio_gen_next(g, &v), CIO_ITER_END);
@@ -201,7 +194,7 @@ static int aclose_main(void *arg, void **result)
 
     /* Closing before the start: the body never runs. */
     counter_init(&c, 3);
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    g = counter_gen(&c);
     CHECK_RC(cio_gen_aclose(g), 0);
     CHECK_RC(cio_gen_next(g, &v), CIO_ITER_END);
     CHECK_EQ(c.started, 0);
@@ -209,7 +202,7 @@ static int aclose_main(void *arg, void **result)
     return 0;
 }
 
-static void test_aclose(void) { CHECK_RC(run_virtual(aclose_main, NULL), 0); }
+static void test_aclose(void) { CHECK_RC(test_run_virtual(aclose_main, NULL), 0); }
 
 /* Released without aclose: the cleanup runs in the background. */
 static int bg_errors;
@@ -225,8 +218,7 @@ static int release_main(void *arg, void **result)
     struct counter c;
     counter_init(&c, 100);
     c.cleanup = 2.0;
-    cio_gen *g;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    cio_gen *g = counter_gen(&c);
     void *v;
     CHECK_RC(cio_gen_next(g, &v), 0);
     CHECK_RC(cio_gen_next(g, &v), 0);
@@ -241,14 +233,14 @@ static int release_main(void *arg, void **result)
     /* A background cleanup that fails goes to the exception handler. */
     counter_init(&c, 100);
     c.cleanup_rc = -EPIPE;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    g = counter_gen(&c);
     CHECK_RC(cio_gen_next(g, &v), 0);
     cio_gen_release(g);
     CHECK_RC(cio_sleep(0.1), 0);
     CHECK_EQ(bg_errors, 1);
 
     /* Released before it started, and extra references. */
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    g = counter_gen(&c);
     cio_gen_retain(g);
     cio_gen_release(g);
     cio_gen_release(g);
@@ -256,7 +248,7 @@ static int release_main(void *arg, void **result)
     return 0;
 }
 
-static void test_release(void) { CHECK_RC(run_virtual(release_main, NULL), 0); }
+static void test_release(void) { CHECK_RC(test_run_virtual(release_main, NULL), 0); }
 
 /* The end of cio_run cancels a producer still suspended at a yield whose
  * consumer is another task; both unwind before the loop closes. */
@@ -286,7 +278,7 @@ static int shutdown_main(void *arg, void **result)
 
 static void test_shutdown(void)
 {
-    CHECK_RC(run_virtual(shutdown_main, NULL), 0);
+    CHECK_RC(test_run_virtual(shutdown_main, NULL), 0);
     CHECK_EQ(shutdown_consumer_rc, -ECANCELED);
     CHECK_EQ(shutdown_c.cleaned, 1);
     CHECK(shutdown_c.yield_rc == -ECANCELED || shutdown_c.yield_rc == CIO_ECLOSED);
@@ -391,7 +383,7 @@ static void test_cancel_each_point(void)
         k.c.pause = 0.5;
         k.c.cleanup = 1.0;
         double at = k.at = step < 0 ? -1 : step * 0.0625;
-        CHECK_RC(run_virtual(cancel_main, &k), 0);
+        CHECK_RC(test_run_virtual(cancel_main, &k), 0);
         /* The producer always finished and ran its cleanup if closed early. */
         CHECK(k.c.ended || !k.c.started);
         if (step < 0 || at > 3.0) {
@@ -426,8 +418,7 @@ static int cancel_next_main(void *arg, void **result)
     struct counter c;
     counter_init(&c, 10);
     c.pause = 5.0;
-    cio_gen *g;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    cio_gen *g = counter_gen(&c);
     void *v;
     CHECK_RC(cio_gen_next(g, &v), 0);
     /* Another task cancels us while the producer sleeps before item 1. */
@@ -446,7 +437,7 @@ static int cancel_next_main(void *arg, void **result)
     return 0;
 }
 
-static void test_cancel_next(void) { CHECK_RC(run_virtual(cancel_next_main, NULL), 0); }
+static void test_cancel_next(void) { CHECK_RC(test_run_virtual(cancel_next_main, NULL), 0); }
 
 /* A producer that, once cancelled, still yields one last value inside a
  * shield: the interrupted consumer's next returns -ECANCELED, and the value
@@ -485,7 +476,7 @@ static int last_words_main(void *arg, void **result)
     return 0;
 }
 
-static void test_pending_value(void) { CHECK_RC(run_virtual(last_words_main, NULL), 0); }
+static void test_pending_value(void) { CHECK_RC(test_run_virtual(last_words_main, NULL), 0); }
 
 /* A timeout scope that expires while the consumer waits in next: next
  * returns -ETIMEDOUT and the producer, cancelled, has finished. */
@@ -494,8 +485,7 @@ static int timeout_main(void *arg, void **result)
     struct counter c;
     counter_init(&c, 10);
     c.pause = 5.0;
-    cio_gen *g;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    cio_gen *g = counter_gen(&c);
     void *v;
     cio_timeout *tm;
     CHECK_RC(cio_timeout_begin(1.0, &tm), 0);
@@ -510,15 +500,14 @@ static int timeout_main(void *arg, void **result)
     return 0;
 }
 
-static void test_timeout(void) { CHECK_RC(run_virtual(timeout_main, NULL), 0); }
+static void test_timeout(void) { CHECK_RC(test_run_virtual(timeout_main, NULL), 0); }
 
 /* Cancelled right after starting the producer: the task never ran. */
 static int cancel_unstarted_main(void *arg, void **result)
 {
     struct counter c;
     counter_init(&c, 3);
-    cio_gen *g;
-    CHECK_RC(cio_gen_new(counter_body, &c, "counter", &g), 0);
+    cio_gen *g = counter_gen(&c);
     cio_task_cancel(cio_current_task(), NULL); /* before next: at its checkpoint */
     void *v;
     CHECK_RC(cio_gen_next(g, &v), -ECANCELED);
@@ -529,7 +518,7 @@ static int cancel_unstarted_main(void *arg, void **result)
 
 static void test_cancel_unstarted(void)
 {
-    CHECK_RC(run_virtual(cancel_unstarted_main, NULL), 0);
+    CHECK_RC(test_run_virtual(cancel_unstarted_main, NULL), 0);
 }
 
 /* ---- misuse ------------------------------------------------------------ */
@@ -579,7 +568,7 @@ static int misuse_main(void *arg, void **result)
 
 static void test_misuse(void)
 {
-    CHECK_RC(run_virtual(misuse_main, NULL), 0);
+    CHECK_RC(test_run_virtual(misuse_main, NULL), 0);
     /* Outside a task. */
     cio_gen *g;
     CHECK_RC(cio_gen_new(busy_body, NULL, NULL, &g), 0);
@@ -686,22 +675,9 @@ static int aiter_main(void *arg, void **result)
     return 0;
 }
 
-static void test_aiter(void) { CHECK_RC(run_virtual(aiter_main, NULL), 0); }
+static void test_aiter(void) { CHECK_RC(test_run_virtual(aiter_main, NULL), 0); }
 
 /* ---- allocation failures ----------------------------------------------- */
-
-static long alloc_count, alloc_fail_at = -1;
-
-static void *failing_alloc(void *ud, void *ptr, size_t size)
-{
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    if (alloc_fail_at >= 0 && alloc_count++ == alloc_fail_at)
-        return NULL;
-    return realloc(ptr, size);
-}
 
 static int alloc_main(void *arg, void **result)
 {
@@ -729,26 +705,15 @@ static int alloc_main(void *arg, void **result)
     return rc == CIO_ITER_END ? 0 : rc;
 }
 
-static void test_alloc_failures(void)
+static int alloc_run(long n, void *arg)
 {
-    cio_set_allocator(failing_alloc, NULL);
-    int ok = 0;
-    for (long n = 0; n < 10000 && !ok; n++) {
-        alloc_count = 0;
-        alloc_fail_at = n;
-        struct counter c;
-        counter_init(&c, 4);
-        c.pause = 0.5;
-        int rc = run_virtual(alloc_main, &c);
-        if (rc != 0 && rc != -ENOMEM)
-            CHECK_RC(rc, 0);
-        if (alloc_count <= n) /* no allocation failed: all were covered */
-            ok = 1;
-    }
-    CHECK(ok);
-    alloc_fail_at = -1;
-    cio_set_allocator(NULL, NULL);
+    struct counter c;
+    counter_init(&c, 4);
+    c.pause = 0.5;
+    return test_run_virtual(alloc_main, &c);
 }
+
+static void test_alloc_failures(void) { test_alloc_sweep(alloc_run, NULL, 10001, TEST_ALLOC_ENOMEM); }
 
 int main(void)
 {

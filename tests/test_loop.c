@@ -9,7 +9,7 @@
 #include <math.h>
 #include <netdb.h>
 
-#include "test.h"
+#include "helpers.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -476,20 +476,6 @@ static void exc_handler(cio_loop *loop, const cio_exception_context *c, void *ud
     e->ud = ud;
 }
 
-struct log_capture {
-    int lines;
-    char last[1024];
-    cio_log_level level;
-};
-
-static void log_sink(void *ud, cio_log_level level, const char *line)
-{
-    struct log_capture *c = ud;
-    c->lines++;
-    c->level = level;
-    snprintf(c->last, sizeof c->last, "%s", line);
-}
-
 static void test_exception_handler(void)
 {
     cio_loop *loop = new_loop(0);
@@ -509,22 +495,23 @@ static void test_exception_handler(void)
 
     /* Default handler: logs at error level, naming message, code and the
      * future's own message. */
-    struct log_capture lc = {0};
-    cio_log_set_sink(log_sink, &lc);
+    struct test_log *lc = test_log();
+    test_log_reset();
+    cio_log_set_sink(test_log_sink, NULL);
     CHECK_RC(cio_loop_set_exception_handler(loop, NULL, NULL), 0);
     cio_loop_call_exception_handler(loop, &ctx);
     CHECK_EQ(e.calls, 1);
-    CHECK_EQ(lc.lines, 1);
-    CHECK_EQ(lc.level, CIO_LOG_ERROR);
-    CHECK(strstr(lc.last, "something broke") != NULL);
-    CHECK(strstr(lc.last, cio_strerror(-EIO)) != NULL);
-    CHECK(strstr(lc.last, "disk on fire") != NULL);
+    CHECK_EQ(lc->total, 1);
+    CHECK_EQ(lc->levels[0], CIO_LOG_ERROR);
+    CHECK(strstr(lc->lines[0], "something broke") != NULL);
+    CHECK(strstr(lc->lines[0], cio_strerror(-EIO)) != NULL);
+    CHECK(strstr(lc->lines[0], "disk on fire") != NULL);
     cio_loop_default_exception_handler(loop, &ctx);
-    CHECK_EQ(lc.lines, 2);
+    CHECK_EQ(lc->total, 2);
     cio_loop_call_exception_handler(NULL, &ctx); /* no loop: default */
-    CHECK_EQ(lc.lines, 3);
+    CHECK_EQ(lc->total, 3);
     cio_loop_default_exception_handler(loop, NULL);
-    CHECK_EQ(lc.lines, 3);
+    CHECK_EQ(lc->total, 3);
     cio_log_set_sink(NULL, NULL);
     cio_loop_free(loop);
 }

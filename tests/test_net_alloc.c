@@ -12,23 +12,6 @@
 
 #include "net_peer.h"
 
-static long alloc_calls, fail_at;
-static int failed_once;
-
-static void *counting_alloc(void *ud, void *ptr, size_t size)
-{
-    (void)ud;
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    if (__atomic_add_fetch(&alloc_calls, 1, __ATOMIC_RELAXED) == fail_at) {
-        failed_once = 1;
-        return NULL;
-    }
-    return realloc(ptr, size);
-}
-
 static int echo(cio_stream *s, void *arg)
 {
     char line[64];
@@ -76,7 +59,8 @@ static int scenario(void *arg, void **result)
 static int watchdog(void *arg, void **result)
 {
     if (cio_sleep(5.0) == 0) {
-        fprintf(stderr, "  run with allocation %ld failing is stuck: cancelling it\n", fail_at);
+        fprintf(stderr, "  run with allocation %ld failing is stuck: cancelling it\n",
+                test_alloc()->fail_at);
         test_failures++;
         cio_task_cancel(arg, NULL);
     }
@@ -101,27 +85,20 @@ static int guarded(void *arg, void **result)
     return rc;
 }
 
+static int every_run(long n, void *arg)
+{
+    int rc = cio_run(guarded, NULL, NULL);
+    CHECK(rc <= 0);
+    return rc;
+}
+
 static void test_every_allocation(void)
 {
-    CHECK_RC(cio_set_allocator(counting_alloc, NULL), 0);
     int fds = count_fds();
-    long n;
-    for (n = 1; n < 5000; n++) {
-        alloc_calls = 0;
-        fail_at = n;
-        failed_once = 0;
-        int rc = cio_run(guarded, NULL, NULL);
-        CHECK(rc <= 0);
-        if (!failed_once) {
-            CHECK_RC(rc, 0); /* no failure injected: the scenario works */
-            break;
-        }
-    }
+    long n = test_alloc_sweep(every_run, NULL, 5000, 0) + 1;
     fprintf(stderr, "  %ld runs, one per allocation (%ld allocations in a clean run)\n", n,
-            alloc_calls);
+            test_alloc_calls());
     CHECK(n > 10 && n < 5000);
-    fail_at = 0;
-    CHECK_RC(cio_set_allocator(NULL, NULL), 0);
     CHECK_EQ(count_fds(), fds);
 }
 

@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "helpers.h"
 
 static int square(const void *in, size_t inlen, void **out, size_t *outlen)
 {
@@ -307,37 +307,14 @@ static void test_loop_close(void)
 
 /* ---- allocation failures: the Nth allocation fails, for every N ---------- */
 
-static long alloc_calls, alloc_fail_at;
-
-static void *failing_alloc(void *ud, void *ptr, size_t size)
-{
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    long n = __atomic_add_fetch(&alloc_calls, 1, __ATOMIC_RELAXED);
-    if (n == alloc_fail_at)
-        return NULL;
-    return realloc(ptr, size);
-}
-
-/* Runs main under a failing allocator for N = 1, 2, ... until a run
+/* Runs main under the counting allocator for N = 1, 2, ... until a run
  * makes fewer allocations than N (nothing failed); every run must end in
- * success or -ENOMEM, with no leak (ASan) and no crash. */
+ * success or -ENOMEM, with no leak and no crash. */
+static int alloc_run(long n, void *main_fn) { return cio_run((cio_coro_fn *)main_fn, NULL, NULL); }
+
 static void alloc_sweep(cio_coro_fn *main_fn)
 {
-    int done = 0;
-    for (long n = 1; n < 400 && !done; n++) {
-        alloc_calls = 0;
-        alloc_fail_at = n;
-        CHECK_RC(cio_set_allocator(failing_alloc, NULL), 0);
-        int rc = cio_run(main_fn, NULL, NULL);
-        if (rc != 0 && rc != -ENOMEM)
-            CHECK_RC(rc, -ENOMEM);
-        done = rc == 0 && __atomic_load_n(&alloc_calls, __ATOMIC_RELAXED) < n;
-        CHECK_RC(cio_set_allocator(NULL, NULL), 0);
-    }
-    CHECK(done);
+    test_alloc_sweep(alloc_run, (void *)main_fn, 400, TEST_ALLOC_ENOMEM);
 }
 
 static int alloc_main(void *arg, void **result)

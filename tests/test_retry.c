@@ -7,31 +7,11 @@
  */
 #include <math.h>
 
-#include "test.h"
+#include "helpers.h"
 
-static int run_virtual(cio_coro_fn *fn, void *arg)
-{
-    cio_loop *loop;
-    int rc = cio_loop_new(&loop);
-    if (rc < 0)
-        return rc;
-    cio_loop_set_virtual_clock(loop, 1);
-    rc = cio_run_loop(loop, fn, arg, NULL);
-    cio_loop_free(loop);
-    return rc;
-}
-
-static double now(void) { return cio_loop_time(cio_get_running_loop()); }
-
-/* Log lines captured by the sink. */
-static char lines[64][1024];
-static int nlines;
-
-static void capture(void *ud, cio_log_level level, const char *line)
-{
-    if (nlines < 64 && level == CIO_LOG_WARNING)
-        snprintf(lines[nlines++], sizeof lines[0], "%s", line);
-}
+/* The warnings retries log, captured (helpers.h) at level WARNING. */
+#define nlines (test_log()->n)
+#define lines (test_log()->lines)
 
 /* A flaky operation: fails with codes[i] on call i while codes[i] != 0;
  * each call takes `cost` seconds; records when it was called. */
@@ -43,12 +23,20 @@ struct flaky {
     int cost_rc;
 };
 
+/* Resets f to fail every call with code. */
+static void flaky_always(struct flaky *f, int code)
+{
+    memset(f, 0, sizeof *f);
+    for (int i = 0; i < 16; i++)
+        f->codes[i] = code;
+}
+
 static int flaky_op(void *arg, void **result)
 {
     struct flaky *f = arg;
     int i = f->calls++;
     if (i < 16)
-        f->when[i] = now();
+        f->when[i] = test_loop_now();
     if (f->cost > 0 && (f->cost_rc = cio_sleep(f->cost)) != 0)
         return f->cost_rc;
     if (i < 16 && f->codes[i])
@@ -73,7 +61,7 @@ static int succeed_main(void *arg, void **result)
 {
     struct flaky f = {.codes = {-ECONNREFUSED, -ECONNREFUSED}};
     cio_retry_policy p = exact(5, 1.0, 2.0);
-    nlines = 0;
+    test_log_reset();
     void *r = NULL;
     CHECK_RC(cio_retry(&p, flaky_op, &f, &r), 0);
     CHECK_EQ((intptr_t)r, 102);
@@ -90,7 +78,7 @@ static int succeed_main(void *arg, void **result)
 
     /* The default policy: success at once, nothing logged, result passed. */
     struct flaky ok = {.calls = 0};
-    nlines = 0;
+    test_log_reset();
     CHECK_RC(cio_retry(NULL, flaky_op, &ok, &r), 0);
     CHECK_EQ((intptr_t)r, 100);
     CHECK_RC(cio_retry(NULL, flaky_op, &ok, NULL), 0);
@@ -98,16 +86,14 @@ static int succeed_main(void *arg, void **result)
     return 0;
 }
 
-static void test_succeed(void) { CHECK_RC(run_virtual(succeed_main, NULL), 0); }
+static void test_succeed(void) { CHECK_RC(test_run_virtual(succeed_main, NULL), 0); }
 
 static int give_up_main(void *arg, void **result)
 {
     struct flaky f;
-    memset(&f, 0, sizeof f);
-    for (int i = 0; i < 16; i++)
-        f.codes[i] = -EIO;
+    flaky_always(&f, -EIO);
     cio_retry_policy p = exact(4, 1.0, 2.0);
-    nlines = 0;
+    test_log_reset();
     void *r = (void *)1;
     CHECK_RC(cio_retry(&p, flaky_op, &f, &r), -EIO);
     CHECK(r == NULL);
@@ -118,12 +104,10 @@ static int give_up_main(void *arg, void **result)
     CHECK(strstr(lines[3], cio_strerror(-EIO)));
 
     /* The delay stops growing at max_delay. */
-    memset(&f, 0, sizeof f);
-    for (int i = 0; i < 16; i++)
-        f.codes[i] = -EIO;
+    flaky_always(&f, -EIO);
     p = exact(5, 1.0, 10.0);
     p.max_delay = 5.0;
-    double t0 = now();
+    double t0 = test_loop_now();
     CHECK_RC(cio_retry(&p, flaky_op, &f, NULL), -EIO);
     CHECK(f.when[1] - t0 == 1.0 && f.when[2] - t0 == 6.0 && f.when[4] - t0 == 16.0);
 
@@ -131,28 +115,26 @@ static int give_up_main(void *arg, void **result)
     memset(&f, 0, sizeof f);
     f.codes[0] = -EIO;
     p = exact(1, 1.0, 2.0);
-    t0 = now();
+    t0 = test_loop_now();
     CHECK_RC(cio_retry(&p, flaky_op, &f, NULL), -EIO);
     CHECK_EQ(f.calls, 1);
-    CHECK(now() == t0);
+    CHECK(test_loop_now() == t0);
     return 0;
 }
 
-static void test_give_up(void) { CHECK_RC(run_virtual(give_up_main, NULL), 0); }
+static void test_give_up(void) { CHECK_RC(test_run_virtual(give_up_main, NULL), 0); }
 
 static int jitter_main(void *arg, void **result)
 {
     double first[8];
     for (int round = 0; round < 2; round++) {
         struct flaky f;
-        memset(&f, 0, sizeof f);
-        for (int i = 0; i < 16; i++)
-            f.codes[i] = -EIO;
+        flaky_always(&f, -EIO);
         cio_retry_policy p = exact(8, 1.0, 2.0);
         p.jitter = 0.5;
         p.max_delay = 1000;
         p.seed = 42;
-        double t0 = now();
+        double t0 = test_loop_now();
         CHECK_RC(cio_retry(&p, flaky_op, &f, NULL), -EIO);
         int spread = 0;
         for (int i = 1; i < 8; i++) {
@@ -171,7 +153,7 @@ static int jitter_main(void *arg, void **result)
     return 0;
 }
 
-static void test_jitter(void) { CHECK_RC(run_virtual(jitter_main, NULL), 0); }
+static void test_jitter(void) { CHECK_RC(test_run_virtual(jitter_main, NULL), 0); }
 
 static int only_again(int code, void *ud)
 {
@@ -186,7 +168,7 @@ static int predicate_main(void *arg, void **result)
     int asked = 0;
     p.retryable = only_again;
     p.retryable_ud = &asked;
-    nlines = 0;
+    test_log_reset();
     CHECK_RC(cio_retry(&p, flaky_op, &f, NULL), -EPERM);
     CHECK_EQ(f.calls, 2);
     CHECK_EQ(asked, 2);
@@ -200,29 +182,25 @@ static int predicate_main(void *arg, void **result)
     return 0;
 }
 
-static void test_predicate(void) { CHECK_RC(run_virtual(predicate_main, NULL), 0); }
+static void test_predicate(void) { CHECK_RC(test_run_virtual(predicate_main, NULL), 0); }
 
 static int deadline_main(void *arg, void **result)
 {
     struct flaky f;
-    memset(&f, 0, sizeof f);
-    for (int i = 0; i < 16; i++)
-        f.codes[i] = -ETIMEDOUT;
+    flaky_always(&f, -ETIMEDOUT);
     cio_retry_policy p = exact(0, 1.0, 2.0); /* no attempt limit */
     p.deadline = 4.0;
-    nlines = 0;
-    double t0 = now();
+    test_log_reset();
+    double t0 = test_loop_now();
     /* Attempts at 0, 1, 3; the next would start at 7 > 4. */
     CHECK_RC(cio_retry(&p, flaky_op, &f, NULL), -ETIMEDOUT);
     CHECK_EQ(f.calls, 3);
-    CHECK(now() - t0 == 3.0);
+    CHECK(test_loop_now() - t0 == 3.0);
     CHECK(strstr(lines[nlines - 1], "deadline"));
     CHECK(strstr(lines[0], "attempt 1 failed") != NULL);
 
     /* The attempts' own duration counts. */
-    memset(&f, 0, sizeof f);
-    for (int i = 0; i < 16; i++)
-        f.codes[i] = -EIO;
+    flaky_always(&f, -EIO);
     f.cost = 1.5;
     p = exact(0, 0.5, 1.0);
     p.deadline = 3.9;
@@ -231,7 +209,7 @@ static int deadline_main(void *arg, void **result)
     return 0;
 }
 
-static void test_deadline(void) { CHECK_RC(run_virtual(deadline_main, NULL), 0); }
+static void test_deadline(void) { CHECK_RC(test_run_virtual(deadline_main, NULL), 0); }
 
 /* ---- cancellation ------------------------------------------------------- */
 
@@ -247,7 +225,7 @@ static int retrier(void *arg, void **result)
     struct cancel_case *k = arg;
     cio_retry_policy p = exact(10, 1.0, 1.0);
     k->rc = cio_retry(&p, flaky_op, &k->f, NULL);
-    k->ended = now();
+    k->ended = test_loop_now();
     return 0;
 }
 
@@ -275,7 +253,7 @@ static void test_cancel_each_point(void)
         for (int i = 0; i < 16; i++)
             k.f.codes[i] = -EIO;
         k.f.cost = 1.0;
-        CHECK_RC(run_virtual(cancel_main, &k), 0);
+        CHECK_RC(test_run_virtual(cancel_main, &k), 0);
         CHECK_RC(k.rc, -ECANCELED);
         CHECK(k.ended == k.at);
         CHECK_EQ(k.f.calls, (int)floor(k.at / 2.0) + 1 - (k.at > 0 && fmod(k.at, 2.0) == 0));
@@ -288,12 +266,10 @@ static int timeout_main(void *arg, void **result)
 {
     for (int i = 0; i < 2; i++) {
         struct flaky f;
-        memset(&f, 0, sizeof f);
-        for (int j = 0; j < 16; j++)
-            f.codes[j] = -EIO;
+        flaky_always(&f, -EIO);
         f.cost = 1.0;
         cio_retry_policy p = exact(10, 1.0, 1.0);
-        double t0 = now();
+        double t0 = test_loop_now();
         /* Attempts run 0-1 and 2-3, sleeps 1-2 and 3-4: fire in the second
          * sleep (3.5), then in the second attempt (2.5). */
         double limit = i ? 2.5 : 3.5;
@@ -301,13 +277,13 @@ static int timeout_main(void *arg, void **result)
         CHECK_RC(cio_timeout_begin(limit, &tm), 0);
         CHECK_RC(cio_retry(&p, flaky_op, &f, NULL), -ETIMEDOUT);
         CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
-        CHECK(now() - t0 == limit);
+        CHECK(test_loop_now() - t0 == limit);
         CHECK_EQ(f.calls, 2);
     }
     return 0;
 }
 
-static void test_timeout(void) { CHECK_RC(run_virtual(timeout_main, NULL), 0); }
+static void test_timeout(void) { CHECK_RC(test_run_virtual(timeout_main, NULL), 0); }
 
 /* ---- misuse and allocation failures ------------------------------------ */
 
@@ -344,21 +320,8 @@ static int misuse_main(void *arg, void **result)
 
 static void test_misuse(void)
 {
-    CHECK_RC(run_virtual(misuse_main, NULL), 0);
+    CHECK_RC(test_run_virtual(misuse_main, NULL), 0);
     CHECK_RC(cio_retry(NULL, flaky_op, NULL, NULL), CIO_ENOTASK);
-}
-
-static long alloc_count, alloc_fail_at = -1;
-
-static void *failing_alloc(void *ud, void *ptr, size_t size)
-{
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    if (alloc_fail_at >= 0 && alloc_count++ == alloc_fail_at)
-        return NULL;
-    return realloc(ptr, size);
 }
 
 static int alloc_main(void *arg, void **result)
@@ -372,31 +335,22 @@ static int alloc_main(void *arg, void **result)
     return 0;
 }
 
+static int alloc_run(long n, void *arg)
+{
+    struct flaky f = {.codes = {-EIO, -EIO, -EIO}, .cost = 0.5};
+    return test_run_virtual(alloc_main, &f);
+}
+
 static void test_alloc_failures(void)
 {
     cio_log_set_level(CIO_LOG_OFF);
-    cio_set_allocator(failing_alloc, NULL);
-    int ok = 0;
-    for (long n = 0; n < 10000 && !ok; n++) {
-        alloc_count = 0;
-        alloc_fail_at = n;
-        struct flaky f = {.codes = {-EIO, -EIO, -EIO}, .cost = 0.5};
-        int rc = run_virtual(alloc_main, &f);
-        if (rc != 0 && rc != -ENOMEM)
-            CHECK_RC(rc, 0);
-        if (alloc_count <= n)
-            ok = 1;
-    }
-    CHECK(ok);
-    alloc_fail_at = -1;
-    cio_set_allocator(NULL, NULL);
-    cio_log_set_level(CIO_LOG_INFO);
+    test_alloc_sweep(alloc_run, NULL, 10001, TEST_ALLOC_ENOMEM);
+    cio_log_set_level(CIO_LOG_WARNING);
 }
 
 int main(void)
 {
-    cio_log_set_sink(capture, NULL);
-    cio_log_set_level(CIO_LOG_INFO);
+    test_log_start(CIO_LOG_WARNING);
     RUN(test_succeed);
     RUN(test_give_up);
     RUN(test_jitter);
@@ -406,6 +360,6 @@ int main(void)
     RUN(test_timeout);
     RUN(test_misuse);
     RUN(test_alloc_failures);
-    cio_log_set_sink(NULL, NULL);
+    test_log_stop();
     return test_finish();
 }

@@ -330,7 +330,6 @@ static long live_blocks;
 /* Counts the blocks cio holds: every one must be freed by the end. */
 static void *live_alloc(void *ud, void *ptr, size_t size)
 {
-    (void)ud;
     if (size == 0) {
         if (ptr)
             live_blocks--;

@@ -296,13 +296,7 @@ static int reset_main(void *arg, void **result)
 
 static void test_reset_mid_write(void)
 {
-    peer p;
-    if (peer_start(&p, reset_peer) < 0) {
-        fprintf(stderr, "  (no python peer: skipped)\n");
-        return;
-    }
-    CHECK_RC(cio_run(reset_main, &p, NULL), 0);
-    CHECK_EQ(peer_wait(&p), 0);
+    run_with_peer(reset_peer, reset_main);
 }
 
 /* ---- open_connection: errors, happy eyeballs, unix, cancellation ---------------- */

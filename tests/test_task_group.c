@@ -36,8 +36,6 @@ static int kid(void *arg, void **result)
 
 static int basic_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     cio_task_group *g;
     CHECK_RC(cio_task_group_new(&g), 0);
     struct kid k1 = {.delay = 1}, k2 = {.delay = 0.2};
@@ -79,19 +77,13 @@ static int basic_main(void *arg, void **result)
     return 0;
 }
 
-static void test_task_group_basic(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(basic_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_task_group_basic(void) { run_clean(basic_main); }
 
 /* test_cancel_children_on_child_error / 04 / 09: a child fails while the
  * parent sleeps in its body: siblings cancelled, the parent's sleep
  * interrupted once, the wait reports the failure. */
 static int runner_fail(void *arg, void **result)
 {
-    (void)result;
     int *state = arg; /* [0] ncancelled, [1] parent interrupted, [2] NUM */
     cio_task_group *g;
     CHECK_RC(cio_task_group_new(&g), 0);
@@ -125,8 +117,6 @@ static int runner_fail(void *arg, void **result)
 
 static int fail_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     int state[3] = {0};
     cio_task *r;
     CHECK_RC(cio_create_task(runner_fail, state, NULL, &r), 0);
@@ -138,19 +128,12 @@ static int fail_main(void *arg, void **result)
     return 0;
 }
 
-static void test_task_group_fail(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(fail_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_task_group_fail(void) { run_clean(fail_main); }
 
 /* Several failures: all reported, in order; siblings failing at the same
  * instant as the first still count (test_taskgroup_19's two errors). */
 static int multi_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     cio_task_group *g;
     CHECK_RC(cio_task_group_new(&g), 0);
     struct kid a = {.delay = 1, .code = -EIO}, b = {.delay = 1, .code = -EPIPE},
@@ -173,12 +156,7 @@ static int multi_main(void *arg, void **result)
     return 0;
 }
 
-static void test_task_group_multi(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(multi_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_task_group_multi(void) { run_clean(multi_main); }
 
 /* test_cancellation / 07 / 08 / 17: the parent is cancelled. */
 struct prun {
@@ -193,7 +171,6 @@ struct prun {
 
 static int slow_unwinder(void *arg, void **result)
 {
-    (void)result;
     double *d = arg;
     int rc = cio_sleep(100);
     cio_shield_begin();
@@ -204,7 +181,6 @@ static int slow_unwinder(void *arg, void **result)
 
 static int parent_runner(void *arg, void **result)
 {
-    (void)result;
     struct prun *p = arg;
     cio_task_group *g;
     CHECK_RC(cio_task_group_new(&g), 0);
@@ -223,7 +199,6 @@ static int parent_runner(void *arg, void **result)
 
 static int cancel_main(void *arg, void **result)
 {
-    (void)result;
     struct prun *p = arg;
     cio_task *r;
     CHECK_RC(cio_create_task(parent_runner, p, NULL, &r), 0);
@@ -272,7 +247,6 @@ struct nest {
 
 static int crash_after(void *arg, void **result)
 {
-    (void)result;
     double *t = arg;
     int rc = cio_sleep(*t);
     return rc ? rc : -ERANGE;
@@ -280,7 +254,6 @@ static int crash_after(void *arg, void **result)
 
 static int crash_after2(void *arg, void **result)
 {
-    (void)result;
     double *t = arg;
     int rc = cio_sleep(*t);
     return rc ? rc : -EILSEQ;
@@ -288,7 +261,6 @@ static int crash_after2(void *arg, void **result)
 
 static int nest_runner(void *arg, void **result)
 {
-    (void)result;
     struct nest *n = arg;
     cio_task_group *g1, *g2;
     CHECK_RC(cio_task_group_new(&g1), 0);
@@ -306,7 +278,6 @@ static int nest_runner(void *arg, void **result)
 
 static int nest_main(void *arg, void **result)
 {
-    (void)result;
     cio_task *r;
     CHECK_RC(cio_create_task(nest_runner, arg, NULL, &r), 0);
     int rc = cio_task_await(r, NULL);
@@ -317,7 +288,6 @@ static int nest_main(void *arg, void **result)
 /* A group whose tasks run in a group of their own. */
 static int inner_grouped(void *arg, void **result)
 {
-    (void)result;
     int *ncancelled = arg;
     cio_task_group *g;
     CHECK_RC(cio_task_group_new(&g), 0);
@@ -331,8 +301,6 @@ static int inner_grouped(void *arg, void **result)
 
 static int tree_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     int ncancelled = 0;
     cio_task_group *g;
     CHECK_RC(cio_task_group_new(&g), 0);
@@ -367,7 +335,6 @@ static void test_task_group_nested(void)
  * wait cancels; bad arguments. */
 static int spawner(void *arg, void **result)
 {
-    (void)result;
     cio_task_group *g = arg;
     static struct kid k = {.delay = 2};
     CHECK_RC(cio_sleep(1), 0);
@@ -377,8 +344,6 @@ static int spawner(void *arg, void **result)
 
 static int misc_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     cio_task_group *g;
     CHECK_RC(cio_task_group_new(&g), 0);
     CHECK_RC(cio_task_group_create_task(g, spawner, g, NULL, NULL), 0);
@@ -430,15 +395,12 @@ static int misc_main(void *arg, void **result)
 
 static int not_parent(void *arg, void **result)
 {
-    (void)result;
     CHECK_RC(cio_task_group_wait(arg), -EINVAL);
     return 0;
 }
 
 static int misc2_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     cio_task_group *g;
     CHECK_RC(cio_task_group_new(&g), 0);
     cio_task *t;

@@ -8,8 +8,6 @@
 
 static int basic_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     cio_loop *loop = cio_get_running_loop();
     cio_timeout *tm;
     /* basic: the sleep is cut short, the scope reports it */
@@ -101,17 +99,10 @@ static int basic_main(void *arg, void **result)
     return 0;
 }
 
-static void test_timeout_basic(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(basic_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_timeout_basic(void) { run_clean(basic_main); }
 
 static int nested_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     cio_timeout *outer, *inner;
     /* same deadline: both fire, each end reports its own (asyncio raises
      * TimeoutError only at the outer one and CancelledError inside) */
@@ -194,8 +185,6 @@ static void test_timeout_nested(void)
  * awaited task and waits for it (as asyncio). */
 static int await_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     struct spec s = {.delay = 10, .shielded = 2};
     cio_task *t;
     CHECK_RC(cio_create_task(child, &s, NULL, &t), 0);
@@ -222,7 +211,6 @@ struct resched {
 
 static int resched_task(void *arg, void **result)
 {
-    (void)result;
     struct resched *r = arg;
     r->rc = cio_timeout_reschedule(r->tm, r->when);
     return 0;
@@ -230,7 +218,6 @@ static int resched_task(void *arg, void **result)
 
 static int holder(void *arg, void **result)
 {
-    (void)result;
     struct resched *r = arg;
     CHECK_RC(cio_timeout_begin(INFINITY, &r->tm), 0);
     int rc = cio_sleep(100);
@@ -240,8 +227,6 @@ static int holder(void *arg, void **result)
 
 static int foreign_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     struct resched r = {0};
     cio_task *h, *x;
     CHECK_RC(cio_create_task(holder, &r, NULL, &h), 0);
@@ -257,19 +242,12 @@ static int foreign_main(void *arg, void **result)
     return 0;
 }
 
-static void test_timeout_foreign(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(foreign_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_timeout_foreign(void) { run_clean(foreign_main); }
 
 /* A task that ends with its scope open: the scope is freed with a warning
  * and its timer never fires on the dead task. */
 static int leaky(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     cio_timeout *tm;
     CHECK_RC(cio_timeout_begin(1, &tm), 0);
     CHECK_RC(cio_timeout_begin(2, &tm), 0);
@@ -278,8 +256,6 @@ static int leaky(void *arg, void **result)
 
 static int abandon_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     cio_task *t;
     CHECK_RC(cio_create_task(leaky, NULL, NULL, &t), 0);
     CHECK_RC(cio_task_await(t, NULL), 0);

@@ -219,7 +219,6 @@ static void fan_cb(void *arg) { C.fan_order[C.nfan++] = (int)(intptr_t)arg; }
 
 static void chain_cb(void *arg)
 {
-    (void)arg;
     C.times[C.links++] = cio_loop_time(C.loop);
     if (C.links < 100) {
         CHECK_RC(cio_call_later(C.loop, 0.001 * C.links, chain_cb, NULL, NULL), 0);

@@ -42,13 +42,7 @@ static int python_main(void *arg, void **result)
 
 static void test_python_echo(void)
 {
-    peer p;
-    if (peer_start(&p, udp_echo_peer) < 0) {
-        fprintf(stderr, "  (no python peer: skipped)\n");
-        return;
-    }
-    CHECK_RC(cio_run(python_main, &p, NULL), 0);
-    CHECK_EQ(peer_wait(&p), 0);
+    run_with_peer(udp_echo_peer, python_main);
 }
 
 /* ---- two endpoints in-process; sender address; refused; truncation -------- */

@@ -9,8 +9,6 @@
 
 static int wait_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     struct spec s[3] = {{.delay = 1}, {.delay = 3, .code = -EIO}, {.delay = 2}};
     cio_task *t[3];
     cio_future *f[3];
@@ -87,12 +85,7 @@ static int wait_main(void *arg, void **result)
     return 0;
 }
 
-static void test_wait(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(wait_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_wait(void) { run_clean(wait_main); }
 
 struct waiter {
     cio_future **f;
@@ -104,7 +97,6 @@ struct waiter {
 
 static int waiter(void *arg, void **result)
 {
-    (void)result;
     struct waiter *w = arg;
     w->rc = cio_wait(w->f, w->n, w->how, w->timeout, NULL);
     return w->rc < 0 ? w->rc : 0;
@@ -112,8 +104,6 @@ static int waiter(void *arg, void **result)
 
 static int wait_cancel_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     /* the waiting task is cancelled: wait returns at once, the futures are
      * not cancelled (asyncio.wait does not cancel them) */
     struct spec s[2] = {{.delay = 3}, {.delay = 4}};
@@ -180,8 +170,6 @@ static int stubborn(void *arg, void **result)
 
 static int wait_for_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     cio_loop *loop = cio_get_running_loop();
     void *r = NULL;
     /* in time */
@@ -265,12 +253,7 @@ static int wait_for_main(void *arg, void **result)
     return 0;
 }
 
-static void test_wait_for(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(wait_for_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_wait_for(void) { run_clean(wait_for_main); }
 
 struct wf {
     cio_future *f;
@@ -280,7 +263,6 @@ struct wf {
 
 static int wf_task(void *arg, void **result)
 {
-    (void)result;
     struct wf *w = arg;
     w->rc = cio_wait_for(w->f, w->timeout, NULL);
     return w->rc;
@@ -288,8 +270,6 @@ static int wf_task(void *arg, void **result)
 
 static int wait_for_cancel_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     /* test_cancel_wait_for: the caller is cancelled: the inner task is
      * cancelled and awaited; the caller ends cancelled */
     struct stubborn st = {.mode = 2};
@@ -329,8 +309,6 @@ static void test_wait_for_cancel(void)
 
 static int as_completed_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     struct spec s[4] = {{.delay = 3, .value = 0}, {.delay = 1, .value = 1},
                         {.delay = 2, .value = 2, .code = -EIO}, {.delay = 0.5, .value = 3}};
     cio_task *t[4];
@@ -427,12 +405,7 @@ static int as_completed_main(void *arg, void **result)
     return 0;
 }
 
-static void test_as_completed(void)
-{
-    reports = 0;
-    CHECK_RC(run_virtual(as_completed_main, NULL, NULL), 0);
-    CHECK_EQ(reports, 0);
-}
+static void test_as_completed(void) { run_clean(as_completed_main); }
 
 struct acw {
     cio_as_completed *ac;
@@ -441,7 +414,6 @@ struct acw {
 
 static int ac_waiter(void *arg, void **result)
 {
-    (void)result;
     struct acw *a = arg;
     a->rc = cio_as_completed_next(a->ac, NULL, NULL);
     return a->rc < 0 ? a->rc : 0;
@@ -449,8 +421,6 @@ static int ac_waiter(void *arg, void **result)
 
 static int as_completed_cancel_main(void *arg, void **result)
 {
-    (void)arg;
-    (void)result;
     struct spec s[2] = {{.delay = 2}, {.delay = 3}};
     cio_task *t[2];
     cio_future *f[2];
