@@ -443,7 +443,15 @@ static int cancel_main(void *arg, void **result)
         } else {
             cio_task_cancel(t, NULL);
             cio_task_await(t, NULL);
-            CHECK_RC(c.rc, -ECANCELED);
+            /* The lookup's answer may have woken the task already (it is
+             * ready, not yet run): a cancel then only takes effect at the
+             * next suspension point, and the call returns its own answer.
+             * Seen under qemu with other tests running. */
+            if (h == 1 && c.rc < CIO_EGAIERR && c.rc > CIO_EGAIERR - 1000)
+                fprintf(stderr, "  (the lookup answered first (%s): cancel not tested)\n",
+                        cio_strerror(c.rc));
+            else
+                CHECK_RC(c.rc, -ECANCELED);
         }
         cio_task_release(t);
     }
