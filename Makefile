@@ -11,6 +11,10 @@ BUILD_TSAN ?= build-tsan
 BUILD_A64  ?= build-aarch64
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+# cmake --build runs make below us: without this every level prints
+# "Entering directory" lines around the build's own output.
+MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
 .PHONY: all deps build run test test-normal test-asan test-tsan test-aarch64 bench bench-% \
@@ -25,7 +29,12 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
-run: build
+# The tour shows the examples' output, so the build is quiet here: its
+# output goes to $(BUILD)/build.log, shown only if the build fails.
+run: deps
+	@echo "building cio in $(BUILD)/ (log: $(BUILD)/build.log) ..."
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) >$(BUILD)/build.log 2>&1 || { tail -n 60 $(BUILD)/build.log; exit 1; }
 	@bash scripts/tour.sh $(BUILD)
 
 test:

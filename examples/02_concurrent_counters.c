@@ -13,9 +13,9 @@
  *
  * What to observe: the three "One" lines come at once, the three "Two"
  * lines one second later, and the total is about 1 s.  Each counter is a
- * task; while one sleeps the loop runs the others.  Here main() creates the
- * three tasks and awaits each in turn (awaiting a task that already
- * finished returns at once); cio_gather() does the same in one call.
+ * task; while one sleeps the loop runs the others.  asyncio.gather() wraps
+ * coroutines in tasks for you; in C, main() creates the three tasks, then
+ * cio_gather() waits for all of their futures in one call.
  */
 #include <stdio.h>
 #include <cio.h>
@@ -36,20 +36,20 @@ static int main_task(void *arg, void **result)
     double start = cio_loop_time(loop);
 
     cio_task *counters[3];
-    for (int i = 0; i < 3; i++) {
-        int rc = cio_create_task(count, NULL, NULL, &counters[i]);
-        if (rc < 0)
-            return rc;
+    cio_future *futs[3];
+    int n = 0, rc = 0;
+    for (; n < 3; n++) {
+        if ((rc = cio_create_task(count, NULL, NULL, &counters[n])) < 0)
+            break;
+        futs[n] = cio_task_future(counters[n]);
     }
-    int status = 0;
-    for (int i = 0; i < 3; i++) {
-        int rc = cio_task_await(counters[i], NULL);
-        if (rc < 0 && status == 0)
-            status = rc;
+    if (rc == 0)
+        rc = cio_gather(futs, 3, 0, NULL, NULL);  /* await gather(...) */
+    for (int i = 0; i < n; i++)
         cio_task_release(counters[i]);
-    }
-    printf("executed in %.2f seconds\n", cio_loop_time(loop) - start);
-    return status;
+    if (rc == 0)
+        printf("executed in %.2f seconds\n", cio_loop_time(loop) - start);
+    return rc;
 }
 
 int main(void)

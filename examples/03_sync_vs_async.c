@@ -45,19 +45,19 @@ static int async_wait(void *arg, void **result)
 static int async_main(void *arg, void **result)
 {
     cio_task *tasks[3];
-    for (int i = 0; i < 3; i++) {
-        int rc = cio_create_task(async_wait, (void *)(intptr_t)i, NULL, &tasks[i]);
+    cio_future *futs[3];
+    int n = 0, rc = 0;
+    for (; n < 3; n++) {
+        rc = cio_create_task(async_wait, (void *)(intptr_t)n, NULL, &tasks[n]);
         if (rc < 0)
-            return rc;
+            break;
+        futs[n] = cio_task_future(tasks[n]);
     }
-    int status = 0;
-    for (int i = 0; i < 3; i++) {
-        int rc = cio_task_await(tasks[i], NULL);
-        if (rc < 0 && status == 0)
-            status = rc;
+    if (rc == 0)
+        rc = cio_gather(futs, 3, 0, NULL, NULL);
+    for (int i = 0; i < n; i++)
         cio_task_release(tasks[i]);
-    }
-    return status;
+    return rc;
 }
 
 int main(void)

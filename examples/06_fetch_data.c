@@ -15,9 +15,9 @@
  *         print(results)
  *
  * What to observe: the fetches finish in the order 2, 3, 1 and take 0.3 s in
- * all, yet the results are collected in the order asked, because main()
- * awaits the tasks in that order (cio_gather() will do so in one call).
- * Each fetch writes into a record the caller owns, which outlives the task.
+ * all, yet the results come back in the order asked: cio_gather() stores
+ * each task's result at the index of its future.  Each fetch writes into a
+ * record the caller owns, which outlives the task.
  */
 #include <stdio.h>
 #include <cio.h>
@@ -45,23 +45,25 @@ static int main_task(void *arg, void **result)
 {
     struct fetch req[3] = {{1, 0.3, ""}, {2, 0.1, ""}, {3, 0.2, ""}};
     cio_task *tasks[3];
+    cio_future *futs[3];
     int n = 0, rc = 0;
-    for (; n < 3; n++)
+    for (; n < 3; n++) {
         if ((rc = cio_create_task(fetch_data, &req[n], NULL, &tasks[n])) < 0)
             break;
-
-    const char *results[3] = {0};
-    for (int i = 0; i < n; i++) {
-        void *value;
-        int st = cio_task_await(tasks[i], &value);
-        if (st < 0 && rc == 0)
-            rc = st;
-        results[i] = st < 0 ? cio_strerror(st) : value;
-        cio_task_release(tasks[i]);
+        futs[n] = cio_task_future(tasks[n]);
     }
+
+    void *results[3];
+    if (rc == 0)
+        rc = cio_gather(futs, 3, 0, results, NULL);
     for (int i = 0; i < n; i++)
-        printf("result %d: {id: %d, data: \"%s\"}\n", i, req[i].id, results[i]);
-    return rc;
+        cio_task_release(tasks[i]);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < 3; i++)
+        printf("result %d: {id: %d, data: \"%s\"}\n", i, req[i].id,
+               (const char *)results[i]);
+    return 0;
 }
 
 int main(void)

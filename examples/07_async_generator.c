@@ -1,6 +1,5 @@
 /*
- * Async generator: a counter that yields 0..4 with a pause between items,
- * consumed by an `async for` loop.
+ * Async generator: a counter yields 0..4, paced, consumed by `async for`.
  *
  * The asyncio program it mirrors:
  *

@@ -1,7 +1,5 @@
 /*
- * Async iterator: an object that hands out items through an explicit
- * next-item interface (__aiter__ / __anext__), iterated with `async for`
- * and with anext() by hand.
+ * Async iterator: an object with an explicit next-item interface (__anext__).
  *
  * The asyncio program it mirrors:
  *

@@ -1,9 +1,6 @@
 /*
  * Resource cleanup: a lock is always released, even if its holder is cancelled.
  *
- * A task holds a lock and a buffer when it is cancelled; both are still
- * released, after a cleanup step that itself has to wait.
- *
  * The asyncio program it mirrors:
  *
  *     lock = asyncio.Lock()

@@ -1,5 +1,5 @@
 /*
- * A blocking function in a thread while the loop stays responsive.
+ * to_thread: a blocking function runs in a thread; the loop stays responsive.
  *
  * The asyncio program it mirrors (SCENARIOS #15):
  *

@@ -1,5 +1,5 @@
 /*
- * CPU-bound work over processes, I/O-bound work over threads, timed.
+ * Processes vs threads: CPU-bound work over processes, I/O-bound over threads.
  *
  * The asyncio program it mirrors (SCENARIOS #16):
  *

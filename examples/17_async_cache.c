@@ -1,6 +1,5 @@
 /*
- * Async cache: an expensive computation cached, so that concurrent callers
- * share one computation and repeated calls return at once.
+ * Async cache: concurrent callers share one computation; repeats are instant.
  *
  * The asyncio program it mirrors (with the async-lru package):
  *

@@ -1,6 +1,5 @@
 /*
- * Retry: a flaky operation retried with exponential backoff, each failure
- * logged, and reported when the retries finally give up.
+ * Retry: a flaky operation retried with backoff, logged, reported on give-up.
  *
  * The asyncio program it mirrors (with the tenacity package):
  *

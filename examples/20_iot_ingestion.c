@@ -1,5 +1,5 @@
 /*
- * IoT ingestion: many devices send readings over UDP and TCP; one pipeline processes them as they arrive.
+ * IoT ingestion: device readings over UDP and TCP, processed as they arrive.
  *
  * The asyncio program it mirrors (SCENARIOS.md #20):
  *

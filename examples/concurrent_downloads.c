@@ -1,5 +1,5 @@
 /*
- * Concurrent downloads: a small local HTTP/1.0-ish server and several downloads over raw streams.
+ * Concurrent downloads: several fetches from a local server over raw streams.
  *
  * The asyncio program it mirrors:
  *

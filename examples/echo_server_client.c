@@ -1,5 +1,5 @@
 /*
- * Echo server and client: a TCP server and its clients in one program, on loopback.
+ * Echo server and client: a TCP server and its clients, on loopback.
  *
  * The asyncio program it mirrors:
  *

@@ -14,7 +14,12 @@
 #   4. the example in README.md (its first ```c block) is not, line for
 #      line, the code of examples/00_readme.c after its opening comment:
 #      that example is built and run by `make test`, so the README's code is
-#      proven to compile and work.
+#      proven to compile and work;
+#   5. an examples/*.c does not open with its comment: "/*" on line 1, a
+#      one-line title " * Title: what it shows" on line 2 (what
+#      scripts/tour.sh prints for `make run`), " *" on line 3, then, in the
+#      comment, the asyncio program it mirrors ("asyncio program") and what
+#      to observe ("What to observe").
 # Only bash, grep, sort and a POSIX awk are needed.
 set -euo pipefail
 src=${1:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -93,8 +98,29 @@ if [ -f README.md ] && [ -f examples/00_readme.c ]; then
     fi
 fi
 
+for ex in examples/*.c; do
+    why=""
+    l1=$(sed -n 1p "$ex"); l2=$(sed -n 2p "$ex"); l3=$(sed -n 3p "$ex")
+    comment=$(awk '{ print } /\*\// { exit }' "$ex")
+    if [ "$l1" != "/*" ]; then
+        why="line 1 is not \"/*\""
+    elif ! [[ $l2 =~ ^\ \*\ [A-Za-z0-9_].*[^,\;:]$ ]] || [[ $l2 == *'*/'* ]]; then
+        why="line 2 is not a one-line title \" * Title: what it shows\""
+    elif [ "$l3" != " *" ]; then
+        why="the title goes on past line 2 (line 3 must be \" *\")"
+    elif ! grep -q 'asyncio program' <<<"$comment"; then
+        why="its opening comment does not show the asyncio program it mirrors"
+    elif ! grep -q 'What to observe' <<<"$comment"; then
+        why="its opening comment does not say what to observe"
+    fi
+    if [ -n "$why" ]; then
+        echo "check_docs: $ex: $why"
+        fail=1
+    fi
+done
+
 total=$(wc -l <<<"$funcs")
 if [ "$fail" = 0 ]; then
-    echo "check_docs: ok: $total public functions in ${#headers[@]} headers, each with a doc comment and mentioned in docs/"
+    echo "check_docs: ok: $total public functions in ${#headers[@]} headers, each with a doc comment and mentioned in docs/; every example opens with a title"
 fi
 exit "$fail"
