@@ -288,6 +288,19 @@ static int settle(cio_tls *tls, int ret, const char *what)
         return e && e != EAGAIN ? -e : -ECONNRESET;
     }
     default: {
+        /* OpenSSL 3 reports a peer that closed without close_notify as a
+         * protocol error (1.1.1 said SSL_ERROR_SYSCALL with errno 0); it
+         * is the -ECONNRESET this file promises either way. */
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+        unsigned long e = ERR_peek_error();
+        if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+            ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            ERR_clear_error();
+            snprintf(tls->error, sizeof tls->error,
+                     "%s: peer closed the connection without close_notify", what);
+            return -ECONNRESET;
+        }
+#endif
         char prefix[64];
         snprintf(prefix, sizeof prefix, "%s", what);
         take_errors(tls->error, sizeof tls->error, prefix);
@@ -428,6 +441,26 @@ const char *cio_tls_version(const cio_tls *tls)
 
 const char *cio_tls_error_message(const cio_tls *tls) { return tls ? tls->error : ""; }
 
+/* ---- for streams (stream_tls.c) ------------------------------------------- */
+
+int cio__tls_close_notify(cio_tls *tls)
+{
+    if (!tls->handshaken)
+        return 0;
+    /* One try, without waiting: the alert is a few bytes that fit in the
+     * socket buffer unless the peer stopped reading long ago, and then it
+     * does not matter. */
+    ERR_clear_error();
+    int r = SSL_shutdown(tls->ssl);
+    ERR_clear_error();
+    return r >= 0 ? 0 : -EAGAIN;
+}
+
+void cio__tls_context_set_error(cio_tls_context *ctx, const char *msg)
+{
+    snprintf(ctx->error, sizeof ctx->error, "%s", msg ? msg : "");
+}
+
 #else /* !CIO_HAVE_OPENSSL */
 
 int cio_tls_available(void) { return 0; }
@@ -457,5 +490,7 @@ const char *cio_tls_alpn_selected(const cio_tls *t) { return NULL; }
 const char *cio_tls_version(const cio_tls *t) { return NULL; }
 const char *cio_tls_error_message(const cio_tls *t) { return "cio was built without OpenSSL"; }
 void cio_tls_free(cio_tls *t) { (void)t; }
+int cio__tls_close_notify(cio_tls *t) { return -ENOTSUP; }
+void cio__tls_context_set_error(cio_tls_context *c, const char *m) { (void)c; }
 
 #endif
