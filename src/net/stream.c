@@ -13,21 +13,102 @@
  * watermark the stream is "paused" and drain waits until the flusher has
  * brought it down to the low watermark.
  *
- * Divided into: creation and lifetime, reading, writing and the flusher,
- * closing, extra info.
+ * Bytes move through a transport (struct cio__stream_transport in
+ * stream.h): the plain socket and pipe ones are here, the TLS one is in
+ * stream_tls.c.
+ *
+ * Divided into: transports, creation and lifetime, reading, writing and
+ * the flusher, closing, extra info.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "op.h"
 #include "stream.h"
+#include "../exec/exec.h"
 
 /* Reads at least this large skip the buffer when it is empty. */
 #define DIRECT_READ_MIN 4096
+
+static void close_now(cio_stream *s);
+
+/* ---- transports ------------------------------------------------------------ */
+
+static int plain_recv(cio_stream *s, void *buf, size_t len)
+{
+    return cio__op_recv(s->fd, buf, len, 0);
+}
+
+static int plain_send(cio_stream *s, const void *buf, size_t len)
+{
+    return cio__op_send(s->fd, buf, len, 0);
+}
+
+/* Sends what the kernel takes now, without waiting; -errno on a hard error. */
+static ssize_t plain_send_now(cio_stream *s, const struct iovec *iov, int iovcnt)
+{
+    struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+    ssize_t n;
+    do
+        n = sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? 0 : -errno;
+    return n;
+}
+
+static void plain_write_eof(cio_stream *s) { shutdown(s->fd, SHUT_WR); }
+
+static void plain_close(cio_stream *s, int graceful)
+{
+    (void)s;
+    (void)graceful;
+}
+
+const struct cio__stream_transport cio__stream_plain = {
+    .name = "socket",
+    .recv = plain_recv,
+    .send = plain_send,
+    .send_now = plain_send_now,
+    .write_eof = plain_write_eof,
+    .close = plain_close,
+};
+
+/* Pipes (a child's stdin/stdout): read/write, never SIGPIPE (pipe.c). */
+static int pipe_recv(cio_stream *s, void *buf, size_t len)
+{
+    int rc = cio__checkpoint(cio__current());
+    return rc ? rc : cio__pipe_read(s->loop, s->fd, buf, len);
+}
+
+/* Writes in pieces of at most 64 KiB so the flusher reports progress to
+ * drain as the reader takes the data. */
+static int pipe_send(cio_stream *s, const void *buf, size_t len)
+{
+    if (len > 65536)
+        len = 65536;
+    int rc = cio__checkpoint(cio__current());
+    if (!rc)
+        rc = cio__pipe_write_all(s->loop, s->fd, buf, len);
+    return rc < 0 ? rc : (int)len;
+}
+
+/* A pipe has no half-close: the write end is closed as a whole. */
+static void pipe_write_eof(cio_stream *s) { close_now(s); }
+
+const struct cio__stream_transport cio__stream_pipe = {
+    .name = "pipe",
+    .recv = pipe_recv,
+    .send = pipe_send,
+    .send_now = NULL,
+    .write_eof = pipe_write_eof,
+    .close = plain_close,
+};
 
 /* ---- creation and lifetime ------------------------------------------------ */
 
@@ -48,7 +129,10 @@ int cio__stream_new(cio_loop *loop, int fd, const cio_stream_options *opts, cio_
         return -ENOMEM;
     s->loop = loop;
     s->fd = fd;
+    s->tp = &cio__stream_plain;
     s->refs = 1;
+    s->tls_handshake_timeout = opts && opts->tls_handshake_timeout ? opts->tls_handshake_timeout
+                                                                   : 60.0;
     s->limit = opts && opts->limit ? opts->limit : CIO__STREAM_DEFAULT_LIMIT;
     s->high = opts && opts->high_water ? opts->high_water : CIO__STREAM_DEFAULT_HIGH;
     s->low = opts && opts->low_water && opts->low_water <= s->high ? opts->low_water
@@ -66,22 +150,40 @@ int cio_stream_from_fd(int fd, const cio_stream_options *opts, cio_stream **out)
     if (!loop)
         return CIO_ENOLOOP;
     int fl = fcntl(fd, F_GETFL);
-    if (fl < 0)
+    struct stat st;
+    if (fl < 0 || fstat(fd, &st) < 0)
         return -errno;
     int rc = cio__stream_new(loop, fd, opts, out);
     if (rc < 0)
         return rc;
     if (!(fl & O_NONBLOCK))
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    if (!S_ISSOCK(st.st_mode)) {
+        (*out)->tp = &cio__stream_pipe; /* pipes, FIFOs, terminals */
+        return 0;
+    }
     if (!(opts && opts->no_nodelay))
         cio__set_nodelay(fd);
+    if (opts && opts->tls) {
+        rc = cio__stream_tls_begin(*out, opts->tls, opts->server_hostname);
+        if (rc < 0) {
+            (*out)->fd = -1; /* the caller keeps fd */
+            cio_stream_release(*out);
+            *out = NULL;
+            if (!(fl & O_NONBLOCK))
+                fcntl(fd, F_SETFL, fl);
+            return rc;
+        }
+    }
     return 0;
 }
 
 static void stream_free(cio_stream *s)
 {
-    if (s->fd >= 0)
+    if (s->fd >= 0) {
+        s->tp->close(s, 0);
         cio_close(s->fd);
+    }
     if (s->drain_fut) {
         if (!cio_future_done(s->drain_fut))
             cio_future_set_result(s->drain_fut, NULL);
@@ -94,6 +196,8 @@ static void stream_free(cio_stream *s)
     }
     cio__free(s->rbuf);
     cio__free(s->wbuf);
+    cio_tls_free(s->tls);
+    cio__free(s->tls_error);
     cio__free(s);
 }
 
@@ -116,6 +220,7 @@ static void close_now(cio_stream *s)
     s->closing = 1;
     if (s->fd >= 0) {
         int fd = s->fd;
+        s->tp->close(s, s->graceful && !s->werr);
         s->fd = -1;
         cio_close(fd);
     }
@@ -156,7 +261,7 @@ static int fill(cio_stream *s)
         s->rend -= s->rstart;
         s->rstart = 0;
     }
-    int n = cio__op_recv(s->fd, s->rbuf + s->rend, s->rcap - s->rend, 0);
+    int n = s->tp->recv(s, s->rbuf + s->rend, s->rcap - s->rend);
     if (n > 0) {
         s->rend += (size_t)n;
         return n;
@@ -195,7 +300,7 @@ int cio_stream_read(cio_stream *s, void *buf, size_t n)
     if (s->fd < 0)
         return CIO_ECLOSED;
     if (n >= DIRECT_READ_MIN) {
-        int r = cio__op_recv(s->fd, buf, n, 0);
+        int r = s->tp->recv(s, buf, n);
         if (r == 0)
             s->eof = 1;
         else if (r < 0 && r != -ECANCELED && r != -ETIMEDOUT)
@@ -219,7 +324,7 @@ int cio_stream_readexactly(cio_stream *s, void *buf, size_t n, size_t *partial)
     while (got < n) {
         int r;
         if (n - got >= DIRECT_READ_MIN && !s->eof && !s->rerr && s->fd >= 0) {
-            r = cio__op_recv(s->fd, p + got, n - got, 0);
+            r = s->tp->recv(s, p + got, n - got);
             if (r > 0)
                 got += (size_t)r;
             else if (r == 0)
@@ -366,8 +471,8 @@ static void after_flush(cio_stream *s)
         return;
     }
     if (s->eof_wanted && !s->eof_sent) {
-        shutdown(s->fd, SHUT_WR);
         s->eof_sent = 1;
+        s->tp->write_eof(s);
     }
 }
 
@@ -386,7 +491,7 @@ static int flusher(void *arg, void **result)
     cio_stream *s = arg;
     s->flusher_started = 1;
     while (s->fd >= 0 && s->wend > s->wstart && !s->werr) {
-        int n = cio__op_send(s->fd, s->wbuf + s->wstart, s->wend - s->wstart, 0);
+        int n = s->tp->send(s, s->wbuf + s->wstart, s->wend - s->wstart);
         if (n < 0) {
             if (s->fd >= 0)
                 set_werr(s, n);
@@ -409,18 +514,6 @@ static int flusher(void *arg, void **result)
     after_flush(s);
     stream_unref(s);
     return 0;
-}
-
-/* Sends what the kernel takes now, without waiting; -errno on a hard error. */
-static ssize_t send_now(int fd, const void *buf, size_t len)
-{
-    ssize_t n;
-    do
-        n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? 0 : -errno;
-    return n;
 }
 
 /* Makes room for len more bytes at the end of the queue. */
@@ -504,17 +597,13 @@ int cio_stream_writelines(cio_stream *s, const struct iovec *iov, int iovcnt)
         }
     } else {
         /* Nothing queued: hand the kernel what it takes now. */
-        struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
-        ssize_t n;
-        do
-            n = sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
-            rc = -errno;
+        ssize_t n = s->tp->send_now ? s->tp->send_now(s, iov, iovcnt) : 0;
+        if (n < 0) {
+            rc = (int)n;
             set_werr(s, rc);
             return rc;
         }
-        size_t sent = n < 0 ? 0 : (size_t)n;
+        size_t sent = (size_t)n;
         if (sent < total) {
             if ((rc = reserve(s, total - sent)) < 0) {
                 /* Part went out and the rest cannot be kept: the stream
@@ -548,11 +637,12 @@ int cio_stream_writelines(cio_stream *s, const struct iovec *iov, int iovcnt)
 int cio_stream_write(cio_stream *s, const void *buf, size_t len)
 {
     if (s && s->fd >= 0 && !s->werr && !s->closing && !s->eof_wanted && !s->flushing &&
-        s->wend == s->wstart && len) {
+        s->wend == s->wstart && len && s->tp->send_now) {
         /* Fast path: nothing queued. */
         if (!buf)
             return cio__bad_arg(s->loop, __func__, "buf is NULL");
-        ssize_t n = send_now(s->fd, buf, len);
+        struct iovec one = {(void *)buf, len};
+        ssize_t n = s->tp->send_now(s, &one, 1);
         if (n < 0) {
             set_werr(s, (int)n);
             return (int)n;
