@@ -196,6 +196,7 @@ static void stream_free(cio_stream *s)
     }
     cio__free(s->rbuf);
     cio__free(s->wbuf);
+    cio__free(s->wold);
     cio_tls_free(s->tls);
     cio__free(s->tls_error);
     cio__free(s);
@@ -491,7 +492,13 @@ static int flusher(void *arg, void **result)
     cio_stream *s = arg;
     s->flusher_started = 1;
     while (s->fd >= 0 && s->wend > s->wstart && !s->werr) {
+        /* The send may park while writers append: reserve() then leaves
+         * these bytes where they are (see there). */
+        s->sending = 1;
         int n = s->tp->send(s, s->wbuf + s->wstart, s->wend - s->wstart);
+        s->sending = 0;
+        cio__free(s->wold);
+        s->wold = NULL;
         if (n < 0) {
             if (s->fd >= 0)
                 set_werr(s, n);
@@ -516,33 +523,44 @@ static int flusher(void *arg, void **result)
     return 0;
 }
 
-/* Makes room for len more bytes at the end of the queue. */
+/*
+ * Makes room for len more bytes at the end of the queue.  While the
+ * flusher is parked inside a send, the transport holds a pointer to
+ * wbuf + wstart (the op layer retries with it after EAGAIN; the pipe and
+ * TLS sends loop on it), so the queued bytes must neither move nor be
+ * freed: no compaction then, and a bigger buffer keeps them at the same
+ * offset while the old one lives on in wold until the send returns.
+ */
 static int reserve(cio_stream *s, size_t len)
 {
-    if (s->wstart == s->wend)
+    if (s->wstart == s->wend && !s->sending)
         s->wstart = s->wend = 0;
     if (s->wcap - s->wend >= len)
         return 0;
     size_t used = s->wend - s->wstart;
-    if (s->wstart && s->wcap - used >= len) {
+    if (s->wstart && !s->sending && s->wcap - used >= len) {
         memmove(s->wbuf, s->wbuf + s->wstart, used);
         s->wstart = 0;
         s->wend = used;
         return 0;
     }
+    size_t keep = s->sending ? s->wstart : 0;
     size_t cap = s->wcap ? s->wcap : 4096;
-    while (cap < used + len)
+    while (cap < keep + used + len)
         cap *= 2;
     char *b = cio__malloc(cap);
     if (!b)
         return -ENOMEM;
     if (used)
-        memcpy(b, s->wbuf + s->wstart, used);
-    cio__free(s->wbuf);
+        memcpy(b + keep, s->wbuf + s->wstart, used);
+    if (s->sending && !s->wold)
+        s->wold = s->wbuf; /* the send in flight reads from it */
+    else
+        cio__free(s->wbuf);
     s->wbuf = b;
     s->wcap = cap;
-    s->wstart = 0;
-    s->wend = used;
+    s->wstart = keep;
+    s->wend = keep + used;
     return 0;
 }
 

@@ -62,6 +62,11 @@ struct cio_stream {
     /* writing */
     char *wbuf;                /* bytes queued for the kernel */
     size_t wstart, wend, wcap; /* queued data is wbuf[wstart, wend) */
+    char *wold;                /* the buffer a send in flight reads from,
+                                  when the queue moved meanwhile; freed
+                                  when that send returns */
+    uint8_t sending;           /* the flusher is inside a send: the bytes at
+                                  wbuf + wstart must not move */
     size_t high, low;          /* watermarks */
     int werr;                  /* sticky write error, 0 if none */
     uint8_t paused;            /* buffer went above high, not yet <= low */
