@@ -14,11 +14,11 @@
  * brought it down to the low watermark.
  *
  * Bytes move through a transport (struct cio__stream_transport in
- * stream.h): the plain socket and pipe ones are here, the TLS one is in
- * stream_tls.c.
+ * stream.h): the socket and pipe ones are in stream_transport.c, the TLS
+ * one in stream_tls.c.
  *
- * Divided into: transports, creation and lifetime, reading, writing and
- * the flusher, closing, extra info.
+ * Divided into: creation and lifetime, reading, writing and the flusher,
+ * closing, extra info.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -30,85 +30,9 @@
 
 #include "op.h"
 #include "stream.h"
-#include "../exec/exec.h"
 
 /* Reads at least this large skip the buffer when it is empty. */
 #define DIRECT_READ_MIN 4096
-
-static void close_now(cio_stream *s);
-
-/* ---- transports ------------------------------------------------------------ */
-
-static int plain_recv(cio_stream *s, void *buf, size_t len)
-{
-    return cio__op_recv(s->fd, buf, len, 0);
-}
-
-static int plain_send(cio_stream *s, const void *buf, size_t len)
-{
-    return cio__op_send(s->fd, buf, len, 0);
-}
-
-/* Sends what the kernel takes now, without waiting; -errno on a hard error. */
-static ssize_t plain_send_now(cio_stream *s, const struct iovec *iov, int iovcnt)
-{
-    struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
-    ssize_t n;
-    do
-        n = sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? 0 : -errno;
-    return n;
-}
-
-static void plain_write_eof(cio_stream *s) { shutdown(s->fd, SHUT_WR); }
-
-static void plain_close(cio_stream *s, int graceful)
-{
-    (void)s;
-    (void)graceful;
-}
-
-const struct cio__stream_transport cio__stream_plain = {
-    .name = "socket",
-    .recv = plain_recv,
-    .send = plain_send,
-    .send_now = plain_send_now,
-    .write_eof = plain_write_eof,
-    .close = plain_close,
-};
-
-/* Pipes (a child's stdin/stdout): read/write, never SIGPIPE (pipe.c). */
-static int pipe_recv(cio_stream *s, void *buf, size_t len)
-{
-    int rc = cio__checkpoint(cio__current());
-    return rc ? rc : cio__pipe_read(s->loop, s->fd, buf, len);
-}
-
-/* Writes in pieces of at most 64 KiB so the flusher reports progress to
- * drain as the reader takes the data. */
-static int pipe_send(cio_stream *s, const void *buf, size_t len)
-{
-    if (len > 65536)
-        len = 65536;
-    int rc = cio__checkpoint(cio__current());
-    if (!rc)
-        rc = cio__pipe_write_all(s->loop, s->fd, buf, len);
-    return rc < 0 ? rc : (int)len;
-}
-
-/* A pipe has no half-close: the write end is closed as a whole. */
-static void pipe_write_eof(cio_stream *s) { close_now(s); }
-
-const struct cio__stream_transport cio__stream_pipe = {
-    .name = "pipe",
-    .recv = pipe_recv,
-    .send = pipe_send,
-    .send_now = NULL,
-    .write_eof = pipe_write_eof,
-    .close = plain_close,
-};
 
 /* ---- creation and lifetime ------------------------------------------------ */
 
