@@ -14,8 +14,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "cio/tls.h"
 #include "../loop/loop.h"
@@ -200,6 +202,64 @@ const char *cio_tls_context_error_message(const cio_tls_context *ctx)
 
 /* ---- sessions ---------------------------------------------------------- */
 
+/*
+ * OpenSSL's socket BIO writes with write(2), which raises SIGPIPE (killing
+ * the process by default) when the peer is gone.  A library must not
+ * depend on the application ignoring it, so sessions use the socket BIO
+ * with its write replaced by send(MSG_NOSIGNAL); the rest (read, ctrl,
+ * create, destroy) is the socket BIO's own.
+ */
+static BIO_METHOD *nosigpipe_method;
+static pthread_once_t nosigpipe_once = PTHREAD_ONCE_INIT;
+
+static int nosigpipe_write(BIO *b, const char *buf, int len)
+{
+    int fd = -1;
+    BIO_get_fd(b, &fd);
+    BIO_clear_retry_flags(b);
+    ssize_t n;
+    do
+        n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && BIO_sock_should_retry((int)n))
+        BIO_set_retry_write(b);
+    return (int)n;
+}
+
+static void nosigpipe_init(void)
+{
+    const BIO_METHOD *sock = BIO_s_socket();
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                                 "cio socket");
+    if (!m)
+        return;
+    if (!BIO_meth_set_write(m, nosigpipe_write) ||
+        !BIO_meth_set_read(m, BIO_meth_get_read(sock)) ||
+        !BIO_meth_set_puts(m, BIO_meth_get_puts(sock)) ||
+        !BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock)) ||
+        !BIO_meth_set_create(m, BIO_meth_get_create(sock)) ||
+        !BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock))) {
+        BIO_meth_free(m);
+        return;
+    }
+    nosigpipe_method = m;
+}
+
+/* Attaches fd to ssl through the no-SIGPIPE BIO (the plain socket BIO if
+ * that could not be made).  1 on success, as SSL_set_fd. */
+static int attach_fd(SSL *ssl, int fd)
+{
+    pthread_once(&nosigpipe_once, nosigpipe_init);
+    if (!nosigpipe_method)
+        return SSL_set_fd(ssl, fd);
+    BIO *bio = BIO_new(nosigpipe_method);
+    if (!bio)
+        return 0;
+    BIO_set_fd(bio, fd, BIO_NOCLOSE);
+    SSL_set_bio(ssl, bio, bio);
+    return 1;
+}
+
 int cio_tls_new(cio_tls_context *ctx, int fd, const char *server_hostname, cio_tls **out)
 {
     if (!out)
@@ -220,7 +280,7 @@ int cio_tls_new(cio_tls_context *ctx, int fd, const char *server_hostname, cio_t
     tls->fd = fd;
     tls->ctx = ctx;
     tls->ssl = SSL_new(ctx->ssl_ctx);
-    if (!tls->ssl || SSL_set_fd(tls->ssl, fd) != 1) {
+    if (!tls->ssl || attach_fd(tls->ssl, fd) != 1) {
         take_errors(ctx->error, sizeof ctx->error, "creating the session");
         SSL_free(tls->ssl);
         cio__free(tls);
