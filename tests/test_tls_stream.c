@@ -649,6 +649,116 @@ static void tls_stream_python_asyncio_client(void)
     CHECK_RC(cio_run(python_client_main, NULL, NULL), 0);
 }
 
+/* ---- every allocation failing in turn -------------------------------------------- */
+
+static long alloc_calls, fail_at;
+static int failed_once;
+static cio_tls_context *alloc_sctx, *alloc_cctx;
+
+static void *counting_alloc(void *ud, void *ptr, size_t size)
+{
+    (void)ud;
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (++alloc_calls == fail_at) {
+        failed_once = 1;
+        return NULL;
+    }
+    return realloc(ptr, size);
+}
+
+static int alloc_scenario(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    cio_server_options so = {.stream.tls = alloc_sctx};
+    cio_server *srv;
+    int rc = cio_start_server(echo_handler, NULL, "127.0.0.1", 0, &so, &srv);
+    if (rc < 0)
+        return rc;
+    cio_stream_options o = {.tls = alloc_cctx};
+    cio_stream *s;
+    rc = cio_open_connection("127.0.0.1", cio_server_port(srv), &o, &s);
+    if (rc == 0) {
+        static char big[60000];
+        memset(big, 'b', sizeof big);
+        big[sizeof big - 1] = '\n';
+        rc = cio_stream_write(s, "hello\n", 6);
+        for (int i = 0; i < 5 && rc == 0; i++)
+            rc = cio_stream_write(s, big, sizeof big); /* queues: the TLS flusher runs */
+        static char line[sizeof big];
+        for (int i = 0; i < 6 && rc >= 0; i++)
+            rc = cio_stream_readline(s, line, sizeof line);
+        cio_stream_close(s);
+        cio_stream_release(s);
+    }
+    cio_server_close(srv);
+    cio_server_abort_clients(srv);
+    cio_server_wait_closed(srv);
+    cio_server_release(srv);
+    return rc < 0 ? rc : 0;
+}
+
+static int alloc_watchdog(void *arg, void **result)
+{
+    (void)result;
+    if (cio_sleep(5.0) == 0) {
+        fprintf(stderr, "  run with allocation %ld failing is stuck: cancelling it\n", fail_at);
+        test_failures++;
+        cio_task_cancel(arg, NULL);
+    }
+    return 0;
+}
+
+static int alloc_guarded(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    cio_task *work, *dog;
+    int rc = cio_create_task(alloc_scenario, NULL, "scenario", &work);
+    if (rc < 0)
+        return rc;
+    if (cio_create_task(alloc_watchdog, work, "watchdog", &dog) < 0)
+        dog = NULL;
+    rc = cio_task_await(work, NULL);
+    cio_task_release(work);
+    if (dog) {
+        cio_task_cancel(dog, NULL);
+        cio_task_await(dog, NULL);
+        cio_task_release(dog);
+    }
+    return rc;
+}
+
+static void tls_stream_every_allocation(void)
+{
+    alloc_sctx = server_ctx();
+    alloc_cctx = client_ctx(1);
+    int fds = count_fds();
+    CHECK_RC(cio_set_allocator(counting_alloc, NULL), 0);
+    long n;
+    for (n = 1; n < 5000; n++) {
+        alloc_calls = 0;
+        fail_at = n;
+        failed_once = 0;
+        int rc = cio_run(alloc_guarded, NULL, NULL);
+        CHECK(rc <= 0);
+        if (!failed_once) {
+            CHECK_RC(rc, 0); /* no failure injected: the scenario works */
+            break;
+        }
+    }
+    fail_at = 0;
+    CHECK_RC(cio_set_allocator(NULL, NULL), 0);
+    fprintf(stderr, "  %ld runs, one per allocation\n", n);
+    CHECK(n > 10 && n < 5000);
+    CHECK_EQ(count_fds(), fds);
+    cio_tls_context_free(alloc_sctx);
+    cio_tls_context_free(alloc_cctx);
+}
+
 /* ---- bad arguments ------------------------------------------------------------------ */
 
 static int args_main(void *arg, void **result)
@@ -693,6 +803,7 @@ int main(void)
     RUN(tls_stream_vs_openssl_s_client);
     RUN(tls_stream_python_asyncio_client);
     RUN(tls_stream_bad_arguments);
+    RUN(tls_stream_every_allocation);
     remove_cert();
     return test_finish();
 }
