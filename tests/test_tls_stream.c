@@ -432,6 +432,75 @@ static int busy_main(void *arg, void **result)
     return 0;
 }
 
+static int starttls_failed; /* server-side upgrades that failed */
+
+/* Both sides cio: the server upgrades after "OK", then echoes. */
+static int starttls_echo_handler(cio_stream *s, void *arg)
+{
+    char buf[64];
+    int n = cio_stream_readline(s, buf, sizeof buf);
+    if (n <= 0)
+        return n;
+    /* "OK" is queued, then start_tls sends it before the handshake. */
+    CHECK_RC(cio_stream_write(s, "OK\n", 3), 0);
+    int rc = cio_stream_start_tls(s, arg, NULL);
+    if (rc < 0) { /* the second client refuses our certificate */
+        CHECK(!memcmp(buf, "STARTTLS\n", 9) && cio_stream_is_closing(s));
+        starttls_failed++;
+        return 0;
+    }
+    CHECK(cio_stream_is_tls(s));
+    return echo_handler(s, NULL);
+}
+
+static int starttls_cio_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    cio_tls_context *sctx = server_ctx(), *cctx = client_ctx(1);
+    cio_server_options so = {0};
+    cio_server *srv = NULL;
+    starttls_failed = 0;
+    CHECK_RC(cio_start_server(starttls_echo_handler, sctx, "127.0.0.1", 0, &so, &srv), 0);
+    cio_stream *s = NULL;
+    CHECK_RC(cio_open_connection("127.0.0.1", cio_server_port(srv), NULL, &s), 0);
+    if (s) {
+        char buf[64];
+        CHECK_RC(cio_stream_write(s, "STARTTLS\n", 9), 0);
+        CHECK_EQ(cio_stream_readline(s, buf, sizeof buf), 3);
+        CHECK_RC(cio_stream_start_tls(s, cctx, "localhost"), 0);
+        CHECK(cio_stream_tls_version(s) != NULL);
+        CHECK_RC(cio_stream_write(s, "over tls\n", 9), 0);
+        CHECK_EQ(cio_stream_readline(s, buf, sizeof buf), 9);
+        CHECK(!memcmp(buf, "over tls\n", 9));
+        CHECK_RC(cio_stream_write_eof(s), 0);
+        CHECK_EQ(cio_stream_read(s, buf, sizeof buf), 0);
+        cio_stream_release(s);
+    }
+    /* A handshake that fails (the client does not trust the server)
+     * aborts the stream and says why. */
+    cio_tls_context *stranger = client_ctx(0);
+    CHECK_RC(cio_open_connection("127.0.0.1", cio_server_port(srv), NULL, &s), 0);
+    if (s) {
+        char buf[64];
+        CHECK_RC(cio_stream_write(s, "STARTTLS\n", 9), 0);
+        CHECK_EQ(cio_stream_readline(s, buf, sizeof buf), 3);
+        CHECK_RC(cio_stream_start_tls(s, stranger, "localhost"), CIO_ETLS);
+        CHECK(strstr(cio_stream_tls_error_message(s), "certificate verify failed") != NULL);
+        CHECK(cio_stream_is_closing(s));
+        CHECK_RC(cio_stream_write(s, "x", 1), CIO_ECLOSED);
+        cio_stream_release(s);
+    }
+    stop_server(srv);
+    CHECK_EQ(starttls_failed, 1);
+    cio_tls_context_free(sctx);
+    cio_tls_context_free(cctx);
+    cio_tls_context_free(stranger);
+    return 0;
+}
+
+static void tls_start_tls_cio(void) { CHECK_RC(cio_run(starttls_cio_main, NULL, NULL), 0); }
+
 static void tls_start_tls_refuses_buffered(void) { CHECK_RC(cio_run(busy_main, NULL, NULL), 0); }
 
 static int python_starttls_main(void *arg, void **result)
@@ -798,6 +867,7 @@ int main(void)
     RUN(tls_stream_cancellation);
     RUN(tls_stream_slow_reader);
     RUN(tls_start_tls_refuses_buffered);
+    RUN(tls_start_tls_cio);
     RUN(tls_start_tls_python);
     RUN(tls_stream_vs_openssl_s_server);
     RUN(tls_stream_vs_openssl_s_client);

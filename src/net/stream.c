@@ -91,7 +91,8 @@ int cio_stream_from_fd(int fd, const cio_stream_options *opts, cio_stream **out)
     if (opts && opts->tls) {
         rc = cio__stream_tls_begin(*out, opts->tls, opts->server_hostname);
         if (rc < 0) {
-            (*out)->fd = -1; /* the caller keeps fd */
+            (*out)->fd = -1; /* the caller keeps fd, unknown to the loop again */
+            cio__fd_forget(loop, fd);
             cio_stream_release(*out);
             *out = NULL;
             if (!(fl & O_NONBLOCK))
