@@ -155,7 +155,7 @@ int cio_loop_close(cio_loop *loop)
     while (loop->free_handles) {
         cio_handle *h = loop->free_handles;
         loop->free_handles = (cio_handle *)(void *)h->node.next;
-        cio__free(h);
+        cio__handle_dispose(h);
     }
     loop->nfree_handles = 0;
     cio__stack_pool_fini(&loop->stacks);

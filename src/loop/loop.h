@@ -54,6 +54,8 @@ struct cio_handle {
     uint64_t seq;              /* scheduling order: ties of `when` keep FIFO */
     uint32_t refs;             /* queue or heap holds one, the user one */
     uint32_t flags;            /* CIO__H_* */
+    struct cio__handle_block *block; /* block it was carved from (handle.c),
+                                        NULL if allocated alone */
 };
 
 /*
@@ -241,6 +243,8 @@ static inline int cio__check_thread(const cio_loop *loop, const char *fn)
 
 /* Handles. */
 cio_handle *cio__handle_new(cio_loop *loop);
+/* Frees a handle no one references, to its block or the allocator. */
+void cio__handle_dispose(cio_handle *h);
 /* Resets h (allocated with cio__malloc) as a fresh handle of loop. */
 void cio__handle_init(cio_loop *loop, cio_handle *h);
 void cio__handle_unref(cio_handle *h);

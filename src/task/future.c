@@ -111,13 +111,15 @@ void cio_future_release(cio_future *f)
     /* Only into the pool of the loop running here: that loop is alive and
      * not closed, while f->loop may already be freed (a future may outlive
      * its loop), so it is compared, never dereferenced, before. */
+#if FUTURE_POOL_MAX > 0
     cio_loop *loop = f->loop;
-    if (FUTURE_POOL_MAX && loop == cio__running_loop && loop->nfree_futures < FUTURE_POOL_MAX) {
+    if (loop == cio__running_loop && loop->nfree_futures < FUTURE_POOL_MAX) {
         f->result = loop->free_futures;
         loop->free_futures = f;
         loop->nfree_futures++;
         return;
     }
+#endif
     cio__free(f);
 }
 

@@ -45,14 +45,7 @@ static void finish_unstarted(cio_task *t, int code)
     } else {
         msg = cio__strdup("no memory for the task's stack");
     }
-    t->state = CIO__T_DONE;
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        loop->tasks = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    loop->ntasks--;
+    cio__task_retire(loop, t);
     cio__future_complete(&t->fut, code, NULL, msg);
     t->flags &= (uint8_t)~CIO__TF_LOOPREF;
     cio_task_release(t);
@@ -217,14 +210,7 @@ static void task_finish(cio_task *t, int rc, void *result)
         msg = t->cancel_msg;
         t->cancel_msg = NULL;
     }
-    t->state = CIO__T_DONE;
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        loop->tasks = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    loop->ntasks--;
+    cio__task_retire(loop, t);
     cio__future_complete(&t->fut, rc < 0 ? rc : 0, rc < 0 ? NULL : result, msg);
 }
 

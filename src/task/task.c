@@ -103,14 +103,7 @@ void cio__task_free(cio_task *t)
     cio_loop *loop = t->fut.loop;
     if (t->state != CIO__T_DONE) {
         /* Destroyed while pending (loop close): unlink, drop its stack. */
-        t->state = CIO__T_DONE;
-        if (t->prev)
-            t->prev->next = t->next;
-        else
-            loop->tasks = t->next;
-        if (t->next)
-            t->next->prev = t->prev;
-        loop->ntasks--;
+        cio__task_retire(loop, t);
         if (t->stack)
             cio__stack_put(&loop->stacks, t->stack);
         t->stack = NULL;

@@ -164,6 +164,19 @@ void cio__future_report_unretrieved(struct cio_future *f);
 
 /* Tasks. */
 void cio__task_free(cio_task *t);
+/* Marks t done and takes it off the loop's list of pending tasks (inline:
+ * every task's end goes through it). */
+static inline void cio__task_retire(cio_loop *loop, cio_task *t)
+{
+    t->state = CIO__T_DONE;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        loop->tasks = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    loop->ntasks--;
+}
 /* Releases every task struct kept for reuse (loop close). */
 void cio__tasks_fini(cio_loop *loop);
 /* Releases every future kept for reuse (loop close). */
