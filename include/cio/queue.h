@@ -27,6 +27,7 @@
 #ifndef CIO_QUEUE_H
 #define CIO_QUEUE_H
 
+#include "iter.h"
 #include "loop.h"
 
 #ifdef __cplusplus
@@ -159,6 +160,17 @@ CIO_EXTERN int cio_queue_join(cio_queue *q);
  * Does not suspend.
  */
 CIO_EXTERN int cio_queue_shutdown(cio_queue *q, int immediate);
+
+/*
+ * Makes *out an asynchronous iterator over q (cio/iter.h), for CIO_FOR:
+ * next is cio_queue_get (it suspends while the queue is empty) and the
+ * iteration ends (CIO_ITER_END) once q is shut down and drained
+ * (CIO_ESHUTDOWN); other errors (-ECANCELED...) are next's.  Items are
+ * the queue's, owned as with cio_queue_get; call cio_queue_task_done as
+ * usual.  aclose does nothing (q stays open for other consumers).  *out
+ * is valid while q is.  Errors: -EINVAL.  Does not suspend.
+ */
+CIO_EXTERN int cio_queue_aiter(cio_queue *q, cio_aiter *out);
 
 #ifdef __cplusplus
 }

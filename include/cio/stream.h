@@ -19,6 +19,12 @@
  * gracefully, in which case the rest is sent in the background first).  A stream handed
  * to a server's connection callback belongs to the server: it is closed
  * and released when the callback returns.
+ *
+ * TLS (asyncio's ssl= parameters and start_tls): give cio_stream_options a
+ * cio_tls_context (cio/tls.h) and the stream encrypts everything it reads
+ * and writes; the calls below work the same.  cio_stream_start_tls()
+ * upgrades an open plain stream.  Closing a TLS stream gracefully sends
+ * close_notify before the socket is closed (abort does not).
  */
 #ifndef CIO_STREAM_H
 #define CIO_STREAM_H
@@ -27,6 +33,8 @@
 #include <sys/uio.h>
 
 #include "common.h"
+#include "iter.h"
+#include "tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,6 +54,15 @@ typedef struct cio_stream_options {
                              time, no racing) */
     int family;           /* AF_INET, AF_INET6 or 0 (any) for DNS */
     int no_nodelay;       /* 1: leave Nagle on (TCP_NODELAY is default) */
+    cio_tls_context *tls; /* asyncio's ssl=: NULL plain; a client context
+                             (cio_open_connection, cio_stream_from_fd) or
+                             a server one (cio_start_server).  Borrowed: it
+                             must outlive the call (servers: the server) */
+    const char *server_hostname; /* client: SNI and the name checked
+                             against the certificate (default: the host
+                             given to cio_open_connection); copied */
+    double tls_handshake_timeout; /* seconds (default 60, asyncio's
+                             ssl_handshake_timeout); negative: none */
 } cio_stream_options;
 
 /* ---- opening ------------------------------------------------------------ */
@@ -59,6 +76,15 @@ typedef struct cio_stream_options {
  * is set.  Errors: -EINVAL, CIO_EGAIERR + EAI_* (unknown host), the last
  * attempt's -errno (-ECONNREFUSED, -ETIMEDOUT...), -ENOMEM, -ECANCELED
  * (every attempt's socket is closed).  Suspends.
+ *
+ * With opts->tls (a client context) the TLS handshake follows the
+ * connection, verifying the certificate against opts->server_hostname or
+ * else host.  Its failures: CIO_ETLS (bad certificate, hostname mismatch,
+ * protocol error) with the reason in cio_tls_context_error_message(
+ * opts->tls) (the last failure of any connection on that context, e.g.
+ * "... certificate verify failed (hostname mismatch)"), -ECONNRESET (the
+ * peer closed), -ETIMEDOUT (tls_handshake_timeout passed).  The socket is
+ * closed then.
  */
 CIO_EXTERN int cio_open_connection(const char *host, int port, const cio_stream_options *opts,
                                    cio_stream **out);
@@ -69,9 +95,14 @@ CIO_EXTERN int cio_open_unix_connection(const char *path, const cio_stream_optio
                                         cio_stream **out);
 
 /*
- * Wraps a connected stream socket (open_connection(sock=...)).  The stream
- * takes fd over (made non-blocking); on failure the caller keeps it.
- * Errors: -EINVAL, -ENOMEM.  Does not suspend.
+ * Wraps a connected stream socket (open_connection(sock=...)), or any
+ * other descriptor that reads/writes a byte stream: a pipe, a FIFO, a
+ * terminal (read(2)/write(2) are used for those, EPIPE never raises
+ * SIGPIPE, there is no peername, write_eof closes the descriptor).  The
+ * stream takes fd over (made non-blocking); on failure the caller keeps
+ * it.  Errors: -EINVAL, -EBADF, -ENOMEM.  Does not suspend, except with
+ * opts->tls on a socket: then the TLS handshake runs as in
+ * cio_open_connection (server_hostname is not defaulted) and suspends.
  */
 CIO_EXTERN int cio_stream_from_fd(int fd, const cio_stream_options *opts, cio_stream **out);
 
@@ -118,6 +149,24 @@ CIO_EXTERN int cio_stream_readuntil_any(cio_stream *s, const char *const *seps, 
 /* 1 if the peer ended the stream and nothing is left buffered. */
 CIO_EXTERN int cio_stream_at_eof(const cio_stream *s);
 
+/*
+ * `async for line in reader`: makes *out an asynchronous iterator
+ * (cio/iter.h, CIO_FOR) over the lines of s.  Each next reads one line
+ * with cio_stream_readline into buf (at most cap - 1 bytes, then a NUL)
+ * and sets the value to buf: a line including its "\n" (the last one may
+ * lack it), valid until the next call; cio_stream_line_length gives its
+ * length if it may contain NUL bytes.  The end of the stream ends the
+ * iteration (CIO_ITER_END); errors are readline's (CIO_ELIMIT for a line
+ * longer than cap - 1 or the limit, -ECANCELED...).  aclose does nothing:
+ * the stream stays open.  buf must stay valid while the iterator is used;
+ * a new call replaces the previous iterator's buffer.  Errors: -EINVAL
+ * (NULL, cap < 2).  Does not suspend.
+ */
+CIO_EXTERN int cio_stream_lines_aiter(cio_stream *s, char *buf, size_t cap, cio_aiter *out);
+
+/* Length of the line the lines iterator handed out last (0 before). */
+CIO_EXTERN size_t cio_stream_line_length(const cio_stream *s);
+
 /* ---- writing (StreamWriter) --------------------------------------------- */
 
 /*
@@ -145,11 +194,15 @@ CIO_EXTERN int cio_stream_set_write_buffer_limits(cio_stream *s, size_t high, si
 CIO_EXTERN size_t cio_stream_write_buffer_size(const cio_stream *s);
 
 /* Half-closes: once the buffer is sent, shutdown(SHUT_WR).  Reading goes
- * on.  Returns 0 or CIO_ECLOSED.  Does not suspend. */
+ * on.  On a TLS stream the half-close is TLS's own: close_notify is sent
+ * (then shutdown(SHUT_WR)); a TLS 1.3 peer may go on writing, though many
+ * (Python's ssl) answer with their own close_notify.  On a pipe the
+ * descriptor is closed.  Returns 0 or CIO_ECLOSED.  Does not suspend. */
 CIO_EXTERN int cio_stream_write_eof(cio_stream *s);
 
-/* Starts a graceful close: no more writes; buffered data is sent, then the
- * socket is closed.  Idempotent.  Does not suspend. */
+/* Starts a graceful close: no more writes; buffered data is sent, then
+ * (TLS) close_notify without waiting for the peer's, then the socket is
+ * closed.  Idempotent.  Does not suspend. */
 CIO_EXTERN int cio_stream_close(cio_stream *s);
 
 /* Closes at once, dropping buffered data (transport.abort()). */
@@ -176,11 +229,52 @@ CIO_EXTERN int cio_stream_fd(const cio_stream *s);
 CIO_EXTERN int cio_stream_peername(const cio_stream *s, struct sockaddr *addr, socklen_t *len);
 CIO_EXTERN int cio_stream_sockname(const cio_stream *s, struct sockaddr *addr, socklen_t *len);
 
+/* ---- TLS ------------------------------------------------------------------- */
+
+/*
+ * StreamWriter.start_tls / loop.start_tls: upgrades an open plain socket
+ * stream to TLS in place (STARTTLS).  Waits until every queued byte was
+ * sent, then runs the handshake: a client one (verifying against
+ * server_hostname, which may be NULL to skip the name check) when ctx is a
+ * client context, a server one otherwise.  No other task may read or
+ * write the stream meanwhile.
+ *
+ * Unread bytes already buffered are refused with -EBUSY, and nothing is
+ * done: read them first.  Unlike asyncio, which keeps serving them as if
+ * they had come over TLS, cio never mixes plaintext received before the
+ * upgrade with the encrypted stream (the STARTTLS command injection of
+ * CVE-2011-0411); a well-behaved peer sends nothing between its request
+ * and the handshake.
+ *
+ * Errors: -EINVAL (NULL s/ctx, a pipe), -EALREADY (already TLS), -EBUSY,
+ * CIO_ECLOSED, the write error, and the handshake's: CIO_ETLS (reason in
+ * cio_stream_tls_error_message), -ECONNRESET, -ETIMEDOUT, -ECANCELED.  A
+ * failed handshake aborts the stream (the message stays readable).
+ * ctx must outlive the stream.  Suspends.
+ */
+CIO_EXTERN int cio_stream_start_tls(cio_stream *s, cio_tls_context *ctx,
+                                    const char *server_hostname);
+
+/* 1 if the stream runs TLS (get_extra_info("ssl_object") is not None). */
+CIO_EXTERN int cio_stream_is_tls(const cio_stream *s);
+
+/* The negotiated TLS version ("TLSv1.3"), or NULL for a plain stream.
+ * Valid while the stream is. */
+CIO_EXTERN const char *cio_stream_tls_version(const cio_stream *s);
+
+/* The ALPN protocol agreed on ("h2"), or NULL (plain, or none agreed).
+ * Valid while the stream is. */
+CIO_EXTERN const char *cio_stream_tls_alpn(const cio_stream *s);
+
+/* Why the last TLS call failed (handshake, read, write), or "". */
+CIO_EXTERN const char *cio_stream_tls_error_message(const cio_stream *s);
+
 /* ---- servers ------------------------------------------------------------- */
 
 /*
  * The per-connection callback (client_connected_cb), run as its own task
- * for every accepted connection.  The stream is closed and released when
+ * for every accepted connection (on a TLS server, once the handshake
+ * succeeded).  The stream is closed and released when
  * it returns; its return value is only logged if negative and not
  * -ECANCELED.
  */
@@ -197,7 +291,11 @@ typedef struct cio_server_options {
  * asyncio.start_server: listens on host:port (host NULL: every address;
  * port 0: any free port, see cio_server_port) and starts accepting at
  * once, running cb(stream, arg) as a task per connection.  SO_REUSEADDR is
- * set; TCP_NODELAY is set on accepted sockets.  When accept fails for lack
+ * set; TCP_NODELAY is set on accepted sockets.  With opts->stream.tls (a
+ * server context, which must outlive the server) each connection's
+ * handshake runs in its handler task before cb, bounded by
+ * tls_handshake_timeout; a connection whose handshake fails is closed and
+ * logged at debug level, and never reaches cb.  When accept fails for lack
  * of descriptors (EMFILE/ENFILE) the server backs off briefly and keeps
  * going (logged once).  *out is owned by the caller: cio_server_close,
  * cio_server_wait_closed, cio_server_release.  Errors: -EINVAL, DNS and

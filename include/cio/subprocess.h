@@ -15,6 +15,7 @@
 #define CIO_SUBPROCESS_H
 
 #include "loop.h"
+#include "stream.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -96,7 +97,7 @@ CIO_EXTERN int cio_subprocess_communicate(cio_subprocess *p, const void *input, 
  * pipe: returns how many (0 at end of file).  buf must stay valid during
  * the call.  Errors: -EBADF (that stream is not a pipe), -EBUSY (another
  * task reads it), -ECANCELED, -ETIMEDOUT, CIO_ENOTASK, -EINVAL.  Suspends.
- * (These pipe calls become cio streams once include/cio/stream.h lands.)
+ * (See cio_subprocess_stdout_stream for the same pipe as a stream.)
  */
 CIO_EXTERN int cio_subprocess_read(cio_subprocess *p, int fd, void *buf, size_t len);
 
@@ -112,6 +113,25 @@ CIO_EXTERN int cio_subprocess_write(cio_subprocess *p, const void *buf, size_t l
 /* Closes the child's stdin (it reads EOF).  0, or -EBADF if it is not an
  * open pipe, -EBUSY if a task is writing to it.  Does not suspend. */
 CIO_EXTERN int cio_subprocess_close_stdin(cio_subprocess *p);
+
+/*
+ * Process.stdin / .stdout / .stderr as streams (asyncio's StreamWriter and
+ * StreamReader): *out is a cio_stream over the child's pipe, made at the
+ * first call (later calls return the same one), so a child's output can
+ * be read with cio_stream_readline, CIO_FOR over cio_stream_lines_aiter,
+ * readuntil..., and its input written with cio_stream_write + drain;
+ * cio_stream_write_eof or cio_stream_close on stdin closes the pipe (the
+ * child reads EOF, once queued bytes are written).  The stream belongs to
+ * p: do not release it; cio_subprocess_free does.  The pipe calls above
+ * (read, write, close_stdin, communicate) keep working and go through the
+ * stream once it exists (so buffered bytes are not lost between them).
+ * Errors: -EINVAL (NULL, p of another loop), -EBADF (that stream is not a
+ * pipe, or was closed with cio_subprocess_close_stdin), -ENOMEM.  Does not
+ * suspend.
+ */
+CIO_EXTERN int cio_subprocess_stdin_stream(cio_subprocess *p, cio_stream **out);
+CIO_EXTERN int cio_subprocess_stdout_stream(cio_subprocess *p, cio_stream **out);
+CIO_EXTERN int cio_subprocess_stderr_stream(cio_subprocess *p, cio_stream **out);
 
 /*
  * Process.send_signal / terminate (SIGTERM) / kill (SIGKILL).  Returns 0;

@@ -47,6 +47,8 @@ struct cio_subprocess {
     cio_handle *poll_timer;    /* fallback without pidfd: waitpid poll */
     int fds[3];                /* parent ends: stdin (write), stdout,
                                   stderr (read); -1 if not a pipe */
+    cio_stream *streams[3];    /* streams made over fds[i] (they own the
+                                  descriptor then), or NULL */
     int reaped;                /* the child was reaped: code is valid */
     int code;                  /* exit status, or -signal */
     cio_future *exited;        /* completed when reaped */
@@ -404,6 +406,12 @@ int cio_subprocess_kill(cio_subprocess *p) { return cio_subprocess_send_signal(p
 
 /* ---- pipes ---------------------------------------------------------------- */
 
+/* 1 if the child's stream i is an open pipe (maybe inside a cio_stream). */
+static int has_pipe(const cio_subprocess *p, int i)
+{
+    return p->streams[i] ? cio_stream_fd(p->streams[i]) >= 0 : p->fds[i] >= 0;
+}
+
 static int pipe_check(cio_subprocess *p, int fd, cio_task **t, const char *fn)
 {
     *t = cio__current();
@@ -413,7 +421,7 @@ static int pipe_check(cio_subprocess *p, int fd, cio_task **t, const char *fn)
         return cio__bad_arg((*t)->fut.loop, fn, "p is NULL or fd is not 0, 1 or 2");
     if (p->loop != (*t)->fut.loop)
         return cio__bad_arg((*t)->fut.loop, fn, "p belongs to another loop");
-    if (p->fds[fd] < 0)
+    if (!has_pipe(p, fd))
         return -EBADF;
     return 0;
 }
@@ -428,6 +436,8 @@ int cio_subprocess_read(cio_subprocess *p, int fd, void *buf, size_t len)
         return rc;
     if (!buf && len)
         return cio__bad_arg(t->fut.loop, __func__, "buf is NULL");
+    if (p->streams[fd])
+        return cio_stream_read(p->streams[fd], buf, len);
     return cio__pipe_read(t->fut.loop, p->fds[fd], buf, len);
 }
 
@@ -442,6 +452,14 @@ int cio_subprocess_write(cio_subprocess *p, const void *buf, size_t len)
     rc = cio__checkpoint(t);
     if (rc)
         return rc;
+    if (p->streams[0]) {
+        /* The stream's write + drain, as asyncio's stdin.write/drain. */
+        cio_stream *s = p->streams[0];
+        rc = cio_stream_write(s, buf, len);
+        if (rc == 0)
+            rc = cio_stream_drain(s);
+        return rc == CIO_ECLOSED ? -EBADF : rc;
+    }
     return cio__pipe_write_all(t->fut.loop, p->fds[0], buf, len);
 }
 
@@ -449,8 +467,12 @@ int cio_subprocess_close_stdin(cio_subprocess *p)
 {
     if (!p)
         return cio__bad_arg(NULL, __func__, "p is NULL");
-    if (p->fds[0] < 0)
+    if (!has_pipe(p, 0))
         return -EBADF;
+    if (p->streams[0]) {
+        cio_stream_close(p->streams[0]); /* queued bytes still go out */
+        return 0;
+    }
     if (p->loop) {
         struct cio__fd *f = cio__fd_slot(p->loop, p->fds[0], 0);
         if (f && f->wr_waiter)
@@ -540,10 +562,10 @@ int cio_subprocess_communicate(cio_subprocess *p, const void *input, size_t len,
     struct drain d[2] = {{p, 1, out != NULL, NULL, 0, 0}, {p, 2, err != NULL, NULL, 0, 0}};
     struct feed f = {p, input, len};
     cio_task *tasks[3] = {NULL, NULL, NULL};
-    if (p->fds[0] >= 0)
+    if (has_pipe(p, 0))
         rc = cio_create_task(feed_task, &f, "communicate-stdin", &tasks[0]);
     for (int i = 0; i < 2 && rc == 0; i++)
-        if (p->fds[i + 1] >= 0)
+        if (has_pipe(p, i + 1))
             rc = cio_create_task(drain_task, &d[i], i ? "communicate-stderr" : "communicate-stdout",
                                  &tasks[i + 1]);
     for (int i = 0; i < 3 && rc == 0; i++)
@@ -573,7 +595,7 @@ int cio_subprocess_communicate(cio_subprocess *p, const void *input, size_t len,
     }
     /* A stream that was a pipe but produced nothing still gets "". */
     for (int i = 0; i < 2; i++) {
-        if (d[i].keep && !d[i].buf && p->fds[i + 1] >= 0) {
+        if (d[i].keep && !d[i].buf && (p->fds[i + 1] >= 0 || p->streams[i + 1])) {
             d[i].buf = cio__malloc(1);
             if (!d[i].buf) {
                 cio__free(d[0].buf);
@@ -594,6 +616,45 @@ int cio_subprocess_communicate(cio_subprocess *p, const void *input, size_t len,
     return 0;
 }
 
+/* ---- pipes as streams ---------------------------------------------------------- */
+
+/* Makes (once) the stream over the child's pipe i.  From then on the
+ * stream owns the descriptor and the small pipe calls go through it. */
+static int pipe_stream(cio_subprocess *p, int i, cio_stream **out, const char *fn)
+{
+    if (!out)
+        return cio__bad_arg(p ? p->loop : NULL, fn, "out is NULL");
+    *out = NULL;
+    if (!p)
+        return cio__bad_arg(NULL, fn, "p is NULL");
+    if (!p->streams[i]) {
+        if (p->fds[i] < 0)
+            return -EBADF;
+        if (!p->loop || p->loop != cio__running_loop)
+            return cio__bad_arg(cio__running_loop, fn, "p belongs to another loop");
+        int rc = cio_stream_from_fd(p->fds[i], NULL, &p->streams[i]);
+        if (rc < 0)
+            return rc;
+    }
+    *out = p->streams[i];
+    return 0;
+}
+
+int cio_subprocess_stdin_stream(cio_subprocess *p, cio_stream **out)
+{
+    return pipe_stream(p, 0, out, __func__);
+}
+
+int cio_subprocess_stdout_stream(cio_subprocess *p, cio_stream **out)
+{
+    return pipe_stream(p, 1, out, __func__);
+}
+
+int cio_subprocess_stderr_stream(cio_subprocess *p, cio_stream **out)
+{
+    return pipe_stream(p, 2, out, __func__);
+}
+
 /* ---- free ------------------------------------------------------------------- */
 
 void cio_subprocess_free(cio_subprocess *p)
@@ -605,6 +666,10 @@ void cio_subprocess_free(cio_subprocess *p)
         try_reap(p, 1);
     }
     for (int i = 0; i < 3; i++) {
+        if (p->streams[i]) {
+            cio_stream_release(p->streams[i]); /* closes the descriptor */
+            continue;
+        }
         if (p->fds[i] < 0)
             continue;
         if (p->loop)

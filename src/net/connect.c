@@ -222,9 +222,11 @@ int cio_open_connection(const char *host, int port, const cio_stream_options *op
     if (!(opts && opts->no_nodelay))
         cio__set_nodelay(fd);
     rc = cio__stream_new(loop, fd, opts, out);
-    if (rc < 0)
+    if (rc < 0) {
         cio_close(fd);
-    return rc;
+        return rc;
+    }
+    return cio__stream_open_tls(out, opts, host);
 }
 
 int cio_open_unix_connection(const char *path, const cio_stream_options *opts,
@@ -249,7 +251,9 @@ int cio_open_unix_connection(const char *path, const cio_stream_options *opts,
     int rc = cio_sock_connect(fd, (struct sockaddr *)&sa, alen);
     if (rc == 0)
         rc = cio__stream_new(loop, fd, opts, out);
-    if (rc < 0)
+    if (rc < 0) {
         cio_close(fd);
-    return rc;
+        return rc;
+    }
+    return cio__stream_open_tls(out, opts, NULL);
 }

@@ -141,6 +141,18 @@ static int handler_task(void *arg, void **result)
     struct conn *c = arg;
     mark_started(c);
     cio_server *srv = c->srv;
+    if (srv->sopts.tls) {
+        /* A client that cannot complete the handshake is the client's
+         * problem: close it quietly, the server goes on. */
+        int hs = cio__stream_tls_begin(c->s, srv->sopts.tls, NULL);
+        if (hs < 0) {
+            cio_log(CIO_LOG_DEBUG, "server: TLS handshake failed: %s (%s)", cio_strerror(hs),
+                    cio_stream_tls_error_message(c->s));
+            cio_stream_abort(c->s);
+            conn_finish(c);
+            return hs == -ECANCELED ? hs : 0;
+        }
+    }
     int rc = srv->cb(c->s, srv->arg);
     /* A handler that fails because its stream was closed under it
      * (close_clients, abort_clients) did nothing wrong. */

@@ -13,6 +13,10 @@
  * watermark the stream is "paused" and drain waits until the flusher has
  * brought it down to the low watermark.
  *
+ * Bytes move through a transport (struct cio__stream_transport in
+ * stream.h): the socket and pipe ones are in stream_transport.c, the TLS
+ * one in stream_tls.c.
+ *
  * Divided into: creation and lifetime, reading, writing and the flusher,
  * closing, extra info.
  */
@@ -21,6 +25,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "op.h"
@@ -48,7 +53,10 @@ int cio__stream_new(cio_loop *loop, int fd, const cio_stream_options *opts, cio_
         return -ENOMEM;
     s->loop = loop;
     s->fd = fd;
+    s->tp = &cio__stream_plain;
     s->refs = 1;
+    s->tls_handshake_timeout = opts && opts->tls_handshake_timeout ? opts->tls_handshake_timeout
+                                                                   : 60.0;
     s->limit = opts && opts->limit ? opts->limit : CIO__STREAM_DEFAULT_LIMIT;
     s->high = opts && opts->high_water ? opts->high_water : CIO__STREAM_DEFAULT_HIGH;
     s->low = opts && opts->low_water && opts->low_water <= s->high ? opts->low_water
@@ -66,22 +74,41 @@ int cio_stream_from_fd(int fd, const cio_stream_options *opts, cio_stream **out)
     if (!loop)
         return CIO_ENOLOOP;
     int fl = fcntl(fd, F_GETFL);
-    if (fl < 0)
+    struct stat st;
+    if (fl < 0 || fstat(fd, &st) < 0)
         return -errno;
     int rc = cio__stream_new(loop, fd, opts, out);
     if (rc < 0)
         return rc;
     if (!(fl & O_NONBLOCK))
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    if (!S_ISSOCK(st.st_mode)) {
+        (*out)->tp = &cio__stream_pipe; /* pipes, FIFOs, terminals */
+        return 0;
+    }
     if (!(opts && opts->no_nodelay))
         cio__set_nodelay(fd);
+    if (opts && opts->tls) {
+        rc = cio__stream_tls_begin(*out, opts->tls, opts->server_hostname);
+        if (rc < 0) {
+            (*out)->fd = -1; /* the caller keeps fd, unknown to the loop again */
+            cio__fd_forget(loop, fd);
+            cio_stream_release(*out);
+            *out = NULL;
+            if (!(fl & O_NONBLOCK))
+                fcntl(fd, F_SETFL, fl);
+            return rc;
+        }
+    }
     return 0;
 }
 
 static void stream_free(cio_stream *s)
 {
-    if (s->fd >= 0)
+    if (s->fd >= 0) {
+        s->tp->close(s, 0);
         cio_close(s->fd);
+    }
     if (s->drain_fut) {
         if (!cio_future_done(s->drain_fut))
             cio_future_set_result(s->drain_fut, NULL);
@@ -94,6 +121,9 @@ static void stream_free(cio_stream *s)
     }
     cio__free(s->rbuf);
     cio__free(s->wbuf);
+    cio__free(s->wold);
+    cio_tls_free(s->tls);
+    cio__free(s->tls_error);
     cio__free(s);
 }
 
@@ -116,6 +146,7 @@ static void close_now(cio_stream *s)
     s->closing = 1;
     if (s->fd >= 0) {
         int fd = s->fd;
+        s->tp->close(s, s->graceful && !s->werr);
         s->fd = -1;
         cio_close(fd);
     }
@@ -156,7 +187,7 @@ static int fill(cio_stream *s)
         s->rend -= s->rstart;
         s->rstart = 0;
     }
-    int n = cio__op_recv(s->fd, s->rbuf + s->rend, s->rcap - s->rend, 0);
+    int n = s->tp->recv(s, s->rbuf + s->rend, s->rcap - s->rend);
     if (n > 0) {
         s->rend += (size_t)n;
         return n;
@@ -195,7 +226,7 @@ int cio_stream_read(cio_stream *s, void *buf, size_t n)
     if (s->fd < 0)
         return CIO_ECLOSED;
     if (n >= DIRECT_READ_MIN) {
-        int r = cio__op_recv(s->fd, buf, n, 0);
+        int r = s->tp->recv(s, buf, n);
         if (r == 0)
             s->eof = 1;
         else if (r < 0 && r != -ECANCELED && r != -ETIMEDOUT)
@@ -219,7 +250,7 @@ int cio_stream_readexactly(cio_stream *s, void *buf, size_t n, size_t *partial)
     while (got < n) {
         int r;
         if (n - got >= DIRECT_READ_MIN && !s->eof && !s->rerr && s->fd >= 0) {
-            r = cio__op_recv(s->fd, p + got, n - got, 0);
+            r = s->tp->recv(s, p + got, n - got);
             if (r > 0)
                 got += (size_t)r;
             else if (r == 0)
@@ -366,8 +397,8 @@ static void after_flush(cio_stream *s)
         return;
     }
     if (s->eof_wanted && !s->eof_sent) {
-        shutdown(s->fd, SHUT_WR);
         s->eof_sent = 1;
+        s->tp->write_eof(s);
     }
 }
 
@@ -386,7 +417,13 @@ static int flusher(void *arg, void **result)
     cio_stream *s = arg;
     s->flusher_started = 1;
     while (s->fd >= 0 && s->wend > s->wstart && !s->werr) {
-        int n = cio__op_send(s->fd, s->wbuf + s->wstart, s->wend - s->wstart, 0);
+        /* The send may park while writers append: reserve() then leaves
+         * these bytes where they are (see there). */
+        s->sending = 1;
+        int n = s->tp->send(s, s->wbuf + s->wstart, s->wend - s->wstart);
+        s->sending = 0;
+        cio__free(s->wold);
+        s->wold = NULL;
         if (n < 0) {
             if (s->fd >= 0)
                 set_werr(s, n);
@@ -411,45 +448,44 @@ static int flusher(void *arg, void **result)
     return 0;
 }
 
-/* Sends what the kernel takes now, without waiting; -errno on a hard error. */
-static ssize_t send_now(int fd, const void *buf, size_t len)
-{
-    ssize_t n;
-    do
-        n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? 0 : -errno;
-    return n;
-}
-
-/* Makes room for len more bytes at the end of the queue. */
+/*
+ * Makes room for len more bytes at the end of the queue.  While the
+ * flusher is parked inside a send, the transport holds a pointer to
+ * wbuf + wstart (the op layer retries with it after EAGAIN; the pipe and
+ * TLS sends loop on it), so the queued bytes must neither move nor be
+ * freed: no compaction then, and a bigger buffer keeps them at the same
+ * offset while the old one lives on in wold until the send returns.
+ */
 static int reserve(cio_stream *s, size_t len)
 {
-    if (s->wstart == s->wend)
+    if (s->wstart == s->wend && !s->sending)
         s->wstart = s->wend = 0;
     if (s->wcap - s->wend >= len)
         return 0;
     size_t used = s->wend - s->wstart;
-    if (s->wstart && s->wcap - used >= len) {
+    if (s->wstart && !s->sending && s->wcap - used >= len) {
         memmove(s->wbuf, s->wbuf + s->wstart, used);
         s->wstart = 0;
         s->wend = used;
         return 0;
     }
+    size_t keep = s->sending ? s->wstart : 0;
     size_t cap = s->wcap ? s->wcap : 4096;
-    while (cap < used + len)
+    while (cap < keep + used + len)
         cap *= 2;
     char *b = cio__malloc(cap);
     if (!b)
         return -ENOMEM;
     if (used)
-        memcpy(b, s->wbuf + s->wstart, used);
-    cio__free(s->wbuf);
+        memcpy(b + keep, s->wbuf + s->wstart, used);
+    if (s->sending && !s->wold)
+        s->wold = s->wbuf; /* the send in flight reads from it */
+    else
+        cio__free(s->wbuf);
     s->wbuf = b;
     s->wcap = cap;
-    s->wstart = 0;
-    s->wend = used;
+    s->wstart = keep;
+    s->wend = keep + used;
     return 0;
 }
 
@@ -504,17 +540,13 @@ int cio_stream_writelines(cio_stream *s, const struct iovec *iov, int iovcnt)
         }
     } else {
         /* Nothing queued: hand the kernel what it takes now. */
-        struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
-        ssize_t n;
-        do
-            n = sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
-            rc = -errno;
+        ssize_t n = s->tp->send_now ? s->tp->send_now(s, iov, iovcnt) : 0;
+        if (n < 0) {
+            rc = (int)n;
             set_werr(s, rc);
             return rc;
         }
-        size_t sent = n < 0 ? 0 : (size_t)n;
+        size_t sent = (size_t)n;
         if (sent < total) {
             if ((rc = reserve(s, total - sent)) < 0) {
                 /* Part went out and the rest cannot be kept: the stream
@@ -548,11 +580,12 @@ int cio_stream_writelines(cio_stream *s, const struct iovec *iov, int iovcnt)
 int cio_stream_write(cio_stream *s, const void *buf, size_t len)
 {
     if (s && s->fd >= 0 && !s->werr && !s->closing && !s->eof_wanted && !s->flushing &&
-        s->wend == s->wstart && len) {
+        s->wend == s->wstart && len && s->tp->send_now) {
         /* Fast path: nothing queued. */
         if (!buf)
             return cio__bad_arg(s->loop, __func__, "buf is NULL");
-        ssize_t n = send_now(s->fd, buf, len);
+        struct iovec one = {(void *)buf, len};
+        ssize_t n = s->tp->send_now(s, &one, 1);
         if (n < 0) {
             set_werr(s, (int)n);
             return (int)n;

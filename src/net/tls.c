@@ -14,8 +14,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "cio/tls.h"
 #include "../loop/loop.h"
@@ -200,6 +202,64 @@ const char *cio_tls_context_error_message(const cio_tls_context *ctx)
 
 /* ---- sessions ---------------------------------------------------------- */
 
+/*
+ * OpenSSL's socket BIO writes with write(2), which raises SIGPIPE (killing
+ * the process by default) when the peer is gone.  A library must not
+ * depend on the application ignoring it, so sessions use the socket BIO
+ * with its write replaced by send(MSG_NOSIGNAL); the rest (read, ctrl,
+ * create, destroy) is the socket BIO's own.
+ */
+static BIO_METHOD *nosigpipe_method;
+static pthread_once_t nosigpipe_once = PTHREAD_ONCE_INIT;
+
+static int nosigpipe_write(BIO *b, const char *buf, int len)
+{
+    int fd = -1;
+    BIO_get_fd(b, &fd);
+    BIO_clear_retry_flags(b);
+    ssize_t n;
+    do
+        n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && BIO_sock_should_retry((int)n))
+        BIO_set_retry_write(b);
+    return (int)n;
+}
+
+static void nosigpipe_init(void)
+{
+    const BIO_METHOD *sock = BIO_s_socket();
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                                 "cio socket");
+    if (!m)
+        return;
+    if (!BIO_meth_set_write(m, nosigpipe_write) ||
+        !BIO_meth_set_read(m, BIO_meth_get_read(sock)) ||
+        !BIO_meth_set_puts(m, BIO_meth_get_puts(sock)) ||
+        !BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock)) ||
+        !BIO_meth_set_create(m, BIO_meth_get_create(sock)) ||
+        !BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock))) {
+        BIO_meth_free(m);
+        return;
+    }
+    nosigpipe_method = m;
+}
+
+/* Attaches fd to ssl through the no-SIGPIPE BIO (the plain socket BIO if
+ * that could not be made).  1 on success, as SSL_set_fd. */
+static int attach_fd(SSL *ssl, int fd)
+{
+    pthread_once(&nosigpipe_once, nosigpipe_init);
+    if (!nosigpipe_method)
+        return SSL_set_fd(ssl, fd);
+    BIO *bio = BIO_new(nosigpipe_method);
+    if (!bio)
+        return 0;
+    BIO_set_fd(bio, fd, BIO_NOCLOSE);
+    SSL_set_bio(ssl, bio, bio);
+    return 1;
+}
+
 int cio_tls_new(cio_tls_context *ctx, int fd, const char *server_hostname, cio_tls **out)
 {
     if (!out)
@@ -220,7 +280,7 @@ int cio_tls_new(cio_tls_context *ctx, int fd, const char *server_hostname, cio_t
     tls->fd = fd;
     tls->ctx = ctx;
     tls->ssl = SSL_new(ctx->ssl_ctx);
-    if (!tls->ssl || SSL_set_fd(tls->ssl, fd) != 1) {
+    if (!tls->ssl || attach_fd(tls->ssl, fd) != 1) {
         take_errors(ctx->error, sizeof ctx->error, "creating the session");
         SSL_free(tls->ssl);
         cio__free(tls);
@@ -288,6 +348,19 @@ static int settle(cio_tls *tls, int ret, const char *what)
         return e && e != EAGAIN ? -e : -ECONNRESET;
     }
     default: {
+        /* OpenSSL 3 reports a peer that closed without close_notify as a
+         * protocol error (1.1.1 said SSL_ERROR_SYSCALL with errno 0); it
+         * is the -ECONNRESET this file promises either way. */
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+        unsigned long e = ERR_peek_error();
+        if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+            ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            ERR_clear_error();
+            snprintf(tls->error, sizeof tls->error,
+                     "%s: peer closed the connection without close_notify", what);
+            return -ECONNRESET;
+        }
+#endif
         char prefix[64];
         snprintf(prefix, sizeof prefix, "%s", what);
         take_errors(tls->error, sizeof tls->error, prefix);
@@ -428,6 +501,26 @@ const char *cio_tls_version(const cio_tls *tls)
 
 const char *cio_tls_error_message(const cio_tls *tls) { return tls ? tls->error : ""; }
 
+/* ---- for streams (stream_tls.c) ------------------------------------------- */
+
+int cio__tls_close_notify(cio_tls *tls)
+{
+    if (!tls->handshaken)
+        return 0;
+    /* One try, without waiting: the alert is a few bytes that fit in the
+     * socket buffer unless the peer stopped reading long ago, and then it
+     * does not matter. */
+    ERR_clear_error();
+    int r = SSL_shutdown(tls->ssl);
+    ERR_clear_error();
+    return r >= 0 ? 0 : -EAGAIN;
+}
+
+void cio__tls_context_set_error(cio_tls_context *ctx, const char *msg)
+{
+    snprintf(ctx->error, sizeof ctx->error, "%s", msg ? msg : "");
+}
+
 #else /* !CIO_HAVE_OPENSSL */
 
 int cio_tls_available(void) { return 0; }
@@ -457,5 +550,7 @@ const char *cio_tls_alpn_selected(const cio_tls *t) { return NULL; }
 const char *cio_tls_version(const cio_tls *t) { return NULL; }
 const char *cio_tls_error_message(const cio_tls *t) { return "cio was built without OpenSSL"; }
 void cio_tls_free(cio_tls *t) { (void)t; }
+int cio__tls_close_notify(cio_tls *t) { return -ENOTSUP; }
+void cio__tls_context_set_error(cio_tls_context *c, const char *m) { (void)c; }
 
 #endif
