@@ -164,6 +164,8 @@ void cio__future_report_unretrieved(struct cio_future *f);
 
 /* Tasks. */
 void cio__task_free(cio_task *t);
+/* Frees the task structs kept beyond CIO__TASK_POOL_HOT (loop.c's trim). */
+void cio__tasks_trim(cio_loop *loop);
 /* Releases every task struct kept for reuse (loop close). */
 void cio__tasks_fini(cio_loop *loop);
 /* Releases every future kept for reuse (loop close). */
