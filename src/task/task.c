@@ -140,7 +140,10 @@ void cio__task_free(cio_task *t)
     if (loop->nfree_tasks < TASK_POOL_MAX && !loop->closed) {
         t->next = loop->free_tasks;
         loop->free_tasks = t;
-        loop->nfree_tasks++;
+        /* Past the hot reserve, arm the trim now: a loop that goes idle
+         * right after the burst still wakes to give the surplus back. */
+        if (CIO_UNLIKELY(++loop->nfree_tasks > CIO__TASK_POOL_HOT) && !loop->trim_at)
+            loop->trim_at = loop->now + CIO__STACK_TRIM_DELAY_NS;
     } else {
         cio__ctx_destroy(&t->ctx);
         cio__free(t);
