@@ -7,7 +7,11 @@
 #
 # Default groups: yield_roundtrip (per round trip), spawn_join (per task),
 # pingpong_future (per switch: the program counts two switches per
-# exchange, so the count is divided by 2 * (N2 - N1)).
+# exchange, so the count is divided by 2 * (N2 - N1)).  The groups of
+# bench-sync (queue_handoff, queue_unbounded, gather_10k, lock_handoff,
+# cache_hit) run bench_sync instead; lock_handoff counts two handoffs per
+# iteration, and gather_10k's N is rounded down to whole rounds of 10,000
+# (give counts that are multiples of 10,000).
 # Uses the build of bench/run.sh (build-bench/), building it if needed.
 # CALLGRIND_KEEP=1 keeps the .out files in build-bench/callgrind/ for
 # callgrind_annotate.
@@ -19,7 +23,7 @@ if [ ! -x "$build/bench/bench_core" ]; then
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g \
           -DCIO_BUILD_BENCH=ON -DCIO_BUILD_TESTS=OFF -DCIO_BUILD_EXAMPLES=OFF >/dev/null
 fi
-cmake --build "$build" -j"${JOBS:-2}" --target bench_core >/dev/null
+cmake --build "$build" -j"${JOBS:-2}" --target bench_core bench_sync >/dev/null
 
 groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(yield_roundtrip spawn_join pingpong_future)
@@ -36,12 +40,17 @@ total_ir() {
 printf "%-18s %14s  %s\n" "operation" "instructions" "(callgrind, N=$n2-$n1)"
 for g in "${groups[@]}"; do
     per=1
+    prog=bench_core
     case "$g" in pingpong_future|raw_switch) per=2 ;; esac
+    case "$g" in
+        queue_handoff|queue_unbounded|gather_10k|cache_hit) prog=bench_sync ;;
+        lock_handoff) prog=bench_sync per=2 ;;
+    esac
     irs=()
     for n in "$n1" "$n2"; do
         out=$outdir/$g.$n.out
         valgrind --tool=callgrind --callgrind-out-file="$out" \
-            "$build/bench/bench_core" "$g" "$n" >/dev/null 2>"$outdir/$g.$n.log" || {
+            "$build/bench/$prog" "$g" "$n" >/dev/null 2>"$outdir/$g.$n.log" || {
             echo "callgrind.sh: $g $n failed, see $outdir/$g.$n.log" >&2; exit 1; }
         irs+=("$(total_ir "$out")")
     done

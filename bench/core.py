@@ -33,7 +33,6 @@ BENCHES = [
     Bench("raw_switch", "ns/switch", contenders=["cio"], target=3),
     Bench("yield_roundtrip", "ns/roundtrip", contenders=TASKS, target=12),
     Bench("spawn_join", "ns/task", contenders=TASKS, target=25),
-    Bench("gather_10k", "ns/task", contenders=TASKS, target=30),
     Bench("pingpong_future", "ns/switch", contenders=TASKS, target=20),
     Bench("timers_1m_start", "ns/timer", group="timers", contenders=TIMERS, runs=3, target=50),
     Bench("timers_1m_fire", "ns/timer", group="timers", contenders=TIMERS, runs=3, target=100),

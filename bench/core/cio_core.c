@@ -12,8 +12,6 @@
  *   raw_switch       two contexts switching with cio__ctx_switch (internal)
  *   yield_roundtrip  two tasks alternating with cio_sleep(0)
  *   spawn_join       create an empty task, await it, release it
- *   gather_10k       create 10,000 empty tasks, cio_gather them (results in
- *                    order), release them: ns per task, all included
  *   pingpong_future  two tasks completing fresh futures for each other
  *   timers           1M cio_call_later with random deadlines over a 1 ms
  *                    window on the real clock: start, fire, cancel
@@ -160,49 +158,6 @@ static int spawn_main(void *arg, void **result)
     spawn_join_n(n);
     double t1 = now_s();
     printf("spawn_join %.3f\n", (t1 - t0) * 1e9 / (double)n);
-    return 0;
-}
-
-/* ---- gather_10k ----------------------------------------------------- */
-
-#define GATHER_N 10000
-
-static int value_task(void *arg, void **result)
-{
-    *result = arg;
-    return 0;
-}
-
-static void gather_rounds(long rounds, cio_task **t, cio_future **f, void **res)
-{
-    for (long r = 0; r < rounds; r++) {
-        for (long i = 0; i < GATHER_N; i++) {
-            TRY(cio_create_task(value_task, (void *)i, NULL, &t[i]));
-            f[i] = cio_task_future(t[i]);
-        }
-        TRY(cio_gather(f, GATHER_N, 0, res, NULL));
-        for (long i = 0; i < GATHER_N; i++)
-            cio_task_release(t[i]);
-    }
-}
-
-static int gather_main(void *arg, void **result)
-{
-    long n = *(long *)arg;
-    long rounds = n / GATHER_N > 0 ? n / GATHER_N : 1;
-    cio_task **t = malloc(GATHER_N * sizeof *t);
-    cio_future **f = malloc(GATHER_N * sizeof *f);
-    void **res = malloc(GATHER_N * sizeof *res);
-    if (!t || !f || !res)
-        return -1;
-    gather_rounds(1, t, f, res);
-    double t0 = now_s();
-    gather_rounds(rounds, t, f, res);
-    double t1 = now_s();
-    printf("gather_10k %.3f\n", (t1 - t0) * 1e9 / (double)(rounds * GATHER_N));
-    free(t);
-    free(f);
-    free(res);
     return 0;
 }
 
@@ -386,9 +341,6 @@ int main(int argc, char **argv)
     } else if (!strcmp(g, "spawn_join")) {
         n = count(1000000);
         TRY(cio_run(spawn_main, &n, NULL));
-    } else if (!strcmp(g, "gather_10k")) {
-        n = count(1000000);
-        TRY(cio_run(gather_main, &n, NULL));
     } else if (!strcmp(g, "pingpong_future")) {
         n = count(1000000);
         TRY(cio_run(pingpong_main, &n, NULL));

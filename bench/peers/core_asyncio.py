@@ -66,22 +66,6 @@ async def spawn_join(n):
     print("spawn_join %.3f" % ((t1 - t0) * 1e9 / n))
 
 
-async def gather_10k(n):
-    async def value(i):
-        return i
-
-    async def run(rounds):
-        create = asyncio.get_running_loop().create_task
-        for _ in range(rounds):
-            await asyncio.gather(*[create(value(i)) for i in range(10000)])
-    rounds = max(1, n // 10000)
-    await run(1)
-    t0 = time.perf_counter()
-    await run(rounds)
-    t1 = time.perf_counter()
-    print("gather_10k %.3f" % ((t1 - t0) * 1e9 / (rounds * 10000)))
-
-
 async def pingpong(n):
     loop = asyncio.get_running_loop()
 
@@ -176,8 +160,6 @@ def main():
         loop.run_until_complete(yield_roundtrip(count(200000)))
     elif group == "spawn_join":
         loop.run_until_complete(spawn_join(count(100000)))
-    elif group == "gather_10k":
-        loop.run_until_complete(gather_10k(count(100000)))
     elif group == "pingpong_future":
         loop.run_until_complete(pingpong(count(200000)))
     elif group == "timers":

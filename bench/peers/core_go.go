@@ -79,31 +79,6 @@ func spawnJoin(n int) {
 	fmt.Printf("spawn_join %.3f\n", float64(time.Since(t0).Nanoseconds())/float64(n))
 }
 
-// gather_10k: 10,000 goroutines, each storing its result in its slot, and
-// a WaitGroup, as gather collects results in order.
-func gather10k(n int) {
-	const k = 10000
-	res := make([]int, k)
-	run := func(rounds int) {
-		for r := 0; r < rounds; r++ {
-			var wg sync.WaitGroup
-			wg.Add(k)
-			for i := 0; i < k; i++ {
-				go func(i int) { res[i] = i; wg.Done() }(i)
-			}
-			wg.Wait()
-		}
-	}
-	rounds := n / k
-	if rounds < 1 {
-		rounds = 1
-	}
-	run(1)
-	t0 := time.Now()
-	run(rounds)
-	fmt.Printf("gather_10k %.3f\n", float64(time.Since(t0).Nanoseconds())/float64(rounds*k))
-}
-
 // Each side waits on a fresh channel that the other side sends on, as
 // cio's side awaits a fresh future.
 func pingpong(n int) {
@@ -237,8 +212,6 @@ func main() {
 		yieldRoundtrip(count(2000000))
 	case "spawn_join":
 		spawnJoin(count(1000000))
-	case "gather_10k":
-		gather10k(count(1000000))
 	case "pingpong_future":
 		pingpong(count(1000000))
 	case "timers":

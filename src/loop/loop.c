@@ -272,17 +272,21 @@ static void run_ready(cio_loop *loop)
  * Freed stacks beyond the hot reserve go back to the kernel once they
  * stayed unused for CIO__STACK_TRIM_DELAY_NS: trimming each as it was
  * freed cost 8 us a task at the end of a burst (sleep_100k 1.24 s -> 0.41
- * s without it), and a burst often comes again.  Runs before the ready
- * nodes, so that what runs at or after trim_at sees the pool trimmed.
+ * s without it), and a burst often comes again.  Freed task structs beyond
+ * CIO__TASK_POOL_HOT go back to the allocator at the same moment, for the
+ * same reason.  Runs before the ready nodes, so that what runs at or after
+ * trim_at sees the pools trimmed.
  */
 static void maybe_trim(cio_loop *loop)
 {
-    if (CIO_LIKELY(loop->stacks.nhot <= CIO__STACK_HOT_MAX)) {
+    if (CIO_LIKELY(loop->stacks.nhot <= CIO__STACK_HOT_MAX &&
+                   loop->nfree_tasks <= CIO__TASK_POOL_HOT)) {
         loop->trim_at = 0;
     } else if (!loop->trim_at) {
         loop->trim_at = loop->now + CIO__STACK_TRIM_DELAY_NS;
     } else if (loop->now >= loop->trim_at) {
         cio__stack_trim(&loop->stacks);
+        cio__tasks_trim(loop);
         loop->trim_at = 0;
     }
 }

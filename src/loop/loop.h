@@ -189,6 +189,9 @@ struct cio_loop {
 /* How long freed stacks beyond CIO__STACK_HOT_MAX stay resident before
  * the loop returns their pages to the kernel. */
 #define CIO__STACK_TRIM_DELAY_NS CIO_NS_PER_SEC
+/* Freed task structs the loop keeps past a trim (task.c keeps more until
+ * then). */
+#define CIO__TASK_POOL_HOT 4096
 
 /* The loop running in this thread (NULL if none). */
 extern CIO_TLS cio_loop *cio__running_loop;

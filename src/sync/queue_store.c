@@ -105,35 +105,19 @@ static void *heap_pop(struct cio__qstore *s)
     return top;
 }
 
-/* ---- push and pop ------------------------------------------------------ */
+/* ---- push and pop (the FIFO ring is inline, in queue_store.h) -------- */
 
-void cio__qstore_push(struct cio__qstore *s, void *item)
+void cio__qstore_push_other(struct cio__qstore *s, void *item)
 {
-    switch (s->kind) {
-    case CIO__QS_FIFO:
-        s->items[(s->head + s->n++) & (s->cap - 1)] = item;
-        break;
-    case CIO__QS_LIFO:
+    if (s->kind == CIO__QS_LIFO)
         s->items[s->n++] = item;
-        break;
-    default:
+    else
         heap_push(s, item);
-        break;
-    }
 }
 
-void *cio__qstore_pop(struct cio__qstore *s)
+void *cio__qstore_pop_other(struct cio__qstore *s)
 {
-    void *item;
-    switch (s->kind) {
-    case CIO__QS_FIFO:
-        item = s->items[s->head];
-        s->head = (s->head + 1) & (s->cap - 1);
-        s->n--;
-        return item;
-    case CIO__QS_LIFO:
+    if (s->kind == CIO__QS_LIFO)
         return s->items[--s->n];
-    default:
-        return heap_pop(s);
-    }
+    return heap_pop(s);
 }

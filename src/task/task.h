@@ -177,6 +177,8 @@ static inline void cio__task_retire(cio_loop *loop, cio_task *t)
         t->next->prev = t->prev;
     loop->ntasks--;
 }
+/* Frees the task structs kept beyond CIO__TASK_POOL_HOT (loop.c's trim). */
+void cio__tasks_trim(cio_loop *loop);
 /* Releases every task struct kept for reuse (loop close). */
 void cio__tasks_fini(cio_loop *loop);
 /* Releases every future kept for reuse (loop close). */
