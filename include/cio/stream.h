@@ -319,8 +319,9 @@ CIO_EXTERN int cio_server_sockname(const cio_server *srv, int i, struct sockaddr
 /* 1 while the server accepts connections. */
 CIO_EXTERN int cio_server_is_serving(const cio_server *srv);
 
-/* Server.serve_forever: waits until the server is closed.  Returns 0 or
- * -ECANCELED (the server is then closed).  Suspends. */
+/* Server.serve_forever: waits until the server is closed.  Returns 0, or
+ * -ECANCELED / -ETIMEDOUT (cancelled, or inside an expired timeout scope;
+ * the server is then closed).  Suspends. */
 CIO_EXTERN int cio_server_serve_forever(cio_server *srv);
 
 /* Server.close: stops listening (the sockets are closed); connections
@@ -338,7 +339,7 @@ CIO_EXTERN void cio_server_abort_clients(cio_server *srv);
 CIO_EXTERN size_t cio_server_num_clients(const cio_server *srv);
 
 /* Server.wait_closed: waits until the server is closed and every handler
- * task has finished.  Returns 0 or -ECANCELED.  Suspends. */
+ * task has finished.  Returns 0, -ECANCELED or -ETIMEDOUT.  Suspends. */
 CIO_EXTERN int cio_server_wait_closed(cio_server *srv);
 
 /* Closes (if needed) and frees the server once its handlers are done; if

@@ -13,6 +13,13 @@
  * it finishes.  Cleanup that must wait goes between cio_shield_begin() and
  * cio_shield_end().  A task that returns -ECANCELED ends "cancelled".
  *
+ * A wait that has already completed when the cancellation arrives (the
+ * task was woken with a result but has not run yet) returns that result:
+ * what it delivered (bytes read, an item, a lookup's answer) is never
+ * dropped, and the cancellation takes effect at the task's next
+ * suspension point.  asyncio would raise CancelledError into that await
+ * and lose what it delivered.
+ *
  * Futures and tasks are reference-counted.  A task created with out == NULL
  * is owned by its loop alone and released when it finishes.
  */
