@@ -5,8 +5,8 @@
  * transfers, cancellation during the handshake, bad arguments.
  *
  * A self-signed certificate for localhost and 127.0.0.1 is made with the
- * openssl command in a temporary directory; the test skips if there is no
- * openssl command or cio was built without OpenSSL.
+ * openssl command in a temporary directory (tls_util.h); the test skips if
+ * there is no openssl command or cio was built without OpenSSL.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,35 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "tls_util.h" /* the certificate */
 #include "loop/loop.h" /* cio__fd_wait, cio__fd_forget until sockets land */
 
 extern char **environ;
-
-static char dir[256], cert[300], key[300];
-
-static void make_cert(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/cio-tls-XXXXXX");
-    if (!mkdtemp(dir))
-        TEST_SKIP("no temporary directory");
-    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
-    snprintf(key, sizeof key, "%s/key.pem", dir);
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd,
-             "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
-             "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout %s -out %s "
-             ">/dev/null 2>&1", key, cert);
-    if (system(cmd) != 0)
-        TEST_SKIP("the openssl command could not make a certificate");
-}
-
-static void remove_cert(void)
-{
-    unlink(cert);
-    unlink(key);
-    rmdir(dir);
-}
 
 /* ---- cio client and cio server over a socketpair --------------------- */
 
@@ -229,7 +204,7 @@ static int connect_retry(int port)
     return -1;
 }
 
-struct peer {
+struct tls_peer {
     int fd;
     int rc;
     char reply[64];
@@ -237,7 +212,7 @@ struct peer {
 
 static int talk_to_s_server(void *arg, void **result)
 {
-    struct peer *p = arg;
+    struct tls_peer *p = arg;
     cio_tls_context *ctx;
     CHECK_RC(cio_tls_context_new(CIO_TLS_CLIENT, &ctx), 0);
     CHECK_RC(cio_tls_context_load_ca(ctx, cert, NULL), 0);
@@ -278,7 +253,7 @@ static void tls_against_openssl_s_server(void)
         return;
     }
     posix_spawn_file_actions_destroy(&fa);
-    struct peer p = {.fd = connect_retry(port)};
+    struct tls_peer p = {.fd = connect_retry(port)};
     CHECK(p.fd >= 0);
     if (p.fd >= 0) {
         CHECK_RC(cio_run(talk_to_s_server, &p, NULL), 0);
@@ -293,7 +268,7 @@ static void tls_against_openssl_s_server(void)
 
 static int serve_one(void *arg, void **result)
 {
-    struct peer *p = arg;
+    struct tls_peer *p = arg;
     int lfd = p->fd;
     cio_tls_context *ctx;
     CHECK_RC(cio_tls_context_new(CIO_TLS_SERVER, &ctx), 0);
@@ -351,7 +326,7 @@ static void tls_python_client(void)
     char *argv[] = {"/usr/bin/python3", "-c", script, NULL};
     pid_t pid;
     CHECK(posix_spawn(&pid, "/usr/bin/python3", NULL, NULL, argv, environ) == 0);
-    struct peer p = {.fd = lfd};
+    struct tls_peer p = {.fd = lfd};
     CHECK_RC(cio_run(serve_one, &p, NULL), 0);
     CHECK_RC(p.rc, 0);
     int status = 0;

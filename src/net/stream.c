@@ -599,6 +599,31 @@ int cio_stream_write(cio_stream *s, const void *buf, size_t len)
     return cio_stream_writelines(s, &v, 1);
 }
 
+/*
+ * Waits on the future in *slot (drain_fut, closed_fut), making a fresh one
+ * if there is none or it is done, while holding a reference to the stream
+ * and to the future.  Returns cio_await's code, or -ENOMEM.  Suspends.
+ */
+static int await_slot(cio_stream *s, cio_future **slot)
+{
+    if (!*slot || cio_future_done(*slot)) {
+        cio_future *fresh;
+        int rc = cio_future_new(s->loop, &fresh);
+        if (rc < 0)
+            return rc;
+        if (*slot)
+            cio_future_release(*slot);
+        *slot = fresh;
+    }
+    cio_future *f = *slot;
+    cio_future_retain(f);
+    s->refs++;
+    int rc = cio_await(f, NULL);
+    cio_future_release(f);
+    stream_unref(s);
+    return rc;
+}
+
 int cio_stream_drain(cio_stream *s)
 {
     if (!s)
@@ -614,21 +639,11 @@ int cio_stream_drain(cio_stream *s)
             return s->werr;
         if (!s->paused)
             return s->fd < 0 && s->closing && !s->graceful ? CIO_ECLOSED : 0;
-        if (!s->drain_fut || cio_future_done(s->drain_fut)) {
-            cio_future *f;
-            if ((rc = cio_future_new(s->loop, &f)) < 0)
-                return rc;
-            if (s->drain_fut)
-                cio_future_release(s->drain_fut);
-            s->drain_fut = f;
-        }
-        cio_future *f = s->drain_fut;
-        cio_future_retain(f);
-        s->refs++;
-        rc = cio_await(f, NULL);
-        cio_future_release(f);
-        stream_unref(s);
-        (void)rc; /* another drainer's cancellation also ends f: re-check */
+        rc = await_slot(s, &s->drain_fut);
+        if (rc == -ENOMEM)
+            return rc;
+        /* Any other outcome (another drainer's cancellation also ends the
+         * future) is re-checked at the top of the loop. */
     }
 }
 
@@ -697,20 +712,9 @@ int cio_stream_wait_closed(cio_stream *s)
         int rc = cio__checkpoint(t);
         if (rc)
             return rc;
-        if (!s->closed_fut || cio_future_done(s->closed_fut)) {
-            cio_future *f;
-            if ((rc = cio_future_new(s->loop, &f)) < 0)
-                return rc;
-            if (s->closed_fut)
-                cio_future_release(s->closed_fut);
-            s->closed_fut = f;
-        }
-        cio_future *f = s->closed_fut;
-        cio_future_retain(f);
-        s->refs++;
-        rc = cio_await(f, NULL);
-        cio_future_release(f);
-        stream_unref(s);
+        rc = await_slot(s, &s->closed_fut);
+        if (rc == -ENOMEM)
+            return rc;
         if (rc == -ECANCELED || rc == -ETIMEDOUT) {
             int c = cio__checkpoint(t);
             if (c)
