@@ -4,9 +4,10 @@
  * stays one translation unit and CMake needs no change.
  *
  *   1. The counting allocator: fails the Nth allocation (once, or every
- *      one from N on), counts live blocks; and test_alloc_sweep, which runs
+ *      one from N on), counts live blocks; test_alloc_sweep, which runs
  *      a scenario for N = 1, 2, ... until a run injects no failure,
- *      checking after each run that nothing leaked.
+ *      checking after each run that nothing leaked; test_guarded, a
+ *      watchdog so a stuck run cannot hang the sweep.
  *   2. Loops on the virtual clock: make one, run a main task on one, drain.
  *   3. Exception-handler capture: the last report and the number of them.
  *   4. Log capture: a sink that keeps the lines (thread-safe) for checks.
@@ -133,6 +134,48 @@ static inline long test_alloc_sweep(test_alloc_run_fn *run, void *arg, long max_
     }
     CHECK(clean);
     return n - 1 - clean;
+}
+
+/* The watchdog of test_guarded: cancels the scenario if it is stuck. */
+struct test_guard {
+    cio_task *work;  /* the scenario's task */
+    double limit;    /* seconds it may take */
+};
+
+static inline int test_guard_dog(void *arg, void **result)
+{
+    (void)result;
+    struct test_guard *g = arg;
+    if (cio_sleep(g->limit) == 0) {
+        fprintf(stderr, "  run with allocation %ld failing is stuck: cancelling it\n",
+                TEST_LOAD(test_alloc()->fail_at));
+        test_failures++;
+        cio_task_cancel(g->work, NULL);
+    }
+    return 0;
+}
+
+/* Inside a task: runs scenario(arg) as a task of its own under a watchdog
+ * that fails the test and cancels it after limit seconds, so a run that
+ * an injected failure left stuck cannot hang the sweep.  Returns the
+ * scenario's status (or -ENOMEM if its task could not be made). */
+static inline int test_guarded(cio_coro_fn *scenario, void *arg, double limit)
+{
+    struct test_guard g = {NULL, limit};
+    cio_task *dog;
+    int rc = cio_create_task(scenario, arg, "scenario", &g.work);
+    if (rc < 0)
+        return rc;
+    if (cio_create_task(test_guard_dog, &g, "watchdog", &dog) < 0)
+        dog = NULL;
+    rc = cio_task_await(g.work, NULL);
+    cio_task_release(g.work);
+    if (dog) {
+        cio_task_cancel(dog, NULL);
+        cio_task_await(dog, NULL);
+        cio_task_release(dog);
+    }
+    return rc;
 }
 
 /* ---- 2. loops on the virtual clock ----------------------------------------- */

@@ -56,33 +56,10 @@ static int scenario(void *arg, void **result)
     return rc < 0 ? rc : 0;
 }
 
-static int watchdog(void *arg, void **result)
-{
-    if (cio_sleep(5.0) == 0) {
-        fprintf(stderr, "  run with allocation %ld failing is stuck: cancelling it\n",
-                test_alloc()->fail_at);
-        test_failures++;
-        cio_task_cancel(arg, NULL);
-    }
-    return 0;
-}
-
 static int guarded(void *arg, void **result)
 {
-    cio_task *work, *dog;
-    int rc = cio_create_task(scenario, NULL, "scenario", &work);
-    if (rc < 0)
-        return rc;
-    if (cio_create_task(watchdog, work, "watchdog", &dog) < 0)
-        dog = NULL;
-    rc = cio_task_await(work, NULL);
-    cio_task_release(work);
-    if (dog) {
-        cio_task_cancel(dog, NULL);
-        cio_task_await(dog, NULL);
-        cio_task_release(dog);
-    }
-    return rc;
+    (void)result;
+    return test_guarded(scenario, arg, 5.0);
 }
 
 static int every_run(long n, void *arg)

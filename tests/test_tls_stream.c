@@ -417,23 +417,7 @@ static void tls_start_tls_cio(void) { CHECK_RC(cio_run(starttls_cio_main, NULL, 
 
 static void tls_start_tls_refuses_buffered(void) { CHECK_RC(cio_run(busy_main, NULL, NULL), 0); }
 
-static long alloc_calls, fail_at;
-static int failed_once;
 static cio_tls_context *alloc_sctx, *alloc_cctx;
-
-static void *counting_alloc(void *ud, void *ptr, size_t size)
-{
-    (void)ud;
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    if (++alloc_calls == fail_at) {
-        failed_once = 1;
-        return NULL;
-    }
-    return realloc(ptr, size);
-}
 
 static int alloc_scenario(void *arg, void **result)
 {
@@ -467,34 +451,16 @@ static int alloc_scenario(void *arg, void **result)
     return rc < 0 ? rc : 0;
 }
 
-static int alloc_watchdog(void *arg, void **result)
-{
-    (void)result;
-    if (cio_sleep(5.0) == 0) {
-        fprintf(stderr, "  run with allocation %ld failing is stuck: cancelling it\n", fail_at);
-        test_failures++;
-        cio_task_cancel(arg, NULL);
-    }
-    return 0;
-}
-
 static int alloc_guarded(void *arg, void **result)
 {
-    (void)arg;
     (void)result;
-    cio_task *work, *dog;
-    int rc = cio_create_task(alloc_scenario, NULL, "scenario", &work);
-    if (rc < 0)
-        return rc;
-    if (cio_create_task(alloc_watchdog, work, "watchdog", &dog) < 0)
-        dog = NULL;
-    rc = cio_task_await(work, NULL);
-    cio_task_release(work);
-    if (dog) {
-        cio_task_cancel(dog, NULL);
-        cio_task_await(dog, NULL);
-        cio_task_release(dog);
-    }
+    return test_guarded(alloc_scenario, arg, 5.0);
+}
+
+static int alloc_run(long n, void *arg)
+{
+    int rc = cio_run(alloc_guarded, NULL, NULL);
+    CHECK(rc <= 0);
     return rc;
 }
 
@@ -503,21 +469,7 @@ static void tls_stream_every_allocation(void)
     alloc_sctx = server_ctx();
     alloc_cctx = client_ctx(1);
     int fds = count_fds();
-    CHECK_RC(cio_set_allocator(counting_alloc, NULL), 0);
-    long n;
-    for (n = 1; n < 5000; n++) {
-        alloc_calls = 0;
-        fail_at = n;
-        failed_once = 0;
-        int rc = cio_run(alloc_guarded, NULL, NULL);
-        CHECK(rc <= 0);
-        if (!failed_once) {
-            CHECK_RC(rc, 0); /* no failure injected: the scenario works */
-            break;
-        }
-    }
-    fail_at = 0;
-    CHECK_RC(cio_set_allocator(NULL, NULL), 0);
+    long n = test_alloc_sweep(alloc_run, NULL, 5000, 0) + 1;
     fprintf(stderr, "  %ld runs, one per allocation\n", n);
     CHECK(n > 10 && n < 5000);
     CHECK_EQ(count_fds(), fds);
