@@ -8,18 +8,24 @@ what=${1:-build}
 need_cmds=(cmake:cmake cc:gcc make:make pkg-config:pkg-config)
 need_pkgs=(libssl-dev ca-certificates)
 case "$what" in
-  test)  need_cmds+=(python3:python3 curl:curl openssl:openssl valgrind:valgrind)
+  test)  need_cmds+=(/usr/bin/python3:python3 curl:curl openssl:openssl valgrind:valgrind)
          ;;
   aarch64) need_cmds+=(aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user)
          need_pkgs+=(libc6-dev-arm64-cross) ;;
-  bench) need_cmds+=(python3:python3 go:golang-go valgrind:valgrind)
+  bench) need_cmds+=(/usr/bin/python3:python3 go:golang-go valgrind:valgrind)
          need_pkgs+=(python3-uvloop libuv1-dev) ;;
 esac
 
 missing=()
 for pair in "${need_cmds[@]}"; do
   cmd=${pair%%:*}; pkg=${pair#*:}
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  # A path names the very program the tests run (Debian's /usr/bin/python3,
+  # not whichever python3 comes first on PATH).
+  if [ "${cmd#/}" != "$cmd" ]; then
+    [ -x "$cmd" ] || missing+=("$pkg")
+  else
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  fi
 done
 for pkg in "${need_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
