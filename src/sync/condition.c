@@ -89,18 +89,28 @@ static size_t notify(cio_condition *c, size_t n)
     return i;
 }
 
+/* The calling task, which must hold c's lock: 0, -EPERM, or the errors of
+ * cio__sync_task (not in a task, wrong loop). */
+static int enter_held(cio_condition *c, cio_task **t, const char *fn)
+{
+    int rc = cio__sync_task(&c->loop, t, fn);
+    if (rc)
+        return rc;
+    if (c->lock->owner != *t) {
+        cio__bad_arg(c->loop, fn, "lock is not held by the calling task");
+        return -EPERM;
+    }
+    return 0;
+}
+
 int cio_condition_wait(cio_condition *c)
 {
     if (!c)
         return cio__bad_arg(NULL, __func__, "condition is NULL");
     cio_task *t;
-    int rc = cio__sync_task(&c->loop, &t, __func__);
+    int rc = enter_held(c, &t, __func__);
     if (rc)
         return rc;
-    if (c->lock->owner != t) {
-        cio__bad_arg(c->loop, __func__, "lock is not held by the calling task");
-        return -EPERM;
-    }
     rc = cio__checkpoint(t);
     if (rc)
         return rc; /* still holding the lock, as on every return */
@@ -135,13 +145,9 @@ int cio_condition_wait_for(cio_condition *c, cio_predicate_fn *pred, void *ud)
     if (!pred)
         return cio__bad_arg(c->loop, __func__, "predicate is NULL");
     cio_task *t;
-    int rc = cio__sync_task(&c->loop, &t, __func__);
+    int rc = enter_held(c, &t, __func__);
     if (rc)
         return rc;
-    if (c->lock->owner != t) {
-        cio__bad_arg(c->loop, __func__, "lock is not held by the calling task");
-        return -EPERM;
-    }
     rc = cio__checkpoint(t);
     if (rc)
         return rc;
