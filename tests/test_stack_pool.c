@@ -54,14 +54,14 @@ static int burst_main(void *arg, void **result)
     ran = 0;
     CHECK_EQ(burst(), 0);
     CHECK_EQ(ran, BURST);
-    CHECK(loop->stacks.nhot > CIO__STACK_HOT_MAX);
+    CHECK(loop->sched->stacks.nhot > CIO__STACK_HOT_MAX);
     /* Not at once: the excess stays resident for the delay. */
     CHECK_RC(cio_sleep(0.5), 0);
-    CHECK(loop->stacks.nhot > CIO__STACK_HOT_MAX);
-    CHECK(loop->stacks.cold == NULL);
+    CHECK(loop->sched->stacks.nhot > CIO__STACK_HOT_MAX);
+    CHECK(loop->sched->stacks.cold == NULL);
     CHECK_RC(cio_sleep(1.0), 0);
-    CHECK(loop->stacks.nhot <= CIO__STACK_HOT_MAX);
-    CHECK(loop->stacks.cold != NULL);
+    CHECK(loop->sched->stacks.nhot <= CIO__STACK_HOT_MAX);
+    CHECK(loop->sched->stacks.cold != NULL);
     CHECK(loop->trim_at == 0);
     /* The second burst takes hot stacks, then the trimmed ones. */
     ran = 0;
@@ -95,12 +95,12 @@ static void idle_loop_trims(void)
     CHECK_RC(cio_loop_create_task(loop, fill_main, NULL, "fill", &t), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(t), NULL), 0);
     cio_task_release(t);
-    CHECK(loop->stacks.nhot > CIO__STACK_HOT_MAX);
+    CHECK(loop->sched->stacks.nhot > CIO__STACK_HOT_MAX);
     /* Nothing is scheduled before the stop at 1.5 s: only the trim's own
      * deadline wakes the loop in between. */
     CHECK_RC(cio_call_later(loop, 1.5 * test_timeout_multiplier(), stop_cb, loop, NULL), 0);
     CHECK_RC(cio_loop_run_forever(loop), 0);
-    CHECK(loop->stacks.nhot <= CIO__STACK_HOT_MAX);
+    CHECK(loop->sched->stacks.nhot <= CIO__STACK_HOT_MAX);
     cio_loop_free(loop);
 }
 

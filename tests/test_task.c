@@ -6,6 +6,7 @@
  * pending.  Cancellation is in test_task_cancel.c.
  */
 #include <math.h>
+#include <unistd.h>
 
 #include "task_util.h"
 
@@ -439,9 +440,82 @@ static void test_close_with_parked(void)
     cio_loop_free(loop);
 }
 
+/* ---- the batch/poll rule ---------------------------------------------- */
+
+/*
+ * A plain callback that re-schedules itself with call_soon must see I/O
+ * polled between two of its runs (asyncio's alternation), even while
+ * tasks pass control around with cio_sleep(0) and could chain batches
+ * without the loop.  A level-triggered reader on an always-readable pipe
+ * runs once per poll, so it counts the polls.  (Once, the tasks' direct
+ * switch skipped the rule: 2,001 callback runs against 33 polls.)
+ */
+struct alternation {
+    cio_loop *loop;
+    int cb_runs;               /* runs of the self-scheduling callback */
+    int polls;                 /* runs of the reader: one per poll */
+    int tasks_left;            /* yielding tasks still running */
+};
+
+static void resched_cb(void *arg)
+{
+    struct alternation *a = arg;
+    a->cb_runs++;
+    if (a->tasks_left)
+        CHECK_RC(cio_call_soon(a->loop, resched_cb, a, NULL), 0);
+}
+
+static void poll_counter(void *arg) { ((struct alternation *)arg)->polls++; }
+
+static int yielder(void *arg, void **result)
+{
+    struct alternation *a = arg;
+    for (int i = 0; i < 2000; i++)
+        CHECK_RC(cio_sleep(0), 0);
+    a->tasks_left--;
+    return 0;
+}
+
+static int alternation_main(void *arg, void **result)
+{
+    struct alternation *a = arg;
+    a->loop = cio_get_running_loop();
+    int p[2];
+    CHECK(pipe(p) == 0);
+    CHECK(write(p[1], "x", 1) == 1);
+    CHECK_RC(cio_loop_add_reader(a->loop, p[0], poll_counter, a), 0);
+    cio_task *t1, *t2;
+    a->tasks_left = 2;
+    /* The callback between the tasks: a task then ends a batch with
+     * another task at the head and the callback behind it. */
+    CHECK_RC(cio_create_task(yielder, a, NULL, &t1), 0);
+    CHECK_RC(cio_call_soon(a->loop, resched_cb, a, NULL), 0);
+    CHECK_RC(cio_create_task(yielder, a, NULL, &t2), 0);
+    CHECK_RC(cio_task_await(t1, NULL), 0);
+    CHECK_RC(cio_task_await(t2, NULL), 0);
+    cio_task_release(t1);
+    cio_task_release(t2);
+    CHECK_RC(cio_loop_remove_reader(a->loop, p[0]), 1);
+    close(p[0]);
+    close(p[1]);
+    return 0;
+}
+
+static void test_callbacks_alternate_with_polls(void)
+{
+    struct alternation a = {0};
+    CHECK_RC(cio_run(alternation_main, &a, NULL), 0);
+    CHECK(a.cb_runs > 100);
+    /* One poll between two runs of the callback, give or take the ends. */
+    CHECK(a.polls >= a.cb_runs - 2);
+    if (a.polls < a.cb_runs - 2)
+        fprintf(stderr, "callback ran %d times with %d polls\n", a.cb_runs, a.polls);
+}
+
 int main(void)
 {
     RUN(test_create);
+    RUN(test_callbacks_alternate_with_polls);
     RUN(test_failure);
     RUN(test_current_and_errors);
     RUN(test_sleep_args);

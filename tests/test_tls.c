@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "tls_util.h" /* the certificate */
-#include "loop/loop.h" /* cio__fd_wait, cio__fd_forget until sockets land */
+#include "task/task.h" /* white box: cio__fd_wait, cio__io_forget */
 
 extern char **environ;
 
@@ -276,7 +276,7 @@ static int serve_one(void *arg, void **result)
     int fd;
     while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
         CHECK(errno == EAGAIN);
-        CHECK_RC(cio__fd_wait(cio_get_running_loop(), lfd, EPOLLIN), 0);
+        CHECK_RC(cio__fd_wait(lfd, 0), 0);
     }
     cio_tls *tls;
     CHECK_RC(cio_tls_new(ctx, fd, NULL, &tls), 0);
@@ -293,9 +293,9 @@ static int serve_one(void *arg, void **result)
         cio_tls_shutdown(tls); /* Python may close without its notify */
     }
     cio_tls_free(tls);
-    cio__fd_forget(cio_get_running_loop(), fd);
+    cio__io_forget(cio_get_running_loop(), fd);
     close(fd);
-    cio__fd_forget(cio_get_running_loop(), lfd);
+    cio__io_forget(cio_get_running_loop(), lfd);
     cio_tls_context_free(ctx);
     return 0;
 }
@@ -374,7 +374,7 @@ static int cancel_handshake(void *arg, void **result)
     CHECK_RC(cio_task_cancel(t, "enough"), 1);
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
     CHECK(cio_task_cancelled(t));
-    cio__fd_forget(cio_get_running_loop(), s->fd);
+    cio__io_forget(cio_get_running_loop(), s->fd);
     cio_task_release(t);
     return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * pipe.c - pipe I/O for tasks: read and write-all on non-blocking pipe
- * ends, parking on the descriptor (cio__fd_wait) when it would block.
+ * ends, going through the I/O layer (a read op; a write waits with
+ * cio__fd_wait) when it would block.
  * Shared by subprocesses and the process pool.
  *
  * Writing to a pipe whose reader is gone raises SIGPIPE, which kills the
@@ -14,7 +15,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,20 +36,11 @@ int cio__pipe_make(int fds[2], int nonblock_end)
 
 int cio__pipe_read(cio_loop *loop, int fd, void *buf, size_t len)
 {
+    (void)loop;
     if (len > INT_MAX)
         len = INT_MAX;
-    for (;;) {
-        ssize_t n = read(fd, buf, len);
-        if (n >= 0)
-            return (int)n;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN)
-            return -errno;
-        int rc = cio__fd_wait(loop, fd, EPOLLIN);
-        if (rc)
-            return rc;
-    }
+    struct cio__op op = {.kind = CIO__OP_READ, .fd = fd, .buf = buf, .len = len};
+    return cio__op_run(&op);
 }
 
 /* write(2) that never raises SIGPIPE (see the file comment). */
@@ -87,7 +78,7 @@ int cio__pipe_write_all(cio_loop *loop, int fd, const void *buf, size_t len)
             continue;
         if (errno != EAGAIN)
             return -errno;
-        int rc = cio__fd_wait(loop, fd, EPOLLOUT);
+        int rc = cio__fd_wait(fd, 1);
         if (rc)
             return rc;
     }

@@ -183,7 +183,7 @@ static void worker_stop(cio_process_pool *pool, struct worker *w, int kill_it)
     int fds[2] = {w->req, w->resp};
     for (int i = 0; i < 2; i++) {
         if (pool->loop)
-            cio__fd_forget(pool->loop, fds[i]);
+            cio__io_forget(pool->loop, fds[i]);
         close(fds[i]);
     }
     int st;
@@ -425,6 +425,7 @@ int cio_process_pool_new(size_t nworkers, const cio_process_fn_entry *fns, size_
         if (!pl)
             return -ENOMEM;
         pl->ext.key = &pool_key;
+        pl->ext.rank = CIO__EXT_EXEC;
         pl->ext.on_close = pool_loop_close;
         cio__loop_ext_add(loop, &pl->ext);
     }

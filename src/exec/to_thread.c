@@ -35,6 +35,7 @@ static struct cio__exec_loop *exec_loop_get(cio_loop *loop)
     if (!xl)
         return NULL;
     xl->ext.key = &exec_key;
+    xl->ext.rank = CIO__EXT_EXEC;
     xl->ext.on_close = exec_loop_close;
     xl->loop = loop;
     pthread_mutex_init(&xl->lock, NULL);

@@ -31,22 +31,24 @@ struct cio__handle_block {
     cio_handle h[];            /* HANDLE_BLOCK of them */
 };
 
-static void handle_run(struct cio__node *node)
+void (*cio__handle_drop_arg2)(void *obj);
+
+void cio__handle_node_run(struct cio__node *node)
 {
     cio_handle *h = CIO_CONTAINER_OF(node, cio_handle, node);
     h->flags &= ~(uint32_t)CIO__H_QUEUED;
     h->loop->ready_handles--;
     if (!(h->flags & CIO__H_CANCELLED)) {
         if (h->flags & CIO__H_DONE_CB) {
-            cio_future *fut = h->arg2;
+            void *fut = h->arg2;
             h->arg2 = NULL;
             ((cio_done_fn *)(void *)h->cb)(fut, h->arg);
-            cio_future_release(fut);
+            cio__handle_drop_arg2(fut);
         } else {
             h->cb(h->arg);
         }
     } else if ((h->flags & CIO__H_DONE_CB) && h->arg2) {
-        cio_future_release(h->arg2);
+        cio__handle_drop_arg2(h->arg2);
         h->arg2 = NULL;
     }
     cio__handle_unref(h);
@@ -103,7 +105,7 @@ void cio__handle_dispose(cio_handle *h)
 void cio__handle_init(cio_loop *loop, cio_handle *h)
 {
     h->node.next = NULL;
-    h->node.run = handle_run;
+    h->node.run = cio__handle_node_run;
     h->loop = loop;
     h->arg2 = NULL;
     h->when = 0;
@@ -166,18 +168,20 @@ int cio_call_soon(cio_loop *loop, cio_callback_fn *cb, void *arg, cio_handle **o
     return 0;
 }
 
-int cio__call_done_cb(cio_loop *loop, cio_done_fn *fn, cio_future *fut, void *arg)
+void cio__ready_drop_all(cio_loop *loop)
 {
-    cio_handle *h = cio__handle_new(loop);
-    if (!h)
-        return -ENOMEM;
-    h->cb = (void (*)(void *))(void *)fn;
-    h->arg = arg;
-    h->arg2 = fut;
-    h->flags = CIO__H_DONE_CB;
-    cio_future_retain(fut);
-    cio__handle_schedule(h);
-    return 0;
+    struct cio__node *n;
+    while ((n = cio__queue_pop(&loop->ready))) {
+        if (n->run != cio__handle_node_run)
+            continue;
+        cio_handle *h = CIO_CONTAINER_OF(n, cio_handle, node);
+        h->flags &= ~(uint32_t)CIO__H_QUEUED;
+        loop->ready_handles--;
+        if ((h->flags & CIO__H_DONE_CB) && h->arg2)
+            cio__handle_drop_arg2(h->arg2);
+        h->arg2 = NULL;
+        cio__handle_unref(h);
+    }
 }
 
 static int call_at_ns(cio_loop *loop, int64_t when, cio_callback_fn *cb, void *arg,

@@ -22,34 +22,23 @@
 #include <unistd.h>
 
 #include "loop.h"
-#include "../task/task.h"
 
 CIO_TLS cio_loop *cio__running_loop;
 
-int cio_loop_new(cio_loop **out)
+int cio__loop_create(cio_loop **out)
 {
-    if (!out)
-        return cio__bad_arg(NULL, __func__, "out is NULL");
-    *out = NULL;
     cio_loop *loop = cio__calloc(1, sizeof *loop);
     if (!loop)
         return -ENOMEM;
     cio__queue_init(&loop->ready);
-    loop->epfd = -1;
     loop->wakefd = -1;
     loop->debug = (uint8_t)cio__env_debug();
     loop->slow_ns = CIO_NS_PER_SEC / 10;
     loop->stack_size = 128 * 1024;
-    loop->next_task_id = 1;
-    loop->poll = &cio__poll_epoll;
     pthread_mutex_init(&loop->ts_lock, NULL);
     loop->ts_tailp = &loop->ts_head;
     int rc = cio__threadsafe_init(loop);
-    if (rc == 0)
-        rc = loop->poll->init(loop);
     if (rc < 0) {
-        cio__threadsafe_fini(loop);
-        loop->poll->fini(loop);
         pthread_mutex_destroy(&loop->ts_lock);
         cio__free(loop);
         return rc;
@@ -59,12 +48,30 @@ int cio_loop_new(cio_loop **out)
     return 0;
 }
 
+void cio__loop_destroy(cio_loop *loop)
+{
+    cio__threadsafe_fini(loop);
+    pthread_mutex_destroy(&loop->ts_lock);
+    cio__free(loop);
+    __atomic_sub_fetch(&cio__loops_alive, 1, __ATOMIC_ACQ_REL);
+}
+
 int cio_loop_is_closed(const cio_loop *loop) { return loop && loop->closed; }
 int cio_loop_is_running(const cio_loop *loop)
 {
     return loop && __atomic_load_n(&loop->running, __ATOMIC_RELAXED);
 }
 cio_loop *cio_get_running_loop(void) { return cio__running_loop; }
+
+/* Phase 1 of close: the list is sorted highest rank first. */
+static void closing_lowest_first(cio_loop *loop, struct cio__loop_ext *e)
+{
+    if (!e)
+        return;
+    closing_lowest_first(loop, e->next);
+    if (e->on_closing)
+        e->on_closing(loop, e);
+}
 
 int cio_loop_close(cio_loop *loop)
 {
@@ -77,88 +84,32 @@ int cio_loop_close(cio_loop *loop)
     int rc = cio__check_thread(loop, __func__);
     if (rc)
         return rc;
-    /* Pending tasks are destroyed while pending (asyncio: "Task was
-     * destroyed but it is pending!").  First every parked task is detached
-     * from what it waits on (a timer, a descriptor, a lock's queue whose
-     * waiter records live on the stacks about to be recycled, an
-     * executor's work item, a future that may outlive the loop), or that
-     * would later wake freed memory.  Its interrupt
-     * function does exactly that; cio_await's would cancel the awaited
-     * future, which is not ours to change, so it is undone instead. */
-    for (cio_task *t = loop->tasks; t; t = t->next) {
-        if (loop->debug) {
-            cio_exception_context c = {.message = "Task was destroyed but it is pending",
-                                       .task = t,
-                                       .source = cio_task_source(t)};
-            cio__report(loop, &c);
-        }
-        if (t->state == CIO__T_PARKED && !cio__await_abandon(t) && t->interrupt)
-            t->interrupt(t, -ECANCELED);
-    }
-    /* Then the extensions (an executor waits for its threads here), while
-     * tasks, callbacks and the thread-safe queue still exist. */
-    while (loop->exts) {
-        struct cio__loop_ext *e = loop->exts;
+    /* The layers above go first, in the two phases struct cio__loop_ext
+     * describes (the task layer destroys pending tasks there, asyncio's
+     * "Task was destroyed but it is pending!"), while handles, timers,
+     * descriptors and the thread-safe queue still exist. */
+    struct cio__loop_ext *e;
+    closing_lowest_first(loop, loop->exts);
+    while ((e = loop->exts)) {
         loop->exts = e->next;
         e->next = NULL;
         e->on_close(loop, e);
     }
-    cio_task *pending = loop->tasks;
-    loop->tasks = NULL;
-    loop->ntasks = 0;
-    for (cio_task *t = pending; t; t = t->next)
-        t->state = CIO__T_DONE;
-    /* Stacks go back to the pool only after every future is complete:
-     * done callbacks that run synchronously (gather's counter, say) may
-     * keep their state on another destroyed task's stack. */
-    for (cio_task *t = pending; t; t = t->next)
-        cio__future_complete(&t->fut, -ECANCELED, NULL, cio__strdup("loop closed"));
-    for (cio_task *t = pending; t; t = t->next) {
-        if (t->stack)
-            cio__stack_put(&loop->stacks, t->stack);
-        t->stack = NULL;
-    }
-    /* Empty the ready queue before the loop's task references go: a task
-     * never started (or woken) still has its node in the queue, and a
-     * task struct released beyond the recycling pool is freed at once, so
-     * popping the queue afterwards read freed memory. */
-    struct cio__node *n;
-    while ((n = cio__queue_pop(&loop->ready))) {
-        if (n->run != cio__task_node_run) {
-            cio_handle *h = CIO_CONTAINER_OF(n, cio_handle, node);
-            h->flags &= ~(uint32_t)CIO__H_QUEUED;
-            loop->ready_handles--;
-            if ((h->flags & CIO__H_DONE_CB) && h->arg2)
-                cio_future_release(h->arg2);
-            h->arg2 = NULL;
-            cio__handle_unref(h);
-        }
-    }
-    while (pending) {
-        cio_task *next = pending->next;
-        pending->prev = pending->next = NULL;
-        pending->flags &= (uint8_t)~CIO__TF_LOOPREF;
-        cio_task_release(pending);
-        pending = next;
-    }
+    cio__ready_drop_all(loop);
     cio__timers_fini(loop);
-    for (size_t fd = 0; fd < loop->nfds; fd++)
-        if (loop->fds[fd].mode)
-            cio__fd_forget(loop, (int)fd);
-    cio__free(loop->fds);
-    loop->fds = NULL;
-    loop->nfds = 0;
     cio__threadsafe_fini(loop);
-    loop->poll->fini(loop);
-    cio__tasks_fini(loop);
-    cio__futures_fini(loop);
+    /* Dropping a handle may release a future whose done callbacks queue
+     * more: drop those too. */
+    cio__ready_drop_all(loop);
+    if (loop->poller)
+        loop->poller->fini(loop);
+    loop->poller = NULL;
     while (loop->free_handles) {
         cio_handle *h = loop->free_handles;
         loop->free_handles = (cio_handle *)(void *)h->node.next;
         cio__handle_dispose(h);
     }
     loop->nfree_handles = 0;
-    cio__stack_pool_fini(&loop->stacks);
     loop->closed = 1;
     return 0;
 }
@@ -173,8 +124,11 @@ struct cio__loop_ext *cio__loop_ext_find(cio_loop *loop, const void *key)
 
 void cio__loop_ext_add(cio_loop *loop, struct cio__loop_ext *ext)
 {
-    ext->next = loop->exts;
-    loop->exts = ext;
+    struct cio__loop_ext **pp = &loop->exts;
+    while (*pp && (*pp)->rank > ext->rank)
+        pp = &(*pp)->next;
+    ext->next = *pp;
+    *pp = ext;
 }
 
 void cio_loop_free(cio_loop *loop)
@@ -185,9 +139,7 @@ void cio_loop_free(cio_loop *loop)
         cio_log(CIO_LOG_ERROR, "cio_loop_free: loop is running or owned by another thread; leaked");
         return;
     }
-    pthread_mutex_destroy(&loop->ts_lock);
-    cio__free(loop);
-    __atomic_sub_fetch(&cio__loops_alive, 1, __ATOMIC_ACQ_REL);
+    cio__loop_destroy(loop);
 }
 
 double cio_loop_time(cio_loop *loop)
@@ -222,73 +174,51 @@ void cio_loop_unref(cio_loop *loop)
         __atomic_sub_fetch(&loop->nexternal, 1, __ATOMIC_RELAXED);
 }
 
-/* Debug mode: times one step of the loop and reports it if slow. */
+/* Debug mode: times one step of the loop and reports it if slow.  The
+ * node is described before it runs: a task may be gone after. */
 static void run_node_timed(cio_loop *loop, struct cio__node *n)
 {
+    char what[256] = "a callback";
+    if (n->run != cio__handle_node_run && loop->describe_node)
+        loop->describe_node(n, what, sizeof what);
     int64_t t0 = cio__clock_ns();
-    cio_task *task = n->run == cio__task_node_run ? CIO_CONTAINER_OF(n, cio_task, node) : NULL;
-    if (task)
-        cio_task_retain(task);
     n->run(n);
     int64_t dt = cio__clock_ns() - t0;
-    if (dt > loop->slow_ns) {
-        if (task)
-            cio_log(CIO_LOG_WARNING, "slow step: task '%s' (created at %s) held the loop for %.3f s",
-                    cio_task_get_name(task), cio_task_source(task) ? cio_task_source(task) : "?",
-                    (double)dt / 1e9);
-        else
-            cio_log(CIO_LOG_WARNING, "slow step: a callback held the loop for %.3f s",
-                    (double)dt / 1e9);
-    }
-    if (task)
-        cio_task_release(task);
+    if (dt > loop->slow_ns)
+        cio_log(CIO_LOG_WARNING, "slow step: %s held the loop for %.3f s", what, (double)dt / 1e9);
 }
 
+/* Runs ready nodes, batch after batch, as cio__ready_next allows. */
 static void run_ready(cio_loop *loop)
 {
     loop->budget = loop->ready.n;
     loop->ticks = CIO__TICKS_PER_POLL;
-    for (;;) {
-        while (loop->budget) {
-            struct cio__node *n = cio__queue_pop(&loop->ready);
-            loop->budget--;
-            if (CIO_UNLIKELY(loop->debug))
-                run_node_timed(loop, n);
-            else
-                n->run(n);
-            if (CIO_UNLIKELY(loop->dead_stack != NULL)) {
-                cio__stack_put(&loop->stacks, loop->dead_stack);
-                loop->dead_stack = NULL;
-            }
-        }
-        /* Another batch, unless I/O and timers are due a look. */
-        if (!loop->ready.n || loop->ready_handles || --loop->ticks <= 0 || loop->stopping)
-            break;
-        loop->budget = loop->ready.n;
+    struct cio__node *n;
+    if (CIO_UNLIKELY(loop->debug)) {
+        while ((n = cio__ready_next(loop, NULL)))
+            run_node_timed(loop, n);
+    } else {
+        while ((n = cio__ready_next(loop, NULL)))
+            n->run(n);
     }
 }
 
 /*
- * Freed stacks beyond the hot reserve go back to the kernel once they
- * stayed unused for CIO__STACK_TRIM_DELAY_NS: trimming each as it was
- * freed cost 8 us a task at the end of a burst (sleep_100k 1.24 s -> 0.41
- * s without it), and a burst often comes again.  Freed task structs beyond
- * CIO__TASK_POOL_HOT go back to the allocator at the same moment, for the
- * same reason.  Runs before the ready nodes, so that what runs at or after
- * trim_at sees the pools trimmed.
+ * Memory a layer keeps for reuse beyond its hot reserve (freed stacks and
+ * task structs after a burst) goes back once it stayed unused for
+ * CIO__TRIM_DELAY_NS: trimming each piece as it was freed cost 8 us a task
+ * at the end of a burst (sleep_100k 1.24 s -> 0.41 s without it), and a
+ * burst often comes again.  Runs before the ready nodes, so that what runs
+ * at or after trim_at sees the pools trimmed.
  */
 static void maybe_trim(cio_loop *loop)
 {
-    if (CIO_LIKELY(loop->stacks.nhot <= CIO__STACK_HOT_MAX &&
-                   loop->nfree_tasks <= CIO__TASK_POOL_HOT)) {
-        loop->trim_at = 0;
-    } else if (!loop->trim_at) {
-        loop->trim_at = loop->now + CIO__STACK_TRIM_DELAY_NS;
-    } else if (loop->now >= loop->trim_at) {
-        cio__stack_trim(&loop->stacks);
-        cio__tasks_trim(loop);
-        loop->trim_at = 0;
-    }
+    if (CIO_LIKELY(!loop->trim_at) || loop->now < loop->trim_at)
+        return;
+    loop->trim_at = 0;
+    for (struct cio__loop_ext *e = loop->exts; e; e = e->next)
+        if (e->trim)
+            e->trim(loop, e);
 }
 
 /* Whether anything could still make progress without outside help. */
@@ -309,7 +239,7 @@ static void run_once(cio_loop *loop)
             timeout = -1;
         else if (loop->virtual_clock) {
             /* Jump to the next timer unless I/O is already ready. */
-            loop->poll->wait(loop, 0);
+            loop->poller->wait(loop, 0);
             if (!loop->ready.n && next > loop->vclock)
                 loop->vclock = next;
             timeout = -2;
@@ -331,7 +261,7 @@ static void run_once(cio_loop *loop)
     /* A zero-timeout poll with nothing watched can only report the
      * eventfd, whose news ts_pending already carries: skip the syscall. */
     if (timeout != -2 && (timeout != 0 || loop->nwatch))
-        loop->poll->wait(loop, timeout);
+        loop->poller->wait(loop, timeout);
     loop->now = cio__loop_now(loop);
     cio__threadsafe_drain(loop);
     cio__timers_run(loop);
@@ -350,16 +280,14 @@ static int enter(cio_loop *loop)
         return CIO_ERUNNING;
     if (loop->has_owner && !pthread_equal(loop->owner, pthread_self()))
         return CIO_EWRONGTHREAD;
-    if (!loop->started) {
-        cio__stack_pool_init(&loop->stacks, loop->stack_size);
-        loop->started = 1;
-    }
+    loop->started = 1;
     loop->owner = pthread_self();
     loop->has_owner = 1;
-    cio__ctx_init_thread(&loop->main_ctx);
-    cio__ctx_init_thread(&loop->trash_ctx);
     __atomic_store_n(&loop->running, 1, __ATOMIC_RELAXED);
     cio__running_loop = loop;
+    for (struct cio__loop_ext *e = loop->exts; e; e = e->next)
+        if (e->on_enter)
+            e->on_enter(loop, e);
     return 0;
 }
 
@@ -384,17 +312,12 @@ int cio_loop_run_forever(cio_loop *loop)
     return 0;
 }
 
-int cio_loop_run_until_complete(cio_loop *loop, cio_future *fut, void **result)
+int cio__loop_run_until(cio_loop *loop, int (*done)(void *ctx), void *ctx)
 {
-    if (!fut)
-        return cio__bad_arg(loop, __func__, "fut is NULL");
-    if (loop && fut->loop != loop)
-        return cio__bad_arg(loop, __func__, "fut belongs to another loop");
     int rc = enter(loop);
     if (rc)
         return rc;
-    cio_future_retain(fut);
-    while (!cio_future_done(fut)) {
+    while (!done(ctx)) {
         /* Checked before each iteration, not only after: an idle loop
          * would otherwise block forever in the poller (timeout -1) when
          * nothing was scheduled at all. */
@@ -403,17 +326,14 @@ int cio_loop_run_until_complete(cio_loop *loop, cio_future *fut, void **result)
             break;
         }
         run_once(loop);
-        if (cio_future_done(fut))
+        if (done(ctx))
             break;
         if (loop->stopping) {
-            rc = CIO_EINVALSTATE; /* stopped before the future completed */
+            rc = CIO_EINVALSTATE; /* stopped before it was done */
             break;
         }
     }
     leave(loop);
-    if (rc == 0)
-        rc = cio_future_result(fut, result);
-    cio_future_release(fut);
     return rc;
 }
 

@@ -1,9 +1,12 @@
 /*
  * loop.h - the loop's internals, shared by src/loop/ and the layers above.
  *
- * The ready queue holds nodes: a node is either a handle (a callback) or a
- * task, told apart by its run function, so the loop never needs to know
- * what a task is.  Timers sit in a 4-ary min-heap of (deadline, handle)
+ * The ready queue holds nodes: a node is either a handle (a callback) or
+ * something of a higher layer (a task), told apart by its run function, so
+ * the loop never needs to know what a task is.  Higher layers keep their
+ * per-loop state in extensions (struct cio__loop_ext) and reach the loop
+ * through the few functions below; the loop calls up only through
+ * pointers they installed.  Timers sit in a 4-ary min-heap of (deadline, handle)
  * pairs; cancelled timers stay in it until they reach the top (asyncio's
  * lazy deletion) or until they are more than half of it, when it is
  * rebuilt.  Descriptors have one slot each in a table indexed by fd.
@@ -15,8 +18,6 @@
 #include <stdint.h>
 
 #include "../util/internal.h"
-#include "../coro/coro.h"
-#include "../coro/stack.h"
 
 struct cio__node;
 typedef void cio__node_run_fn(struct cio__node *node);
@@ -39,8 +40,11 @@ enum {
     CIO__H_TIMER = 1 << 1,     /* made by call_later/call_at */
     CIO__H_QUEUED = 1 << 2,    /* in the ready queue */
     CIO__H_IN_HEAP = 1 << 3,   /* in the timer heap */
-    CIO__H_DONE_CB = 1 << 4,   /* cb is a cio_done_fn taking (arg2, arg) */
-    CIO__H_WAKE = 1 << 5,      /* timer that wakes the task in arg */
+    CIO__H_DONE_CB = 1 << 4,   /* cb is a cio_done_fn taking (arg2, arg);
+                                  arg2 holds a reference that
+                                  cio__handle_drop_arg2 drops */
+    CIO__H_WAKE = 1 << 5,      /* timer whose cb runs as soon as it is due
+                                  (wakes a waiter), not via the queue */
     CIO__H_FD = 1 << 6         /* reader/writer callback of a descriptor */
 };
 
@@ -59,17 +63,46 @@ struct cio_handle {
 };
 
 /*
- * A loop extension: state a higher layer (the default executor, signal
- * handling) keeps per loop without the loop knowing what it is.  The loop
- * keeps a list of them and, when it closes, unlinks each (newest first)
- * and calls its on_close while the loop is still intact, before pending
- * tasks, callbacks and the thread-safe queue are dropped.
+ * A waiter: what the loop and the I/O layer wake when what it waits for
+ * has happened.  A higher layer embeds it (a task has one) and gets its own
+ * struct back with CIO_CONTAINER_OF, so the loop wakes waiters, never tasks.
+ */
+struct cio__waiter {
+    /* Called on the loop's thread with the outcome (>= 0, or -errno). */
+    void (*wake)(struct cio__waiter *w, int result);
+};
+
+/* Ranks of extensions: the layer that owns one (DESIGN.md section 1). */
+enum {
+    CIO__EXT_IO = 3,
+    CIO__EXT_TASK = 4,
+    CIO__EXT_SYNC = 5,
+    CIO__EXT_EXEC = 6,
+    CIO__EXT_NET = 7
+};
+
+/*
+ * A loop extension: state a higher layer (tasks and their pools, the
+ * default executor, signal handling) keeps per loop without the loop
+ * knowing what it is.  Closing the loop runs two phases while the loop is
+ * still intact: every on_closing, lowest rank first (tasks detach from
+ * what they wait on before anything is torn down), then every on_close,
+ * highest rank first (an executor waits for its threads while tasks still
+ * exist; the tasks go last), each extension unlinked before its on_close.
  */
 struct cio__loop_ext {
-    struct cio__loop_ext *next; /* next in the loop's list */
+    struct cio__loop_ext *next; /* next in the loop's list (by rank) */
     const void *key;            /* identifies the owner: a static's address */
-    /* Releases the extension (it is already unlinked). */
+    int rank;                   /* CIO__EXT_*: the owner's layer */
+    /* Phase 1 (may be NULL): stop what could touch other layers' state. */
+    void (*on_closing)(cio_loop *loop, struct cio__loop_ext *ext);
+    /* Phase 2: releases the extension (it is already unlinked). */
     void (*on_close)(cio_loop *loop, struct cio__loop_ext *ext);
+    /* May be NULL: the loop is about to run on this thread (cio_loop_run_*
+     * entered it). */
+    void (*on_enter)(cio_loop *loop, struct cio__loop_ext *ext);
+    /* May be NULL: give back memory kept for reuse (at loop->trim_at). */
+    void (*trim)(cio_loop *loop, struct cio__loop_ext *ext);
 };
 
 struct cio__timer_entry {
@@ -84,68 +117,43 @@ struct cio__timer_heap {
     size_t cancelled;          /* entries whose handle is cancelled */
 };
 
-/* A descriptor's slot. */
-struct cio__fd {
-    cio_handle *reader;        /* add_reader callback (level-triggered) */
-    cio_handle *writer;        /* add_writer callback */
-    cio_task *rd_waiter;       /* task parked until readable (edge mode) */
-    cio_task *wr_waiter;       /* task parked until writable */
-    uint32_t events;           /* what epoll watches now (EPOLLIN|...) */
-    uint32_t ready;            /* edge mode: readiness seen, not yet used up */
-    uint8_t mode;              /* 0 none, 1 callbacks (LT), 2 tasks (ET) */
-};
-
-/* The poll backend: one file each (poll_epoll.c, later poll_uring.c). */
-struct cio__poll_ops {
-    const char *name;
-    int (*init)(cio_loop *loop);
-    void (*fini)(cio_loop *loop);
-    /* Waits up to timeout_ns (-1: forever) and dispatches what is ready:
-     * reader/writer handles to the ready queue, parked tasks woken. */
+/*
+ * The poller: how the loop waits for I/O.  The I/O layer (src/io/) installs
+ * one per loop, whose backend (epoll, io_uring) keeps its state behind
+ * loop->io; the loop only asks it to wait and, at close, to go.
+ */
+struct cio__poller {
+    const char *name;          /* "epoll", "io_uring" */
+    /* Waits up to timeout_ns (-1: forever, 0: just look) and dispatches
+     * what is ready (wakes waiters, schedules handles); 0 or -errno. */
     int (*wait)(cio_loop *loop, int64_t timeout_ns);
-    /* Makes the kernel watch what slot f now needs for fd. */
-    int (*update)(cio_loop *loop, int fd, struct cio__fd *f);
-    /* fd is being closed: forget it without a syscall if possible. */
-    void (*forget)(cio_loop *loop, int fd, struct cio__fd *f);
+    /* Releases the backend and loop->io (loop close, after every
+     * extension has gone). */
+    void (*fini)(cio_loop *loop);
 };
-
-extern const struct cio__poll_ops cio__poll_epoll;
 
 struct cio_loop {
     /* hot: scheduling */
     struct cio__queue ready;   /* nodes to run */
     size_t budget;             /* nodes this batch may still run */
     int ticks;                 /* batches left before I/O must be polled */
-    size_t ready_handles;      /* callbacks (not tasks) in the ready queue */
-    cio_task *current;         /* task running now, NULL on the loop stack */
-    cio__ctx main_ctx;         /* the loop's own (thread) context */
-    cio__ctx trash_ctx;        /* where a dying task saves its registers */
-    cio__stack *dead_stack;    /* own-mapping stack to unmap on loop stack */
-    void *dead_fiber;          /* TSan fiber of a finished task, to destroy */
+    size_t ready_handles;      /* callbacks (not other nodes) in the queue */
+    struct cio__sched *sched;  /* the task layer's state (task.h), or NULL */
     int64_t now;               /* loop time, ns, refreshed each iteration */
     struct cio__timer_heap timers;
     uint64_t seq;              /* next handle sequence number */
     cio_handle *free_handles;  /* recycled handles */
     size_t nfree_handles;
-    cio_task *free_tasks;      /* recycled task structs */
-    size_t nfree_tasks;
-    cio_future *free_futures;  /* recycled plain futures, linked by result */
-    size_t nfree_futures;
-    cio__stack_pool stacks;    /* default-size task stacks */
-    int64_t trim_at;           /* loop time to trim the stack pool, 0: none */
-    size_t stack_size;         /* default usable stack bytes */
-
-    /* tasks */
-    cio_task *tasks;           /* every pending task (doubly linked) */
-    size_t ntasks;
-    uint64_t next_task_id;
+    int64_t trim_at;           /* loop time to call the extensions' trim,
+                                  0: none due */
+    size_t stack_size;         /* default usable task stack bytes (a
+                                  setting the task layer reads) */
 
     /* I/O */
-    const struct cio__poll_ops *poll;
-    int epfd;                  /* epoll descriptor */
-    struct cio__fd *fds;       /* slots indexed by fd */
-    size_t nfds;
-    size_t nwatch;             /* slots with callbacks or parked tasks */
+    const struct cio__poller *poller; /* installed by the I/O layer */
+    void *io;                  /* the I/O layer's state (src/io/io.h) */
+    size_t nwatch;             /* waits on descriptors (callbacks, pending
+                                  operations) that can wake the loop */
     size_t nexternal;          /* work in flight elsewhere (executors) that
                                   will call back: keeps run_until_complete
                                   from reporting a deadlock */
@@ -154,7 +162,7 @@ struct cio_loop {
     pthread_mutex_t ts_lock;
     struct cio_handle *ts_head; /* call_soon_threadsafe handles, FIFO */
     struct cio_handle **ts_tailp;
-    int wakefd;                /* eventfd that wakes epoll_wait */
+    int wakefd;                /* eventfd the poller watches to wake up */
     int ts_pending;            /* atomic: ts list non-empty */
 
     /* state */
@@ -168,10 +176,13 @@ struct cio_loop {
     uint8_t started;           /* has run at least once */
     int64_t slow_ns;           /* debug: slow-step threshold */
     int64_t vclock;            /* virtual time, ns */
-    int64_t step_start;        /* debug: when the current step began */
     cio_exception_handler_fn *exc_fn;
     void *exc_ud;
-    struct cio__loop_ext *exts; /* extensions of higher layers (newest first) */
+    struct cio__loop_ext *exts; /* extensions of higher layers (by rank,
+                                   highest first) */
+    /* Debug mode: names a ready node that is not a handle for the slow-
+     * step report (the task layer's, "task 'x' (created at f:1)"). */
+    void (*describe_node)(struct cio__node *n, char *buf, size_t cap);
 };
 
 /*
@@ -186,12 +197,9 @@ struct cio_loop {
  */
 #define CIO__TICKS_PER_POLL 61
 
-/* How long freed stacks beyond CIO__STACK_HOT_MAX stay resident before
- * the loop returns their pages to the kernel. */
-#define CIO__STACK_TRIM_DELAY_NS CIO_NS_PER_SEC
-/* Freed task structs the loop keeps past a trim (task.c keeps more until
- * then). */
-#define CIO__TASK_POOL_HOT 4096
+/* How long memory kept for reuse beyond an extension's hot reserve (free
+ * stacks, task structs) stays before the extensions' trim gives it back. */
+#define CIO__TRIM_DELAY_NS CIO_NS_PER_SEC
 
 /* The loop running in this thread (NULL if none). */
 extern CIO_TLS cio_loop *cio__running_loop;
@@ -225,7 +233,49 @@ static inline struct cio__node *cio__queue_pop(struct cio__queue *q)
     return n;
 }
 
+/*
+ * The batch/poll policy, written once: the next ready node to run now, or
+ * NULL when the loop must go back and poll first.  A batch is what was
+ * ready when it began (loop->budget counts it down); when a batch ends,
+ * the next one starts at once only if no plain callback is ready (so
+ * callback code keeps asyncio's alternation of call_soon callbacks and I/O
+ * callbacks), no stop was asked for and fewer than CIO__TICKS_PER_POLL
+ * batches ran since the last poll.  With `only` set, a node is taken only
+ * if its run function is `only` (the task layer's direct switch to the
+ * next task); anything else stays at the head for the loop to run.  Both
+ * the loop (run_ready) and the task layer (switching between tasks without
+ * returning to the loop) take nodes through here.
+ */
+static inline struct cio__node *cio__ready_next(cio_loop *loop, cio__node_run_fn *only)
+{
+    struct cio__node *n = loop->ready.head;
+    if (CIO_UNLIKELY(!n) || (only && n->run != only))
+        return NULL;
+    if (!loop->budget) {
+        if (loop->ticks <= 1 || loop->ready_handles || loop->stopping)
+            return NULL;
+        loop->ticks--;
+        loop->budget = loop->ready.n;
+    }
+    loop->ready.head = n->next;
+    if (!n->next)
+        loop->ready.tailp = &loop->ready.head;
+    loop->ready.n--;
+    loop->budget--;
+    return n;
+}
+
 /* ---- loop internals used by the other layers ---------------------------- */
+
+/*
+ * Reports a bad argument: in debug mode (the loop's, or CIO_DEBUG when
+ * loop is NULL) logs "fn: what"; returns -EINVAL either way, so the caller
+ * can write `return cio__bad_arg(loop, __func__, "delay is NaN");`.
+ */
+static inline int cio__bad_arg(const cio_loop *loop, const char *fn, const char *what)
+{
+    return cio__bad_arg_debug(loop ? loop->debug : -1, fn, what);
+}
 
 /* Current loop time in ns: the virtual clock, or CLOCK_MONOTONIC. */
 static inline int64_t cio__loop_now(cio_loop *loop)
@@ -244,7 +294,8 @@ static inline int cio__check_thread(const cio_loop *loop, const char *fn)
     return 0;
 }
 
-/* Handles. */
+/* Handles.  A handle in the ready queue has this run function. */
+void cio__handle_node_run(struct cio__node *node);
 cio_handle *cio__handle_new(cio_loop *loop);
 /* Frees a handle no one references, to its block or the allocator. */
 void cio__handle_dispose(cio_handle *h);
@@ -253,12 +304,17 @@ void cio__handle_init(cio_loop *loop, cio_handle *h);
 void cio__handle_unref(cio_handle *h);
 /* Puts h on the ready queue, unless it is there already. */
 void cio__handle_schedule(cio_handle *h);
-/* Schedules fn(fut, arg) through call_soon; -ENOMEM on failure. */
-int cio__call_done_cb(cio_loop *loop, cio_done_fn *fn, cio_future *fut, void *arg);
+/* How a CIO__H_DONE_CB handle drops the reference its arg2 holds (the
+ * task layer installs cio_future_release before making the first). */
+extern void (*cio__handle_drop_arg2)(void *obj);
+/* Drops every node of the ready queue (loop close): handles lose the
+ * queue's reference; other nodes are only unlinked (their layer has
+ * already released them or still holds them). */
+void cio__ready_drop_all(cio_loop *loop);
 
 /* Timers: h gets a deadline and enters the heap (which takes a ref). */
 int cio__timer_start(cio_loop *loop, cio_handle *h, int64_t when);
-/* Moves due timers to the ready queue (or wakes their tasks). */
+/* Moves due timers to the ready queue (or runs CIO__H_WAKE ones). */
 void cio__timers_run(cio_loop *loop);
 void cio__timers_fini(cio_loop *loop);
 /* Called when a timer handle is cancelled: counts it, maybe compacts. */
@@ -271,28 +327,30 @@ int cio__threadsafe_init(cio_loop *loop);
 void cio__threadsafe_drain(cio_loop *loop);
 void cio__threadsafe_fini(cio_loop *loop);
 
-/* Descriptor slots. */
-struct cio__fd *cio__fd_slot(cio_loop *loop, int fd, int create);
-/*
- * Parks the calling task until fd is ready for `events` (EPOLLIN or
- * EPOLLOUT), edge-triggered registration made once.  Returns 0, or the
- * interrupting code (-ECANCELED, -ETIMEDOUT), -EBUSY if another task
- * waits on the same fd and direction or callbacks watch it.  Suspends.
- */
-int cio__fd_wait(cio_loop *loop, int fd, uint32_t events);
-/* Forgets fd's slot (call before closing fd). */
-void cio__fd_forget(cio_loop *loop, int fd);
-/* Backend hook: fd reported events. */
-void cio__fd_dispatch(cio_loop *loop, int fd, uint32_t events);
-
-/* Loop extensions: the one with key, or NULL; adding links ext first. */
+/* Loop extensions: the one with key, or NULL; adding links ext by its
+ * rank. */
 struct cio__loop_ext *cio__loop_ext_find(cio_loop *loop, const void *key);
 void cio__loop_ext_add(cio_loop *loop, struct cio__loop_ext *ext);
+/* Asks for the extensions' trim at loop time `now + CIO__TRIM_DELAY_NS`
+ * unless one is already due. */
+static inline void cio__loop_want_trim(cio_loop *loop)
+{
+    if (!loop->trim_at)
+        loop->trim_at = loop->now + CIO__TRIM_DELAY_NS;
+}
 
-/* signal.c: cio_loop_add_signal_handler; a weak handler does not keep
- * the loop alive (cio_run's SIGINT). */
-int cio__loop_add_signal_handler(cio_loop *loop, int sig, cio_callback_fn *cb, void *arg,
-                                 int weak);
+/*
+ * Runs loop until done(ctx) is true (cio_loop_run_until_complete's
+ * engine).  0, CIO_EDEADLOCK when nothing could ever make it true,
+ * CIO_EINVALSTATE when the loop was stopped first, or what entering the
+ * loop failed with (CIO_ECLOSED, CIO_ERUNNING, CIO_EWRONGTHREAD, -EINVAL).
+ */
+int cio__loop_run_until(cio_loop *loop, int (*done)(void *ctx), void *ctx);
+
+/* A new loop with no poller yet (the I/O layer's cio_loop_new installs
+ * it); and its release when that fails. */
+int cio__loop_create(cio_loop **out);
+void cio__loop_destroy(cio_loop *loop);
 
 /* Reports a failure to the exception handler. */
 void cio__report(cio_loop *loop, const cio_exception_context *ctx);

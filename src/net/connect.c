@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <sys/un.h>
 
-#include "op.h"
+#include "../task/task.h"
 #include "stream.h"
 
 /* ---- address ordering ---------------------------------------------------- */

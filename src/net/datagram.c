@@ -8,7 +8,6 @@
 #include <netinet/in.h>
 #include <stdio.h>
 
-#include "op.h"
 #include "../task/task.h"
 
 struct cio_datagram {

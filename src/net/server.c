@@ -24,7 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "op.h"
+#include "../task/task.h"
 #include "stream.h"
 
 #define MAX_LISTEN 8

@@ -10,12 +10,10 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
-#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "op.h"
 #include "../task/task.h"
 
 int cio_socket(int domain, int type, int protocol)
@@ -127,12 +125,12 @@ int cio_sock_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
  * with poll(0) first; if not ready, any later change raises an edge that
  * wakes the parked task.
  */
-static int wait_ready(int fd, short pev, uint32_t events, const char *fn)
+static int wait_ready(int fd, short pev, int write, const char *fn)
 {
-    cio_loop *loop = cio__running_loop;
-    cio_task *t = loop ? loop->current : NULL;
+    cio_task *t = cio__current();
     if (!t)
         return CIO_ENOTASK;
+    cio_loop *loop = t->fut.loop;
     if (fd < 0) {
         cio__bad_arg(loop, fn, "fd is negative");
         return -EBADF;
@@ -151,23 +149,20 @@ static int wait_ready(int fd, short pev, uint32_t events, const char *fn)
         return -EBADF;
     if (r > 0)
         return 0;
-    rc = cio__fd_wait(loop, fd, events);
+    rc = cio__fd_wait(fd, write);
     if (rc == -EPERM)
         return -EPERM; /* a regular file: epoll refuses it */
     return rc;
 }
 
-int cio_wait_readable(int fd) { return wait_ready(fd, POLLIN, EPOLLIN, __func__); }
-int cio_wait_writable(int fd) { return wait_ready(fd, POLLOUT, EPOLLOUT, __func__); }
+int cio_wait_readable(int fd) { return wait_ready(fd, POLLIN, 0, __func__); }
+int cio_wait_writable(int fd) { return wait_ready(fd, POLLOUT, 1, __func__); }
 
 int cio_close(int fd)
 {
     if (fd < 0)
         return -EBADF;
-    cio_loop *loop = cio__running_loop;
-    if (loop)
-        cio__fd_forget(loop, fd);
-    return close(fd) < 0 && errno != EINTR ? -errno : 0;
+    return cio__fd_close(fd);
 }
 
 int cio_sockaddr_format(const struct sockaddr *addr, socklen_t addrlen, char *buf, size_t cap)

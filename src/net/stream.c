@@ -28,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "op.h"
+#include "../task/task.h"
 #include "stream.h"
 
 /* Reads at least this large skip the buffer when it is empty. */
@@ -92,7 +92,7 @@ int cio_stream_from_fd(int fd, const cio_stream_options *opts, cio_stream **out)
         rc = cio__stream_tls_begin(*out, opts->tls, opts->server_hostname);
         if (rc < 0) {
             (*out)->fd = -1; /* the caller keeps fd, unknown to the loop again */
-            cio__fd_forget(loop, fd);
+            cio__io_forget(loop, fd);
             cio_stream_release(*out);
             *out = NULL;
             if (!(fl & O_NONBLOCK))

@@ -8,7 +8,7 @@
 #define _GNU_SOURCE
 #include <sys/socket.h>
 
-#include "op.h"
+#include "../task/task.h"
 #include "stream.h"
 #include "../exec/exec.h"
 

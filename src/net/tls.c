@@ -16,11 +16,9 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "cio/tls.h"
-#include "../loop/loop.h"
 #include "../task/task.h"
 
 #ifdef CIO_HAVE_OPENSSL
@@ -327,15 +325,14 @@ void cio_tls_free(cio_tls *tls)
 static int settle(cio_tls *tls, int ret, const char *what)
 {
     int err = SSL_get_error(tls->ssl, ret);
-    cio_loop *loop = cio__running_loop;
     switch (err) {
     case SSL_ERROR_NONE:
         return 0;
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE: {
-        if (!loop || !loop->current)
+        if (!cio__current())
             return CIO_ENOTASK;
-        int rc = cio__fd_wait(loop, tls->fd, err == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
+        int rc = cio__fd_wait(tls->fd, err == SSL_ERROR_WANT_WRITE);
         return rc < 0 ? rc : 1;
     }
     case SSL_ERROR_ZERO_RETURN:

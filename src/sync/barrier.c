@@ -55,7 +55,7 @@ void cio_barrier_free(cio_barrier *b)
 /* A waiting task is cancelled or timed out: it leaves the round. */
 static void barrier_interrupt(cio_task *t, int code)
 {
-    struct cio__waiter *w = t->wait_obj;
+    struct cio__waitq_entry *w = t->wait_obj;
     cio_barrier *b = w->obj;
     cio__waitq_remove(w);
     b->count--;
@@ -81,7 +81,7 @@ int cio_barrier_wait(cio_barrier *b)
         cio__waitq_wake_all(&b->waiters, 0);
         return (int)index;
     }
-    struct cio__waiter w;
+    struct cio__waitq_entry w;
     w.data = index;
     rc = cio__waitq_park(&b->waiters, &w, t, b, barrier_interrupt);
     if (rc)

@@ -81,7 +81,7 @@ int cio_condition_locked(const cio_condition *c) { return c && cio_lock_locked(c
 static size_t notify(cio_condition *c, size_t n)
 {
     size_t i = 0;
-    struct cio__waiter *w;
+    struct cio__waitq_entry *w;
     while (i < n && (w = cio__waitq_pop(&c->waiters))) {
         cio__wake(w->task, 0);
         i++;
@@ -114,7 +114,7 @@ int cio_condition_wait(cio_condition *c)
     rc = cio__checkpoint(t);
     if (rc)
         return rc; /* still holding the lock, as on every return */
-    struct cio__waiter w;
+    struct cio__waitq_entry w;
     w.task = t;
     w.obj = c;
     cio__waitq_push_back(&c->waiters, &w);

@@ -50,7 +50,7 @@ int cio_event_wait(cio_event *e)
     rc = cio__checkpoint(t);
     if (rc || e->is_set)
         return rc;
-    struct cio__waiter w;
+    struct cio__waitq_entry w;
     rc = cio__waitq_park(&e->waiters, &w, t, e, cio__waitq_interrupt);
     if (rc)
         return rc;

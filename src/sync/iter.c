@@ -3,7 +3,7 @@
  * dispatch to an implementation's next and aclose.  Implementations live
  * with their objects (gen.c, and queues and streams elsewhere).
  */
-#include "../util/internal.h"
+#include "../loop/loop.h"
 #include "cio/iter.h"
 
 int cio_aiter_init(cio_aiter *it, const cio_aiter_ops *ops, void *self)

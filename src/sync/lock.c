@@ -62,7 +62,7 @@ int cio_lock_acquire(cio_lock *l)
     }
     if (CIO_UNLIKELY(l->owner == t))
         return -EDEADLK; /* asyncio would hang forever here */
-    struct cio__waiter w;
+    struct cio__waitq_entry w;
     rc = cio__waitq_park(&l->waiters, &w, t, l, cio__waitq_interrupt);
     if (CIO_UNLIKELY(rc))
         return rc; /* interrupted while queued, or the lock was freed */
@@ -78,7 +78,7 @@ int cio_lock_acquire(cio_lock *l)
 
 void cio__lock_pass(cio_lock *l)
 {
-    struct cio__waiter *w = cio__waitq_pop(&l->waiters);
+    struct cio__waitq_entry *w = cio__waitq_pop(&l->waiters);
     if (w) {
         l->owner = w->task;
         cio__wake(w->task, 0);

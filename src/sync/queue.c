@@ -126,7 +126,7 @@ static inline int has_room(const cio_queue *q)
 static inline void wake_getter(cio_queue *q)
 {
     if (q->getters.head && available(q)) {
-        struct cio__waiter *w = cio__waitq_pop(&q->getters);
+        struct cio__waitq_entry *w = cio__waitq_pop(&q->getters);
         q->gwoken++;
         cio__wake(w->task, 0);
     }
@@ -136,7 +136,7 @@ static inline void wake_getter(cio_queue *q)
 static inline void wake_putter(cio_queue *q)
 {
     if (q->putters.head && has_room(q)) {
-        struct cio__waiter *w = cio__waitq_pop(&q->putters);
+        struct cio__waitq_entry *w = cio__waitq_pop(&q->putters);
         q->pwoken++;
         cio__wake(w->task, 0);
     }
@@ -182,7 +182,7 @@ int cio_queue_put(cio_queue *q, void *item)
         return CIO_ESHUTDOWN;
     if (CIO_LIKELY(has_room(q)))
         return store_item(q, item);
-    struct cio__waiter w;
+    struct cio__waitq_entry w;
     rc = cio__waitq_park(&q->putters, &w, t, q, cio__waitq_interrupt);
     if (rc)
         return rc; /* interrupted while queued: no slot was claimed */
@@ -240,7 +240,7 @@ int cio_queue_get(cio_queue *q, void **item)
     /* After shutdown nothing more arrives: what is left is claimed. */
     if (q->shutdown)
         return CIO_ESHUTDOWN;
-    struct cio__waiter w;
+    struct cio__waitq_entry w;
     rc = cio__waitq_park(&q->getters, &w, t, q, cio__waitq_interrupt);
     if (rc)
         return rc; /* interrupted while queued: nothing was claimed */
@@ -283,7 +283,7 @@ int cio_queue_join(cio_queue *q)
     rc = cio__checkpoint(t);
     if (rc || !q->unfinished)
         return rc;
-    struct cio__waiter w;
+    struct cio__waitq_entry w;
     rc = cio__waitq_park(&q->joiners, &w, t, q, cio__waitq_interrupt);
     if (rc)
         return rc;

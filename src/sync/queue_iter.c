@@ -4,7 +4,7 @@
  * lines of a stream: next is cio_queue_get, and a queue that was shut
  * down and drained is the iterator's end.
  */
-#include "../util/internal.h"
+#include "../loop/loop.h"
 #include "cio/queue.h"
 
 static int queue_next(void *self, void **value)

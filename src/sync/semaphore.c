@@ -63,7 +63,7 @@ void cio_semaphore_free(cio_semaphore *s)
 /* Gives one slot back: to the first waiter, else to the count. */
 static void give(cio_semaphore *s)
 {
-    struct cio__waiter *w = cio__waitq_pop(&s->waiters);
+    struct cio__waitq_entry *w = cio__waitq_pop(&s->waiters);
     if (w)
         cio__wake(w->task, 0);
     else
@@ -85,7 +85,7 @@ int cio_semaphore_acquire(cio_semaphore *s)
         s->value--;
         return 0;
     }
-    struct cio__waiter w;
+    struct cio__waitq_entry w;
     rc = cio__waitq_park(&s->waiters, &w, t, s, cio__waitq_interrupt);
     if (rc)
         return rc;

@@ -7,7 +7,7 @@
 
 void cio__waitq_interrupt(cio_task *t, int code)
 {
-    struct cio__waiter *w = t->wait_obj;
+    struct cio__waitq_entry *w = t->wait_obj;
     cio__waitq_remove(w);
     cio__wake(t, code);
 }

@@ -20,9 +20,9 @@
 struct cio__waitq;
 
 /* One parked task, on that task's stack. */
-struct cio__waiter {
-    struct cio__waiter *prev;  /* towards the head, NULL at the head */
-    struct cio__waiter *next;  /* towards the tail, NULL at the tail */
+struct cio__waitq_entry {
+    struct cio__waitq_entry *prev;  /* towards the head, NULL at the head */
+    struct cio__waitq_entry *next;  /* towards the tail, NULL at the tail */
     struct cio__waitq *q;      /* the queue it is in, NULL once unlinked */
     cio_task *task;            /* the parked task */
     void *obj;                 /* the primitive, for interrupt handlers
@@ -33,8 +33,8 @@ struct cio__waiter {
 
 /* FIFO of waiters: tasks are served from the head. */
 struct cio__waitq {
-    struct cio__waiter *head;  /* first to be served */
-    struct cio__waiter *tail;  /* last arrived */
+    struct cio__waitq_entry *head;  /* first to be served */
+    struct cio__waitq_entry *tail;  /* last arrived */
     size_t n;                  /* number of waiters */
 };
 
@@ -44,7 +44,7 @@ static inline void cio__waitq_init(struct cio__waitq *q)
     q->n = 0;
 }
 
-static inline void cio__waitq_push_back(struct cio__waitq *q, struct cio__waiter *w)
+static inline void cio__waitq_push_back(struct cio__waitq *q, struct cio__waitq_entry *w)
 {
     w->q = q;
     w->next = NULL;
@@ -57,7 +57,7 @@ static inline void cio__waitq_push_back(struct cio__waitq *q, struct cio__waiter
     q->n++;
 }
 
-static inline void cio__waitq_remove(struct cio__waiter *w)
+static inline void cio__waitq_remove(struct cio__waitq_entry *w)
 {
     struct cio__waitq *q = w->q;
     if (!q)
@@ -76,11 +76,11 @@ static inline void cio__waitq_remove(struct cio__waiter *w)
 
 /* Unlinks and returns the head, or NULL if nobody waits.  (The hot path
  * of every release: cheaper than the general remove.) */
-static inline struct cio__waiter *cio__waitq_pop(struct cio__waitq *q)
+static inline struct cio__waitq_entry *cio__waitq_pop(struct cio__waitq *q)
 {
-    struct cio__waiter *w = q->head;
+    struct cio__waitq_entry *w = q->head;
     if (w) {
-        struct cio__waiter *n = w->next;
+        struct cio__waitq_entry *n = w->next;
         q->head = n;
         if (n)
             n->prev = NULL;
@@ -95,7 +95,7 @@ static inline struct cio__waiter *cio__waitq_pop(struct cio__waitq *q)
 /* Wakes every waiter with code, head first (their FIFO order). */
 static inline void cio__waitq_wake_all(struct cio__waitq *q, int code)
 {
-    struct cio__waiter *w;
+    struct cio__waitq_entry *w;
     while ((w = cio__waitq_pop(q)))
         cio__wake(w->task, code);
 }
@@ -131,7 +131,7 @@ static inline cio_loop *cio__sync_loop(cio_loop *loop)
 void cio__waitq_interrupt(cio_task *t, int code);
 
 /* Queues w for t at the tail of q and parks t; returns the wake code. */
-static inline int cio__waitq_park(struct cio__waitq *q, struct cio__waiter *w, cio_task *t,
+static inline int cio__waitq_park(struct cio__waitq *q, struct cio__waitq_entry *w, cio_task *t,
                                   void *obj, cio__interrupt_fn *interrupt)
 {
     w->task = t;

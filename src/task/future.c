@@ -63,10 +63,13 @@ int cio_future_new(cio_loop *loop, cio_future **out)
     int rc = cio__check_thread(loop, __func__);
     if (rc)
         return rc;
-    cio_future *f = loop->free_futures;
+    struct cio__sched *s = cio__sched_get(loop);
+    if (!s)
+        return -ENOMEM;
+    cio_future *f = s->free_futures;
     if (f) {
-        loop->free_futures = f->result;
-        loop->nfree_futures--;
+        s->free_futures = f->result;
+        s->nfree_futures--;
     } else if (!(f = cio__malloc(sizeof *f))) {
         return -ENOMEM;
     }
@@ -113,24 +116,39 @@ void cio_future_release(cio_future *f)
      * its loop), so it is compared, never dereferenced, before. */
 #if FUTURE_POOL_MAX > 0
     cio_loop *loop = f->loop;
-    if (loop == cio__running_loop && loop->nfree_futures < FUTURE_POOL_MAX) {
-        f->result = loop->free_futures;
-        loop->free_futures = f;
-        loop->nfree_futures++;
+    struct cio__sched *s = loop == cio__running_loop ? loop->sched : NULL;
+    if (s && s->nfree_futures < FUTURE_POOL_MAX) {
+        f->result = s->free_futures;
+        s->free_futures = f;
+        s->nfree_futures++;
         return;
     }
 #endif
     cio__free(f);
 }
 
-void cio__futures_fini(cio_loop *loop)
+void cio__futures_fini(struct cio__sched *s)
 {
-    while (loop->free_futures) {
-        cio_future *f = loop->free_futures;
-        loop->free_futures = f->result;
+    while (s->free_futures) {
+        cio_future *f = s->free_futures;
+        s->free_futures = f->result;
         cio__free(f);
     }
-    loop->nfree_futures = 0;
+    s->nfree_futures = 0;
+}
+
+int cio__call_done_cb(cio_loop *loop, cio_done_fn *fn, cio_future *fut, void *arg)
+{
+    cio_handle *h = cio__handle_new(loop);
+    if (!h)
+        return -ENOMEM;
+    h->cb = (void (*)(void *))(void *)fn;
+    h->arg = arg;
+    h->arg2 = fut;
+    h->flags = CIO__H_DONE_CB;
+    cio_future_retain(fut);
+    cio__handle_schedule(h);
+    return 0;
 }
 
 int cio__future_add_cb(struct cio_future *f, cio_done_fn *fn, void *arg)

@@ -10,6 +10,24 @@
 
 #include "task.h"
 
+static int future_is_done(void *fut) { return cio_future_done(fut); }
+
+int cio_loop_run_until_complete(cio_loop *loop, cio_future *fut, void **result)
+{
+    if (!fut)
+        return cio__bad_arg(loop, __func__, "fut is NULL");
+    if (loop && fut->loop != loop)
+        return cio__bad_arg(loop, __func__, "fut belongs to another loop");
+    if (!loop)
+        return cio__bad_arg(NULL, "cio_loop_run", "loop is NULL");
+    cio_future_retain(fut);
+    int rc = cio__loop_run_until(loop, future_is_done, fut);
+    if (rc == 0)
+        rc = cio_future_result(fut, result);
+    cio_future_release(fut);
+    return rc;
+}
+
 /*
  * Cancels every pending task and runs the loop until all have finished.
  * It needs no memory: under allocation failure (tests/test_alloc.c) an
@@ -21,11 +39,12 @@
  */
 static void cancel_and_drain(cio_loop *loop)
 {
-    if (!loop->ntasks)
+    struct cio__sched *s = loop->sched;
+    if (!s || !s->ntasks)
         return;
     cio__cancel_all(loop);
-    while (loop->tasks) {
-        cio_task *t = loop->tasks;
+    while (s->tasks) {
+        cio_task *t = s->tasks;
         uint8_t retrieved = t->fut.flags & CIO__FF_RETRIEVED;
         cio_task_retain(t);
         int rc = cio_loop_run_until_complete(loop, &t->fut, NULL);
@@ -35,7 +54,7 @@ static void cancel_and_drain(cio_loop *loop)
         cio_task_release(t);
         if (!done) {
             cio_log(CIO_LOG_WARNING, "cio_run: %zu task(s) did not finish after cancellation (%s)",
-                    loop->ntasks, cio_strerror(rc));
+                    s->ntasks, cio_strerror(rc));
             return;
         }
     }

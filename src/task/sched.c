@@ -37,7 +37,7 @@ static void overflow_abort(cio_task *t)
 /* Finishes a task that never ran (cancelled first, or no stack). */
 static void finish_unstarted(cio_task *t, int code)
 {
-    cio_loop *loop = t->fut.loop;
+    struct cio__sched *s = t->fut.loop->sched;
     char *msg;
     if (code == -ECANCELED) {
         msg = t->cancel_msg;
@@ -45,88 +45,64 @@ static void finish_unstarted(cio_task *t, int code)
     } else {
         msg = cio__strdup("no memory for the task's stack");
     }
-    cio__task_retire(loop, t);
+    cio__task_retire(s, t);
     cio__future_complete(&t->fut, code, NULL, msg);
     t->flags &= (uint8_t)~CIO__TF_LOOPREF;
     cio_task_release(t);
 }
 
 /* Gives a new task its stack; 0, or 1 if it finished without running. */
-static int start_prepare(cio_loop *loop, cio_task *t)
+static int start_prepare(struct cio__sched *s, cio_task *t)
 {
     if (t->flags & CIO__TF_CANCEL) {
         finish_unstarted(t, -ECANCELED);
         return 1;
     }
-    cio__stack *s = cio__stack_get(&loop->stacks, t->stack_size);
-    if (!s) {
+    cio__stack *st = cio__stack_get(&s->stacks, t->stack_size);
+    if (!st) {
         finish_unstarted(t, -ENOMEM);
         return 1;
     }
-    t->stack = s;
-    cio__ctx_make(&t->ctx, s->lo, s->size, task_entry, t);
+    t->stack = st;
+    cio__ctx_make(&t->ctx, st->lo, st->size, task_entry, t);
     t->flags |= CIO__TF_HASCTX;
     return 0;
 }
 
 /* The next task to switch to directly, or NULL to go through the loop:
- * the general case (new batch, tasks that finish unstarted). */
+ * a task, if the batch/poll policy (cio__ready_next) lets one run now.
+ * Debug mode times every step on the loop's stack, so it never switches
+ * directly. */
 static __attribute__((noinline)) cio_task *next_direct_slow(cio_loop *loop)
 {
     for (;;) {
-        struct cio__node *n = loop->ready.head;
-        if (!n || n->run != cio__task_node_run || loop->debug)
+        if (loop->debug)
             return NULL;
-        if (!loop->budget) {
-            /* Start the next batch right here (run_ready's rule). */
-            if (loop->ticks <= 1 || loop->ready_handles || loop->stopping)
-                return NULL;
-            loop->ticks--;
-            loop->budget = loop->ready.n;
-        }
-        cio__queue_pop(&loop->ready);
-        loop->budget--;
+        struct cio__node *n = cio__ready_next(loop, cio__task_node_run);
+        if (!n)
+            return NULL;
         cio_task *next = CIO_CONTAINER_OF(n, cio_task, node);
-        if (next->state == CIO__T_CREATED && start_prepare(loop, next))
+        if (next->state == CIO__T_CREATED && start_prepare(loop->sched, next))
             continue;
         return next;
     }
 }
 
-/* next_direct for a new task: gives it its stack. */
-static __attribute__((noinline)) cio_task *next_direct_new(cio_loop *loop, cio_task *next)
-{
-    if (start_prepare(loop, next))
-        return next_direct_slow(loop);
-    return next;
-}
-
-/*
- * next_direct_slow's common case, inlined into the switch: a task that
- * has run before at the head.  It calls out only from a cold branch, so
- * cio__switch_away saves two registers instead of six (the context switch
- * saves them all anyway).
- */
+/* next_direct's common case inline: a task that has run before is next.
+ * It calls out only from a cold branch, so cio__switch_away saves few
+ * registers (the context switch saves them all anyway). */
 static inline cio_task *next_direct(cio_loop *loop)
 {
-    struct cio__node *n = loop->ready.head;
-    if (CIO_UNLIKELY(!n || n->run != cio__task_node_run || loop->debug))
+    if (CIO_UNLIKELY(loop->debug))
         return NULL;
-    if (!loop->budget) {
-        /* Start the next batch right here (run_ready's rule). */
-        if (loop->ticks <= 1 || loop->stopping)
-            return NULL;
-        loop->ticks--;
-        loop->budget = loop->ready.n;
-    }
-    loop->ready.head = n->next;
-    if (!n->next)
-        loop->ready.tailp = &loop->ready.head;
-    loop->ready.n--;
-    loop->budget--;
+    struct cio__node *n = cio__ready_next(loop, cio__task_node_run);
+    if (!n)
+        return NULL;
     cio_task *next = CIO_CONTAINER_OF(n, cio_task, node);
-    if (CIO_UNLIKELY(next->state == CIO__T_CREATED))
-        return next_direct_new(loop, next);
+    if (CIO_UNLIKELY(next->state == CIO__T_CREATED)) {
+        if (start_prepare(loop->sched, next))
+            return next_direct_slow(loop);
+    }
     return next;
 }
 
@@ -134,37 +110,44 @@ void cio__switch_away(cio_loop *loop, cio_task *t)
 {
     if (CIO_UNLIKELY(!cio__stack_canary_ok(t->stack)))
         overflow_abort(t);
+    struct cio__sched *s = loop->sched;
     cio_task *next = next_direct(loop);
     if (CIO_LIKELY(next && next != t)) {
         next->state = CIO__T_RUNNING;
-        loop->current = next;
+        s->current = next;
         cio__ctx_switch(&t->ctx, &next->ctx, 0);
     } else if (next) {
         /* It was the only one ready (cio_sleep(0) alone): no switch.  A
          * switch to itself would resume from its stale saved context. */
         t->state = CIO__T_RUNNING;
     } else {
-        loop->current = NULL;
-        cio__ctx_switch(&t->ctx, &loop->main_ctx, 0);
+        s->current = NULL;
+        cio__ctx_switch(&t->ctx, &s->main_ctx, 0);
     }
 }
 
 void cio__task_node_run(struct cio__node *node)
 {
     cio_task *t = CIO_CONTAINER_OF(node, cio_task, node);
-    cio_loop *loop = t->fut.loop;
-    if (t->state == CIO__T_CREATED && start_prepare(loop, t))
+    struct cio__sched *s = t->fut.loop->sched;
+    if (t->state == CIO__T_CREATED && start_prepare(s, t))
         return;
     t->state = CIO__T_RUNNING;
-    loop->current = t;
-    cio__ctx_switch(&loop->main_ctx, &t->ctx, 0);
-    loop->current = NULL;
+    s->current = t;
+    cio__ctx_switch(&s->main_ctx, &t->ctx, 0);
+    s->current = NULL;
 #ifdef CIO_TSAN
-    if (loop->dead_fiber) {
-        __tsan_destroy_fiber(loop->dead_fiber);
-        loop->dead_fiber = NULL;
+    if (s->dead_fiber) {
+        __tsan_destroy_fiber(s->dead_fiber);
+        s->dead_fiber = NULL;
     }
 #endif
+    /* A finished task whose stack has its own mapping ended here, on the
+     * loop's stack, which can unmap it. */
+    if (CIO_UNLIKELY(s->dead_stack != NULL)) {
+        cio__sched_put_stack(s, s->dead_stack);
+        s->dead_stack = NULL;
+    }
 }
 
 int cio__park(cio_task *t, cio__interrupt_fn *interrupt, void *wait_obj)
@@ -195,7 +178,7 @@ void cio__task_interrupt(cio_task *t, int code)
 
 static void task_finish(cio_task *t, int rc, void *result)
 {
-    cio_loop *loop = t->fut.loop;
+    struct cio__sched *s = t->fut.loop->sched;
     char *msg = t->pending_message;
     t->pending_message = NULL;
     if (rc >= 0) {
@@ -210,7 +193,7 @@ static void task_finish(cio_task *t, int rc, void *result)
         msg = t->cancel_msg;
         t->cancel_msg = NULL;
     }
-    cio__task_retire(loop, t);
+    cio__task_retire(s, t);
     cio__future_complete(&t->fut, rc < 0 ? rc : 0, rc < 0 ? NULL : result, msg);
 }
 
@@ -219,6 +202,7 @@ static void task_entry(void *arg)
     cio__ctx_entered();
     cio_task *t = arg;
     cio_loop *loop = t->fut.loop;
+    struct cio__sched *sc = loop->sched;
     void *result = NULL;
     int rc = t->fn(t->arg, &result);
     task_finish(t, rc, result);
@@ -227,7 +211,7 @@ static void task_entry(void *arg)
     t->stack = NULL;
     int must_return = !s->pooled;
 #ifdef CIO_TSAN
-    loop->dead_fiber = t->ctx.tsan_fiber;
+    sc->dead_fiber = t->ctx.tsan_fiber;
     t->ctx.tsan_fiber = NULL;
     must_return = 1;
 #endif
@@ -237,16 +221,22 @@ static void task_entry(void *arg)
     cio_task_release(t); /* may free t: use only locals from here */
     cio_task *next = must_return ? NULL : next_direct(loop);
     if (s->pooled)
-        cio__stack_put(&loop->stacks, s);
+        cio__sched_put_stack(sc, s);
     else
-        loop->dead_stack = s;
+        sc->dead_stack = s;
     if (next) {
         next->state = CIO__T_RUNNING;
-        loop->current = next;
-        cio__ctx_switch(&loop->trash_ctx, &next->ctx, 1);
+        sc->current = next;
+        cio__ctx_switch(&sc->trash_ctx, &next->ctx, 1);
     } else {
-        loop->current = NULL;
-        cio__ctx_switch(&loop->trash_ctx, &loop->main_ctx, 1);
+        sc->current = NULL;
+        cio__ctx_switch(&sc->trash_ctx, &sc->main_ctx, 1);
     }
     __builtin_unreachable();
+}
+
+/* A task's waiter (what the loop and the I/O layer wake). */
+void cio__task_waiter_wake(struct cio__waiter *w, int result)
+{
+    cio__wake(CIO_CONTAINER_OF(w, cio_task, waiter), result);
 }

@@ -7,7 +7,7 @@
  * stack pool when it first runs (a task cancelled before it starts never
  * gets one).  The list keeps up to CIO__TASK_POOL_HOT structs for good and
  * up to TASK_POOL_MAX for a while: the surplus goes back to the allocator
- * with the stack pool's trim (loop.c, about a second later), so a burst
+ * with the stack pool's trim (sched_loop.c, about a second later), so a burst
  * that comes again (a gather of 10k tasks per request) reuses its structs
  * and an idle loop does not keep them.  At 272 bytes a struct (x86-64),
  * that is 1.1 MiB kept and at most 17 MiB for a second after a burst of
@@ -45,13 +45,16 @@ int cio_create_task_at(cio_loop *loop, cio_coro_fn *fn, void *arg, const char *n
     int rc = cio__check_thread(loop, "cio_create_task");
     if (rc)
         return rc;
+    struct cio__sched *s = cio__sched_get(loop);
+    if (!s)
+        return -ENOMEM;
     char *owned_name = NULL;
     if (name && !(owned_name = cio__strdup(name)))
         return -ENOMEM;
-    cio_task *t = loop->free_tasks;
+    cio_task *t = s->free_tasks;
     if (t) {
-        loop->free_tasks = t->next;
-        loop->nfree_tasks--;
+        s->free_tasks = t->next;
+        s->nfree_tasks--;
     } else if (!(t = cio__malloc(sizeof *t))) {
         cio__free(owned_name);
         return -ENOMEM;
@@ -61,6 +64,7 @@ int cio_create_task_at(cio_loop *loop, cio_coro_fn *fn, void *arg, const char *n
     cio__future_init(&t->fut, loop, CIO__FF_TASK);
     t->fut.refs = out ? 2 : 1;
     t->node.run = cio__task_node_run;
+    t->waiter.wake = cio__task_waiter_wake;
     t->stack = NULL;
     t->fn = fn;
     t->arg = arg;
@@ -72,7 +76,7 @@ int cio_create_task_at(cio_loop *loop, cio_coro_fn *fn, void *arg, const char *n
     t->flags = CIO__TF_LOOPREF;
     t->shield = 0;
     t->stack_size = stack_size;
-    t->id = loop->next_task_id++;
+    t->id = s->next_task_id++;
     t->name = owned_name;
     t->namebuf[0] = 0;
     t->pending_message = NULL;
@@ -83,11 +87,11 @@ int cio_create_task_at(cio_loop *loop, cio_coro_fn *fn, void *arg, const char *n
     t->scopes = NULL;
     t->expired = 0;
     t->prev = NULL;
-    t->next = loop->tasks;
-    if (loop->tasks)
-        loop->tasks->prev = t;
-    loop->tasks = t;
-    loop->ntasks++;
+    t->next = s->tasks;
+    if (s->tasks)
+        s->tasks->prev = t;
+    s->tasks = t;
+    s->ntasks++;
     cio__queue_push(&loop->ready, &t->node);
     if (out)
         *out = t;
@@ -110,11 +114,12 @@ int cio_loop_create_task(cio_loop *loop, cio_coro_fn *fn, void *arg, const char 
 void cio__task_free(cio_task *t)
 {
     cio_loop *loop = t->fut.loop;
+    struct cio__sched *s = loop->sched;
     if (t->state != CIO__T_DONE) {
         /* Destroyed while pending (loop close): unlink, drop its stack. */
-        cio__task_retire(loop, t);
+        cio__task_retire(s, t);
         if (t->stack)
-            cio__stack_put(&loop->stacks, t->stack);
+            cio__sched_put_stack(s, t->stack);
         t->stack = NULL;
     }
     if (CIO_UNLIKELY(t->scopes != NULL))
@@ -130,39 +135,39 @@ void cio__task_free(cio_task *t)
         cio__free(t->source);
         t->name = t->pending_message = t->cancel_msg = t->source = NULL;
     }
-    if (loop->nfree_tasks < TASK_POOL_MAX && !loop->closed) {
-        t->next = loop->free_tasks;
-        loop->free_tasks = t;
+    if (s && s->nfree_tasks < TASK_POOL_MAX && !loop->closed) {
+        t->next = s->free_tasks;
+        s->free_tasks = t;
         /* Past the hot reserve, arm the trim now: a loop that goes idle
          * right after the burst still wakes to give the surplus back. */
-        if (CIO_UNLIKELY(++loop->nfree_tasks > CIO__TASK_POOL_HOT) && !loop->trim_at)
-            loop->trim_at = loop->now + CIO__STACK_TRIM_DELAY_NS;
+        if (CIO_UNLIKELY(++s->nfree_tasks > CIO__TASK_POOL_HOT))
+            cio__loop_want_trim(loop);
     } else {
         cio__ctx_destroy(&t->ctx);
         cio__free(t);
     }
 }
 
-void cio__tasks_trim(cio_loop *loop)
+void cio__tasks_trim(struct cio__sched *s)
 {
-    while (loop->nfree_tasks > CIO__TASK_POOL_HOT) {
-        cio_task *t = loop->free_tasks;
-        loop->free_tasks = t->next;
-        loop->nfree_tasks--;
+    while (s->nfree_tasks > CIO__TASK_POOL_HOT) {
+        cio_task *t = s->free_tasks;
+        s->free_tasks = t->next;
+        s->nfree_tasks--;
         cio__ctx_destroy(&t->ctx);
         cio__free(t);
     }
 }
 
-void cio__tasks_fini(cio_loop *loop)
+void cio__tasks_fini(struct cio__sched *s)
 {
-    while (loop->free_tasks) {
-        cio_task *t = loop->free_tasks;
-        loop->free_tasks = t->next;
+    while (s->free_tasks) {
+        cio_task *t = s->free_tasks;
+        s->free_tasks = t->next;
         cio__ctx_destroy(&t->ctx);
         cio__free(t);
     }
-    loop->nfree_tasks = 0;
+    s->nfree_tasks = 0;
 }
 
 void cio_task_retain(cio_task *t)
@@ -301,16 +306,21 @@ size_t cio_all_tasks(cio_loop *loop, cio_task **buf, size_t cap)
         loop = cio__running_loop;
     if (!loop)
         return 0;
+    struct cio__sched *s = loop->sched;
+    if (!s)
+        return 0;
     size_t i = 0;
-    for (cio_task *t = loop->tasks; t && buf && i < cap; t = t->next)
+    for (cio_task *t = s->tasks; t && buf && i < cap; t = t->next)
         buf[i++] = t;
-    return loop->ntasks;
+    return s->ntasks;
 }
 
 size_t cio__cancel_all(cio_loop *loop)
 {
     size_t n = 0;
-    for (cio_task *t = loop->tasks; t; t = t->next) {
+    if (!loop->sched)
+        return 0;
+    for (cio_task *t = loop->sched->tasks; t; t = t->next) {
         cio_task_cancel(t, NULL);
         n++;
     }

@@ -17,7 +17,9 @@
 #ifndef CIO_TASK_INTERNAL_H
 #define CIO_TASK_INTERNAL_H
 
-#include "../loop/loop.h"
+#include "../coro/coro.h"
+#include "../coro/stack.h"
+#include "../io/io.h"
 
 /* A done callback; fn == cio__waiter_cb means "wake task arg". */
 struct cio__cb {
@@ -70,6 +72,7 @@ struct cio_timeout; /* a timeout scope (timeout.c) */
 struct cio_task {
     struct cio_future fut;     /* first: a task is a future */
     struct cio__node node;     /* ready-queue link */
+    struct cio__waiter waiter; /* what the loop and I/O wake: cio__wake */
     cio__ctx ctx;              /* saved registers while not running */
     cio__stack *stack;         /* NULL until it first runs */
     cio_coro_fn *fn;           /* body */
@@ -95,11 +98,58 @@ struct cio_task {
     int expired;               /* number of expired scopes on the chain */
 };
 
+/*
+ * The task layer's state of one loop (loop->sched), made with the first
+ * task or future and released when the loop closes: the running task, the
+ * contexts a switch needs, the pools of task structs, futures and stacks,
+ * and the list of pending tasks.  It is the loop's extension of rank
+ * CIO__EXT_TASK: on close it destroys what is still pending.
+ */
+struct cio__sched {
+    struct cio__loop_ext ext;  /* first: the loop's extension link */
+    cio_loop *loop;            /* owner */
+    cio_task *current;         /* task running now, NULL on the loop stack */
+    cio__ctx main_ctx;         /* the loop's own (thread) context */
+    cio__ctx trash_ctx;        /* where a dying task saves its registers */
+    cio__stack *dead_stack;    /* own-mapping stack to unmap on loop stack */
+    void *dead_fiber;          /* TSan fiber of a finished task, to destroy */
+    cio_task *free_tasks;      /* recycled task structs */
+    size_t nfree_tasks;
+    cio_future *free_futures;  /* recycled plain futures, linked by result */
+    size_t nfree_futures;
+    cio__stack_pool stacks;    /* default-size task stacks */
+    cio_task *tasks;           /* every pending task (doubly linked) */
+    size_t ntasks;
+    uint64_t next_task_id;     /* 1, 2, ... */
+    uint8_t entered;           /* the loop has run: contexts and the stack
+                                  pool are set up */
+};
+
+/* Freed task structs kept past a trim (task.c keeps more until then). */
+#define CIO__TASK_POOL_HOT 4096
+
+/* Gives a task's stack back to the pool; past the pool's hot reserve it
+ * asks the loop for a trim, which returns the surplus pages later. */
+static inline void cio__sched_put_stack(struct cio__sched *s, cio__stack *st)
+{
+    cio__stack_put(&s->stacks, st);
+    if (CIO_UNLIKELY(s->stacks.nhot > CIO__STACK_HOT_MAX))
+        cio__loop_want_trim(s->loop);
+}
+
+/* loop's scheduler state, made on first use; NULL on -ENOMEM. */
+struct cio__sched *cio__sched_make(cio_loop *loop);
+static inline struct cio__sched *cio__sched_get(cio_loop *loop)
+{
+    return CIO_LIKELY(loop->sched != NULL) ? loop->sched : cio__sched_make(loop);
+}
+
 /* The running task, via the running loop. */
 static inline cio_task *cio__current(void)
 {
     cio_loop *loop = cio__running_loop;
-    return loop ? loop->current : NULL;
+    struct cio__sched *s = loop ? loop->sched : NULL;
+    return s ? s->current : NULL;
 }
 
 /* Inside a shield, -ETIMEDOUT if a timeout scope opened inside the
@@ -120,6 +170,8 @@ static inline int cio__checkpoint(cio_task *t)
 
 int cio__park(cio_task *t, cio__interrupt_fn *interrupt, void *wait_obj);
 void cio__wake(cio_task *t, int code);
+/* The wake function of every task's waiter: cio__wake(task, result). */
+void cio__task_waiter_wake(struct cio__waiter *w, int result);
 /* Gives the CPU to the next ready node; returns when t runs again. */
 void cio__switch_away(cio_loop *loop, cio_task *t);
 /* Interrupts t (if parked and unshielded) with code. */
@@ -166,23 +218,46 @@ void cio__future_report_unretrieved(struct cio_future *f);
 void cio__task_free(cio_task *t);
 /* Marks t done and takes it off the loop's list of pending tasks (inline:
  * every task's end goes through it). */
-static inline void cio__task_retire(cio_loop *loop, cio_task *t)
+static inline void cio__task_retire(struct cio__sched *s, cio_task *t)
 {
     t->state = CIO__T_DONE;
     if (t->prev)
         t->prev->next = t->next;
     else
-        loop->tasks = t->next;
+        s->tasks = t->next;
     if (t->next)
         t->next->prev = t->prev;
-    loop->ntasks--;
+    s->ntasks--;
 }
-/* Frees the task structs kept beyond CIO__TASK_POOL_HOT (loop.c's trim). */
-void cio__tasks_trim(cio_loop *loop);
+/* Frees the task structs kept beyond CIO__TASK_POOL_HOT (the trim). */
+void cio__tasks_trim(struct cio__sched *s);
 /* Releases every task struct kept for reuse (loop close). */
-void cio__tasks_fini(cio_loop *loop);
+void cio__tasks_fini(struct cio__sched *s);
 /* Releases every future kept for reuse (loop close). */
-void cio__futures_fini(cio_loop *loop);
+void cio__futures_fini(struct cio__sched *s);
+/* Schedules fn(fut, arg) through call_soon; -ENOMEM on failure. */
+int cio__call_done_cb(cio_loop *loop, cio_done_fn *fn, cio_future *fut, void *arg);
+
+/*
+ * Runs op for the calling task (io.c): submits it and, if it is pending,
+ * parks until it ends; a cancel or an expired timeout scope asks the
+ * backend to cancel it and waits for that to be confirmed (the op owns its
+ * buffers until then).  Returns the op's result (count, fd, 0, -errno),
+ * -ECANCELED / -ETIMEDOUT, or CIO_ENOTASK outside a task.  Suspends.
+ */
+int cio__op_run(struct cio__op *op);
+/* Shorthands used by the socket and stream layers. */
+int cio__op_recv(int fd, void *buf, size_t len, int flags);
+int cio__op_send(int fd, const void *buf, size_t len, int flags);
+/*
+ * Parks the calling task until fd is readable (write 0) or writable
+ * (write 1): for code that makes its own syscalls and just met EAGAIN.
+ * 0, or -ECANCELED/-ETIMEDOUT, -EBUSY (another waits the same way).
+ * Suspends.
+ */
+int cio__fd_wait(int fd, int write);
+/* Closes fd: pending ops on it end with -EBADF; 0 or -errno. */
+int cio__fd_close(int fd);
 /* Runs a ready task node on the loop's stack. */
 void cio__task_node_run(struct cio__node *node);
 /* Cancels every pending task of loop; returns how many. */

@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "internal.h"
-#include "../loop/loop.h"
 
 const char *cio_version(void) { return "0.1.0"; }
 
@@ -63,9 +62,9 @@ int cio__env_debug(void)
     return v;
 }
 
-int cio__bad_arg(const cio_loop *loop, const char *fn, const char *what)
+int cio__bad_arg_debug(int debug, const char *fn, const char *what)
 {
-    if (loop ? loop->debug : cio__env_debug())
+    if (debug < 0 ? cio__env_debug() : debug)
         cio_log(CIO_LOG_WARNING, "%s: %s", fn, what);
     return -EINVAL;
 }

@@ -51,11 +51,14 @@ char *cio__strdup(const char *s);
 extern int cio__loops_alive;
 
 /*
- * Reports a bad argument: in debug mode (the loop's, or CIO_DEBUG when no
- * loop is known) logs "fn: what" at warning level.  Returns -EINVAL so a
- * caller can write `return cio__bad_arg(loop, __func__, "delay is NaN");`.
+ * Reports a bad argument: logs "fn: what" if debug is 1, or if it is -1
+ * and CIO_DEBUG asks for debug mode; returns -EINVAL.  Callers with a loop
+ * use cio__bad_arg (loop.h), which passes the loop's debug flag.
  */
-int cio__bad_arg(const cio_loop *loop, const char *fn, const char *what);
+int cio__bad_arg_debug(int debug, const char *fn, const char *what);
+/* Names what runs now for log lines ("cio info [name]: ..."), or NULL:
+ * the task layer installs one that returns the current task's name. */
+extern const char *(*cio__log_context)(void);
 /* 1 if the environment asks for debug mode (CIO_DEBUG set, not "0"). */
 int cio__env_debug(void);
 

@@ -53,15 +53,17 @@ cio_log_level cio_log_get_level(void)
     return (cio_log_level)lv;
 }
 
+const char *(*cio__log_context)(void);
+
 void cio_logv(cio_log_level lv, const char *fmt, va_list ap)
 {
     if (lv < cio_log_get_level() || lv >= CIO_LOG_OFF)
         return;
     char line[1024];
     int n;
-    cio_task *t = cio_current_task();
-    if (t)
-        n = snprintf(line, sizeof line, "cio %s [%s]: ", level_names[lv], cio_task_get_name(t));
+    const char *who = cio__log_context ? cio__log_context() : NULL;
+    if (who)
+        n = snprintf(line, sizeof line, "cio %s [%s]: ", level_names[lv], who);
     else
         n = snprintf(line, sizeof line, "cio %s: ", level_names[lv]);
     if (n < 0 || (size_t)n >= sizeof line)

@@ -25,7 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "exec.h"
+#include "../exec/exec.h"
+#include "cio/stream.h"
 #include "cio/subprocess.h"
 
 #ifndef P_PIDFD
@@ -132,7 +133,7 @@ static void sp_loop_close(cio_loop *loop, struct cio__loop_ext *ext)
         }
         for (int i = 0; i < 3; i++)
             if (p->fds[i] >= 0)
-                cio__fd_forget(loop, p->fds[i]);
+                cio__io_forget(loop, p->fds[i]);
         cio_future_release(p->exited);
         p->exited = NULL;
         p->loop = NULL;
@@ -299,6 +300,7 @@ static int create(const char *fn, const char *file, char *const argv[],
         if (!sl)
             return -ENOMEM;
         sl->ext.key = &sp_key;
+        sl->ext.rank = CIO__EXT_NET;
         sl->ext.on_close = sp_loop_close;
         cio__loop_ext_add(loop, &sl->ext);
     }
@@ -475,9 +477,9 @@ int cio_subprocess_close_stdin(cio_subprocess *p)
     }
     if (p->loop) {
         struct cio__fd *f = cio__fd_slot(p->loop, p->fds[0], 0);
-        if (f && f->wr_waiter)
+        if (f && f->wr_op)
             return -EBUSY;
-        cio__fd_forget(p->loop, p->fds[0]);
+        cio__io_forget(p->loop, p->fds[0]);
     }
     close(p->fds[0]);
     p->fds[0] = -1;
@@ -673,7 +675,7 @@ void cio_subprocess_free(cio_subprocess *p)
         if (p->fds[i] < 0)
             continue;
         if (p->loop)
-            cio__fd_forget(p->loop, p->fds[i]);
+            cio__io_forget(p->loop, p->fds[i]);
         close(p->fds[i]);
     }
     if (p->loop) {

@@ -1,33 +1,35 @@
 /*
  * fd.c - descriptor slots: add/remove_reader/writer callbacks (level-
- * triggered, asyncio's selector semantics) and the parking of tasks on a
- * descriptor (edge-triggered, registered once) that socket operations are
- * built on.  A descriptor serves one of the two at a time.
+ * triggered, asyncio's selector semantics), their dispatch, and forgetting
+ * or closing a descriptor.  A descriptor serves callbacks or operations
+ * (the backend's, edge-triggered on epoll) at a time, not both.
  */
 #include <fcntl.h>
-#include <sys/epoll.h>
+#include <unistd.h>
 
-#include "loop.h"
-#include "../task/task.h"
+#include "io.h"
 
-enum { MODE_NONE = 0, MODE_CALLBACK = 1, MODE_TASK = 2 };
+enum { MODE_NONE = CIO__FD_NONE, MODE_CALLBACK = CIO__FD_CALLBACKS, MODE_OPS = CIO__FD_OPS };
 
 struct cio__fd *cio__fd_slot(cio_loop *loop, int fd, int create)
 {
-    if ((size_t)fd >= loop->nfds) {
+    struct cio__io *io = cio__io_of(loop);
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd >= io->nfds) {
         if (!create)
             return NULL;
-        size_t n = loop->nfds ? loop->nfds : 64;
+        size_t n = io->nfds ? io->nfds : 64;
         while (n <= (size_t)fd)
             n *= 2;
-        struct cio__fd *a = cio__realloc(loop->fds, n * sizeof *a);
+        struct cio__fd *a = cio__realloc(io->fds, n * sizeof *a);
         if (!a)
             return NULL;
-        memset(a + loop->nfds, 0, (n - loop->nfds) * sizeof *a);
-        loop->fds = a;
-        loop->nfds = n;
+        memset(a + io->nfds, 0, (n - io->nfds) * sizeof *a);
+        io->fds = a;
+        io->nfds = n;
     }
-    return &loop->fds[fd];
+    return &io->fds[fd];
 }
 
 static int slot_busy(const struct cio__fd *f)
@@ -60,12 +62,13 @@ static int add_callback(cio_loop *loop, int fd, cio_callback_fn *cb, void *arg, 
     struct cio__fd *f = cio__fd_slot(loop, fd, 1);
     if (!f)
         return -ENOMEM;
-    if (f->mode == MODE_TASK) {
-        if (f->rd_waiter || f->wr_waiter)
+    const struct cio__io_backend *be = cio__io_of(loop)->backend;
+    if (f->mode == MODE_OPS) {
+        if (f->rd_op || f->wr_op)
             return -EBUSY;
-        /* No task waits: turn the edge registration into a level one. */
+        /* No op waits: turn the edge registration into a level one. */
         f->mode = MODE_NONE;
-        loop->poll->update(loop, fd, f);
+        be->update(loop, fd, f);
     }
     cio_handle **slot = write ? &f->writer : &f->reader;
     cio_handle *h = *slot, *fresh = NULL;
@@ -84,7 +87,7 @@ static int add_callback(cio_loop *loop, int fd, cio_callback_fn *cb, void *arg, 
     int was_busy = slot_busy(f);
     *slot = fresh;
     f->mode = MODE_CALLBACK;
-    rc = loop->poll->update(loop, fd, f);
+    rc = be->update(loop, fd, f);
     if (rc < 0) {
         *slot = NULL;
         if (!f->reader && !f->writer)
@@ -117,7 +120,7 @@ static int remove_callback(cio_loop *loop, int fd, int write, const char *fn)
         f->mode = MODE_NONE;
         loop->nwatch--;
     }
-    loop->poll->update(loop, fd, f);
+    cio__io_of(loop)->backend->update(loop, fd, f);
     return 1;
 }
 
@@ -134,93 +137,33 @@ int cio_loop_add_writer(cio_loop *loop, int fd, cio_callback_fn *cb, void *arg)
 int cio_loop_remove_reader(cio_loop *loop, int fd) { return remove_callback(loop, fd, 0, __func__); }
 int cio_loop_remove_writer(cio_loop *loop, int fd) { return remove_callback(loop, fd, 1, __func__); }
 
-void cio__fd_dispatch(cio_loop *loop, int fd, uint32_t ev)
+void cio__fd_dispatch_callbacks(cio_loop *loop, int fd, struct cio__fd *f, uint32_t ev)
+{
+    (void)loop;
+    (void)fd;
+    const uint32_t rd = CIO__IO_IN | CIO__IO_ERR | CIO__IO_HUP | CIO__IO_RDHUP;
+    const uint32_t wr = CIO__IO_OUT | CIO__IO_ERR | CIO__IO_HUP;
+    if ((ev & rd) && f->reader)
+        cio__handle_schedule(f->reader);
+    if ((ev & wr) && f->writer)
+        cio__handle_schedule(f->writer);
+}
+
+void cio__io_forget(cio_loop *loop, int fd)
 {
     struct cio__fd *f = cio__fd_slot(loop, fd, 0);
-    if (!f)
-        return;
-    const uint32_t rd = EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP;
-    const uint32_t wr = EPOLLOUT | EPOLLERR | EPOLLHUP;
-    if (f->mode == MODE_CALLBACK) {
-        if ((ev & rd) && f->reader)
-            cio__handle_schedule(f->reader);
-        if ((ev & wr) && f->writer)
-            cio__handle_schedule(f->writer);
-    } else if (f->mode == MODE_TASK) {
-        f->ready |= ev;
-        if ((ev & rd) && f->rd_waiter) {
-            cio_task *t = f->rd_waiter;
-            f->rd_waiter = NULL;
-            loop->nwatch--;
-            cio__wake(t, 0);
-        }
-        if ((ev & wr) && f->wr_waiter) {
-            cio_task *t = f->wr_waiter;
-            f->wr_waiter = NULL;
-            loop->nwatch--;
-            cio__wake(t, 0);
-        }
-    }
-}
-
-/* A parked fd waiter is cancelled or timed out: unpark it. */
-static void fd_interrupt(cio_task *t, int code)
-{
-    cio_loop *loop = t->fut.loop;
-    struct cio__fd *f = t->wait_obj;
-    if (f->rd_waiter == t)
-        f->rd_waiter = NULL;
-    if (f->wr_waiter == t)
-        f->wr_waiter = NULL;
-    loop->nwatch--;
-    cio__wake(t, code);
-}
-
-int cio__fd_wait(cio_loop *loop, int fd, uint32_t events)
-{
-    cio_task *t = loop->current;
-    if (!t)
-        return CIO_ENOTASK;
-    int rc = cio__checkpoint(t);
-    if (rc)
-        return rc;
-    struct cio__fd *f = cio__fd_slot(loop, fd, 1);
-    if (!f)
-        return -ENOMEM;
-    if (f->mode == MODE_CALLBACK)
-        return -EBUSY;
-    cio_task **slot = (events & EPOLLOUT) ? &f->wr_waiter : &f->rd_waiter;
-    if (*slot)
-        return -EBUSY;
-    if (f->mode != MODE_TASK) {
-        f->mode = MODE_TASK;
-        rc = loop->poll->update(loop, fd, f);
-        if (rc < 0) {
-            f->mode = MODE_NONE;
-            return rc;
-        }
-    }
-    f->ready &= ~((events & EPOLLOUT) ? (uint32_t)EPOLLOUT : (uint32_t)EPOLLIN);
-    *slot = t;
-    loop->nwatch++;
-    return cio__park(t, fd_interrupt, f);
-}
-
-void cio__fd_forget(cio_loop *loop, int fd)
-{
-    struct cio__fd *f = fd >= 0 ? cio__fd_slot(loop, fd, 0) : NULL;
     if (!f)
         return;
     if (f->mode == MODE_CALLBACK) {
         remove_callback(loop, fd, 0, __func__);
         remove_callback(loop, fd, 1, __func__);
     }
-    cio_task *waiters[2] = {f->rd_waiter, f->wr_waiter};
-    for (int i = 0; i < 2; i++)
-        if (waiters[i]) {
-            loop->nwatch--;
-            cio__wake(waiters[i], -EBADF);
-        }
-    loop->poll->forget(loop, fd, f);
+    cio__io_of(loop)->backend->forget(loop, fd, f);
     memset(f, 0, sizeof *f);
+}
+
+int cio__io_close(cio_loop *loop, int fd)
+{
+    cio__io_forget(loop, fd);
+    return close(fd) < 0 && errno != EINTR ? -errno : 0;
 }

@@ -22,7 +22,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "loop.h"
+#include "io.h"
 
 /* ---- process-wide ----------------------------------------------------- */
 
@@ -87,7 +87,7 @@ static void sig_loop_close(cio_loop *loop, struct cio__loop_ext *ext)
     /* Balance the reader's own nwatch count (see the file comment). */
     loop->nwatch++;
     cio_loop_remove_reader(loop, sl->rfd);
-    cio__fd_forget(loop, sl->rfd);
+    cio__io_forget(loop, sl->rfd);
     close(sl->rfd);
     close(sl->wfd);
     cio__free(sl);
@@ -121,6 +121,7 @@ static struct sig_loop *sig_loop_get(cio_loop *loop, int *rc)
     }
     loop->nwatch--; /* the pipe alone keeps nothing alive */
     sl->ext.key = &sig_key;
+    sl->ext.rank = CIO__EXT_IO;
     sl->ext.on_close = sig_loop_close;
     cio__loop_ext_add(loop, &sl->ext);
     return sl;

@@ -1,0 +1,180 @@
+/*
+ * io.h - the I/O layer (DESIGN.md section 6): descriptors and operations,
+ * backend-neutral.  Everything above it (tasks, sockets, pipes, TLS,
+ * transports) does descriptor I/O through this header only; a backend
+ * (epoll.c, later uring.c) is one file that fills struct cio__io_backend.
+ *
+ * Two services:
+ *   - Operations ("do this, wake that waiter with the result"): a struct
+ *     cio__op says what to do (recv, send, accept, connect, read, write,
+ *     wait until readable/writable, ...).  cio__io_submit() either
+ *     completes it at once (returns 0, result in op->res) or leaves it
+ *     pending (returns 1) and later wakes op->waiter with the result.  The
+ *     readiness backend (epoll) tries the syscall and, on EAGAIN, retries
+ *     it when the descriptor's next edge arrives; a completion backend
+ *     (io_uring) submits the operation itself.  While an op is pending, it
+ *     and its buffers belong to the backend.
+ *   - Readiness callbacks (asyncio's add_reader/add_writer, level-
+ *     triggered), for code that must do its own syscalls (libpq, the
+ *     Python loop).  A descriptor serves callbacks or operations, not both
+ *     at once.
+ *
+ * Cancellation is asynchronous: cio__io_cancel() asks; the op still ends
+ * through its waiter, at once on epoll, when the kernel confirms on
+ * io_uring, and with its real result if it completed first.
+ */
+#ifndef CIO_IO_INTERNAL_H
+#define CIO_IO_INTERNAL_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "../loop/loop.h"
+
+/* Readiness bits of the I/O layer: backends translate their own. */
+enum {
+    CIO__IO_IN = 1 << 0,       /* readable (or a connection to accept) */
+    CIO__IO_OUT = 1 << 1,      /* writable */
+    CIO__IO_ERR = 1 << 2,      /* error pending on the descriptor */
+    CIO__IO_HUP = 1 << 3,      /* both directions hung up */
+    CIO__IO_RDHUP = 1 << 4     /* peer shut down its writing side */
+};
+
+enum cio__op_kind {
+    CIO__OP_RECV,      /* recv(fd, buf, len, flags) */
+    CIO__OP_SEND,      /* send(fd, buf, len, flags), may be partial */
+    CIO__OP_SENDMSG,   /* sendmsg of iov/iovcnt (to addr if set), partial */
+    CIO__OP_RECVFROM,  /* recvfrom with addr/addrlen out */
+    CIO__OP_SENDTO,    /* sendto to addr/addrlen_in */
+    CIO__OP_ACCEPT,    /* accept4(fd, addr, addrlen, NONBLOCK|CLOEXEC) */
+    CIO__OP_CONNECT,   /* connect(fd, addr, addrlen_in) to completion */
+    CIO__OP_READ,      /* read(fd, buf, len) */
+    CIO__OP_WRITE,     /* write(fd, buf, len), may be partial */
+    CIO__OP_WRITEV,    /* writev(fd, iov, iovcnt), may be partial */
+    CIO__OP_POLL_IN,   /* wait until fd is readable; result 0 */
+    CIO__OP_POLL_OUT   /* wait until fd is writable; result 0 */
+};
+
+enum {
+    CIO__OPS_IDLE = 0,       /* not submitted, or complete */
+    CIO__OPS_PENDING = 1,    /* owned by the backend */
+    CIO__OPS_CANCELLING = 2  /* cancel asked, completion not seen yet */
+};
+
+/* Flags of an op (op->opflags). */
+enum {
+    /* POLL_*: the caller just met EAGAIN itself, so the descriptor is
+     * known not ready: wait for the next edge without looking first. */
+    CIO__OPF_AFTER_EAGAIN = 1 << 0
+};
+
+struct cio__op {
+    uint8_t kind;              /* enum cio__op_kind */
+    uint8_t state;             /* CIO__OPS_* (the backend's) */
+    uint8_t opflags;           /* CIO__OPF_* */
+    int fd;                    /* the descriptor operated on */
+    void *buf;                 /* data in (send/write) or out (recv/read) */
+    size_t len;                /* bytes of buf */
+    int flags;                 /* MSG_* flags of recv/send style ops */
+    const struct iovec *iov;   /* SENDMSG/WRITEV: the pieces, in order */
+    int iovcnt;
+    struct sockaddr *addr;     /* accept/recvfrom: out; connect/sendto/
+                                  sendmsg: in (NULL: none) */
+    socklen_t *addrlen;        /* accept/recvfrom: in size, out length */
+    socklen_t addrlen_in;      /* connect/sendto/sendmsg: length of addr */
+    int res;                   /* the result once complete: >= 0 or -errno */
+    int cancel_code;           /* what a cancelled op ends with */
+    struct cio__waiter *waiter; /* woken with res when a pending op ends */
+    struct cio__op *next;      /* the backend's lists */
+};
+
+/* A descriptor's slot: its callbacks and pending operations. */
+struct cio__fd {
+    cio_handle *reader;        /* add_reader callback (level-triggered) */
+    cio_handle *writer;        /* add_writer callback */
+    struct cio__op *rd_op;     /* pending op waiting to read (epoll) */
+    struct cio__op *wr_op;     /* pending op waiting to write (epoll) */
+    uint32_t events;           /* what the backend watches now (its bits) */
+    uint32_t ready;            /* ops mode: CIO__IO_* seen, not yet used up */
+    uint8_t mode;              /* CIO__FD_* */
+};
+
+enum {
+    CIO__FD_NONE = 0,          /* nothing registered */
+    CIO__FD_CALLBACKS = 1,     /* add_reader/add_writer */
+    CIO__FD_OPS = 2            /* operations (edge-triggered on epoll) */
+};
+
+/* A backend: one file each, chosen per loop at creation. */
+struct cio__io_backend {
+    struct cio__poller poller;  /* name, wait, fini (what the loop calls) */
+    /* Sets up the backend for loop (loop->io is allocated); 0 or -errno. */
+    int (*init)(cio_loop *loop);
+    /* Starts op: 0 done (op->res set), 1 pending. */
+    int (*submit)(cio_loop *loop, struct cio__op *op);
+    /* Asks the pending op to end with code; see cio__io_cancel. */
+    void (*cancel)(cio_loop *loop, struct cio__op *op, int code);
+    /* The callbacks of slot f changed: watch what it now needs. */
+    int (*update)(cio_loop *loop, int fd, struct cio__fd *f);
+    /* fd is being closed or handed away: end its pending ops with -EBADF
+     * and drop its registration. */
+    void (*forget)(cio_loop *loop, int fd, struct cio__fd *f);
+};
+
+extern const struct cio__io_backend cio__io_epoll;
+
+/* The I/O layer's state of a loop (loop->io). */
+struct cio__io {
+    const struct cio__io_backend *backend;
+    struct cio__fd *fds;       /* slots indexed by fd */
+    size_t nfds;
+    void *bdata;               /* the backend's own state */
+};
+
+static inline struct cio__io *cio__io_of(cio_loop *loop)
+{
+    return (struct cio__io *)loop->io;
+}
+
+/* Descriptor slots (fd.c): fd's slot, created if asked; NULL on -ENOMEM
+ * or (create == 0) when it has none. */
+struct cio__fd *cio__fd_slot(cio_loop *loop, int fd, int create);
+/* Backend hook: fd reported events (CIO__IO_* bits).  Runs callbacks'
+ * handles through the ready queue; ops mode is the backend's own. */
+void cio__fd_dispatch_callbacks(cio_loop *loop, int fd, struct cio__fd *f, uint32_t events);
+
+/*
+ * Starts op on loop.  Returns 0 when it completed at once (op->res holds
+ * the result, op->waiter is not woken) or 1 when it is pending: op (and
+ * its buffers, iov, addr) must stay valid and untouched until op->waiter
+ * is woken with the result (count, new fd, 0, or -errno; -EBUSY when
+ * another op already waits on fd in the same direction, or callbacks
+ * watch it).  Never suspends: the task layer's cio__op_run does that.
+ */
+static inline int cio__io_submit(cio_loop *loop, struct cio__op *op)
+{
+    return cio__io_of(loop)->backend->submit(loop, op);
+}
+
+/* Asks a pending op to end with code (-ECANCELED, -ETIMEDOUT).  It still
+ * ends through its waiter: at once, or when the backend confirms; with its
+ * own result if it completed first.  No effect on an op not pending. */
+static inline void cio__io_cancel(cio_loop *loop, struct cio__op *op, int code)
+{
+    if (op->state == CIO__OPS_PENDING)
+        cio__io_of(loop)->backend->cancel(loop, op, code);
+}
+
+/* Forgets fd (before it is closed or handed to another owner): its
+ * callbacks are removed and its pending ops end with -EBADF. */
+void cio__io_forget(cio_loop *loop, int fd);
+/* cio__io_forget, then close(fd); 0 or -errno. */
+int cio__io_close(cio_loop *loop, int fd);
+
+/* signal.c: cio_loop_add_signal_handler; a weak handler does not keep
+ * the loop alive (cio_run's SIGINT). */
+int cio__loop_add_signal_handler(cio_loop *loop, int sig, cio_callback_fn *cb, void *arg,
+                                 int weak);
+
+#endif
