@@ -84,7 +84,9 @@ def colour(name, seen):
 
 
 def draw_panel(ax, rows, targets, spare_seen):
-    """One axis: rows [(line, ...)] of a unit family, a bar group each."""
+    """Draws one axis: rows (results.jsonl lines of one unit family), a bar
+    group each, and targets ({bench: cio target}).  Returns {name: handle}
+    for the legend."""
     values = [v for r in rows for v in r["results"].values() if v and v > 0]
     log = values and max(values) / min(values) > LOG_SPAN
     width = 0.8 / max(len(r["results"]) for r in rows)
