@@ -77,6 +77,7 @@ def family(unit):
 
 
 def colour(name, seen):
+    """The colour of contender name; one of SPARE for a name COLOURS lacks."""
     if name not in COLOURS:
         COLOURS[name] = SPARE[len(seen) % len(SPARE)]
         seen.add(name)
