@@ -3,6 +3,14 @@
 #   make test    build and run every test: normal, ASan+UBSan, TSan for
 #                the threaded tests, and aarch64 under qemu
 #   make bench   run every benchmark (make bench-core, bench-sync, ...)
+#   make bench-compare BASE=<git rev> [AREAS="core sync net"]
+#                cio at revision BASE against the current tree, side by
+#                side on this machine: the change of every benchmark, flagged
+#                when worse by > 5% (appended to build/bench/compare.jsonl)
+#   make bench-report
+#                PNG charts into build/bench/: one per area from
+#                results.jsonl (latest run of each benchmark), and the
+#                before/after of compare.jsonl
 #   make install install the library, headers, cio.pc and CMake package
 
 BUILD      ?= build
@@ -10,6 +18,8 @@ BUILD_ASAN ?= build-asan
 BUILD_TSAN ?= build-tsan
 BUILD_A64  ?= build-aarch64
 PREFIX     ?= /usr/local
+BASE       ?=
+AREAS      ?=
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
 # cmake --build runs make below us: without this every level prints
@@ -18,6 +28,7 @@ MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
 .PHONY: all deps build run test test-normal test-asan test-tsan test-aarch64 bench bench-% \
+        bench-compare bench-report \
         install clean
 
 all: build
@@ -67,6 +78,16 @@ test-aarch64:
 bench:
 	@bash scripts/deps.sh bench
 	@bash bench/run.sh all
+
+# Explicit rules win over bench-% (which would take them for areas).
+bench-compare:
+	@test -n "$(BASE)" || { echo 'usage: make bench-compare BASE=<git rev> [AREAS="core sync net"]' >&2; exit 2; }
+	@bash scripts/deps.sh compare
+	@bash bench/compare.sh "$(BASE)" $(AREAS)
+
+bench-report:
+	@bash scripts/deps.sh report
+	@/usr/bin/python3 bench/report.py
 
 bench-%:
 	@bash scripts/deps.sh bench

@@ -18,6 +18,9 @@ contender r), each pinned with taskset to one core, takes the median of
 each benchmark's values, appends one JSON line per benchmark to
 build/bench/results.jsonl and prints a table with cio's ratio to each peer.
 
+bench/compare.py reuses the same pieces (load_area, measure_group,
+medians) to run two builds of cio against each other (make bench-compare).
+
 Environment: BENCH_CPU (core to pin to; default the last one), BENCH_RUNS
 (override every benchmark's run count), BENCH_ONLY (comma-separated groups
 to run), BENCH_RESULTS (results file).
@@ -60,11 +63,14 @@ def pinned(argv):
     return list(argv)
 
 
-def run_once(argv, group, timeout):
-    """Runs one contender on one group: {bench: value}, or None on failure."""
+def run_once(argv, group, timeout, env=None):
+    """Runs one contender on one group: {bench: value}, or None on failure.
+    env: variables to set for the program on top of this process's."""
     cmd = pinned(argv + [group])
+    full_env = dict(os.environ, **env) if env else None
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                           env=full_env)
     except subprocess.TimeoutExpired:
         print("  ! %s timed out after %d s" % (" ".join(cmd), timeout), file=sys.stderr)
         return None
@@ -105,24 +111,42 @@ def ratio_text(cio, peer, better):
     return "x%s (%s %s)" % (fmt(r), fmt(factor) + "x", "better" if good else "worse")
 
 
-def run_area(area):
+def load_area(area, build=None):
+    """Imports bench/<area>.py afresh.  Its module-level paths read
+    BENCH_BUILD, so build (a build directory) gives the argv of the programs
+    built there: compare.py loads an area once per build it compares."""
     spec_path = os.path.join(ROOT, "bench", area + ".py")
-    spec = importlib.util.spec_from_file_location("bench_area_" + area, spec_path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    contenders = mod.CONTENDERS
-    benches = mod.BENCHES
+    if not os.path.exists(spec_path):
+        raise SystemExit("lib.py: no benchmarks for '%s' (%s)" % (area, spec_path))
+    saved = os.environ.get("BENCH_BUILD")
+    if build is not None:
+        os.environ["BENCH_BUILD"] = build
+    try:
+        name = "bench_area_%s_%d" % (area, len(sys.modules))
+        spec = importlib.util.spec_from_file_location(name, spec_path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        if build is not None:
+            if saved is None:
+                del os.environ["BENCH_BUILD"]
+            else:
+                os.environ["BENCH_BUILD"] = saved
+    return mod
+
+
+def selected(benches):
+    """The benchmarks BENCH_ONLY names (by group or name), or all of them."""
     only = os.environ.get("BENCH_ONLY")
-    if only:
-        keep = set(only.split(","))
-        benches = [b for b in benches if b.group in keep or b.name in keep]
-    runs_override = int(os.environ.get("BENCH_RUNS", "0"))
+    if not only:
+        return list(benches)
+    keep = set(only.split(","))
+    return [b for b in benches if b.group in keep or b.name in keep]
 
-    results_path = os.environ.get("BENCH_RESULTS",
-                                  os.path.join(ROOT, "build", "bench", "results.jsonl"))
-    os.makedirs(os.path.dirname(results_path), exist_ok=True)
 
-    # Group the benchmarks so each group's programs run once per round.
+def grouped(benches):
+    """[(group, [Bench...])] in first-seen order: each group's programs run
+    once per round and measure all of its benchmarks."""
     groups = []
     for b in benches:
         for g in groups:
@@ -131,48 +155,91 @@ def run_area(area):
                 break
         else:
             groups.append((b.group, [b]))
+    return groups
+
+
+def measure_group(group, gbenches, argvs, envs=None):
+    """Runs each contender of argvs ({name: argv}, in order) on one group,
+    RUNS times (BENCH_RUNS, else the group's largest runs), alternating
+    them: round r starts at contender r.  envs: {name: {var: value}} for
+    contenders that need their own environment.  Returns (samples, runs),
+    samples being {name: {bench: [values]}}; failed runs add nothing."""
+    who = list(argvs)
+    if not who:
+        return {}, 0
+    runs = int(os.environ.get("BENCH_RUNS", "0")) or max(b.runs for b in gbenches)
+    timeout = max(b.timeout for b in gbenches)
+    samples = {c: {} for c in who}
+    t0 = time.time()
+    for r in range(runs):
+        order = who[r % len(who):] + who[:r % len(who)]
+        for c in order:
+            out = run_once(argvs[c], group, timeout, (envs or {}).get(c))
+            for name, v in (out or {}).items():
+                samples[c].setdefault(name, []).append(v)
+    print("  %-16s %d runs x %d contenders, %.1f s" % (group, runs, len(who),
+                                                      time.time() - t0), file=sys.stderr)
+    return samples, runs
+
+
+def medians(bench, samples, names):
+    """The medians of one benchmark for each contender of names that gave
+    values: (results, extras), extras being {metric: {contender: median}}
+    from the lines "<bench>:<metric> v" (bench-net's p99_us,
+    cpu_us_per_msg)."""
+    res, extras = {}, {}
+    for c in names:
+        got = samples.get(c, {})
+        vals = got.get(bench.name)
+        if vals:
+            res[c] = round(statistics.median(vals), 3)
+        for key, vals in got.items():
+            if key.startswith(bench.name + ":") and vals:
+                metric = key.split(":", 1)[1]
+                extras.setdefault(metric, {})[c] = round(statistics.median(vals), 3)
+    return res, extras
+
+
+def results_file(env_var, name):
+    """The JSON-lines file env_var names, else build/bench/<name>; its
+    directory is created."""
+    path = os.environ.get(env_var, os.path.join(ROOT, "build", "bench", name))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return path
+
+
+def shown(path):
+    """path as printed: relative to the tree when inside it."""
+    path = os.path.abspath(path)
+    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
+
+
+def run_area(area):
+    mod = load_area(area)
+    contenders = mod.CONTENDERS
+    benches = selected(mod.BENCHES)
+    results_path = results_file("BENCH_RESULTS", "results.jsonl")
 
     rows = []
     started = time.time()
-    for group, gbenches in groups:
-        who = []
+    for group, gbenches in grouped(benches):
+        argvs = {}
         for b in gbenches:
             for c in b.contenders:
-                if c in contenders and contenders[c] and c not in who:
-                    who.append(c)
-        runs = runs_override or max(b.runs for b in gbenches)
-        timeout = max(b.timeout for b in gbenches)
-        samples = {c: {} for c in who}  # contender -> bench -> [values]
-        t0 = time.time()
-        for r in range(runs):
-            order = who[r % len(who):] + who[:r % len(who)]
-            for c in order:
-                out = run_once(contenders[c], group, timeout)
-                for name, v in (out or {}).items():
-                    samples[c].setdefault(name, []).append(v)
-        print("  %-16s %d runs x %d contenders, %.1f s" % (group, runs, len(who),
-                                                          time.time() - t0), file=sys.stderr)
+                if contenders.get(c) and c not in argvs:
+                    argvs[c] = contenders[c]
+        samples, _ = measure_group(group, gbenches, argvs)
         for b in gbenches:
-            res = {}
-            for c in b.contenders:
-                vals = samples.get(c, {}).get(b.name)
-                if vals:
-                    res[c] = round(statistics.median(vals), 3)
+            res, extras = medians(b, samples, b.contenders)
             line = {"bench": b.name, "unit": b.unit, "better": b.better, "results": res}
-            # Extra metrics of the same runs, printed as "<bench>:<metric> v"
-            # (bench-net's p99_us, cpu_us_per_msg), keyed like results.
-            for c in b.contenders:
-                for key, vals in samples.get(c, {}).items():
-                    if key.startswith(b.name + ":") and vals:
-                        metric = key.split(":", 1)[1]
-                        line.setdefault(metric, {})[c] = round(statistics.median(vals), 3)
+            line.update(extras)
             with open(results_path, "a") as f:
                 f.write(json.dumps(line) + "\n")
             rows.append((b, res))
 
     print_table(area, rows)
     print("\n%d benchmarks in %.0f s; results appended to %s" %
-          (len(rows), time.time() - started, os.path.relpath(results_path, ROOT)))
+          (len(rows), time.time() - started, shown(results_path)))
 
 
 def print_table(area, rows):
@@ -195,12 +262,17 @@ def print_table(area, rows):
             v = res.get(p)
             row.append("-" if v is None else "%s %s" % (fmt(v), ratio_text(cio, v, b.better)))
         table.append(row)
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     print("\n== bench-%s: medians; a peer column shows its value and cio/peer ==" % area)
+    print_rows(table)
+
+
+def print_rows(table):
+    """Prints table (a header row, then rows of strings) in aligned columns."""
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for i, r in enumerate(table):
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
         if i == 0:
-            print("  ".join("-" * w for w in widths))
+            print("  ".join("-" * w for w in widths).rstrip())
 
 
 if __name__ == "__main__":

@@ -21,25 +21,18 @@ export BENCH_BUILD=$PWD/$build
 
 if [ "$area" = all ]; then
     areas=()
+    # An area is bench/<area>.py with its folder bench/<area>/ (lib.py,
+    # compare.py and report.py are tools, not areas).
     for f in bench/*.py; do
         a=$(basename "$f" .py)
-        [ "$a" = lib ] || areas+=("$a")
+        [ ! -d "bench/$a" ] || areas+=("$a")
     done
 else
-    [ -f "bench/$area.py" ] || { echo "run.sh: no benchmarks for '$area' (bench/$area.py)" >&2; exit 2; }
+    [ -f "bench/$area.py" ] && [ -d "bench/$area" ] || { echo "run.sh: no benchmarks for '$area' (bench/$area.py)" >&2; exit 2; }
     areas=("$area")
 fi
 
-jobs=${JOBS:-2}
-mkdir -p "$build"
-log=$build/bench-build.log
-if ! { cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g \
-             -DCIO_BUILD_BENCH=ON -DCIO_BUILD_TESTS=OFF -DCIO_BUILD_EXAMPLES=OFF &&
-       cmake --build "$build" -j"$jobs"; } >"$log" 2>&1; then
-    tail -30 "$log" >&2
-    echo "run.sh: build failed, full log in $log" >&2
-    exit 1
-fi
+bash bench/build.sh . "$build"
 
 mkdir -p "$build/bench/peers"
 for a in "${areas[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh WHAT - makes sure the Debian packages that WHAT needs are there,
 # installing the missing ones with apt-get when run as root, else printing
-# the exact command to run.  WHAT: build, test, aarch64, bench.
+# the exact command to run.  WHAT: build, test, aarch64, bench, compare
+# (make bench-compare: no peers), report (make bench-report's charts).
 set -euo pipefail
 what=${1:-build}
 
@@ -13,7 +14,10 @@ case "$what" in
   aarch64) need_cmds+=(aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user)
          need_pkgs+=(libc6-dev-arm64-cross) ;;
   bench) need_cmds+=(/usr/bin/python3:python3 go:golang-go valgrind:valgrind)
-         need_pkgs+=(python3-uvloop libuv1-dev) ;;
+         need_pkgs+=(python3-uvloop libuv1-dev python3-matplotlib) ;;
+  compare) need_cmds+=(/usr/bin/python3:python3 git:git) ;;
+  report) need_cmds+=(/usr/bin/python3:python3)
+         need_pkgs+=(python3-matplotlib) ;;
 esac
 
 missing=()

@@ -4,8 +4,11 @@ Starts SERVER pinned to core 0 on a free loopback port, waits for it to
 listen, runs the load generator pinned to core 1 (a short warm-up, then the
 measured run), samples the server's CPU time from /proc around the measured
 run, stops the server and prints "<bench> <value>" lines for bench/lib.py.
-Exits non-zero, printing why, if the server cannot be started (e.g. cio's
-streams server is not built yet): lib.py then leaves that cell empty.
+The load generator is BENCH_LOADGEN when set (bench/compare.py drives an
+older revision's server with the current load generator), else the one in
+BENCH_BUILD.  Exits non-zero, printing why, if the server cannot be started
+(e.g. cio's streams server is not built yet): lib.py then leaves that cell
+empty.
 """
 import json
 import os
@@ -23,6 +26,7 @@ PY = "/usr/bin/python3"
 SECONDS = float(os.environ.get("BENCH_NET_SECONDS", "2"))
 CONFIGS = {"echo_64x1": (1, 64), "echo_64x100": (100, 64), "echo_16kx10": (10, 16384)}
 TICK = os.sysconf("SC_CLK_TCK")
+LOADGEN = os.environ.get("BENCH_LOADGEN", os.path.join(BUILD, "bench", "bench_loadgen"))
 
 
 def server_argv(name, port):
@@ -82,8 +86,7 @@ def wait_listening(port, proc):
 
 
 def loadgen(port, conns, size, seconds, warmup):
-    exe = os.path.join(BUILD, "bench", "bench_loadgen")
-    p = subprocess.run(pin(1, [exe, "127.0.0.1", str(port), str(conns), str(size),
+    p = subprocess.run(pin(1, [LOADGEN, "127.0.0.1", str(port), str(conns), str(size),
                                str(seconds), str(warmup)]),
                        capture_output=True, text=True, timeout=seconds + warmup + 30)
     if p.returncode != 0:
