@@ -89,7 +89,7 @@ def ruler_parts(block):
     head = inner[0]
     m = re.match(r"^([^:.]{1,60})[:.]\s*(.*)$", head)
     if m:
-        rest = [m.group(2)] if m.group(2) else []
+        rest = [m.group(2)[:1].upper() + m.group(2)[1:]] if m.group(2) else []
         return m.group(1).strip(), rest + inner[1:]
     return head.strip(), inner[1:]
 
