@@ -99,12 +99,14 @@ def ruler_parts(block):
 CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
 INLINE = re.compile(
     r"(?<![\w`])(?:"
-    r"\*{0,2}(?:cio|CIO)_\w+(?:\((?:[^()\n]|\([^()\n]*\))*\)| \*+(?=[\s,.;:)]))?"  # names, calls
+    r"\*{0,2}(?:cio|CIO)_\w+(?:\((?:[^()\n]|\([^()\n]*\))*\)| \*+(?=[\s,.;:)])|\*(?!\w))?"  # names, calls
+    r"|[A-Za-z]\w*_\*(?!\w)"                                        # EAI_*, sock_*
     r"|__\w+__"                                                    # __anext__
     r"|-E[A-Z][A-Z0-9_]*\b"                                       # -ECANCELED
     r"|\*{1,2}[A-Za-z_]\w*(?:(?:->|\.)[A-Za-z_]\w*)*"             # *out, **p
     r"|[A-Za-z_]\w*->[A-Za-z_]\w*(?:(?:->|\.)[A-Za-z_]\w*)*"      # ops->next
     r"|_[a-z]\w*"                                                  # _release
+    r"|[A-Za-z_]\w*\[[^\]\s]*\]"                                     # results[i]
     r")")
 
 

@@ -49,10 +49,9 @@ extern "C" {
  *
  * Without CIO_GATHER_RETURN_ERRORS, the first future to fail in completion
  * order (including one that is cancelled, as asyncio treats it) ends the
- * gather: it returns
- * that future's code at once, the other futures keep running (asyncio), and
- * statuses[i] is CIO_PENDING for those not done yet; their outcomes are the
- * caller's to read.  With CIO_GATHER_RETURN_ERRORS it always waits for all
+ * gather: it returns that future's code at once, the other futures keep
+ * running (asyncio), and statuses[i] is CIO_PENDING for those not done
+ * yet; their outcomes are the caller's to read.  With CIO_GATHER_RETURN_ERRORS it always waits for all
  * and returns 0; failures are in statuses.  Returns 0 when all succeeded.
  * The outcomes stored count as retrieved (no "never retrieved" report).
  *
@@ -96,8 +95,8 @@ enum {
  * cio_future_result().  Suspends (not if return_when already holds, or
  * timeout is 0).
  * Errors: -EINVAL (n == 0 - asyncio's ValueError for an empty set -, futs
- * NULL, a NULL future or one on another
- * loop, bad return_when, NaN timeout), -EDEADLK (own future), -ENOMEM,
+ * NULL, a NULL future or one on another loop, bad return_when, NaN
+ * timeout), -EDEADLK (own future), -ENOMEM,
  * CIO_ENOTASK, -ECANCELED, -ETIMEDOUT (the task's own timeout scope, not
  * timeout).
  */

@@ -26,7 +26,8 @@
  *     if (rc == 0)
  *         cio_aiter_aclose(it);   // left with `break`: run the producer's cleanup
  *     else if (rc < 0)
- *         handle_error(rc);       // rc == CIO_ITER_END: exhausted normally
+ *         handle_error(rc);       // next failed; the producer has finished
+ *     // else rc == CIO_ITER_END: exhausted normally
  *
  * After the loop rc is CIO_ITER_END (the iterator is exhausted), a
  * negative code (the error next() returned: -ECANCELED, the producer's own
