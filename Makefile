@@ -12,6 +12,7 @@
 #                results.jsonl (latest run of each benchmark), and the
 #                before/after of compare.jsonl
 #   make install install the library, headers, cio.pc and CMake package
+#   make docs    regenerate docs/api/ from the headers' comments
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
@@ -27,7 +28,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
-.PHONY: all deps build run test test-normal test-asan test-tsan test-aarch64 bench bench-% \
+.PHONY: all deps build run docs test test-normal test-asan test-tsan test-aarch64 bench bench-% \
         bench-compare bench-report \
         install clean
 
@@ -74,6 +75,11 @@ test-aarch64:
 	cmake -S . -B $(BUILD_A64) -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_BUILD_TESTS=ON -DCIO_BUILD_EXAMPLES=ON >/dev/null
 	cmake --build $(BUILD_A64) -j$(JOBS)
 	cd $(BUILD_A64) && CIO_TEST_TIMEOUT_MULTIPLIER=5 ctest $(CTEST_ARGS)
+
+# The headers are the reference; docs/api/*.md is generated from them
+# (scripts/check_docs.sh, ctest docs_check, fails if it is stale).
+docs:
+	/usr/bin/python3 scripts/gen_api_docs.py
 
 bench:
 	@bash scripts/deps.sh bench

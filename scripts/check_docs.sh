@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # check_docs.sh [SRCDIR] - the docs check that ctest runs as "docs_check".
 #
-# The headers are the reference (STYLE.md), and docs/ must keep up with them.
-# It fails, listing what is wrong, if
+# The headers are the reference (STYLE.md): docs/api/ is generated from
+# them by scripts/gen_api_docs.py (`make docs`).  It fails, listing what is
+# wrong, if
 #   1. a public function (a CIO_EXTERN declaration in include/cio/*.h) has
 #      no doc comment: a /* ... */ block ending on the line right above the
 #      declaration, or above the first of a group of adjacent declarations
 #      (no blank line between them; #define lines and indented continuation
 #      lines may sit in the group).  A section ruler such as
 #      "/* ---- tasks ---- */" does not count as a doc comment;
-#   2. a public header include/cio/X.h has no reference page docs/api/X.md;
+#   2. a public header include/cio/X.h has no reference page docs/api/X.md,
+#      or docs/api/ is not what gen_api_docs.py makes of the headers now
+#      (a page edited by hand, or a header changed without `make docs`):
+#      it regenerates into a temporary directory and shows the diff;
 #   3. a public function's name appears nowhere in docs/ as a whole word;
 #   4. the example in README.md (its first ```c block) is not, line for
 #      line, the code of examples/00_readme.c after its opening comment:
@@ -20,7 +24,8 @@
 #      scripts/tour.sh prints for `make run`), " *" on line 3, then, in the
 #      comment, the asyncio program it mirrors ("asyncio program") and what
 #      to observe ("What to observe").
-# Only bash, grep, sort and a POSIX awk are needed.
+# Needs bash, grep, sort, diff, a POSIX awk and /usr/bin/python3 (the
+# generator uses its standard library only).
 set -euo pipefail
 src=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$src"
@@ -75,6 +80,19 @@ for h in "${headers[@]}"; do
         fail=1
     fi
 done
+
+# docs/api/ must be what the generator makes of the headers now.
+python=${CIO_PYTHON:-/usr/bin/python3}
+gen_tmp=$(mktemp -d)
+trap 'rm -rf "$gen_tmp"' EXIT
+if ! "$python" scripts/gen_api_docs.py --src . --out "$gen_tmp/api"; then
+    echo "check_docs: scripts/gen_api_docs.py failed (with $python)"
+    fail=1
+elif ! stale=$(diff -ru docs/api "$gen_tmp/api"); then
+    echo "check_docs: docs/api/ is stale or was edited by hand: it is generated from include/cio/*.h; run make docs (and edit the header's comments, not the pages). The difference:"
+    sed -e "s|$gen_tmp/api|generated|g" -e 's/^/  /' <<<"$stale" | head -n 200 || true
+    fail=1
+fi
 
 # Every name that docs/ mentions, once, then the public names not among them.
 mentioned=$(grep -rhoE '\<cio_[A-Za-z0-9_]+' docs 2>/dev/null | sort -u || true)

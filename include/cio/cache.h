@@ -14,19 +14,23 @@
  *     void *v;
  *     int rc = cio_cache_get_str(c, "user:42", fetch, ctx, &v);
  *
+ * See examples/17_async_cache.c.
+ *
  * Keys are byte strings (pointer and length, copied) or C strings.
  *
  * Single flight: the first caller for a key that is not cached starts the
  * computation fn(arg, key, keylen, &value) in a task of its own; every
  * caller for the same key while it runs waits for that one computation
- * and gets the same outcome.  A hit (the key is cached and fresh) returns
+ * and gets the same outcome, woken in the order they came.  A hit (the key is cached and fresh) returns
  * at once: a hash lookup, no allocation, no suspension.
  *
  * Cancellation: a caller that is cancelled (or whose timeout scope
  * expires) while it waits stops waiting and returns -ECANCELED (or
  * -ETIMEDOUT); the computation is not cancelled, whether other callers
  * still wait or not: it runs to its end and its result is cached for the
- * next caller.  Only cio_cache_free() cancels computations.
+ * next caller.  Only cio_cache_free() cancels computations.  Hence arg must
+ * stay valid until the computation ends, which may be after the caller
+ * returned.
  *
  * Failures: a computation that returns a negative code hands that code to
  * every caller waiting for it and is forgotten (the next call computes
@@ -38,16 +42,18 @@
  * (cio_loop_time, so the virtual clock applies) from the moment its
  * computation finished; an expired entry is dropped when it is next looked
  * up.  With max_entries > 0, storing a new entry beyond max_entries evicts
- * the least recently used ones.  Computations in flight are not counted
+ * the least recently used ones (hits and lookups count as uses).
+ * Computations in flight are not counted
  * and never evicted.
  *
  * Values belong to the cache, which calls free_value(value, ud) when an
  * entry leaves it (evicted, expired, invalidated, cleared, cache freed).
- * That call is deferred to a loop callback, so a value returned by
+ * That call is deferred to a loop callback (a preallocated one), so a value returned by
  * cio_cache_get() or cio_cache_lookup() stays valid until the calling task
  * next suspends (or, outside a task, until the loop runs again).  To keep a
  * value longer, copy it, or make it reference-counted: take a reference
- * after the call and let free_value drop the cache's.
+ * after the call and let free_value drop the cache's.  free_value must not
+ * suspend.
  *
  * A cache belongs to one loop and is used from its thread.  Free it before
  * the loop closes.
@@ -92,8 +98,8 @@ CIO_EXTERN int cio_cache_new(cio_loop *loop, size_t max_entries, double ttl,
 /*
  * Frees the cache: destroys every cached value now, cancels the
  * computations in flight (a value they still produce is destroyed) and
- * wakes every caller waiting in cio_cache_get() with CIO_ECLOSED.  NULL is a
- * no-op.  Does not suspend.
+ * wakes every caller waiting in cio_cache_get() with CIO_ECLOSED.  The
+ * memory goes when the last of those tasks has run.  NULL is a no-op.  Does not suspend.
  */
 CIO_EXTERN void cio_cache_free(cio_cache *c);
 
@@ -141,7 +147,8 @@ CIO_EXTERN int cio_cache_invalidate(cio_cache *c, const void *key, size_t keylen
 CIO_EXTERN int cio_cache_clear(cio_cache *c);
 
 /* Number of entries cached now (computations in flight not counted),
- * expired ones included until they are looked up or evicted. */
+ * expired ones included until they are looked up or evicted.  0 for
+ * NULL. */
 CIO_EXTERN size_t cio_cache_size(const cio_cache *c);
 
 #ifdef __cplusplus

@@ -16,6 +16,12 @@
  *
  * While a call is in flight the loop counts it as pending work, so
  * cio_loop_run_until_complete() does not report CIO_EDEADLOCK.
+ *
+ * Closing a loop shuts its own default pool down (dropping calls not
+ * started), takes this loop's queued calls off other executors, waits for
+ * calls still running in threads (logging a warning), and runs on_discard
+ * for every outcome nobody will read.  No thread outlives the loop's
+ * memory.
  */
 #ifndef CIO_EXEC_H
 #define CIO_EXEC_H

@@ -12,6 +12,16 @@
  * finishes and returns its own result, and the cancellation takes effect
  * at the caller's next suspension point (cancellation is level-triggered).
  * A write cancelled before it started returns -ECANCELED, writing nothing.
+ *
+ * Streaming a big file in bounded memory:
+ *
+ *     cio_file *f;
+ *     char buf[65536];
+ *     int n;
+ *     cio_file_open("big.log", "r", &f);
+ *     while ((n = cio_file_read(f, buf, sizeof buf)) > 0)
+ *         consume(buf, n);              // other tasks run during each read
+ *     cio_file_close(f);
  */
 #ifndef CIO_FILE_H
 #define CIO_FILE_H
@@ -22,6 +32,7 @@
 extern "C" {
 #endif
 
+/* An open file (opaque). */
 typedef struct cio_file cio_file;
 
 /*
@@ -61,7 +72,8 @@ CIO_EXTERN int cio_file_open(const char *path, const char *mode, cio_file **out)
  * buf: returns how many, 0 at end of file.  Reading chunk after chunk
  * streams a file of any size in bounded memory.  buf is written only by
  * the loop's thread, after the chunk arrived.  Suspends.  Errors: negated
- * errno of read, -EBUSY (another call on f is in flight), -ECANCELED,
+ * errno of read, -EBUSY (another call on f, maybe an abandoned one, is in
+ * flight), -ECANCELED,
  * -ETIMEDOUT, -ENOMEM, CIO_ENOTASK, -EINVAL.
  */
 CIO_EXTERN int cio_file_read(cio_file *f, void *buf, size_t len);

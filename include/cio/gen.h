@@ -18,25 +18,34 @@
  *     cio_gen *g;
  *     cio_gen_new(counter, NULL, "counter", &g);
  *     void *v; int rc;
- *     CIO_FOR(cio_gen_aiter(g), v, rc)
+ *     CIO_FOR(cio_gen_aiter(g), v, rc)          // async for v in counter()
  *         printf("%d\n", (int)(intptr_t)v);
  *     cio_gen_release(g);
+ *
+ * See examples/07_async_generator.c.
  *
  * The producer runs as a task of its own (on its own stack), created on
  * the loop of the first cio_gen_next(); before that the body has not run,
  * as in Python.  Control passes directly between the consumer and the
- * producer: each item costs two task switches and no allocation.
+ * producer (each parks itself and wakes the other): each item costs two
+ * task switches and no allocation.
  *
  * Closing.  cio_gen_aclose() makes the producer's pending cio_gen_yield()
  * return CIO_ECLOSED (asyncio's GeneratorExit): the producer runs its
  * cleanup - which may suspend normally - and returns; aclose waits for it.
- * Every later cio_gen_yield() returns CIO_ECLOSED at once.
+ * Every later cio_gen_yield() returns CIO_ECLOSED at once, and after a
+ * close cio_gen_next() returns CIO_ITER_END.
  *
  * Cancellation.  If the consumer is cancelled (or its timeout scope
  * expires) while it waits in cio_gen_next(), the producer task is cancelled
  * too, as the CancelledError would reach an asyncio generator running in
  * the consumer's task; next waits until the producer has finished and
- * returns -ECANCELED (or -ETIMEDOUT).  The generator is then finished.
+ * returns -ECANCELED (or -ETIMEDOUT).  The generator is then finished.  A
+ * caller of aclose that is cancelled (or already cancelled when it calls)
+ * cancels the producer and still waits for it: when aclose returns, the
+ * producer has always finished.  To let an asynchronous cleanup run whole
+ * from a cancelled task, call aclose between cio_shield_begin() and
+ * cio_shield_end().
  *
  * Finalization (asyncio's shutdown_asyncgens and the generator finalizer
  * hook).  Releasing the last reference to a generator that is suspended at
@@ -45,7 +54,8 @@
  * cleanup failure other than CIO_ECLOSED/-ECANCELED then goes to the
  * loop's exception handler.  At the end of cio_run(), producers still
  * suspended are cancelled with every other task: their yield returns
- * -ECANCELED and their cleanup runs before the loop closes.  A program
+ * -ECANCELED (and so do their cleanup's suspension points) and their
+ * cleanup runs before the loop closes.  A program
  * that closes a loop itself must, as with any task, let pending producers
  * finish first (a task destroyed by cio_loop_close() never runs its
  * cleanup), and release its generators before freeing the loop.

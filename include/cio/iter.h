@@ -1,12 +1,20 @@
 /*
- * cio/iter.h - the asynchronous iterator interface (asyncio's __anext__ /
- * aclose and the `async for` statement).
+ * cio/iter.h - the asynchronous iterator interface (asyncio's __aiter__ /
+ * __anext__ / aclose and the `async for` statement).
  *
  * Anything that hands out items one by one and may have to wait for the
  * next one - an async generator (cio/gen.h), a queue, the lines of a
  * stream - offers a cio_aiter: a small value holding a table of functions
  * (next, aclose) and the object they act on.  Code that consumes items
  * takes a cio_aiter * and does not care what produces them.
+ *
+ * Iterators cio provides:
+ * - cio_gen_aiter(g) (cio/gen.h): what the generator yields, until it
+ *   returns;
+ * - cio_queue_aiter(q, &it) (cio/queue.h): the items got, until the queue
+ *   is shut down and drained;
+ * - cio_stream_lines_aiter(s, buf, cap, &it) (cio/stream.h): each line, in
+ *   buf and NUL-terminated, until the end of the stream.
  *
  * The `async for` idiom:
  *
@@ -15,21 +23,33 @@
  *     CIO_FOR(it, item, rc) {
  *         use(item);              // `break` leaves with rc == 0
  *     }
- *     if (rc < 0)
- *         handle_error(rc);       // CIO_ITER_END: exhausted normally
- *     cio_aiter_aclose(it);       // on early exit: run the producer's cleanup
+ *     if (rc == 0)
+ *         cio_aiter_aclose(it);   // left with `break`: run the producer's cleanup
+ *     else if (rc < 0)
+ *         handle_error(rc);       // next failed; the producer has finished
+ *     // else rc == CIO_ITER_END: exhausted normally
  *
  * After the loop rc is CIO_ITER_END (the iterator is exhausted), a
  * negative code (the error next() returned: -ECANCELED, the producer's own
- * error, ...), or 0 if the body left with `break`.  As in asyncio, leaving
- * an `async for` early does not close the iterator: call cio_aiter_aclose()
- * (or the object's own close) when you stop before the end.
+ * error, ...), or 0 if the body left with `break`.
+ *
+ * When to call cio_aiter_aclose(): when the loop left early, rc == 0.  As
+ * in asyncio, leaving an `async for` early does not close the iterator,
+ * and a generator left suspended at its yield keeps its resources until
+ * it is closed (or, for cio_gen, until its last reference is released,
+ * which closes it in the background).  After CIO_ITER_END or an error the
+ * producer has finished: cio's own iterators then need no aclose
+ * (cio_gen_aclose returns 0 at once; the queue and stream-line iterators
+ * have no aclose), so calling it on every path is harmless but not
+ * needed.
  *
  * Writing your own iterator: fill a static cio_aiter_ops and return a
- * cio_aiter pointing at it and at your object (cio_aiter_init).  next
- * returns 0 with an item, CIO_ITER_END when there are no more (and on every
- * later call), or a negative code; it may suspend.  aclose may be NULL
- * when there is nothing to release.
+ * cio_aiter pointing at it and at your object (cio_aiter_init); see
+ * examples/08_async_iterator.c.  next returns 0 with an item, CIO_ITER_END
+ * when there are no more (and on every later call), or a negative code; it
+ * may suspend.  Who owns an item and how long it stays valid is the
+ * implementation's to document.  aclose may be NULL when there is nothing
+ * to release; an aclose called after the end should return 0.
  */
 #ifndef CIO_ITER_H
 #define CIO_ITER_H
@@ -44,7 +64,8 @@ extern "C" {
  * is never confused with an error; 0 is "here is an item". */
 #define CIO_ITER_END 1
 
-/* What an asynchronous iterator can do.  Both may suspend. */
+/* What an asynchronous iterator can do.  Both may suspend.  Fill a static
+ * one per kind of iterator. */
 typedef struct cio_aiter_ops {
     /* Stores the next item in *value and returns 0; CIO_ITER_END when
      * exhausted; or a negative code. */
@@ -58,7 +79,8 @@ typedef struct cio_aiter_ops {
  * An asynchronous iterator: an interface value (a table of functions and
  * the object it acts on), not an object of its own; it owns nothing.  It
  * stays usable as long as `self` does.  Its two fields are public so that
- * an iterator can live inside the object it iterates, or on the stack.
+ * an iterator can live inside the object it iterates (as in cio_gen), or
+ * on the stack.
  */
 typedef struct cio_aiter {
     const cio_aiter_ops *ops; /* the implementation */

@@ -6,7 +6,9 @@
  * cio_call_soon_threadsafe().  In debug mode every other call made from a
  * thread that does not own the loop fails with CIO_EWRONGTHREAD.
  *
- * None of the calls in this file suspends.
+ * None of the calls in this file suspends.  Most programs never touch the
+ * loop directly: cio_run() (cio/task.h) creates one, runs a main task on
+ * it and frees it.
  */
 #ifndef CIO_LOOP_H
 #define CIO_LOOP_H
@@ -17,6 +19,8 @@
 extern "C" {
 #endif
 
+/* The types are opaque: a loop, a scheduled callback (handle), a future
+ * and a task (cio/task.h). */
 typedef struct cio_loop cio_loop;
 typedef struct cio_handle cio_handle;
 typedef struct cio_future cio_future;
@@ -28,7 +32,8 @@ typedef void cio_callback_fn(void *arg);
 /*
  * Creates a loop.  It is not yet bound to a thread: the thread that first
  * runs it owns it.  Debug mode starts on if the environment variable
- * CIO_DEBUG is set to a non-empty value other than "0".
+ * CIO_DEBUG is set to a non-empty value other than "0" (read once per
+ * process, at cio's first use of it: set it before any cio call).
  * Errors: -ENOMEM, -EMFILE/-ENFILE (epoll or eventfd), -EINVAL (out NULL).
  * The caller owns the loop: cio_loop_close() then cio_loop_free().
  */
@@ -39,20 +44,23 @@ CIO_EXTERN int cio_loop_new(cio_loop **out);
  * the stack pool.  Tasks still pending are destroyed without running again
  * (their futures end cancelled with the message "loop closed"; their stacks
  * are dropped, so whatever their frames still owned is leaked: let them
- * finish first, as cio_run does) and, in debug mode, reported.  Handles
- * the caller holds stay valid until cio_handle_release(), which must come
- * before cio_loop_free().  Idempotent.  Errors: CIO_ERUNNING if the loop
- * is running.
+ * finish first, as cio_run does) and, in debug mode, each is reported as
+ * "Task was destroyed but it is pending".  Handles the caller holds stay
+ * valid until cio_handle_release(), which must come before
+ * cio_loop_free().  Idempotent.  Errors: CIO_ERUNNING if the loop is
+ * running, -EINVAL (NULL), CIO_EWRONGTHREAD (debug mode).
  */
 CIO_EXTERN int cio_loop_close(cio_loop *loop);
 
-/* Closes the loop if needed and frees it.  NULL is a no-op. */
+/* Closes the loop if needed and frees it.  NULL is a no-op.  A loop that
+ * cannot be closed (running, or owned by another thread) is logged and
+ * leaked rather than freed under its owner. */
 CIO_EXTERN void cio_loop_free(cio_loop *loop);
 
-/* 1 if cio_loop_close() was called, else 0. */
+/* 1 if cio_loop_close() was called, else 0 (0 for NULL). */
 CIO_EXTERN int cio_loop_is_closed(const cio_loop *loop);
 
-/* 1 if the loop is running (in any thread), else 0. */
+/* 1 if the loop is running (in any thread), else 0 (0 for NULL). */
 CIO_EXTERN int cio_loop_is_running(const cio_loop *loop);
 
 /*
@@ -64,8 +72,9 @@ CIO_EXTERN int cio_loop_run_forever(cio_loop *loop);
 
 /*
  * Runs the loop until fut is done, then returns fut's status (0 or its
- * error code) and stores its result in *result (result may be NULL).
- * Returns CIO_EDEADLOCK if nothing is left that could complete fut (no
+ * error code) and stores its result in *result (result may be NULL).  Give
+ * it a task with cio_task_future(t); the caller keeps its reference to
+ * fut.  Returns CIO_EDEADLOCK if nothing is left that could complete fut (no
  * ready callback, no timer, no watched descriptor, no cio_loop_ref()),
  * CIO_EINVALSTATE if cio_loop_stop() stopped the loop first, and the
  * errors of cio_loop_run_forever().
@@ -86,28 +95,36 @@ CIO_EXTERN void cio_loop_unref(cio_loop *loop);
 /*
  * Asks the loop to stop: the callbacks already scheduled run, then
  * run_forever returns (asyncio semantics).  Safe to call before running.
+ * Returns 0; -EINVAL for NULL.
  */
 CIO_EXTERN int cio_loop_stop(cio_loop *loop);
 
 /*
  * The loop's clock (loop NULL: the running loop's), seconds on a monotonic
  * scale (CLOCK_MONOTONIC), or virtual time under
- * cio_loop_set_virtual_clock().  0 if loop is NULL and none runs.  Never
- * fails.
+ * cio_loop_set_virtual_clock().  Deadlines of cio_call_at() use this
+ * scale; inside a task cio_loop_time(NULL) is asyncio's loop.time().  0 if
+ * loop is NULL and none runs.  Never fails.
  */
 CIO_EXTERN double cio_loop_time(cio_loop *loop);
 
-/* The loop running in the calling thread, or NULL. */
+/* The loop running in the calling thread, or NULL (asyncio's
+ * get_running_loop, which raises instead).  Borrowed: no reference. */
 CIO_EXTERN cio_loop *cio_get_running_loop(void);
 
 /* ---- callbacks and timers ------------------------------------------ */
+
+/* A scheduled callback can be cancelled through its cio_handle.  Asking
+ * for a handle is optional: pass out NULL when the callback need not be
+ * cancelled. */
 
 /*
  * Schedules cb(arg) to run in the next iteration, after the callbacks
  * already scheduled (FIFO).  If out is non-NULL, *out receives a handle
  * that the caller owns and must cio_handle_release(); pass NULL when the
- * callback need not be cancelled.  Errors: -EINVAL (cb NULL), -ENOMEM,
- * CIO_ECLOSED, CIO_EWRONGTHREAD (debug mode).
+ * callback need not be cancelled.  arg must stay valid until cb runs or
+ * the handle is cancelled.  Errors: -EINVAL (cb NULL), -ENOMEM,
+ * CIO_ECLOSED, CIO_EWRONGTHREAD (debug mode); on failure cb never runs.
  */
 CIO_EXTERN int cio_call_soon(cio_loop *loop, cio_callback_fn *cb, void *arg,
                              cio_handle **out);
@@ -121,22 +138,25 @@ CIO_EXTERN int cio_call_soon(cio_loop *loop, cio_callback_fn *cb, void *arg,
 CIO_EXTERN int cio_call_later(cio_loop *loop, double delay, cio_callback_fn *cb,
                               void *arg, cio_handle **out);
 
-/* As cio_call_later with an absolute deadline on cio_loop_time()'s scale. */
+/* As cio_call_later with an absolute deadline on cio_loop_time()'s scale;
+ * -EINVAL for a NaN when. */
 CIO_EXTERN int cio_call_at(cio_loop *loop, double when, cio_callback_fn *cb,
                            void *arg, cio_handle **out);
 
 /*
  * Schedules cb(arg) from any thread and wakes the loop if it sleeps.  The
- * only loop call that other threads may make.  The loop must outlive the
- * call.  Errors: -EINVAL, -ENOMEM, CIO_ECLOSED.
+ * only loop call that other threads may make.  cb runs on the loop's
+ * thread.  The loop must outlive the call; pair it with cio_loop_ref() if
+ * the loop should wait for it.  Errors: -EINVAL, -ENOMEM, CIO_ECLOSED.
  */
 CIO_EXTERN int cio_call_soon_threadsafe(cio_loop *loop, cio_callback_fn *cb,
                                         void *arg);
 
 /*
  * Cancels the callback: it will not run.  Cancelling a handle whose
- * callback already ran, or twice, does nothing.  Returns 0, or
- * CIO_EWRONGTHREAD (debug mode) from a thread that does not own the loop.
+ * callback already ran, or twice, does nothing.  Does not release the
+ * handle.  Returns 0, -EINVAL for NULL, or CIO_EWRONGTHREAD (debug mode)
+ * from a thread that does not own the loop.
  */
 CIO_EXTERN int cio_handle_cancel(cio_handle *h);
 
@@ -146,16 +166,22 @@ CIO_EXTERN int cio_handle_cancelled(const cio_handle *h);
 /* A timer handle's deadline on cio_loop_time()'s scale; 0 for call_soon. */
 CIO_EXTERN double cio_handle_when(const cio_handle *h);
 
-/* Drops the caller's reference to h.  NULL is a no-op. */
+/* Drops the caller's reference to h.  Releasing does not cancel: the
+ * callback still runs unless cio_handle_cancel() was called.  NULL is a
+ * no-op. */
 CIO_EXTERN void cio_handle_release(cio_handle *h);
 
 /* ---- descriptor readiness ------------------------------------------ */
+
+/* Readiness callbacks (asyncio's add_reader/add_writer) for code that
+ * needs them.  Tasks normally use the socket and stream calls instead,
+ * which suspend the task until the descriptor is ready. */
 
 /*
  * Calls cb(arg) whenever fd is readable (level-triggered, as asyncio's
  * add_reader), until cio_loop_remove_reader().  Replaces an earlier reader
  * callback for the same fd.  fd stays owned by the caller, who must remove
- * the reader before closing it.  Errors: -EBADF (fd < 0 or not pollable),
+ * the reader before closing it; arg must stay valid until then.  Errors: -EBADF (fd < 0 or not pollable),
  * -EPERM (a regular file, which epoll cannot watch), -EBUSY (a task is
  * parked on fd), -ENOMEM, CIO_ECLOSED.
  */
@@ -172,8 +198,11 @@ CIO_EXTERN int cio_loop_remove_writer(cio_loop *loop, int fd);
 /* ---- errors nobody handled ------------------------------------------ */
 
 /*
- * What the loop reports to its exception handler (asyncio's context
- * dict).  Every pointer may be NULL; all are valid only during the call.
+ * When something fails and no one is there to be told - a task's failure
+ * never retrieved, a task destroyed while pending - the loop passes this
+ * context to its exception handler (asyncio's context dict).  Every
+ * pointer but message may be NULL; all are valid only during the call.
+ * See examples/05_task_errors.c.
  */
 typedef struct cio_exception_context {
     const char *message;       /* what happened, always set */
@@ -185,20 +214,27 @@ typedef struct cio_exception_context {
     const char *source;        /* "file:line" where the task was created */
 } cio_exception_context;
 
+/* An exception handler; ud is what cio_loop_set_exception_handler got. */
 typedef void cio_exception_handler_fn(cio_loop *loop,
                                       const cio_exception_context *ctx,
                                       void *ud);
 
-/* Installs the handler; fn NULL restores the default.  Returns 0. */
+/* Installs the handler; fn NULL restores the default.  ud is passed to fn
+ * and must stay valid while it is installed.  Returns 0; -EINVAL for a
+ * NULL loop. */
 CIO_EXTERN int cio_loop_set_exception_handler(cio_loop *loop,
                                               cio_exception_handler_fn *fn,
                                               void *ud);
 
-/* Passes ctx to the loop's handler (or the default). */
+/* Passes ctx to the loop's handler (or the default).  For libraries built
+ * on cio that detect a failure nobody can receive.  NULL ctx is a no-op. */
 CIO_EXTERN void cio_loop_call_exception_handler(cio_loop *loop,
                                                 const cio_exception_context *ctx);
 
-/* The default handler: logs ctx at error level through cio_log. */
+/* The default handler: logs ctx at error level through cio_log, e.g.
+ * "cio error: Task exception was never retrieved: Invalid argument (cannot
+ * parse 'xyz'); task forgotten created at app.c:63".  A custom handler may
+ * call it to keep the log line. */
 CIO_EXTERN void cio_loop_default_exception_handler(cio_loop *loop,
                                                    const cio_exception_context *ctx);
 
@@ -207,14 +243,19 @@ CIO_EXTERN void cio_loop_default_exception_handler(cio_loop *loop,
 /*
  * Debug mode: reports steps that hold the loop longer than the slow
  * callback duration, failures never retrieved with where the task was
- * created, tasks released while pending, and rejects calls from threads
- * that do not own the loop.  Returns 0.
+ * created, tasks released while pending, bad arguments by name, and
+ * rejects calls from threads that do not own the loop.  The slow-step
+ * report names the task, where it was created and the duration.
+ * cio_loop_set_debug returns 0; cio_loop_get_debug returns 1 or 0.  Also
+ * switched on by CIO_DEBUG=1 in the environment.  See
+ * examples/19_debug_mode.c.
  */
 CIO_EXTERN int cio_loop_set_debug(cio_loop *loop, int enabled);
 CIO_EXTERN int cio_loop_get_debug(const cio_loop *loop);
 
-/* Threshold of the slow-step report, seconds (default 0.1).  -EINVAL if
- * seconds is not positive. */
+/* Threshold of debug mode's slow-step report, seconds (default 0.1, as
+ * asyncio's slow_callback_duration).  -EINVAL if seconds is not
+ * positive. */
 CIO_EXTERN int cio_loop_set_slow_callback_duration(cio_loop *loop, double seconds);
 
 /*

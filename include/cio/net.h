@@ -13,6 +13,15 @@
  * and return -ECANCELED / -ETIMEDOUT when the task is cancelled or its
  * timeout scope expires.  One task at a time may wait on a descriptor in
  * each direction (-EBUSY otherwise).
+ *
+ * How it works: every call here fills an operation (src/net/op.h: recv,
+ * send, recvfrom, sendto, accept, connect, read, write, close - "do this,
+ * resume me with the result") and runs it on the loop's op backend.  With
+ * epoll the backend tries the syscall and, on EAGAIN, parks the task on
+ * the descriptor (registered once, edge-triggered); a read shorter than
+ * its buffer marks the descriptor drained, so the next read parks at once
+ * instead of making a syscall just to meet EAGAIN.  An io_uring backend
+ * (not written yet) would submit the same operations itself.
  */
 #ifndef CIO_NET_H
 #define CIO_NET_H
@@ -94,7 +103,8 @@ CIO_EXTERN int cio_sock_accept(int fd, struct sockaddr *addr, socklen_t *addrlen
 /*
  * Waits until fd (any pollable descriptor: socket, pipe, eventfd, tty) is
  * readable / writable.  Level semantics: returns at once if it is ready
- * now.  Returns 0, -EBADF if fd is closed with cio_close() meanwhile, -EPERM
+ * now (checked with poll(2), since the edge-triggered registration's
+ * readiness bits may be stale).  Returns 0, -EBADF if fd is closed with cio_close() meanwhile, -EPERM
  * for regular files, -EBUSY if another task waits on the same fd and
  * direction or add_reader/add_writer callbacks watch it.  Suspends.
  */
@@ -142,6 +152,7 @@ CIO_EXTERN int cio_sockaddr_format(const struct sockaddr *addr, socklen_t addrle
 
 /* ---- UDP datagram endpoints ------------------------------------------- */
 
+/* Opaque: one UDP socket, bound and optionally connected. */
 typedef struct cio_datagram cio_datagram;
 
 /*

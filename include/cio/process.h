@@ -10,7 +10,9 @@
  *
  * Consequences of fork(): create the pool early, before the program holds
  * locks in other threads that a worker could need (glibc's malloc is
- * safe); each worker closes every descriptor but its two pipes and resets
+ * fork-safe); each worker closes every descriptor but stderr and its two
+ * pipes - stdout too, so a worker's printf output goes nowhere: write
+ * diagnostics to stderr, or return them in the output buffer - and resets
  * every signal to its default disposition, so it never touches the
  * parent's loop.  A worker runs one call at a time.
  *
@@ -18,7 +20,13 @@
  * call with CIO_EWORKERDIED and is replaced by a fresh one.  A cancelled
  * call returns -ECANCELED at once and its worker, which cannot be
  * interrupted otherwise, is killed and replaced.  Every worker is reaped:
- * no zombie and no child is left after shutdown or free.
+ * no zombie and no child is left after shutdown, free, or loop close (the
+ * loop stops the pools it owns).
+ *
+ * Wire format: a 16-byte header (function index or return value, length)
+ * then the bytes, over two pipes per worker.  Tested in
+ * tests/test_process.c; timed against threads in
+ * examples/16_process_vs_thread.c.
  */
 #ifndef CIO_PROCESS_H
 #define CIO_PROCESS_H
@@ -44,6 +52,7 @@ typedef struct cio_process_fn_entry {
     cio_process_fn *fn;
 } cio_process_fn_entry;
 
+/* A pool of worker processes (opaque). */
 typedef struct cio_process_pool cio_process_pool;
 
 /*

@@ -10,10 +10,16 @@
  * discard callback if one is set (cio_queue_set_discard).
  *
  * Fairness: getters are served in the order they started waiting, and so
- * are putters.  An item that a put made available to a waiting getter is
- * reserved for it until it runs; a cancelled getter never takes an item
- * (the item stays in the queue and the next getter is woken instead), so
- * no item is lost to cancellation.
+ * are putters.  A put does not hand its item to a waiting getter: it
+ * stores it and wakes the first getter, and the item is claimed for that
+ * getter until it runs (a newcomer cannot take it).  A getter cancelled
+ * before it takes its item takes nothing: the item stays in the queue and
+ * the next getter is woken instead.  So no item is ever lost or duplicated
+ * by a cancellation, and no wake-up is lost.  Putters of a bounded queue
+ * work the same way with free slots.  Consequence: get_nowait fails with
+ * CIO_EEMPTY while every item is claimed, and put_nowait with CIO_EFULL
+ * while every free slot is claimed; empty and full say what those calls
+ * would do, and qsize counts every stored item.
  *
  * A queue belongs to one loop (the one given at creation, else the
  * running one, else the loop of the first task that waits on it); use it
@@ -23,6 +29,22 @@
  * CIO_ENOTASK) and, cancellation being level-triggered, fail at once with
  * -ECANCELED (-ETIMEDOUT in an expired timeout scope) in a task that is
  * being cancelled, unless it is shielded.
+ *
+ * A worker pool, asyncio's Queue tutorial:
+ *
+ *     static int worker(void *arg, void **result)
+ *     {
+ *         cio_queue *q = arg;
+ *         for (;;) {
+ *             void *job;
+ *             int rc = cio_queue_get(q, &job);
+ *             if (rc < 0)
+ *                 return rc == CIO_ESHUTDOWN ? 0 : rc;   // no more work
+ *             process(job);
+ *             cio_queue_task_done(q);
+ *         }
+ *     }
+ *     // main: put the jobs, cio_queue_join(q), then cio_queue_shutdown(q, 0).
  */
 #ifndef CIO_QUEUE_H
 #define CIO_QUEUE_H
@@ -47,7 +69,7 @@ typedef void cio_queue_discard_fn(void *item, void *ud);
  * Creates a FIFO queue (asyncio.Queue) holding at most maxsize items (0:
  * unbounded) on loop (NULL: the running loop, or bound at first use).
  * *out must be freed with cio_queue_free.  Storage grows as items arrive;
- * nothing is allocated up front.  Errors: -EINVAL (out NULL), -ENOMEM.
+ * nothing is allocated up front, so a large maxsize costs nothing.  Errors: -EINVAL (out NULL), -ENOMEM.
  * Does not suspend.
  */
 CIO_EXTERN int cio_queue_new(cio_loop *loop, size_t maxsize, cio_queue **out);
@@ -57,7 +79,8 @@ CIO_EXTERN int cio_lifo_queue_new(cio_loop *loop, size_t maxsize, cio_queue **ou
 
 /*
  * As cio_queue_new, least item first by cmp(a, b, ud) (asyncio.
- * PriorityQueue); equal items leave in arrival order.  cmp must not call
+ * PriorityQueue); equal items leave in arrival order (Python's heapq does
+ * not promise that).  cmp must not call
  * into the queue.  ud must stay valid while the queue lives.
  * Errors: -EINVAL (cmp or out NULL), -ENOMEM.
  */
@@ -91,7 +114,7 @@ CIO_EXTERN int cio_queue_set_discard(cio_queue *q, cio_queue_discard_fn *fn, voi
 CIO_EXTERN int cio_queue_put(cio_queue *q, void *item);
 
 /*
- * Takes the next item into *item, waiting while the queue is empty.
+ * Takes the next item into *item, waiting while there is none for it.
  * Suspends.  Returns 0 with *item set; else *item is untouched and the
  * code is CIO_ESHUTDOWN (shut down and nothing left to take: after a
  * plain shutdown getters first drain what remains), -ECANCELED /
@@ -116,7 +139,8 @@ CIO_EXTERN int cio_queue_put_nowait(cio_queue *q, void *item);
  */
 CIO_EXTERN int cio_queue_get_nowait(cio_queue *q, void **item);
 
-/* Number of items in the queue (asyncio's qsize); 0 for NULL. */
+/* Number of items stored in the queue, claimed ones included (asyncio's
+ * qsize); 0 for NULL. */
 CIO_EXTERN size_t cio_queue_qsize(const cio_queue *q);
 /* The maxsize given at creation (0: unbounded). */
 CIO_EXTERN size_t cio_queue_maxsize(const cio_queue *q);
@@ -151,12 +175,14 @@ CIO_EXTERN int cio_queue_join(cio_queue *q);
  * Shuts the queue down (Python 3.13's Queue.shutdown).  From now on put
  * and put_nowait fail with CIO_ESHUTDOWN, and so do get and get_nowait
  * once the queue is empty.  Waiting putters wake with CIO_ESHUTDOWN, and
- * so do waiting getters (they wait only when nothing is left for them).
+ * so do waiting getters (they wait only when every remaining item is
+ * claimed by another).
  * With immediate non-zero the items still queued are dropped (each goes
  * to the discard callback, if set) and count as task_done, so join
  * waiters wake if nothing else is unfinished; items already taken but not
- * yet marked with task_done still hold join.  Calling it again is
- * allowed (a later immediate call still drops items).  Errors: -EINVAL.
+ * yet marked with task_done still hold join.  A getter woken for an item
+ * that an immediate shutdown dropped fails with CIO_ESHUTDOWN.  Calling it
+ * again is allowed (a later immediate call still drops items).  Errors: -EINVAL.
  * Does not suspend.
  */
 CIO_EXTERN int cio_queue_shutdown(cio_queue *q, int immediate);
@@ -168,7 +194,18 @@ CIO_EXTERN int cio_queue_shutdown(cio_queue *q, int immediate);
  * (CIO_ESHUTDOWN); other errors (-ECANCELED...) are next's.  Items are
  * the queue's, owned as with cio_queue_get; call cio_queue_task_done as
  * usual.  aclose does nothing (q stays open for other consumers).  *out
- * is valid while q is.  Errors: -EINVAL.  Does not suspend.
+ * is valid while q is.  Errors: -EINVAL.  Does not suspend (its next does;
+ * a cancelled next takes nothing).
+ *
+ *     cio_aiter it;
+ *     void *item;
+ *     int rc;
+ *     cio_queue_aiter(q, &it);
+ *     CIO_FOR(&it, item, rc) {
+ *         handle(item);
+ *         cio_queue_task_done(q);
+ *     }
+ *     // rc == CIO_ITER_END once a producer called cio_queue_shutdown(q, 0)
  */
 CIO_EXTERN int cio_queue_aiter(cio_queue *q, cio_aiter *out);
 

@@ -9,13 +9,18 @@
  *     p.name = "fetch config";
  *     int rc = cio_retry(&p, fetch, &ctx, &result);
  *
- * The attempts run one after another in the calling task: fn(arg, result)
- * is called; if it returns a negative code that the policy calls
+ * See examples/18_retry.c.
+ *
+ * The attempts run one after another in the calling task: fn(arg, result),
+ * a cio_coro_fn, is called directly; if it returns a negative code that the policy calls
  * retryable, the caller sleeps the backoff delay and calls it again, until
  * it succeeds, the attempts run out, or the next attempt would start past
  * the deadline.  Each failed attempt is logged at warning level through
  * cio_log with its number, the error's name (cio_strerror) and the next
- * delay; giving up is logged too.
+ * delay, e.g. "cio warning [main]: retry fetch: attempt 2/4 failed:
+ * Connection refused; next in 0.200 s"; giving up is logged too ("...;
+ * giving up", "...; not retried", or the deadline), and a success after
+ * failures at info level.
  *
  * Delays: before attempt n+1 the delay is
  *     min(max_delay, initial_delay * multiplier^(n-1)) * (1 - jitter * u)
@@ -55,7 +60,8 @@ typedef struct cio_retry_policy {
 /*
  * Fills p with the defaults: 3 attempts, initial_delay 0.1 s, max_delay
  * 30 s, multiplier 2, jitter 0.1, no deadline, every error but -ECANCELED
- * retryable, name NULL, seed 0.  Never fails (p NULL is ignored).
+ * retryable, name NULL, seed 0.  Never fails (p NULL is ignored).  Start
+ * from it: a zeroed policy is rejected (multiplier 0).
  */
 CIO_EXTERN void cio_retry_policy_init(cio_retry_policy *p);
 
@@ -69,8 +75,9 @@ CIO_EXTERN void cio_retry_policy_init(cio_retry_policy *p);
  * timeout scope expires) during a backoff sleep, returns -ECANCELED (or
  * -ETIMEDOUT) at once; an attempt that fails after the caller was
  * cancelled is not retried, and the call returns -ECANCELED (or
- * -ETIMEDOUT) too, the attempt's code being logged.  Errors: -EINVAL (fn NULL, or a
- * field out of range), CIO_ENOTASK, -ENOMEM (no memory for a sleep's timer;
+ * -ETIMEDOUT) too, the attempt's code being logged.  Errors: -EINVAL (fn
+ * NULL, or a field out of range: negative max_attempts, negative or NaN
+ * delays or deadline, multiplier < 1, jitter outside 0..1), CIO_ENOTASK, -ENOMEM (no memory for a sleep's timer;
  * the last attempt's code is not lost: it is logged).  Suspends.
  */
 CIO_EXTERN int cio_retry(const cio_retry_policy *p, cio_coro_fn *fn, void *arg,

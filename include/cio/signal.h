@@ -3,10 +3,12 @@
  * (loop.add_signal_handler / remove_signal_handler).
  *
  * The handler is not a C signal handler: the real handler only writes the
- * signal number to a pipe the loop watches, and the loop then calls the
+ * signal number to a non-blocking self-pipe the loop watches, and the loop then calls the
  * callback as an ordinary loop callback, so it may do anything a callback
  * may (cancel tasks, complete futures, schedule work).  Signals arriving
- * close together may be coalesced into one call, as the kernel does.
+ * close together may be coalesced into one call, as the kernel does.  A
+ * self-pipe rather than signalfd, because signalfd needs the signal
+ * blocked in every thread, including threads cio does not own.
  *
  * A signal is handled by one loop at a time in the whole process.  cio's
  * worker threads block every signal, so they never take one.
@@ -15,7 +17,9 @@
  * at its default disposition, Ctrl-C cancels the main task (asyncio.Runner);
  * a second Ctrl-C before the main task has finished kills the process as
  * the default disposition would.  The previous disposition is restored
- * when cio_run returns.
+ * when cio_run returns.  That handler does not count as an event source,
+ * so a main task that nothing can wake is still reported as
+ * CIO_EDEADLOCK.  Handlers are removed when their loop closes.
  */
 #ifndef CIO_SIGNAL_H
 #define CIO_SIGNAL_H

@@ -7,24 +7,53 @@
  * close... StreamWriter's.  One task may read while another writes.
  *
  * Writing never blocks: cio_stream_write copies into the stream's buffer
- * and sends what the kernel takes now; the rest goes out in the
- * background.  A writer that outpaces its peer must call
- * cio_stream_drain(), which waits while more than the high watermark is
- * buffered, until the buffer falls to the low watermark; so memory stays
- * bounded.
+ * and sends what the kernel takes now; a background flusher sends the
+ * rest.  A writer that outpaces its peer must call cio_stream_drain(),
+ * which waits while more than the high watermark (default 64 KiB) is
+ * buffered, until the flusher brings the buffer down to the low watermark
+ * (default a quarter of it); so a slow peer holds the writer back and
+ * memory stays bounded.  Reading pulls from the socket only when a read
+ * needs more bytes; the read buffer never exceeds the limit (default
+ * 64 KiB).
  *
  * Lifetime: cio_stream_close() starts a graceful close (buffered data is
  * still sent), cio_stream_wait_closed() waits for it, cio_stream_release()
  * drops the caller's hold (aborting the stream unless it was closed
- * gracefully, in which case the rest is sent in the background first).  A stream handed
- * to a server's connection callback belongs to the server: it is closed
- * and released when the callback returns.
+ * gracefully, in which case the rest is sent in the background first).  A
+ * stream handed to a server's connection callback belongs to the server:
+ * it is closed and released when the callback returns.
  *
- * TLS (asyncio's ssl= parameters and start_tls): give cio_stream_options a
- * cio_tls_context (cio/tls.h) and the stream encrypts everything it reads
- * and writes; the calls below work the same.  cio_stream_start_tls()
- * upgrades an open plain stream.  Closing a TLS stream gracefully sends
- * close_notify before the socket is closed (abort does not).
+ * TLS (asyncio's ssl= parameters and start_tls): a stream moves its bytes
+ * through a transport - the socket, a pipe, or a TLS session (cio/tls.h).
+ * Everything else - buffers, watermarks, lines, drain, close - is the
+ * same, so a TLS stream is used exactly like a plain one: give
+ * cio_stream_options a cio_tls_context and the stream encrypts everything
+ * it reads and writes.
+ *
+ *     cio_tls_context *ctx;
+ *     cio_tls_context_new(CIO_TLS_CLIENT, &ctx);   // system CAs, verify on
+ *     cio_stream_options o = {.tls = ctx};          // name checked: "example.org"
+ *     cio_stream *s;
+ *     int rc = cio_open_connection("example.org", 443, &o, &s);
+ *     if (rc == CIO_ETLS)                           // "... (hostname mismatch)"
+ *         printf("%s\n", cio_tls_context_error_message(ctx));
+ *
+ * - Client (cio_open_connection, cio_open_unix_connection,
+ *   cio_stream_from_fd on a socket): the handshake follows the connection,
+ *   bounded by tls_handshake_timeout; see cio_open_connection for its
+ *   failures.  No socket is left behind when it fails.
+ * - Server (cio_server_options.stream.tls, a server context): each
+ *   connection's handshake runs in its handler task before the callback;
+ *   a failing client is closed and logged at debug level and never
+ *   reaches the callback; the server goes on.
+ * - Closing: a graceful close sends close_notify after the queued data
+ *   (without waiting for the peer's); cio_stream_abort does not.
+ *   cio_stream_write_eof on TLS sends close_notify (TLS's half-close).
+ * - Writes on a TLS stream always go through the flusher task (an
+ *   SSL_write that stops half-way must be retried with the same bytes,
+ *   which the queue keeps), one 16 KiB record per step, so drain and the
+ *   watermarks work as for sockets.
+ * - cio_stream_start_tls() upgrades an open plain stream (STARTTLS).
  */
 #ifndef CIO_STREAM_H
 #define CIO_STREAM_H
@@ -157,10 +186,20 @@ CIO_EXTERN int cio_stream_at_eof(const cio_stream *s);
  * lack it), valid until the next call; cio_stream_line_length gives its
  * length if it may contain NUL bytes.  The end of the stream ends the
  * iteration (CIO_ITER_END); errors are readline's (CIO_ELIMIT for a line
- * longer than cap - 1 or the limit, -ECANCELED...).  aclose does nothing:
- * the stream stays open.  buf must stay valid while the iterator is used;
- * a new call replaces the previous iterator's buffer.  Errors: -EINVAL
- * (NULL, cap < 2).  Does not suspend.
+ * longer than cap - 1 or the limit, -ECANCELED...: a cancelled step loses
+ * nothing, the partial line stays buffered).  aclose does nothing: the
+ * stream stays open.  buf must stay valid while the iterator is used; a
+ * new call replaces the previous iterator's buffer.  Errors: -EINVAL
+ * (NULL, cap < 2).  Does not suspend (its next does).
+ *
+ *     char buf[256];
+ *     cio_aiter lines;
+ *     void *line;
+ *     int rc;
+ *     cio_stream_lines_aiter(s, buf, sizeof buf, &lines);
+ *     CIO_FOR(&lines, line, rc)
+ *         printf("%s", (char *)line);
+ *     // rc == CIO_ITER_END at the end of the stream
  */
 CIO_EXTERN int cio_stream_lines_aiter(cio_stream *s, char *buf, size_t cap, cio_aiter *out);
 
@@ -223,7 +262,8 @@ CIO_EXTERN void cio_stream_release(cio_stream *s);
 
 /* ---- extra info (get_extra_info) ----------------------------------------- */
 
-/* The socket (borrowed: do not close it), or -1 once closed. */
+/* get_extra_info("socket"): the socket (borrowed: do not close it), or -1
+ * once closed. */
 CIO_EXTERN int cio_stream_fd(const cio_stream *s);
 /* get_extra_info("peername") / ("sockname"): 0 or -errno. */
 CIO_EXTERN int cio_stream_peername(const cio_stream *s, struct sockaddr *addr, socklen_t *len);
@@ -280,6 +320,7 @@ CIO_EXTERN const char *cio_stream_tls_error_message(const cio_stream *s);
  */
 typedef int cio_client_connected_fn(cio_stream *s, void *arg);
 
+/* Options of a server; NULL or zeroed fields mean the defaults. */
 typedef struct cio_server_options {
     int backlog;          /* listen backlog (default 511) */
     int reuse_port;       /* SO_REUSEPORT, so several loops can share a port */

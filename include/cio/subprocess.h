@@ -4,12 +4,35 @@
  *
  * A subprocess belongs to the loop running when it was created.  It is
  * reaped as soon as it exits, whether or not anyone waits (the loop
- * watches a pidfd, Linux >= 5.3; older kernels fall back to SIGCHLD), so it
- * never lingers as a zombie.  Its pipes are non-blocking descriptors read
- * and written by the calls below.
+ * watches a pidfd, Linux >= 5.3, and reaps with waitid(P_PIDFD); kernels
+ * without pidfd fall back to a 10 ms waitpid(WNOHANG) poll), so it never
+ * lingers as a zombie.  Signals go through pidfd_send_signal, so a
+ * recycled pid is never hit.  Its pipes are non-blocking descriptors read
+ * and written by the calls below.  When the loop closes it kills
+ * (SIGKILL) and reaps the children still running; the objects must still
+ * be freed.
  *
- * The child starts with every signal at its default disposition and an
- * empty signal mask, whatever the parent blocked or handled.
+ * The child starts (with posix_spawn) with every signal at its default
+ * disposition and an empty signal mask, whatever the parent blocked or
+ * handled.
+ *
+ * Writes to a pipe never raise SIGPIPE: the write blocks SIGPIPE in the
+ * calling thread and consumes the signal it caused, so the process-wide
+ * disposition is left alone.
+ *
+ *     cio_subprocess *p;
+ *     cio_subprocess_opts o = {.stdin_mode = CIO_SUBPROCESS_PIPE,
+ *                              .stdout_mode = CIO_SUBPROCESS_PIPE};
+ *     cio_create_subprocess_exec("cat", (char *[]){"cat", NULL}, &o, &p);
+ *     char *out;
+ *     cio_subprocess_communicate(p, "hello", 5, &out, NULL, NULL, NULL);
+ *     int code;
+ *     cio_subprocess_returncode(p, &code);      // 1, code == 0; out == "hello"
+ *     cio_free(out);
+ *     cio_subprocess_free(p);
+ *
+ * Tested with cat, sh, sleep and true in tests/test_subprocess.c, with and
+ * without pidfd, and through streams in tests/test_subprocess_stream.c.
  */
 #ifndef CIO_SUBPROCESS_H
 #define CIO_SUBPROCESS_H
@@ -21,6 +44,7 @@
 extern "C" {
 #endif
 
+/* A child process (opaque). */
 typedef struct cio_subprocess cio_subprocess;
 
 /* What a standard stream of the child is connected to. */
@@ -128,6 +152,13 @@ CIO_EXTERN int cio_subprocess_close_stdin(cio_subprocess *p);
  * Errors: -EINVAL (NULL, p of another loop), -EBADF (that stream is not a
  * pipe, or was closed with cio_subprocess_close_stdin), -ENOMEM.  Does not
  * suspend.
+ *
+ *     cio_stream *out;
+ *     cio_subprocess_stdout_stream(p, &out);
+ *     char line[256];
+ *     int n;
+ *     while ((n = cio_stream_readline(out, line, sizeof line)) > 0)
+ *         printf("child: %.*s", n, line);
  */
 CIO_EXTERN int cio_subprocess_stdin_stream(cio_subprocess *p, cio_stream **out);
 CIO_EXTERN int cio_subprocess_stdout_stream(cio_subprocess *p, cio_stream **out);

@@ -15,7 +15,20 @@
  * Errors: OpenSSL failures return CIO_ETLS, and cio_tls_error_message()
  * (or cio_tls_context_error_message()) says what failed, e.g. "certificate
  * verify failed: hostname mismatch".  Built without OpenSSL, every call
- * returns -ENOTSUP.
+ * returns -ENOTSUP.  A peer that closes without close_notify reads as
+ * -ECONNRESET (OpenSSL 3's "unexpected eof while reading" included).
+ *
+ * Cancelling a task inside a handshake, read or write returns -ECANCELED
+ * at once; the session is then unusable (TLS records may be half sent)
+ * and should be freed.
+ *
+ * Streams use these sessions for asyncio's ssl= parameters and start_tls
+ * (cio/stream.h: cio_stream_options.tls, cio_stream_start_tls,
+ * cio_stream_tls_version, cio_stream_tls_alpn,
+ * cio_stream_tls_error_message).  A handshake failing inside
+ * cio_open_connection leaves its reason in cio_tls_context_error_message
+ * of the context used.  Tested against openssl s_server, Python's ssl
+ * module and cio itself (tests/test_tls.c).
  */
 #ifndef CIO_TLS_H
 #define CIO_TLS_H
@@ -26,9 +39,12 @@
 extern "C" {
 #endif
 
+/* A configuration shared by sessions (reference-counted), and a session
+ * over one socket. */
 typedef struct cio_tls_context cio_tls_context;
 typedef struct cio_tls cio_tls;
 
+/* Which side of the handshake a context is for. */
 typedef enum cio_tls_role {
     CIO_TLS_CLIENT = 0,
     CIO_TLS_SERVER = 1
@@ -41,7 +57,8 @@ CIO_EXTERN int cio_tls_available(void);
  * Creates a context.  A client context loads the system CA store and
  * verifies peers; a server context needs cio_tls_context_load_cert().
  * Errors: -EINVAL (role), -ENOMEM, CIO_ETLS, -ENOTSUP.  Free with
- * cio_tls_context_free(); sessions keep their own reference to it.
+ * cio_tls_context_free(), which drops the caller's reference; sessions
+ * keep their own reference to it.
  * Does not suspend.
  */
 CIO_EXTERN int cio_tls_context_new(cio_tls_role role, cio_tls_context **out);

@@ -8,8 +8,11 @@
  * task must not leave MXCSR/FPCR changed across a suspension point.
  *
  * Builds without an assembly switch for the target, or configured with
- * CIO_CORO_UCONTEXT, use ucontext (switch_ucontext.c).  Under ASan and TSan
- * each switch is announced to the sanitizer; see cio__ctx_switch().
+ * CIO_CORO_UCONTEXT, use the portable ucontext fallback instead: ctx.c
+ * prepares contexts with makecontext (cio__ctx_make) and cio__ctx_switch()
+ * below switches with swapcontext, which also saves the signal mask (a
+ * system call per switch).  Under ASan and TSan each switch is announced
+ * to the sanitizer; see cio__ctx_switch().
  */
 #ifndef CIO_CORO_H
 #define CIO_CORO_H
