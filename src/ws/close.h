@@ -23,7 +23,7 @@ int cio__ws_close_code_valid(unsigned code);
 /*
  * Parses a received close payload p[0..n) (already unmasked).  An empty
  * payload means "no status": *code = 1005 and an empty reason.  Otherwise
- * *code is the status and *reason/*reason_len point into p (not NUL
+ * *code is the status and *reason, *reason_len point into p (not NUL
  * terminated; valid as long as p).  Returns 0, -EPROTO for a 1-byte
  * payload, more than 125 bytes or a code that cio__ws_close_code_valid
  * rejects (answer with 1002), -EILSEQ for a reason that is not UTF-8
