@@ -131,6 +131,7 @@ int cio_loop_close(cio_loop *loop)
             if ((h->flags & CIO__H_DONE_CB) && h->arg2)
                 cio_future_release(h->arg2);
             h->arg2 = NULL;
+            cio__threadsafe_dropped(h);
             cio__handle_unref(h);
         }
     }
