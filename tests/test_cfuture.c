@@ -451,24 +451,23 @@ static void test_wrap_future(void)
 
 /* ---- loops that close before the work completes ---------------------------------- */
 
-/* A task that awaits a wrapped cio_cfuture: destroyed pending when its
- * loop closes (its frame's reference to the future is then lost, as
- * cio_loop_close documents, so this runs outside the counted sections). */
-static int wrap_and_wait(void *arg, void **result)
-{
-    cio_future *fut;
-    CHECK_RC(cio_wrap_future(arg, &fut), 0);
-    int rc = cio_await(fut, NULL);
-    cio_future_release(fut);
-    return rc;
-}
-
-/* Wraps a cio_cfuture and hands the future out, so the test owns it. */
+/* Wraps a cio_cfuture and hands the future out, so the test owns it
+ * (a task destroyed pending loses what its frame owned). */
 struct wrap_only {
     cio_cfuture *cf;
     cio_future *fut;
 };
 
+/* A task that awaits a wrapped cio_cfuture: destroyed pending when its
+ * loop closes. */
+static int wrap_and_wait(void *arg, void **result)
+{
+    struct wrap_only *w = arg;
+    CHECK_RC(cio_wrap_future(w->cf, &w->fut), 0);
+    return cio_await(w->fut, NULL);
+}
+
+/* Wraps a cio_cfuture and returns. */
 static int wrap_only_coro(void *arg, void **result)
 {
     struct wrap_only *w = arg;
@@ -509,23 +508,26 @@ static void test_loop_closes_first(void)
     cio_cfuture *cf;
     cio_loop *loop;
     pthread_t th;
+    test_alloc_begin(0, 0); /* nothing may leak */
     for (int i = 0; i < 20; i++) {
-        CHECK_RC(cio_cfuture_new(&cf), 0);
+        struct wrap_only w = {0};
+        CHECK_RC(cio_cfuture_new(&w.cf), 0);
         CHECK_RC(cio_loop_new(&loop), 0);
-        CHECK_RC(cio_loop_create_task(loop, wrap_and_wait, cf, NULL, NULL), 0);
+        CHECK_RC(cio_loop_create_task(loop, wrap_and_wait, &w, NULL, NULL), 0);
         run_a_little(loop);
-        struct completer c = {.cf = cf, .delay_ms = i == 0 ? 5 : 0, .result = (void *)1};
+        struct completer c = {.cf = w.cf, .delay_ms = i == 0 ? 5 : 0, .result = (void *)1};
         if (i == 0)
             cio_loop_free(loop);
         pthread_create(&th, NULL, complete_later, &c);
         if (i != 0)
             cio_loop_free(loop);
         pthread_join(th, NULL);
-        CHECK(cio_cfuture_done(cf));
-        cio_cfuture_release(cf);
+        CHECK(cio_cfuture_done(w.cf));
+        CHECK(!cio_future_done(w.fut)); /* its loop is gone */
+        cio_future_release(w.fut);
+        cio_cfuture_release(w.cf);
     }
 
-    test_alloc_begin(0, 0); /* from here on nothing may leak */
     /* 2. A wrapped cio_cfuture outlives its loop; completed afterwards,
      *    or cancelled afterwards, or completed racing with the close. */
     for (int i = 0; i < 22; i++) {
