@@ -16,9 +16,10 @@
  * these, shared by every loop: static storage (so it owes nothing to the
  * allocator hook, which may change while no loop exists), never shut
  * down, and its threads exit after IDLE_EXIT_NS without work, so an idle
- * process keeps none.  A thread that exits that way leaves its slot to be
- * joined by the next thread start (or by shutdown), so every thread is
- * joined and the pool never holds more than max_threads at once.
+ * process keeps none.  A thread that exits idle detaches itself (nobody
+ * would join it: a program exits with the default pool alive); threads
+ * that exit at shutdown are joined by it.  Slots bound the threads alive
+ * at once to max_threads.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -37,7 +38,8 @@
 enum { SLOT_FREE, SLOT_LIVE, SLOT_EXITED };
 struct slot {
     pthread_t tid;             /* valid unless SLOT_FREE */
-    int state;                 /* SLOT_*: EXITED = returned, not yet joined */
+    int state;                 /* SLOT_*: EXITED = returned at shutdown,
+                                  not yet joined */
 };
 
 struct cio_executor {
@@ -105,10 +107,17 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&ex->lock);
     }
-    /* Leave the slot to be joined: by the next start, or by shutdown. */
+    /* At shutdown the slot waits for join_all.  An idle thread detaches
+     * itself and frees its slot: nobody may be left to join it (a program
+     * exits with the default pool alive), and it touches ex no more. */
     for (size_t i = 0; i < ex->max_threads; i++) {
         if (ex->slots[i].state == SLOT_LIVE && pthread_equal(ex->slots[i].tid, pthread_self())) {
-            ex->slots[i].state = SLOT_EXITED;
+            if (ex->shutdown) {
+                ex->slots[i].state = SLOT_EXITED;
+            } else {
+                pthread_detach(pthread_self());
+                ex->slots[i].state = SLOT_FREE;
+            }
             break;
         }
     }
@@ -118,21 +127,14 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Starts one worker with every signal blocked, in a slot whose thread
- * (if any) has exited and is joined first; ex->lock held. */
+/* Starts one worker with every signal blocked, in a free slot; ex->lock
+ * held.  (A slot is EXITED only after shutdown, when nothing starts.) */
 static int start_thread(cio_executor *ex)
 {
     struct slot *free_slot = NULL;
-    for (size_t i = 0; i < ex->max_threads && !free_slot; i++) {
-        struct slot *sl = &ex->slots[i];
-        if (sl->state == SLOT_EXITED) {
-            /* It has returned from its loop, or is about to: a short wait. */
-            pthread_join(sl->tid, NULL);
-            sl->state = SLOT_FREE;
-        }
-        if (sl->state == SLOT_FREE)
-            free_slot = sl;
-    }
+    for (size_t i = 0; i < ex->max_threads && !free_slot; i++)
+        if (ex->slots[i].state == SLOT_FREE)
+            free_slot = &ex->slots[i];
     if (!free_slot)
         return -EAGAIN; /* max_threads threads are live */
     sigset_t all, old;

@@ -63,8 +63,6 @@ void cio__threadsafe_fini(cio_loop *loop)
 
 static int ts_add(cio_loop *loop, cio_callback_fn *cb, void *arg, uint32_t flags)
 {
-    if (__atomic_load_n(&loop->closed, __ATOMIC_ACQUIRE))
-        return CIO_ECLOSED;
     /* Not from the loop's pool: that belongs to the loop's thread. */
     cio_handle *h = cio__malloc(sizeof *h);
     if (!h)
@@ -75,7 +73,8 @@ static int ts_add(cio_loop *loop, cio_callback_fn *cb, void *arg, uint32_t flags
     h->arg = arg;
     h->flags = flags;
     pthread_mutex_lock(&loop->ts_lock);
-    if (!loop->ts_tailp) {
+    if (!loop->ts_tailp) { /* closing or closed (loop->closed is the loop
+                              thread's, not read here) */
         pthread_mutex_unlock(&loop->ts_lock);
         cio__free(h);
         return CIO_ECLOSED;
