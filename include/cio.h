@@ -12,6 +12,8 @@
  *   cio/queue.h    FIFO, LIFO and priority queues between tasks
  *   cio/tls.h      TLS sessions over sockets (OpenSSL 3)
  *   cio/exec.h     thread pools: cio_to_thread, cio_run_in_executor
+ *   cio/cfuture.h  futures between threads, wrap_future,
+ *                  run_coroutine_threadsafe
  *   cio/iter.h     the asynchronous iterator interface and CIO_FOR
  *   cio/gen.h      asynchronous generators
  *   cio/cache.h    an async memoizing cache with single-flight computation
@@ -37,6 +39,7 @@
 #include "cio/queue.h"
 #include "cio/tls.h"
 #include "cio/exec.h"
+#include "cio/cfuture.h"
 #include "cio/iter.h"
 #include "cio/gen.h"
 #include "cio/cache.h"

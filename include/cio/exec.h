@@ -17,11 +17,11 @@
  * While a call is in flight the loop counts it as pending work, so
  * cio_loop_run_until_complete() does not report CIO_EDEADLOCK.
  *
- * Closing a loop shuts its own default pool down (dropping calls not
- * started), takes this loop's queued calls off other executors, waits for
- * calls still running in threads (logging a warning), and runs on_discard
- * for every outcome nobody will read.  No thread outlives the loop's
- * memory.
+ * The default executor (what cio_to_thread uses) is one pool for the whole
+ * process, shared by every loop: at most min(32, CPUs + 4) threads,
+ * started on demand, each exiting after 10 s without work.  Each call
+ * reports back to the loop that made it; closing a loop drops that loop's
+ * calls not yet started and waits for its running ones only.
  */
 #ifndef CIO_EXEC_H
 #define CIO_EXEC_H
@@ -64,8 +64,9 @@ CIO_EXTERN int cio_executor_new(size_t nthreads, cio_executor **out);
 
 /*
  * loop.run_in_executor: runs fn(arg, &r) in a thread of ex (NULL: the
- * running loop's default pool, created on first use and shut down when the
- * loop closes) and suspends until it returns.  Returns fn's return value
+ * running loop's default executor, the process-wide pool unless
+ * cio_loop_set_default_executor chose another) and suspends until it
+ * returns.  Returns fn's return value
  * and stores r in *result (result may be NULL).  arg must stay valid until
  * fn returns (see the file comment).  Suspends.
  * Errors: fn's own codes; -ECANCELED / -ETIMEDOUT (returned at once, fn's
@@ -89,7 +90,8 @@ CIO_EXTERN int cio_run_in_executor_discard(cio_executor *ex, cio_thread_fn *fn, 
 
 /*
  * asyncio.to_thread: cio_run_in_executor(NULL, fn, arg, result), the
- * running loop's default pool.  Suspends.  Errors as cio_run_in_executor.
+ * running loop's default executor.  Suspends.  Errors as
+ * cio_run_in_executor.
  */
 CIO_EXTERN int cio_to_thread(cio_thread_fn *fn, void *arg, void **result);
 
@@ -98,10 +100,8 @@ CIO_EXTERN int cio_to_thread(cio_thread_fn *fn, void *arg, void **result);
  * cio_run_in_executor(NULL, ...) use on loop.  The loop does not own ex:
  * the caller frees it, after the loop closed or after setting another
  * (loop close waits for ex's calls made for this loop, and does not shut ex
- * down).  A default pool the loop had made itself is shut down (its queued
- * calls still run) and freed when the loop closes.  ex NULL goes back to a
- * pool the loop makes on demand.  Errors: -EINVAL (loop NULL), -ENOMEM,
- * CIO_ECLOSED.  Does not suspend.
+ * down).  ex NULL goes back to the process-wide default pool.  Errors:
+ * -EINVAL (loop NULL), -ENOMEM, CIO_ECLOSED.  Does not suspend.
  */
 CIO_EXTERN int cio_loop_set_default_executor(cio_loop *loop, cio_executor *ex);
 

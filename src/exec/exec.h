@@ -44,10 +44,8 @@ struct cio__exec_loop {
     int kick_pending;          /* a delivery callback is scheduled */
     size_t ninflight;          /* works queued or running, not yet posted */
     struct cio__work *works;   /* every undelivered work (loop thread only) */
-    cio_executor *default_ex;  /* the loop's default pool, or NULL */
-    int default_owned;         /* default_ex was made by the loop */
-    cio_executor **retired;    /* pools the loop made and replaced: shut */
-    size_t nretired;           /*   down, freed at close */
+    cio_executor *default_ex;  /* set by cio_loop_set_default_executor, or
+                                  NULL: the process-wide default executor */
 };
 
 /* pool.c: queues w on ex, starting a thread if none is idle.  0,
@@ -55,6 +53,14 @@ struct cio__exec_loop {
 int cio__executor_submit(cio_executor *ex, struct cio__work *w);
 /* pool.c: takes w off ex's queue: 1 if it was still queued, else 0. */
 int cio__executor_unqueue(cio_executor *ex, struct cio__work *w);
+/* pool.c: the process-wide default executor, shared by every loop
+ * (created on first use, never freed; its idle threads exit). */
+cio_executor *cio__default_executor(void);
+/* pool.c: idle threads of ex exit after seconds without work (0: never).
+ * For tests, which cannot wait the default executor's 10 s. */
+void cio__executor_set_idle_exit(cio_executor *ex, double seconds);
+/* pool.c: ex's live threads and its bound, for tests and reports. */
+void cio__executor_stats(cio_executor *ex, size_t *nthreads, size_t *max_threads);
 /* to_thread.c: a worker (or shutdown) hands w's outcome to its loop.
  * Any thread. */
 void cio__work_post(struct cio__work *w);

@@ -4,9 +4,15 @@
  * kicks the loop once through cio_call_soon_threadsafe; the delivery
  * callback wakes the tasks (or frees what cancelled callers abandoned).
  *
- * Divided into: the per-loop state (a loop extension, which also owns the
- * default pool), posting and delivery, the suspension point itself, and
- * loop close.
+ * Divided into: the per-loop state (a loop extension, which also records
+ * the loop's default executor if one was set), posting and delivery, the
+ * suspension point itself, and loop close.
+ *
+ * The default executor is one pool for the whole process
+ * (cio__default_executor, pool.c), not one per loop: N loops in N threads
+ * share its min(32, CPUs + 4) threads, as Python's loops share nothing
+ * but would need N pools.  Each work item still reports to the loop that
+ * submitted it, and a loop's close waits only for its own items.
  *
  * Why a done list instead of one call_soon_threadsafe per item: a burst
  * of results costs one wake-up, and a result never needs an allocation in
@@ -171,14 +177,8 @@ int cio_run_in_executor_discard(cio_executor *ex, cio_thread_fn *fn, void *arg, 
     struct cio__exec_loop *xl = exec_loop_get(loop);
     if (!xl)
         return -ENOMEM;
-    if (!ex) {
-        if (!xl->default_ex) {
-            if ((rc = cio_executor_new(0, &xl->default_ex)) < 0)
-                return rc;
-            xl->default_owned = 1;
-        }
-        ex = xl->default_ex;
-    }
+    if (!ex)
+        ex = xl->default_ex ? xl->default_ex : cio__default_executor();
     struct cio__work *w = cio__calloc(1, sizeof *w);
     if (!w)
         return -ENOMEM;
@@ -234,41 +234,23 @@ int cio_loop_set_default_executor(cio_loop *loop, cio_executor *ex)
     struct cio__exec_loop *xl = exec_loop_get(loop);
     if (!xl)
         return -ENOMEM;
-    if (xl->default_ex && xl->default_owned) {
-        /* Its calls may be in flight: retire it, free it at close. */
-        cio_executor **r = cio__realloc(xl->retired, (xl->nretired + 1) * sizeof *r);
-        if (!r)
-            return -ENOMEM;
-        xl->retired = r;
-        xl->retired[xl->nretired++] = xl->default_ex;
-        cio_executor_shutdown(xl->default_ex, 0, 0);
-    }
-    xl->default_ex = ex;
-    xl->default_owned = 0;
+    xl->default_ex = ex; /* not owned: its calls in flight are in works */
     return 0;
 }
 
 /* ---- loop close ------------------------------------------------------------ */
 
 /*
- * The loop closes: shut the default pool down (dropping what has not
- * started), take this loop's items off other executors' queues, wait for
- * the ones running elsewhere to return, then free every item, letting
+ * The loop closes: take this loop's items off the executors' queues (the
+ * shared default one included: other loops' items stay), wait for the
+ * ones already running to return, then free every item, letting
  * on_discard free what the callers (tasks about to be destroyed) owned.
+ * asyncio's shutdown_default_executor, for this loop's share of the pool.
  */
 static void exec_loop_close(cio_loop *loop, struct cio__loop_ext *ext)
 {
     struct cio__exec_loop *xl = (struct cio__exec_loop *)ext;
-    if (xl->default_ex && xl->default_owned) {
-        cio_executor_shutdown(xl->default_ex, 1, 1);
-        cio_executor_free(xl->default_ex);
-    }
     xl->default_ex = NULL;
-    for (size_t i = 0; i < xl->nretired; i++) {
-        cio_executor_shutdown(xl->retired[i], 1, 1);
-        cio_executor_free(xl->retired[i]);
-    }
-    cio__free(xl->retired);
     for (struct cio__work *w = xl->works; w; w = w->onext) {
         int queued = 0;
         pthread_mutex_lock(&xl->lock);

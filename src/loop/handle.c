@@ -180,6 +180,7 @@ void cio__ready_drop_all(cio_loop *loop)
         if ((h->flags & CIO__H_DONE_CB) && h->arg2)
             cio__handle_drop_arg2(h->arg2);
         h->arg2 = NULL;
+        cio__threadsafe_dropped(h);
         cio__handle_unref(h);
     }
 }

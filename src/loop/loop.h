@@ -45,7 +45,8 @@ enum {
                                   cio__handle_drop_arg2 drops */
     CIO__H_WAKE = 1 << 5,      /* timer whose cb runs as soon as it is due
                                   (wakes a waiter), not via the queue */
-    CIO__H_FD = 1 << 6         /* reader/writer callback of a descriptor */
+    CIO__H_FD = 1 << 6,        /* reader/writer callback of a descriptor */
+    CIO__H_TS_CALL = 1 << 7    /* arg is a struct cio__ts_call (threadsafe.c) */
 };
 
 struct cio_handle {
@@ -323,6 +324,21 @@ void cio__timer_cancelled(cio_loop *loop);
 int64_t cio__timers_next(cio_loop *loop);
 
 /* Thread-safe queue. */
+/*
+ * A call from another thread that must not be lost: run() on the loop's
+ * thread, or, if the loop closes before it ran, drop() during
+ * cio_loop_close() on the closing thread, so that what the call owns is
+ * released (and whoever waits on it is told).  Exactly one of them runs.
+ */
+struct cio__ts_call {
+    void (*run)(struct cio__ts_call *c);
+    void (*drop)(struct cio__ts_call *c);
+};
+/* As cio_call_soon_threadsafe, for c.  CIO_ECLOSED once the loop closes
+ * (then neither function runs), -ENOMEM. */
+int cio__call_soon_threadsafe_call(cio_loop *loop, struct cio__ts_call *c);
+/* cio_loop_close: h leaves the ready queue unrun: drop it if it is a call. */
+void cio__threadsafe_dropped(cio_handle *h);
 int cio__threadsafe_init(cio_loop *loop);
 void cio__threadsafe_drain(cio_loop *loop);
 void cio__threadsafe_fini(cio_loop *loop);
