@@ -108,7 +108,6 @@ struct cio_task {
 struct cio__sched {
     struct cio__loop_ext ext;  /* first: the loop's extension link */
     cio_loop *loop;            /* owner */
-    cio_task *current;         /* task running now, NULL on the loop stack */
     cio__ctx main_ctx;         /* the loop's own (thread) context */
     cio__ctx trash_ctx;        /* where a dying task saves its registers */
     cio__stack *dead_stack;    /* own-mapping stack to unmap on loop stack */
@@ -144,12 +143,18 @@ static inline struct cio__sched *cio__sched_get(cio_loop *loop)
     return CIO_LIKELY(loop->sched != NULL) ? loop->sched : cio__sched_make(loop);
 }
 
-/* The running task, via the running loop. */
+/*
+ * The task running on this thread, NULL on a loop's own stack or outside
+ * any loop.  A thread runs one loop at a time (nesting is refused), so
+ * one thread-local pointer serves them all: every suspension point reads
+ * it, and a thread-local load (initial-exec) is cheaper than going
+ * through the running loop and its scheduler state.
+ */
+extern CIO_TLS cio_task *cio__running_task;
+
 static inline cio_task *cio__current(void)
 {
-    cio_loop *loop = cio__running_loop;
-    struct cio__sched *s = loop ? loop->sched : NULL;
-    return s ? s->current : NULL;
+    return cio__running_task;
 }
 
 /* Inside a shield, -ETIMEDOUT if a timeout scope opened inside the
