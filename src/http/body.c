@@ -231,12 +231,17 @@ int cio__http_parse_body(cio__http_parser *p, const char *buf, size_t len,
             p->phase = CIO__HTTP_PH_DONE;
         return (int)n;
     }
-    case CIO__HTTP_BODY_CLOSE:
-        if (len > p->lim.max_body - p->body_seen)
+    case CIO__HTTP_BODY_CLOSE: {
+        /* Data up to the limit is delivered; a byte beyond it fails, so
+         * the outcome does not depend on how the bytes were split. */
+        uint64_t room = p->lim.max_body - p->body_seen;
+        if (len && room == 0)
             return too_large(p);
-        data->len = len;
-        p->body_seen += len;
-        return (int)len;
+        size_t n = len < room ? len : (size_t)room;
+        data->len = n;
+        p->body_seen += n;
+        return (int)n;
+    }
     case CIO__HTTP_BODY_CHUNKED:
         return chunked(p, b, len, data);
     }
