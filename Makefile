@@ -3,12 +3,15 @@
 #   make test    build and run every test: normal, ASan+UBSan, TSan for
 #                the threaded tests, and aarch64 under qemu
 #   make bench   run every benchmark (make bench-core, bench-sync, ...)
+#   make fuzz    fuzz the HTTP parser (libFuzzer, clang), FUZZ_SECONDS each
 #   make install install the library, headers, cio.pc and CMake package
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_TSAN ?= build-tsan
 BUILD_A64  ?= build-aarch64
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
@@ -18,7 +21,7 @@ MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
 .PHONY: all deps build run test test-normal test-asan test-tsan test-aarch64 bench bench-% \
-        install clean
+        fuzz install clean
 
 all: build
 
@@ -72,8 +75,13 @@ bench-%:
 	@bash scripts/deps.sh bench
 	@bash bench/run.sh $*
 
+# The HTTP parser's fuzz targets, each for FUZZ_SECONDS (the corpus grows
+# in $(BUILD_FUZZ)/corpus/ from run to run); ctest runs them for 10 s.
+fuzz:
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(abspath $(BUILD_FUZZ))
+
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_A64)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_A64) $(BUILD_FUZZ)

@@ -51,8 +51,11 @@
 #ifndef CIO_HTTP_PARSER_H
 #define CIO_HTTP_PARSER_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "cio/common.h" /* CIO_ELIMIT, CIO_EINCOMPLETE */
 
 /*
  * Limits.  Defaults (cio__http_limits_init) are those of common servers:
