@@ -209,7 +209,8 @@ typedef struct cio__http_parser {
     uint8_t hex_digits;        /* digits in the current chunk-size */
     uint8_t host_count;        /* Host fields seen (more than 1: 400) */
     uint32_t ext_bytes;        /* chunk-extension bytes of this message */
-    uint64_t chunk_left;       /* chunk-size being read / data bytes left */
+    uint64_t chunk_left;       /* chunk-size being read, then its data bytes
+                                  left; Content-Length bytes left */
 } cio__http_parser;
 
 /*
@@ -249,7 +250,9 @@ void cio__http_parser_set_request_method(cio__http_parser *p, int method);
  * one field of digits only; Transfer-Encoding must be exactly "chunked"
  * (501 for codings we do not implement, 400 otherwise) and never comes
  * with Content-Length or on HTTP/1.0.  "Expect" other than 100-continue:
- * 417.  Versions other than 1.x: 505.
+ * 417.  Versions other than 1.x: 505.  A request without Content-Length
+ * or Transfer-Encoding has no body (CONNECT included: whether the
+ * connection then becomes a tunnel is the server's decision).
  *
  * A response head: HTTP-version SP 3DIGIT SP reason CRLF (a missing
  * " reason" is accepted), fields, CRLF.  A 1xx other than 101 is a
