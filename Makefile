@@ -11,6 +11,7 @@
 #                PNG charts into build/bench/: one per area from
 #                results.jsonl (latest run of each benchmark), and the
 #                before/after of compare.jsonl
+#   make fuzz    fuzz the HTTP parser (libFuzzer, clang), FUZZ_SECONDS each
 #   make install install the library, headers, cio.pc and CMake package
 #   make docs    regenerate docs/api/ from the headers' comments
 
@@ -18,6 +19,8 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_TSAN ?= build-tsan
 BUILD_A64  ?= build-aarch64
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 PREFIX     ?= /usr/local
 BASE       ?=
 AREAS      ?=
@@ -29,8 +32,7 @@ MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
 .PHONY: all deps build run docs test test-normal test-asan test-tsan test-aarch64 bench bench-% \
-        bench-compare bench-report \
-        install clean
+        bench-compare bench-report fuzz install clean
 
 all: build
 
@@ -99,8 +101,13 @@ bench-%:
 	@bash scripts/deps.sh bench
 	@bash bench/run.sh $*
 
+# The HTTP parser's fuzz targets, each for FUZZ_SECONDS (the corpus grows
+# in $(BUILD_FUZZ)/corpus/ from run to run); ctest runs them for 10 s.
+fuzz:
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(abspath $(BUILD_FUZZ))
+
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_A64)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_A64) $(BUILD_FUZZ)
