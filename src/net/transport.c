@@ -150,6 +150,8 @@ static void force_close(cio_transport *t, int err)
     if (!t->closing || !t->error)
         t->error = err;
     t->closing = 1;
+    t->refs++; /* schedule_lost may run connection_lost at once */
+    schedule_lost(t); /* first: the cancelled ops' wakes see it */
     if (t->reading)
         cio__io_cancel(t->loop, &t->rop, -ECANCELED);
     if (t->writing)
@@ -157,7 +159,7 @@ static void force_close(cio_transport *t, int err)
     if (!t->writing)
         free_chunks(t);
     t->wsize = 0;
-    schedule_lost(t);
+    unref(t);
 }
 
 /* A fatal error: asyncio's _fatal_error. */
@@ -415,6 +417,8 @@ static void write_wake(struct cio__waiter *w, int res)
     if (t->lost_scheduled) {
         if (t->lost || t->wsize == 0)
             free_chunks(t); /* abort: the buffer was dropped */
+    } else if (res == -ECANCELED) {
+        /* cancelled by nobody but force_close: nothing to do */
     } else if (res < 0) {
         fail(t, send_error(t, res));
     } else {
