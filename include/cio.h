@@ -34,6 +34,7 @@
 #include "cio/task.h"
 #include "cio/net.h"
 #include "cio/stream.h"
+#include "cio/transport.h"
 #include "cio/combine.h"
 #include "cio/sync.h"
 #include "cio/queue.h"

@@ -14,6 +14,10 @@
  * does.  Accept never depends on an edge arriving, since it retries the
  * syscall first after each pause.
  *
+ * In protocol-factory mode (cio_create_server, transport.h) a connection
+ * is a transport instead: no handler task; the factory picks its protocol
+ * and the connection ends when the transport's connection_lost has run.
+ *
  * Divided into: the object and its lifetime, connections, acceptors,
  * binding, the public calls.
  */
@@ -26,6 +30,7 @@
 
 #include "../task/task.h"
 #include "stream.h"
+#include "transport.h"
 
 #define MAX_LISTEN 8
 #define EMFILE_BACKOFF 0.05
@@ -33,8 +38,9 @@
 struct conn {
     struct conn *prev, *next;  /* the server's list of connections */
     cio_server *srv;           /* owner (holds a reference) */
-    cio_stream *s;             /* the connection's stream */
+    cio_stream *s;             /* the connection's stream (stream mode) */
     cio_task *task;            /* its handler task (a reference) */
+    cio_transport *t;          /* protocol mode: the transport instead */
     uint8_t started;           /* the handler task has begun running: a task
                                   cancelled before that never runs, so its
                                   cleanup falls to whoever cancelled it */
@@ -51,6 +57,8 @@ struct cio_server {
     cio_client_connected_fn *cb; /* per-connection callback */
     void *arg;
     cio_stream_options sopts;  /* options of accepted streams */
+    cio_protocol_factory_fn *factory; /* protocol mode: cb is NULL */
+    cio_transport_options topts; /* options of accepted transports */
     struct conn *conns;        /* connections whose handler runs */
     size_t nconns;
     cio_future *closed_fut;    /* done at cio_server_close */
@@ -95,12 +103,20 @@ static void check_idle(cio_server *srv)
 
 /* ---- connections ----------------------------------------------------------- */
 
-/* The connection is over: close its stream, forget it. */
-static void conn_finish(struct conn *c)
+static void conn_link(cio_server *srv, struct conn *c)
+{
+    c->srv = srv;
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    srv->refs++;
+}
+
+static void conn_unlink(struct conn *c)
 {
     cio_server *srv = c->srv;
-    cio_stream_close(c->s);
-    cio_stream_release(c->s); /* unsent data still goes out in the background */
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -108,10 +124,52 @@ static void conn_finish(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     srv->nconns--;
-    cio_task_release(c->task);
     cio__free(c);
     check_idle(srv);
     server_unref(srv);
+}
+
+/* Protocol mode: the transport's connection_lost has run. */
+static void transport_lost(cio_transport *t, void *arg)
+{
+    (void)t;
+    conn_unlink(arg);
+}
+
+/* Protocol mode: fd gets a transport, the factory a say, the protocol
+ * connection_made.  On failure fd is closed. */
+static void serve_transport(cio_server *srv, int fd)
+{
+    struct conn *c = cio__calloc(1, sizeof *c);
+    if (!c || cio__transport_new(srv->loop, fd, &srv->topts, &c->t) < 0) {
+        cio__free(c);
+        cio_close(fd);
+        return;
+    }
+    if (!srv->topts.no_nodelay)
+        cio__set_nodelay(fd);
+    const cio_protocol *proto = NULL;
+    void *ud = NULL;
+    if (srv->factory(srv->arg, &proto, &ud) != 0 || !proto) {
+        cio__transport_discard(c->t);
+        cio__free(c);
+        return;
+    }
+    conn_link(srv, c);
+    c->t->on_lost = transport_lost;
+    c->t->on_lost_arg = c;
+    cio__transport_start(c->t, proto, ud);
+}
+
+/* The connection is over: close its stream, forget it. */
+static void conn_finish(struct conn *c)
+{
+    cio_server *srv = c->srv;
+    cio_stream_close(c->s);
+    cio_stream_release(c->s); /* unsent data still goes out in the background */
+    cio_task_release(c->task);
+    (void)srv;
+    conn_unlink(c);
 }
 
 static void handler_never_ran(cio_future *fut, void *arg);
@@ -165,6 +223,10 @@ static int handler_task(void *arg, void **result)
 /* Gives fd a stream and a handler task.  On failure fd is closed. */
 static void serve_connection(cio_server *srv, int fd)
 {
+    if (srv->factory) {
+        serve_transport(srv, fd);
+        return;
+    }
     struct conn *c = cio__calloc(1, sizeof *c);
     if (!c || cio__stream_new(srv->loop, fd, &srv->sopts, &c->s) < 0) {
         cio__free(c);
@@ -181,12 +243,7 @@ static void serve_connection(cio_server *srv, int fd)
         return;
     }
     cio_future_add_done_callback(cio_task_future(c->task), handler_never_ran, c);
-    c->next = srv->conns;
-    if (srv->conns)
-        srv->conns->prev = c;
-    srv->conns = c;
-    srv->nconns++;
-    srv->refs++;
+    conn_link(srv, c);
 }
 
 /* ---- acceptors ----------------------------------------------------------------- */
@@ -263,7 +320,8 @@ static int listen_on(cio_server *srv, int family, const struct sockaddr *addr, s
     return 0;
 }
 
-static int server_new(cio_client_connected_fn *cb, void *arg, const cio_server_options *opts,
+static int server_new(cio_client_connected_fn *cb, cio_protocol_factory_fn *factory, void *arg,
+                      const cio_server_options *opts, const cio_transport_options *topts,
                       cio_server **out)
 {
     cio_loop *loop = cio__running_loop;
@@ -273,7 +331,10 @@ static int server_new(cio_client_connected_fn *cb, void *arg, const cio_server_o
     srv->loop = loop;
     srv->refs = 1;
     srv->cb = cb;
+    srv->factory = factory;
     srv->arg = arg;
+    if (topts)
+        srv->topts = *topts;
     if (opts)
         srv->sopts = opts->stream;
     for (int i = 0; i < MAX_LISTEN; i++)
@@ -307,12 +368,11 @@ static int start_serving(cio_server *srv)
 
 /* ---- public calls -------------------------------------------------------------------- */
 
-int cio_start_server(cio_client_connected_fn *cb, void *arg, const char *host, int port,
-                     const cio_server_options *opts, cio_server **out)
+/* cio_start_server and cio_create_server: cb or factory. */
+static int start_tcp(cio_client_connected_fn *cb, cio_protocol_factory_fn *factory, void *arg,
+                     const char *host, int port, const cio_server_options *opts,
+                     const cio_transport_options *topts, cio_server **out)
 {
-    cio_loop *loop = cio__running_loop;
-    if (!cb || !out || port < 0 || port > 65535)
-        return cio__bad_arg(loop, __func__, "cb/out NULL or port out of range");
     *out = NULL;
     if (!cio__current())
         return CIO_ENOTASK;
@@ -325,7 +385,7 @@ int cio_start_server(cio_client_connected_fn *cb, void *arg, const char *host, i
     if (rc < 0)
         return rc;
     cio_server *srv;
-    if ((rc = server_new(cb, arg, opts, &srv)) < 0) {
+    if ((rc = server_new(cb, factory, arg, opts, topts, &srv)) < 0) {
         cio_freeaddrinfo(res);
         return rc;
     }
@@ -354,13 +414,45 @@ int cio_start_server(cio_client_connected_fn *cb, void *arg, const char *host, i
     return 0;
 }
 
-int cio_start_unix_server(cio_client_connected_fn *cb, void *arg, const char *path,
-                          const cio_server_options *opts, cio_server **out)
+int cio_start_server(cio_client_connected_fn *cb, void *arg, const char *host, int port,
+                     const cio_server_options *opts, cio_server **out)
+{
+    if (!cb || !out || port < 0 || port > 65535)
+        return cio__bad_arg(cio__running_loop, __func__, "cb/out NULL or port out of range");
+    return start_tcp(cb, NULL, arg, host, port, opts, NULL, out);
+}
+
+/* Server options of a protocol-mode server. */
+static cio_server_options server_opts(const cio_transport_options *topts)
+{
+    cio_server_options so = {0};
+    if (topts) {
+        so.backlog = topts->backlog;
+        so.reuse_port = topts->reuse_port;
+        so.family = topts->family;
+    }
+    return so;
+}
+
+int cio_create_server(cio_protocol_factory_fn *factory, void *arg, const char *host, int port,
+                      const cio_transport_options *opts, cio_server **out)
+{
+    if (!factory || !out || port < 0 || port > 65535)
+        return cio__bad_arg(cio__running_loop, __func__,
+                            "factory/out NULL or port out of range");
+    cio_server_options so = server_opts(opts);
+    return start_tcp(NULL, factory, arg, host, port, &so, opts, out);
+}
+
+/* cio_start_unix_server and cio_create_unix_server: cb or factory. */
+static int start_unix(cio_client_connected_fn *cb, cio_protocol_factory_fn *factory, void *arg,
+                      const char *path, const cio_server_options *opts,
+                      const cio_transport_options *topts, cio_server **out)
 {
     cio_loop *loop = cio__running_loop;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (!cb || !out || !path || !path[0] || strlen(path) >= sizeof sa.sun_path)
-        return cio__bad_arg(loop, __func__, "cb/out/path NULL, or path empty or too long");
+    if (!out || !path || !path[0] || strlen(path) >= sizeof sa.sun_path)
+        return cio__bad_arg(loop, __func__, "out/path NULL, or path empty or too long");
     *out = NULL;
     if (!loop)
         return CIO_ENOLOOP;
@@ -376,7 +468,7 @@ int cio_start_unix_server(cio_client_connected_fn *cb, void *arg, const char *pa
     }
     socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + !abstract);
     cio_server *srv;
-    int rc = server_new(cb, arg, opts, &srv);
+    int rc = server_new(cb, factory, arg, opts, topts, &srv);
     if (rc < 0)
         return rc;
     if (!abstract && !(srv->unix_path = cio__strdup(path)))
@@ -395,6 +487,23 @@ int cio_start_unix_server(cio_client_connected_fn *cb, void *arg, const char *pa
     }
     *out = srv;
     return 0;
+}
+
+int cio_start_unix_server(cio_client_connected_fn *cb, void *arg, const char *path,
+                          const cio_server_options *opts, cio_server **out)
+{
+    if (!cb)
+        return cio__bad_arg(cio__running_loop, __func__, "cb NULL");
+    return start_unix(cb, NULL, arg, path, opts, NULL, out);
+}
+
+int cio_create_unix_server(cio_protocol_factory_fn *factory, void *arg, const char *path,
+                           const cio_transport_options *opts, cio_server **out)
+{
+    if (!factory)
+        return cio__bad_arg(cio__running_loop, __func__, "factory NULL");
+    cio_server_options so = server_opts(opts);
+    return start_unix(NULL, factory, arg, path, &so, opts, out);
 }
 
 int cio_server_port(const cio_server *srv) { return srv ? srv->port : -EINVAL; }
@@ -449,8 +558,12 @@ void cio_server_close_clients(cio_server *srv)
 {
     if (!srv)
         return;
-    for (struct conn *c = srv->conns; c; c = c->next)
-        cio_stream_close(c->s);
+    for (struct conn *c = srv->conns; c; c = c->next) {
+        if (c->t)
+            cio_transport_close(c->t);
+        else
+            cio_stream_close(c->s);
+    }
 }
 
 void cio_server_abort_clients(cio_server *srv)
@@ -460,6 +573,10 @@ void cio_server_abort_clients(cio_server *srv)
     srv->refs++; /* conn_finish may drop the last other reference */
     for (struct conn *c = srv->conns, *next; c; c = next) {
         next = c->next;
+        if (c->t) {
+            cio_transport_abort(c->t); /* leaves the list at connection_lost */
+            continue;
+        }
         cio_stream_abort(c->s);
         cio_task_cancel(c->task, NULL);
         if (!c->started) {

@@ -1,0 +1,262 @@
+/*
+ * cio/transport.h - asyncio's transports and protocols: callback-driven
+ * connections (loop.create_connection, loop.create_server,
+ * loop.connect_accepted_socket, asyncio.Protocol / BufferedProtocol).
+ *
+ * A transport owns a connected socket and moves bytes; a protocol is a
+ * table of callbacks (with a user pointer) that the transport calls as
+ * things happen.  No task runs per connection: the transport submits its
+ * reads and writes to the loop's I/O layer and calls the protocol from
+ * the loop when they complete, so thousands of connections cost a few
+ * hundred bytes each.  The protocol's callbacks run on the loop thread,
+ * outside any task: they must not suspend (start a task for that).
+ *
+ * The order of callbacks is asyncio's:
+ *   connection_made, then data_received / buffer_updated any number of
+ *   times, then at most one eof_received, then connection_lost exactly
+ *   once.  pause_writing / resume_writing alternate in between.
+ *   connection_lost is never called from inside a transport method: close,
+ *   abort and errors schedule it for a later loop iteration.
+ *
+ * Writing: cio_transport_write sends at once when nothing is queued and
+ * the socket takes the bytes; what it does not take is copied to the
+ * transport's buffer and flushed as the socket drains, one writev per
+ * loop iteration for everything queued by then (many small writes
+ * coalesce).  When the buffer passes the high-water mark the protocol's
+ * pause_writing is called; resume_writing when it falls to the low-water
+ * mark.  Writes are never refused for a full buffer: flow control is the
+ * protocol's job (asyncio's contract).
+ *
+ * Lifetime: a transport is reference counted.  It holds itself alive from
+ * connection_made until connection_lost has returned; cio_create_connection
+ * and cio_connect_accepted_socket also hand the caller a reference
+ * (cio_transport_release).  A server's transports are lent to their
+ * protocol: the pointer is valid until connection_lost returns unless the
+ * protocol takes a reference with cio_transport_retain.  After
+ * connection_lost the methods fail with CIO_ECLOSED (or do nothing) but
+ * the object stays valid while referenced.
+ */
+#ifndef CIO_TRANSPORT_H
+#define CIO_TRANSPORT_H
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "common.h"
+#include "stream.h"
+
+typedef struct cio_transport cio_transport;
+
+/*
+ * asyncio.Protocol (and BufferedProtocol): every member is optional
+ * (NULL: nothing to do), so zero the struct and fill what you need.  More
+ * members (datagram, subprocess protocols) may be added at the end in
+ * later versions; a zeroed, designated-initialiser table stays valid.
+ * ud is the pointer given with the protocol.  The table must outlive the
+ * connection.
+ */
+typedef struct cio_protocol {
+    /* The connection is up; t is usable (writes may start here). */
+    void (*connection_made)(cio_transport *t, void *ud);
+    /* len (> 0) bytes arrived; data is valid only during the call. */
+    void (*data_received)(cio_transport *t, const void *data, size_t len, void *ud);
+    /* The peer closed its writing side.  Return 1 to keep the connection
+     * open for writing (half-close: close it later yourself), 0 (or leave
+     * NULL) to have the transport closed. */
+    int (*eof_received)(cio_transport *t, void *ud);
+    /* The connection is over: error 0 for a clean end (EOF, close, abort),
+     * else the negative code (-ECONNRESET, -EPIPE, -ETIMEDOUT...).  Called
+     * exactly once, after connection_made; the socket is closed after it. */
+    void (*connection_lost)(cio_transport *t, int error, void *ud);
+    /* The write buffer went above the high-water mark: stop writing. */
+    void (*pause_writing)(cio_transport *t, void *ud);
+    /* ... and fell back to the low-water mark: writing may go on. */
+    void (*resume_writing)(cio_transport *t, void *ud);
+    /* asyncio.BufferedProtocol: when set, used instead of data_received.
+     * Return a buffer to receive into and its size in *len (at least 1;
+     * sizehint is the preferred size).  Returning NULL or *len 0 fails the
+     * connection with -ENOBUFS. */
+    void *(*get_buffer)(cio_transport *t, size_t sizehint, size_t *len, void *ud);
+    /* nbytes (> 0) were written into the buffer get_buffer returned. */
+    void (*buffer_updated)(cio_transport *t, size_t nbytes, void *ud);
+} cio_protocol;
+
+/*
+ * A server's protocol factory, called for each accepted connection on the
+ * loop (not in a task): set *proto (and *ud) and return 0, or return
+ * nonzero to refuse the connection (it is closed at once, unseen).
+ */
+typedef int cio_protocol_factory_fn(void *arg, const cio_protocol **proto, void **ud);
+
+/* Options of transports and their servers; NULL or zeroed fields mean the
+ * defaults.  Names and meanings are those of cio_stream_options and
+ * cio_server_options. */
+typedef struct cio_transport_options {
+    size_t high_water;    /* pause_writing above this (default 64 KiB) */
+    size_t low_water;     /* resume_writing at this (default high / 4) */
+    size_t read_size;     /* bytes asked of each read, the sizehint of
+                             get_buffer (default 64 KiB) */
+    double happy_eyeballs_delay; /* RFC 8305 attempt delay, s (default
+                             0.25; negative: one address at a time) */
+    int family;           /* AF_INET, AF_INET6 or 0 (any) for DNS */
+    int no_nodelay;       /* 1: leave Nagle on (TCP_NODELAY is default) */
+    int backlog;          /* servers: listen backlog (default 511) */
+    int reuse_port;       /* servers: SO_REUSEPORT */
+} cio_transport_options;
+
+/* For cio_transport_set_write_buffer_limits: use the default. */
+#define CIO_TRANSPORT_LIMIT_DEFAULT ((size_t)-1)
+
+/* ---- opening ------------------------------------------------------------ */
+
+/*
+ * loop.create_connection: resolves host, connects to host:port (happy
+ * eyeballs as cio_open_connection, TCP_NODELAY set), makes a transport
+ * running proto with ud, calls proto->connection_made before returning
+ * and starts reading.  *out gets a reference owned by the caller
+ * (cio_transport_release; the connection stays up until closed).  Errors:
+ * -EINVAL, CIO_ENOTASK, CIO_EGAIERR + EAI_*, the connect error
+ * (-ECONNREFUSED...), -ENOMEM, -ECANCELED; nothing is left open then and
+ * no protocol callback ran.  Suspends.
+ */
+CIO_EXTERN int cio_create_connection(const cio_protocol *proto, void *ud, const char *host,
+                                     int port, const cio_transport_options *opts,
+                                     cio_transport **out);
+
+/*
+ * loop.create_unix_connection: as cio_create_connection on the Unix socket
+ * at path (a leading '@' names an abstract socket).  Suspends.
+ */
+CIO_EXTERN int cio_create_unix_connection(const cio_protocol *proto, void *ud,
+                                          const char *path,
+                                          const cio_transport_options *opts,
+                                          cio_transport **out);
+
+/*
+ * loop.connect_accepted_socket: makes a transport over fd, a connected
+ * stream socket, taking ownership of it on success (it is set
+ * non-blocking); calls connection_made before returning.  *out as for
+ * cio_create_connection.  Errors: -EINVAL, CIO_ENOLOOP, -ENOMEM (fd is
+ * then still the caller's).  Does not suspend.
+ */
+CIO_EXTERN int cio_connect_accepted_socket(const cio_protocol *proto, void *ud, int fd,
+                                           const cio_transport_options *opts,
+                                           cio_transport **out);
+
+/*
+ * loop.create_server: listens on host:port (host NULL: every address;
+ * port 0: any free port, cio_server_port) and starts accepting at once.
+ * For each connection factory(arg, ...) picks the protocol, then the
+ * transport calls its connection_made and starts reading.  The returned
+ * cio_server works as for cio_start_server: cio_server_close stops
+ * listening (live connections go on), cio_server_wait_closed waits for
+ * them to end too, cio_server_close_clients / cio_server_abort_clients
+ * close / abort their transports, cio_server_num_clients counts them.
+ * Errors: -EINVAL, CIO_ENOTASK, DNS and bind errors (-EADDRINUSE),
+ * -ENOMEM.  Suspends (DNS).
+ */
+CIO_EXTERN int cio_create_server(cio_protocol_factory_fn *factory, void *arg,
+                                 const char *host, int port,
+                                 const cio_transport_options *opts, cio_server **out);
+
+/*
+ * loop.create_unix_server: as cio_create_server on a Unix socket at path
+ * (a stale socket file is replaced; '@': abstract).  Errors: -EINVAL,
+ * CIO_ENOLOOP, bind errors, -ENOMEM.  Does not suspend.
+ */
+CIO_EXTERN int cio_create_unix_server(cio_protocol_factory_fn *factory, void *arg,
+                                      const char *path, const cio_transport_options *opts,
+                                      cio_server **out);
+
+/* ---- writing -------------------------------------------------------------- */
+
+/*
+ * WriteTransport.write: sends len bytes (copied if they must wait; data is
+ * the caller's again on return).  Returns 0, or: CIO_ECLOSED after close,
+ * abort or connection loss (nothing written), -EPIPE after write_eof,
+ * -EINVAL, -ENOMEM (then the connection is failed: bytes may have gone),
+ * or a send error (the connection is failed and connection_lost will
+ * report it).  Never suspends.
+ */
+CIO_EXTERN int cio_transport_write(cio_transport *t, const void *data, size_t len);
+
+/* WriteTransport.writelines: writes the iovcnt pieces of iov in order, as
+ * one cio_transport_write would.  Errors as cio_transport_write. */
+CIO_EXTERN int cio_transport_writelines(cio_transport *t, const struct iovec *iov, int iovcnt);
+
+/* WriteTransport.write_eof: half-closes (shutdown SHUT_WR) once the
+ * buffer is flushed; reading goes on.  0, CIO_ECLOSED or -EINVAL. */
+CIO_EXTERN int cio_transport_write_eof(cio_transport *t);
+
+/* WriteTransport.can_write_eof: 1 (sockets can half-close), 0 for NULL. */
+CIO_EXTERN int cio_transport_can_write_eof(const cio_transport *t);
+
+/* WriteTransport.get_write_buffer_size: bytes queued, not yet sent. */
+CIO_EXTERN size_t cio_transport_get_write_buffer_size(const cio_transport *t);
+
+/*
+ * WriteTransport.set_write_buffer_limits: pause_writing above high,
+ * resume_writing at low.  CIO_TRANSPORT_LIMIT_DEFAULT for high means 64
+ * KiB (or 4 * low if low is given), for low high / 4.  0, or -EINVAL
+ * (low > high).  May call pause_writing/resume_writing at once.
+ */
+CIO_EXTERN int cio_transport_set_write_buffer_limits(cio_transport *t, size_t high, size_t low);
+
+/* ---- reading ----------------------------------------------------------------- */
+
+/* ReadTransport.pause_reading: no more data_received until resumed (no
+ * read is pending meanwhile, so the kernel's buffer fills and the peer
+ * is slowed).  Data already read may still arrive once.  No effect when
+ * closing or paused. */
+CIO_EXTERN void cio_transport_pause_reading(cio_transport *t);
+
+/* ReadTransport.resume_reading: reading starts again (next iteration). */
+CIO_EXTERN void cio_transport_resume_reading(cio_transport *t);
+
+/* ReadTransport.is_reading: 1 when reading (not paused, not closing). */
+CIO_EXTERN int cio_transport_is_reading(const cio_transport *t);
+
+/* ---- closing ------------------------------------------------------------------ */
+
+/*
+ * BaseTransport.close: stops reading, sends what is buffered, then closes
+ * the socket and calls connection_lost(0) (or the send error).  Calling it
+ * again does nothing.  Never calls connection_lost before returning.
+ */
+CIO_EXTERN void cio_transport_close(cio_transport *t);
+
+/* WriteTransport.abort: drops the buffer and closes at once;
+ * connection_lost(0) follows in a later iteration (once only). */
+CIO_EXTERN void cio_transport_abort(cio_transport *t);
+
+/* BaseTransport.is_closing: 1 once close/abort ran or the connection
+ * failed (NULL: 1). */
+CIO_EXTERN int cio_transport_is_closing(const cio_transport *t);
+
+/* ---- extra info and lifetime ------------------------------------------------- */
+
+/* get_extra_info('socket'): the socket's descriptor (still the transport's:
+ * do not close it), or -1 once closed (CIO_ECLOSED) / -EINVAL. */
+CIO_EXTERN int cio_transport_fd(const cio_transport *t);
+
+/* get_extra_info('sockname'): the local address into addr (*len in: its
+ * size, out: the length).  0, -EINVAL, CIO_ECLOSED or -errno. */
+CIO_EXTERN int cio_transport_sockname(const cio_transport *t, struct sockaddr *addr,
+                                      socklen_t *len);
+
+/* get_extra_info('peername'): the peer's address, as above. */
+CIO_EXTERN int cio_transport_peername(const cio_transport *t, struct sockaddr *addr,
+                                      socklen_t *len);
+
+/* Replaces the protocol (BaseTransport.set_protocol) from now on. */
+CIO_EXTERN void cio_transport_set_protocol(cio_transport *t, const cio_protocol *proto,
+                                           void *ud);
+
+/* Takes a reference to t (returns t). */
+CIO_EXTERN cio_transport *cio_transport_retain(cio_transport *t);
+
+/* Drops a reference; the last one (after connection_lost) frees t.
+ * Releasing an open transport does not close it. */
+CIO_EXTERN void cio_transport_release(cio_transport *t);
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * transport_open.c - making client transports: loop.create_connection,
+ * create_unix_connection and connect_accepted_socket.  The connecting
+ * (DNS, happy eyeballs) is the streams' own (connect.c); only what comes
+ * after differs: a transport and its protocol instead of a stream.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../task/task.h"
+#include "stream.h"
+#include "transport.h"
+
+/* Wraps connected fd (closed on failure) and starts the protocol. */
+static int finish(cio_loop *loop, int fd, const cio_protocol *proto, void *ud,
+                  const cio_transport_options *opts, cio_transport **out)
+{
+    cio_transport *t;
+    int rc = cio__transport_new(loop, fd, opts, &t);
+    if (rc < 0) {
+        cio_close(fd);
+        return rc;
+    }
+    t->refs++; /* the caller's */
+    *out = t;
+    cio__transport_start(t, proto, ud);
+    return 0;
+}
+
+int cio_create_connection(const cio_protocol *proto, void *ud, const char *host, int port,
+                          const cio_transport_options *opts, cio_transport **out)
+{
+    cio_loop *loop = cio__running_loop;
+    if (!out || !proto || !host || port < 0 || port > 65535)
+        return cio__bad_arg(loop, __func__, "proto/out/host NULL or port out of range");
+    *out = NULL;
+    if (!cio__current())
+        return CIO_ENOTASK;
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG,
+                             .ai_family = opts ? opts->family : 0};
+    if (!strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "::1"))
+        hints.ai_flags = 0; /* loopback works without a configured address */
+    struct addrinfo *res = NULL;
+    int rc = cio_getaddrinfo(host, portstr, &hints, &res);
+    if (rc < 0)
+        return rc;
+    double delay = opts && opts->happy_eyeballs_delay ? opts->happy_eyeballs_delay : 0.25;
+    int fd = cio__connect_addrs(res, delay);
+    cio_freeaddrinfo(res);
+    if (fd < 0)
+        return fd;
+    if (!(opts && opts->no_nodelay))
+        cio__set_nodelay(fd);
+    return finish(loop, fd, proto, ud, opts, out);
+}
+
+int cio_create_unix_connection(const cio_protocol *proto, void *ud, const char *path,
+                               const cio_transport_options *opts, cio_transport **out)
+{
+    cio_loop *loop = cio__running_loop;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (!out || !proto || !path || !path[0] || strlen(path) >= sizeof sa.sun_path)
+        return cio__bad_arg(loop, __func__, "proto/out NULL or path empty or too long");
+    *out = NULL;
+    if (!cio__current())
+        return CIO_ENOTASK;
+    size_t len = strlen(path);
+    memcpy(sa.sun_path, path, len);
+    if (path[0] == '@')
+        sa.sun_path[0] = 0;
+    socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len +
+                                 (path[0] == '@' ? 0 : 1));
+    int fd = cio_socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return fd;
+    int rc = cio_sock_connect(fd, (struct sockaddr *)&sa, alen);
+    if (rc < 0) {
+        cio_close(fd);
+        return rc;
+    }
+    return finish(loop, fd, proto, ud, opts, out);
+}
+
+int cio_connect_accepted_socket(const cio_protocol *proto, void *ud, int fd,
+                                const cio_transport_options *opts, cio_transport **out)
+{
+    cio_loop *loop = cio__running_loop;
+    if (!out || !proto || fd < 0)
+        return cio__bad_arg(loop, __func__, "proto/out NULL or fd negative");
+    *out = NULL;
+    if (!loop)
+        return CIO_ENOLOOP;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+        return -errno;
+    cio_transport *t;
+    int rc = cio__transport_new(loop, fd, opts, &t);
+    if (rc < 0)
+        return rc;
+    t->refs++;
+    *out = t;
+    cio__transport_start(t, proto, ud);
+    return 0;
+}
