@@ -112,6 +112,14 @@ CIO_EXTERN int cio_stream_from_fd(int fd, const cio_stream_options *opts, cio_st
  * Reads up to n bytes into buf: what is buffered, else waits for at least
  * one byte.  Returns the count, 0 at end of stream, or -errno
  * (-ECONNRESET...).  Suspends.
+ *
+ * Errors are sticky and shared by both directions: once a write failed on
+ * the connection (-ECONNRESET, -EPIPE...), every read that needs the
+ * socket returns that error, as asyncio's reader raises the transport's
+ * exception; the kernel reports a reset only once, so the reader could
+ * otherwise take it for a clean end of stream.  What is already buffered
+ * can still be read, and readline, readuntil and readexactly fail with the
+ * error rather than end a truncated message as if it were complete.
  */
 CIO_EXTERN int cio_stream_read(cio_stream *s, void *buf, size_t n);
 
