@@ -224,6 +224,8 @@ static int fill(cio_stream *s)
 static size_t take(cio_stream *s, void *buf, size_t n)
 {
     size_t k = buffered(s) < n ? buffered(s) : n;
+    if (!k)
+        return 0; /* rbuf may not exist yet: memcpy from NULL is undefined */
     memcpy(buf, s->rbuf + s->rstart, k);
     s->rstart += k;
     return k;
