@@ -14,14 +14,18 @@
 
 #include "helpers.h"
 
+/* The interpreter the peers run (overridable, e.g. to try the skip path). */
+#ifndef PYTHON
 #define PYTHON "/usr/bin/python3"
+#endif
 
 typedef struct peer {
     pid_t pid;                 /* the python process */
     int port;                  /* what it printed first */
 } peer;
 
-/* Starts python3 -c script; returns 0 and fills p, or -1 (skip). */
+/* Starts python3 -c script; returns 0 and fills p, or -1 (no python, or
+ * it did not start).  Cases use peer_start_case. */
 static inline int peer_start(peer *p, const char *script)
 {
     if (access(PYTHON, X_OK) != 0)
@@ -52,6 +56,29 @@ static inline int peer_start(peer *p, const char *script)
     p->pid = pid;
     p->port = atoi(line);
     return p->port > 0 ? 0 : -1;
+}
+
+/* 0 if PYTHON is there; else the current case is skipped (the caller
+ * returns) and -1. */
+static inline int need_python(void)
+{
+    if (access(PYTHON, X_OK) == 0)
+        return 0;
+    test_skip_case("no " PYTHON);
+    return -1;
+}
+
+/* peer_start for a case: 0, or -1 after skipping the case (no python) or
+ * failing it (python is there but the peer did not start). */
+static inline int peer_start_case(peer *p, const char *script)
+{
+    if (need_python() < 0)
+        return -1;
+    if (peer_start(p, script) < 0) {
+        CHECK(!"the python peer did not start");
+        return -1;
+    }
+    return 0;
 }
 
 /* Waits for the peer to exit; returns its exit status (or 128+signal). */
@@ -98,14 +125,12 @@ static inline long raise_nofile(long want)
 
 /* Starts a Python peer from script and runs fn(&peer) as cio_run's main
  * task: it must return 0 and the peer must exit 0.  Without Python the
- * case is skipped with a note. */
+ * case is skipped (peer_start_case). */
 static inline void run_with_peer(const char *script, cio_coro_fn *fn)
 {
     peer p;
-    if (peer_start(&p, script) < 0) {
-        fprintf(stderr, "  (no python peer: skipped)\n");
+    if (peer_start_case(&p, script) < 0)
         return;
-    }
     CHECK_RC(cio_run(fn, &p, NULL), 0);
     CHECK_EQ(peer_wait(&p), 0);
 }

@@ -1,7 +1,9 @@
 /*
  * test.h - the tests' tiny harness: CHECK macros that report file:line and
  * the values compared, a runner that names each case, and exit code 77 for
- * "skipped" (ctest's SKIP_RETURN_CODE), as liburing's tests do.
+ * "skipped" (ctest's SKIP_RETURN_CODE), as liburing's tests do: for the
+ * whole binary (TEST_SKIP) or for one case (test_skip_case), so a missing
+ * tool never passes as a success.
  *
  * Timing-sensitive waits scale with CIO_TEST_TIMEOUT_MULTIPLIER (libuv's
  * UV_TEST_TIMEOUT_MULTIPLIER) for slow machines and sanitizers.
@@ -18,6 +20,7 @@
 #include "cio.h"
 
 static int test_failures;
+static int test_skipped;        /* cases skipped with test_skip_case */
 static const char *test_current = "";
 
 #define CHECK(cond)                                                                    \
@@ -65,11 +68,31 @@ static const char *test_current = "";
         exit(77);                                                                      \
     } while (0)
 
+/*
+ * Skips the current case, saying why (a tool it needs is missing); the
+ * caller returns from the case.  The binary runs its other cases, then
+ * test_finish exits 77 (skipped) unless a check failed: a run that could
+ * not test everything is never reported as passed.
+ */
+static inline void test_skip_case(const char *why)
+{
+    printf("skipped: [%s] %s\n", test_current, why);
+    fflush(stdout);
+    test_skipped++;
+}
+
+/* main's return value: 1 if a check failed, else 77 if a case was
+ * skipped, else 0. */
 static inline int test_finish(void)
 {
     if (test_failures) {
         fprintf(stderr, "%d check(s) failed\n", test_failures);
         return 1;
+    }
+    if (test_skipped) {
+        printf("skipped: %d case(s) could not run (reasons above); the others passed\n",
+               test_skipped);
+        return 77;
     }
     return 0;
 }

@@ -174,8 +174,8 @@ static void test_env_level(void)
         if (lv == -2) {
             /* Under qemu-user without binfmt_misc the kernel cannot exec
              * this binary again: nothing to check here. */
-            fprintf(stderr, "  skipped: cannot spawn %s again (%s)\n", self_path,
-                    "no binfmt for this architecture?");
+            test_skip_case("cannot spawn this binary again (no binfmt for this "
+                           "architecture?)");
             return;
         }
         if (lv != cases[i].level)

@@ -163,10 +163,8 @@ static int emfile_main(void *arg, void **result)
 
 static void test_emfile(void)
 {
-    if (access(PYTHON, X_OK) != 0) {
-        fprintf(stderr, "  (no python: skipped)\n");
+    if (need_python() < 0)
         return;
-    }
     int in[2], out[2];
     CHECK_RC(pipe(in), 0);
     CHECK_RC(pipe(out), 0);

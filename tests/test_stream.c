@@ -191,10 +191,8 @@ static int halfclose_main(void *arg, void **result)
 static void test_half_close(void)
 {
     peer p;
-    if (peer_start(&p, halfclose_peer) < 0) {
-        fprintf(stderr, "  (no python peer: skipped)\n");
+    if (peer_start_case(&p, halfclose_peer) < 0)
         return;
-    }
     CHECK_RC(cio_run(halfclose_main, &p, NULL), 0);
     peer_kill(&p);
 }
@@ -287,9 +285,10 @@ static int reset_main(void *arg, void **result)
     }
     CHECK(rc == -ECONNRESET || rc == -EPIPE);
     CHECK(cio_stream_write(s, "x", 1) < 0);
+    /* The reader hears of the reset too, never a clean end of stream. */
     char b[16];
-    int r = cio_stream_read(s, b, sizeof b);
-    CHECK(r <= 0);
+    CHECK_RC(cio_stream_read(s, b, sizeof b), rc);
+    CHECK_RC(cio_stream_readline(s, b, sizeof b), rc);
     cio_stream_release(s);
     return 0;
 }

@@ -72,10 +72,8 @@ static void tls_start_tls_python(void)
              "asyncio.run(main())\n",
              cert, key);
     peer p;
-    if (peer_start(&p, script) < 0) {
-        fprintf(stderr, "  (python peer did not start: case skipped)\n");
+    if (peer_start_case(&p, script) < 0)
         return;
-    }
     CHECK_RC(cio_run(python_starttls_main, &p.port, NULL), 0);
     CHECK_EQ(peer_wait(&p), 0);
 }
@@ -224,10 +222,8 @@ static int python_client_main(void *arg, void **result)
 
 static void tls_stream_python_asyncio_client(void)
 {
-    if (access(PYTHON, X_OK) != 0) {
-        fprintf(stderr, "  (no %s: case skipped)\n", PYTHON);
+    if (need_python() < 0)
         return;
-    }
     CHECK_RC(cio_run(python_client_main, NULL, NULL), 0);
 }
 

@@ -11,6 +11,20 @@
 
 static char dir[256], cert[300], key[300];
 
+/* Makes a self-signed certificate for cn with the subjectAltName san
+ * (e.g. "DNS:localhost,IP:127.0.0.1") into cert_path and key_path; 0 on
+ * success. */
+static inline int make_cert_for(const char *cn, const char *san, const char *cert_path,
+                                const char *key_path)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=%s "
+             "-addext subjectAltName=%s -keyout %s -out %s >/dev/null 2>&1", cn, san,
+             key_path, cert_path);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 static inline void make_cert(void)
 {
     snprintf(dir, sizeof dir, "/tmp/cio-tls-XXXXXX");
@@ -18,12 +32,7 @@ static inline void make_cert(void)
         TEST_SKIP("no temporary directory");
     snprintf(cert, sizeof cert, "%s/cert.pem", dir);
     snprintf(key, sizeof key, "%s/key.pem", dir);
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd,
-             "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
-             "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout %s -out %s "
-             ">/dev/null 2>&1", key, cert);
-    if (system(cmd) != 0) {
+    if (make_cert_for("localhost", "DNS:localhost,IP:127.0.0.1", cert, key) != 0) {
         rmdir(dir);
         TEST_SKIP("the openssl command could not make a certificate");
     }

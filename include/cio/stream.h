@@ -89,7 +89,10 @@ typedef struct cio_stream_options {
                              must outlive the call (servers: the server) */
     const char *server_hostname; /* client: SNI and the name checked
                              against the certificate (default: the host
-                             given to cio_open_connection); copied */
+                             given to cio_open_connection); required
+                             with a verifying client context unless it
+                             opted out (cio_tls_context_set_check_hostname);
+                             copied */
     double tls_handshake_timeout; /* seconds (default 60, asyncio's
                              ssl_handshake_timeout); negative: none */
 } cio_stream_options;
@@ -112,14 +115,17 @@ typedef struct cio_stream_options {
  * protocol error) with the reason in cio_tls_context_error_message(
  * opts->tls) (the last failure of any connection on that context, e.g.
  * "... certificate verify failed (hostname mismatch)"), -ECONNRESET (the
- * peer closed), -ETIMEDOUT (tls_handshake_timeout passed).  The socket is
- * closed then.
+ * peer closed), -ETIMEDOUT (tls_handshake_timeout passed), -EINVAL (no
+ * name to check: host and opts->server_hostname NULL or "", see
+ * cio_tls_context_set_check_hostname).  The socket is closed then.
  */
 CIO_EXTERN int cio_open_connection(const char *host, int port, const cio_stream_options *opts,
                                    cio_stream **out);
 
 /* asyncio.open_unix_connection: as cio_open_connection for a Unix
- * socket path (a leading '@' means the abstract namespace).  Suspends. */
+ * socket path (a leading '@' means the abstract namespace); with
+ * opts->tls, opts->server_hostname is the name checked (required unless
+ * the context opted out of host name checks).  Suspends. */
 CIO_EXTERN int cio_open_unix_connection(const char *path, const cio_stream_options *opts,
                                         cio_stream **out);
 
@@ -131,7 +137,9 @@ CIO_EXTERN int cio_open_unix_connection(const char *path, const cio_stream_optio
  * stream takes fd over (made non-blocking); on failure the caller keeps
  * it.  Errors: -EINVAL, -EBADF, -ENOMEM.  Does not suspend, except with
  * opts->tls on a socket: then the TLS handshake runs as in
- * cio_open_connection (server_hostname is not defaulted) and suspends.
+ * cio_open_connection and suspends; a client needs opts->server_hostname
+ * (there is no host to default to) unless the context opted out of host
+ * name checks (-EINVAL).
  */
 CIO_EXTERN int cio_stream_from_fd(int fd, const cio_stream_options *opts, cio_stream **out);
 
@@ -141,6 +149,14 @@ CIO_EXTERN int cio_stream_from_fd(int fd, const cio_stream_options *opts, cio_st
  * Reads up to n bytes into buf: what is buffered, else waits for at least
  * one byte.  Returns the count, 0 at end of stream, or -errno
  * (-ECONNRESET...).  Suspends.
+ *
+ * Errors are sticky and shared by both directions: once a write failed on
+ * the connection (-ECONNRESET, -EPIPE...), every read that needs the
+ * socket returns that error, as asyncio's reader raises the transport's
+ * exception; the kernel reports a reset only once, so the reader could
+ * otherwise take it for a clean end of stream.  What is already buffered
+ * can still be read, and readline, readuntil and readexactly fail with the
+ * error rather than end a truncated message as if it were complete.
  */
 CIO_EXTERN int cio_stream_read(cio_stream *s, void *buf, size_t n);
 
@@ -275,8 +291,9 @@ CIO_EXTERN int cio_stream_sockname(const cio_stream *s, struct sockaddr *addr, s
  * StreamWriter.start_tls / loop.start_tls: upgrades an open plain socket
  * stream to TLS in place (STARTTLS).  Waits until every queued byte was
  * sent, then runs the handshake: a client one (verifying against
- * server_hostname, which may be NULL to skip the name check) when ctx is a
- * client context, a server one otherwise.  No other task may read or
+ * server_hostname, required unless ctx opted out with
+ * cio_tls_context_set_check_hostname) when ctx is a client context, a
+ * server one otherwise (server_hostname ignored).  No other task may read or
  * write the stream meanwhile.
  *
  * Unread bytes already buffered are refused with -EBUSY, and nothing is
@@ -286,7 +303,8 @@ CIO_EXTERN int cio_stream_sockname(const cio_stream *s, struct sockaddr *addr, s
  * CVE-2011-0411); a well-behaved peer sends nothing between its request
  * and the handshake.
  *
- * Errors: -EINVAL (NULL s/ctx, a pipe), -EALREADY (already TLS), -EBUSY,
+ * Errors: -EINVAL (NULL s/ctx, a pipe, no server_hostname for a client
+ * that checks names: nothing is done then), -EALREADY (already TLS), -EBUSY,
  * CIO_ECLOSED, the write error, and the handshake's: CIO_ETLS (reason in
  * cio_stream_tls_error_message), -ECONNRESET, -ETIMEDOUT, -ECANCELED.  A
  * failed handshake aborts the stream (the message stays readable).

@@ -10,7 +10,10 @@
  *
  * Clients verify the server by default: the system CA store
  * (/etc/ssl/certs, Debian's ca-certificates) and the host name given to
- * cio_tls_new() (SNI is sent with it).  TLS 1.2 is the minimum version.
+ * cio_tls_new() (SNI is sent with it), which is therefore required: a
+ * verifying client without one fails with -EINVAL unless the context
+ * opted out with cio_tls_context_set_check_hostname(ctx, 0).  TLS 1.2 is
+ * the minimum version.
  *
  * Errors: OpenSSL failures return CIO_ETLS, and cio_tls_error_message()
  * (or cio_tls_context_error_message()) says what failed, e.g. "certificate
@@ -86,6 +89,23 @@ CIO_EXTERN int cio_tls_context_load_ca(cio_tls_context *ctx, const char *cafile,
 CIO_EXTERN int cio_tls_context_set_verify(cio_tls_context *ctx, int verify);
 
 /*
+ * asyncio's SSLContext.check_hostname.  On (the default for clients), a
+ * client session must be given a server_hostname (cio_tls_new, and the
+ * stream calls built on it: cio_open_connection's host or
+ * opts->server_hostname, cio_stream_from_fd, cio_open_unix_connection,
+ * cio_stream_start_tls), and the certificate must match it; NULL or ""
+ * fails with -EINVAL, so a connection never silently accepts any
+ * certificate a trusted CA signed for another host.  Off: no name is
+ * needed and none is checked (a name given is still sent as SNI), so only
+ * the chain is verified: for peers identified some other way (a pinned
+ * private CA, a Unix socket).  Only clients that verify (see
+ * cio_tls_context_set_verify) check names; no effect on server contexts.
+ * Sessions made afterwards see the change.  Errors: -EINVAL (NULL).
+ * Does not suspend.
+ */
+CIO_EXTERN int cio_tls_context_set_check_hostname(cio_tls_context *ctx, int check);
+
+/*
  * ALPN protocols, most preferred first ("h2", "http/1.1").  A client
  * offers them; a server picks its most preferred one the client offers
  * (and proceeds without ALPN if none match).  Strings are copied.  Errors:
@@ -99,11 +119,13 @@ CIO_EXTERN const char *cio_tls_context_error_message(const cio_tls_context *ctx)
 
 /*
  * Creates a session over fd (a connected socket; made non-blocking here).
- * server_hostname (client only, may be NULL to skip name checks — not
- * recommended): sent as SNI and checked against the certificate; an IP
- * address literal is checked against the certificate's IP entries.
- * Errors: -EINVAL, -EBADF (fd < 0), -ENOMEM, CIO_ETLS.  Free with
- * cio_tls_free().  Does not suspend.
+ * server_hostname (client only): sent as SNI and checked against the
+ * certificate; an IP address literal is checked against the certificate's
+ * IP entries.  A verifying client context needs it: NULL or "" fails with
+ * -EINVAL (the reason in cio_tls_context_error_message(ctx), logged in
+ * debug mode) unless cio_tls_context_set_check_hostname(ctx, 0) opted
+ * out.  Servers ignore it.  Errors: -EINVAL, -EBADF (fd < 0), -ENOMEM,
+ * CIO_ETLS.  Free with cio_tls_free().  Does not suspend.
  */
 CIO_EXTERN int cio_tls_new(cio_tls_context *ctx, int fd, const char *server_hostname,
                            cio_tls **out);

@@ -161,6 +161,32 @@ static void close_now(cio_stream *s)
 static size_t buffered(const cio_stream *s) { return s->rend - s->rstart; }
 
 /*
+ * Settles a recv that returned n <= 0.  A 0 is the end of stream unless
+ * the stream already failed: the kernel reports a reset once, to the
+ * first call, and if the writer took it (set_werr recorded it as the read
+ * error too) the next recv returns 0 as if the peer had closed cleanly.
+ * A failure becomes the sticky read error unless it concerns this call
+ * only (cancelled, timed out, no memory, another reader).  A socket
+ * closed meanwhile answers with the error that closed it, else
+ * CIO_ECLOSED.  Returns 0 (eof set) or the code for the caller.
+ */
+static int recv_ended(cio_stream *s, int n)
+{
+    if (n == 0) {
+        if (s->rerr)
+            return s->rerr;
+        s->eof = 1;
+        return 0;
+    }
+    int closed = s->rerr ? s->rerr : CIO_ECLOSED;
+    if (n == -ECANCELED || n == -ETIMEDOUT || n == -ENOMEM || n == -EBUSY)
+        return s->fd < 0 ? closed : n;
+    if (!s->rerr)
+        s->rerr = s->fd < 0 ? CIO_ECLOSED : n;
+    return s->rerr;
+}
+
+/*
  * Receives more bytes into the buffer.  Returns the count, 0 at end of
  * stream, CIO_ELIMIT if the buffer is full, or a negative code.
  */
@@ -192,18 +218,14 @@ static int fill(cio_stream *s)
         s->rend += (size_t)n;
         return n;
     }
-    if (n == 0) {
-        s->eof = 1;
-        return 0;
-    }
-    if (n != -ECANCELED && n != -ETIMEDOUT && n != -ENOMEM && n != -EBUSY)
-        s->rerr = s->fd < 0 ? CIO_ECLOSED : n;
-    return s->fd < 0 ? CIO_ECLOSED : n;
+    return recv_ended(s, n);
 }
 
 static size_t take(cio_stream *s, void *buf, size_t n)
 {
     size_t k = buffered(s) < n ? buffered(s) : n;
+    if (!k)
+        return 0; /* rbuf may not exist yet: memcpy from NULL is undefined */
     memcpy(buf, s->rbuf + s->rstart, k);
     s->rstart += k;
     return k;
@@ -227,11 +249,7 @@ int cio_stream_read(cio_stream *s, void *buf, size_t n)
         return CIO_ECLOSED;
     if (n >= DIRECT_READ_MIN) {
         int r = s->tp->recv(s, buf, n);
-        if (r == 0)
-            s->eof = 1;
-        else if (r < 0 && r != -ECANCELED && r != -ETIMEDOUT)
-            s->rerr = s->fd < 0 ? CIO_ECLOSED : r;
-        return r < 0 && s->fd < 0 ? CIO_ECLOSED : r;
+        return r > 0 ? r : recv_ended(s, r);
     }
     int r = fill(s);
     if (r <= 0)
@@ -253,10 +271,8 @@ int cio_stream_readexactly(cio_stream *s, void *buf, size_t n, size_t *partial)
             r = s->tp->recv(s, p + got, n - got);
             if (r > 0)
                 got += (size_t)r;
-            else if (r == 0)
-                s->eof = 1;
-            else if (r != -ECANCELED && r != -ETIMEDOUT)
-                s->rerr = s->fd < 0 ? CIO_ECLOSED : r;
+            else
+                r = recv_ended(s, r);
         } else {
             r = fill(s);
             if (r > 0)
@@ -406,6 +422,14 @@ static void set_werr(cio_stream *s, int err)
 {
     if (!s->werr)
         s->werr = err;
+    /* A failed connection fails the reader too (asyncio's reader raises
+     * the transport's error): it may be the reset the kernel reports only
+     * once, and after it a recv returns 0, so a truncated message would
+     * look complete.  Bytes already buffered can still be read; an end
+     * of stream seen before stays one.  Local failures (-ENOMEM,
+     * -ECANCELED) say nothing about the connection. */
+    if (!s->rerr && !s->eof && err != -ENOMEM && err != -ECANCELED)
+        s->rerr = err;
     s->wstart = s->wend = 0;
     s->paused = 0;
     wake_fut(s->drain_fut);

@@ -98,6 +98,10 @@ int cio__stream_tls_begin(cio_stream *s, cio_tls_context *ctx, const char *serve
  * -EAGAIN if it could not go out now); records msg as ctx's last error. */
 int cio__tls_close_notify(cio_tls *tls);
 void cio__tls_context_set_error(cio_tls_context *ctx, const char *msg);
+/* tls.c: 0, or -EINVAL (ctx's message set, logged in debug mode naming
+ * fn) if ctx is a client context that verifies and checks host names
+ * and server_hostname is NULL or "".  Does not suspend. */
+int cio__tls_check_name(cio_tls_context *ctx, const char *server_hostname, const char *fn);
 /* Sets the stream's TLS failure message (copied; NULL clears it). */
 void cio__stream_set_tls_error(cio_stream *s, const char *msg);
 /* After connecting: the TLS handshake if opts ask for one, defaulting the

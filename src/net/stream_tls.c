@@ -150,20 +150,27 @@ int cio_stream_start_tls(cio_stream *s, cio_tls_context *ctx, const char *server
         return CIO_ECLOSED;
     if (s->rend > s->rstart)
         return -EBUSY;
+    /* A missing name is a bad argument: refused before anything is
+     * sent, the stream stays as it was. */
+    int rc = cio__tls_check_name(ctx, server_hostname, __func__);
+    if (rc < 0) {
+        cio__stream_set_tls_error(s, cio_tls_context_error_message(ctx));
+        return rc;
+    }
     /* Everything written in plaintext goes out before the ClientHello:
      * drain down to an empty queue. */
     while (s->wend > s->wstart || s->flushing) {
         size_t low = s->low;
         s->low = 0;
         s->paused = 1;
-        int rc = cio_stream_drain(s);
+        rc = cio_stream_drain(s);
         s->low = low;
         if (rc < 0)
             return rc;
         if (s->fd < 0)
             return CIO_ECLOSED;
     }
-    int rc = cio__stream_tls_begin(s, ctx, server_hostname);
+    rc = cio__stream_tls_begin(s, ctx, server_hostname);
     if (rc < 0)
         cio_stream_abort(s);
     return rc;

@@ -29,6 +29,9 @@
 struct cio_tls_context {
     SSL_CTX *ssl_ctx;          /* OpenSSL's context (reference-counted) */
     cio_tls_role role;         /* client or server */
+    int check_hostname;        /* client: a server name is required and
+                                  checked (asyncio's check_hostname; on by
+                                  default, off only when asked) */
     unsigned char *alpn;       /* ALPN list in wire format, owned */
     size_t alpn_len;
     char error[256];           /* message of the last failure */
@@ -90,6 +93,7 @@ int cio_tls_context_new(cio_tls_role role, cio_tls_context **out)
     if (!ctx)
         return -ENOMEM;
     ctx->role = role;
+    ctx->check_hostname = role == CIO_TLS_CLIENT;
     ctx->ssl_ctx = SSL_CTX_new(role == CIO_TLS_CLIENT ? TLS_client_method() : TLS_server_method());
     if (!ctx->ssl_ctx) {
         cio__free(ctx);
@@ -160,6 +164,29 @@ int cio_tls_context_set_verify(cio_tls_context *ctx, int verify)
                                            : SSL_VERIFY_PEER;
     SSL_CTX_set_verify(ctx->ssl_ctx, mode, NULL);
     return 0;
+}
+
+int cio_tls_context_set_check_hostname(cio_tls_context *ctx, int check)
+{
+    if (!ctx)
+        return cio__bad_arg(NULL, __func__, "ctx is NULL");
+    ctx->check_hostname = check != 0;
+    return 0;
+}
+
+int cio__tls_check_name(cio_tls_context *ctx, const char *server_hostname, const char *fn)
+{
+    if (ctx->role != CIO_TLS_CLIENT || !ctx->check_hostname ||
+        (server_hostname && *server_hostname) ||
+        !(SSL_CTX_get_verify_mode(ctx->ssl_ctx) & SSL_VERIFY_PEER))
+        return 0;
+    /* Fail closed: without a name any certificate a trusted CA signed,
+     * for any host, would pass (asyncio: "check_hostname requires
+     * server_hostname"). */
+    snprintf(ctx->error, sizeof ctx->error,
+             "no server_hostname: a client that verifies certificates needs the name to "
+             "check (or cio_tls_context_set_check_hostname(ctx, 0) to opt out)");
+    return cio__bad_arg(cio__running_loop, fn, ctx->error);
 }
 
 int cio_tls_context_set_alpn(cio_tls_context *ctx, const char *const *protocols, size_t n)
@@ -265,6 +292,9 @@ int cio_tls_new(cio_tls_context *ctx, int fd, const char *server_hostname, cio_t
     *out = NULL;
     if (!ctx)
         return cio__bad_arg(NULL, __func__, "ctx is NULL");
+    int rc = cio__tls_check_name(ctx, server_hostname, __func__);
+    if (rc < 0)
+        return rc;
     if (fd < 0)
         return -EBADF;
     int fl = fcntl(fd, F_GETFL);
@@ -287,11 +317,15 @@ int cio_tls_new(cio_tls_context *ctx, int fd, const char *server_hostname, cio_t
     if (ctx->role == CIO_TLS_CLIENT) {
         SSL_set_connect_state(tls->ssl);
         if (server_hostname && *server_hostname) {
+            /* SNI always goes with a name (never an IP literal); the
+             * check only while check_hostname is on, as in asyncio. */
             unsigned char addr[16];
             int is_ip = inet_pton(AF_INET, server_hostname, addr) == 1 ||
                         inet_pton(AF_INET6, server_hostname, addr) == 1;
-            int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls->ssl), server_hostname)
-                           : SSL_set1_host(tls->ssl, server_hostname) &&
+            int check = ctx->check_hostname;
+            int ok = is_ip ? !check || X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls->ssl),
+                                                                     server_hostname)
+                           : (!check || SSL_set1_host(tls->ssl, server_hostname)) &&
                                  SSL_set_tlsext_host_name(tls->ssl, server_hostname);
             if (!ok) {
                 take_errors(ctx->error, sizeof ctx->error, "setting the server name");
@@ -532,6 +566,8 @@ int cio_tls_context_load_cert(cio_tls_context *c, const char *a, const char *b) 
 int cio_tls_context_load_ca(cio_tls_context *c, const char *a, const char *b) { return -ENOTSUP; }
 int cio_tls_context_set_verify(cio_tls_context *c, int v) { return -ENOTSUP; }
 int cio_tls_context_set_alpn(cio_tls_context *c, const char *const *p, size_t n) { return -ENOTSUP; }
+int cio_tls_context_set_check_hostname(cio_tls_context *c, int v) { return -ENOTSUP; }
+int cio__tls_check_name(cio_tls_context *c, const char *h, const char *fn) { return 0; }
 const char *cio_tls_context_error_message(const cio_tls_context *c) { return "cio was built without OpenSSL"; }
 int cio_tls_new(cio_tls_context *c, int fd, const char *h, cio_tls **out)
 {
