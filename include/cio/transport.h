@@ -48,10 +48,12 @@
 typedef struct cio_transport cio_transport;
 
 /*
- * asyncio.Protocol (and BufferedProtocol): every member is optional
- * (NULL: nothing to do), so zero the struct and fill what you need.  More
- * members (datagram, subprocess protocols) may be added at the end in
- * later versions; a zeroed, designated-initialiser table stays valid.
+ * asyncio.Protocol, BufferedProtocol, DatagramProtocol and
+ * SubprocessProtocol in one table: every member is optional (NULL: nothing
+ * to do), so zero the struct and fill what you need; each kind of
+ * transport calls the members that apply to it.  More members may be
+ * added at the end in later versions; a zeroed, designated-initialiser
+ * table stays valid.
  * ud is the pointer given with the protocol.  The table must outlive the
  * connection.
  */
@@ -79,6 +81,24 @@ typedef struct cio_protocol {
     void *(*get_buffer)(cio_transport *t, size_t sizehint, size_t *len, void *ud);
     /* nbytes (> 0) were written into the buffer get_buffer returned. */
     void (*buffer_updated)(cio_transport *t, size_t nbytes, void *ud);
+
+    /* asyncio.DatagramProtocol (datagram transports): a datagram of len
+     * bytes (0 allowed) arrived from addr; data and addr are valid only
+     * during the call. */
+    void (*datagram_received)(cio_transport *t, const void *data, size_t len,
+                              const struct sockaddr *addr, socklen_t addrlen, void *ud);
+    /* A send or receive failed with error (ICMP port unreachable shows as
+     * -ECONNREFUSED); the endpoint stays open. */
+    void (*error_received)(cio_transport *t, int error, void *ud);
+
+    /* asyncio.SubprocessProtocol (subprocess transports): the child wrote
+     * len bytes to its stdout (fd 1) or stderr (fd 2). */
+    void (*pipe_data_received)(cio_transport *t, int fd, const void *data, size_t len,
+                               void *ud);
+    /* The child's pipe fd (0, 1, 2) closed: error 0 clean, else negative. */
+    void (*pipe_connection_lost)(cio_transport *t, int fd, int error, void *ud);
+    /* The child exited (its status: cio_subprocess_transport_returncode). */
+    void (*process_exited)(cio_transport *t, void *ud);
 } cio_protocol;
 
 /*
