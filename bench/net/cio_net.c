@@ -7,7 +7,11 @@
  *                            cio_sock_sendall (asyncio's loop.sock_* style);
  *   bench_net PORT streams   cio_start_server and buffered streams:
  *                            cio_stream_read / cio_stream_write /
- *                            cio_stream_drain (asyncio's streams).
+ *                            cio_stream_drain (asyncio's streams);
+ *   bench_net PORT transport cio_create_server and a protocol whose
+ *                            data_received writes the bytes back
+ *                            (asyncio's transports and protocols: no
+ *                            task per connection).
  *
  * It runs until killed.  Each connection echoes every byte it receives.
  *
@@ -110,24 +114,62 @@ static int streams_server(int port)
     return rc;
 }
 
+/* ---- transports and protocols ---------------------------------------- */
+
+static void echo_data(cio_transport *t, const void *data, size_t len, void *ud)
+{
+    (void)ud;
+    if (cio_transport_write(t, data, len) < 0)
+        cio_transport_abort(t);
+}
+
+static const cio_protocol echo_protocol = {.data_received = echo_data};
+
+static int echo_factory(void *arg, const cio_protocol **proto, void **ud)
+{
+    (void)arg;
+    *proto = &echo_protocol;
+    *ud = NULL;
+    return 0;
+}
+
+static int transport_server(int port)
+{
+    cio_server *srv;
+    cio_transport_options o = {.backlog = 4096, .family = AF_INET};
+    int rc = cio_create_server(echo_factory, NULL, "127.0.0.1", port, &o, &srv);
+    if (rc < 0) {
+        fprintf(stderr, "bench_net: create_server: %s\n", cio_strerror(rc));
+        return 1;
+    }
+    rc = cio_server_serve_forever(srv);
+    cio_server_release(srv);
+    return rc;
+}
+
 static int port_arg;
-static int streams_mode;
+static const char *mode;
 
 static int amain(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    return streams_mode ? streams_server(port_arg) : sock_server(port_arg);
+    if (!strcmp(mode, "streams"))
+        return streams_server(port_arg);
+    if (!strcmp(mode, "transport"))
+        return transport_server(port_arg);
+    return sock_server(port_arg);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 3 || (strcmp(argv[2], "sock") && strcmp(argv[2], "streams"))) {
-        fprintf(stderr, "usage: bench_net PORT sock|streams\n");
+    if (argc < 3 || (strcmp(argv[2], "sock") && strcmp(argv[2], "streams") &&
+                      strcmp(argv[2], "transport"))) {
+        fprintf(stderr, "usage: bench_net PORT sock|streams|transport\n");
         return 2;
     }
     port_arg = atoi(argv[1]);
-    streams_mode = !strcmp(argv[2], "streams");
+    mode = argv[2];
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;
