@@ -15,12 +15,14 @@
  *
  * It runs until killed.  Each connection echoes every byte it receives.
  *
- * Memory per connection: both styles receive into one buffer shared by
- * all connections, which is safe because nothing suspends between the
- * receive filling it and the data leaving it (streams copy what the
- * kernel does not take at once; the sock style copies the rest into a
- * buffer of its own only when a send comes up short).  So an idle
- * connection costs its task's touched stack and a few small structs.
+ * Memory per connection: the task styles receive into a buffer on the
+ * connection task's stack.  A buffer handed to a receive that waits
+ * belongs to that operation until it completes (the I/O layer fills it
+ * when the data arrives, as asyncio's sock_recv_into and io_uring do), so
+ * one buffer shared by all connections would be filled by several
+ * receives at once.  Only the pages a message touches become resident, so
+ * an idle connection costs its task's touched stack and a few small
+ * structs.  The transport style keeps one read buffer per transport.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,14 +36,13 @@
 
 #include <cio.h>
 
-#define BUF 65536
-
-static char shared[BUF];
+#define BUF 16384
 
 static int sock_conn(void *arg, void **result)
 {
     (void)result;
     int fd = (int)(intptr_t)arg;
+    char shared[BUF];
     for (;;) {
         int n = cio_sock_recv_into(fd, shared, BUF);
         if (n <= 0)
@@ -92,6 +93,7 @@ static int sock_server(int port)
 static int stream_conn(cio_stream *s, void *arg)
 {
     (void)arg;
+    char shared[BUF];
     for (;;) {
         int n = cio_stream_read(s, shared, BUF);
         if (n <= 0 || cio_stream_write(s, shared, (size_t)n) < 0 || cio_stream_drain(s) < 0)
