@@ -542,9 +542,14 @@ static void raw_connection_lost(cio_transport *raw, int err, void *ud)
         s->error = err ? err : -ECONNRESET;
         set_message(s, "the connection was lost during the TLS handshake");
     }
+    if (!s->error && err) {
+        s->error = err;
+        snprintf(s->errmsg, sizeof s->errmsg, "the connection under TLS failed: %s",
+                 cio_strerror(err));
+    }
     s->state = DONE;
     s->closing = 1;
-    int code = s->error ? s->error : err;
+    int code = s->error;
     wake_waiter(s, code ? code : CIO_ECLOSED);
     if (s->made && !s->lost) {
         s->lost = 1;

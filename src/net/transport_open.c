@@ -153,8 +153,15 @@ int cio_connect_accepted_socket(const cio_protocol *proto, void *ud, int fd,
     *out = NULL;
     if (!loop)
         return CIO_ENOLOOP;
-    if (opts && opts->tls && !cio__current())
-        return CIO_ENOTASK;
+    if (opts && opts->tls) {
+        if (!cio__current())
+            return CIO_ENOTASK;
+        int rc = cio__tls_context_is_server(opts->tls)
+                     ? 0
+                     : cio__tls_check_name(opts->tls, opts->server_hostname, __func__);
+        if (rc < 0)
+            return rc; /* fd is still the caller's */
+    }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
         return -errno;
