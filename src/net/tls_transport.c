@@ -497,7 +497,10 @@ static void do_shutdown(struct cio__tls_transport *s)
 static void raw_connection_made(cio_transport *raw, void *ud)
 {
     (void)raw;
-    begin(ud);
+    struct cio__tls_transport *s = ud;
+    s->b.refs++; /* as in raw_data_received */
+    begin(s);
+    unref(s);
 }
 
 static void raw_data_received(cio_transport *raw, const void *data, size_t len, void *ud)
@@ -506,14 +509,15 @@ static void raw_data_received(cio_transport *raw, const void *data, size_t len, 
     struct cio__tls_transport *s = ud;
     if (s->state == DONE)
         return;
-    if (BIO_write(s->in, data, len > INT_MAX ? INT_MAX : (int)len) != (int)len) {
+    s->b.refs++; /* raw's connection_lost may run inside raw's close
+                    when the loop cannot queue it (no memory) */
+    if (BIO_write(s->in, data, len > INT_MAX ? INT_MAX : (int)len) != (int)len)
         fail(s, -ENOMEM, "no memory for TLS input");
-        return;
-    }
-    if (s->state == HANDSHAKE)
+    else if (s->state == HANDSHAKE)
         do_handshake(s);
     else
         do_read(s);
+    unref(s);
 }
 
 static int raw_eof_received(cio_transport *raw, void *ud)
@@ -524,12 +528,14 @@ static int raw_eof_received(cio_transport *raw, void *ud)
     /* From now on an empty in BIO is the end, not "wait for more":
      * OpenSSL then tells a truncation from a close_notify. */
     BIO_set_mem_eof_return(s->in, 0);
+    s->b.refs++; /* as in raw_data_received */
     if (s->state == HANDSHAKE)
         do_handshake(s);
     else if (s->state == WRAPPED && !s->eof && !s->rpaused)
         do_read(s);
     else if (s->state == SHUTDOWN)
         finish_shutdown(s);
+    unref(s);
     return 1; /* raw stays open: we close it */
 }
 
@@ -580,8 +586,10 @@ static void raw_resume_writing(cio_transport *raw, void *ud)
     s->raw_wpaused = 0;
     if (s->state == DONE)
         return;
+    s->b.refs++;
     push_out(s, 0);
     control_writing(s);
+    unref(s);
 }
 
 const cio_protocol cio__tls_raw_protocol = {
@@ -595,10 +603,25 @@ const cio_protocol cio__tls_raw_protocol = {
 
 /* ---- methods ------------------------------------------------------------------------------ */
 
+static int writelines(struct cio__tls_transport *s, const struct iovec *iov, int iovcnt,
+                      size_t total);
+
+/* The methods that may end in raw's close or abort hold a reference
+ * meanwhile: when the loop cannot queue raw's connection_lost (no
+ * memory) it runs inside that call, and it drops our "alive" one. */
 static int tls_writelines(cio_transport *bt, const struct iovec *iov, int iovcnt, size_t total)
 {
     struct cio__tls_transport *s = (struct cio__tls_transport *)bt;
-    if (s->closing || s->state == DONE)
+    s->b.refs++;
+    int rc = writelines(s, iov, iovcnt, total);
+    unref(s);
+    return rc;
+}
+
+static int writelines(struct cio__tls_transport *s, const struct iovec *iov, int iovcnt,
+                      size_t total)
+{
+        if (s->closing || s->state == DONE)
         return s->error ? s->error : CIO_ECLOSED;
     if (s->eof_wanted)
         return -EPIPE;
@@ -645,7 +668,9 @@ static int tls_write_eof(cio_transport *bt)
     if (s->eof_wanted)
         return 0;
     s->eof_wanted = 1;
+    s->b.refs++; /* as in tls_writelines */
     flush_backlog(s);
+    unref(s);
     return 0;
 }
 
@@ -712,8 +737,10 @@ static void tls_close(cio_transport *bt)
         s->rpaused = 0; /* the peer's close_notify must get through */
         cio_transport_resume_reading(s->raw);
     }
+    s->b.refs++; /* as in tls_writelines */
     start_timer(s, s->sd_timeout);
     do_shutdown(s);
+    unref(s);
 }
 
 static void tls_abort(cio_transport *bt)
