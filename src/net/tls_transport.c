@@ -32,8 +32,9 @@
  * connection_lost comes from, so it is never called inside a method.
  *
  * Divided into: lifetime and timers, writing, reading, the handshake,
- * closing, raw's protocol, methods, making and waiting.  The public
- * cio_start_tls and the TLS accessors are in tls_transport_api.c.
+ * closing, raw's protocol, methods.  Making a TLS transport, waiting for
+ * its handshake, cio_start_tls and the accessors are in
+ * tls_transport_api.c.
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -47,12 +48,9 @@
 #ifdef CIO_HAVE_OPENSSL
 #include <openssl/err.h>
 
-#define DEFAULT_READ (64 * 1024)
-#define DEFAULT_HANDSHAKE_TIMEOUT 60.0 /* asyncio's ssl_handshake_timeout */
-#define DEFAULT_SHUTDOWN_TIMEOUT 30.0  /* asyncio's ssl_shutdown_timeout */
 #define CHUNK_MIN 16384
 
-enum { HANDSHAKE, WRAPPED, SHUTDOWN, DONE };
+enum { HANDSHAKE = CIO__TLS_HANDSHAKE, WRAPPED, SHUTDOWN, DONE };
 
 static void do_read(struct cio__tls_transport *s);
 static void do_shutdown(struct cio__tls_transport *s);
@@ -784,131 +782,15 @@ const struct cio__transport_vt cio__tls_transport_vt = {
     .destroy = tls_destroy,
 };
 
-/* ---- making and waiting -------------------------------------------------------------- */
-
-int cio__tls_transport_new(cio_transport *raw, cio_tls_context *ctx, int server_side,
-                           const char *server_hostname, const cio_transport_options *opts,
-                           cio_transport **out)
+/* For tls_transport_api.c, which makes TLS transports and waits on them. */
+void cio__tls_transport_fail(struct cio__tls_transport *s, int code, const char *msg)
 {
-    int rc = cio__tls_check_name(ctx, server_hostname, __func__);
-    if (rc < 0)
-        return rc;
-    struct cio__tls_transport *s = cio__calloc(1, sizeof *s);
-    if (!s)
-        return -ENOMEM;
-    if ((rc = cio__tls_ssl_new(ctx, server_side, server_hostname, &s->ssl)) < 0) {
-        cio__free(s);
-        return rc;
-    }
-    s->in = BIO_new(BIO_s_mem());
-    s->out = BIO_new(BIO_s_mem());
-    if (!s->in || !s->out) {
-        BIO_free(s->in);
-        BIO_free(s->out);
-        SSL_free(s->ssl);
-        cio__free(s);
-        ERR_clear_error();
-        return -ENOMEM;
-    }
-    SSL_set_bio(s->ssl, s->in, s->out); /* the SSL owns them now */
-    s->b.vt = &cio__tls_transport_vt;
-    s->b.loop = raw->loop;
-    s->b.refs = 1; /* alive until raw's connection_lost has run */
-    s->b.proto = &cio__no_protocol;
-    s->raw = cio_transport_retain(raw);
-    s->ctx = ctx;
-    s->read_size = opts && opts->read_size ? opts->read_size : DEFAULT_READ;
-    s->hs_timeout = opts && opts->tls_handshake_timeout ? opts->tls_handshake_timeout
-                                                         : DEFAULT_HANDSHAKE_TIMEOUT;
-    s->sd_timeout = opts && opts->tls_shutdown_timeout ? opts->tls_shutdown_timeout
-                                                        : DEFAULT_SHUTDOWN_TIMEOUT;
-    size_t high = opts && opts->high_water ? opts->high_water : CIO_TRANSPORT_LIMIT_DEFAULT;
-    size_t low = opts && opts->low_water ? opts->low_water : CIO_TRANSPORT_LIMIT_DEFAULT;
-    if (cio__transport_limits(&s->high, &s->low, high, low) < 0)
-        s->high = s->low = high == CIO_TRANSPORT_LIMIT_DEFAULT ? 64 * 1024 : high;
-    *out = &s->b;
-    return 0;
+    fail(s, code, msg);
 }
 
-void cio__tls_transport_start(cio_transport *t, const cio_protocol *proto, void *ud)
+void cio__tls_transport_begin(struct cio__tls_transport *s)
 {
-    struct cio__tls_transport *s = (struct cio__tls_transport *)t;
-    s->b.proto = proto ? proto : &cio__no_protocol;
-    s->b.ud = ud;
-    s->call_made = 1;
-    cio__transport_start(s->raw, &cio__tls_raw_protocol, s);
-}
-
-void cio__tls_transport_upgrade(cio_transport *t)
-{
-    struct cio__tls_transport *s = (struct cio__tls_transport *)t;
-    cio_transport *raw = s->raw;
-    s->b.proto = raw->proto;
-    s->b.ud = raw->ud;
-    s->made = 1;    /* the protocol had connection_made (from raw) */
-    s->upgrade = 1;
-    cio_transport_set_protocol(raw, &cio__tls_raw_protocol, s);
-    cio_transport_resume_reading(raw); /* the handshake needs raw's data */
     begin(s);
-}
-
-void cio__tls_transport_discard(cio_transport *t)
-{
-    struct cio__tls_transport *s = (struct cio__tls_transport *)t;
-    cio_transport *raw = s->raw;
-    unref(s); /* drops our reference to raw too */
-    cio__transport_discard(raw);
-}
-
-int cio__tls_transport_wait(cio_transport *t)
-{
-    struct cio__tls_transport *s = (struct cio__tls_transport *)t;
-    int rc = 0;
-    if (s->state == HANDSHAKE) {
-        if ((rc = cio_future_new(s->b.loop, &s->hs_fut)) < 0) {
-            fail(s, rc, "no memory to wait for the TLS handshake");
-        } else {
-            s->b.refs++;
-            rc = cio_await(s->hs_fut, NULL);
-            cio_future_release(s->hs_fut);
-            s->hs_fut = NULL;
-            if (rc < 0 && !s->error) {
-                fail(s, rc, rc == -ECANCELED   ? "TLS handshake cancelled"
-                            : rc == -ETIMEDOUT ? "TLS handshake timed out"
-                                               : "TLS handshake failed");
-            }
-            unref(s);
-        }
-    }
-    if (rc == 0 && !s->handshaken)
-        rc = s->error ? s->error : CIO_ECLOSED;
-    if (rc < 0 && s->errmsg[0])
-        cio__tls_context_set_error(s->ctx, s->errmsg);
-    return rc;
-}
-
-#else /* !CIO_HAVE_OPENSSL */
-
-const struct cio__transport_vt cio__tls_transport_vt = {.kind = "tls"};
-
-int cio__tls_transport_new(cio_transport *raw, cio_tls_context *ctx, int server_side,
-                           const char *server_hostname, const cio_transport_options *opts,
-                           cio_transport **out)
-{
-    (void)raw, (void)ctx, (void)server_side, (void)server_hostname, (void)opts;
-    *out = NULL;
-    return -ENOTSUP;
-}
-void cio__tls_transport_start(cio_transport *t, const cio_protocol *p, void *ud)
-{
-    (void)t, (void)p, (void)ud;
-}
-void cio__tls_transport_upgrade(cio_transport *t) { (void)t; }
-void cio__tls_transport_discard(cio_transport *t) { (void)t; }
-int cio__tls_transport_wait(cio_transport *t)
-{
-    (void)t;
-    return -ENOTSUP;
 }
 
 #endif

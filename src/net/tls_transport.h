@@ -53,6 +53,18 @@ struct cio__tls_transport {
     uint8_t raw_lost;          /* raw's connection_lost ran */
     uint8_t lost;              /* the application's connection_lost ran */
 };
+
+/* What a TLS transport is to its raw transport: its protocol (ud: the
+ * struct cio__tls_transport). */
+extern const cio_protocol cio__tls_raw_protocol;
+
+/* The first state (tls_transport.c has the others). */
+enum { CIO__TLS_HANDSHAKE = 0 };
+
+/* Fails s with code and msg: raw is aborted (tls_transport.c). */
+void cio__tls_transport_fail(struct cio__tls_transport *s, int code, const char *msg);
+/* Raw is s's: starts the handshake and its timer. */
+void cio__tls_transport_begin(struct cio__tls_transport *s);
 #endif
 
 /* The TLS kind's methods (for "is this TLS" checks). */
