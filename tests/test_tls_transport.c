@@ -1,7 +1,8 @@
 /*
  * test_tls_transport.c - TLS transports (cio/transport.h "TLS"): echo
  * between cio client and server transports, `openssl s_server` and
- * `s_client` and Python's asyncio as peers, hostname mismatch and a
+ * `s_client` and Python's asyncio as peers, a key update and a TLS 1.2
+ * renegotiation from s_server, hostname mismatch and a
  * missing name failing closed, an untrusted certificate, ALPN, a big
  * transfer with pause/resume both ways, close_notify in both directions,
  * abort (the peer sees a truncation), start_tls on a live plain
@@ -731,10 +732,86 @@ static int s_client_main(void *arg, void **result)
     return 0;
 }
 
+
+/* Post-handshake messages from s_server's stdin commands: "K" a TLS 1.3
+ * key update that asks for ours back, "r" a TLS 1.2 renegotiation.  The
+ * application sees only the data around them, both ways. */
+static int rekey_run(const char *version, const char *cmd)
+{
+    int port = free_port();
+    char accept[32];
+    snprintf(accept, sizeof accept, "127.0.0.1:%d", port);
+    char *argv[] = {"openssl", "s_server", "-accept", accept, "-cert", cert, "-key", key,
+                    (char *)version, "-naccept", "1", NULL};
+    cio_subprocess_opts po = {.stdin_mode = CIO_SUBPROCESS_PIPE,
+                              .stdout_mode = CIO_SUBPROCESS_PIPE,
+                              .stderr_mode = CIO_SUBPROCESS_DEVNULL};
+    cio_subprocess *sp = NULL;
+    CHECK_RC(cio_create_subprocess_exec("openssl", argv, &po, &sp), 0);
+    cio_stream *in = NULL, *out = NULL;
+    CHECK_RC(cio_subprocess_stdin_stream(sp, &in), 0);
+    CHECK_RC(cio_subprocess_stdout_stream(sp, &out), 0);
+    cio_tls_context *cctx = client_ctx(1);
+    cio_transport_options o = {.tls = cctx, .server_hostname = "localhost"};
+    struct rec c = {0};
+    cio_transport *t = NULL;
+    int rc = -ECONNREFUSED;
+    for (int i = 0; i < 200 && rc == -ECONNREFUSED; i++) {
+        rc = cio_create_connection(&rec_proto, &c, "127.0.0.1", port, &o, &t);
+        if (rc == -ECONNREFUSED)
+            cio_sleep(0.025);
+    }
+    CHECK_RC(rc, 0);
+    if (t && in && out) {
+        static char line[16384]; /* s_server's "Shared ciphers" line is long */
+        cio_sleep(0.2);
+        /* s_server takes a command only as a read of its own */
+        CHECK_RC(cio_stream_write(in, cmd, strlen(cmd)), 0);
+        CHECK_RC(cio_stream_drain(in), 0);
+        cio_sleep(0.3);
+        CHECK_RC(cio_stream_write(in, "from server\n", 12), 0);
+        CHECK_RC(cio_stream_drain(in), 0);
+        CHECK(wait_size(&c.got, 12));
+        CHECK(c.got == 12 && !memcmp(c.data, "from server\n", 12));
+        CHECK_RC(cio_transport_write(t, "from client\n", 12), 0);
+        int found = 0, cmd_ran = 0;
+        for (int i = 0; i < 100 && !found; i++) {
+            int n = cio_stream_readline(out, line, sizeof line);
+            if (n <= 0)
+                break;
+            /* what s_server prints after running the command */
+            if (n >= 21 && !memcmp(line, "SSL_do_handshake -> 1", 21))
+                cmd_ran = 1;
+            found = n == 12 && !memcmp(line, "from client\n", 12);
+        }
+        CHECK(found);
+        CHECK(cmd_ran);
+        CHECK_EQ(c.lost, 0);
+        cio_transport_abort(t);
+        CHECK(wait_int(&c.lost, 1));
+        CHECK_EQ(c.lost_err, 0);
+    }
+    cio_transport_release(t);
+    cio_subprocess_terminate(sp);
+    cio_subprocess_wait(sp, NULL);
+    cio_subprocess_free(sp);
+    cio_tls_context_free(cctx);
+    return 0;
+}
+
+static int rekey_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    rekey_run("-tls1_3", "K\n");
+    rekey_run("-tls1_2", "r\n");
+    return 0;
+}
+
 static void test_openssl_peers(void)
 {
     CHECK_RC(cio_run(s_server_main, NULL, NULL), 0);
     CHECK_RC(cio_run(s_client_main, NULL, NULL), 0);
+    CHECK_RC(cio_run(rekey_main, NULL, NULL), 0);
 }
 
 /* Python's asyncio: a TLS echo server (its sslproto against ours), then
