@@ -7,7 +7,7 @@
  * transfer with pause/resume both ways, close_notify in both directions,
  * abort (the peer sees a truncation), start_tls on a live plain
  * transport, handshake timeouts (virtual clock, and a silent client on a
- * server), and an allocation-failure sweep.
+ * server), the shutdown timeout, and an allocation-failure sweep.
  *
  * A self-signed certificate for localhost / 127.0.0.1 is made with the
  * openssl command (tls_util.h); without it, or without OpenSSL in cio,
@@ -631,6 +631,62 @@ static int silent_client_main(void *arg, void **result)
     return 0;
 }
 
+
+/* The shutdown timeout: the peer keeps its side open after our
+ * close_notify (its eof_received returns 1) and never sends its own; 30 s
+ * (virtual) later the close gives up with -ETIMEDOUT. */
+struct accept_side {
+    int fd;
+    cio_tls_context *ctx;
+    struct rec *r;
+    cio_transport *t;
+};
+
+static int accept_task(void *arg, void **result)
+{
+    (void)result;
+    struct accept_side *a = arg;
+    cio_transport_options o = {.tls = a->ctx};
+    return cio_connect_accepted_socket(&rec_proto, a->r, a->fd, &o, &a->t);
+}
+
+static int sd_timeout_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    cio_tls_context *sctx = server_ctx(), *cctx = client_ctx(1);
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct rec sr = {0}, c = {0};
+    sr.keep_open = 1;
+    struct accept_side a = {.fd = sv[1], .ctx = sctx, .r = &sr};
+    cio_task *task;
+    CHECK_RC(cio_create_task(accept_task, &a, "accept", &task), 0);
+    cio_transport *t = NULL;
+    cio_transport_options o = {.tls = cctx, .server_hostname = "localhost"};
+    CHECK_RC(cio_connect_accepted_socket(&rec_proto, &c, sv[0], &o, &t), 0);
+    CHECK_RC(cio_task_await(task, NULL), 0);
+    cio_task_release(task);
+    if (t && a.t) {
+        cio_loop *loop = cio_get_running_loop();
+        double t0 = cio_loop_time(loop);
+        cio_transport_close(t);
+        CHECK(wait_int(&sr.eofs, 1)); /* our close_notify arrived */
+        while (!c.lost && cio_loop_time(loop) - t0 < 100)
+            cio_sleep(1);
+        double waited = cio_loop_time(loop) - t0;
+        CHECK(waited >= 29.9 && waited < 32);
+        CHECK_EQ(c.lost_err, -ETIMEDOUT);
+        CHECK(strstr(c.lost_msg, "shutdown timed out") != NULL);
+        cio_transport_abort(a.t);
+        CHECK(wait_int(&sr.lost, 1));
+    }
+    cio_transport_release(t);
+    cio_transport_release(a.t);
+    cio_tls_context_free(sctx);
+    cio_tls_context_free(cctx);
+    return 0;
+}
+
 static void test_handshake_timeout(void)
 {
     cio_loop *loop;
@@ -639,6 +695,10 @@ static void test_handshake_timeout(void)
     CHECK_RC(cio_run_loop(loop, hs_timeout_main, NULL, NULL), 0);
     cio_loop_free(loop);
     CHECK_RC(cio_run(silent_client_main, NULL, NULL), 0);
+    CHECK_RC(cio_loop_new(&loop), 0);
+    CHECK_RC(cio_loop_set_virtual_clock(loop, 1), 0);
+    CHECK_RC(cio_run_loop(loop, sd_timeout_main, NULL, NULL), 0);
+    cio_loop_free(loop);
 }
 
 /* ---- real peers ----------------------------------------------------------------------------------------- */
