@@ -84,14 +84,17 @@ static void unref(struct sock *t)
     cio__transport_unref(&t->b);
 }
 
-static void limits(struct sock *t, size_t high, size_t low)
+int cio__transport_limits(size_t *high, size_t *low, size_t h, size_t l)
 {
-    if (high == CIO_TRANSPORT_LIMIT_DEFAULT)
-        high = low == CIO_TRANSPORT_LIMIT_DEFAULT ? DEFAULT_HIGH : 4 * low;
-    if (low == CIO_TRANSPORT_LIMIT_DEFAULT)
-        low = high / 4;
-    t->high = high;
-    t->low = low;
+    if (h == CIO_TRANSPORT_LIMIT_DEFAULT)
+        h = l == CIO_TRANSPORT_LIMIT_DEFAULT ? DEFAULT_HIGH : 4 * l;
+    if (l == CIO_TRANSPORT_LIMIT_DEFAULT)
+        l = h / 4;
+    if (l > h)
+        return -EINVAL;
+    *high = h;
+    *low = l;
+    return 0;
 }
 
 int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts,
@@ -114,9 +117,8 @@ int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts
         t->read_size = INT32_MAX;
     size_t high = opts && opts->high_water ? opts->high_water : CIO_TRANSPORT_LIMIT_DEFAULT;
     size_t low = opts && opts->low_water ? opts->low_water : CIO_TRANSPORT_LIMIT_DEFAULT;
-    limits(t, high, low);
-    if (t->low > t->high)
-        t->low = t->high;
+    if (cio__transport_limits(&t->high, &t->low, high, low) < 0)
+        t->high = t->low = high == CIO_TRANSPORT_LIMIT_DEFAULT ? DEFAULT_HIGH : high;
     *out = &t->b;
     return 0;
 }
@@ -521,13 +523,9 @@ static size_t sock_get_write_buffer_size(const cio_transport *bt)
 static int sock_set_write_buffer_limits(cio_transport *bt, size_t high, size_t low)
 {
     struct sock *t = (struct sock *)bt;
-    size_t oh = t->high, ol = t->low;
-    limits(t, high, low);
-    if (t->low > t->high) {
-        t->high = oh;
-        t->low = ol;
-        return -EINVAL;
-    }
+    int rc = cio__transport_limits(&t->high, &t->low, high, low);
+    if (rc < 0)
+        return rc;
     maybe_pause(t);
     maybe_resume(t);
     return 0;

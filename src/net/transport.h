@@ -77,6 +77,11 @@ void cio__transport_start(cio_transport *t, const cio_protocol *proto, void *ud)
 /* Frees a transport that was never started (its fd is closed). */
 void cio__transport_discard(cio_transport *t);
 
+/* The watermarks from high/low as set_write_buffer_limits takes them
+ * (CIO_TRANSPORT_LIMIT_DEFAULT: 64 KiB, or 4 * low; low: high / 4).
+ * 0, or -EINVAL (low > high; *high and *low unchanged). */
+int cio__transport_limits(size_t *high, size_t *low, size_t h, size_t l);
+
 /* White-box counter for tests: SENDMSG ops submitted by all transports. */
 extern unsigned long cio__transport_writev_count;
 
