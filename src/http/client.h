@@ -17,8 +17,8 @@
  * busy; a busy connection holds one of the origin's slots (the per-host
  * limit).  A connection is freed only after its transport's
  * connection_lost, because the transport may be receiving into its buffer
- * until then; closing one means aborting the transport and detaching it
- * (conn_discard), and the callback frees it later.
+ * until then; closing one means aborting the transport (conn_discard),
+ * and the callback frees it later.
  */
 #ifndef CIO_HTTP_CLIENT_INTERNAL_H
 #define CIO_HTTP_CLIENT_INTERNAL_H
@@ -60,7 +60,7 @@ typedef struct cio__hc_conn {
     uint8_t lost;                /* connection_lost ran */
     uint8_t eof;                 /* the peer closed its side */
     uint8_t idle;                /* in the idle list */
-    uint8_t discarded;           /* detached and aborted: connection_lost
+    uint8_t discarded;           /* aborted: connection_lost detaches and
                                     frees it */
     uint8_t wpaused;             /* pause_writing: wait before writing more */
     uint8_t rpaused;             /* we paused reading (flow control) */
@@ -110,7 +110,8 @@ struct cio_http_client {
 /* Opens a connection to o's origin within the deadline (loop time,
  * INFINITY: none) and the connect timeout.  Suspends. */
 int cio__hc_conn_open(cio__hc_origin *o, double deadline, cio__hc_conn **out);
-/* Closes k at once and detaches it: it is freed after connection_lost. */
+/* Closes k at once; it stays on the client's list (close waits for it)
+ * until connection_lost frees it.  k must be neither idle nor owned. */
 void cio__hc_conn_discard(cio__hc_conn *k);
 /* Detaches k from its client (origin NULL, off the client's list): it no
  * longer counts against the client, whose close does not wait for it. */

@@ -88,7 +88,7 @@ static void on_lost(cio_transport *t, int error, void *ud)
     k->lost = 1;
     k->err = error;
     if (k->discarded) {
-        cio__hc_conn_detach(k); /* aborted by the client's close, still counted */
+        cio__hc_conn_detach(k); /* discarded: counted until now */
         conn_free(k);
         return;
     }
@@ -205,11 +205,13 @@ void cio__hc_conn_detach(cio__hc_conn *k)
 
 void cio__hc_conn_discard(cio__hc_conn *k)
 {
-    cio__hc_conn_detach(k);
     if (k->lost) {
+        cio__hc_conn_detach(k);
         conn_free(k);
         return;
     }
+    /* Still counted by the client until connection_lost, so that its
+     * close waits for the transport to be gone. */
     k->discarded = 1;
     cio_transport_abort(k->t);
 }

@@ -185,25 +185,20 @@ void cio__hc_pool_close_all(cio_http_client *c)
         c->sweep = NULL;
     }
     /* Busy connections are held by replies, which close them on release:
-     * detach them.  Idle ones are aborted but stay counted until their
-     * connection_lost, which the client's close waits for (so none is
-     * left behind when the loop ends). */
+     * detach them.  Idle ones are aborted, and they and the ones being
+     * closed stay counted until their connection_lost, which the client's
+     * close waits for (so none is left behind when the loop ends). */
     cio__hc_conn *k = c->conns, *next;
     for (; k; k = next) {
         next = k->anext;
-        if (!k->idle)
+        if (!k->idle && !k->discarded)
             cio__hc_conn_detach(k);
     }
     for (cio__hc_origin *o = c->origins; o; o = o->next) {
         while (o->idle) {
             k = o->idle;
             cio__hc_pool_unlink(k);
-            if (k->lost) {
-                cio__hc_conn_discard(k);
-                continue;
-            }
-            k->discarded = 1;
-            cio_transport_abort(k->t);
+            cio__hc_conn_discard(k);
         }
     }
 }
