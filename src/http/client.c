@@ -216,6 +216,10 @@ int cio_http_client_close(cio_http_client *c)
             break; /* not in a task, or the loop is closing: nothing to wait for */
     }
     cio_shield_end();
+    /* Not in a task (nothing could be waited for): the connections still
+     * closing free themselves later, without the client. */
+    while (c->conns)
+        cio__hc_conn_detach(c->conns);
     cio__hc_pool_free(c);
     free_client(c);
     return 0;
