@@ -32,7 +32,11 @@ struct cio__hc_inflate {
 static voidpf z_alloc(voidpf opaque, uInt n, uInt size)
 {
     (void)opaque;
-    return cio__calloc(n, size);
+    /* zlib needs no zeroed memory: calloc would clear the 32 KiB window
+     * of every decoded reply */
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    return cio__malloc((size_t)n * size);
 }
 
 static void z_free(voidpf opaque, voidpf p)
