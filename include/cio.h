@@ -49,5 +49,6 @@
 #include "cio/signal.h"
 #include "cio/process.h"
 #include "cio/file.h"
+#include "cio/http.h"
 
 #endif
