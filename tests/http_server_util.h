@@ -224,14 +224,14 @@ static int serve_main(void *arg, void **result)
 }
 
 /* Runs client(x) in a thread against a fresh server; returns its result. */
-static int serve(srv_ctx *x)
+static inline int serve(srv_ctx *x)
 {
     return cio_run(serve_main, x, NULL);
 }
 
 /* ---- blocking socket helpers ------------------------------------------------ */
 
-static int tcp_connect(int port)
+static inline int tcp_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -245,7 +245,7 @@ static int tcp_connect(int port)
     return fd;
 }
 
-static void send_all(int fd, const void *p, size_t n)
+static inline void send_all(int fd, const void *p, size_t n)
 {
     const char *s = p;
     while (n) {
@@ -259,7 +259,7 @@ static void send_all(int fd, const void *p, size_t n)
 
 /* Reads until EOF or timeout seconds of silence; returns the bytes (NUL
  * terminated) and sets *eof when the server closed. */
-static size_t read_until_eof(int fd, char *out, size_t cap, double timeout, int *eof)
+static inline size_t read_until_eof(int fd, char *out, size_t cap, double timeout, int *eof)
 {
     size_t n = 0;
     *eof = 0;
@@ -279,7 +279,7 @@ static size_t read_until_eof(int fd, char *out, size_t cap, double timeout, int 
 }
 
 /* Reads until the text holds `count` occurrences of needle, or timeout. */
-static size_t read_until_count(int fd, char *out, size_t cap, const char *needle, int count,
+static inline size_t read_until_count(int fd, char *out, size_t cap, const char *needle, int count,
                                double timeout)
 {
     size_t n = 0;
@@ -303,7 +303,7 @@ static size_t read_until_count(int fd, char *out, size_t cap, const char *needle
 }
 
 /* One request on a fresh connection: sends req, reads until EOF. */
-static size_t exchange(int port, const char *req, size_t len, char *out, size_t cap,
+static inline size_t exchange(int port, const char *req, size_t len, char *out, size_t cap,
                        int *eof)
 {
     int fd = tcp_connect(port);
@@ -320,7 +320,7 @@ static size_t exchange(int port, const char *req, size_t len, char *out, size_t 
 
 /* Runs a shell command, capturing its stdout into out; returns its exit
  * status (-1 if it could not run). */
-static int run_cmd(const char *cmd, char *out, size_t cap)
+static inline int run_cmd(const char *cmd, char *out, size_t cap)
 {
     FILE *f = popen(cmd, "r");
     if (!f)
@@ -331,7 +331,7 @@ static int run_cmd(const char *cmd, char *out, size_t cap)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int have_cmd(const char *name)
+static inline int have_cmd(const char *name)
 {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", name);

@@ -221,7 +221,7 @@ static void handler_returned(cio__http_conn *c, int rc)
     if (c->lost)
         return;
     if (req->resp == CIO__RESP_NONE) {
-        if (rc < 0 && !c->body_err)
+        if (rc < 0 && rc != -ECANCELED && !c->body_err)
             cio_log(CIO_LOG_WARNING, "http: handler for %s %s failed: %s", req->method,
                     req->target, cio_strerror(rc));
         if (c->body_err == CIO_ELIMIT)
