@@ -1,6 +1,7 @@
 /*
- * HTTP Server-Sent Events: a stream of events pushed to a browser or any
- * client, the seeds' streaming use case.
+ * HTTP Server-Sent Events: events pushed to a client as they happen.
+ *
+ * The seeds' streaming use case: a browser's EventSource, or any client.
  *
  * The asyncio program it mirrors (aiohttp.web with aiohttp-sse's idea):
  *
