@@ -1,6 +1,7 @@
 /*
- * HTTP JSON API: a route that awaits something slow and returns JSON,
- * served to many clients at once (scenario 12).
+ * HTTP JSON API: a slow awaited route answering JSON to many clients.
+ *
+ * Scenario 12: a small web API started with one command.
  *
  * The asyncio program it mirrors (aiohttp.web):
  *
