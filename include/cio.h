@@ -51,5 +51,6 @@
 #include "cio/process.h"
 #include "cio/file.h"
 #include "cio/http_client.h"
+#include "cio/http.h"
 
 #endif
