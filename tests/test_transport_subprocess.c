@@ -209,6 +209,22 @@ static int codes_main(void *arg, void **result)
     srec_free(&r);
     cio_transport_release(t);
 
+    /* The child exits while a grandchild still holds its stdout:
+     * process_exited comes first, connection_lost only once the pipe
+     * closes (asyncio's _try_finish). */
+    struct srec gc = {0};
+    CHECK_RC(cio_subprocess_shell(&sproto, &gc, "(sleep 0.3; echo late) & exit 0", NULL, &t),
+             0);
+    CHECK(wait_int(&gc.exited, 1));
+    cio_sleep(0.05);
+    CHECK_EQ(gc.lost, 0);
+    CHECK_EQ(gc.pipe_lost[1], 0);
+    CHECK(wait_int(&gc.lost, 1));
+    CHECK(gc.out[1] && !strcmp(gc.out[1], "late\n"));
+    CHECK(!gc.bad_order);
+    srec_free(&gc);
+    cio_transport_release(t);
+
     /* kill: the status is minus the signal. */
     struct srec k = {0};
     CHECK_RC(cio_subprocess_exec(&sproto, &k, "sleep", (char *[]){"sleep", "30", NULL}, NULL, &t),
