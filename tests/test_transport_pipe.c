@@ -103,8 +103,8 @@ static int wait_int(const int *v, int want)
 {
     int n = (int)(5000 * test_timeout_multiplier());
     for (int i = 0; i < n && *v < want; i++)
-        if (cio_sleep(0.001) < 0)
-            break;
+        if (cio_sleep(0.001) == -ECANCELED)
+            break; /* (-ENOMEM under the allocation sweep: go on) */
     return *v >= want;
 }
 
@@ -112,8 +112,8 @@ static int wait_size(const size_t *v, size_t want)
 {
     int n = (int)(10000 * test_timeout_multiplier());
     for (int i = 0; i < n && *v < want; i++)
-        if (cio_sleep(0.001) < 0)
-            break;
+        if (cio_sleep(0.001) == -ECANCELED)
+            break; /* (-ENOMEM under the allocation sweep: go on) */
     return *v >= want;
 }
 
@@ -438,6 +438,62 @@ static void test_args(void)
     close(fds[1]);
 }
 
+/* ---- allocation failures ---------------------------------------------------------------------------------- */
+
+static int sweep_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    int fds[2];
+    CHECK(pipe2(fds, O_CLOEXEC) == 0);
+    struct prec rd = {0}, wr = {0};
+    cio_transport *tr = NULL, *tw = NULL;
+    int rc = cio_connect_read_pipe(&pproto, &rd, fds[0], &tr);
+    if (rc < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return rc;
+    }
+    rc = cio_connect_write_pipe(&pproto, &wr, fds[1], &tw);
+    if (rc < 0) {
+        close(fds[1]);
+        cio_transport_close(tr);
+        wait_int(&rd.lost, 1);
+        cio_transport_release(tr);
+        return rc;
+    }
+    size_t n = 200000;
+    unsigned char *blob = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        blob[i] = pattern(i);
+    rc = cio_transport_write(tw, blob, n);
+    free(blob);
+    cio_transport_close(tw);
+    CHECK(wait_int(&rd.lost, 1));
+    if (!wr.lost)
+        cio_transport_abort(tw);
+    CHECK(wait_int(&wr.lost, 1));
+    if (rc == 0 && rd.got != n)
+        rc = rd.lost_err ? rd.lost_err : wr.lost_err ? wr.lost_err : -ENOMEM;
+    CHECK_EQ(rd.bad_bytes, 0);
+    CHECK(!rd.bad_order && !wr.bad_order);
+    cio_transport_release(tr);
+    cio_transport_release(tw);
+    return rc;
+}
+
+static int sweep_run(long n, void *arg)
+{
+    (void)n;
+    return cio_run(sweep_main, arg, NULL);
+}
+
+static void test_alloc_failures(void)
+{
+    long points = test_alloc_sweep(sweep_run, NULL, 400, TEST_ALLOC_ENOMEM);
+    fprintf(stderr, "  %ld allocation points\n", points);
+}
+
 int main(void)
 {
     RUN(test_big_transfer);
@@ -446,5 +502,6 @@ int main(void)
     RUN(test_close_abort);
     RUN(test_pause_reading);
     RUN(test_args);
+    RUN(test_alloc_failures);
     return test_finish();
 }

@@ -135,11 +135,15 @@ int cio__datagram_transport_open(cio_loop *loop, int fd, int connected,
                                  const cio_transport_options *opts, cio_transport **out);
 
 /* transport_pipe.c: a pipe transport over fd (non-blocking already,
- * taken on success), reading (write 0) or writing (write 1), running
- * proto with ud; connection_made is called, then reading starts.
- * *out gets a reference for the caller.  0, -ENOMEM or -EINVAL. */
-int cio__pipe_transport_open(cio_loop *loop, int fd, int write, const cio_protocol *proto,
-                             void *ud, cio_transport **out);
+ * taken on success), reading (write 0) or writing (write 1), with no
+ * protocol yet and nothing started: the caller holds no reference of its
+ * own (take one with cio_transport_retain).  0, -ENOMEM or -EINVAL. */
+int cio__pipe_transport_new(cio_loop *loop, int fd, int write, cio_transport **out);
+/* Sets the protocol, calls connection_made, then starts reading (read
+ * pipes) or watching for the reader to leave (write pipes). */
+void cio__pipe_transport_start(cio_transport *t, const cio_protocol *proto, void *ud);
+/* Frees a pipe transport that was never started (its fd is closed). */
+void cio__pipe_transport_discard(cio_transport *t);
 
 /* White-box counter for tests: SENDMSG ops submitted by all transports. */
 extern unsigned long cio__transport_writev_count;

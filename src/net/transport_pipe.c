@@ -457,8 +457,7 @@ static const struct cio__transport_vt write_vt = {
 
 /* ---- opening ------------------------------------------------------------------------ */
 
-int cio__pipe_transport_open(cio_loop *loop, int fd, int write, const cio_protocol *proto,
-                             void *ud, cio_transport **out)
+int cio__pipe_transport_new(cio_loop *loop, int fd, int write, cio_transport **out)
 {
     if (!loop || fd < 0)
         return -EINVAL;
@@ -467,9 +466,8 @@ int cio__pipe_transport_open(cio_loop *loop, int fd, int write, const cio_protoc
         return -ENOMEM;
     t->b.vt = write ? &write_vt : &read_vt;
     t->b.loop = loop;
-    t->b.refs = 2; /* alive until connection_lost, and the caller's */
-    t->b.proto = proto ? proto : &cio__no_protocol;
-    t->b.ud = ud;
+    t->b.refs = 1; /* alive until connection_lost */
+    t->b.proto = &cio__no_protocol;
     t->fd = fd;
     t->writer = (uint8_t)(write != 0);
     t->rwait.wake = read_wake;
@@ -478,6 +476,14 @@ int cio__pipe_transport_open(cio_loop *loop, int fd, int write, const cio_protoc
     cio__transport_limits(CIO_TRANSPORT_LIMIT_DEFAULT, CIO_TRANSPORT_LIMIT_DEFAULT, &t->high,
                           &t->low);
     *out = &t->b;
+    return 0;
+}
+
+void cio__pipe_transport_start(cio_transport *bt, const cio_protocol *proto, void *ud)
+{
+    struct pipe_tr *t = (struct pipe_tr *)bt;
+    t->b.proto = proto ? proto : &cio__no_protocol;
+    t->b.ud = ud;
     t->b.refs++; /* connection_made may close and lose the transport */
     if (t->b.proto->connection_made)
         t->b.proto->connection_made(&t->b, t->b.ud);
@@ -488,8 +494,9 @@ int cio__pipe_transport_open(cio_loop *loop, int fd, int write, const cio_protoc
             schedule_read(t);
     }
     unref(t);
-    return 0;
 }
+
+void cio__pipe_transport_discard(cio_transport *t) { cio__transport_unref(t); }
 
 /* Checks fd is a pipe, socket or character device and makes it
  * non-blocking (asyncio's checks in the pipe transports); *oldfl gets
@@ -520,10 +527,14 @@ static int connect_pipe(const cio_protocol *proto, void *ud, int fd, int write,
     int rc = prepare(fd, &fl);
     if (rc < 0)
         return rc == -EINVAL ? cio__bad_arg(loop, fn, "fd is not a pipe, socket or tty") : rc;
-    rc = cio__pipe_transport_open(loop, fd, write, proto, ud, out);
-    if (rc < 0)
+    rc = cio__pipe_transport_new(loop, fd, write, out);
+    if (rc < 0) {
         fcntl(fd, F_SETFL, fl); /* the caller's descriptor, as it was */
-    return rc;
+        return rc;
+    }
+    (*out)->refs++; /* the caller's */
+    cio__pipe_transport_start(*out, proto, ud);
+    return 0;
 }
 
 int cio_connect_read_pipe(const cio_protocol *proto, void *ud, int fd, cio_transport **out)

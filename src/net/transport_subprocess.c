@@ -41,7 +41,6 @@ struct sub {
     cio_transport *pipes[3];   /* its pipe transports (references), or NULL */
     struct pipe_ud pud[3];     /* their protocols' pointers */
     uint8_t pipe_open[3];      /* pipe i has not had connection_lost yet */
-    uint8_t exit_watched;      /* child_exited is registered (holds a reference) */
     uint8_t exited;            /* process_exited was called */
     uint8_t closing;           /* close was called */
     uint8_t lost_scheduled;    /* connection_lost is queued or done */
@@ -127,7 +126,6 @@ static void child_exited(cio_future *fut, void *arg)
 {
     (void)fut;
     struct sub *s = arg;
-    s->exit_watched = 0;
     s->exited = 1;
     if (s->b.proto->process_exited)
         s->b.proto->process_exited(&s->b, s->b.ud);
@@ -155,25 +153,14 @@ static void sub_close(cio_transport *bt)
 
 static int sub_is_closing(const cio_transport *bt) { return ((const struct sub *)bt)->closing; }
 
+/* The last reference went, after connection_lost: every pipe has had its
+ * connection_lost and the child was reaped. */
 static void sub_destroy(cio_transport *bt)
 {
     struct sub *s = (struct sub *)bt;
-    if (s->exit_watched) {
-        cio_future *f = cio__subprocess_exited(s->p);
-        if (f)
-            cio_future_remove_done_callback(f, child_exited, s);
-    }
-    for (int i = 0; i < 3; i++) {
-        if (!s->pipes[i])
-            continue;
-        if (s->pipe_open[i]) {
-            /* Never started or loop gone: the pipe must not call back. */
-            cio_transport_set_protocol(s->pipes[i], NULL, NULL);
-            cio_transport_abort(s->pipes[i]);
-        }
+    for (int i = 0; i < 3; i++)
         cio_transport_release(s->pipes[i]);
-    }
-    cio_subprocess_free(s->p); /* kills and reaps a child still running */
+    cio_subprocess_free(s->p);
     cio__free(s);
 }
 
@@ -261,33 +248,42 @@ static int open_sub(const char *fn, const cio_protocol *proto, void *ud, const c
     }
     s->b.vt = &sub_vt;
     s->b.loop = loop;
-    s->b.refs = 1; /* until the pieces are in place: destroy undoes them */
     s->b.proto = proto;
     s->b.ud = ud;
+    /* Everything that can fail comes first, so a failure undoes it all
+     * at once: nothing has started nor been scheduled yet. */
     for (int i = 0; i < 3 && rc == 0; i++) {
         int fd = cio__subprocess_take_pipe(s->p, i);
         if (fd < 0)
             continue;
-        s->pud[i] = (struct pipe_ud){.s = s, .fd = i};
-        rc = cio__pipe_transport_open(loop, fd, i == 0, &pipe_proto, &s->pud[i], &s->pipes[i]);
+        rc = cio__pipe_transport_new(loop, fd, i == 0, &s->pipes[i]);
         if (rc < 0)
             cio_close(fd);
-        else
-            s->pipe_open[i] = 1;
     }
     cio_future *exited = cio__subprocess_exited(s->p);
     if (rc == 0 && !exited)
         rc = CIO_ECLOSED;
-    if (rc == 0 && (rc = cio_future_add_done_callback(exited, child_exited, s)) == 0) {
-        s->exit_watched = 1;
-        s->b.refs++;
-    }
+    if (rc == 0)
+        rc = cio_future_add_done_callback(exited, child_exited, s);
     if (rc < 0) {
-        unref(s); /* destroy: pipes aborted silently, child killed, reaped */
+        for (int i = 0; i < 3; i++)
+            if (s->pipes[i])
+                cio__pipe_transport_discard(s->pipes[i]);
+        cio_subprocess_free(s->p); /* kills and reaps the child */
+        cio__free(s);
         return rc;
     }
-    s->b.refs += 2; /* alive until connection_lost, and the caller's; the
-                       opening hold is dropped below */
+    /* alive until connection_lost, the exit callback's, the caller's,
+     * and this call's own while connection_made runs */
+    s->b.refs = 4;
+    for (int i = 0; i < 3; i++) {
+        if (!s->pipes[i])
+            continue;
+        s->pud[i] = (struct pipe_ud){.s = s, .fd = i};
+        s->pipe_open[i] = 1;
+        cio_transport_retain(s->pipes[i]); /* ours, until t is freed */
+        cio__pipe_transport_start(s->pipes[i], &pipe_proto, &s->pud[i]);
+    }
     *out = &s->b;
     if (proto->connection_made)
         proto->connection_made(&s->b, ud);
