@@ -496,6 +496,62 @@ static void test_args(void)
              CIO_ENOTASK);
 }
 
+/* ---- allocation failures ---------------------------------------------------------------------- */
+
+static int sweep_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    struct drec a = {0}, b = {0};
+    cio_transport *ta, *tb;
+    cio_loop *loop = cio_get_running_loop();
+    int rc = cio__datagram_transport_open(loop, sv[0], 1, &dproto, &a, NULL, &ta);
+    if (rc < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return rc;
+    }
+    rc = cio__datagram_transport_open(loop, sv[1], 1, &dproto, &b, NULL, &tb);
+    if (rc < 0) {
+        close(sv[1]);
+        cio_transport_abort(ta);
+        wait_int(&a.lost, 1);
+        cio_transport_release(ta);
+        return rc;
+    }
+    /* Enough to fill the socket, so some are queued. */
+    char msg[1000] = {0};
+    for (int i = 0; i < 400 && rc == 0; i++) {
+        memcpy(msg, &i, sizeof i);
+        rc = cio_transport_sendto(ta, msg, sizeof msg, NULL, 0);
+    }
+    int want = rc == 0 ? 400 : 0;
+    wait_int(&b.count, want);
+    if (rc == 0 && b.count != want)
+        rc = b.errors || a.errors || a.lost || b.lost ? -ENOMEM : -EIO;
+    CHECK_EQ(b.out_of_order, 0);
+    cio_transport_close(ta);
+    cio_transport_close(tb);
+    CHECK(wait_int(&a.lost, 1) && wait_int(&b.lost, 1));
+    cio_transport_release(ta);
+    cio_transport_release(tb);
+    return rc;
+}
+
+static int sweep_run(long n, void *arg)
+{
+    (void)n;
+    return cio_run(sweep_main, arg, NULL);
+}
+
+static void test_alloc_failures(void)
+{
+    long points = test_alloc_sweep(sweep_run, NULL, 400, TEST_ALLOC_ENOMEM);
+    fprintf(stderr, "  %ld allocation points\n", points);
+}
+
 int main(void)
 {
     RUN(test_udp_echo);
@@ -505,5 +561,6 @@ int main(void)
     RUN(test_abort_drops);
     RUN(test_burst);
     RUN(test_args);
+    RUN(test_alloc_failures);
     return test_finish();
 }

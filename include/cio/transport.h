@@ -237,7 +237,8 @@ CIO_EXTERN int cio_create_datagram_endpoint(const cio_protocol *proto, void *ud,
  * datagram, and pause_writing / resume_writing follow the watermarks.  A
  * failed send is reported to error_received (at once, or when a queued
  * datagram fails), as asyncio does, and the endpoint stays open.
- * Returns 0, or: CIO_ECLOSED after close/abort, -EDESTADDRREQ (addr NULL
+ * Returns 0, or: CIO_ECLOSED after close/abort (or the error that ended
+ * the endpoint, as connection_lost reports it), -EDESTADDRREQ (addr NULL
  * on an unconnected endpoint), -EINVAL (bad arguments, addr not the
  * peer's), -ENOTSUP (t is not a datagram transport), -ENOMEM (nothing
  * queued).  Never suspends.

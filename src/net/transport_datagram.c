@@ -338,7 +338,7 @@ static int dgram_sendto(cio_transport *bt, const void *data, size_t len,
 {
     struct dgram *t = (struct dgram *)bt;
     if (t->closing || t->lost_scheduled)
-        return CIO_ECLOSED;
+        return t->error ? t->error : CIO_ECLOSED;
     if (addr && (addrlen == 0 || addrlen > sizeof(struct sockaddr_storage)))
         return cio__bad_arg(t->b.loop, "cio_transport_sendto", "bad address length");
     if (t->connected && addr) {
