@@ -1,8 +1,7 @@
 /*
- * transport_buf.c - the write buffer of the byte-stream transports (pipe
- * transports; the socket transport keeps its own copy for now): a list
- * of chunks that bytes are appended to and consumed from, and the
- * watermark defaults of set_write_buffer_limits.
+ * transport_buf.c - the write buffer of the byte-stream transports (socket
+ * and pipe transports): a list of chunks that bytes are appended to and
+ * consumed from, and the watermark defaults of set_write_buffer_limits.
  *
  * Chunks are at least CHUNK_MIN bytes, so many small writes share one
  * allocation, and never move, so a write in flight may point into them.
