@@ -8,6 +8,7 @@
  * buffer, abort dropping it, and bad arguments.
  */
 #include <fcntl.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -415,6 +416,25 @@ static int args_main(void *arg, void **result)
     close(fds[0]);
     close(fds[1]);
     CHECK_RC(cio_connect_write_pipe(&pproto, &r, fds[1], &t), -EBADF);
+    /* A terminal (a pty) is readable when input comes: that does not end
+     * a write pipe over it (asyncio watches only FIFOs and sockets). */
+    int mfd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (mfd >= 0 && grantpt(mfd) == 0 && unlockpt(mfd) == 0) {
+        int sfd = open(ptsname(mfd), O_RDWR | O_NOCTTY | O_CLOEXEC);
+        CHECK(sfd >= 0);
+        struct prec tw = {0};
+        CHECK_RC(cio_connect_write_pipe(&pproto, &tw, sfd, &t), 0);
+        CHECK_EQ(write(mfd, "typed\n", 6), 6); /* the slave is readable now */
+        CHECK_RC(cio_transport_write(t, "shown", 5), 0);
+        cio_sleep(0.02);
+        CHECK_EQ(tw.lost, 0);
+        cio_transport_close(t);
+        CHECK(wait_int(&tw.lost, 1));
+        CHECK_EQ(tw.lost_err, 0);
+        cio_transport_release(t);
+    }
+    if (mfd >= 0)
+        close(mfd);
     /* /dev/null is a character device epoll cannot watch: writes work. */
     int dn = open("/dev/null", O_WRONLY | O_CLOEXEC);
     struct prec w = {0};

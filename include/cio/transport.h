@@ -273,10 +273,10 @@ CIO_EXTERN int cio_connect_read_pipe(const cio_protocol *proto, void *ud, int fd
  * pause_writing / resume_writing callbacks work as for sockets;
  * cio_transport_write_eof closes the pipe once the buffer is written
  * (pipes have no half-close).  Writes never raise SIGPIPE: a write to a
- * pipe whose reader has gone fails the transport with -EPIPE.  The
- * transport also watches for the reader leaving while it writes nothing
- * (asyncio watches the write end's readability): connection_lost(0)
- * follows, or -EPIPE if bytes were still queued.  Errors as
+ * pipe whose reader has gone fails the transport with -EPIPE.  Over a
+ * pipe, FIFO or socket the transport also watches for the reader leaving
+ * while it writes nothing (asyncio watches the write end's readability):
+ * connection_lost(0) follows, or -EPIPE if bytes were still queued.  Errors as
  * cio_connect_read_pipe.  Does not suspend.
  */
 CIO_EXTERN int cio_connect_write_pipe(const cio_protocol *proto, void *ud, int fd,

@@ -15,9 +15,10 @@
  * writability edge (a POLL_OUT op).  Writes never raise SIGPIPE
  * (cio__pipe_writev).  A pipe's write end is never readable, but it
  * reports an error once the reader has gone, so a POLL_IN op watches for
- * that, as asyncio watches the write end's readability: the transport
- * learns the reader left even when it writes nothing (connection_lost(0),
- * or -EPIPE if bytes were still queued).
+ * that on FIFOs and sockets, as asyncio watches their write end's
+ * readability (not a terminal's, which is readable when a key is hit):
+ * the transport learns the reader left even when it writes nothing
+ * (connection_lost(0), or -EPIPE if bytes were still queued).
  *
  * Closing: connection_lost runs from a call_soon callback, once; the
  * descriptor is closed after it.
@@ -40,6 +41,9 @@ struct pipe_tr {
     struct cio_transport b;    /* first: what protocols see */
     int fd;                    /* the pipe, -1 once closed */
     uint8_t writer;            /* 1: a write pipe, 0: a read pipe */
+    uint8_t watch_hup;         /* write pipe over a FIFO or socket: watch
+                                  for the reader leaving (not a terminal,
+                                  readable whenever someone types) */
     /* reading (read pipes) */
     struct cio__op rop;        /* the read in flight */
     struct cio__waiter rwait;  /* woken when it ends */
@@ -470,6 +474,9 @@ int cio__pipe_transport_new(cio_loop *loop, int fd, int write, cio_transport **o
     t->b.proto = &cio__no_protocol;
     t->fd = fd;
     t->writer = (uint8_t)(write != 0);
+    struct stat st;
+    t->watch_hup = t->writer && fstat(fd, &st) == 0 &&
+                   (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
     t->rwait.wake = read_wake;
     t->wwait.wake = write_wake;
     t->hwait.wake = hangup_wake;
@@ -487,12 +494,10 @@ void cio__pipe_transport_start(cio_transport *bt, const cio_protocol *proto, voi
     t->b.refs++; /* connection_made may close and lose the transport */
     if (t->b.proto->connection_made)
         t->b.proto->connection_made(&t->b, t->b.ud);
-    if (!t->closing) {
-        if (t->writer)
-            watch_hangup(t);
-        else
-            schedule_read(t);
-    }
+    if (!t->closing && !t->writer)
+        schedule_read(t);
+    else if (!t->closing && t->watch_hup)
+        watch_hangup(t);
     unref(t);
 }
 
