@@ -1,6 +1,8 @@
 /*
  * cio/subprocess.h - child processes (asyncio.create_subprocess_exec,
- * create_subprocess_shell and asyncio.subprocess.Process).
+ * create_subprocess_shell and asyncio.subprocess.Process), and the same
+ * children under a protocol (loop.subprocess_exec / subprocess_shell,
+ * SubprocessTransport and SubprocessProtocol; see the last section).
  *
  * A subprocess belongs to the loop running when it was created.  It is
  * reaped as soon as it exits, whether or not anyone waits (the loop
@@ -39,6 +41,7 @@
 
 #include "loop.h"
 #include "stream.h"
+#include "transport.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -181,6 +184,75 @@ CIO_EXTERN int cio_subprocess_kill(cio_subprocess *p);
  * freed.  Must not be called while a task waits on p.  NULL is a no-op.
  */
 CIO_EXTERN void cio_subprocess_free(cio_subprocess *p);
+
+/* ---- subprocess transports (callbacks, no task) ------------------------------ */
+
+/*
+ * loop.subprocess_exec: starts file with argv as cio_create_subprocess_exec
+ * does (same spawning, reaping and signals) and drives it with proto's
+ * SubprocessProtocol members, no task involved: connection_made (before
+ * this returns), then pipe_data_received(fd 1 or 2) as the child writes,
+ * pipe_connection_lost(fd 0, 1 or 2) as each pipe closes, and
+ * process_exited once it is reaped, in the order they happen; then
+ * connection_lost(0) once the child has exited and every pipe has closed
+ * (asyncio's order).  stdin's pause_writing / resume_writing go to the
+ * protocol's members of those names.  opts NULL makes stdin, stdout and
+ * stderr pipes (asyncio's defaults); otherwise opts says, as for
+ * cio_create_subprocess_exec (pipe, /dev/null, inherit, stderr to
+ * stdout; cwd, env).  Write to the child with
+ * cio_transport_write(cio_subprocess_transport_pipe(t, 0), ...) and close
+ * its stdin with cio_transport_close on that pipe.  *out gets a reference
+ * owned by the caller (cio_transport_release); the transport holds itself
+ * until connection_lost, so the child is always reaped.  Errors: as
+ * cio_create_subprocess_exec (-EINVAL, -ENOENT, -EACCES, -ENOMEM,
+ * CIO_ENOLOOP...); nothing is left running then and no callback ran.
+ * Does not suspend.
+ *
+ *     static void out(cio_transport *t, int fd, const void *d, size_t n,
+ *                     void *ud) { fwrite(d, 1, n, stdout); }
+ *     static void done(cio_transport *t, int err, void *ud) { ... }
+ *     static const cio_protocol proto = {.pipe_data_received = out,
+ *                                        .connection_lost = done};
+ *     cio_transport *t;
+ *     cio_subprocess_exec(&proto, NULL, "ls", (char *[]){"ls", NULL},
+ *                         NULL, &t);
+ */
+CIO_EXTERN int cio_subprocess_exec(const cio_protocol *proto, void *ud, const char *file,
+                                   char *const argv[], const cio_subprocess_opts *opts,
+                                   cio_transport **out);
+
+/* loop.subprocess_shell: as cio_subprocess_exec, running "/bin/sh -c cmd". */
+CIO_EXTERN int cio_subprocess_shell(const cio_protocol *proto, void *ud, const char *cmd,
+                                    const cio_subprocess_opts *opts, cio_transport **out);
+
+/* SubprocessTransport.get_pid: the child's process id, or -EINVAL when t
+ * is not a subprocess transport. */
+CIO_EXTERN int cio_subprocess_transport_pid(const cio_transport *t);
+
+/* SubprocessTransport.get_returncode: as cio_subprocess_returncode: 1 and
+ * *code (exit status, or minus the signal) once reaped, 0 while running,
+ * -EINVAL. */
+CIO_EXTERN int cio_subprocess_transport_returncode(const cio_transport *t, int *code);
+
+/*
+ * SubprocessTransport.get_pipe_transport: the pipe transport of the
+ * child's fd (0 stdin: a write pipe, 1 stdout / 2 stderr: read pipes), or
+ * NULL if that stream is not a pipe (or t is not a subprocess transport).
+ * It belongs to t (valid as long as t is; do not release it); its
+ * protocol is t's own, so do not replace it.
+ */
+CIO_EXTERN cio_transport *cio_subprocess_transport_pipe(const cio_transport *t, int fd);
+
+/*
+ * SubprocessTransport.send_signal / terminate (SIGTERM) / kill (SIGKILL):
+ * as cio_subprocess_send_signal (0 after the child was reaped: no signal
+ * to a recycled pid).  BaseTransport.close (cio_transport_close) closes
+ * the pipes and kills the child if it still runs; process_exited and
+ * connection_lost follow.  Errors: -EINVAL, -EPERM.  Do not suspend.
+ */
+CIO_EXTERN int cio_subprocess_transport_send_signal(cio_transport *t, int sig);
+CIO_EXTERN int cio_subprocess_transport_terminate(cio_transport *t);
+CIO_EXTERN int cio_subprocess_transport_kill(cio_transport *t);
 
 #ifdef __cplusplus
 }

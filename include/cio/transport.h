@@ -1,7 +1,10 @@
 /*
  * cio/transport.h - asyncio's transports and protocols: callback-driven
  * connections (loop.create_connection, loop.create_server,
- * loop.connect_accepted_socket, asyncio.Protocol / BufferedProtocol).
+ * loop.connect_accepted_socket, asyncio.Protocol / BufferedProtocol),
+ * datagram endpoints (loop.create_datagram_endpoint, DatagramProtocol)
+ * and pipes (loop.connect_read_pipe / connect_write_pipe).  Subprocess
+ * transports (loop.subprocess_exec) are in cio/subprocess.h.
  *
  * A transport owns a connected socket and moves bytes; a protocol is a
  * table of callbacks (with a user pointer) that the transport calls as
@@ -121,7 +124,8 @@ typedef struct cio_transport_options {
     int family;           /* AF_INET, AF_INET6 or 0 (any) for DNS */
     int no_nodelay;       /* 1: leave Nagle on (TCP_NODELAY is default) */
     int backlog;          /* servers: listen backlog (default 511) */
-    int reuse_port;       /* servers: SO_REUSEPORT */
+    int reuse_port;       /* servers, datagram endpoints: SO_REUSEPORT */
+    int allow_broadcast;  /* datagram endpoints: SO_BROADCAST */
     cio_tls_context *tls; /* asyncio's ssl=: NULL plain; a client context
                              (cio_create_connection, ...) or a server one
                              (cio_create_server, ...) makes the transports
@@ -222,6 +226,96 @@ CIO_EXTERN int cio_create_server(cio_protocol_factory_fn *factory, void *arg,
 CIO_EXTERN int cio_create_unix_server(cio_protocol_factory_fn *factory, void *arg,
                                       const char *path, const cio_transport_options *opts,
                                       cio_server **out);
+
+/* ---- datagrams ----------------------------------------------------------- */
+
+/*
+ * loop.create_datagram_endpoint: a UDP socket bound to local_host:
+ * local_port (either may be NULL / 0: any address, any port) and, if
+ * remote_host is given, connected to remote_host:remote_port (then only
+ * that peer's datagrams arrive and cio_transport_sendto needs no
+ * address).  With neither local nor remote address, opts->family must be
+ * set: the socket is then bound to nothing until its first send.  From
+ * opts: family (AF_INET / AF_INET6, else the names decide), reuse_port,
+ * allow_broadcast, read_size (the largest datagram taken whole, default
+ * 64 KiB; longer ones are cut), high_water / low_water.  Names resolve
+ * with cio_getaddrinfo.  Calls proto->connection_made before returning,
+ * then datagram_received for each datagram (with its sender) and
+ * error_received for errors (ICMP port unreachable: -ECONNREFUSED on a
+ * connected endpoint); the endpoint stays open through errors.  *out gets
+ * a reference owned by the caller (cio_transport_release).  Errors:
+ * -EINVAL, CIO_ENOTASK, CIO_EGAIERR + EAI_*, bind errors (-EADDRINUSE),
+ * -ENOMEM, -ECANCELED; nothing is left open then and no protocol callback
+ * ran.  Suspends (DNS).
+ *
+ *     static void got(cio_transport *t, const void *d, size_t n,
+ *                     const struct sockaddr *from, socklen_t fl, void *ud)
+ *     { cio_transport_sendto(t, d, n, from, fl); }   // echo it back
+ *     static const cio_protocol echo = {.datagram_received = got};
+ *     cio_transport *t;
+ *     cio_create_datagram_endpoint(&echo, NULL, "127.0.0.1", 9999, NULL, 0,
+ *                                  NULL, &t);
+ */
+CIO_EXTERN int cio_create_datagram_endpoint(const cio_protocol *proto, void *ud,
+                                            const char *local_host, int local_port,
+                                            const char *remote_host, int remote_port,
+                                            const cio_transport_options *opts,
+                                            cio_transport **out);
+
+/*
+ * DatagramTransport.sendto: sends one datagram of len bytes (0 allowed)
+ * to addr, or to the connected peer when addr is NULL (on a connected
+ * endpoint addr, if given, must be the peer's).  Sent at once when
+ * nothing is queued and the socket takes it; otherwise copied and queued
+ * (data is the caller's again on return), and sent in order as the
+ * socket drains; get_write_buffer_size counts queued bytes plus 8 per
+ * datagram, and pause_writing / resume_writing follow the watermarks.  A
+ * failed send is reported to error_received (at once, or when a queued
+ * datagram fails), as asyncio does, and the endpoint stays open.
+ * Returns 0, or: CIO_ECLOSED after close/abort (or the error that ended
+ * the endpoint, as connection_lost reports it), -EDESTADDRREQ (addr NULL
+ * on an unconnected endpoint), -EINVAL (bad arguments, addr not the
+ * peer's), -ENOTSUP (t is not a datagram transport), -ENOMEM (nothing
+ * queued).  Never suspends.
+ */
+CIO_EXTERN int cio_transport_sendto(cio_transport *t, const void *data, size_t len,
+                                    const struct sockaddr *addr, socklen_t addrlen);
+
+/* ---- pipes ------------------------------------------------------------------ */
+
+/*
+ * loop.connect_read_pipe: a read transport over fd (the read end of a
+ * pipe or FIFO, a socket or a character device such as a terminal),
+ * taking ownership of fd on success (it is set non-blocking and closed
+ * after connection_lost).  Calls connection_made before returning, then
+ * data_received as bytes arrive; at end of file eof_received (its answer
+ * is ignored: a pipe has no other side to keep open) and then
+ * connection_lost(0).  pause_reading / resume_reading / close / abort
+ * work as for sockets; the writing calls fail with -ENOTSUP.  *out gets a
+ * reference owned by the caller.  Errors: -EINVAL (NULL, negative fd, fd
+ * not a pipe, socket or character device), CIO_ENOLOOP, -ENOMEM, -errno
+ * of fstat/fcntl; fd is then still the caller's, unchanged.  Does not
+ * suspend.
+ */
+CIO_EXTERN int cio_connect_read_pipe(const cio_protocol *proto, void *ud, int fd,
+                                     cio_transport **out);
+
+/*
+ * loop.connect_write_pipe: a write transport over fd (a pipe's or FIFO's
+ * write end, a socket, a character device), taking ownership of fd as
+ * cio_connect_read_pipe.  cio_transport_write / writelines / close /
+ * abort / get_write_buffer_size / set_write_buffer_limits and the
+ * pause_writing / resume_writing callbacks work as for sockets;
+ * cio_transport_write_eof closes the pipe once the buffer is written
+ * (pipes have no half-close).  Writes never raise SIGPIPE: a write to a
+ * pipe whose reader has gone fails the transport with -EPIPE.  Over a
+ * pipe, FIFO or socket the transport also watches for the reader leaving
+ * while it writes nothing (asyncio watches the write end's readability):
+ * connection_lost(0) follows, or -EPIPE if bytes were still queued.  Errors as
+ * cio_connect_read_pipe.  Does not suspend.
+ */
+CIO_EXTERN int cio_connect_write_pipe(const cio_protocol *proto, void *ud, int fd,
+                                      cio_transport **out);
 
 /* ---- writing -------------------------------------------------------------- */
 

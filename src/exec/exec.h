@@ -72,6 +72,10 @@ void cio__work_post(struct cio__work *w);
  * -ECANCELED, ...); suspends on EAGAIN. */
 int cio__pipe_read(cio_loop *loop, int fd, void *buf, size_t len);
 int cio__pipe_write_all(cio_loop *loop, int fd, const void *buf, size_t len);
+/* writev on a non-blocking pipe, never raising SIGPIPE: bytes written, or
+ * -errno (-EAGAIN when full, -EPIPE when the reader is gone).  Does not
+ * suspend. */
+ssize_t cio__pipe_writev(int fd, const struct iovec *iov, int iovcnt);
 /* Makes a pipe: fds[0] read end, fds[1] write end, both close-on-exec;
  * the end the parent keeps (nonblock_end 0 or 1) is non-blocking. */
 int cio__pipe_make(int fds[2], int nonblock_end);

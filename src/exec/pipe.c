@@ -2,7 +2,8 @@
  * pipe.c - pipe I/O for tasks: read and write-all on non-blocking pipe
  * ends, going through the I/O layer (a read op; a write waits with
  * cio__fd_wait) when it would block.
- * Shared by subprocesses and the process pool.
+ * Shared by subprocesses, the process pool and the pipe transports
+ * (which use cio__pipe_writev alone, waiting with ops of their own).
  *
  * Writing to a pipe whose reader is gone raises SIGPIPE, which kills the
  * process by default.  A library must not change the process-wide
@@ -16,6 +17,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "exec.h"
@@ -43,8 +45,8 @@ int cio__pipe_read(cio_loop *loop, int fd, void *buf, size_t len)
     return cio__op_run(&op);
 }
 
-/* write(2) that never raises SIGPIPE (see the file comment). */
-static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
+/* writev(2) that never raises SIGPIPE (see the file comment). */
+static ssize_t writev_nosigpipe(int fd, const struct iovec *iov, int iovcnt)
 {
     sigset_t pipeset, old, pending;
     sigemptyset(&pipeset);
@@ -52,7 +54,7 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
     sigpending(&pending);
     int was_pending = sigismember(&pending, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipeset, &old);
-    ssize_t n = write(fd, buf, len);
+    ssize_t n = writev(fd, iov, iovcnt);
     int e = errno;
     if (n < 0 && e == EPIPE && !was_pending) {
         struct timespec zero = {0, 0};
@@ -62,6 +64,21 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = e;
     return n;
+}
+
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
+{
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    return writev_nosigpipe(fd, &iov, 1);
+}
+
+ssize_t cio__pipe_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    ssize_t n;
+    do
+        n = writev_nosigpipe(fd, iov, iovcnt);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
 }
 
 int cio__pipe_write_all(cio_loop *loop, int fd, const void *buf, size_t len)

@@ -2,13 +2,16 @@
  * datagram.c - UDP endpoints (asyncio's create_datagram_endpoint, as
  * coroutine calls rather than a protocol's callbacks): bind, connect,
  * send, and receive with the sender's address.  Each call is one op of
- * the operation layer (op.c).
+ * the I/O layer (src/io).  Making the bound and/or connected socket
+ * (cio__datagram_socket) is shared with the datagram transport
+ * (transport_datagram.c).
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>
 #include <stdio.h>
 
 #include "../task/task.h"
+#include "transport.h"
 
 struct cio_datagram {
     int fd;                    /* the UDP socket */
@@ -24,36 +27,30 @@ static int resolve(const char *host, int port, int family, int passive,
     return cio_getaddrinfo(host, portstr, &hints, res);
 }
 
-int cio_datagram_open(const char *local_host, int local_port, const char *remote_host,
-                      int remote_port, int reuse_port, cio_datagram **out)
+int cio__datagram_socket(const char *local_host, int local_port, const char *remote_host,
+                         int remote_port, const struct cio__dgram_opts *o)
 {
-    cio_loop *loop = cio__running_loop;
-    if (!out || local_port < 0 || local_port > 65535 || remote_port < 0 ||
-        remote_port > 65535 || (!local_host && !remote_host && !local_port))
-        return cio__bad_arg(loop, __func__, "out NULL, port out of range, or no address");
-    *out = NULL;
-    if (!cio__current())
-        return CIO_ENOTASK;
     struct addrinfo *lres = NULL, *rres = NULL;
     int rc = 0;
-    if (remote_host && (rc = resolve(remote_host, remote_port, 0, 0, &rres)) < 0)
+    if (remote_host && (rc = resolve(remote_host, remote_port, o->family, 0, &rres)) < 0)
         return rc;
-    int family = rres ? rres->ai_family : 0;
-    if ((local_host || local_port || !rres) &&
+    int family = rres ? rres->ai_family : o->family;
+    if ((local_host || local_port || !family) &&
         (rc = resolve(local_host, local_port, family, 1, &lres)) < 0) {
         cio_freeaddrinfo(rres);
         return rc;
     }
     if (!family)
         family = lres->ai_family;
-    cio_datagram *d = cio__malloc(sizeof *d);
-    int fd = d ? cio_socket(family, SOCK_DGRAM, 0) : -ENOMEM;
+    int fd = cio_socket(family, SOCK_DGRAM, 0);
     rc = fd < 0 ? fd : 0;
-    if (rc == 0 && reuse_port) {
-        int one = 1;
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
-            rc = -errno;
-    }
+    int one = 1;
+    if (rc == 0 && o->reuse_port &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        rc = -errno;
+    if (rc == 0 && o->allow_broadcast &&
+        setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) < 0)
+        rc = -errno;
     if (rc == 0 && lres) {
         struct addrinfo *ai = lres;
         while (ai && ai->ai_family != family)
@@ -70,8 +67,29 @@ int cio_datagram_open(const char *local_host, int local_port, const char *remote
     if (rc < 0) {
         if (fd >= 0)
             cio_close(fd);
-        cio__free(d);
         return rc;
+    }
+    return fd;
+}
+
+int cio_datagram_open(const char *local_host, int local_port, const char *remote_host,
+                      int remote_port, int reuse_port, cio_datagram **out)
+{
+    cio_loop *loop = cio__running_loop;
+    if (!out || local_port < 0 || local_port > 65535 || remote_port < 0 ||
+        remote_port > 65535 || (!local_host && !remote_host && !local_port))
+        return cio__bad_arg(loop, __func__, "out NULL, port out of range, or no address");
+    *out = NULL;
+    if (!cio__current())
+        return CIO_ENOTASK;
+    cio_datagram *d = cio__malloc(sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    struct cio__dgram_opts o = {.reuse_port = reuse_port};
+    int fd = cio__datagram_socket(local_host, local_port, remote_host, remote_port, &o);
+    if (fd < 0) {
+        cio__free(d);
+        return fd;
     }
     d->fd = fd;
     *out = d;

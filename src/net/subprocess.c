@@ -5,7 +5,8 @@
  *
  * Divided into: the per-loop list of children (a loop extension that
  * kills and reaps what is still running when the loop closes), reaping,
- * spawning, waiting and signals, pipe calls, communicate, free.
+ * spawning, waiting and signals, pipe calls, communicate, the hooks of
+ * the subprocess transport (transport_subprocess.c), free.
  *
  * Reaping: a pidfd (Linux >= 5.3) becomes readable when the child exits;
  * the loop watches it with a reader callback that reaps the child at once
@@ -28,6 +29,7 @@
 #include "../exec/exec.h"
 #include "cio/stream.h"
 #include "cio/subprocess.h"
+#include "subprocess.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -656,6 +658,19 @@ int cio_subprocess_stderr_stream(cio_subprocess *p, cio_stream **out)
 {
     return pipe_stream(p, 2, out, __func__);
 }
+
+/* ---- for the subprocess transport ------------------------------------------ */
+
+int cio__subprocess_take_pipe(cio_subprocess *p, int i)
+{
+    if (i < 0 || i > 2 || p->streams[i])
+        return -1;
+    int fd = p->fds[i];
+    p->fds[i] = -1;
+    return fd;
+}
+
+cio_future *cio__subprocess_exited(cio_subprocess *p) { return p->exited; }
 
 /* ---- free ------------------------------------------------------------------- */
 

@@ -680,7 +680,7 @@ static size_t tls_get_write_buffer_size(const cio_transport *bt)
 static int tls_set_write_buffer_limits(cio_transport *bt, size_t high, size_t low)
 {
     struct cio__tls_transport *s = (struct cio__tls_transport *)bt;
-    int rc = cio__transport_limits(&s->high, &s->low, high, low);
+    int rc = cio__transport_limits_check(&s->high, &s->low, high, low);
     if (rc == 0)
         control_writing(s);
     return rc;

@@ -59,7 +59,7 @@ int cio__tls_transport_new(cio_transport *raw, cio_tls_context *ctx, int server_
                                                         : DEFAULT_SHUTDOWN_TIMEOUT;
     size_t high = opts && opts->high_water ? opts->high_water : CIO_TRANSPORT_LIMIT_DEFAULT;
     size_t low = opts && opts->low_water ? opts->low_water : CIO_TRANSPORT_LIMIT_DEFAULT;
-    if (cio__transport_limits(&s->high, &s->low, high, low) < 0)
+    if (cio__transport_limits_check(&s->high, &s->low, high, low) < 0)
         s->high = s->low = high == CIO_TRANSPORT_LIMIT_DEFAULT ? 64 * 1024 : high;
     *out = &s->b;
     return 0;

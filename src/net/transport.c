@@ -8,8 +8,8 @@
  * completes at once is handled and the next is scheduled with call_soon
  * (a fast peer cannot starve the loop); one that waits wakes rwait.
  * Writing: write() tries sendmsg itself when nothing is queued; the rest
- * goes to a list of chunks that a writev op drains, each op taking
- * everything queued when it starts.  Closing: connection_lost always runs
+ * goes to the write buffer (chunks, transport_buf.c) that a writev op
+ * drains, each op taking everything queued when it starts.  Closing: connection_lost always runs
  * from a call_soon callback, once, and the socket is closed after it.
  *
  * Divided into: lifetime, closing, reading, writing, public methods.
@@ -38,8 +38,7 @@ struct sock {
     struct cio__op wop;        /* the writev in flight */
     struct cio__waiter wwait;
     struct iovec wiov[CIO__TRANSPORT_IOV]; /* its pieces */
-    struct cio__tchunk *whead, *wtail; /* the buffer, oldest first */
-    size_t wsize;              /* bytes in it */
+    struct cio__tbuf wbuf;     /* the buffer (transport_buf.c) */
     size_t high, low;          /* watermarks */
     uint8_t writing;           /* wop is pending */
     uint8_t wpaused;           /* pause_writing was called, not resumed */
@@ -53,9 +52,7 @@ struct sock {
     int error;                 /* what connection_lost will report */
 };
 
-#define DEFAULT_HIGH (64 * 1024)
 #define DEFAULT_READ (64 * 1024)
-#define CHUNK_MIN 16384
 
 unsigned long cio__transport_writev_count;
 
@@ -69,32 +66,9 @@ static const struct cio__transport_vt sock_vt;
 
 /* ---- lifetime ---------------------------------------------------------------- */
 
-static void free_chunks(struct sock *t)
-{
-    for (struct cio__tchunk *c = t->whead, *n; c; c = n) {
-        n = c->next;
-        cio__free(c);
-    }
-    t->whead = t->wtail = NULL;
-    t->wsize = 0;
-}
-
 static void unref(struct sock *t)
 {
     cio__transport_unref(&t->b);
-}
-
-int cio__transport_limits(size_t *high, size_t *low, size_t h, size_t l)
-{
-    if (h == CIO_TRANSPORT_LIMIT_DEFAULT)
-        h = l == CIO_TRANSPORT_LIMIT_DEFAULT ? DEFAULT_HIGH : 4 * l;
-    if (l == CIO_TRANSPORT_LIMIT_DEFAULT)
-        l = h / 4;
-    if (l > h)
-        return -EINVAL;
-    *high = h;
-    *low = l;
-    return 0;
 }
 
 int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts,
@@ -117,8 +91,9 @@ int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts
         t->read_size = INT32_MAX;
     size_t high = opts && opts->high_water ? opts->high_water : CIO_TRANSPORT_LIMIT_DEFAULT;
     size_t low = opts && opts->low_water ? opts->low_water : CIO_TRANSPORT_LIMIT_DEFAULT;
-    if (cio__transport_limits(&t->high, &t->low, high, low) < 0)
-        t->high = t->low = high == CIO_TRANSPORT_LIMIT_DEFAULT ? DEFAULT_HIGH : high;
+    cio__transport_limits(high, low, &t->high, &t->low);
+    if (t->low > t->high)
+        t->low = t->high;
     *out = &t->b;
     return 0;
 }
@@ -157,7 +132,7 @@ static void call_connection_lost(void *arg)
     if (fd >= 0)
         cio__io_close(t->b.loop, fd); /* ends a pending op with -EBADF */
     if (!t->writing)
-        free_chunks(t);
+        cio__tbuf_free(&t->wbuf);
     cio__free(t->rbuf);
     t->rbuf = NULL;
     unref(t); /* the "alive" reference */
@@ -188,8 +163,8 @@ static void force_close(struct sock *t, int err)
     if (t->writing)
         cio__io_cancel(t->b.loop, &t->wop, -ECANCELED);
     if (!t->writing)
-        free_chunks(t);
-    t->wsize = 0;
+        cio__tbuf_free(&t->wbuf);
+    t->wbuf.size = 0;
     unref(t);
 }
 
@@ -306,7 +281,7 @@ static void read_wake(struct cio__waiter *w, int res)
 
 static void maybe_pause(struct sock *t)
 {
-    if (t->wsize <= t->high || t->wpaused || t->closing)
+    if (t->wbuf.size <= t->high || t->wpaused || t->closing)
         return;
     t->wpaused = 1;
     if (t->b.proto->pause_writing)
@@ -315,78 +290,11 @@ static void maybe_pause(struct sock *t)
 
 static void maybe_resume(struct sock *t)
 {
-    if (!t->wpaused || t->wsize > t->low)
+    if (!t->wpaused || t->wbuf.size > t->low)
         return;
     t->wpaused = 0;
     if (t->b.proto->resume_writing)
         t->b.proto->resume_writing(&t->b, t->b.ud);
-}
-
-/* Appends the iov's bytes from offset skip on; 0 or -ENOMEM (nothing
- * appended then). */
-static int append(struct sock *t, const struct iovec *iov, int iovcnt, size_t skip)
-{
-    size_t total = 0;
-    for (int i = 0; i < iovcnt; i++)
-        total += iov[i].iov_len;
-    total -= skip;
-    size_t room = t->wtail ? t->wtail->cap - t->wtail->end : 0;
-    struct cio__tchunk *nc = NULL;
-    if (total > room) {
-        size_t cap = total - room < CHUNK_MIN ? CHUNK_MIN : total - room;
-        if (!(nc = cio__malloc(sizeof *nc + cap)))
-            return -ENOMEM;
-        *nc = (struct cio__tchunk){.cap = cap};
-    }
-    for (int i = 0; i < iovcnt; i++) {
-        const char *p = iov[i].iov_base;
-        size_t n = iov[i].iov_len;
-        if (skip >= n) {
-            skip -= n;
-            continue;
-        }
-        p += skip;
-        n -= skip;
-        skip = 0;
-        while (n) {
-            struct cio__tchunk *c = t->wtail;
-            if (!c || c->end == c->cap) {
-                nc->next = NULL;
-                if (t->wtail)
-                    t->wtail->next = nc;
-                else
-                    t->whead = nc;
-                t->wtail = c = nc;
-                nc = NULL;
-            }
-            size_t k = c->cap - c->end < n ? c->cap - c->end : n;
-            memcpy(c->data + c->end, p, k);
-            c->end += k;
-            p += k;
-            n -= k;
-            t->wsize += k;
-        }
-    }
-    cio__free(nc); /* not needed after all */
-    return 0;
-}
-
-/* n bytes went out: drop them from the front. */
-static void consume(struct sock *t, size_t n)
-{
-    t->wsize -= n;
-    while (n && t->whead) {
-        struct cio__tchunk *c = t->whead;
-        size_t k = c->end - c->start < n ? c->end - c->start : n;
-        c->start += k;
-        n -= k;
-        if (c->start == c->end) {
-            t->whead = c->next;
-            if (!t->whead)
-                t->wtail = NULL;
-            cio__free(c);
-        }
-    }
 }
 
 /* The buffer emptied: resume, half-close or finish closing. */
@@ -416,12 +324,8 @@ static int send_error(struct sock *t, int err)
 /* Sends what is queued: one writev op for all of it (up to the iov cap). */
 static void flush(struct sock *t)
 {
-    while (t->wsize && !t->writing && !t->lost_scheduled && t->fd >= 0) {
-        int n = 0;
-        for (struct cio__tchunk *c = t->whead; c && n < CIO__TRANSPORT_IOV; c = c->next) {
-            t->wiov[n].iov_base = c->data + c->start;
-            t->wiov[n++].iov_len = c->end - c->start;
-        }
+    while (t->wbuf.size && !t->writing && !t->lost_scheduled && t->fd >= 0) {
+        int n = cio__tbuf_iov(&t->wbuf, t->wiov, CIO__TRANSPORT_IOV);
         t->wop = (struct cio__op){.kind = CIO__OP_SENDMSG, .fd = t->fd, .iov = t->wiov,
                                   .iovcnt = n, .waiter = &t->wwait,
                                   .cancel_code = -ECANCELED};
@@ -435,9 +339,9 @@ static void flush(struct sock *t)
             fail(t, send_error(t, t->wop.res));
             return;
         }
-        consume(t, (size_t)t->wop.res);
+        cio__tbuf_consume(&t->wbuf, (size_t)t->wop.res);
     }
-    if (!t->wsize && !t->writing && !t->lost_scheduled)
+    if (!t->wbuf.size && !t->writing && !t->lost_scheduled)
         write_done(t);
 }
 
@@ -446,14 +350,14 @@ static void write_wake(struct cio__waiter *w, int res)
     struct sock *t = CIO_CONTAINER_OF(w, struct sock, wwait);
     t->writing = 0;
     if (t->lost_scheduled) {
-        if (t->lost || t->wsize == 0)
-            free_chunks(t); /* abort: the buffer was dropped */
+        if (t->lost || t->wbuf.size == 0)
+            cio__tbuf_free(&t->wbuf); /* abort: the buffer was dropped */
     } else if (res == -ECANCELED) {
         /* cancelled by nobody but force_close: nothing to do */
     } else if (res < 0) {
         fail(t, send_error(t, res));
     } else {
-        consume(t, (size_t)res);
+        cio__tbuf_consume(&t->wbuf, (size_t)res);
         flush(t);
     }
     unref(t);
@@ -471,7 +375,7 @@ static int sock_writelines(cio_transport *bt, const struct iovec *iov, int iovcn
     if (!total)
         return 0;
     size_t sent = 0;
-    if (!t->wsize && !t->writing) {
+    if (!t->wbuf.size && !t->writing) {
         int cnt = iovcnt < 1024 ? iovcnt : 1024;
         struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
         ssize_t n;
@@ -487,7 +391,7 @@ static int sock_writelines(cio_transport *bt, const struct iovec *iov, int iovcn
         if (sent == total)
             return 0;
     }
-    int rc = append(t, iov, iovcnt, sent);
+    int rc = cio__tbuf_append(&t->wbuf, iov, iovcnt, total, sent);
     if (rc < 0) {
         if (sent)
             fail(t, rc); /* the stream lost bytes in the middle */
@@ -507,7 +411,7 @@ static int sock_write_eof(cio_transport *bt)
     if (t->eof_wanted)
         return 0;
     t->eof_wanted = 1;
-    if (!t->wsize && !t->writing && t->fd >= 0) {
+    if (!t->wbuf.size && !t->writing && t->fd >= 0) {
         t->eof_sent = 1;
         shutdown(t->fd, SHUT_WR);
     }
@@ -517,15 +421,18 @@ static int sock_write_eof(cio_transport *bt)
 
 static size_t sock_get_write_buffer_size(const cio_transport *bt)
 {
-    return ((const struct sock *)bt)->wsize;
+    return ((const struct sock *)bt)->wbuf.size;
 }
 
 static int sock_set_write_buffer_limits(cio_transport *bt, size_t high, size_t low)
 {
     struct sock *t = (struct sock *)bt;
-    int rc = cio__transport_limits(&t->high, &t->low, high, low);
-    if (rc < 0)
-        return rc;
+    size_t h, l;
+    cio__transport_limits(high, low, &h, &l);
+    if (l > h)
+        return -EINVAL;
+    t->high = h;
+    t->low = l;
     maybe_pause(t);
     maybe_resume(t);
     return 0;
@@ -565,7 +472,7 @@ static void sock_close(cio_transport *bt)
     t->closing = 1;
     if (t->reading)
         cio__io_cancel(t->b.loop, &t->rop, -ECANCELED);
-    if (!t->wsize && !t->writing)
+    if (!t->wbuf.size && !t->writing)
         schedule_lost(t);
 }
 
@@ -590,7 +497,7 @@ static void sock_destroy(cio_transport *bt)
     struct sock *t = (struct sock *)bt;
     if (t->fd >= 0)
         cio__io_close(t->b.loop, t->fd);
-    free_chunks(t);
+    cio__tbuf_free(&t->wbuf);
     cio__free(t->rbuf);
     cio__free(t);
 }

@@ -1,7 +1,10 @@
 /*
  * transport.h - the transport object inside cio, shared by transport.c
- * (reading, writing, closing), transport_open.c (connecting) and
- * server.c (protocol-factory servers).
+ * (the socket transport: reading, writing, closing), transport_open.c
+ * (connecting), server.c (protocol-factory servers), transport_api.c (the
+ * public calls), transport_buf.c (the write buffer every stream-like kind
+ * uses), transport_datagram.c, transport_pipe.c and
+ * transport_subprocess.c (the other kinds).
  */
 #ifndef CIO_NET_TRANSPORT_INTERNAL_H
 #define CIO_NET_TRANSPORT_INTERNAL_H
@@ -43,6 +46,9 @@ struct cio__transport_vt {
     const char *kind;          /* "socket", "tls", "datagram", ... */
     /* Arguments are checked; total is the bytes of iov (> 0). */
     int (*writelines)(cio_transport *t, const struct iovec *iov, int iovcnt, size_t total);
+    /* Datagram kinds: one datagram to addr (NULL: the connected peer). */
+    int (*sendto)(cio_transport *t, const void *data, size_t len,
+                  const struct sockaddr *addr, socklen_t addrlen);
     int (*write_eof)(cio_transport *t);
     size_t (*get_write_buffer_size)(const cio_transport *t);
     int (*set_write_buffer_limits)(cio_transport *t, size_t high, size_t low);
@@ -77,10 +83,70 @@ void cio__transport_start(cio_transport *t, const cio_protocol *proto, void *ud)
 /* Frees a transport that was never started (its fd is closed). */
 void cio__transport_discard(cio_transport *t);
 
-/* The watermarks from high/low as set_write_buffer_limits takes them
- * (CIO_TRANSPORT_LIMIT_DEFAULT: 64 KiB, or 4 * low; low: high / 4).
- * 0, or -EINVAL (low > high; *high and *low unchanged). */
-int cio__transport_limits(size_t *high, size_t *low, size_t h, size_t l);
+/* ---- the write buffer (transport_buf.c) ---------------------------------- */
+
+/* Bytes queued for a descriptor, in chunks, oldest first.  A chunk never
+ * moves once made, so a write in flight may point into it while later
+ * writes append. */
+struct cio__tbuf {
+    struct cio__tchunk *head, *tail; /* oldest, newest (NULL: empty) */
+    size_t size;               /* bytes queued */
+};
+
+/* Appends the bytes of iov from offset skip on (total: the bytes of iov);
+ * 0, or -ENOMEM with nothing appended. */
+int cio__tbuf_append(struct cio__tbuf *b, const struct iovec *iov, int iovcnt, size_t total,
+                     size_t skip);
+/* n bytes went out: drops them from the front. */
+void cio__tbuf_consume(struct cio__tbuf *b, size_t n);
+/* Fills up to max iov pieces with the queued bytes, in order; returns how
+ * many. */
+int cio__tbuf_iov(const struct cio__tbuf *b, struct iovec *iov, int max);
+/* Frees every chunk (the buffer is then empty). */
+void cio__tbuf_free(struct cio__tbuf *b);
+/* The watermarks set_write_buffer_limits asks for, defaults applied
+ * (CIO_TRANSPORT_LIMIT_DEFAULT: 64 KiB high, high / 4 low). */
+void cio__transport_limits(size_t high, size_t low, size_t *out_high, size_t *out_low);
+/* The same, checked: 0, or -EINVAL when low > high (*high and *low are
+ * then unchanged). */
+int cio__transport_limits_check(size_t *high, size_t *low, size_t h, size_t l);
+
+/* ---- the other kinds ------------------------------------------------------- */
+
+/* Options of cio__datagram_socket. */
+struct cio__dgram_opts {
+    int family;                /* AF_INET, AF_INET6 or 0 (from the names) */
+    int reuse_port;            /* SO_REUSEPORT */
+    int allow_broadcast;       /* SO_BROADCAST */
+};
+
+/* datagram.c: a UDP socket bound to local_host:local_port (when either is
+ * given, or nothing at all is and no family is set) and connected to
+ * remote_host:remote_port (when given); names resolve with
+ * cio_getaddrinfo (suspends).  The descriptor (non-blocking, close-on-
+ * exec), or -errno / CIO_EGAIERR + EAI_*. */
+int cio__datagram_socket(const char *local_host, int local_port, const char *remote_host,
+                         int remote_port, const struct cio__dgram_opts *o);
+
+/* transport_datagram.c: a datagram transport over fd (a non-blocking
+ * datagram socket, taken on success; connected: it has a peer, so sendto
+ * needs no address), running proto with ud; connection_made is called,
+ * then reading starts.  *out gets a reference for the caller.  0,
+ * -ENOMEM or -EINVAL.  (asyncio's create_datagram_endpoint(sock=...).) */
+int cio__datagram_transport_open(cio_loop *loop, int fd, int connected,
+                                 const cio_protocol *proto, void *ud,
+                                 const cio_transport_options *opts, cio_transport **out);
+
+/* transport_pipe.c: a pipe transport over fd (non-blocking already,
+ * taken on success), reading (write 0) or writing (write 1), with no
+ * protocol yet and nothing started: the caller holds no reference of its
+ * own (take one with cio_transport_retain).  0, -ENOMEM or -EINVAL. */
+int cio__pipe_transport_new(cio_loop *loop, int fd, int write, cio_transport **out);
+/* Sets the protocol, calls connection_made, then starts reading (read
+ * pipes) or watching for the reader to leave (write pipes). */
+void cio__pipe_transport_start(cio_transport *t, const cio_protocol *proto, void *ud);
+/* Frees a pipe transport that was never started (its fd is closed). */
+void cio__pipe_transport_discard(cio_transport *t);
 
 /* White-box counter for tests: SENDMSG ops submitted by all transports. */
 extern unsigned long cio__transport_writev_count;

@@ -33,6 +33,16 @@ int cio_transport_write(cio_transport *t, const void *data, size_t len)
     return cio_transport_writelines(t, &iov, 1);
 }
 
+int cio_transport_sendto(cio_transport *t, const void *data, size_t len,
+                         const struct sockaddr *addr, socklen_t addrlen)
+{
+    if (!t || (!data && len))
+        return -EINVAL;
+    if (!t->vt->sendto)
+        return -ENOTSUP;
+    return t->vt->sendto(t, data, len, addr, addrlen);
+}
+
 int cio_transport_write_eof(cio_transport *t)
 {
     if (!t)

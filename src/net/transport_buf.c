@@ -1,0 +1,120 @@
+/*
+ * transport_buf.c - the write buffer of the byte-stream transports (socket
+ * and pipe transports): a list of chunks that bytes are appended to and
+ * consumed from, and the watermark defaults of set_write_buffer_limits.
+ *
+ * Chunks are at least CHUNK_MIN bytes, so many small writes share one
+ * allocation, and never move, so a write in flight may point into them.
+ */
+#include "../util/internal.h"
+#include "transport.h"
+
+#define CHUNK_MIN 16384
+#define DEFAULT_HIGH (64 * 1024)
+
+int cio__tbuf_append(struct cio__tbuf *b, const struct iovec *iov, int iovcnt, size_t total,
+                     size_t skip)
+{
+    total -= skip;
+    size_t room = b->tail ? b->tail->cap - b->tail->end : 0;
+    struct cio__tchunk *nc = NULL;
+    if (total > room) {
+        /* One allocation for whatever does not fit the last chunk, made
+         * first so a failure leaves the buffer as it was. */
+        size_t cap = total - room < CHUNK_MIN ? CHUNK_MIN : total - room;
+        if (!(nc = cio__malloc(sizeof *nc + cap)))
+            return -ENOMEM;
+        *nc = (struct cio__tchunk){.cap = cap};
+    }
+    for (int i = 0; i < iovcnt; i++) {
+        const char *p = iov[i].iov_base;
+        size_t n = iov[i].iov_len;
+        if (skip >= n) {
+            skip -= n;
+            continue;
+        }
+        p += skip;
+        n -= skip;
+        skip = 0;
+        while (n) {
+            struct cio__tchunk *c = b->tail;
+            if (!c || c->end == c->cap) {
+                nc->next = NULL;
+                if (b->tail)
+                    b->tail->next = nc;
+                else
+                    b->head = nc;
+                b->tail = c = nc;
+                nc = NULL;
+            }
+            size_t k = c->cap - c->end < n ? c->cap - c->end : n;
+            memcpy(c->data + c->end, p, k);
+            c->end += k;
+            p += k;
+            n -= k;
+            b->size += k;
+        }
+    }
+    cio__free(nc); /* not needed after all */
+    return 0;
+}
+
+void cio__tbuf_consume(struct cio__tbuf *b, size_t n)
+{
+    b->size -= n;
+    while (n && b->head) {
+        struct cio__tchunk *c = b->head;
+        size_t k = c->end - c->start < n ? c->end - c->start : n;
+        c->start += k;
+        n -= k;
+        if (c->start == c->end) {
+            b->head = c->next;
+            if (!b->head)
+                b->tail = NULL;
+            cio__free(c);
+        }
+    }
+}
+
+int cio__tbuf_iov(const struct cio__tbuf *b, struct iovec *iov, int max)
+{
+    int n = 0;
+    for (struct cio__tchunk *c = b->head; c && n < max; c = c->next) {
+        if (c->end == c->start)
+            continue;
+        iov[n].iov_base = c->data + c->start;
+        iov[n++].iov_len = c->end - c->start;
+    }
+    return n;
+}
+
+void cio__tbuf_free(struct cio__tbuf *b)
+{
+    for (struct cio__tchunk *c = b->head, *n; c; c = n) {
+        n = c->next;
+        cio__free(c);
+    }
+    b->head = b->tail = NULL;
+    b->size = 0;
+}
+
+void cio__transport_limits(size_t high, size_t low, size_t *out_high, size_t *out_low)
+{
+    if (high == CIO_TRANSPORT_LIMIT_DEFAULT)
+        high = low == CIO_TRANSPORT_LIMIT_DEFAULT ? DEFAULT_HIGH : 4 * low;
+    if (low == CIO_TRANSPORT_LIMIT_DEFAULT)
+        low = high / 4;
+    *out_high = high;
+    *out_low = low;
+}
+
+int cio__transport_limits_check(size_t *high, size_t *low, size_t h, size_t l)
+{
+    size_t nh, nl;
+    cio__transport_limits(h, l, &nh, &nl);
+    if (nl > nh)
+        return -EINVAL;
+    *high = nh;
+    *low = nl;
+    return 0;
+}
