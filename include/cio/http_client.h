@@ -47,8 +47,9 @@
  * gives -ETIMEDOUT; the caller's own timeout scopes and cancellation work
  * as at any suspension point.
  *
- * https:// URLs are parsed but not sent yet: cio_http_client_send returns
- * -ENOTSUP for them until the TLS transport lands.
+ * https:// goes over a TLS transport (cio/transport.h): the certificate
+ * is verified and must name the URL's host (fail closed, as asyncio and
+ * aiohttp do); a build without OpenSSL answers https with -ENOTSUP.
  *
  * Errors a request returns: -EINVAL (bad URL, header or argument),
  * -ENOTSUP (a scheme we do not speak), DNS errors (CIO_EGAIERR + EAI_*),
@@ -69,6 +70,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -99,6 +101,11 @@ typedef struct cio_http_client_options {
                                name, value, ..., NULL.  Copied */
     int no_decompress;      /* 1: never decode gzip/deflate, send no
                                Accept-Encoding of our own */
+    cio_tls_context *tls;   /* https: a client context (borrowed: it must
+                               outlive the client); NULL: one made at the
+                               first https request with the system's
+                               trusted CAs and host names checked, freed
+                               with the client */
 } cio_http_client_options;
 
 /* A body produced piece by piece (a streamed upload): write up to cap bytes

@@ -125,6 +125,8 @@ static void free_client(cio_http_client *c)
     cio__free(c->headers);
     cio__free(c->user_agent);
     cio_event_free(c->drained);
+    if (c->tls_owned)
+        cio_tls_context_free(c->tls);
     cio__free(c);
 }
 
@@ -155,6 +157,7 @@ int cio_http_client_new(const cio_http_client_options *opts, cio_http_client **o
         o.user_agent = opts->user_agent;
         o.headers = opts->headers;
         o.no_decompress = opts->no_decompress;
+        o.tls = opts->tls;
     }
     cio_loop *loop = cio_get_running_loop();
     if (!loop)
@@ -171,6 +174,7 @@ int cio_http_client_new(const cio_http_client_options *opts, cio_http_client **o
     c->max_redirects = o.max_redirects;
     c->max_body = o.max_body;
     c->decompress = !o.no_decompress && cio__hc_inflate_available();
+    c->tls = o.tls;
     int rc = 0;
     if (!o.user_agent) {
         char ua[64];
@@ -391,8 +395,15 @@ static int idempotent(const char *m)
 static int one_request(cio_http_client *c, const cio__url *url, const sendspec *s,
                        double deadline, cio_http_reply **out)
 {
-    if (url->tls)
-        return -ENOTSUP; /* https: waits for the TLS transport */
+    if (url->tls && !c->tls) {
+        /* The default: the system's CAs, host names checked. */
+        if (!cio_tls_available())
+            return -ENOTSUP;
+        int trc = cio_tls_context_new(CIO_TLS_CLIENT, &c->tls);
+        if (trc < 0)
+            return trc;
+        c->tls_owned = 1;
+    }
     cio__hc_origin *o;
     int rc = cio__hc_origin_get(c, url, &o);
     if (rc < 0)

@@ -103,6 +103,8 @@ struct cio_http_client {
     cio_handle *sweep;           /* the idle-timeout timer, or NULL */
     cio_event *drained;          /* set when live drops to 0 (close) */
     int closing;                 /* cio_http_client_close has begun */
+    cio_tls_context *tls;        /* https: the client context, or NULL */
+    int tls_owned;               /* tls was made here (freed with c) */
 };
 
 /* ---- connections (client_conn.c) ---- */

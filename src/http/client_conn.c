@@ -137,8 +137,6 @@ static double bound(double rel, double deadline, cio_loop *loop)
 int cio__hc_conn_open(cio__hc_origin *o, double deadline, cio__hc_conn **out)
 {
     cio_http_client *c = o->client;
-    if (o->tls)
-        return -ENOTSUP; /* the TLS transport: set its options here */
     cio__hc_conn *k = cio__calloc(1, sizeof *k);
     if (!k)
         return -ENOMEM;
@@ -153,6 +151,10 @@ int cio__hc_conn_open(cio__hc_origin *o, double deadline, cio__hc_conn **out)
     }
     k->p.lim.max_body = UINT64_MAX; /* the reply enforces max_body itself */
     cio_transport_options topts = {.read_size = CIO__HC_BUF_INIT};
+    if (o->tls) {
+        topts.tls = c->tls;             /* https: verified, name checked */
+        topts.server_hostname = o->host;
+    }
     double when = bound(c->connect_timeout, deadline, c->loop);
     cio_timeout *tm = NULL;
     if (isfinite(when) && (rc = cio_timeout_at_begin(when, &tm)) < 0) {
