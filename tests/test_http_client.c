@@ -291,7 +291,8 @@ static int headers_main(void *arg, void **result)
     CHECK_RC(cio_http_client_send(c, &q, &r), -EINVAL);
     CHECK_RC(cio_http_get(c, "http://exa mple/", &r), -EINVAL);
     CHECK_RC(cio_http_get(c, "ftp://h/", &r), -ENOTSUP);
-    CHECK_RC(cio_http_get(c, "https://127.0.0.1:1/", &r), -ENOTSUP);
+    /* https is spoken (tests/test_https.c): a closed port is refused. */
+    CHECK_RC(cio_http_get(c, "https://127.0.0.1:1/", &r), cio_tls_available() ? -ECONNREFUSED : -ENOTSUP);
     CHECK_RC(cio_http_get(NULL, url("/hello"), &r), -EINVAL);
     CHECK_RC(cio_http_get(c, NULL, &r), -EINVAL);
     CHECK_RC(cio_http_post_json(c, url("/json"), NULL, &r), -EINVAL);

@@ -49,6 +49,7 @@ struct sock {
     uint8_t closing;           /* close/abort/failure began */
     uint8_t lost_scheduled;    /* connection_lost is queued or done */
     uint8_t lost;              /* connection_lost has run */
+    uint8_t lost_waiting;      /* connection_lost waits for an op's end */
     int error;                 /* what connection_lost will report */
 };
 
@@ -122,6 +123,15 @@ void cio__transport_discard(cio_transport *t)
 static void call_connection_lost(void *arg)
 {
     struct sock *t = arg;
+    if (t->reading || t->writing) {
+        /* A cancelled op is not confirmed yet (io_uring confirms later):
+         * its buffer - the protocol's own, with get_buffer - may still be
+         * written, so connection_lost, after which the protocol frees it,
+         * waits for the op's end (read_wake / write_wake call again). */
+        t->lost_waiting = 1;
+        return;
+    }
+    t->lost_waiting = 0;
     t->lost = 1;
     if (t->made && t->b.proto->connection_lost)
         t->b.proto->connection_lost(&t->b, t->error, t->b.ud);
@@ -274,6 +284,8 @@ static void read_wake(struct cio__waiter *w, int res)
     t->reading = 0;
     on_read(t, res, buffered);
     read_step(t);
+    if (t->lost_waiting && !t->writing)
+        call_connection_lost(t);
     unref(t); /* the pending op's reference */
 }
 
@@ -360,6 +372,8 @@ static void write_wake(struct cio__waiter *w, int res)
         cio__tbuf_consume(&t->wbuf, (size_t)res);
         flush(t);
     }
+    if (t->lost_waiting && !t->reading)
+        call_connection_lost(t);
     unref(t);
 }
 
