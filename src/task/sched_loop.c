@@ -60,6 +60,7 @@ static void sched_trim(cio_loop *loop, struct cio__loop_ext *ext)
     if (s->entered)
         cio__stack_trim(&s->stacks);
     cio__tasks_trim(s);
+    cio__sched_compact(s);
 }
 
 /*
@@ -75,6 +76,9 @@ static void sched_trim(cio_loop *loop, struct cio__loop_ext *ext)
 static void sched_closing(cio_loop *loop, struct cio__loop_ext *ext)
 {
     struct cio__sched *s = (struct cio__sched *)ext;
+    /* Compacted tasks never run again: their images are freed with their
+     * stacks (cio__stack_put), and close walks one list. */
+    cio__sched_uncompact_list(s);
     for (cio_task *t = s->tasks; t; t = t->next) {
         if (loop->debug) {
             cio_exception_context c = {.message = "Task was destroyed but it is pending",
