@@ -287,7 +287,7 @@ static int own_main(void *arg, void **result)
     cio_task *t;
     CHECK_RC(cio_create_task_at(loop, list_task, &j, "big", 512 * 1024, &t, __FILE__, __LINE__), 0);
     CHECK_RC(cio_sleep(3), 0);
-    CHECK(!t->stack->pooled);
+    CHECK(!(t->stack->pooled & 1));
     CHECK(compacted(t));
     CHECK_EQ(resident_pages(t), 0);
     CHECK_RC(cio_task_await(t, NULL), 0);

@@ -292,12 +292,19 @@ cio__stack *cio__stack_get(cio__stack_pool *pool, size_t size)
 void cio__stack_put(cio__stack_pool *pool, cio__stack *s)
 {
     pool->in_use--;
+    if (CIO_LIKELY(s->pooled == 1)) {
+        s->next = pool->hot;
+        pool->hot = s;
+        pool->nhot++;
+        return;
+    }
     int compacted = s->image != NULL;
     if (compacted) {
         /* Its task will never run again (loop close): the pages are gone
          * already, the image is not needed. */
         cio__free(s->image);
         s->image = NULL;
+        s->pooled &= (uint8_t)~CIO__STACK_COMPACTED;
     }
     if (!s->pooled) {
         /* Never called on s itself: a task with its own mapping ends on
@@ -309,15 +316,9 @@ void cio__stack_put(cio__stack_pool *pool, cio__stack *s)
         cio__free(s);
         return;
     }
-    if (compacted) {
-        s->clean = 1;
-        s->next = pool->cold;
-        pool->cold = s;
-        return;
-    }
-    s->next = pool->hot;
-    pool->hot = s;
-    pool->nhot++;
+    s->clean = 1; /* compacted: its pages are gone */
+    s->next = pool->cold;
+    pool->cold = s;
 }
 
 static void drop_pages(struct iovec *iov, size_t n)
@@ -399,6 +400,7 @@ int cio__stack_compact(cio__stack *s, const void *sp, struct cio__stack_drops *d
     raw_copy(img, from, len);
     s->image = img;
     s->image_len = (uint32_t)len;
+    s->pooled |= CIO__STACK_COMPACTED;
     drops_add(d, s->lo, s->size);
     return 0;
 }
@@ -410,6 +412,7 @@ void cio__stack_expand(cio__stack *s)
     cio__free(s->image);
     s->image = NULL;
     s->image_len = 0;
+    s->pooled &= (uint8_t)~CIO__STACK_COMPACTED;
     /* The canary at lo went with the pages. */
     if (s->guard == CIO__GUARD_CANARY)
         *(uint64_t *)(void *)s->lo = CIO__STACK_CANARY;

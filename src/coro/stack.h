@@ -36,7 +36,10 @@ typedef struct cio__stack {
     char *image;             /* compacted: the live bytes, else NULL */
     uint32_t image_len;      /* bytes in image, ending at lo + size */
     uint8_t guard;           /* enum cio__guard */
-    uint8_t pooled;          /* carved from a slab (else its own mapping) */
+    uint8_t pooled;          /* 1: carved from a slab, 0: its own mapping;
+                                | CIO__STACK_COMPACTED while it has an
+                                image, so that cio__stack_put's common
+                                case tests one byte */
     uint8_t clean;           /* its pages were returned to the kernel */
     unsigned vg_id;          /* valgrind's stack id */
 } cio__stack;
@@ -69,6 +72,7 @@ typedef struct cio__stack_pool {
     size_t in_use;           /* stacks handed out */
 } cio__stack_pool;
 
+#define CIO__STACK_COMPACTED 2
 #define CIO__STACK_CANARY UINT64_C(0x63696f2d73746b21) /* "cio-stk!" */
 #define CIO__STACK_HOT_MAX 1024 /* freed stacks kept resident */
 

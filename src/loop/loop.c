@@ -395,6 +395,9 @@ int cio_loop_set_stack_compaction(cio_loop *loop, double idle_seconds)
         return cio__bad_arg(loop, __func__, "idle_seconds must be 0 .. 1e9");
     int64_t ns = cio__sec_to_ns(idle_seconds);
     loop->compact_after_ns = idle_seconds > 0 && ns < 1 ? 1 : ns;
+    /* Tasks parked already park no more: a trim must come to them. */
+    if (loop->compact_after_ns)
+        cio__loop_want_trim(loop);
     return 0;
 }
 

@@ -10,8 +10,11 @@
  * the loop's compact_after_ns into an image and drops all the stack's
  * pages (cio__stack_compact, in batches of one system call); the stack
  * keeps its addresses.  Just before the task runs again the bytes go back
- * to the same addresses (cio__task_expand, from the switch paths in
- * sched.c), so every pointer into the stack is valid again.
+ * to the same addresses, so every pointer into the stack is valid again:
+ * a compacted task's ready-queue node runs cio__task_node_run_compacted,
+ * which the direct task-to-task switches of sched.c do not take, so the
+ * task resumes through the loop's context, and the hot switch paths carry
+ * no check for compaction at all.
  *
  * What may be compacted: only tasks parked where nothing of the library
  * keeps state on the parked task's stack, since nothing may touch that
@@ -81,6 +84,7 @@ void cio__sched_compact(struct cio__sched *s)
             continue; /* no memory for the image, or too deep: as it is */
         list_unlink(&s->tasks, t);
         list_push(&s->compacted, t);
+        t->node.run = cio__task_node_run_compacted;
         t->flags |= CIO__TF_COMPACT;
         s->ncompacted++;
     }
@@ -92,14 +96,17 @@ void cio__sched_compact(struct cio__sched *s)
 #endif
 }
 
-void cio__task_expand(cio_task *t)
+void cio__task_node_run_compacted(struct cio__node *node)
 {
+    cio_task *t = CIO_CONTAINER_OF(node, cio_task, node);
     struct cio__sched *s = t->fut.loop->sched;
     cio__stack_expand(t->stack);
+    t->node.run = cio__task_node_run;
     t->flags &= (uint8_t)~CIO__TF_COMPACT;
     s->ncompacted--;
     list_unlink(&s->compacted, t);
     list_push(&s->tasks, t);
+    cio__task_node_run(node);
 }
 
 void cio__sched_uncompact_list(struct cio__sched *s)

@@ -98,13 +98,6 @@ static __attribute__((noinline)) cio_task *next_direct_new(cio_loop *loop, cio_t
     return next;
 }
 
-/* next_direct for a task whose stack was compacted (compact.c). */
-static __attribute__((noinline)) cio_task *next_direct_compacted(cio_task *next)
-{
-    cio__task_expand(next);
-    return next;
-}
-
 /* next_direct's common case inline: a task that has run before is next.
  * It calls out only from cold branches, so cio__switch_away saves two
  * registers instead of six (the context switch saves them all anyway). */
@@ -118,8 +111,6 @@ static inline cio_task *next_direct(cio_loop *loop)
     cio_task *next = CIO_CONTAINER_OF(n, cio_task, node);
     if (CIO_UNLIKELY(next->state == CIO__T_CREATED))
         return next_direct_new(loop, next);
-    if (CIO_UNLIKELY(next->flags & CIO__TF_COMPACT))
-        return next_direct_compacted(next);
     return next;
 }
 
@@ -148,8 +139,6 @@ void cio__task_node_run(struct cio__node *node)
     struct cio__sched *s = t->fut.loop->sched;
     if (t->state == CIO__T_CREATED && start_prepare(s, t))
         return;
-    if (CIO_UNLIKELY(t->flags & CIO__TF_COMPACT))
-        cio__task_expand(t);
     t->state = CIO__T_RUNNING;
     cio__running_task = t;
     cio__ctx_switch(&s->main_ctx, &t->ctx, 0);
@@ -174,11 +163,12 @@ int cio__park(cio_task *t, cio__interrupt_fn *interrupt, void *wait_obj)
     t->interrupt = interrupt;
     t->wait_obj = wait_obj;
     t->state = CIO__T_PARKED;
-    /* For idle-stack compaction (compact.c): when it parked, and a trim
-     * to look at it then, unless one is due anyway. */
-    t->parked_at = loop->now;
-    if (CIO_UNLIKELY(!loop->trim_at) && loop->compact_after_ns)
+    /* For idle-stack compaction (compact.c), when it is on: when it
+     * parked, and a trim to look at it then, unless one is due anyway. */
+    if (CIO_UNLIKELY(loop->compact_after_ns)) {
+        t->parked_at = loop->now;
         cio__loop_want_trim(loop);
+    }
     cio__switch_away(loop, t);
     return t->wake_code;
 }

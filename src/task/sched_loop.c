@@ -33,7 +33,7 @@ static void install_hooks(void)
 /* Debug mode's slow-step report names the task about to run. */
 static void describe_node(struct cio__node *n, char *buf, size_t cap)
 {
-    if (n->run != cio__task_node_run)
+    if (n->run != cio__task_node_run && n->run != cio__task_node_run_compacted)
         return;
     cio_task *t = CIO_CONTAINER_OF(n, cio_task, node);
     const char *src = cio_task_source(t);

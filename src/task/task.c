@@ -75,6 +75,7 @@ int cio_create_task_at(cio_loop *loop, cio_coro_fn *fn, void *arg, const char *n
     t->state = CIO__T_CREATED;
     t->flags = CIO__TF_LOOPREF;
     t->pinned = 0;
+    t->parked_at = 0; /* parked before compaction was turned on: "long" */
     t->shield = 0;
     t->stack_size = stack_size;
     t->id = s->next_task_id++;

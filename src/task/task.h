@@ -252,8 +252,6 @@ void cio__await_interrupt(cio_task *t, int code);
 /* Compacts the stacks of the tasks parked longer than the loop's
  * compact_after_ns at one of those points (the trim calls it). */
 void cio__sched_compact(struct cio__sched *s);
-/* Copies a compacted task's stack back; before it runs (sched.c). */
-void cio__task_expand(cio_task *t);
 /* Moves the compacted list back onto s->tasks (loop close walks one). */
 void cio__sched_uncompact_list(struct cio__sched *s);
 /* Around a wait during which other code uses the task's stack (a struct
@@ -292,6 +290,11 @@ int cio__fd_wait(int fd, int write);
 int cio__fd_close(int fd);
 /* Runs a ready task node on the loop's stack. */
 void cio__task_node_run(struct cio__node *node);
+/* The run function of a compacted task's node (compact.c): expands the
+ * stack, then as cio__task_node_run.  Being another function, it keeps
+ * the task out of the direct switches between tasks (they take only
+ * cio__task_node_run nodes), which need no check for compaction. */
+void cio__task_node_run_compacted(struct cio__node *node);
 /* Cancels every pending task of loop; returns how many. */
 size_t cio__cancel_all(cio_loop *loop);
 
