@@ -289,15 +289,10 @@ cio__stack *cio__stack_get(cio__stack_pool *pool, size_t size)
     return s;
 }
 
-void cio__stack_put(cio__stack_pool *pool, cio__stack *s)
+/* cio__stack_put's other cases, out of line: the common one then needs
+ * no stack frame. */
+static __attribute__((noinline)) void put_slow(cio__stack_pool *pool, cio__stack *s)
 {
-    pool->in_use--;
-    if (CIO_LIKELY(s->pooled == 1)) {
-        s->next = pool->hot;
-        pool->hot = s;
-        pool->nhot++;
-        return;
-    }
     int compacted = s->image != NULL;
     if (compacted) {
         /* Its task will never run again (loop close): the pages are gone
@@ -319,6 +314,18 @@ void cio__stack_put(cio__stack_pool *pool, cio__stack *s)
     s->clean = 1; /* compacted: its pages are gone */
     s->next = pool->cold;
     pool->cold = s;
+}
+
+void cio__stack_put(cio__stack_pool *pool, cio__stack *s)
+{
+    pool->in_use--;
+    if (CIO_UNLIKELY(s->pooled != 1)) {
+        put_slow(pool, s);
+        return;
+    }
+    s->next = pool->hot;
+    pool->hot = s;
+    pool->nhot++;
 }
 
 static void drop_pages(struct iovec *iov, size_t n)
