@@ -16,6 +16,9 @@
  *   close           a loop closed with compacted tasks leaks nothing
  *                   (counting allocator) and frees their images
  *   twice           a task compacted, resumed and compacted again
+ *   lent            the rule compaction adds, broken: a child reads its
+ *                   parent's local while the parent is compacted; it
+ *                   reads zero, and debug mode reports it
  *   bad_args        the setter's errors
  */
 #include <math.h>
@@ -410,6 +413,40 @@ static void twice(void)
     cio_loop_free(loop);
 }
 
+/* ---- lent ------------------------------------------------------------- */
+
+static int reader(void *arg, void **result)
+{
+    CHECK_RC(cio_sleep(3), 0);
+    *result = (void *)(intptr_t)*(volatile long *)arg;
+    return 0;
+}
+
+static int lent_main(void *arg, void **result)
+{
+    long local = 7;
+    CHECK_RC(cio_task_set_name(cio_current_task(), "lender"), 0);
+    cio_task *c;
+    CHECK_RC(cio_create_task(reader, &local, "reader", &c), 0);
+    void *r = NULL;
+    CHECK_RC(cio_task_await(c, &r), 0); /* compacted after 1 s */
+    CHECK_EQ((intptr_t)r, 0);          /* what the child saw */
+    CHECK_EQ(local, 7);                /* this task's copy is intact */
+    cio_task_release(c);
+    return 0;
+}
+
+static void lent(void)
+{
+    cio_loop *loop = virtual_loop(1);
+    CHECK_RC(cio_loop_set_debug(loop, 1), 0);
+    test_log_start(CIO_LOG_ERROR);
+    CHECK_RC(cio_run_loop(loop, lent_main, NULL, NULL), 0);
+    CHECK(test_log_find("'lender'", "while it was compacted") >= 0);
+    test_log_stop();
+    cio_loop_free(loop);
+}
+
 /* ---- bad args ----------------------------------------------------------- */
 
 static void bad_args(void)
@@ -440,6 +477,7 @@ int main(void)
     RUN(cancel);
     RUN(close_loop);
     RUN(twice);
+    RUN(lent);
     RUN(bad_args);
     return test_finish();
 }

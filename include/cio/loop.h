@@ -292,7 +292,8 @@ CIO_EXTERN int cio_loop_set_stack_size(cio_loop *loop, size_t bytes);
  * long, no other code may read or write its stack.  The common pattern of
  * passing a child task a pointer to the parent's local variables and
  * awaiting the child breaks it (the child would read zeros): turn it on
- * only for loops whose tasks keep what they share on the heap.  cio's own
+ * only for loops whose tasks keep what they share on the heap.  Debug
+ * mode reports a task whose stack was used while compacted.  cio's own
  * suspension points that keep state on the waiting task's stack (gather,
  * wait, wait_for, locks, queues, I/O, connecting) are never compacted.
  *

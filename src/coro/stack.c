@@ -425,6 +425,21 @@ void cio__stack_expand(cio__stack *s)
         *(uint64_t *)(void *)s->lo = CIO__STACK_CANARY;
 }
 
+int cio__stack_touched(const cio__stack *s)
+{
+    unsigned char vec[256];
+    size_t chunk = sizeof vec * page_size;
+    for (size_t off = 0; off < s->size; off += chunk) {
+        size_t len = s->size - off < chunk ? s->size - off : chunk;
+        if (mincore(s->lo + off, len, vec) < 0)
+            return 0; /* cannot tell */
+        for (size_t i = 0; i < len / page_size; i++)
+            if (vec[i] & 1)
+                return 1;
+    }
+    return 0;
+}
+
 void cio__stack_pool_fini(cio__stack_pool *pool)
 {
     for (size_t i = 0; i < pool->nslabs; i++) {

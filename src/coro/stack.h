@@ -104,6 +104,9 @@ void cio__stack_drops_flush(struct cio__stack_drops *d);
  * (faulting in the pages they cover) and the image is freed.  Must not
  * run on s, and d must have been flushed. */
 void cio__stack_expand(cio__stack *s);
+/* Whether any page of compacted s is resident again: something read or
+ * wrote its memory while it was compacted (debug mode asks, mincore). */
+int cio__stack_touched(const cio__stack *s);
 
 static inline int cio__stack_canary_ok(const cio__stack *s)
 {

@@ -100,6 +100,15 @@ void cio__task_node_run_compacted(struct cio__node *node)
 {
     cio_task *t = CIO_CONTAINER_OF(node, cio_task, node);
     struct cio__sched *s = t->fut.loop->sched;
+    /* Debug mode catches the one thing compaction forbids (a resident
+     * page means someone read zeros there or wrote what the copy back
+     * is about to overwrite); a system call, so only then. */
+    if (CIO_UNLIKELY(t->fut.loop->debug) && cio__stack_touched(t->stack))
+        cio_log(CIO_LOG_ERROR,
+                "task '%s' had its stack used by other code while it was compacted "
+                "(a pointer to its local variables lent out?): reads there saw zeros, "
+                "writes are lost; turn cio_loop_set_stack_compaction off for this loop",
+                cio_task_get_name(t));
     cio__stack_expand(t->stack);
     t->node.run = cio__task_node_run;
     t->flags &= (uint8_t)~CIO__TF_COMPACT;
