@@ -40,7 +40,8 @@ typedef struct cio__stack {
                                 | CIO__STACK_COMPACTED while it has an
                                 image, so that cio__stack_put's common
                                 case tests one byte */
-    uint8_t clean;           /* its pages were returned to the kernel */
+    uint8_t clean;           /* on the cold list: its pages (all but the
+                                top one, if trimmed) were dropped */
     unsigned vg_id;          /* valgrind's stack id */
 } cio__stack;
 
