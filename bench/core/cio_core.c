@@ -354,6 +354,10 @@ static int rss_main(void *arg, void **result)
     after = vm_rss_bytes();
     printf("tasks_1m_rss %.1f\n", (double)(after - before) / (double)n);
     printf("tasks_1m_compacted %zu\n", loop->sched->ncompacted);
+    double live = 0;
+    for (cio_task *t = loop->sched->compacted; t; t = t->next)
+        live += t->stack->image_len;
+    printf("tasks_1m_image_bytes %.1f\n", live / (double)(loop->sched->ncompacted + !loop->sched->ncompacted));
     /* Page tables are not in VmRSS: a stack's 132 KiB of address space
      * costs its share of a page-table page even with no page resident. */
     printf("tasks_1m_pte %.1f\n", (double)(vm_status_bytes("VmPTE") - pte_before) / (double)n);
