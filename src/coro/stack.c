@@ -3,8 +3,11 @@
  *
  * Layout of one pooled stack (addresses grow upward):
  *
- *     [guard page][ usable stack ........ ][descriptor]
- *     ^slot        ^lo                     ^lo + size
+ *     [guard page][ usable stack .................. ]
+ *     ^slot        ^lo                               ^lo + size
+ *
+ * and its descriptor in the slab's array, out of the stack's pages: every
+ * page of a free or compacted stack can be dropped without losing it.
  *
  * The guard method is chosen once per process: MADV_GUARD_INSTALL if the
  * kernel accepts it, else mprotect(PROT_NONE) until a budget of a quarter
@@ -35,7 +38,7 @@
 #endif
 
 #define SLAB_BYTES ((size_t)32 << 20) /* 32 MiB of address space a slab */
-#define DESC_BYTES 64                 /* room kept for the descriptor */
+#define COMPACT_MAX (16 * 1024)       /* live bytes worth an image at most */
 
 #define BATCH 256                     /* ranges per process_madvise call */
 
@@ -160,14 +163,16 @@ static int install_guard(char *slot, char *lo)
     return CIO__GUARD_CANARY;
 }
 
-static cio__stack *describe(char *slot, size_t bytes, int pooled, int guarded)
+/* Fills descriptor s for the stack mapped at [slot, slot + bytes). */
+static cio__stack *describe(cio__stack *s, char *slot, size_t bytes, int pooled, int guarded)
 {
     char *lo = slot + page_size;
-    cio__stack *s = (cio__stack *)(void *)(slot + bytes - DESC_BYTES);
     int guard = guarded ? CIO__GUARD_MADVISE : install_guard(slot, lo);
     s->next = NULL;
     s->lo = lo;
-    s->size = (size_t)((char *)s - lo);
+    s->size = bytes - page_size;
+    s->image = NULL;
+    s->image_len = 0;
     s->guard = (uint8_t)guard;
     s->pooled = (uint8_t)pooled;
     s->clean = 0;
@@ -189,17 +194,25 @@ static int new_slab(cio__stack_pool *pool)
 {
     if (pool->nslabs == pool->capslabs) {
         size_t cap = pool->capslabs ? pool->capslabs * 2 : 16;
-        void **a = cio__realloc(pool->slabs, cap * sizeof *a);
+        struct cio__stack_slab *a = cio__realloc(pool->slabs, cap * sizeof *a);
         if (!a)
             return -1;
         pool->slabs = a;
         pool->capslabs = cap;
     }
+    /* Descriptors are written as slots are carved: calloc's fresh pages
+     * are touched one by one, 64 descriptors a page. */
+    cio__stack *descs = cio__calloc(pool->slab_bytes / pool->stride, sizeof *descs);
+    if (!descs)
+        return -1;
     void *m = mmap(NULL, pool->slab_bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED)
+    if (m == MAP_FAILED) {
+        cio__free(descs);
         return -1;
-    pool->slabs[pool->nslabs++] = m;
+    }
+    pool->slabs[pool->nslabs].mem = m;
+    pool->slabs[pool->nslabs++].descs = descs;
     pool->carve = m;
     pool->carve_end = (char *)m + pool->slab_bytes;
     pool->guarded_end = m;
@@ -237,11 +250,16 @@ static cio__stack *own_mapping(size_t size)
 {
     size = (size + page_size - 1) & ~(page_size - 1);
     size_t bytes = size + page_size;
+    cio__stack *s = cio__malloc(sizeof *s);
+    if (!s)
+        return NULL;
     void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED)
+    if (m == MAP_FAILED) {
+        cio__free(s);
         return NULL;
-    return describe(m, bytes, 0, 0);
+    }
+    return describe(s, m, bytes, 0, 0);
 }
 
 cio__stack *cio__stack_get(cio__stack_pool *pool, size_t size)
@@ -255,10 +273,15 @@ cio__stack *cio__stack_get(cio__stack_pool *pool, size_t size)
     } else if ((s = pool->cold)) {
         pool->cold = s->next;
         s->clean = 0;
+        /* Its pages were dropped (zeroed), the canary with them. */
+        if (s->guard == CIO__GUARD_CANARY)
+            *(uint64_t *)(void *)s->lo = CIO__STACK_CANARY;
     } else {
         if (pool->carve == pool->carve_end && new_slab(pool) < 0)
             return NULL;
-        s = describe(pool->carve, pool->stride, 1, pool->carve < pool->guarded_end);
+        struct cio__stack_slab *sl = &pool->slabs[pool->nslabs - 1];
+        cio__stack *d = &sl->descs[(size_t)(pool->carve - sl->mem) / pool->stride];
+        s = describe(d, pool->carve, pool->stride, 1, pool->carve < pool->guarded_end);
         pool->carve += pool->stride;
     }
     if (s)
@@ -266,16 +289,38 @@ cio__stack *cio__stack_get(cio__stack_pool *pool, size_t size)
     return s;
 }
 
-void cio__stack_put(cio__stack_pool *pool, cio__stack *s)
+/* cio__stack_put's other cases, out of line: the common one then needs
+ * no stack frame. */
+static __attribute__((noinline)) void put_slow(cio__stack_pool *pool, cio__stack *s)
 {
-    pool->in_use--;
+    int compacted = s->image != NULL;
+    if (compacted) {
+        /* Its task will never run again (loop close): the pages are gone
+         * already, the image is not needed. */
+        cio__free(s->image);
+        s->image = NULL;
+        s->pooled &= (uint8_t)~CIO__STACK_COMPACTED;
+    }
     if (!s->pooled) {
         /* Never called on s itself: a task with its own mapping ends on
          * the loop's stack, which unmaps it (task.c). */
         VALGRIND_STACK_DEREGISTER(s->vg_id);
         if (s->guard == CIO__GUARD_MPROTECT)
             __atomic_add_fetch(&mprotect_budget, 1, __ATOMIC_RELAXED);
-        munmap(s->lo - page_size, (size_t)((char *)s - s->lo) + DESC_BYTES + page_size);
+        munmap(s->lo - page_size, s->size + page_size);
+        cio__free(s);
+        return;
+    }
+    s->clean = 1; /* compacted: its pages are gone */
+    s->next = pool->cold;
+    pool->cold = s;
+}
+
+void cio__stack_put(cio__stack_pool *pool, cio__stack *s)
+{
+    pool->in_use--;
+    if (CIO_UNLIKELY(s->pooled != 1)) {
+        put_slow(pool, s);
         return;
     }
     s->next = pool->hot;
@@ -289,50 +334,130 @@ static void drop_pages(struct iovec *iov, size_t n)
         madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED);
 }
 
+void cio__stack_drops_flush(struct cio__stack_drops *d)
+{
+    struct iovec iov[sizeof d->r / sizeof d->r[0]];
+    for (size_t i = 0; i < d->n; i++) {
+        iov[i].iov_base = d->r[i].base;
+        iov[i].iov_len = d->r[i].len;
+    }
+    drop_pages(iov, d->n);
+    d->n = 0;
+}
+
+static void drops_add(struct cio__stack_drops *d, void *base, size_t len)
+{
+    d->r[d->n].base = base;
+    d->r[d->n].len = len;
+    if (++d->n == sizeof d->r / sizeof d->r[0])
+        cio__stack_drops_flush(d);
+}
+
 void cio__stack_trim(cio__stack_pool *pool)
 {
-    struct iovec iov[BATCH];
-    size_t k = 0, trimmed = 0;
+    struct cio__stack_drops d = {0};
     while (pool->nhot > CIO__STACK_HOT_MAX) {
         cio__stack *s = pool->hot;
         pool->hot = s->next;
         pool->nhot--;
-        /* Drop the pages below the descriptor's page; the top page keeps
-         * the descriptor and is the one a new task touches first anyway. */
-        char *top_page = (char *)((uintptr_t)s & ~(uintptr_t)(page_size - 1));
-        if (top_page > s->lo) {
-            iov[k].iov_base = s->lo;
-            iov[k].iov_len = (size_t)(top_page - s->lo);
-            if (++k == BATCH) {
-                drop_pages(iov, k);
-                k = 0;
-            }
-        }
+        /* All pages but the top one, which the next task on this stack
+         * touches first anyway: a warm page where a fresh one would cost
+         * a fault (14-20 us on some VMs).  A canary comes back when the
+         * stack is taken again (cio__stack_get). */
+        if (s->size > page_size)
+            drops_add(&d, s->lo, s->size - page_size);
         s->clean = 1;
         s->next = pool->cold;
         pool->cold = s;
-        trimmed++;
     }
-    drop_pages(iov, k);
-    /* The canaries come back after the pages were dropped (zeroed). */
-    cio__stack *s = pool->cold;
-    for (size_t i = 0; i < trimmed; i++, s = s->next)
-        if (s->guard == CIO__GUARD_CANARY)
-            *(uint64_t *)(void *)s->lo = CIO__STACK_CANARY;
+    cio__stack_drops_flush(&d);
+}
+
+/*
+ * The copies of compaction and expansion read and write stack bytes that
+ * the sanitizers see differently from ordinary memory: under ASan the
+ * stack carries the redzones of the parked frames (poisoned shadow, which
+ * stays as it is while the pages are away and is right again once the
+ * bytes are back), under TSan the bytes were last written by the task's
+ * own fiber.  So the copy is not instrumented, and written so that the
+ * compiler cannot turn it into a call to the (intercepted) memcpy.
+ */
+#if defined(CIO_ASAN) || defined(CIO_TSAN)
+__attribute__((no_sanitize("address", "thread"), noinline))
+static void raw_copy(void *dst, const void *src, size_t len)
+{
+    volatile uint64_t *d = dst;
+    const volatile uint64_t *s = src;
+    for (size_t i = 0; i < len / 8; i++)
+        d[i] = s[i];
+}
+#else
+#define raw_copy memcpy
+#endif
+
+int cio__stack_compact(cio__stack *s, const void *sp, struct cio__stack_drops *d)
+{
+    char *hi = s->lo + s->size;
+    const char *from = (const char *)((uintptr_t)sp & ~(uintptr_t)7);
+    if (from < s->lo || from > hi || s->image)
+        return -EINVAL;
+    size_t len = (size_t)(hi - from);
+    if (len > COMPACT_MAX)
+        return -E2BIG;
+    char *img = cio__malloc(len ? len : 1);
+    if (!img)
+        return -ENOMEM;
+    raw_copy(img, from, len);
+    s->image = img;
+    s->image_len = (uint32_t)len;
+    s->pooled |= CIO__STACK_COMPACTED;
+    drops_add(d, s->lo, s->size);
+    return 0;
+}
+
+void cio__stack_expand(cio__stack *s)
+{
+    char *hi = s->lo + s->size;
+    raw_copy(hi - s->image_len, s->image, s->image_len);
+    cio__free(s->image);
+    s->image = NULL;
+    s->image_len = 0;
+    s->pooled &= (uint8_t)~CIO__STACK_COMPACTED;
+    /* The canary at lo went with the pages. */
+    if (s->guard == CIO__GUARD_CANARY)
+        *(uint64_t *)(void *)s->lo = CIO__STACK_CANARY;
+}
+
+int cio__stack_touched(const cio__stack *s)
+{
+    unsigned char vec[256];
+    size_t chunk = sizeof vec * page_size;
+    for (size_t off = 0; off < s->size; off += chunk) {
+        size_t len = s->size - off < chunk ? s->size - off : chunk;
+        if (mincore(s->lo + off, len, vec) < 0)
+            return 0; /* cannot tell */
+        for (size_t i = 0; i < len / page_size; i++)
+            if (vec[i] & 1)
+                return 1;
+    }
+    return 0;
 }
 
 void cio__stack_pool_fini(cio__stack_pool *pool)
 {
     for (size_t i = 0; i < pool->nslabs; i++) {
-        char *slab = pool->slabs[i];
+        char *slab = pool->slabs[i].mem;
         char *end = i + 1 == pool->nslabs ? pool->carve : slab + pool->slab_bytes;
-        for (char *slot = slab; slot < end; slot += pool->stride) {
-            cio__stack *s = (cio__stack *)(void *)(slot + pool->stride - DESC_BYTES);
+        size_t nslots = (size_t)(end - slab) / pool->stride;
+        for (size_t k = 0; k < nslots; k++) {
+            cio__stack *s = &pool->slabs[i].descs[k];
             VALGRIND_STACK_DEREGISTER(s->vg_id);
             if (s->guard == CIO__GUARD_MPROTECT)
                 __atomic_add_fetch(&mprotect_budget, 1, __ATOMIC_RELAXED);
+            cio__free(s->image); /* compacted stacks of destroyed tasks */
         }
         munmap(slab, pool->slab_bytes);
+        cio__free(pool->slabs[i].descs);
     }
     cio__free(pool->slabs);
     memset(pool, 0, sizeof *pool);

@@ -6,8 +6,16 @@
  * touches.  Each has a guard page at its low end, installed with
  * MADV_GUARD_INSTALL (Linux >= 6.13: no VMA split, so a million guarded
  * stacks fit in vm.max_map_count), else mprotect while the mapping budget
- * lasts, else a canary word checked at every switch.  The descriptor of a
- * stack lives in its own top bytes, on the page a task touches anyway.
+ * lasts, else a canary word checked at every switch.
+ *
+ * The descriptor of a stack lives outside the stack's memory (an array per
+ * slab, or an allocation of its own for a stack with its own mapping), so
+ * that every page of a stack can be given back: a free stack trimmed, or
+ * the stack of a task parked for long, compacted.  Compaction copies the
+ * live part of the stack (from the saved stack pointer to the top, a few
+ * hundred bytes) into an image and drops all the stack's pages; expanding
+ * copies the bytes back to the same addresses before the task runs again,
+ * so pointers into the stack stay valid.
  */
 #ifndef CIO_STACK_H
 #define CIO_STACK_H
@@ -24,12 +32,31 @@ enum cio__guard {
 typedef struct cio__stack {
     struct cio__stack *next; /* free-list link */
     char *lo;                /* lowest usable byte, just above the guard */
-    size_t size;             /* usable bytes, from lo up to this descriptor */
+    size_t size;             /* usable bytes, [lo, lo + size) */
+    char *image;             /* compacted: the live bytes, else NULL */
+    uint32_t image_len;      /* bytes in image, ending at lo + size */
     uint8_t guard;           /* enum cio__guard */
-    uint8_t pooled;          /* carved from a slab (else its own mapping) */
-    uint8_t clean;           /* its pages were returned to the kernel */
+    uint8_t pooled;          /* 1: carved from a slab, 0: its own mapping;
+                                | CIO__STACK_COMPACTED while it has an
+                                image, so that cio__stack_put's common
+                                case tests one byte */
+    uint8_t clean;           /* on the cold list: its pages (all but the
+                                top one, if trimmed) were dropped */
     unsigned vg_id;          /* valgrind's stack id */
 } cio__stack;
+
+/* A slab of pooled stacks and the descriptors of its slots. */
+struct cio__stack_slab {
+    char *mem;               /* slab_bytes of address space */
+    cio__stack *descs;       /* one per slot, slot i at mem + i * stride */
+};
+
+/* Page ranges to drop, gathered so that one system call drops many
+ * (process_madvise); cio__stack_drops_flush drops them. */
+struct cio__stack_drops {
+    size_t n;
+    struct { void *base; size_t len; } r[64];
+};
 
 typedef struct cio__stack_pool {
     size_t stride;           /* bytes per pooled stack, guard included */
@@ -40,12 +67,13 @@ typedef struct cio__stack_pool {
     char *carve_end;
     char *guarded_end;       /* slots of the newest slab below this were
                                 guarded in a batch when it was mapped */
-    void **slabs;            /* every slab, for unmapping */
+    struct cio__stack_slab *slabs; /* every slab, for unmapping */
     size_t nslabs, capslabs;
     size_t slab_bytes;
     size_t in_use;           /* stacks handed out */
 } cio__stack_pool;
 
+#define CIO__STACK_COMPACTED 2
 #define CIO__STACK_CANARY UINT64_C(0x63696f2d73746b21) /* "cio-stk!" */
 #define CIO__STACK_HOT_MAX 1024 /* freed stacks kept resident */
 
@@ -62,6 +90,24 @@ void cio__stack_put(cio__stack_pool *pool, cio__stack *s);
 void cio__stack_trim(cio__stack_pool *pool);
 /* Name of the guard method new stacks get ("madvise guard", ...). */
 const char *cio__stack_guard_method(void);
+
+/*
+ * Compacts s, in use by a parked context whose saved stack pointer is sp:
+ * copies [sp, lo + size) into a new image and queues all of s's pages in d
+ * to be dropped (they go when d fills or is flushed).  0, or -ENOMEM (no
+ * image: s unchanged), -E2BIG (live part too large to be worth it).
+ * Must not run on s.
+ */
+int cio__stack_compact(cio__stack *s, const void *sp, struct cio__stack_drops *d);
+/* Drops the pages queued in d. */
+void cio__stack_drops_flush(struct cio__stack_drops *d);
+/* Undoes cio__stack_compact: the live bytes go back to their addresses
+ * (faulting in the pages they cover) and the image is freed.  Must not
+ * run on s, and d must have been flushed. */
+void cio__stack_expand(cio__stack *s);
+/* Whether any page of compacted s is resident again: something read or
+ * wrote its memory while it was compacted (debug mode asks, mincore). */
+int cio__stack_touched(const cio__stack *s);
 
 static inline int cio__stack_canary_ok(const cio__stack *s)
 {

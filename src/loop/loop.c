@@ -35,6 +35,10 @@ int cio__loop_create(cio_loop **out)
     loop->debug = (uint8_t)cio__env_debug();
     loop->slow_ns = CIO_NS_PER_SEC / 10;
     loop->stack_size = 128 * 1024;
+    /* Off unless asked for: compaction forbids other code to touch a
+     * waiting task's stack, which ordinary C code does (a child given a
+     * pointer to its parent's locals while the parent awaits it). */
+    loop->compact_after_ns = 0;
     pthread_mutex_init(&loop->ts_lock, NULL);
     loop->ts_tailp = &loop->ts_head;
     int rc = cio__threadsafe_init(loop);
@@ -380,6 +384,20 @@ int cio_loop_set_stack_size(cio_loop *loop, size_t bytes)
         return CIO_ERUNNING;
     long page = sysconf(_SC_PAGESIZE);
     loop->stack_size = (bytes + (size_t)page - 1) & ~((size_t)page - 1);
+    return 0;
+}
+
+int cio_loop_set_stack_compaction(cio_loop *loop, double idle_seconds)
+{
+    if (!loop)
+        return cio__bad_arg(NULL, __func__, "loop is NULL");
+    if (!(idle_seconds >= 0) || idle_seconds > 1e9)
+        return cio__bad_arg(loop, __func__, "idle_seconds must be 0 .. 1e9");
+    int64_t ns = cio__sec_to_ns(idle_seconds);
+    loop->compact_after_ns = idle_seconds > 0 && ns < 1 ? 1 : ns;
+    /* Tasks parked already park no more: a trim must come to them. */
+    if (loop->compact_after_ns)
+        cio__loop_want_trim(loop);
     return 0;
 }
 

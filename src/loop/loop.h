@@ -149,6 +149,8 @@ struct cio_loop {
                                   0: none due */
     size_t stack_size;         /* default usable task stack bytes (a
                                   setting the task layer reads) */
+    int64_t compact_after_ns;  /* compact the stacks of tasks parked this
+                                  long, 0: never (the task layer reads it) */
 
     /* I/O */
     const struct cio__poller *poller; /* installed by the I/O layer */

@@ -128,7 +128,10 @@ static int race(cio_loop *loop, struct addrinfo **a, size_t n, double delay)
             break;
         }
         size_t before = r.running;
+        /* The attempts and the delay timer update r, on this stack. */
+        cio__task_pin(cio__current());
         rc = cio_await(r.ev, NULL);
+        cio__task_unpin(cio__current());
         cio_future_release(r.ev);
         r.ev = NULL;
         int timed_out = timer && !cio_handle_cancelled(timer) && r.running == before &&

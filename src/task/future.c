@@ -349,7 +349,7 @@ void cio__direct_cb(cio_future *fut, void *d)
 /* The awaiting task is cancelled or timed out: as asyncio, cancel what it
  * awaits and keep waiting until that is done; cio_await then reports the
  * interruption. */
-static void await_interrupt(cio_task *t, int code)
+void cio__await_interrupt(cio_task *t, int code)
 {
     cio_future *f = t->wait_obj;
     if (!t->interrupted)
@@ -359,7 +359,7 @@ static void await_interrupt(cio_task *t, int code)
 
 int cio__await_abandon(cio_task *t)
 {
-    if (t->state != CIO__T_PARKED || t->interrupt != await_interrupt)
+    if (t->state != CIO__T_PARKED || t->interrupt != cio__await_interrupt)
         return 0;
     cio_future *f = t->wait_obj;
     cio__future_remove_cb(f, cio__waiter_cb, t);
@@ -389,7 +389,7 @@ int cio_await(cio_future *f, void **result)
             return rc;
         cio_future_retain(f);
         t->interrupted = 0;
-        cio__park(t, await_interrupt, f);
+        cio__park(t, cio__await_interrupt, f);
         int code = t->interrupted;
         t->interrupted = 0;
         if (code) {

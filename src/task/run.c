@@ -43,8 +43,8 @@ static void cancel_and_drain(cio_loop *loop)
     if (!s || !s->ntasks)
         return;
     cio__cancel_all(loop);
-    while (s->tasks) {
-        cio_task *t = s->tasks;
+    while (s->tasks || s->compacted) {
+        cio_task *t = s->tasks ? s->tasks : s->compacted;
         uint8_t retrieved = t->fut.flags & CIO__FF_RETRIEVED;
         cio_task_retain(t);
         int rc = cio_loop_run_until_complete(loop, &t->fut, NULL);

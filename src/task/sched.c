@@ -99,7 +99,7 @@ static __attribute__((noinline)) cio_task *next_direct_new(cio_loop *loop, cio_t
 }
 
 /* next_direct's common case inline: a task that has run before is next.
- * It calls out only from a cold branch, so cio__switch_away saves two
+ * It calls out only from cold branches, so cio__switch_away saves two
  * registers instead of six (the context switch saves them all anyway). */
 static inline cio_task *next_direct(cio_loop *loop)
 {
@@ -159,10 +159,17 @@ void cio__task_node_run(struct cio__node *node)
 
 int cio__park(cio_task *t, cio__interrupt_fn *interrupt, void *wait_obj)
 {
+    cio_loop *loop = t->fut.loop;
     t->interrupt = interrupt;
     t->wait_obj = wait_obj;
     t->state = CIO__T_PARKED;
-    cio__switch_away(t->fut.loop, t);
+    /* For idle-stack compaction (compact.c), when it is on: when it
+     * parked, and a trim to look at it then, unless one is due anyway. */
+    if (CIO_UNLIKELY(loop->compact_after_ns)) {
+        t->parked_at = loop->now;
+        cio__loop_want_trim(loop);
+    }
+    cio__switch_away(loop, t);
     return t->wake_code;
 }
 

@@ -33,7 +33,7 @@ static void install_hooks(void)
 /* Debug mode's slow-step report names the task about to run. */
 static void describe_node(struct cio__node *n, char *buf, size_t cap)
 {
-    if (n->run != cio__task_node_run)
+    if (n->run != cio__task_node_run && n->run != cio__task_node_run_compacted)
         return;
     cio_task *t = CIO_CONTAINER_OF(n, cio_task, node);
     const char *src = cio_task_source(t);
@@ -60,6 +60,7 @@ static void sched_trim(cio_loop *loop, struct cio__loop_ext *ext)
     if (s->entered)
         cio__stack_trim(&s->stacks);
     cio__tasks_trim(s);
+    cio__sched_compact(s);
 }
 
 /*
@@ -75,6 +76,9 @@ static void sched_trim(cio_loop *loop, struct cio__loop_ext *ext)
 static void sched_closing(cio_loop *loop, struct cio__loop_ext *ext)
 {
     struct cio__sched *s = (struct cio__sched *)ext;
+    /* Compacted tasks never run again: their images are freed with their
+     * stacks (cio__stack_put), and close walks one list. */
+    cio__sched_uncompact_list(s);
     for (cio_task *t = s->tasks; t; t = t->next) {
         if (loop->debug) {
             cio_exception_context c = {.message = "Task was destroyed but it is pending",

@@ -9,7 +9,7 @@
 
 static void sleep_wake(void *task) { cio__wake(task, 0); }
 
-static void sleep_interrupt(cio_task *t, int code)
+void cio__sleep_interrupt(cio_task *t, int code)
 {
     cio_handle_cancel(t->wait_obj);
     cio__wake(t, code);
@@ -31,7 +31,7 @@ static __attribute__((noinline)) int sleep_timed(cio_task *t, cio_loop *loop, do
         cio__handle_unref(h);
         return rc;
     }
-    return cio__park(t, sleep_interrupt, h);
+    return cio__park(t, cio__sleep_interrupt, h);
 }
 
 int cio_sleep(double seconds)

@@ -74,6 +74,8 @@ int cio_create_task_at(cio_loop *loop, cio_coro_fn *fn, void *arg, const char *n
     t->interrupted = 0;
     t->state = CIO__T_CREATED;
     t->flags = CIO__TF_LOOPREF;
+    t->pinned = 0;
+    t->parked_at = 0; /* parked before compaction was turned on: "long" */
     t->shield = 0;
     t->stack_size = stack_size;
     t->id = s->next_task_id++;
@@ -312,6 +314,8 @@ size_t cio_all_tasks(cio_loop *loop, cio_task **buf, size_t cap)
     size_t i = 0;
     for (cio_task *t = s->tasks; t && buf && i < cap; t = t->next)
         buf[i++] = t;
+    for (cio_task *t = s->compacted; t && buf && i < cap; t = t->next)
+        buf[i++] = t;
     return s->ntasks;
 }
 
@@ -320,7 +324,12 @@ size_t cio__cancel_all(cio_loop *loop)
     size_t n = 0;
     if (!loop->sched)
         return 0;
+    /* Cancelling only wakes: nothing moves between the lists here. */
     for (cio_task *t = loop->sched->tasks; t; t = t->next) {
+        cio_task_cancel(t, NULL);
+        n++;
+    }
+    for (cio_task *t = loop->sched->compacted; t; t = t->next) {
         cio_task_cancel(t, NULL);
         n++;
     }

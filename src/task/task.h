@@ -62,7 +62,9 @@ enum {
 enum {
     CIO__TF_CANCEL = 1 << 0,   /* cancellation requested */
     CIO__TF_LOOPREF = 1 << 1,  /* the loop holds a reference */
-    CIO__TF_HASCTX = 1 << 2    /* ctx was made (TSan fiber exists) */
+    CIO__TF_HASCTX = 1 << 2,   /* ctx was made (TSan fiber exists) */
+    CIO__TF_COMPACT = 1 << 3   /* parked with its stack compacted: on
+                                  the sched's compacted list */
 };
 
 typedef void cio__interrupt_fn(cio_task *t, int code);
@@ -84,8 +86,11 @@ struct cio_task {
     int interrupted;           /* code an interrupt delivered, else 0 */
     uint8_t state;             /* CIO__T_* */
     uint8_t flags;             /* CIO__TF_* */
+    uint8_t pinned;            /* > 0: others use its stack while it waits:
+                                  never compact it (cio__task_pin) */
     int32_t shield;            /* cio_shield_begin depth */
     size_t stack_size;         /* requested usable size, 0: default */
+    int64_t parked_at;         /* loop time of its last cio__park */
     uint64_t id;               /* 1, 2, ... per loop */
     char *name;                /* owned, or NULL for "Task-<id>" */
     char namebuf[24];          /* holds "Task-<id>" */
@@ -117,8 +122,11 @@ struct cio__sched {
     cio_future *free_futures;  /* recycled plain futures, linked by result */
     size_t nfree_futures;
     cio__stack_pool stacks;    /* default-size task stacks */
-    cio_task *tasks;           /* every pending task (doubly linked) */
-    size_t ntasks;
+    cio_task *tasks;           /* every pending task (doubly linked) but
+                                  those on the compacted list */
+    cio_task *compacted;       /* pending tasks whose stack is compacted */
+    size_t ntasks;             /* pending tasks, on both lists */
+    size_t ncompacted;         /* on the compacted list */
     uint64_t next_task_id;     /* 1, 2, ... */
     uint8_t entered;           /* the loop has run: contexts and the stack
                                   pool are set up */
@@ -222,7 +230,8 @@ void cio__future_report_unretrieved(struct cio_future *f);
 /* Tasks. */
 void cio__task_free(cio_task *t);
 /* Marks t done and takes it off the loop's list of pending tasks (inline:
- * every task's end goes through it). */
+ * every task's end goes through it).  A compacted task is expanded, back
+ * on s->tasks, before it can run and end. */
 static inline void cio__task_retire(struct cio__sched *s, cio_task *t)
 {
     t->state = CIO__T_DONE;
@@ -234,6 +243,22 @@ static inline void cio__task_retire(struct cio__sched *s, cio_task *t)
         t->next->prev = t->prev;
     s->ntasks--;
 }
+/*
+ * Idle-stack compaction (compact.c).  The suspension points whose own
+ * state is off the parked task's stack, which alone may be compacted:
+ */
+void cio__sleep_interrupt(cio_task *t, int code);
+void cio__await_interrupt(cio_task *t, int code);
+/* Compacts the stacks of the tasks parked longer than the loop's
+ * compact_after_ns at one of those points (the trim calls it). */
+void cio__sched_compact(struct cio__sched *s);
+/* Moves the compacted list back onto s->tasks (loop close walks one). */
+void cio__sched_uncompact_list(struct cio__sched *s);
+/* Around a wait during which other code uses the task's stack (a struct
+ * on it that a callback or another task fills in): keeps it uncompacted. */
+static inline void cio__task_pin(cio_task *t) { t->pinned++; }
+static inline void cio__task_unpin(cio_task *t) { t->pinned--; }
+
 /* Frees the task structs kept beyond CIO__TASK_POOL_HOT (the trim). */
 void cio__tasks_trim(struct cio__sched *s);
 /* Releases every task struct kept for reuse (loop close). */
@@ -265,6 +290,11 @@ int cio__fd_wait(int fd, int write);
 int cio__fd_close(int fd);
 /* Runs a ready task node on the loop's stack. */
 void cio__task_node_run(struct cio__node *node);
+/* The run function of a compacted task's node (compact.c): expands the
+ * stack, then as cio__task_node_run.  Being another function, it keeps
+ * the task out of the direct switches between tasks (they take only
+ * cio__task_node_run nodes), which need no check for compaction. */
+void cio__task_node_run_compacted(struct cio__node *node);
 /* Cancels every pending task of loop; returns how many. */
 size_t cio__cancel_all(cio_loop *loop);
 

@@ -1,0 +1,483 @@
+/*
+ * test_stack_compact.c - idle-stack compaction (cio_loop_set_stack_compaction,
+ * src/task/compact.c): the stacks of tasks parked past the loop's idle time
+ * give their pages back and come back intact.
+ *
+ *   policy          off by default; with 2 s, tasks parked 1 s are left
+ *                   alone and tasks parked 4 s are compacted: no page of
+ *                   their stacks is resident (mincore); a task in gather is
+ *                   never compacted
+ *   intact          a linked list built on the stack, pointers into it and
+ *                   a deep stack survive compaction (sleep and await), and
+ *                   a stack too deep to be worth it is left as it is
+ *   own_mapping     a task with a stack of non-default size is compacted too
+ *   cancel          a compacted task cancelled resumes with -ECANCELED and
+ *                   its locals intact
+ *   close           a loop closed with compacted tasks leaks nothing
+ *                   (counting allocator) and frees their images
+ *   twice           a task compacted, resumed and compacted again
+ *   lent            the rule compaction adds, broken: a child reads its
+ *                   parent's local while the parent is compacted; it
+ *                   reads zero, and debug mode reports it
+ *   bad_args        the setter's errors
+ */
+#include <math.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "helpers.h"
+
+#include "task/task.h"
+
+/* Resident pages of t's stack. */
+static size_t resident_pages(cio_task *t)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    size_t n = t->stack->size / (size_t)page;
+    unsigned char *vec = malloc(n);
+    CHECK(mincore(t->stack->lo, t->stack->size, vec) == 0);
+    size_t r = 0;
+    for (size_t i = 0; i < n; i++)
+        r += vec[i] & 1;
+    free(vec);
+    return r;
+}
+
+#ifdef CIO_ASAN
+#define LIVE_MAX 8192
+#else
+#define LIVE_MAX 3072
+#endif
+
+static int compacted(cio_task *t) { return (t->flags & CIO__TF_COMPACT) != 0; }
+
+/* ---- a task whose stack holds pointers into itself ---------------------- */
+
+struct node {
+    struct node *next;
+    long value;
+};
+
+struct job {
+    int how;             /* 0: sleep, 1: await fut */
+    double delay;        /* for sleep */
+    cio_future *fut;     /* for await (heap: others may touch it) */
+    int depth;           /* recursion frames of 1 KiB before waiting */
+    int woke_rc;         /* what the wait returned */
+};
+
+static long wait_deep(struct job *j, int depth, struct node *head)
+{
+    /* A frame of 1 KiB with a node linked into the list below it. */
+    volatile char pad[1000];
+    struct node here = {head, depth};
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] = (char)(i + (size_t)depth);
+    long sum;
+    if (depth > 0) {
+        sum = wait_deep(j, depth - 1, &here);
+    } else {
+        j->woke_rc = j->how == 0 ? cio_sleep(j->delay) : cio_await(j->fut, NULL);
+        sum = 0;
+        for (struct node *n = &here; n; n = n->next)
+            sum += n->value;
+    }
+    for (size_t i = 0; i < sizeof pad; i++)
+        if (pad[i] != (char)(i + (size_t)depth))
+            return -1000000;
+    return sum;
+}
+
+/* Builds a list of 16 nodes in an array on its stack, waits as j says,
+ * then walks it: result = sum of values (or negative if damaged). */
+static int list_task(void *arg, void **result)
+{
+    struct job *j = arg;
+    struct node nodes[16];
+    struct node *head = NULL;
+    for (int i = 0; i < 16; i++) {
+        nodes[i].value = i + 1;
+        nodes[i].next = head;
+        head = &nodes[i];
+    }
+    struct node **where = &head; /* a pointer to a pointer on the stack */
+    long deep = wait_deep(j, j->depth, NULL);
+    long sum = 0;
+    for (struct node *n = *where; n; n = n->next)
+        sum += n->value;
+    long expect_deep = (long)j->depth * (j->depth + 1) / 2;
+    *result = (void *)(intptr_t)(deep == expect_deep ? sum : -1);
+    return 0;
+}
+
+#define LIST_SUM (16 * 17 / 2)
+
+static cio_loop *virtual_loop(double compact_after)
+{
+    cio_loop *loop;
+    CHECK_RC(cio_loop_new(&loop), 0);
+    CHECK_RC(cio_loop_set_virtual_clock(loop, 1), 0);
+    if (compact_after >= 0)
+        CHECK_RC(cio_loop_set_stack_compaction(loop, compact_after), 0);
+    return loop;
+}
+
+static void check_result(cio_task *t, int rc)
+{
+    void *r = NULL;
+    CHECK_RC(cio_task_result(t, &r), 0);
+    CHECK_EQ((intptr_t)r, LIST_SUM);
+    (void)rc;
+}
+
+/* ---- policy ------------------------------------------------------------- */
+
+static int child_sleep(void *arg, void **result)
+{
+    (void)result;
+    return cio_sleep(*(double *)arg);
+}
+
+static int policy_main(void *arg, void **result)
+{
+    cio_loop *loop = cio_get_running_loop();
+    /* Static, not on this stack: this task is compacted while it waits
+     * too, and the children write their woke_rc while it waits. */
+    static struct job j[4];
+    for (int i = 0; i < 4; i++)
+        j[i] = (struct job){.how = 0, .delay = 10};
+    cio_task *t[4];
+    for (int i = 0; i < 4; i++)
+        CHECK_RC(cio_create_task(list_task, &j[i], NULL, &t[i]), 0);
+    /* And a plain sleeper. */
+    static double d = 10;
+    cio_task *g;
+    CHECK_RC(cio_create_task(child_sleep, &d, NULL, &g), 0);
+    CHECK_RC(cio_sleep(1), 0);
+    for (int i = 0; i < 4; i++) {
+        CHECK(!compacted(t[i]));
+        CHECK(resident_pages(t[i]) >= 1);
+    }
+    CHECK_EQ(loop->sched->ncompacted, 0);
+    CHECK_RC(cio_sleep(3), 0);
+    for (int i = 0; i < 4; i++) {
+        CHECK(compacted(t[i]));
+        CHECK_EQ(resident_pages(t[i]), 0);
+        /* The live part only: a few hundred bytes (ASan's redzones and
+         * -O0 frames make it larger, still far below a page). */
+        CHECK(t[i]->stack->image_len > 0 && t[i]->stack->image_len < LIVE_MAX);
+    }
+    CHECK(compacted(g));
+    CHECK_EQ(loop->sched->ncompacted, 5);
+    /* cio_all_tasks still sees them all: main and the five. */
+    CHECK_EQ(cio_all_tasks(loop, NULL, 0), 6);
+    for (int i = 0; i < 4; i++) {
+        CHECK_RC(cio_task_await(t[i], NULL), 0);
+        check_result(t[i], 0);
+        CHECK_RC(j[i].woke_rc, 0);
+        cio_task_release(t[i]);
+    }
+    CHECK(fabs(test_loop_now() - 10) < 0.01);
+    CHECK_RC(cio_task_await(g, NULL), 0);
+    cio_task_release(g);
+    CHECK_EQ(loop->sched->ncompacted, 0);
+    return 0;
+}
+
+static int gather_main(void *arg, void **result)
+{
+    static double d = 6;
+    cio_task *c[2];
+    cio_future *f[2];
+    for (int i = 0; i < 2; i++) {
+        CHECK_RC(cio_create_task(child_sleep, &d, NULL, &c[i]), 0);
+        f[i] = cio_task_future(c[i]);
+    }
+    /* Waits 6 s in gather: the children get compacted, this task not. */
+    CHECK_RC(cio_gather(f, 2, 0, NULL, NULL), 0);
+    for (int i = 0; i < 2; i++)
+        cio_task_release(c[i]);
+    return 0;
+}
+
+static int gather_watch(void *arg, void **result)
+{
+    cio_task *gatherer = arg;
+    cio_loop *loop = cio_get_running_loop();
+    CHECK_RC(cio_sleep(4), 0);
+    CHECK(!compacted(gatherer));
+    CHECK(loop->sched->ncompacted >= 2); /* its children (and the joiner) */
+    return 0;
+}
+
+static int gather_outer(void *arg, void **result)
+{
+    cio_task *g, *w;
+    CHECK_RC(cio_create_task(gather_main, NULL, NULL, &g), 0);
+    CHECK_RC(cio_create_task(gather_watch, g, NULL, &w), 0);
+    /* Joining parks this task in cio_await: it is compacted too, which
+     * the watcher's count must not see, so join the watcher first. */
+    CHECK_RC(cio_task_await(w, NULL), 0);
+    CHECK_RC(cio_task_await(g, NULL), 0);
+    cio_task_release(w);
+    cio_task_release(g);
+    return 0;
+}
+
+static void policy(void)
+{
+    /* Off by default. */
+    cio_loop *loop = virtual_loop(-1);
+    CHECK_EQ(loop->compact_after_ns, 0);
+    cio_loop_free(loop);
+
+    loop = virtual_loop(2);
+    CHECK_RC(cio_run_loop(loop, policy_main, NULL, NULL), 0);
+    cio_loop_free(loop);
+
+    loop = virtual_loop(2);
+    CHECK_RC(cio_run_loop(loop, gather_outer, NULL, NULL), 0);
+    cio_loop_free(loop);
+}
+
+/* ---- intact ------------------------------------------------------------- */
+
+static int intact_main(void *arg, void **result)
+{
+    cio_loop *loop = cio_get_running_loop();
+    cio_future *fut;
+    CHECK_RC(cio_future_new(NULL, &fut), 0);
+    static struct job j[4];
+    j[0] = (struct job){.how = 0, .delay = 5, .depth = 0};
+    j[1] = (struct job){.how = 1, .fut = fut, .depth = 0};
+    j[2] = (struct job){.how = 0, .delay = 5, .depth = 8};  /* ~8 KiB live: compacted */
+    j[3] = (struct job){.how = 1, .fut = fut, .depth = 24}; /* ~24 KiB: left alone */
+    cio_task *t[4];
+    for (int i = 0; i < 4; i++)
+        CHECK_RC(cio_create_task(list_task, &j[i], NULL, &t[i]), 0);
+    CHECK_RC(cio_sleep(3), 0);
+    CHECK(compacted(t[0]) && compacted(t[1]) && compacted(t[2]));
+    CHECK(!compacted(t[3]));
+    CHECK(t[2]->stack->image_len > 8 * 1000);
+    CHECK_EQ(loop->sched->ncompacted, 3);
+    /* Woken while compacted: by a future (t[1], t[3]) and timers. */
+    CHECK_RC(cio_future_set_result(fut, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        CHECK_RC(cio_task_await(t[i], NULL), 0);
+        check_result(t[i], 0);
+        CHECK_RC(j[i].woke_rc, 0);
+        cio_task_release(t[i]);
+    }
+    cio_future_release(fut);
+    return 0;
+}
+
+static void intact(void)
+{
+    cio_loop *loop = virtual_loop(1);
+    CHECK_RC(cio_run_loop(loop, intact_main, NULL, NULL), 0);
+    cio_loop_free(loop);
+}
+
+/* ---- own mapping -------------------------------------------------------- */
+
+static int own_main(void *arg, void **result)
+{
+    cio_loop *loop = cio_get_running_loop();
+    static struct job j;
+    j = (struct job){.how = 0, .delay = 5, .depth = 3};
+    cio_task *t;
+    CHECK_RC(cio_create_task_at(loop, list_task, &j, "big", 512 * 1024, &t, __FILE__, __LINE__), 0);
+    CHECK_RC(cio_sleep(3), 0);
+    CHECK(!(t->stack->pooled & 1));
+    CHECK(compacted(t));
+    CHECK_EQ(resident_pages(t), 0);
+    CHECK_RC(cio_task_await(t, NULL), 0);
+    check_result(t, 0);
+    cio_task_release(t);
+    return 0;
+}
+
+static void own_mapping(void)
+{
+    cio_loop *loop = virtual_loop(1);
+    CHECK_RC(cio_run_loop(loop, own_main, NULL, NULL), 0);
+    cio_loop_free(loop);
+}
+
+/* ---- cancel ------------------------------------------------------------- */
+
+static int cancel_main(void *arg, void **result)
+{
+    static struct job j;
+    j = (struct job){.how = 0, .delay = 3600, .depth = 2};
+    cio_task *t;
+    CHECK_RC(cio_create_task(list_task, &j, NULL, &t), 0);
+    CHECK_RC(cio_sleep(3), 0);
+    CHECK(compacted(t));
+    CHECK_EQ(cio_task_cancel(t, "stop"), 1);
+    /* The task ignores the cancellation at its wait and finishes its
+     * walk: result intact, status 0. */
+    CHECK_RC(cio_task_await(t, NULL), 0);
+    check_result(t, 0);
+    CHECK_RC(j.woke_rc, -ECANCELED);
+    cio_task_release(t);
+    return 0;
+}
+
+static void cancel(void)
+{
+    cio_loop *loop = virtual_loop(1);
+    CHECK_RC(cio_run_loop(loop, cancel_main, NULL, NULL), 0);
+    cio_loop_free(loop);
+}
+
+/* ---- close -------------------------------------------------------------- */
+
+static int parked_forever(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    return cio_sleep(3600);
+}
+
+static int close_main(void *arg, void **result)
+{
+    cio_loop *loop = cio_get_running_loop();
+    cio_future *never = arg;
+    for (int i = 0; i < 50; i++)
+        CHECK_RC(cio_create_task(parked_forever, NULL, NULL, NULL), 0);
+    static struct job j;
+    j = (struct job){.how = 1, .fut = never, .depth = 1};
+    CHECK_RC(cio_create_task(list_task, &j, NULL, NULL), 0);
+    CHECK_RC(cio_sleep(4), 0);
+    CHECK_EQ(loop->sched->ncompacted, 51);
+    return 0;
+}
+
+static void close_loop(void)
+{
+    test_alloc_begin(0, 0);
+    cio_loop *loop = virtual_loop(1);
+    cio_future *never;
+    CHECK_RC(cio_future_new(loop, &never), 0);
+    cio_task *m;
+    CHECK_RC(cio_loop_create_task(loop, close_main, never, "main", &m), 0);
+    CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(m), NULL), 0);
+    cio_task_release(m);
+    /* 51 compacted tasks pending: destroyed with the loop. */
+    CHECK_EQ(loop->sched->ncompacted, 51);
+    cio_loop_free(loop);
+    cio_future_release(never);
+    CHECK_EQ(test_alloc_end(), 0);
+}
+
+/* ---- twice -------------------------------------------------------------- */
+
+static int twice_task(void *arg, void **result)
+{
+    long x = 42;
+    long *p = &x;
+    for (int i = 0; i < 3; i++) {
+        CHECK_RC(cio_sleep(4), 0);
+        (*p)++;
+    }
+    *result = (void *)(intptr_t)x;
+    return 0;
+}
+
+static int twice_main(void *arg, void **result)
+{
+    cio_loop *loop = cio_get_running_loop();
+    cio_task *t;
+    CHECK_RC(cio_create_task(twice_task, NULL, NULL, &t), 0);
+    int seen = 0;
+    for (int i = 0; i < 12; i++) {
+        CHECK_RC(cio_sleep(1), 0);
+        seen += compacted(t);
+    }
+    CHECK(seen >= 3); /* compacted in each of its three sleeps */
+    void *r;
+    CHECK_RC(cio_task_await(t, &r), 0);
+    CHECK_EQ((intptr_t)r, 45);
+    cio_task_release(t);
+    CHECK_EQ(loop->sched->ncompacted, 0);
+    return 0;
+}
+
+static void twice(void)
+{
+    cio_loop *loop = virtual_loop(1);
+    CHECK_RC(cio_run_loop(loop, twice_main, NULL, NULL), 0);
+    cio_loop_free(loop);
+}
+
+/* ---- lent ------------------------------------------------------------- */
+
+static int reader(void *arg, void **result)
+{
+    CHECK_RC(cio_sleep(3), 0);
+    *result = (void *)(intptr_t)*(volatile long *)arg;
+    return 0;
+}
+
+static int lent_main(void *arg, void **result)
+{
+    long local = 7;
+    CHECK_RC(cio_task_set_name(cio_current_task(), "lender"), 0);
+    cio_task *c;
+    CHECK_RC(cio_create_task(reader, &local, "reader", &c), 0);
+    void *r = NULL;
+    CHECK_RC(cio_task_await(c, &r), 0); /* compacted after 1 s */
+    CHECK_EQ((intptr_t)r, 0);          /* what the child saw */
+    CHECK_EQ(local, 7);                /* this task's copy is intact */
+    cio_task_release(c);
+    return 0;
+}
+
+static void lent(void)
+{
+    cio_loop *loop = virtual_loop(1);
+    CHECK_RC(cio_loop_set_debug(loop, 1), 0);
+    test_log_start(CIO_LOG_ERROR);
+    CHECK_RC(cio_run_loop(loop, lent_main, NULL, NULL), 0);
+    CHECK(test_log_find("'lender'", "while it was compacted") >= 0);
+    test_log_stop();
+    cio_loop_free(loop);
+}
+
+/* ---- bad args ----------------------------------------------------------- */
+
+static void bad_args(void)
+{
+    cio_loop *loop;
+    CHECK_RC(cio_loop_new(&loop), 0);
+    CHECK_RC(cio_loop_set_stack_compaction(NULL, 1), -EINVAL);
+    CHECK_RC(cio_loop_set_stack_compaction(loop, -1), -EINVAL);
+    CHECK_RC(cio_loop_set_stack_compaction(loop, NAN), -EINVAL);
+    CHECK_RC(cio_loop_set_stack_compaction(loop, 1e10), -EINVAL);
+    CHECK_EQ(loop->compact_after_ns, 0);
+    CHECK_RC(cio_loop_set_stack_compaction(loop, 0.5), 0);
+    CHECK_EQ(loop->compact_after_ns, CIO_NS_PER_SEC / 2);
+    CHECK_RC(cio_loop_set_stack_compaction(loop, 0), 0);
+    CHECK_EQ(loop->compact_after_ns, 0);
+    cio_loop_free(loop);
+}
+
+int main(void)
+{
+#ifdef CIO_CORO_UCONTEXT
+    printf("skip: the ucontext fallback does not compact stacks\n");
+    return 77;
+#endif
+    RUN(policy);
+    RUN(intact);
+    RUN(own_mapping);
+    RUN(cancel);
+    RUN(close_loop);
+    RUN(twice);
+    RUN(lent);
+    RUN(bad_args);
+    return test_finish();
+}
