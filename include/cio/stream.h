@@ -6,15 +6,23 @@
  * cio_stream_read* are StreamReader's methods, cio_stream_write/drain/
  * close... StreamWriter's.  One task may read while another writes.
  *
- * Writing never blocks: cio_stream_write copies into the stream's buffer
- * and sends what the kernel takes now; a background flusher sends the
- * rest.  A writer that outpaces its peer must call cio_stream_drain(),
- * which waits while more than the high watermark (default 64 KiB) is
- * buffered, until the flusher brings the buffer down to the low watermark
- * (default a quarter of it); so a slow peer holds the writer back and
- * memory stays bounded.  Reading pulls from the socket only when a read
- * needs more bytes; the read buffer never exceeds the limit (default
- * 64 KiB).
+ * A stream is a coroutine adapter over a transport (cio/transport.h), as
+ * asyncio's StreamReaderProtocol is: the stream is the transport's
+ * protocol.  Reading: the transport receives straight into the stream's
+ * buffer as bytes arrive, and the reading calls take from it, waiting
+ * when it is empty; while more than twice the limit (default 64 KiB) is
+ * buffered the transport stops reading, and it starts again once readers
+ * brought the buffer back to the limit, so a slow reader slows the peer.
+ * A parser can work on the buffer in place: cio_stream_peek,
+ * cio_stream_fill, cio_stream_consume.
+ *
+ * Writing never blocks: cio_stream_write hands the bytes to the
+ * transport, which sends what the kernel takes now and keeps the rest,
+ * flushing it from the loop (no task per stream).  A writer that outpaces
+ * its peer must call cio_stream_drain(), which waits while more than the
+ * high watermark (default 64 KiB) is buffered, until the buffer is down
+ * to the low watermark (default a quarter of it); so a slow peer holds
+ * the writer back and memory stays bounded.
  *
  * Lifetime: cio_stream_close() starts a graceful close (buffered data is
  * still sent), cio_stream_wait_closed() waits for it, cio_stream_release()
@@ -49,10 +57,9 @@
  * - Closing: a graceful close sends close_notify after the queued data
  *   (without waiting for the peer's); cio_stream_abort does not.
  *   cio_stream_write_eof on TLS sends close_notify (TLS's half-close).
- * - Writes on a TLS stream always go through the flusher task (an
- *   SSL_write that stops half-way must be retried with the same bytes,
- *   which the queue keeps), one 16 KiB record per step, so drain and the
- *   watermarks work as for sockets.
+ * - Writes on a TLS stream queue and a background task sends them, one
+ *   16 KiB record per step, so drain and the watermarks work as for
+ *   sockets.
  * - cio_stream_start_tls() upgrades an open plain stream (STARTTLS).
  */
 #ifndef CIO_STREAM_H
@@ -221,6 +228,55 @@ CIO_EXTERN int cio_stream_lines_aiter(cio_stream *s, char *buf, size_t cap, cio_
 
 /* Length of the line the lines iterator handed out last (0 before). */
 CIO_EXTERN size_t cio_stream_line_length(const cio_stream *s);
+
+/* ---- reading in place (zero copy) ---------------------------------------- */
+
+/*
+ * The bytes buffered and not yet consumed, for a parser that works in
+ * place (picohttpparser style): returns a pointer to them and sets *len
+ * (len may be NULL) to their count; NULL and 0 when nothing is buffered.
+ * The bytes stay the stream's: the pointer is valid until the next call
+ * on s that may suspend (any read, fill, drain, wait_closed...) or that
+ * consumes (read*, consume) or releases s; parse, consume what was
+ * parsed, then fill for more.  Does not suspend.
+ *
+ *     size_t len, scanned = 0;
+ *     for (;;) {
+ *         const char *p = cio_stream_peek(s, &len);
+ *         const char *nl = p ? memchr(p + scanned, '\n', len - scanned) : NULL;
+ *         if (nl) {
+ *             handle(p, nl + 1 - p);            // in place, no copy
+ *             cio_stream_consume(s, nl + 1 - p);
+ *             scanned = 0;
+ *             continue;
+ *         }
+ *         scanned = len;                        // no rescans
+ *         int rc = cio_stream_fill(s, len + 1); // suspends
+ *         if (rc < 0)
+ *             break;                            // CIO_EINCOMPLETE: EOF
+ *     }
+ */
+CIO_EXTERN const void *cio_stream_peek(const cio_stream *s, size_t *len);
+
+/*
+ * Waits until at least min bytes are buffered (cio_stream_peek shows
+ * them).  Returns the number buffered (>= min; min 0 returns at once);
+ * CIO_EINCOMPLETE if the stream ends first (what arrived stays buffered
+ * and peekable); CIO_ELIMIT at once if min exceeds the stream's limit
+ * (cio_stream_options.limit): the buffer never has to hold more; the
+ * connection's error (-ECONNRESET...) once the buffer has fewer than min
+ * bytes, as for cio_stream_read; CIO_ECLOSED after close/abort;
+ * -ECANCELED / -ETIMEDOUT (nothing is lost).  Errors: -EINVAL (s NULL).
+ * Suspends (unless min bytes are already there).
+ */
+CIO_EXTERN int cio_stream_fill(cio_stream *s, size_t min);
+
+/*
+ * Drops the first n buffered bytes (they were parsed in place): 0, or
+ * -EINVAL (s NULL, or n more than is buffered; nothing is consumed).
+ * May let the transport read again (under the limit).  Does not suspend.
+ */
+CIO_EXTERN int cio_stream_consume(cio_stream *s, size_t n);
 
 /* ---- writing (StreamWriter) --------------------------------------------- */
 

@@ -1,6 +1,8 @@
 /*
  * connect.c - opening client streams: cio_open_connection with happy
- * eyeballs (RFC 8305) and cio_open_unix_connection.
+ * eyeballs (RFC 8305) and cio_open_unix_connection.  The connected socket
+ * gets a socket transport with the stream as its protocol (a TLS stream,
+ * until TLS is a transport, a legacy stream: stream_legacy.c).
  *
  * Happy eyeballs: the resolved addresses are interleaved by family (first
  * family of the answer first, RFC 8305 section 4).  Each connection
@@ -224,12 +226,12 @@ int cio_open_connection(const char *host, int port, const cio_stream_options *op
         return fd;
     if (!(opts && opts->no_nodelay))
         cio__set_nodelay(fd);
+    if (opts && opts->tls)
+        return cio__stream_open_tls(loop, fd, opts, host, out);
     rc = cio__stream_new(loop, fd, opts, out);
-    if (rc < 0) {
+    if (rc < 0)
         cio_close(fd);
-        return rc;
-    }
-    return cio__stream_open_tls(out, opts, host);
+    return rc;
 }
 
 int cio_open_unix_connection(const char *path, const cio_stream_options *opts,
@@ -252,11 +254,11 @@ int cio_open_unix_connection(const char *path, const cio_stream_options *opts,
     if (fd < 0)
         return fd;
     int rc = cio_sock_connect(fd, (struct sockaddr *)&sa, alen);
+    if (rc == 0 && opts && opts->tls)
+        return cio__stream_open_tls(loop, fd, opts, NULL, out);
     if (rc == 0)
         rc = cio__stream_new(loop, fd, opts, out);
-    if (rc < 0) {
+    if (rc < 0)
         cio_close(fd);
-        return rc;
-    }
-    return cio__stream_open_tls(out, opts, NULL);
+    return rc;
 }

@@ -3,8 +3,9 @@
  * and the Server object.
  *
  * Each listening socket has an acceptor task; each accepted connection
- * gets a stream and a handler task that runs the user's callback and then
- * closes the stream gracefully.  The server is reference-counted: the
+ * gets a stream (the protocol of a socket transport, stream.c) and a
+ * handler task that runs the user's callback and then closes the stream
+ * gracefully.  The server is reference-counted: the
  * user's hold, one per acceptor task and one per connection, so it lives
  * until the last of them lets go, whatever order they finish in.
  *
@@ -239,7 +240,12 @@ static void serve_connection(cio_server *srv, int fd)
         return;
     }
     struct conn *c = cio__calloc(1, sizeof *c);
-    if (!c || cio__stream_new(srv->loop, fd, &srv->sopts, &c->s) < 0) {
+    /* TLS streams are legacy streams until TLS is a transport: their
+     * handshake runs in the handler task. */
+    int rc = !c ? -ENOMEM
+         : srv->sopts.tls ? cio__stream_new_legacy(srv->loop, fd, NULL, &srv->sopts, &c->s)
+                          : cio__stream_new(srv->loop, fd, &srv->sopts, &c->s);
+    if (rc < 0) {
         cio__free(c);
         cio_close(fd);
         return;

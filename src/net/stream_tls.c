@@ -1,15 +1,16 @@
 /*
- * stream_tls.c - TLS inside streams: the TLS transport (struct
- * cio__stream_transport over a cio_tls session), the handshake that turns a
- * plain stream into a TLS one (for cio_open_connection, cio_stream_from_fd,
- * servers and cio_stream_start_tls), and the TLS accessors.
+ * stream_tls.c - TLS inside streams: the TLS way of moving a legacy
+ * stream's bytes (struct cio__stream_transport over a cio_tls session),
+ * the handshake that turns a plain stream into a TLS one (for
+ * cio_open_connection, cio_stream_from_fd, servers and
+ * cio_stream_start_tls), and the TLS accessors.
  *
- * The stream's buffers, watermarks and flusher stay in stream.c: this file
- * only says how bytes are moved.  Reads go through cio_tls_read; writes
- * always queue and the flusher sends them with cio_tls_write, one record
- * (16 KiB) at a time so drain sees progress.  There is no "send what the
- * kernel takes now" path: an SSL_write that stops half-way must be
- * repeated with the same bytes, which the queue guarantees.
+ * TLS streams are legacy streams (stream_legacy.c) until TLS is a
+ * cio_transport: their buffers and watermarks are the shared ones, their
+ * writes queue for the flusher, which sends them with cio_tls_write, one
+ * record (16 KiB) at a time so drain sees progress.  start_tls takes a
+ * plain stream off its socket transport (the socket itself stays) and
+ * makes it a legacy TLS stream.
  *
  * The session lives as long as the stream: a task parked inside
  * cio_tls_read when the stream is closed wakes up and returns from the
@@ -18,6 +19,7 @@
  * Divided into: the transport, the handshake, start_tls, accessors.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <math.h>
 #include <sys/socket.h>
 
@@ -77,7 +79,6 @@ static const struct cio__stream_transport tls_transport = {
     .name = "tls",
     .recv = tls_recv,
     .send = tls_send,
-    .send_now = NULL,
     .write_eof = tls_write_eof,
     .close = tls_close,
 };
@@ -120,21 +121,78 @@ int cio__stream_tls_begin(cio_stream *s, cio_tls_context *ctx, const char *serve
     return 0;
 }
 
-int cio__stream_open_tls(cio_stream **sp, const cio_stream_options *opts, const char *host)
+int cio__stream_open_tls(cio_loop *loop, int fd, const cio_stream_options *opts,
+                         const char *host, cio_stream **out)
 {
-    if (!opts || !opts->tls)
-        return 0;
-    const char *name = opts->server_hostname ? opts->server_hostname : host;
-    int rc = cio__stream_tls_begin(*sp, opts->tls, name);
+    int rc = cio__stream_new_legacy(loop, fd, NULL, opts, out);
     if (rc < 0) {
-        cio__tls_context_set_error(opts->tls, cio_stream_tls_error_message(*sp));
-        cio_stream_release(*sp);
-        *sp = NULL;
+        cio_close(fd);
+        return rc;
+    }
+    const char *name = opts->server_hostname ? opts->server_hostname : host;
+    rc = cio__stream_tls_begin(*out, opts->tls, name);
+    if (rc < 0) {
+        cio__tls_context_set_error(opts->tls, cio_stream_tls_error_message(*out));
+        cio_stream_release(*out); /* closes fd */
+        *out = NULL;
     }
     return rc;
 }
 
 /* ---- start_tls ------------------------------------------------------------------ */
+
+/*
+ * Takes a transport stream off its transport, keeping the socket: with
+ * reading paused and the write buffer empty, a duplicate of the socket
+ * becomes the stream's own descriptor and the transport is aborted
+ * without telling the stream (no data is lost: none is buffered, none in
+ * flight).  0, or -errno (nothing changed then).
+ */
+static int leave_transport(cio_stream *s)
+{
+    int fd = fcntl(cio_transport_fd(s->t), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    cio_transport *t = s->t;
+    cio_transport_set_protocol(t, NULL, NULL);
+    cio_transport_abort(t);
+    cio_transport_release(t);
+    s->t = NULL;
+    s->fd = fd;
+    s->rpaused = 0;
+    s->refs--; /* connection_lost will not come: the protocol's hold */
+    return 0;
+}
+
+/* Waits until everything written went out, reading paused so that
+ * nothing the peer sends after our last plaintext lands in the buffer. */
+static int flush_all(cio_stream *s)
+{
+    if (s->t) {
+        cio_transport_pause_reading(s->t);
+        s->rpaused = 1;
+        cio_transport_set_write_buffer_limits(s->t, 0, 0);
+    }
+    int rc = 0;
+    while (rc == 0 && (cio_stream_write_buffer_size(s) || s->flushing)) {
+        size_t low = s->low;
+        s->low = 0;
+        s->paused = 1;
+        rc = cio_stream_drain(s);
+        s->low = low;
+        if (rc == 0 && cio__stream_closed(s))
+            rc = CIO_ECLOSED;
+    }
+    if (s->t && !s->lost)
+        cio_transport_set_write_buffer_limits(s->t, s->high, s->low);
+    if (rc == 0 && cio__stream_buffered(s))
+        rc = -EBUSY; /* arrived before reading stopped */
+    if (rc < 0 && s->t && !s->lost) {
+        s->rpaused = 0;
+        cio_transport_resume_reading(s->t);
+    }
+    return rc;
+}
 
 int cio_stream_start_tls(cio_stream *s, cio_tls_context *ctx, const char *server_hostname)
 {
@@ -146,9 +204,9 @@ int cio_stream_start_tls(cio_stream *s, cio_tls_context *ctx, const char *server
         return -EALREADY;
     if (s->werr)
         return s->werr;
-    if (s->closing || s->eof_wanted || s->fd < 0 || s->eof)
+    if (s->closing || s->eof_wanted || cio__stream_closed(s) || s->eof)
         return CIO_ECLOSED;
-    if (s->rend > s->rstart)
+    if (cio__stream_buffered(s))
         return -EBUSY;
     /* A missing name is a bad argument: refused before anything is
      * sent, the stream stays as it was. */
@@ -157,18 +215,13 @@ int cio_stream_start_tls(cio_stream *s, cio_tls_context *ctx, const char *server
         cio__stream_set_tls_error(s, cio_tls_context_error_message(ctx));
         return rc;
     }
-    /* Everything written in plaintext goes out before the ClientHello:
-     * drain down to an empty queue. */
-    while (s->wend > s->wstart || s->flushing) {
-        size_t low = s->low;
-        s->low = 0;
-        s->paused = 1;
-        rc = cio_stream_drain(s);
-        s->low = low;
-        if (rc < 0)
-            return rc;
-        if (s->fd < 0)
-            return CIO_ECLOSED;
+    /* Everything written in plaintext goes out before the ClientHello. */
+    if ((rc = flush_all(s)) < 0)
+        return rc;
+    if (s->t && (rc = leave_transport(s)) < 0) {
+        s->rpaused = 0;
+        cio_transport_resume_reading(s->t);
+        return rc;
     }
     rc = cio__stream_tls_begin(s, ctx, server_hostname);
     if (rc < 0)

@@ -60,6 +60,31 @@ static void cancel_and_drain(cio_loop *loop)
     }
 }
 
+/*
+ * asyncio.run ends with a few more loop iterations (shutdown_asyncgens,
+ * shutdown_default_executor) in which the callbacks already scheduled
+ * run: a transport that main closed or aborted on its way out (a stream
+ * released at the end) closes its socket in the connection_lost callback
+ * it queued.  Same here: iterations run while plain callbacks are queued,
+ * a few at most (one may queue the next).
+ */
+struct settle {
+    cio_loop *loop;
+    int left;                  /* iterations still allowed */
+};
+
+static int settled(void *ctx)
+{
+    struct settle *st = ctx;
+    return !st->loop->ready_handles || st->left-- <= 0;
+}
+
+static void run_scheduled_callbacks(cio_loop *loop)
+{
+    struct settle st = {loop, 8};
+    cio__loop_run_until(loop, settled, &st);
+}
+
 /* asyncio.Runner._on_sigint: the first SIGINT cancels the main task; a
  * second one, while it is still unwinding, is the default action. */
 struct sigint_state {
@@ -109,6 +134,7 @@ int cio_run_loop(cio_loop *loop, cio_coro_fn *main, void *arg, void **result)
     if (rc == CIO_EDEADLOCK)
         cio_log(CIO_LOG_ERROR, "cio_run: main task is blocked and nothing can wake it");
     cancel_and_drain(loop);
+    run_scheduled_callbacks(loop);
     if (sigint_on)
         cio_loop_remove_signal_handler(loop, SIGINT);
     cio_task_release(t);
