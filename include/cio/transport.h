@@ -209,9 +209,9 @@ CIO_EXTERN int cio_connect_accepted_socket(const cio_protocol *proto, void *ud, 
  * them to end too, cio_server_close_clients / cio_server_abort_clients
  * close / abort their transports, cio_server_num_clients counts them.
  * With opts->tls (a server context) every connection is TLS: the
- * factory is asked when it is accepted, connection_made comes after the
- * handshake; a connection whose handshake fails (or times out) is
- * dropped unseen.  Errors: -EINVAL (a client context too), CIO_ENOTASK,
+ * factory is asked once the handshake is done, then connection_made; a
+ * connection whose handshake fails (or times out) is dropped before the
+ * factory sees it, so no protocol state is made for it.  Errors: -EINVAL (a client context too), CIO_ENOTASK,
  * DNS and bind errors (-EADDRINUSE), -ENOMEM.  Suspends (DNS).
  */
 CIO_EXTERN int cio_create_server(cio_protocol_factory_fn *factory, void *arg,

@@ -150,6 +150,21 @@ static void serve_transport(cio_server *srv, int fd)
     }
     if (!srv->topts.no_nodelay)
         cio__set_nodelay(fd);
+    if (srv->topts.tls) {
+        /* The factory is asked once the handshake is done: a client that
+         * fails it leaves no protocol state behind. */
+        cio_transport *raw = c->t;
+        if (cio__tls_transport_new(raw, srv->topts.tls, 1, NULL, &srv->topts, &c->t) < 0) {
+            cio__transport_discard(raw);
+            cio__free(c);
+            return;
+        }
+        conn_link(srv, c);
+        c->t->on_lost = transport_lost;
+        c->t->on_lost_arg = c;
+        cio__tls_transport_start_server(c->t, srv->factory, srv->arg);
+        return;
+    }
     const cio_protocol *proto = NULL;
     void *ud = NULL;
     if (srv->factory(srv->arg, &proto, &ud) != 0 || !proto) {
@@ -157,20 +172,10 @@ static void serve_transport(cio_server *srv, int fd)
         cio__free(c);
         return;
     }
-    cio_transport *raw = c->t;
-    if (srv->topts.tls &&
-        cio__tls_transport_new(raw, srv->topts.tls, 1, NULL, &srv->topts, &c->t) < 0) {
-        cio__transport_discard(raw);
-        cio__free(c);
-        return;
-    }
     conn_link(srv, c);
     c->t->on_lost = transport_lost;
     c->t->on_lost_arg = c;
-    if (srv->topts.tls)
-        cio__tls_transport_start(c->t, proto, ud); /* connection_made after the handshake */
-    else
-        cio__transport_start(c->t, proto, ud);
+    cio__transport_start(c->t, proto, ud);
 }
 
 /* The connection is over: close its stream, forget it. */

@@ -374,6 +374,17 @@ static void handshake_done(struct cio__tls_transport *s)
     s->state = WRAPPED;
     s->handshaken = 1;
     wake_waiter(s, 0);
+    if (s->factory) {
+        const cio_protocol *proto = NULL;
+        void *ud = NULL;
+        if (s->factory(s->factory_arg, &proto, &ud) != 0 || !proto) {
+            s->call_made = 0; /* refused: closed unseen */
+            cio_transport_abort(&s->b);
+            return;
+        }
+        s->b.proto = proto;
+        s->b.ud = ud;
+    }
     if (s->call_made) {
         s->made = 1;
         if (s->b.proto->connection_made)

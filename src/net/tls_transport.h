@@ -38,6 +38,10 @@ struct cio__tls_transport {
     int error;                 /* what connection_lost will report */
     uint8_t state;             /* HANDSHAKE, WRAPPED, SHUTDOWN, DONE */
     uint8_t call_made;         /* call connection_made after the handshake */
+    cio_protocol_factory_fn *factory; /* servers: asked for the protocol only
+                                  once the handshake is done, so a failed
+                                  one leaves no protocol state to free */
+    void *factory_arg;
     uint8_t made;              /* the protocol saw connection_made */
     uint8_t upgrade;           /* made by start_tls: the protocol knows raw */
     uint8_t handshaken;        /* the handshake completed */
@@ -80,6 +84,10 @@ int cio__tls_transport_new(cio_transport *raw, cio_tls_context *ctx, int server_
 /* Starts a new connection: raw (not started yet) gets the TLS as its
  * protocol, the handshake begins; proto's connection_made follows it. */
 void cio__tls_transport_start(cio_transport *t, const cio_protocol *proto, void *ud);
+/* The same for a server's connection: factory(arg) gives the protocol
+ * after the handshake (refusing closes the connection). */
+void cio__tls_transport_start_server(cio_transport *t, cio_protocol_factory_fn *factory,
+                                     void *arg);
 /* start_tls: raw (live) hands its protocol to t and gets t as its own;
  * the handshake begins.  No connection_made follows. */
 void cio__tls_transport_upgrade(cio_transport *t);

@@ -74,6 +74,15 @@ void cio__tls_transport_start(cio_transport *t, const cio_protocol *proto, void 
     cio__transport_start(s->raw, &cio__tls_raw_protocol, s);
 }
 
+void cio__tls_transport_start_server(cio_transport *t, cio_protocol_factory_fn *factory,
+                                     void *arg)
+{
+    struct cio__tls_transport *s = (struct cio__tls_transport *)t;
+    s->factory = factory;
+    s->factory_arg = arg;
+    cio__tls_transport_start(t, NULL, NULL);
+}
+
 void cio__tls_transport_upgrade(cio_transport *t)
 {
     struct cio__tls_transport *s = (struct cio__tls_transport *)t;
@@ -244,6 +253,12 @@ void cio__tls_transport_start(cio_transport *t, const cio_protocol *p, void *ud)
     (void)t, (void)p, (void)ud;
 }
 void cio__tls_transport_upgrade(cio_transport *t) { (void)t; }
+void cio__tls_transport_start_server(cio_transport *t, cio_protocol_factory_fn *f, void *arg)
+{
+    (void)t;
+    (void)f;
+    (void)arg;
+}
 void cio__tls_transport_discard(cio_transport *t) { (void)t; }
 int cio__tls_transport_wait(cio_transport *t)
 {
