@@ -41,7 +41,28 @@ static int echo(cio_ws *ws, void *ud)
 
 static cio_ws_options o_plain, o_small, o_frag, o_nct;
 
+static int handlers; /* WebSocket handlers running */
+
+/* Waits (up to 5 s) until the server's handlers have ended, so the
+ * connections are freed before the loop ends. */
+static void handlers_drain(void)
+{
+    for (int i = 0; i < 500 && handlers > 0; i++)
+        cio_sleep(0.01);
+    CHECK_EQ(handlers, 0);
+}
+
+static int r_ws_inner(cio_http_request *req, void *ud);
+
 static int r_ws(cio_http_request *req, void *ud)
+{
+    handlers++;
+    int rc = r_ws_inner(req, ud);
+    handlers--;
+    return rc;
+}
+
+static int r_ws_inner(cio_http_request *req, void *ud)
 {
     return cio_ws_serve(req, ud, echo, NULL);
 }
@@ -467,8 +488,6 @@ static void c_handshake(void)
     char head[2048];
     const char *key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
     char req[1024];
-    CHECK(open_ws("") >= 0);
-    CHECK(strstr(head, "") != NULL);
     int fd = raw_open(port, "", head, sizeof head);
     CHECK(strstr(head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") != NULL);
     close_clean(fd);
@@ -563,6 +582,7 @@ static int main_task(void *arg, void **result)
     CHECK_RC(cio_http_server_listen(srv, "127.0.0.1", 0), 0);
     port = cio_http_server_port(srv);
     int rc = cio_to_thread(cases, NULL, NULL);
+    handlers_drain();
     cio_http_server_shutdown(srv, 5);
     cio_http_server_free(srv);
     return rc;

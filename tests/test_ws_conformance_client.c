@@ -377,7 +377,28 @@ static int r_flood(cio_ws *ws, void *ud)
     return 0;
 }
 
+static int handlers; /* WebSocket handlers running */
+
+/* Waits (up to 5 s) until the server's handlers have ended, so the
+ * connections are freed before the loop ends. */
+static void handlers_drain(void)
+{
+    for (int i = 0; i < 500 && handlers > 0; i++)
+        cio_sleep(0.01);
+    CHECK_EQ(handlers, 0);
+}
+
+static int route_inner(cio_http_request *req, void *ud);
+
 static int route(cio_http_request *req, void *ud)
+{
+    handlers++;
+    int rc = route_inner(req, ud);
+    handlers--;
+    return rc;
+}
+
+static int route_inner(cio_http_request *req, void *ud)
 {
     cio_ws_options o;
     cio_ws_options_init(&o);
@@ -494,6 +515,7 @@ static int main_task(void *arg, void **result)
     RUN(c_stream);
     RUN(c_broadcast);
     RUN(c_backpressure);
+    handlers_drain();
     cio_http_server_shutdown(srv, 2);
     cio_http_server_free(srv);
     return 0;

@@ -88,7 +88,28 @@ static int echo(cio_ws *ws, void *ud)
 
 static const char *const subs[] = {"chat", NULL};
 
+static int handlers; /* WebSocket handlers running */
+
+/* Waits (up to 5 s) until the server's handlers have ended, so the
+ * connections are freed before the loop ends. */
+static void handlers_drain(void)
+{
+    for (int i = 0; i < 500 && handlers > 0; i++)
+        cio_sleep(0.01);
+    CHECK_EQ(handlers, 0);
+}
+
+static int r_echo_inner(cio_http_request *req, void *ud);
+
 static int r_echo(cio_http_request *req, void *ud)
+{
+    handlers++;
+    int rc = r_echo_inner(req, ud);
+    handlers--;
+    return rc;
+}
+
+static int r_echo_inner(cio_http_request *req, void *ud)
 {
     cio_ws_options o;
     cio_ws_options_init(&o);
@@ -231,6 +252,7 @@ static int main_task(void *arg, void **result)
     RUN(python_server);
     RUN(node_client);
     RUN(node_server);
+    handlers_drain();
     cio_http_server_shutdown(srv, 2);
     cio_http_server_free(srv);
     return 0;
