@@ -14,6 +14,8 @@
 #   make fuzz    fuzz the HTTP parser (libFuzzer, clang), FUZZ_SECONDS each
 #   make install install the library, headers, cio.pc and CMake package
 #   make docs    regenerate docs/api/ from the headers' comments
+#   make chat    build, then run the browser chat (examples/chat/) on
+#                http://localhost:8080/ (CHAT_PORT to change it)
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
@@ -31,7 +33,9 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
-.PHONY: all deps build run docs test test-normal test-asan test-tsan test-aarch64 bench bench-% \
+CHAT_PORT  ?= 8080
+
+.PHONY: chat all deps build run docs test test-normal test-asan test-tsan test-aarch64 bench bench-% \
         bench-compare bench-report fuzz install clean
 
 all: build
@@ -42,6 +46,9 @@ deps:
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
+
+chat: build
+	$(BUILD)/examples/chat $(CHAT_PORT)
 
 # The tour shows the examples' output, so the build is quiet here: its
 # output goes to $(BUILD)/build.log, shown only if the build fails.

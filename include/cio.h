@@ -52,5 +52,6 @@
 #include "cio/file.h"
 #include "cio/http_client.h"
 #include "cio/http.h"
+#include "cio/ws.h"
 
 #endif

@@ -325,6 +325,29 @@ CIO_EXTERN int cio_http_response_status(const cio_http_request *req);
 /* The reason phrase of a status code ("Not Found"), "" if unknown. */
 CIO_EXTERN const char *cio_http_reason(int status);
 
+/*
+ * Switches the connection to another protocol (RFC 9110 §15.2.2, the
+ * WebSocket handshake's "101 Switching Protocols"): sends the 101 with
+ * "Upgrade: <protocol>", "Connection: Upgrade" and the headers added with
+ * cio_http_response_header, then hands the transport over: from now on
+ * proto (with ud) gets its callbacks - there is no connection_made; *out
+ * gets a reference owned by the caller (cio_transport_release).  The
+ * connection leaves the server: no timeout, shutdown or access log
+ * applies to it any more.  Reading is paused: call
+ * cio_transport_resume_reading when the new protocol is ready.  Bytes
+ * the client sent after the request, before it could have seen the 101,
+ * are dropped; the return value counts them (a WebSocket server fails
+ * such a connection: the client spoke before the handshake completed).
+ * Only from a task handler (not CIO_HTTP_INLINE), for a request whose
+ * body (if any) was buffered.  Returns that count (>= 0), or -EINVAL
+ * (NULL, a protocol token with CR/LF or empty, an inline or streamed-body
+ * route), CIO_EINVALSTATE (already responded), CIO_ECLOSED (the client is
+ * gone or the server shuts down), -ENOMEM.  Does not suspend.
+ */
+CIO_EXTERN int cio_http_request_upgrade(cio_http_request *req, const char *protocol,
+                                        const cio_protocol *proto, void *ud,
+                                        cio_transport **out);
+
 /* ---- JSON ------------------------------------------------------------------ */
 
 /* 1 if cio was built with its JSON library (cJSON), else 0: the calls

@@ -201,6 +201,9 @@ void cio__http_conn_abort(cio__http_conn *c);
 size_t cio__http_body_take(cio__http_conn *c, void *dst, size_t n);
 /* server_conn.c: called when the request's response is complete. */
 void cio__http_request_done(cio__http_conn *c);
+/* upgrade: takes c out of the server (the transport is someone else's
+ * now); returns the bytes received after the request. */
+size_t cio__http_conn_detach(cio__http_conn *c);
 /* Wakes a task waiting on the connection. */
 void cio__http_conn_wake(cio__http_conn *c, int res);
 

@@ -695,3 +695,26 @@ void cio__http_conn_abort(cio__http_conn *c)
         cio_task_cancel(c->req.task, "http: server shutdown");
     cio_transport_abort(c->t);
 }
+
+/* Upgrade: the connection leaves the server.  Marked lost, so the handler
+ * task's end frees it without touching the transport, whose protocol is
+ * the new one's now; the transport's reference is dropped here. */
+size_t cio__http_conn_detach(cio__http_conn *c)
+{
+    cio_http_server *srv = c->srv;
+    size_t extra = c->len > c->raw ? c->len - c->raw : 0;
+    c->lost = 1;
+    c->state = CIO__CONN_CLOSING;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    srv->nconns--;
+    if (srv->nconns == 0 && srv->all_closed && !cio_future_done(srv->all_closed))
+        cio_future_set_result(srv->all_closed, NULL);
+    conn_unref(c);
+    return extra;
+}

@@ -1,0 +1,105 @@
+"""drive.py SERVER GROUP - one contender of bench-ws (bench/ws.py): starts
+the WebSocket server SERVER (cio, node-ws, websockets, websockets-uvloop)
+pinned to core 0, runs bench/ws/loadgen.js (node's ws client, pinned to
+the other cores) for the group's load, and prints "<group> <msgs/s>",
+"<group>:cpu_us_per_msg" (the server's user+sys CPU over the run divided
+by messages) and "<group>:loadgen_cpu_us_per_msg", so a client-bound
+figure shows as such.
+
+Groups: echo_32x1 (100 connections, 1 message in flight each),
+echo_32x16 (100 connections, 16 in flight), broadcast_1000 (1,000
+connections, a message fanned out to all of them, the next when all got
+it).  node's ws is installed into BENCH_BUILD/node by
+tests/ws/node_setup.sh.  Go (gorilla/websocket) is not written yet.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("BENCH_BUILD", os.path.join(ROOT, "build-bench"))
+PY = "/usr/bin/python3"
+SECONDS = float(os.environ.get("BENCH_WS_SECONDS", "3"))
+GROUPS = {"echo_32x1": ("echo", 100, 1), "echo_32x16": ("echo", 100, 16),
+          "broadcast_1000": ("bcast", 1000, 1)}
+TICK = os.sysconf("SC_CLK_TCK")
+NODE_DIR = os.path.join(BUILD, "node")
+
+
+def server_argv(name, port):
+    peers = os.path.join(ROOT, "bench", "peers")
+    return {
+        "cio": [os.path.join(BUILD, "bench", "bench_ws"), str(port)],
+        "node-ws": ["node", os.path.join(peers, "ws_node.js"), str(port)],
+        "websockets": [PY, os.path.join(peers, "ws_websockets.py"), str(port)],
+        "websockets-uvloop": [PY, os.path.join(peers, "ws_websockets.py"), str(port), "uvloop"],
+    }[name]
+
+
+def pin(cpus, argv):
+    return (["taskset", "-c", cpus] if shutil.which("taskset") else []) + argv
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def cpu_of(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def wait_listening(port, proc):
+    for _ in range(200):
+        if proc.poll() is not None:
+            sys.exit("drive.py: the server exited (%s)" % proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit("drive.py: the server did not listen")
+
+
+def main():
+    server, group = sys.argv[1], sys.argv[2]
+    if subprocess.call(["sh", os.path.join(ROOT, "tests", "ws", "node_setup.sh"), NODE_DIR,
+                        "ws@8"], stdout=sys.stderr) != 0:
+        sys.exit("drive.py: node's ws is not available (node, npm or the registry)")
+    env = dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules"))
+    mode, conns, inflight = GROUPS[group]
+    port = free_port()
+    proc = subprocess.Popen(pin("0", server_argv(server, port)), env=env,
+                            stdout=subprocess.DEVNULL)
+    try:
+        wait_listening(port, proc)
+        others = "1-%d" % max(1, (os.cpu_count() or 2) - 1)
+        c0 = cpu_of(proc.pid)
+        out = subprocess.run(pin(others, ["node", os.path.join(ROOT, "bench", "ws", "loadgen.js"),
+                                          str(port), mode, str(conns), str(inflight),
+                                          str(SECONDS)]),
+                             env=env, capture_output=True, text=True, timeout=SECONDS + 120)
+        c1 = cpu_of(proc.pid)
+        if out.returncode != 0:
+            sys.exit("drive.py: loadgen failed: " + out.stderr[-500:])
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        msgs = max(1, r["msgs"])
+        print("%s %.1f" % (group, r["msgs"] / r["seconds"]))
+        print("%s:cpu_us_per_msg %.3f" % (group, (c1 - c0) * 1e6 / msgs))
+        print("%s:loadgen_cpu_us_per_msg %.3f" % (group, r["cpu_s"] * 1e6 / msgs))
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+if __name__ == "__main__":
+    main()
