@@ -79,6 +79,9 @@ class Loop(_LoopCore, unix_events._UnixSelectorEventLoop):
         # The self-pipe only carries signals here (call_soon_threadsafe
         # wakes the engine through its eventfd): made on first use.
         self._ssock = self._csock = None
+        # The engine's own descriptors (epoll, eventfd) stand where
+        # asyncio counts its self-pipe.
+        self._internal_fds = 1
 
     # ---- running ----------------------------------------------------
     def run_forever(self):
@@ -108,6 +111,7 @@ class Loop(_LoopCore, unix_events._UnixSelectorEventLoop):
         if self._closed:
             return
         super().close()
+        self._internal_fds = 0
 
     def set_debug(self, enabled):
         super().set_debug(enabled)

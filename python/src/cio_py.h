@@ -23,7 +23,13 @@ struct fdslot;
 typedef struct CioLoop {
     PyObject_HEAD
     cio_loop *loop;            /* the engine; NULL once freed */
-    struct CioHandle *sched;   /* scheduled handles (doubly linked) */
+    struct CioHandle *sched;   /* scheduled timers (doubly linked) */
+    struct CioHandle *rhead;   /* ready callbacks, FIFO (asyncio's _ready) */
+    struct CioHandle **rtail;  /* &last->next, or &rhead */
+    Py_ssize_t nready;         /* callbacks in the FIFO */
+    int drain_pending;         /* an engine callback will run the FIFO */
+    int in_run;                /* inside _run_core */
+    unsigned long owner;       /* thread running _run_core */
     struct fdslot **fds;       /* reader/writer slots indexed by fd */
     int nfds;                  /* size of fds */
     PyThreadState *tstate;     /* saved while the loop waits without GIL */

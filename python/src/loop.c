@@ -7,8 +7,10 @@
  * sockets and transports sit on).  The Python subclass (cio/__init__.py)
  * supplies the rest of AbstractEventLoop.
  *
- * Every scheduled Handle is the argument of one engine callback, sched_cb,
- * which runs it.  A Python callback that raises SystemExit or
+ * Callbacks made ready (call_soon, call_soon_threadsafe) wait in one FIFO of
+ * the extension's, which one engine callback (drain_cb) runs a batch at a
+ * time, as asyncio's _run_once runs its _ready deque; timers are engine
+ * timers, each running its Handle (sched_cb).  A Python callback that raises SystemExit or
  * KeyboardInterrupt aborts run_forever as in asyncio: the exception is kept,
  * the loop is asked to stop, callbacks still due in this iteration are put
  * back on the queue unrun (they run when the loop runs again), and
@@ -52,6 +54,54 @@ void cio_loop_unlink(CioLoop *L, CioHandle *h)
     Py_DECREF(h);
 }
 
+static void drain_cb(void *arg);
+
+/* Asks the engine to run the FIFO; from a thread other than the one
+ * running the loop this must be the engine's thread-safe call (the engine
+ * may be blocked in its wait, without the GIL). */
+static int want_drain(CioLoop *L)
+{
+    if (L->drain_pending)
+        return 0;
+    int rc = L->in_run && PyThread_get_thread_ident() != L->owner
+                 ? cio_call_soon_threadsafe(L->loop, drain_cb, L)
+                 : cio_call_soon(L->loop, drain_cb, L, NULL);
+    if (rc == 0)
+        L->drain_pending = 1;
+    return rc;
+}
+
+/* Appends h to the ready FIFO (taking a reference).  One FIFO for
+ * call_soon and call_soon_threadsafe keeps their order across threads, as
+ * asyncio's single _ready deque does; the GIL is its lock. */
+static int push_ready(CioLoop *L, CioHandle *h)
+{
+    int rc = want_drain(L);
+    if (rc < 0)
+        return rc;
+    Py_INCREF(h);
+    h->next = NULL;
+    h->scheduled = 1;
+    *L->rtail = h;
+    L->rtail = &h->next;
+    L->nready++;
+    return 0;
+}
+
+static CioHandle *pop_ready(CioLoop *L)
+{
+    CioHandle *h = L->rhead;
+    if (h) {
+        L->rhead = h->next;
+        if (!L->rhead)
+            L->rtail = &L->rhead;
+        L->nready--;
+        h->next = NULL;
+        h->scheduled = 0;
+    }
+    return h;
+}
+
 /* Keeps the exception set now to re-raise from run_forever, and stops. */
 static void abort_loop(CioLoop *L)
 {
@@ -90,7 +140,8 @@ static void run_handle(CioLoop *L, CioHandle *h)
         abort_loop(L);
 }
 
-/* The engine callback of every scheduled handle. */
+/* The engine callback of a timer: runs it (or, while aborting, queues it
+ * for the next run). */
 static void sched_cb(void *arg)
 {
     CioHandle *h = arg;
@@ -99,14 +150,33 @@ static void sched_cb(void *arg)
         cio_handle_release(h->ch);
         h->ch = NULL;
     }
-    if (!h->cancelled && L->aborting && L->loop &&
-        cio_call_soon(L->loop, sched_cb, h, NULL) == 0)
-        return; /* requeued: still linked, still holding its ref */
     Py_INCREF(h);
     cio_loop_unlink(L, h);
-    if (!h->cancelled)
-        run_handle(L, h);
+    if (!h->cancelled) {
+        if (L->aborting)
+            push_ready(L, h);
+        else
+            run_handle(L, h);
+    }
     Py_DECREF(h);
+}
+
+/* Runs the callbacks that were ready when it started (asyncio's ntodo);
+ * those they schedule run in the next iteration. */
+static void drain_cb(void *arg)
+{
+    CioLoop *L = arg;
+    L->drain_pending = 0;
+    for (Py_ssize_t n = L->nready; n > 0 && L->rhead; n--) {
+        if (L->aborting) {
+            want_drain(L); /* the rest runs when the loop runs again */
+            return;
+        }
+        CioHandle *h = pop_ready(L);
+        if (!h->cancelled)
+            run_handle(L, h);
+        Py_DECREF(h);
+    }
 }
 
 /* Reader/writer readiness: runs the handle (level-triggered). */
@@ -227,18 +297,14 @@ static PyObject *schedule(CioLoop *L, PyObject *cb, PyObject *args, PyObject *ct
     Py_DECREF(args);
     if (!h)
         return NULL;
-    int rc;
-    if (threadsafe)
-        rc = cio_call_soon_threadsafe(L->loop, sched_cb, h);
-    else if (timer)
-        rc = cio_call_at(L->loop, when, sched_cb, h, &h->ch);
-    else
-        rc = cio_call_soon(L->loop, sched_cb, h, NULL);
+    int rc = timer ? cio_call_at(L->loop, when, sched_cb, h, &h->ch) : push_ready(L, h);
     if (rc < 0) {
         Py_DECREF(h);
         raise_code(rc);
         return NULL;
     }
+    if (!timer)
+        return (PyObject *)h;
     cio_loop_link(L, h);
     return (PyObject *)h;
 }
@@ -328,7 +394,10 @@ static PyObject *loop_run_core(CioLoop *L, PyObject *unused)
 {
     if (check_open(L))
         return NULL;
+    L->owner = PyThread_get_thread_ident();
+    L->in_run = 1;
     int rc = cio_loop_run_forever(L->loop);
+    L->in_run = 0;
     L->aborting = 0;
     if (L->exc_type) {
         PyErr_Restore(L->exc_type, L->exc_value, L->exc_tb);
@@ -370,7 +439,11 @@ static void core_close(CioLoop *L)
             cio_loop_remove_writer(L->loop, i);
     }
     cio_loop_close(L->loop);
-    /* The engine dropped the queue unrun: drop the handles' own refs. */
+    /* The engine dropped its queue unrun: drop the handles' own refs. */
+    CioHandle *r;
+    while ((r = pop_ready(L)))
+        Py_DECREF(r);
+    L->drain_pending = 0;
     while (L->sched) {
         CioHandle *h = L->sched;
         if (h->ch) {
@@ -526,6 +599,7 @@ static PyObject *loop_new(PyTypeObject *type, PyObject *a, PyObject *kw)
         return NULL;
     }
     cio_loop_set_poll_hook(L->loop, poll_hook, L);
+    L->rtail = &L->rhead;
     return (PyObject *)L;
 }
 
