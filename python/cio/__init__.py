@@ -22,7 +22,7 @@ import sys
 import threading
 import weakref
 
-from asyncio import base_events, coroutines, events, unix_events
+from asyncio import base_events, events, selector_events, unix_events
 
 from ._cio import Handle, TimerHandle, _LoopCore
 
@@ -59,6 +59,12 @@ class _SelectorView:
 
     def close(self):
         self._loop._core_close()
+
+
+class _DatagramTransport(selector_events._SelectorDatagramTransport,
+                         asyncio.DatagramTransport):
+    """asyncio's selector datagram transport, declared what it is: an
+    asyncio.DatagramTransport (3.11's class is only a Transport)."""
 
 
 def _run_foreign_handle(handle):
@@ -166,6 +172,10 @@ class Loop(_LoopCore, unix_events._UnixSelectorEventLoop):
         if self.is_closed():
             return False
         return self._core_remove_writer(_fd(fd))
+
+    def _make_datagram_transport(self, sock, protocol, address=None,
+                                 waiter=None, extra=None):
+        return _DatagramTransport(self, sock, protocol, address, waiter, extra)
 
     def add_signal_handler(self, sig, callback, *args):
         self._check_closed()

@@ -70,8 +70,31 @@ def loop_factory(name):
     return (lambda: asyncio.SelectorEventLoop(selectors.EpollSelector())), None
 
 
+LOOPS_MADE = [0]
+
+
+def count_loops(loop):
+    """Counts the loops under test the suite creates (a module run whose
+    tests never made one measured nothing)."""
+    import asyncio
+    if loop == 'cio':
+        import cio
+        cls = cio.Loop
+    elif loop == 'uvloop':
+        return
+    else:
+        cls = asyncio.SelectorEventLoop
+    init = cls.__init__
+
+    def counting_init(self, *a, **k):
+        LOOPS_MADE[0] += 1
+        init(self, *a, **k)
+    cls.__init__ = counting_init
+
+
 def load_suite(loop, mode, module, cls_name, method):
     import asyncio
+    count_loops(loop)
     factory, policy = loop_factory(loop)
     if mode == 'module' and policy is not None:
         asyncio.DefaultEventLoopPolicy = policy
@@ -160,6 +183,7 @@ def worker(args):
     teardown = getattr(mod, 'tearDownModule', None)
     if teardown:
         teardown()
+    out.write(f'LOOPS {LOOPS_MADE[0]}\n')
     out.write('DONE\n')
     out.flush()
 
@@ -175,6 +199,7 @@ def run_suite(loop, suite, timeout):
     if not ids:
         return {'tests': 0, 'error': listing.stderr.strip().splitlines()[-1:]}
     results = {}
+    loops_made = 0
     while len(results) < len(ids):
         skip = list(results)
         cmd = base[:]
@@ -200,9 +225,9 @@ def run_suite(loop, suite, timeout):
             if left <= 0:
                 if current:
                     results[current] = ('hang', f'no result within {timeout:.0f} s')
-                else:
-                    for i in ids:
-                        results.setdefault(i, ('hang', 'worker stalled'))
+                else:  # stalled between tests: blame the next one
+                    nxt = next(i for i in ids if i not in results)
+                    results[nxt] = ('hang', 'worker stalled before its result')
                 break
             if b'\n' not in buf:
                 r, _, _ = select.select([p.stdout], [], [], left)
@@ -223,7 +248,9 @@ def run_suite(loop, suite, timeout):
                     results.setdefault(i, ('crash', 'not run'))
                 break
             kind, _, rest = line.partition(' ')
-            if kind == 'T':
+            if kind == 'LOOPS':
+                loops_made += int(rest)
+            elif kind == 'T':
                 current = rest
                 deadline = time.monotonic() + timeout
             elif kind == 'R':
@@ -233,7 +260,7 @@ def run_suite(loop, suite, timeout):
         if p.poll() is None:
             p.kill()
         p.wait()
-    return {'tests': len(ids), 'results': results}
+    return {'tests': len(ids), 'results': results, 'loops_made': loops_made}
 
 
 def summarize(res):
@@ -299,7 +326,8 @@ def main():
             c = summarize(r)
             print(f"{s[0]:28s} {l:8s} tests {r.get('tests', 0):4d}  pass {c['pass']:4d}  "
                   f"fail {c['fail'] + c['error']:3d}  skip {c['skip']:3d}  hang {c['hang']:2d}  "
-                  f"crash {c['crash']:2d}  ({r['seconds']} s)", flush=True)
+                  f"crash {c['crash']:2d}  loops {r.get('loops_made', 0):4d}  ({r['seconds']} s)",
+                  flush=True)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(all_res, f, indent=1, sort_keys=True)
