@@ -14,6 +14,8 @@
 #   make fuzz    fuzz the HTTP parser (libFuzzer, clang), FUZZ_SECONDS each
 #   make install install the library, headers, cio.pc and CMake package
 #   make docs    regenerate docs/api/ from the headers' comments
+#   make python  build the CPython extension (import cio) in place in
+#                python/ for /usr/bin/python3 (docs/python.md)
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
@@ -31,7 +33,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS  += --no-print-directory
 CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
-.PHONY: all deps build run docs test test-normal test-asan test-tsan test-aarch64 bench bench-% \
+.PHONY: all deps build run docs python test test-normal test-asan test-tsan test-aarch64 bench bench-% \
         bench-compare bench-report fuzz install clean
 
 all: build
@@ -51,6 +53,12 @@ run: deps
 	@cmake --build $(BUILD) -j$(JOBS) >$(BUILD)/build.log 2>&1 || { tail -n 60 $(BUILD)/build.log; exit 1; }
 	@bash scripts/tour.sh $(BUILD)
 
+# The asyncio event loop for CPython: python/cio/_cio*.so, in place
+# (PYTHONPATH=python); `pip install --no-build-isolation ./python` installs.
+python:
+	@bash scripts/deps.sh python
+	cd python && /usr/bin/python3 setup.py -q build_ext --inplace
+
 test:
 	@bash scripts/deps.sh test
 	$(MAKE) test-normal test-asan test-tsan test-aarch64
@@ -58,6 +66,7 @@ test:
 test-normal:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_BUILD_TESTS=ON -DCIO_BUILD_EXAMPLES=ON >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
+	$(MAKE) python
 	cd $(BUILD) && ctest $(CTEST_ARGS)
 
 test-asan:
