@@ -16,6 +16,8 @@
 #   make docs    regenerate docs/api/ from the headers' comments
 #   make chat    build, then run the browser chat (examples/chat/) on
 #                http://localhost:8080/ (CHAT_PORT to change it)
+#   make python  build the CPython extension (import cio) in place in
+#                python/ for /usr/bin/python3 (docs/python.md)
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
@@ -35,7 +37,7 @@ CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
 CHAT_PORT  ?= 8080
 
-.PHONY: chat all deps build run docs test test-normal test-asan test-tsan test-aarch64 bench bench-% \
+.PHONY: chat all deps build run docs python test test-normal test-asan test-tsan test-aarch64 bench bench-% \
         bench-compare bench-report fuzz install clean
 
 all: build
@@ -58,6 +60,12 @@ run: deps
 	@cmake --build $(BUILD) -j$(JOBS) >$(BUILD)/build.log 2>&1 || { tail -n 60 $(BUILD)/build.log; exit 1; }
 	@bash scripts/tour.sh $(BUILD)
 
+# The asyncio event loop for CPython: python/cio/_cio*.so, in place
+# (PYTHONPATH=python); `pip install --no-build-isolation ./python` installs.
+python:
+	@bash scripts/deps.sh python
+	cd python && /usr/bin/python3 setup.py -q build_ext --inplace
+
 test:
 	@bash scripts/deps.sh test
 	$(MAKE) test-normal test-asan test-tsan test-aarch64
@@ -65,6 +73,7 @@ test:
 test-normal:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_BUILD_TESTS=ON -DCIO_BUILD_EXAMPLES=ON >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
+	$(MAKE) python
 	cd $(BUILD) && ctest $(CTEST_ARGS)
 
 test-asan:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh WHAT - makes sure the Debian packages that WHAT needs are there,
 # installing the missing ones with apt-get when run as root, else printing
-# the exact command to run.  WHAT: build, test, aarch64, bench, compare
+# the exact command to run.  WHAT: build, test, python, aarch64, bench, compare
 # (make bench-compare: no peers), report (make bench-report's charts).
 set -euo pipefail
 what=${1:-build}
@@ -10,8 +10,11 @@ need_cmds=(cmake:cmake cc:gcc make:make pkg-config:pkg-config)
 need_pkgs=(libssl-dev zlib1g-dev libcjson-dev ca-certificates libpq-dev)
 case "$what" in
   test)  need_cmds+=(/usr/bin/python3:python3 curl:curl openssl:openssl valgrind:valgrind clang:clang)
-         need_pkgs+=(libclang-rt-14-dev postgresql-15 python3-aiohttp python3-h11 python3-websockets chromium nodejs npm)
+         need_pkgs+=(libclang-rt-14-dev postgresql-15 python3-aiohttp python3-h11 python3-websockets
+                     chromium nodejs npm python3-dev python3-setuptools libpython3.11-testsuite)
          ;;
+  python) need_cmds+=(/usr/bin/python3:python3)
+         need_pkgs+=(python3-dev python3-setuptools) ;;
   aarch64) need_cmds+=(aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user)
          need_pkgs+=(libc6-dev-arm64-cross) ;;
   bench) need_cmds+=(/usr/bin/python3:python3 go:golang-go valgrind:valgrind)

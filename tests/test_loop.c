@@ -342,6 +342,52 @@ static void test_real_clock_timer(void)
     cio_loop_free(loop);
 }
 
+/* The poll hook brackets every wait that may block, before then after,
+ * and no poll that only looks (an embedder's GIL release). */
+struct hook_probe {
+    int before, after, unbalanced;
+};
+
+static void hook_cb(cio_loop *loop, int after, void *ud)
+{
+    struct hook_probe *p = ud;
+    if (after) {
+        p->after++;
+        if (p->after != p->before)
+            p->unbalanced = 1;
+    } else {
+        p->before++;
+        if (p->before != p->after + 1)
+            p->unbalanced = 1;
+    }
+}
+
+
+static void test_poll_hook(void)
+{
+    cio_loop *loop = new_loop(0);
+    struct hook_probe p = {0};
+    CHECK_RC(cio_loop_set_poll_hook(NULL, hook_cb, &p), -EINVAL);
+    CHECK_RC(cio_loop_set_poll_hook(loop, hook_cb, &p), 0);
+    /* Only ready callbacks: no blocking wait, no hook. */
+    CHECK_RC(cio_call_soon(loop, stop_cb, loop, NULL), 0);
+    CHECK_RC(cio_loop_run_forever(loop), 0);
+    CHECK_EQ(p.before, 0);
+    /* A timer makes the loop sleep: one bracketed wait at least. */
+    CHECK_RC(cio_call_later(loop, 0.01, stop_cb, loop, NULL), 0);
+    CHECK_RC(cio_loop_run_forever(loop), 0);
+    CHECK(p.before >= 1);
+    CHECK_EQ(p.before, p.after);
+    CHECK_EQ(p.unbalanced, 0);
+    /* Removed: no more calls. */
+    CHECK_RC(cio_loop_set_poll_hook(loop, NULL, NULL), 0);
+    int seen = p.before;
+    CHECK_RC(cio_call_later(loop, 0.01, stop_cb, loop, NULL), 0);
+    CHECK_RC(cio_loop_run_forever(loop), 0);
+    CHECK_EQ(p.before, seen);
+    cio_loop_free(loop);
+}
+
 /* ---- handles -------------------------------------------------------------- */
 
 struct cancel_probe {
@@ -625,6 +671,7 @@ int main(void)
     RUN(test_call_soon_fifo);
     RUN(test_call_later_order);
     RUN(test_real_clock_timer);
+    RUN(test_poll_hook);
     RUN(test_handle_cancel);
     RUN(test_handle_cancel_self);
     RUN(test_handle_outlives_close);

@@ -238,6 +238,26 @@ CIO_EXTERN void cio_loop_call_exception_handler(cio_loop *loop,
 CIO_EXTERN void cio_loop_default_exception_handler(cio_loop *loop,
                                                    const cio_exception_context *ctx);
 
+/* ---- embedding -------------------------------------------------------- */
+
+/* A poll hook; after is 0 just before the loop may block waiting for I/O
+ * or timers, 1 just after that wait. */
+typedef void cio_poll_hook_fn(cio_loop *loop, int after, void *ud);
+
+/*
+ * Installs fn to be called around every wait of the loop that may block
+ * (never around a poll that only looks), on the loop's thread: first with
+ * after = 0, then with after = 1 once the wait has returned, woken by I/O,
+ * a timer, another thread or a signal (EINTR).  For embedding cio in a
+ * runtime with a global lock: the CPython extension (python/) releases
+ * the GIL before the wait and takes it back after, then runs Python's
+ * pending signal handlers.  Neither call may call back into the loop's
+ * scheduling functions.  fn NULL removes the hook; ud is passed to fn and
+ * must stay valid while the hook is installed.  Returns 0; -EINVAL for a
+ * NULL loop; CIO_EWRONGTHREAD (debug mode).
+ */
+CIO_EXTERN int cio_loop_set_poll_hook(cio_loop *loop, cio_poll_hook_fn *fn, void *ud);
+
 /* ---- settings ------------------------------------------------------- */
 
 /*

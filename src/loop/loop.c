@@ -264,8 +264,17 @@ static void run_once(cio_loop *loop)
     }
     /* A zero-timeout poll with nothing watched can only report the
      * eventfd, whose news ts_pending already carries: skip the syscall. */
-    if (timeout != -2 && (timeout != 0 || loop->nwatch))
-        loop->poller->wait(loop, timeout);
+    if (timeout != -2 && (timeout != 0 || loop->nwatch)) {
+        /* An embedder (the CPython extension) releases its global lock
+         * only around waits that may block: a look costs no hook. */
+        if (CIO_UNLIKELY(loop->poll_hook) && timeout != 0) {
+            loop->poll_hook(loop, 0, loop->poll_hook_ud);
+            loop->poller->wait(loop, timeout);
+            loop->poll_hook(loop, 1, loop->poll_hook_ud);
+        } else {
+            loop->poller->wait(loop, timeout);
+        }
+    }
     loop->now = cio__loop_now(loop);
     cio__threadsafe_drain(loop);
     cio__timers_run(loop);
@@ -402,6 +411,18 @@ int cio_loop_set_stack_compaction(cio_loop *loop, double idle_seconds)
 }
 
 /* ---- errors nobody handled ---------------------------------------------- */
+
+int cio_loop_set_poll_hook(cio_loop *loop, cio_poll_hook_fn *fn, void *ud)
+{
+    if (!loop)
+        return cio__bad_arg(NULL, __func__, "loop is NULL");
+    int rc = cio__check_thread(loop, __func__);
+    if (rc)
+        return rc;
+    loop->poll_hook = fn;
+    loop->poll_hook_ud = fn ? ud : NULL;
+    return 0;
+}
 
 int cio_loop_set_exception_handler(cio_loop *loop, cio_exception_handler_fn *fn, void *ud)
 {

@@ -179,6 +179,8 @@ struct cio_loop {
     uint8_t started;           /* has run at least once */
     int64_t slow_ns;           /* debug: slow-step threshold */
     int64_t vclock;            /* virtual time, ns */
+    cio_poll_hook_fn *poll_hook; /* around blocking waits, or NULL */
+    void *poll_hook_ud;        /* its argument */
     cio_exception_handler_fn *exc_fn;
     void *exc_ud;
     struct cio__loop_ext *exts; /* extensions of higher layers (by rank,

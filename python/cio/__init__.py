@@ -1,0 +1,207 @@
+"""cio: the asyncio event loop on cio's C engine (as uvloop is on libuv).
+
+    import cio
+    cio.run(main())                                   # like asyncio.run
+    asyncio.Runner(loop_factory=cio.new_event_loop)   # 3.11
+    asyncio.run(main(), loop_factory=cio.new_event_loop)  # 3.12+
+    cio.install()                                     # the default policy
+
+The loop's core is C (cio._cio._LoopCore, src/loop.c): call_soon,
+call_later, call_at, call_soon_threadsafe and their handles, time(),
+run/stop, and descriptor readiness run on a cio_loop.  This module adds the
+rest of asyncio.AbstractEventLoop on top of that core by inheriting
+asyncio's own Unix selector-loop methods (sockets, servers, transports,
+pipes, subprocesses, signals, TLS through asyncio's sslproto) and
+redirecting their selector operations to the engine.  Futures and tasks
+are CPython's C asyncio.Future and asyncio.Task.
+"""
+import asyncio
+import logging
+import selectors
+import sys
+import threading
+import weakref
+
+from asyncio import base_events, events, selector_events, unix_events
+
+from ._cio import Handle, TimerHandle, _LoopCore
+
+__all__ = ('Loop', 'new_event_loop', 'EventLoopPolicy', 'install', 'run',
+           'Handle', 'TimerHandle')
+
+logger = logging.getLogger('asyncio')
+
+
+def _fd(fileobj):
+    """The descriptor number of an int or an object with fileno()."""
+    return selectors._fileobj_to_fd(fileobj)
+
+
+class _SelectorView:
+    """What asyncio's transports ask of loop._selector (their __repr__
+    looks up whether a descriptor is polled), answered from the engine's
+    reader/writer table.  Closing it closes the engine."""
+
+    def __init__(self, loop):
+        self._loop = loop
+
+    def get_key(self, fileobj):
+        fd = _fd(fileobj)
+        reader, writer = self._loop._core_fd_handles(fd)
+        if reader is None and writer is None:
+            raise KeyError(f'{fileobj!r} is not registered')
+        events_ = ((selectors.EVENT_READ if reader is not None else 0) |
+                   (selectors.EVENT_WRITE if writer is not None else 0))
+        return selectors.SelectorKey(fileobj, fd, events_, (reader, writer))
+
+    def get_map(self):
+        return None
+
+    def close(self):
+        self._loop._core_close()
+
+
+class _DatagramTransport(selector_events._SelectorDatagramTransport,
+                         asyncio.DatagramTransport):
+    """asyncio's selector datagram transport, declared what it is: an
+    asyncio.DatagramTransport (3.11's class is only a Transport)."""
+
+
+def _run_foreign_handle(handle):
+    # asyncio.Handle objects made by asyncio's own code (signal handlers)
+    if not handle._cancelled:
+        handle._run()
+
+
+class Loop(_LoopCore, unix_events._UnixSelectorEventLoop):
+    """An asyncio event loop whose scheduling, clock and I/O readiness run
+    on cio's C engine."""
+
+    def __init__(self):
+        base_events.BaseEventLoop.__init__(self)
+        self._selector = _SelectorView(self)
+        self._transports = weakref.WeakValueDictionary()
+        self._signal_handlers = {}
+        # The self-pipe only carries signals here (call_soon_threadsafe
+        # wakes the engine through its eventfd): made on first use.
+        self._ssock = self._csock = None
+        # The engine's own descriptors (epoll, eventfd) stand where
+        # asyncio counts its self-pipe.
+        self._internal_fds = 1
+
+    # ---- running ----------------------------------------------------
+    def run_forever(self):
+        self._check_closed()
+        self._check_running()
+        self._set_coroutine_origin_tracking(self._debug)
+        old_agen_hooks = sys.get_asyncgen_hooks()
+        try:
+            self._thread_id = threading.get_ident()
+            sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
+                                   finalizer=self._asyncgen_finalizer_hook)
+            events._set_running_loop(self)
+            self._run_core()
+        finally:
+            self._stopping = False
+            self._thread_id = None
+            events._set_running_loop(None)
+            self._set_coroutine_origin_tracking(False)
+            sys.set_asyncgen_hooks(*old_agen_hooks)
+
+    def _run_once(self):
+        raise NotImplementedError('cio.Loop runs its iterations in C')
+
+    def close(self):
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        if self._closed:
+            return
+        super().close()
+        self._internal_fds = 0
+
+    def set_debug(self, enabled):
+        super().set_debug(enabled)
+        self._core_set_debug(enabled)
+
+    def _log_slow_callback(self, handle, dt):
+        if dt >= self.slow_callback_duration:
+            logger.warning('Executing %s took %.3f seconds',
+                           base_events._format_handle(handle), dt)
+
+    # ---- what asyncio's selector code asks of its loop ----------------
+    def _add_callback(self, handle):
+        if not handle._cancelled:
+            self.call_soon(_run_foreign_handle, handle)
+
+    def _timer_handle_cancelled(self, handle):
+        pass
+
+    def _process_events(self, event_list):
+        pass
+
+    def _make_self_pipe(self):
+        if self._ssock is None:
+            super()._make_self_pipe()
+
+    def _close_self_pipe(self):
+        if self._ssock is not None:
+            super()._close_self_pipe()
+
+    def _write_to_self(self):
+        if self._csock is not None:
+            super()._write_to_self()
+
+    def _add_reader(self, fd, callback, *args):
+        self._check_closed()
+        handle = Handle(callback, args, self, None)
+        self._core_add_reader(_fd(fd), handle)
+        return handle
+
+    def _remove_reader(self, fd):
+        if self.is_closed():
+            return False
+        return self._core_remove_reader(_fd(fd))
+
+    def _add_writer(self, fd, callback, *args):
+        self._check_closed()
+        handle = Handle(callback, args, self, None)
+        self._core_add_writer(_fd(fd), handle)
+        return handle
+
+    def _remove_writer(self, fd):
+        if self.is_closed():
+            return False
+        return self._core_remove_writer(_fd(fd))
+
+    def _make_datagram_transport(self, sock, protocol, address=None,
+                                 waiter=None, extra=None):
+        return _DatagramTransport(self, sock, protocol, address, waiter, extra)
+
+    def add_signal_handler(self, sig, callback, *args):
+        self._check_closed()
+        self._make_self_pipe()
+        return super().add_signal_handler(sig, callback, *args)
+
+
+def new_event_loop():
+    """A new cio event loop (the loop_factory of asyncio.Runner/run)."""
+    return Loop()
+
+
+class EventLoopPolicy(unix_events._UnixDefaultEventLoopPolicy):
+    """The asyncio policy whose loops are cio loops (cio.install())."""
+    _loop_factory = Loop
+
+
+def install():
+    """Makes cio's loop asyncio's default (sets EventLoopPolicy)."""
+    asyncio.set_event_loop_policy(EventLoopPolicy())
+
+
+def run(main, *, debug=None, **run_kwargs):
+    """asyncio.run(main) on a new cio loop."""
+    if sys.version_info >= (3, 12):
+        return asyncio.run(main, debug=debug, loop_factory=new_event_loop,
+                           **run_kwargs)
+    with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
+        return runner.run(main)

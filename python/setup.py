@@ -1,0 +1,54 @@
+"""Builds the cio extension (import cio) against the cio engine in ../.
+
+    make python                                        # in place, from the top
+    /usr/bin/python3 -m pip install --no-build-isolation ./python
+
+Offline: setuptools from Debian (python3-setuptools), the C headers from
+python3-dev.  The engine is built first with CMake as a position-
+independent static library (in python/build/engine, or CIO_ENGINE_BUILD)
+and linked into the extension, so the installed module needs no libcio.
+"""
+import os
+import subprocess
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+ENGINE = os.environ.get('CIO_ENGINE_BUILD', os.path.join(HERE, 'build', 'engine'))
+
+
+class BuildWithEngine(build_ext):
+    """build_ext that first builds libcio.a with CMake."""
+
+    def run(self):
+        os.makedirs(ENGINE, exist_ok=True)
+        subprocess.check_call([
+            'cmake', '-S', TOP, '-B', ENGINE, '-DCMAKE_BUILD_TYPE=RelWithDebInfo',
+            '-DCIO_BUILD_TESTS=OFF', '-DCIO_BUILD_EXAMPLES=OFF',
+            '-DCMAKE_POSITION_INDEPENDENT_CODE=ON'], stdout=subprocess.DEVNULL)
+        subprocess.check_call(['cmake', '--build', ENGINE, '--target', 'cio_static',
+                               '-j', str(os.cpu_count() or 2)])
+        super().run()
+
+
+ext = Extension(
+    'cio._cio',
+    sources=[os.path.join('src', f) for f in ('module.c', 'handle.c', 'loop.c')],
+    include_dirs=[os.path.join(TOP, 'include')],
+    extra_objects=[os.path.join(ENGINE, 'libcio.a')],
+    libraries=['ssl', 'crypto', 'z', 'pthread', 'm'],
+    extra_compile_args=['-std=gnu11', '-Wall', '-Wextra', '-Wshadow',
+                        '-Wno-unused-parameter', '-Wno-missing-field-initializers'],
+)
+
+setup(
+    name='cio',
+    version='0.1.0',
+    description='The asyncio event loop on the cio C engine',
+    packages=['cio'],
+    ext_modules=[ext],
+    cmdclass={'build_ext': BuildWithEngine},
+    python_requires='>=3.11',
+)

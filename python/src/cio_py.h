@@ -1,0 +1,81 @@
+/*
+ * cio_py.h - the CPython extension's shared declarations: the loop core
+ * object (loop.c) and the Handle/TimerHandle objects (handle.c).
+ *
+ * The core schedules Python callbacks on a cio_loop: each scheduled Handle
+ * is the argument of one cio callback (sched_cb in loop.c) and holds a
+ * reference on itself while scheduled; the loop keeps the scheduled ones
+ * in a list so that closing it can drop them.  The GIL is held whenever
+ * Python runs and released only around the loop's blocking waits (the
+ * poll hook of cio/loop.h), so the list needs no lock of its own.
+ */
+#ifndef CIO_PY_H
+#define CIO_PY_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <cio/loop.h>
+
+struct fdslot;
+
+/* The loop core: the C half of cio.Loop (the Python subclass adds the
+ * rest of AbstractEventLoop). */
+typedef struct CioLoop {
+    PyObject_HEAD
+    cio_loop *loop;            /* the engine; NULL once freed */
+    struct CioHandle *sched;   /* scheduled timers (doubly linked) */
+    struct CioHandle *rhead;   /* ready callbacks, FIFO (asyncio's _ready) */
+    struct CioHandle **rtail;  /* &last->next, or &rhead */
+    Py_ssize_t nready;         /* callbacks in the FIFO */
+    int drain_pending;         /* an engine callback will run the FIFO */
+    int in_run;                /* inside _run_core */
+    unsigned long owner;       /* thread running _run_core */
+    struct fdslot **fds;       /* reader/writer slots indexed by fd */
+    int nfds;                  /* size of fds */
+    PyThreadState *tstate;     /* saved while the loop waits without GIL */
+    PyObject *exc_type;        /* exception that aborts run_forever */
+    PyObject *exc_value;
+    PyObject *exc_tb;
+    int aborting;              /* exc set: callbacks are requeued, not run */
+    int closed;                /* _core_close() ran */
+    int debug;                 /* time callbacks, report slow ones */
+} CioLoop;
+
+/* A scheduled callback (asyncio.Handle / asyncio.TimerHandle). */
+typedef struct CioHandle {
+    PyObject_HEAD
+    PyObject *loop;            /* the CioLoop (strong) */
+    PyObject *callback;        /* NULL once cancelled */
+    PyObject *args;            /* tuple, NULL once cancelled */
+    PyObject *context;         /* contextvars.Context it runs in */
+    cio_handle *ch;            /* the engine's timer, while cancellable */
+    double when;               /* deadline (TimerHandle), else 0 */
+    int cancelled;             /* cancel() was called */
+    int scheduled;             /* in the loop's list, holding a self ref */
+    struct CioHandle *prev, *next; /* the loop's list of scheduled ones */
+    PyObject *weakreflist;
+} CioHandle;
+
+extern PyTypeObject CioHandle_Type;
+extern PyTypeObject CioTimerHandle_Type;
+extern PyTypeObject CioLoop_Type;
+
+/* Interned strings and asyncio helpers looked up at import. */
+extern PyObject *cio_str_call_exception_handler; /* "call_exception_handler" */
+extern PyObject *cio_str_log_slow;               /* "_log_slow_callback" */
+extern PyObject *cio_str_check_thread;           /* "_check_thread" */
+extern PyObject *cio_format_cb;  /* asyncio.format_helpers._format_callback_source */
+
+/* A new handle; steals nothing.  context NULL or None: a copy of the
+ * current one.  timer: a TimerHandle with deadline when. */
+CioHandle *cio_handle_make(PyObject *loop, PyObject *callback, PyObject *args,
+                           PyObject *context, int timer, double when);
+/* Runs h's callback in its context.  0 when done (an Exception went to
+ * the loop's exception handler); -1 with SystemExit/KeyboardInterrupt (or
+ * a failing handler) set, which must abort run_forever. */
+int cio_handle_run(CioHandle *h);
+/* Links h into / out of its loop's scheduled list (the list's ref). */
+void cio_loop_link(CioLoop *L, CioHandle *h);
+void cio_loop_unlink(CioLoop *L, CioHandle *h);
+
+#endif

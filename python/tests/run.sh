@@ -1,0 +1,20 @@
+#!/bin/sh
+# run.sh - the Python extension's ctest entry (python_loop): its own tests,
+# then a quick conformance subset of CPython's test_asyncio on the cio loop
+# (all must pass, no hang).  Needs the extension built in place (make
+# python); skipped (77) when it is not, or without Debian's python3.
+set -e
+here=$(cd "$(dirname "$0")/.." && pwd)
+py=/usr/bin/python3
+[ -x $py ] || { echo "skip: no /usr/bin/python3"; exit 77; }
+if ! PYTHONPATH=$here $py -c 'import cio._cio' 2>/dev/null; then
+    echo "skip: the extension is not built (run: make python)"; exit 77
+fi
+PYTHONPATH=$here $py -m unittest "$here/tests/test_cio_loop.py"
+if [ -d /usr/lib/python3.11/test/test_asyncio ]; then
+    # test_events' mixins 73 + futures 155 + locks 70 + queues 44 +
+    # timeouts 22 + taskgroups 30 + waitfor 15 + runners 26 = 435, all pass on cio.
+    $py "$here/tests/conformance.py" --quick --loops cio --timeout 60 --min-pass 435
+else
+    echo "conformance: skipped (install libpython3.11-testsuite)"
+fi
