@@ -10,7 +10,7 @@ py=/usr/bin/python3
 if ! PYTHONPATH=$here $py -c 'import cio._cio' 2>/dev/null; then
     echo "skip: the extension is not built (run: make python)"; exit 77
 fi
-PYTHONPATH=$here $py -m unittest "$here/tests/test_cio_loop.py"
+PYTHONPATH=$here:$here/tests $py -m unittest test_cio_loop
 if [ -d /usr/lib/python3.11/test/test_asyncio ]; then
     # test_events' mixins 73 + futures 155 + locks 70 + queues 44 +
     # timeouts 22 + taskgroups 30 + waitfor 15 + runners 26 = 435, all pass on cio.
