@@ -155,33 +155,8 @@ int cio__stream_park(cio_stream *s, struct cio__waitq *q, cio_task *t)
     return rc;
 }
 
-/*
- * The connection failed: bytes the kernel received before the failure
- * are still the reader's (the old pull-model streams read them, and a
- * reader waiting for the rest of a message must get them before the
- * error).  A socket transport stops reading the moment it fails, so they
- * are taken here, while its socket is still open (it closes after
- * connection_lost).  Only the socket kind: another transport's descriptor
- * carries bytes it must decode first.
- */
-static void salvage(cio_stream *s)
-{
-    if (!s->t || s->eof || strcmp(s->t->vt->kind, "socket") != 0)
-        return;
-    int fd = cio_transport_fd(s->t);
-    while (fd >= 0 && cio__stream_buffered(s) <= 2 * s->limit &&
-           cio__stream_room(s, 4096) == 0) {
-        ssize_t n = recv(fd, s->rbuf + s->rend, s->rcap - s->rend, MSG_DONTWAIT);
-        if (n <= 0)
-            return;
-        s->rend += (size_t)n;
-    }
-}
-
 void cio__stream_set_werr(cio_stream *s, int err)
 {
-    if (!s->werr && !s->rerr && err != -ENOMEM && err != -ECANCELED)
-        salvage(s);
     if (!s->werr)
         s->werr = err;
     /* A failed connection fails the reader too (asyncio's reader raises
@@ -318,11 +293,18 @@ static int write_check(cio_stream *s, const char *fn)
 
 /* A transport write failed with rc: a failure that left the connection
  * as it was (no memory, nothing sent) has no effect; any other is the
- * connection's. */
+ * connection's, and the writer's error from now on.  The reader learns
+ * it from connection_lost, which comes after the bytes the transport
+ * could still read (transport.c's salvage): a reader waiting for the
+ * rest of a message gets them before the error. */
 static int write_failed(cio_stream *s, int rc)
 {
-    if (!(rc == -ENOMEM && !cio_transport_is_closing(s->t)))
-        cio__stream_set_werr(s, rc);
+    if (rc == -ENOMEM && !cio_transport_is_closing(s->t))
+        return rc;
+    if (!s->werr)
+        s->werr = rc;
+    s->paused = 0;
+    cio__waitq_wake_all(&s->writers, 0);
     return rc;
 }
 

@@ -12,6 +12,17 @@
  * drains, each op taking everything queued when it starts.  Closing: connection_lost always runs
  * from a call_soon callback, once, and the socket is closed after it.
  *
+ * A failed send delivers first what the socket still holds ("salvage"):
+ * the kernel reports a reset once, to whichever call comes first, and a
+ * later recv returns 0 as if the peer had closed cleanly; the bytes
+ * received before the reset are still readable, and a protocol waiting
+ * for the rest of a message must get them before the error.  So when a
+ * send fails while reading is on, connection_lost's callback first waits
+ * for the read op to end (it was cancelled), then takes the bytes with
+ * NOWAIT recv ops (tried at once, never waiting: the I/O layer's last
+ * look) until the socket has no more or the protocol pauses reading,
+ * delivers them, and only then reports the error.
+ *
  * Divided into: lifetime, closing, reading, writing, public methods.
  */
 #define _GNU_SOURCE
@@ -50,6 +61,9 @@ struct sock {
     uint8_t lost_scheduled;    /* connection_lost is queued or done */
     uint8_t lost;              /* connection_lost has run */
     uint8_t lost_waiting;      /* connection_lost waits for an op's end */
+    uint8_t salvage;           /* a send failed while reading was on:
+                                  deliver what the socket still holds
+                                  before connection_lost */
     int error;                 /* what connection_lost will report */
 };
 
@@ -120,6 +134,35 @@ void cio__transport_discard(cio_transport *t)
 
 /* ---- closing ------------------------------------------------------------------- */
 
+static int read_buffer(struct sock *t, void **buf, size_t *len, int *buffered);
+static void deliver(struct sock *t, size_t n, int buffered);
+
+/* A send failed: hands the protocol what the socket still holds (see the
+ * top of the file).  No op is in flight: the read was cancelled and has
+ * ended.  Each recv is a NOWAIT op, so this never waits, on any backend;
+ * it stops at the end of the data, an error, end of file, or when the
+ * protocol pauses reading (its buffer is full: the rest would be lost
+ * with the connection anyway). */
+static void salvage(struct sock *t)
+{
+    t->salvage = 0;
+    t->b.refs++; /* the protocol may close or release meanwhile */
+    while (!t->rpaused && t->fd >= 0) {
+        void *buf;
+        size_t len;
+        int buffered;
+        if (read_buffer(t, &buf, &len, &buffered) < 0 || t->rpaused)
+            break;
+        t->rop = (struct cio__op){.kind = CIO__OP_RECV, .fd = t->fd, .buf = buf, .len = len,
+                                  .opflags = CIO__OPF_NOWAIT, .waiter = &t->rwait,
+                                  .cancel_code = -ECANCELED};
+        if (cio__io_submit(t->b.loop, &t->rop) != 0 || t->rop.res <= 0)
+            break; /* (a NOWAIT op never stays pending) */
+        deliver(t, (size_t)t->rop.res, buffered);
+    }
+    t->b.refs--; /* never the last: the "alive" reference is held */
+}
+
 static void call_connection_lost(void *arg)
 {
     struct sock *t = arg;
@@ -132,6 +175,8 @@ static void call_connection_lost(void *arg)
         return;
     }
     t->lost_waiting = 0;
+    if (t->salvage)
+        salvage(t);
     t->lost = 1;
     if (t->made && t->b.proto->connection_lost)
         t->b.proto->connection_lost(&t->b, t->error, t->b.ud);
@@ -187,15 +232,26 @@ static void fail(struct sock *t, int err)
 
 /* ---- reading ------------------------------------------------------------------- */
 
+/* n bytes came into the protocol's buffer (buffered) or ours. */
+static void deliver(struct sock *t, size_t n, int buffered)
+{
+    if (buffered && t->b.proto->buffer_updated)
+        t->b.proto->buffer_updated(&t->b, n, t->b.ud);
+    else if (!buffered && t->b.proto->data_received)
+        t->b.proto->data_received(&t->b, t->rbuf, n, t->b.ud);
+}
+
 static void on_read(struct sock *t, int res, int buffered)
 {
-    if (t->lost_scheduled)
+    if (t->lost_scheduled) {
+        /* A cancelled read that completed first (a completion backend
+         * confirms later): its bytes count as salvaged. */
+        if (t->salvage && res > 0)
+            deliver(t, (size_t)res, buffered);
         return;
+    }
     if (res > 0) {
-        if (buffered && t->b.proto->buffer_updated)
-            t->b.proto->buffer_updated(&t->b, (size_t)res, t->b.ud);
-        else if (!buffered && t->b.proto->data_received)
-            t->b.proto->data_received(&t->b, t->rbuf, (size_t)res, t->b.ud);
+        deliver(t, (size_t)res, buffered);
         return;
     }
     if (res == 0) {
@@ -215,6 +271,27 @@ static int want_read(const struct sock *t)
     return !t->closing && !t->rpaused && !t->eof && !t->reading && t->fd >= 0;
 }
 
+/* Where the next recv goes: the protocol's get_buffer (*buffered 1) or
+ * our own buffer.  0, or -ENOBUFS / -ENOMEM. */
+static int read_buffer(struct sock *t, void **buf, size_t *len, int *buffered)
+{
+    *buffered = t->b.proto->get_buffer != NULL;
+    if (*buffered) {
+        *len = 0;
+        *buf = t->b.proto->get_buffer(&t->b, t->read_size, len, t->b.ud);
+        if (!*buf || !*len)
+            return -ENOBUFS;
+        if (*len > INT32_MAX)
+            *len = INT32_MAX;
+        return 0;
+    }
+    if (!t->rbuf && !(t->rbuf = cio__malloc(t->read_size)))
+        return -ENOMEM;
+    *buf = t->rbuf;
+    *len = t->read_size;
+    return 0;
+}
+
 /* Starts one recv; handles it if it completed at once. */
 static void read_step(struct sock *t)
 {
@@ -222,29 +299,17 @@ static void read_step(struct sock *t)
         return;
     void *buf;
     size_t len;
-    int buffered = t->b.proto->get_buffer != NULL;
-    if (buffered) {
-        len = 0;
-        buf = t->b.proto->get_buffer(&t->b, t->read_size, &len, t->b.ud);
-        if (!buf || !len) {
-            fail(t, -ENOBUFS);
-            return;
-        }
-        if (!want_read(t))
-            return; /* get_buffer closed or paused */
-        if (len > INT32_MAX)
-            len = INT32_MAX;
-    } else {
-        if (!t->rbuf && !(t->rbuf = cio__malloc(t->read_size))) {
-            fail(t, -ENOMEM);
-            return;
-        }
-        buf = t->rbuf;
-        len = t->read_size;
+    int buffered;
+    int rc = read_buffer(t, &buf, &len, &buffered);
+    if (rc < 0) {
+        fail(t, rc);
+        return;
     }
+    if (!want_read(t))
+        return; /* get_buffer closed or paused */
     t->rop = (struct cio__op){.kind = CIO__OP_RECV, .fd = t->fd, .buf = buf, .len = len,
                               .waiter = &t->rwait, .cancel_code = -ECANCELED};
-    int rc = cio__io_submit(t->b.loop, &t->rop);
+    rc = cio__io_submit(t->b.loop, &t->rop);
     if (rc == 1) {
         t->reading = 1 + buffered; /* 2: into the protocol's buffer */
         t->b.refs++;
@@ -321,6 +386,15 @@ static void write_done(struct sock *t)
         schedule_lost(t);
 }
 
+/* A send failed with err: the connection is over, but what the socket
+ * received before is delivered first when reading is on. */
+static void send_failed(struct sock *t, int err)
+{
+    if (!t->eof && !t->rpaused && !t->closing && t->made)
+        t->salvage = 1;
+    fail(t, err);
+}
+
 /* The socket's error for a failed send: a reset rather than EPIPE. */
 static int send_error(struct sock *t, int err)
 {
@@ -348,7 +422,7 @@ static void flush(struct sock *t)
             return;
         }
         if (t->wop.res < 0) {
-            fail(t, send_error(t, t->wop.res));
+            send_failed(t, send_error(t, t->wop.res));
             return;
         }
         cio__tbuf_consume(&t->wbuf, (size_t)t->wop.res);
@@ -367,7 +441,7 @@ static void write_wake(struct cio__waiter *w, int res)
     } else if (res == -ECANCELED) {
         /* cancelled by nobody but force_close: nothing to do */
     } else if (res < 0) {
-        fail(t, send_error(t, res));
+        send_failed(t, send_error(t, res));
     } else {
         cio__tbuf_consume(&t->wbuf, (size_t)res);
         flush(t);
@@ -398,7 +472,7 @@ static int sock_writelines(cio_transport *bt, const struct iovec *iov, int iovcn
         while (n < 0 && errno == EINTR);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
             int e = send_error(t, -errno);
-            fail(t, e);
+            send_failed(t, e);
             return e;
         }
         sent = n > 0 ? (size_t)n : 0;
@@ -455,9 +529,11 @@ static int sock_set_write_buffer_limits(cio_transport *bt, size_t high, size_t l
 static void sock_pause_reading(cio_transport *bt)
 {
     struct sock *t = (struct sock *)bt;
-    if (t->closing || t->rpaused)
+    if (t->rpaused)
         return;
-    t->rpaused = 1;
+    t->rpaused = 1; /* while closing too: it ends a salvage */
+    if (t->closing)
+        return;
     if (t->reading)
         cio__io_cancel(t->b.loop, &t->rop, -ECANCELED);
 }
