@@ -468,7 +468,7 @@ static void do_shutdown(struct cio__tls_transport *s)
     send_close_notify(s);
     if (push_out(s, 1) < 0)
         return;
-    if (s->eof || s->raw_eof) {
+    if (s->eof || s->raw_eof || s->quick_close) {
         finish_shutdown(s);
         return;
     }

@@ -52,6 +52,8 @@ struct cio__tls_transport {
     uint8_t closing;           /* close/abort/failure began */
     uint8_t raw_lost;          /* raw's connection_lost ran */
     uint8_t lost;              /* the application's connection_lost ran */
+    uint8_t quick_close;       /* close does not wait for the peer's
+                                  close_notify (streams' documented close) */
 };
 
 /* What a TLS transport is to its raw transport: its protocol (ud: the
@@ -88,5 +90,15 @@ void cio__tls_transport_discard(cio_transport *t);
 /* Waits for the handshake: 0, or its error (the transport is failed then
  * and ctx's message set).  Suspends. */
 int cio__tls_transport_wait(cio_transport *t);
+/* From now on close sends close_notify after the buffer and closes raw
+ * without waiting for the peer's (a stream's close, cio/stream.h). */
+void cio__tls_transport_quick_close(cio_transport *t);
+/* cio_start_tls with options (handshake timeout, watermarks; NULL: the
+ * defaults).  *out gets the TLS transport (the caller's reference)
+ * whenever it was made, also when the handshake failed: its message is
+ * then cio_transport_tls_error_message(*out).  Errors as cio_start_tls. */
+int cio__start_tls(cio_transport *t, cio_tls_context *ctx, int server_side,
+                   const char *server_hostname, const cio_transport_options *opts,
+                   cio_transport **out);
 
 #endif

@@ -61,6 +61,8 @@ struct sock {
     uint8_t lost_scheduled;    /* connection_lost is queued or done */
     uint8_t lost;              /* connection_lost has run */
     uint8_t lost_waiting;      /* connection_lost waits for an op's end */
+    uint8_t keep_fd;           /* the socket goes back to its giver at the
+                                  end: forgotten by the loop, not closed */
     uint8_t salvage;           /* a send failed while reading was on:
                                   deliver what the socket still holds
                                   before connection_lost */
@@ -132,6 +134,11 @@ void cio__transport_discard(cio_transport *t)
     cio__transport_unref(t);
 }
 
+void cio__transport_keep_fd(cio_transport *t)
+{
+    ((struct sock *)t)->keep_fd = 1;
+}
+
 /* ---- closing ------------------------------------------------------------------- */
 
 static int read_buffer(struct sock *t, void **buf, size_t *len, int *buffered);
@@ -163,6 +170,18 @@ static void salvage(struct sock *t)
     t->b.refs--; /* never the last: the "alive" reference is held */
 }
 
+/* Closes the socket (or, keep_fd, hands it back: forgotten by the
+ * loop); a pending op ends with -EBADF. */
+static void close_fd(struct sock *t)
+{
+    int fd = t->fd;
+    t->fd = -1;
+    if (fd >= 0 && t->keep_fd)
+        cio__io_forget(t->b.loop, fd);
+    else if (fd >= 0)
+        cio__io_close(t->b.loop, fd);
+}
+
 static void call_connection_lost(void *arg)
 {
     struct sock *t = arg;
@@ -182,10 +201,7 @@ static void call_connection_lost(void *arg)
         t->b.proto->connection_lost(&t->b, t->error, t->b.ud);
     if (t->b.on_lost)
         t->b.on_lost(&t->b, t->b.on_lost_arg);
-    int fd = t->fd;
-    t->fd = -1;
-    if (fd >= 0)
-        cio__io_close(t->b.loop, fd); /* ends a pending op with -EBADF */
+    close_fd(t);
     if (!t->writing)
         cio__tbuf_free(&t->wbuf);
     cio__free(t->rbuf);
@@ -220,6 +236,12 @@ static void force_close(struct sock *t, int err)
     if (!t->writing)
         cio__tbuf_free(&t->wbuf);
     t->wbuf.size = 0;
+    /* The socket closes at once when no op needs it any more (a
+     * readiness backend ended them above; a salvage reads it first), as
+     * abort promises: the descriptor is not left open for an iteration
+     * after a stream's release or a server's wait_closed. */
+    if (!t->reading && !t->writing && !t->salvage && !t->lost)
+        close_fd(t);
     unref(t);
 }
 
@@ -585,8 +607,7 @@ static int sock_fd(const cio_transport *bt)
 static void sock_destroy(cio_transport *bt)
 {
     struct sock *t = (struct sock *)bt;
-    if (t->fd >= 0)
-        cio__io_close(t->b.loop, t->fd);
+    close_fd(t);
     cio__tbuf_free(&t->wbuf);
     cio__free(t->rbuf);
     cio__free(t);

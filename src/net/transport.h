@@ -82,6 +82,10 @@ int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts
 void cio__transport_start(cio_transport *t, const cio_protocol *proto, void *ud);
 /* Frees a transport that was never started (its fd is closed). */
 void cio__transport_discard(cio_transport *t);
+/* Socket transports: at the end (after connection_lost, or when freed
+ * unstarted) the descriptor is only forgotten by the loop, not closed:
+ * it goes back to whoever gave it (cio_stream_from_fd's failures). */
+void cio__transport_keep_fd(cio_transport *t);
 
 /* ---- the write buffer (transport_buf.c) ---------------------------------- */
 
@@ -137,11 +141,17 @@ int cio__datagram_transport_open(cio_loop *loop, int fd, int connected,
                                  const cio_protocol *proto, void *ud,
                                  const cio_transport_options *opts, cio_transport **out);
 
+/* Directions of a pipe transport. */
+enum { CIO__PIPE_READ = 0, CIO__PIPE_WRITE = 1, CIO__PIPE_BOTH = 2 };
+
 /* transport_pipe.c: a pipe transport over fd (non-blocking already,
- * taken on success), reading (write 0) or writing (write 1), with no
- * protocol yet and nothing started: the caller holds no reference of its
- * own (take one with cio_transport_retain).  0, -ENOMEM or -EINVAL. */
-int cio__pipe_transport_new(cio_loop *loop, int fd, int write, cio_transport **out);
+ * taken on success), reading (CIO__PIPE_READ), writing (CIO__PIPE_WRITE)
+ * or both (CIO__PIPE_BOTH: a descriptor open for reading and writing, a
+ * terminal or a FIFO; end of file is eof_received, which may keep the
+ * writing side, as a socket's), with no protocol yet and nothing
+ * started: the caller holds no reference of its own (take one with
+ * cio_transport_retain).  0, -ENOMEM or -EINVAL. */
+int cio__pipe_transport_new(cio_loop *loop, int fd, int mode, cio_transport **out);
 /* Sets the protocol, calls connection_made, then starts reading (read
  * pipes) or watching for the reader to leave (write pipes). */
 void cio__pipe_transport_start(cio_transport *t, const cio_protocol *proto, void *ud);

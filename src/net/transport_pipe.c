@@ -20,6 +20,12 @@
  * the transport learns the reader left even when it writes nothing
  * (connection_lost(0), or -EPIPE if bytes were still queued).
  *
+ * Both directions (a terminal, a FIFO opened for reading and writing, as
+ * cio_stream_from_fd meets them): reading and writing as above on the
+ * one descriptor; end of file is eof_received, and unless that asks to
+ * keep the transport open (as a socket's does) it closes, writing what
+ * is buffered first.  No hang-up watch: reading sees the end.
+ *
  * Closing: connection_lost runs from a call_soon callback, once; the
  * descriptor is closed after it.
  *
@@ -40,7 +46,8 @@
 struct pipe_tr {
     struct cio_transport b;    /* first: what protocols see */
     int fd;                    /* the pipe, -1 once closed */
-    uint8_t writer;            /* 1: a write pipe, 0: a read pipe */
+    uint8_t writer;            /* it writes (CIO__PIPE_WRITE or _BOTH) */
+    uint8_t reader;            /* it reads (CIO__PIPE_READ or _BOTH) */
     uint8_t watch_hup;         /* write pipe over a FIFO or socket: watch
                                   for the reader leaving (not a terminal,
                                   readable whenever someone types) */
@@ -51,6 +58,8 @@ struct pipe_tr {
     uint8_t reading;           /* rop is pending */
     uint8_t read_scheduled;    /* a read step is queued (call_soon) */
     uint8_t rpaused;           /* pause_reading in effect */
+    uint8_t reof;              /* both directions: end of file was read,
+                                  writing goes on */
     /* writing (write pipes) */
     struct cio__op wop;        /* POLL_OUT: waiting for room in the pipe */
     struct cio__waiter wwait;
@@ -68,7 +77,8 @@ struct pipe_tr {
     int error;                 /* what connection_lost will report */
 };
 
-static const struct cio__transport_vt read_vt, write_vt;
+static const struct cio__transport_vt read_vt, write_vt, duplex_vt;
+static void pipe_close(cio_transport *bt);
 static void schedule_read(struct pipe_tr *t);
 static void flush(struct pipe_tr *t);
 
@@ -140,6 +150,14 @@ static void on_read(struct pipe_tr *t, int res)
             t->b.proto->data_received(&t->b, t->rbuf, (size_t)res, t->b.ud);
         return;
     }
+    if (res == 0 && t->writer) {
+        /* Both directions: as a socket, the answer may keep writing. */
+        t->reof = 1;
+        int keep = t->b.proto->eof_received ? t->b.proto->eof_received(&t->b, t->b.ud) : 0;
+        if (!keep)
+            pipe_close(&t->b);
+        return;
+    }
     if (res == 0) {
         /* asyncio: eof_received (its answer does not matter), then lost. */
         t->closing = 1;
@@ -155,7 +173,7 @@ static void on_read(struct pipe_tr *t, int res)
 
 static int want_read(const struct pipe_tr *t)
 {
-    return !t->closing && !t->rpaused && !t->reading && t->fd >= 0;
+    return t->reader && !t->closing && !t->rpaused && !t->reof && !t->reading && t->fd >= 0;
 }
 
 /* Starts one read; handles it if it completed at once. */
@@ -446,6 +464,22 @@ static const struct cio__transport_vt read_vt = {
     .destroy = pipe_destroy,
 };
 
+static const struct cio__transport_vt duplex_vt = {
+    .kind = "pipe",
+    .writelines = pipe_writelines,
+    .write_eof = pipe_write_eof,
+    .get_write_buffer_size = pipe_get_write_buffer_size,
+    .set_write_buffer_limits = pipe_set_write_buffer_limits,
+    .pause_reading = pipe_pause_reading,
+    .resume_reading = pipe_resume_reading,
+    .is_reading = pipe_is_reading,
+    .close = pipe_close,
+    .abort = pipe_abort,
+    .is_closing = pipe_is_closing,
+    .fd = pipe_fd,
+    .destroy = pipe_destroy,
+};
+
 static const struct cio__transport_vt write_vt = {
     .kind = "write pipe",
     .writelines = pipe_writelines,
@@ -461,21 +495,24 @@ static const struct cio__transport_vt write_vt = {
 
 /* ---- opening ------------------------------------------------------------------------ */
 
-int cio__pipe_transport_new(cio_loop *loop, int fd, int write, cio_transport **out)
+int cio__pipe_transport_new(cio_loop *loop, int fd, int mode, cio_transport **out)
 {
-    if (!loop || fd < 0)
+    if (!loop || fd < 0 || mode < CIO__PIPE_READ || mode > CIO__PIPE_BOTH)
         return -EINVAL;
     struct pipe_tr *t = cio__calloc(1, sizeof *t);
     if (!t)
         return -ENOMEM;
-    t->b.vt = write ? &write_vt : &read_vt;
+    t->b.vt = mode == CIO__PIPE_WRITE ? &write_vt
+            : mode == CIO__PIPE_BOTH  ? &duplex_vt
+                                      : &read_vt;
     t->b.loop = loop;
     t->b.refs = 1; /* alive until connection_lost */
     t->b.proto = &cio__no_protocol;
     t->fd = fd;
-    t->writer = (uint8_t)(write != 0);
+    t->writer = mode != CIO__PIPE_READ;
+    t->reader = mode != CIO__PIPE_WRITE;
     struct stat st;
-    t->watch_hup = t->writer && fstat(fd, &st) == 0 &&
+    t->watch_hup = mode == CIO__PIPE_WRITE && fstat(fd, &st) == 0 &&
                    (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
     t->rwait.wake = read_wake;
     t->wwait.wake = write_wake;
@@ -494,7 +531,7 @@ void cio__pipe_transport_start(cio_transport *bt, const cio_protocol *proto, voi
     t->b.refs++; /* connection_made may close and lose the transport */
     if (t->b.proto->connection_made)
         t->b.proto->connection_made(&t->b, t->b.ud);
-    if (!t->closing && !t->writer)
+    if (!t->closing && t->reader)
         schedule_read(t);
     else if (!t->closing && t->watch_hup)
         watch_hangup(t);
