@@ -28,7 +28,8 @@ struct cio__tls_transport {
     /* writing */
     struct cio__tchunk *whead, *wtail; /* plaintext OpenSSL did not take yet */
     size_t wsize;              /* bytes in it */
-    size_t high, low;          /* watermarks of wsize + the out BIO */
+    struct cio__tflow fl;      /* watermarks of wsize + the out BIO, the
+                                  application's paused writing/reading */
     /* reading */
     char *rbuf;                /* decrypted bytes for data_received, lazily */
     size_t read_size;          /* its size */
@@ -41,9 +42,7 @@ struct cio__tls_transport {
     uint8_t made;              /* the protocol saw connection_made */
     uint8_t upgrade;           /* made by start_tls: the protocol knows raw */
     uint8_t handshaken;        /* the handshake completed */
-    uint8_t rpaused;           /* the application paused reading */
     uint8_t read_scheduled;    /* a do_read is queued (after resume) */
-    uint8_t wpaused;           /* the application was told pause_writing */
     uint8_t raw_wpaused;       /* raw told us pause_writing */
     uint8_t eof;               /* the peer's close_notify came */
     uint8_t raw_eof;           /* raw's end of stream came */

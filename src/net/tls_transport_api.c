@@ -57,10 +57,7 @@ int cio__tls_transport_new(cio_transport *raw, cio_tls_context *ctx, int server_
                                                          : DEFAULT_HANDSHAKE_TIMEOUT;
     s->sd_timeout = opts && opts->tls_shutdown_timeout ? opts->tls_shutdown_timeout
                                                         : DEFAULT_SHUTDOWN_TIMEOUT;
-    size_t high = opts && opts->high_water ? opts->high_water : CIO_TRANSPORT_LIMIT_DEFAULT;
-    size_t low = opts && opts->low_water ? opts->low_water : CIO_TRANSPORT_LIMIT_DEFAULT;
-    if (cio__transport_limits_check(&s->high, &s->low, high, low) < 0)
-        s->high = s->low = high == CIO_TRANSPORT_LIMIT_DEFAULT ? 64 * 1024 : high;
+    cio__tflow_init(&s->fl, opts);
     *out = &s->b;
     return 0;
 }

@@ -43,16 +43,14 @@ struct sock {
     size_t read_size;          /* bytes per read */
     uint8_t reading;           /* rop is pending (2: into get_buffer's) */
     uint8_t read_scheduled;    /* a read step is queued (call_soon) */
-    uint8_t rpaused;           /* pause_reading in effect */
     uint8_t eof;               /* the peer's EOF was seen */
     /* writing */
     struct cio__op wop;        /* the writev in flight */
     struct cio__waiter wwait;
     struct iovec wiov[CIO__TRANSPORT_IOV]; /* its pieces */
     struct cio__tbuf wbuf;     /* the buffer (transport_buf.c) */
-    size_t high, low;          /* watermarks */
+    struct cio__tflow fl;      /* watermarks, paused writing and reading */
     uint8_t writing;           /* wop is pending */
-    uint8_t wpaused;           /* pause_writing was called, not resumed */
     uint8_t eof_wanted;        /* write_eof: shutdown once flushed */
     uint8_t eof_sent;          /* shutdown(SHUT_WR) done */
     /* closing */
@@ -106,11 +104,7 @@ int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts
     t->read_size = opts && opts->read_size ? opts->read_size : DEFAULT_READ;
     if (t->read_size > INT32_MAX)
         t->read_size = INT32_MAX;
-    size_t high = opts && opts->high_water ? opts->high_water : CIO_TRANSPORT_LIMIT_DEFAULT;
-    size_t low = opts && opts->low_water ? opts->low_water : CIO_TRANSPORT_LIMIT_DEFAULT;
-    cio__transport_limits(high, low, &t->high, &t->low);
-    if (t->low > t->high)
-        t->low = t->high;
+    cio__tflow_init(&t->fl, opts);
     *out = &t->b;
     return 0;
 }
@@ -154,11 +148,11 @@ static void salvage(struct sock *t)
 {
     t->salvage = 0;
     t->b.refs++; /* the protocol may close or release meanwhile */
-    while (!t->rpaused && t->fd >= 0) {
+    while (!t->fl.rpaused && t->fd >= 0) {
         void *buf;
         size_t len;
         int buffered;
-        if (read_buffer(t, &buf, &len, &buffered) < 0 || t->rpaused)
+        if (read_buffer(t, &buf, &len, &buffered) < 0 || t->fl.rpaused)
             break;
         t->rop = (struct cio__op){.kind = CIO__OP_RECV, .fd = t->fd, .buf = buf, .len = len,
                                   .opflags = CIO__OPF_NOWAIT, .waiter = &t->rwait,
@@ -290,7 +284,7 @@ static void on_read(struct sock *t, int res, int buffered)
 
 static int want_read(const struct sock *t)
 {
-    return !t->closing && !t->rpaused && !t->eof && !t->reading && t->fd >= 0;
+    return !t->closing && !t->fl.rpaused && !t->eof && !t->reading && t->fd >= 0;
 }
 
 /* Where the next recv goes: the protocol's get_buffer (*buffered 1) or
@@ -380,20 +374,12 @@ static void read_wake(struct cio__waiter *w, int res)
 
 static void maybe_pause(struct sock *t)
 {
-    if (t->wbuf.size <= t->high || t->wpaused || t->closing)
-        return;
-    t->wpaused = 1;
-    if (t->b.proto->pause_writing)
-        t->b.proto->pause_writing(&t->b, t->b.ud);
+    cio__tflow_check_pause(&t->fl, &t->b, t->wbuf.size, t->closing);
 }
 
 static void maybe_resume(struct sock *t)
 {
-    if (!t->wpaused || t->wbuf.size > t->low)
-        return;
-    t->wpaused = 0;
-    if (t->b.proto->resume_writing)
-        t->b.proto->resume_writing(&t->b, t->b.ud);
+    cio__tflow_check_resume(&t->fl, &t->b, t->wbuf.size);
 }
 
 /* The buffer emptied: resume, half-close or finish closing. */
@@ -412,7 +398,7 @@ static void write_done(struct sock *t)
  * received before is delivered first when reading is on. */
 static void send_failed(struct sock *t, int err)
 {
-    if (!t->eof && !t->rpaused && !t->closing && t->made)
+    if (!t->eof && !t->fl.rpaused && !t->closing && t->made)
         t->salvage = 1;
     fail(t, err);
 }
@@ -537,43 +523,31 @@ static size_t sock_get_write_buffer_size(const cio_transport *bt)
 static int sock_set_write_buffer_limits(cio_transport *bt, size_t high, size_t low)
 {
     struct sock *t = (struct sock *)bt;
-    size_t h, l;
-    cio__transport_limits(high, low, &h, &l);
-    if (l > h)
-        return -EINVAL;
-    t->high = h;
-    t->low = l;
-    maybe_pause(t);
-    maybe_resume(t);
-    return 0;
+    return cio__tflow_set_limits(&t->fl, &t->b, t->wbuf.size, t->closing, high, low);
 }
 
 static void sock_pause_reading(cio_transport *bt)
 {
     struct sock *t = (struct sock *)bt;
-    if (t->rpaused)
+    if (t->closing) {
+        t->fl.rpaused = 1; /* it ends a salvage */
         return;
-    t->rpaused = 1; /* while closing too: it ends a salvage */
-    if (t->closing)
-        return;
-    if (t->reading)
+    }
+    if (cio__tflow_pause_reading(&t->fl, t->closing) && t->reading)
         cio__io_cancel(t->b.loop, &t->rop, -ECANCELED);
 }
 
 static void sock_resume_reading(cio_transport *bt)
 {
     struct sock *t = (struct sock *)bt;
-    if (t->closing || !t->rpaused)
-        return;
-    t->rpaused = 0;
-    if (!t->reading)
+    if (cio__tflow_resume_reading(&t->fl, t->closing) && !t->reading)
         schedule_read(t);
 }
 
 static int sock_is_reading(const cio_transport *bt)
 {
     const struct sock *t = (const struct sock *)bt;
-    return !t->closing && !t->rpaused;
+    return cio__tflow_is_reading(&t->fl, t->closing);
 }
 
 static void sock_close(cio_transport *bt)

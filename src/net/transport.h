@@ -115,6 +115,57 @@ void cio__transport_limits(size_t high, size_t low, size_t *out_high, size_t *ou
  * then unchanged). */
 int cio__transport_limits_check(size_t *high, size_t *low, size_t h, size_t l);
 
+/* ---- flow control (transport_buf.c) ----------------------------------------- */
+
+/*
+ * The flow control every kind embeds (asyncio's FlowControlMixin, and
+ * the paused flag of its reading): the watermarks of the write buffer,
+ * whether the protocol was told pause_writing, whether reading is
+ * paused.  The kind keeps its buffer and its closing flag and passes
+ * them in; these functions hold the rules, the kind's methods are thin.
+ */
+struct cio__tflow {
+    size_t high, low;          /* watermarks of the write buffer */
+    uint8_t wpaused;           /* pause_writing called, not resumed */
+    uint8_t rpaused;           /* pause_reading in effect */
+};
+
+/* The watermarks opts ask for (high_water / low_water, 0 or opts NULL:
+ * the defaults); a low one above high is cut to high. */
+void cio__tflow_init(struct cio__tflow *f, const cio_transport_options *opts);
+/* The buffer (size bytes) grew: pause_writing once it is above high,
+ * unless closing. */
+void cio__tflow_check_pause(struct cio__tflow *f, cio_transport *t, size_t size, int closing);
+/* The buffer shrank: resume_writing once it is at or below low. */
+void cio__tflow_check_resume(struct cio__tflow *f, cio_transport *t, size_t size);
+/* set_write_buffer_limits: 0, then pause or resume as the new marks
+ * say, or -EINVAL (low > high) with nothing changed. */
+int cio__tflow_set_limits(struct cio__tflow *f, cio_transport *t, size_t size, int closing,
+                          size_t high, size_t low);
+/* pause_reading: 1 if reading was on and is paused now (the kind then
+ * cancels its read), 0 when closing or paused already. */
+static inline int cio__tflow_pause_reading(struct cio__tflow *f, int closing)
+{
+    if (closing || f->rpaused)
+        return 0;
+    f->rpaused = 1;
+    return 1;
+}
+/* resume_reading: 1 if reading was paused and is on now (the kind then
+ * reads again), 0 when closing or not paused. */
+static inline int cio__tflow_resume_reading(struct cio__tflow *f, int closing)
+{
+    if (closing || !f->rpaused)
+        return 0;
+    f->rpaused = 0;
+    return 1;
+}
+/* is_reading: not closing and not paused. */
+static inline int cio__tflow_is_reading(const struct cio__tflow *f, int closing)
+{
+    return !closing && !f->rpaused;
+}
+
 /* ---- the other kinds ------------------------------------------------------- */
 
 /* Options of cio__datagram_socket. */

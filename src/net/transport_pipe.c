@@ -57,7 +57,6 @@ struct pipe_tr {
     char *rbuf;                /* read buffer, made at the first read */
     uint8_t reading;           /* rop is pending */
     uint8_t read_scheduled;    /* a read step is queued (call_soon) */
-    uint8_t rpaused;           /* pause_reading in effect */
     uint8_t reof;              /* both directions: end of file was read,
                                   writing goes on */
     /* writing (write pipes) */
@@ -67,10 +66,9 @@ struct pipe_tr {
     struct cio__waiter hwait;
     struct iovec wiov[CIO__TRANSPORT_IOV]; /* one writev's pieces */
     struct cio__tbuf wbuf;     /* bytes queued */
-    size_t high, low;          /* watermarks */
+    struct cio__tflow fl;      /* watermarks, paused writing and reading */
     uint8_t wwaiting;          /* wop is pending */
     uint8_t hwatching;         /* hop is pending */
-    uint8_t wpaused;           /* pause_writing called, not resumed */
     /* closing */
     uint8_t closing;           /* close/abort/EOF/failure began */
     uint8_t lost_scheduled;    /* connection_lost is queued or done */
@@ -173,7 +171,7 @@ static void on_read(struct pipe_tr *t, int res)
 
 static int want_read(const struct pipe_tr *t)
 {
-    return t->reader && !t->closing && !t->rpaused && !t->reof && !t->reading && t->fd >= 0;
+    return t->reader && !t->closing && !t->fl.rpaused && !t->reof && !t->reading && t->fd >= 0;
 }
 
 /* Starts one read; handles it if it completed at once. */
@@ -231,20 +229,12 @@ static void read_wake(struct cio__waiter *w, int res)
 
 static void maybe_pause(struct pipe_tr *t)
 {
-    if (t->wbuf.size <= t->high || t->wpaused || t->closing)
-        return;
-    t->wpaused = 1;
-    if (t->b.proto->pause_writing)
-        t->b.proto->pause_writing(&t->b, t->b.ud);
+    cio__tflow_check_pause(&t->fl, &t->b, t->wbuf.size, t->closing);
 }
 
 static void maybe_resume(struct pipe_tr *t)
 {
-    if (!t->wpaused || t->wbuf.size > t->low)
-        return;
-    t->wpaused = 0;
-    if (t->b.proto->resume_writing)
-        t->b.proto->resume_writing(&t->b, t->b.ud);
+    cio__tflow_check_resume(&t->fl, &t->b, t->wbuf.size);
 }
 
 /* Waits for room in the pipe (the caller just met EAGAIN); 1 if waiting,
@@ -384,40 +374,27 @@ static size_t pipe_get_write_buffer_size(const cio_transport *bt)
 static int pipe_set_write_buffer_limits(cio_transport *bt, size_t high, size_t low)
 {
     struct pipe_tr *t = (struct pipe_tr *)bt;
-    size_t h, l;
-    cio__transport_limits(high, low, &h, &l);
-    if (l > h)
-        return -EINVAL;
-    t->high = h;
-    t->low = l;
-    maybe_pause(t);
-    maybe_resume(t);
-    return 0;
+    return cio__tflow_set_limits(&t->fl, &t->b, t->wbuf.size, t->closing, high, low);
 }
 
 static void pipe_pause_reading(cio_transport *bt)
 {
     struct pipe_tr *t = (struct pipe_tr *)bt;
-    if (t->closing || t->rpaused)
-        return;
-    t->rpaused = 1;
-    if (t->reading)
+    if (cio__tflow_pause_reading(&t->fl, t->closing) && t->reading)
         cio__io_cancel(t->b.loop, &t->rop, -ECANCELED);
 }
 
 static void pipe_resume_reading(cio_transport *bt)
 {
     struct pipe_tr *t = (struct pipe_tr *)bt;
-    if (t->closing || !t->rpaused)
-        return;
-    t->rpaused = 0;
-    schedule_read(t);
+    if (cio__tflow_resume_reading(&t->fl, t->closing))
+        schedule_read(t);
 }
 
 static int pipe_is_reading(const cio_transport *bt)
 {
     const struct pipe_tr *t = (const struct pipe_tr *)bt;
-    return !t->closing && !t->rpaused;
+    return cio__tflow_is_reading(&t->fl, t->closing);
 }
 
 static void pipe_close(cio_transport *bt)
@@ -517,8 +494,7 @@ int cio__pipe_transport_new(cio_loop *loop, int fd, int mode, cio_transport **ou
     t->rwait.wake = read_wake;
     t->wwait.wake = write_wake;
     t->hwait.wake = hangup_wake;
-    cio__transport_limits(CIO_TRANSPORT_LIMIT_DEFAULT, CIO_TRANSPORT_LIMIT_DEFAULT, &t->high,
-                          &t->low);
+    cio__tflow_init(&t->fl, NULL);
     *out = &t->b;
     return 0;
 }
