@@ -366,7 +366,8 @@ int cio_stream_writelines(cio_stream *s, const struct iovec *iov, int iovcnt)
 
 int cio_stream_write(cio_stream *s, const void *buf, size_t len)
 {
-    if (s && s->t && len && buf && !s->werr && !s->closing && !s->eof_wanted) {
+    if (s && s->t && len && buf && !s->werr && !s->closing && !s->eof_wanted &&
+        s->kind != CIO__STREAM_READ_PIPE) {
         int rc = cio_transport_write(s->t, buf, len); /* the common case */
         return rc < 0 ? write_failed(s, rc) : 0;
     }

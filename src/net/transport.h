@@ -3,8 +3,9 @@
  * (the socket transport: reading, writing, closing), transport_open.c
  * (connecting), server.c (protocol-factory servers), transport_api.c (the
  * public calls), transport_buf.c (the write buffer every stream-like kind
- * uses), transport_datagram.c, transport_pipe.c and
- * transport_subprocess.c (the other kinds).
+ * uses, and the flow control every kind embeds), transport_datagram.c,
+ * transport_pipe.c, transport_subprocess.c and tls_transport.c (the
+ * other kinds).
  */
 #ifndef CIO_NET_TRANSPORT_INTERNAL_H
 #define CIO_NET_TRANSPORT_INTERNAL_H
