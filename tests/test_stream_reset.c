@@ -14,6 +14,9 @@
  * closes with SO_LINGER 0 (an RST), the main task writes and meets the
  * reset, then the reader must end with -ECONNRESET, and so must every
  * later read.  No Python needed.
+ *
+ * The guarantee is the socket transport's, so a plain protocol gets it
+ * too: the bytes in data_received, then connection_lost with the reset.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -205,10 +208,82 @@ static int clean_main(void *arg, void **result)
 
 static void test_clean_close_is_eof(void) { CHECK_RC(cio_run(clean_main, NULL, NULL), 0); }
 
+/* A protocol of the socket transport: what arrived, and the end. */
+struct rec {
+    char got[64];
+    size_t len;
+    int lost;                  /* 1 once connection_lost ran */
+    int err;                   /* its error */
+    int after;                 /* bytes that came after connection_lost */
+};
+
+static void rec_data(cio_transport *t, const void *d, size_t n, void *ud)
+{
+    (void)t;
+    struct rec *r = ud;
+    if (r->lost)
+        r->after++;
+    if (r->len + n <= sizeof r->got) {
+        memcpy(r->got + r->len, d, n);
+        r->len += n;
+    }
+}
+
+static void rec_lost(cio_transport *t, int err, void *ud)
+{
+    (void)t;
+    struct rec *r = ud;
+    r->lost = 1;
+    r->err = err;
+}
+
+static const cio_protocol rec_proto = {.data_received = rec_data, .connection_lost = rec_lost};
+
+static int transport_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    CHECK_EQ(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    CHECK_EQ(listen(lfd, 1), 0);
+    CHECK_EQ(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+    struct rec r = {0};
+    cio_transport *t = NULL;
+    CHECK_RC(cio_create_connection(&rec_proto, &r, "127.0.0.1", ntohs(sa.sin_port), NULL, &t),
+             0);
+    int peer = accept(lfd, NULL, NULL);
+    CHECK(peer >= 0);
+    close(lfd);
+    if (!t || peer < 0)
+        return -1;
+    /* The bytes and the reset arrive while the loop does not run: the
+     * transport has read nothing when its send meets the reset. */
+    CHECK_EQ(send(peer, "partial", 7, 0), 7);
+    struct linger lg = {1, 0};
+    CHECK_EQ(setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    close(peer);
+    wait_for_reset(cio_transport_fd(t));
+    CHECK_EQ(r.len, 0);
+    CHECK_RC(cio_transport_write(t, "x", 1), -ECONNRESET);
+    for (int i = 0; i < 100 && !r.lost; i++)
+        cio_sleep(0);
+    CHECK(r.lost);
+    CHECK_RC(r.err, -ECONNRESET);
+    CHECK(r.len == 7 && !memcmp(r.got, "partial", 7)); /* delivered, before the end */
+    CHECK_EQ(r.after, 0);
+    cio_transport_release(t);
+    return 0;
+}
+
+static void test_transport_salvage(void) { CHECK_RC(cio_run(transport_main, NULL, NULL), 0); }
+
 int main(void)
 {
     RUN(test_reset_seen_by_writer);
     RUN(test_reset_seen_by_flusher);
     RUN(test_clean_close_is_eof);
+    RUN(test_transport_salvage);
     return test_finish();
 }

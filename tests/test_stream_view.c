@@ -5,11 +5,13 @@
  * byte at a time, fill's end-of-stream, limit and argument errors, the
  * read buffer bounded at twice the limit while nobody reads (the
  * transport paused), and writes that queue behind a slow reader without
- * any task being made for them (no flusher).
+ * any task being made for them (no flusher) - over a socket, a TLS
+ * stream and a pipe.
  */
+#include <fcntl.h>
 #include <sys/socket.h>
 
-#include "net_peer.h"
+#include "tls_util.h"
 
 /* ---- a line parser in place, fed one byte at a time -------------------------- */
 
@@ -249,6 +251,159 @@ static int notask_main(void *arg, void **result)
 
 static void test_no_flusher_task(void) { CHECK_RC(cio_run(notask_main, NULL, NULL), 0); }
 
+/* ---- the same over TLS and over a pipe ----------------------------------------- */
+
+/* Reads its stream a little at a time (one read per loop iteration)
+ * until the end; rc 1 while it runs. */
+struct slow_reader {
+    cio_stream *s;
+    size_t got;
+    int rc;
+};
+
+static int slow_reader_task(void *arg, void **result)
+{
+    (void)result;
+    struct slow_reader *r = arg;
+    char buf[4096];
+    for (;;) {
+        int n = cio_stream_read(r->s, buf, sizeof buf);
+        if (n <= 0) {
+            r->rc = n;
+            return 0;
+        }
+        r->got += (size_t)n;
+        cio_sleep(0);
+    }
+}
+
+/* 2 MiB written to w without drain while r reads slowly: the writes
+ * queue (well past the high watermark), and neither they nor the loop
+ * flushing them make a task; r gets every byte. */
+static void writes_make_no_task(cio_stream *w, struct slow_reader *r)
+{
+    cio_loop *loop = cio_get_running_loop();
+    size_t before = cio_all_tasks(loop, NULL, 0);
+    static char chunk[32768];
+    size_t queued_max = 0, total = 0;
+    for (int i = 0; i < 64; i++) {
+        CHECK_RC(cio_stream_write(w, chunk, sizeof chunk), 0);
+        total += sizeof chunk;
+        size_t q = cio_stream_write_buffer_size(w);
+        if (q > queued_max)
+            queued_max = q;
+        CHECK_EQ(cio_all_tasks(loop, NULL, 0), before);
+        cio_sleep(0);
+        CHECK_EQ(cio_all_tasks(loop, NULL, 0), before);
+    }
+    CHECK(queued_max > 64 * 1024); /* writes really queued (drain not called) */
+    for (int i = 0; i < 10000 && r->got < total && r->rc == 1; i++) {
+        cio_sleep(0.001);
+        CHECK_EQ(cio_all_tasks(loop, NULL, 0), before);
+    }
+    CHECK_EQ(r->got, total);
+    CHECK_EQ(cio_stream_write_buffer_size(w), 0);
+    CHECK_RC(cio_stream_drain(w), 0);
+}
+
+struct tls_server_side {
+    int fd;
+    cio_tls_context *ctx;
+    cio_stream *s;
+    int rc;
+};
+
+static int tls_server_task(void *arg, void **result)
+{
+    (void)result;
+    struct tls_server_side *ss = arg;
+    cio_stream_options o = {.tls = ss->ctx};
+    ss->rc = cio_stream_from_fd(ss->fd, &o, &ss->s);
+    return 0;
+}
+
+static int notask_tls_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    int sv[2];
+    CHECK_RC(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    cio_tls_context *sctx = server_ctx(), *cctx = client_ctx(1);
+    struct tls_server_side ss = {.fd = sv[1], .ctx = sctx, .rc = 1};
+    cio_task *t;
+    CHECK_RC(cio_create_task(tls_server_task, &ss, "tls-server", &t), 0);
+    cio_stream_options o = {.tls = cctx, .server_hostname = "localhost"};
+    cio_stream *w = NULL;
+    CHECK_RC(cio_stream_from_fd(sv[0], &o, &w), 0);
+    CHECK_RC(cio_task_await(t, NULL), 0);
+    cio_task_release(t);
+    CHECK_RC(ss.rc, 0);
+    if (w && ss.s) {
+        CHECK(cio_stream_is_tls(w) && cio_stream_is_tls(ss.s));
+        struct slow_reader r = {.s = ss.s, .rc = 1};
+        CHECK_RC(cio_create_task(slow_reader_task, &r, "slow-reader", &t), 0);
+        writes_make_no_task(w, &r);
+        cio_stream_close(w);
+        CHECK_RC(cio_task_await(t, NULL), 0);
+        cio_task_release(t);
+        CHECK_RC(r.rc, 0); /* close_notify: a clean end */
+    }
+    cio_stream_release(w);
+    cio_stream_release(ss.s);
+    cio_tls_context_free(sctx);
+    cio_tls_context_free(cctx);
+    return 0;
+}
+
+static void test_no_flusher_task_tls(void)
+{
+    if (!cio_tls_available()) {
+        test_skip_case("cio was built without OpenSSL");
+        return;
+    }
+    snprintf(dir, sizeof dir, "/tmp/cio-tls-XXXXXX");
+    if (!mkdtemp(dir)) {
+        test_skip_case("no temporary directory");
+        return;
+    }
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    if (make_cert_for("localhost", "DNS:localhost", cert, key) != 0) {
+        rmdir(dir);
+        test_skip_case("the openssl command could not make a certificate");
+        return;
+    }
+    CHECK_RC(cio_run(notask_tls_main, NULL, NULL), 0);
+    remove_cert();
+}
+
+static int notask_pipe_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    int pfd[2];
+    CHECK_RC(pipe(pfd), 0);
+    fcntl(pfd[1], F_SETPIPE_SZ, 16384); /* a small pipe: writes must queue */
+    cio_stream *r = NULL, *w = NULL;
+    CHECK_RC(cio_stream_from_fd(pfd[0], NULL, &r), 0);
+    CHECK_RC(cio_stream_from_fd(pfd[1], NULL, &w), 0);
+    if (r && w) {
+        struct slow_reader sr = {.s = r, .rc = 1};
+        cio_task *t;
+        CHECK_RC(cio_create_task(slow_reader_task, &sr, "slow-reader", &t), 0);
+        writes_make_no_task(w, &sr);
+        cio_stream_close(w);
+        CHECK_RC(cio_task_await(t, NULL), 0);
+        cio_task_release(t);
+        CHECK_RC(sr.rc, 0); /* the write end closed: end of stream */
+    }
+    cio_stream_release(w);
+    cio_stream_release(r);
+    return 0;
+}
+
+static void test_no_flusher_task_pipe(void) { CHECK_RC(cio_run(notask_pipe_main, NULL, NULL), 0); }
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -256,5 +411,7 @@ int main(void)
     RUN(test_fill_errors);
     RUN(test_read_buffer_bounded);
     RUN(test_no_flusher_task);
+    RUN(test_no_flusher_task_tls);
+    RUN(test_no_flusher_task_pipe);
     return test_finish();
 }

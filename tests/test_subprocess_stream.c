@@ -3,7 +3,8 @@
  * Process.stdin / .stdout / .stderr): readline from `sh -c printf`,
  * write to `cat` and read it back, end of stream, stderr, the small pipe
  * calls going through the stream once it exists, and plain pipes given
- * to cio_stream_from_fd.
+ * to cio_stream_from_fd: their directions, and a pipe's end seen before
+ * the small calls come.
  */
 #include <fcntl.h>
 #include <unistd.h>
@@ -201,6 +202,48 @@ static int pipe_main(void *arg, void **result)
 
 static void subprocess_stream_plain_pipes(void) { CHECK_RC(cio_run(pipe_main, NULL, NULL), 0); }
 
+/* A pipe's end is one direction: a read end is not written, a write end
+ * not read (-EBADF, as read(2)/write(2) say, and the stream stays
+ * usable); a pipe whose other side left long ago still answers the
+ * small calls through its stream: the buffered bytes and the end, or
+ * EPIPE for a reader gone while nothing was written. */
+static int direction_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    int pfd[2];
+    CHECK(pipe(pfd) == 0);
+    cio_stream *r = NULL, *w = NULL;
+    CHECK_RC(cio_stream_from_fd(pfd[0], NULL, &r), 0);
+    CHECK_RC(cio_stream_from_fd(pfd[1], NULL, &w), 0);
+    char buf[8];
+    CHECK_RC(cio_stream_write(r, "x", 1), -EBADF);
+    CHECK_RC(cio_stream_read(w, buf, sizeof buf), -EBADF);
+    CHECK_RC(cio_stream_write(w, "ok\n", 3), 0);
+    CHECK_EQ(cio_stream_readline(r, buf, sizeof buf), 3);
+    cio_stream_release(w);
+    cio_stream_release(r);
+
+    cio_subprocess_opts po = {.stdin_mode = CIO_SUBPROCESS_PIPE,
+                              .stdout_mode = CIO_SUBPROCESS_PIPE};
+    cio_subprocess *p = NULL;
+    CHECK_RC(cio_create_subprocess_shell("exec 0<&-; printf 'abc'", &po, &p), 0);
+    cio_stream *in = NULL, *out = NULL;
+    CHECK_RC(cio_subprocess_stdin_stream(p, &in), 0);
+    CHECK_RC(cio_subprocess_stdout_stream(p, &out), 0);
+    int code = -1;
+    CHECK_RC(cio_subprocess_wait(p, &code), 0);
+    CHECK_RC(cio_sleep(0.05), 0); /* the ends reach the streams */
+    CHECK_EQ(cio_subprocess_read(p, 1, buf, sizeof buf), 3);
+    CHECK_EQ(cio_subprocess_read(p, 1, buf, sizeof buf), 0);
+    CHECK_RC(cio_subprocess_write(p, "x", 1), -EPIPE);
+    CHECK_RC(cio_stream_write(in, "x", 1), -EPIPE);
+    cio_subprocess_free(p);
+    return 0;
+}
+
+static void subprocess_stream_directions(void) { CHECK_RC(cio_run(direction_main, NULL, NULL), 0); }
+
 static int args_main(void *arg, void **result)
 {
     (void)arg;
@@ -220,6 +263,7 @@ int main(void)
     RUN(subprocess_stream_cat);
     RUN(subprocess_stream_communicate);
     RUN(subprocess_stream_plain_pipes);
+    RUN(subprocess_stream_directions);
     RUN(subprocess_stream_bad_arguments);
     return test_finish();
 }

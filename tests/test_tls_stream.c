@@ -504,6 +504,46 @@ static int args_main(void *arg, void **result)
 
 static void tls_stream_bad_arguments(void) { CHECK_RC(cio_run(args_main, NULL, NULL), 0); }
 
+/* cio_stream_from_fd with TLS: when the handshake fails the caller keeps
+ * fd, open and unknown to the loop (it can be wrapped again). */
+static int giveback_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    cio_tls_context *cctx = client_ctx(1);
+    int sv[2];
+    CHECK_RC(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    CHECK_EQ(write(sv[1], "this is no TLS server\n", 22), 22);
+    cio_stream_options o = {.tls = cctx, .server_hostname = "localhost"};
+    cio_stream *s = (cio_stream *)1;
+    int rc = cio_stream_from_fd(sv[0], &o, &s);
+    CHECK(rc == CIO_ETLS || rc == -ECONNRESET);
+    CHECK(s == NULL);
+    CHECK(fcntl(sv[0], F_GETFD) >= 0); /* the caller's again */
+    CHECK_RC(cio_stream_from_fd(sv[0], NULL, &s), 0);
+    if (s) {
+        CHECK_RC(cio_stream_write(s, "z", 1), 0);
+        CHECK_RC(cio_stream_drain(s), 0);
+        char buf[4096];
+        ssize_t n, last = 0;
+        char tail = 0;
+        for (int i = 0; i < 100 && tail != 'z'; i++) {
+            while ((n = read(sv[1], buf, sizeof buf)) > 0) {
+                last = n;
+                tail = buf[n - 1];
+            }
+            cio_sleep(0.001);
+        }
+        CHECK(last > 0 && tail == 'z'); /* the ClientHello came first */
+        cio_stream_release(s);
+    }
+    close(sv[1]);
+    cio_tls_context_free(cctx);
+    return 0;
+}
+
+static void tls_stream_from_fd_gives_back(void) { CHECK_RC(cio_run(giveback_main, NULL, NULL), 0); }
+
 
 int main(void)
 {
@@ -519,6 +559,7 @@ int main(void)
     RUN(tls_start_tls_refuses_buffered);
     RUN(tls_start_tls_cio);
     RUN(tls_stream_bad_arguments);
+    RUN(tls_stream_from_fd_gives_back);
     RUN(tls_stream_every_allocation);
     remove_cert();
     return test_finish();

@@ -31,10 +31,11 @@
  * stream handed to a server's connection callback belongs to the server:
  * it is closed and released when the callback returns.
  *
- * TLS (asyncio's ssl= parameters and start_tls): a stream moves its bytes
- * through a transport - the socket, a pipe, or a TLS session (cio/tls.h).
- * Everything else - buffers, watermarks, lines, drain, close - is the
- * same, so a TLS stream is used exactly like a plain one: give
+ * TLS (asyncio's ssl= parameters and start_tls): a stream is a coroutine
+ * adapter over a transport (cio/transport.h) - a socket, a pipe, or a TLS
+ * transport over a socket.  Everything else - buffers, watermarks, lines,
+ * drain, close - is the same, so a TLS stream is used exactly like a
+ * plain one: give
  * cio_stream_options a cio_tls_context and the stream encrypts everything
  * it reads and writes.
  *
@@ -51,15 +52,17 @@
  *   bounded by tls_handshake_timeout; see cio_open_connection for its
  *   failures.  No socket is left behind when it fails.
  * - Server (cio_server_options.stream.tls, a server context): each
- *   connection's handshake runs in its handler task before the callback;
- *   a failing client is closed and logged at debug level and never
- *   reaches the callback; the server goes on.
+ *   connection's handshake starts when it is accepted and its handler
+ *   task waits for it before the callback; a failing client is closed
+ *   and logged at debug level and never reaches the callback; the server
+ *   goes on.
  * - Closing: a graceful close sends close_notify after the queued data
  *   (without waiting for the peer's); cio_stream_abort does not.
  *   cio_stream_write_eof on TLS sends close_notify (TLS's half-close).
- * - Writes on a TLS stream queue and a background task sends them, one
- *   16 KiB record per step, so drain and the watermarks work as for
- *   sockets.
+ * - Writes on a TLS stream are encrypted at once and handed to the
+ *   socket; what the socket cannot take yet waits in the transports
+ *   (no task per stream), and drain and the watermarks work as for
+ *   sockets: cio_stream_write_buffer_size counts what waits in TLS.
  * - cio_stream_start_tls() upgrades an open plain stream (STARTTLS).
  */
 #ifndef CIO_STREAM_H
@@ -140,9 +143,10 @@ CIO_EXTERN int cio_open_unix_connection(const char *path, const cio_stream_optio
  * Wraps a connected stream socket (open_connection(sock=...)), or any
  * other descriptor that reads/writes a byte stream: a pipe, a FIFO, a
  * terminal (read(2)/write(2) are used for those, EPIPE never raises
- * SIGPIPE, there is no peername, write_eof closes the descriptor).  The
- * stream takes fd over (made non-blocking); on failure the caller keeps
- * it.  Errors: -EINVAL, -EBADF, -ENOMEM.  Does not suspend, except with
+ * SIGPIPE, there is no peername, write_eof closes the descriptor; one
+ * open only for reading cannot be written, -EBADF, nor one open only for
+ * writing read).  The stream takes fd over (made non-blocking); on
+ * failure the caller keeps it.  Errors: -EINVAL, -EBADF, -ENOMEM.  Does not suspend, except with
  * opts->tls on a socket: then the TLS handshake runs as in
  * cio_open_connection and suspends; a client needs opts->server_hostname
  * (there is no host to default to) unless the context opted out of host

@@ -246,11 +246,11 @@ static int epoll_submit(cio_loop *loop, struct cio__op *op)
     /* Known drained (registered, and no read edge since readiness was
      * last used up): wait for the edge without a syscall. */
     int skip = !w && is_stream_read(op) && f && f->mode == CIO__FD_OPS && f->events &&
-               !(f->ready & READ_BITS);
+               !(f->ready & READ_BITS) && !(op->opflags & CIO__OPF_NOWAIT);
     if (!skip) {
         int r = try_op(f, op, 1);
-        if (r != WOULD_BLOCK) {
-            op->res = r;
+        if (r != WOULD_BLOCK || (op->opflags & CIO__OPF_NOWAIT)) {
+            op->res = r == WOULD_BLOCK ? -EAGAIN : r;
             return 0;
         }
     }

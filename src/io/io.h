@@ -66,7 +66,12 @@ enum {
 enum {
     /* POLL_*: the caller just met EAGAIN itself, so the descriptor is
      * known not ready: wait for the next edge without looking first. */
-    CIO__OPF_AFTER_EAGAIN = 1 << 0
+    CIO__OPF_AFTER_EAGAIN = 1 << 0,
+    /* Try it now, never wait: complete at once with the result, -EAGAIN
+     * when the descriptor is not ready (a readiness backend makes the
+     * syscall; a completion backend must too, or submit and reap it
+     * before returning).  For a last look at what the kernel holds. */
+    CIO__OPF_NOWAIT = 1 << 1
 };
 
 struct cio__op {

@@ -1,8 +1,8 @@
 /*
  * connect.c - opening client streams: cio_open_connection with happy
  * eyeballs (RFC 8305) and cio_open_unix_connection.  The connected socket
- * gets a socket transport with the stream as its protocol (a TLS stream,
- * until TLS is a transport, a legacy stream: stream_legacy.c).
+ * gets a socket transport with the stream as its protocol (with TLS, a
+ * TLS transport over it: stream_tls.c).
  *
  * Happy eyeballs: the resolved addresses are interleaved by family (first
  * family of the answer first, RFC 8305 section 4).  Each connection
@@ -227,7 +227,9 @@ int cio_open_connection(const char *host, int port, const cio_stream_options *op
     if (!(opts && opts->no_nodelay))
         cio__set_nodelay(fd);
     if (opts && opts->tls)
-        return cio__stream_open_tls(loop, fd, opts, host, out);
+        return cio__stream_open_tls(loop, fd, opts,
+                                    opts->server_hostname ? opts->server_hostname : host, 0,
+                                    out);
     rc = cio__stream_new(loop, fd, opts, out);
     if (rc < 0)
         cio_close(fd);
@@ -255,7 +257,7 @@ int cio_open_unix_connection(const char *path, const cio_stream_options *opts,
         return fd;
     int rc = cio_sock_connect(fd, (struct sockaddr *)&sa, alen);
     if (rc == 0 && opts && opts->tls)
-        return cio__stream_open_tls(loop, fd, opts, NULL, out);
+        return cio__stream_open_tls(loop, fd, opts, opts->server_hostname, 0, out);
     if (rc == 0)
         rc = cio__stream_new(loop, fd, opts, out);
     if (rc < 0)

@@ -46,6 +46,9 @@ struct conn {
     uint8_t started;           /* the handler task has begun running: a task
                                   cancelled before that never runs, so its
                                   cleanup falls to whoever cancelled it */
+    uint8_t finished;          /* stream mode: the handler is done (task
+                                  released), the stream closing; the
+                                  connection ends at its connection_lost */
 };
 
 struct cio_server {
@@ -178,15 +181,34 @@ static void serve_transport(cio_server *srv, int fd)
     cio__transport_start(c->t, proto, ud);
 }
 
-/* The connection is over: close its stream, forget it. */
+/* Stream mode: the stream's transport ended (after connection_lost). */
+static void stream_lost(cio_transport *t, void *arg)
+{
+    (void)t;
+    conn_unlink(arg);
+}
+
+/* The handler is done: close its stream (unsent data still goes out in
+ * the background).  The connection ends when the stream's transport has
+ * run connection_lost and closes its socket, so that wait_closed finds
+ * every socket closed: until then the transport still has a descriptor,
+ * and its on_lost hook forgets the connection. */
 static void conn_finish(struct conn *c)
 {
-    cio_server *srv = c->srv;
-    cio_stream_close(c->s);
-    cio_stream_release(c->s); /* unsent data still goes out in the background */
+    cio_stream *s = c->s;
+    cio_stream_close(s);
     cio_task_release(c->task);
-    (void)srv;
-    conn_unlink(c);
+    c->task = NULL;
+    c->finished = 1;
+    cio_transport *t = s->t;
+    int wait = t && !t->on_lost && cio_transport_fd(t) >= 0;
+    if (wait) {
+        t->on_lost = stream_lost;
+        t->on_lost_arg = c;
+    }
+    cio_stream_release(s); /* the transport holds it until connection_lost */
+    if (!wait)
+        conn_unlink(c);
 }
 
 static void handler_never_ran(cio_future *fut, void *arg);
@@ -219,7 +241,7 @@ static int handler_task(void *arg, void **result)
     if (srv->sopts.tls) {
         /* A client that cannot complete the handshake is the client's
          * problem: close it quietly, the server goes on. */
-        int hs = cio__stream_tls_begin(c->s, srv->sopts.tls, NULL);
+        int hs = cio__stream_tls_wait(c->s);
         if (hs < 0) {
             cio_log(CIO_LOG_DEBUG, "server: TLS handshake failed: %s (%s)", cio_strerror(hs),
                     cio_stream_tls_error_message(c->s));
@@ -245,11 +267,17 @@ static void serve_connection(cio_server *srv, int fd)
         return;
     }
     struct conn *c = cio__calloc(1, sizeof *c);
-    /* TLS streams are legacy streams until TLS is a transport: their
-     * handshake runs in the handler task. */
-    int rc = !c ? -ENOMEM
-         : srv->sopts.tls ? cio__stream_new_legacy(srv->loop, fd, NULL, &srv->sopts, &c->s)
-                          : cio__stream_new(srv->loop, fd, &srv->sopts, &c->s);
+    int rc = !c ? -ENOMEM : srv->sopts.tls ? 0 : cio__stream_new(srv->loop, fd, &srv->sopts, &c->s);
+    if (rc == 0 && srv->sopts.tls) {
+        /* The handshake starts now; the handler task waits for it. */
+        cio_transport *raw;
+        if ((rc = cio__transport_new(srv->loop, fd, NULL, &raw)) == 0 &&
+            (rc = cio__stream_tls_server(srv->loop, raw, &srv->sopts, &c->s)) < 0) {
+            cio__transport_discard(raw); /* closes fd */
+            cio__free(c);
+            return;
+        }
+    }
     if (rc < 0) {
         cio__free(c);
         cio_close(fd);
@@ -601,6 +629,10 @@ void cio_server_abort_clients(cio_server *srv)
         next = c->next;
         if (c->t) {
             cio_transport_abort(c->t); /* leaves the list at connection_lost */
+            continue;
+        }
+        if (c->finished) {
+            cio_stream_abort(c->s); /* the same; c may be gone now */
             continue;
         }
         cio_stream_abort(c->s);

@@ -13,8 +13,11 @@
  * the transport has paused writing (pause_writing/resume_writing at the
  * watermarks) and fails with the connection's error.
  *
- * Streams without a transport yet (TLS, pipes) take the legacy path of
- * stream_legacy.c at each place marked by a test of s->t.
+ * The transport is any kind: a socket (here), a TLS transport over one
+ * (stream_tls.c), a pipe (here: cio_stream_from_fd on a pipe, FIFO or
+ * terminal, and a child's stdio in subprocess.c).  Nothing below depends
+ * on which, except the few rules of pipes: one direction only for a
+ * pipe's end, no peer address, no TLS.
  *
  * Divided into: creation and lifetime, the protocol, writing, closing,
  * extra info.
@@ -48,7 +51,6 @@ int cio__stream_alloc(cio_loop *loop, const cio_stream_options *opts, cio_stream
     if (!s)
         return -ENOMEM;
     s->loop = loop;
-    s->fd = -1;
     s->refs = 1;
     s->tls_handshake_timeout = opts && opts->tls_handshake_timeout ? opts->tls_handshake_timeout
                                                                    : 60.0;
@@ -81,14 +83,30 @@ int cio__stream_new(cio_loop *loop, int fd, const cio_stream_options *opts, cio_
     return 0;
 }
 
-int cio__stream_new_legacy(cio_loop *loop, int fd, const struct cio__stream_transport *tp,
-                           const cio_stream_options *opts, cio_stream **out)
+/* A stream over a pipe, FIFO or terminal fd (non-blocking, taken over
+ * on success): a pipe transport of the direction fd was opened for. */
+static int stream_new_pipe(cio_loop *loop, int fd, int accmode, const cio_stream_options *opts,
+                           cio_stream **out)
 {
-    int rc = cio__stream_alloc(loop, opts, out);
+    int mode = accmode == O_RDONLY ? CIO__PIPE_READ
+             : accmode == O_WRONLY ? CIO__PIPE_WRITE
+                                   : CIO__PIPE_BOTH;
+    cio_stream *s;
+    int rc = cio__stream_alloc(loop, opts, &s);
     if (rc < 0)
         return rc;
-    (*out)->fd = fd;
-    (*out)->tp = tp;
+    s->kind = mode == CIO__PIPE_READ    ? CIO__STREAM_READ_PIPE
+            : mode == CIO__PIPE_WRITE ? CIO__STREAM_WRITE_PIPE
+                                      : CIO__STREAM_PIPE;
+    cio_transport *t;
+    if ((rc = cio__pipe_transport_new(loop, fd, mode, &t)) < 0) {
+        cio__free(s);
+        return rc;
+    }
+    if (mode != CIO__PIPE_READ)
+        cio_transport_set_write_buffer_limits(t, s->high, s->low);
+    cio__pipe_transport_start(t, &cio__stream_protocol, s);
+    *out = s;
     return 0;
 }
 
@@ -108,18 +126,13 @@ int cio_stream_from_fd(int fd, const cio_stream_options *opts, cio_stream **out)
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     int rc;
     if (!S_ISSOCK(st.st_mode)) {
-        /* Pipes, FIFOs, terminals. */
-        rc = cio__stream_new_legacy(loop, fd, &cio__stream_pipe, opts, out);
+        /* Pipes, FIFOs, terminals (and regular files, which never wait). */
+        rc = stream_new_pipe(loop, fd, fl & O_ACCMODE, opts, out);
     } else if (opts && opts->tls) {
-        rc = cio__stream_new_legacy(loop, fd, NULL, opts, out);
-        if (rc == 0 && !(opts->no_nodelay))
+        if (!(opts->no_nodelay))
             cio__set_nodelay(fd);
-        if (rc == 0 && (rc = cio__stream_tls_begin(*out, opts->tls, opts->server_hostname)) < 0) {
-            (*out)->fd = -1; /* the caller keeps fd, unknown to the loop again */
-            cio__io_forget(loop, fd);
-            cio_stream_release(*out);
-            *out = NULL;
-        }
+        /* On failure fd is the caller's again, unknown to the loop. */
+        rc = cio__stream_open_tls(loop, fd, opts, opts->server_hostname, 1, out);
     } else {
         if (!(opts && opts->no_nodelay))
             cio__set_nodelay(fd);
@@ -132,10 +145,8 @@ int cio_stream_from_fd(int fd, const cio_stream_options *opts, cio_stream **out)
 
 static void stream_free(cio_stream *s)
 {
-    cio__legacy_free(s);
     cio_transport_release(s->t);
     cio__free(s->rbuf);
-    cio_tls_free(s->tls);
     cio__free(s->tls_error);
     cio__free(s);
 }
@@ -155,33 +166,8 @@ int cio__stream_park(cio_stream *s, struct cio__waitq *q, cio_task *t)
     return rc;
 }
 
-/*
- * The connection failed: bytes the kernel received before the failure
- * are still the reader's (the old pull-model streams read them, and a
- * reader waiting for the rest of a message must get them before the
- * error).  A socket transport stops reading the moment it fails, so they
- * are taken here, while its socket is still open (it closes after
- * connection_lost).  Only the socket kind: another transport's descriptor
- * carries bytes it must decode first.
- */
-static void salvage(cio_stream *s)
-{
-    if (!s->t || s->eof || strcmp(s->t->vt->kind, "socket") != 0)
-        return;
-    int fd = cio_transport_fd(s->t);
-    while (fd >= 0 && cio__stream_buffered(s) <= 2 * s->limit &&
-           cio__stream_room(s, 4096) == 0) {
-        ssize_t n = recv(fd, s->rbuf + s->rend, s->rcap - s->rend, MSG_DONTWAIT);
-        if (n <= 0)
-            return;
-        s->rend += (size_t)n;
-    }
-}
-
 void cio__stream_set_werr(cio_stream *s, int err)
 {
-    if (!s->werr && !s->rerr && err != -ENOMEM && err != -ECANCELED)
-        salvage(s);
     if (!s->werr)
         s->werr = err;
     /* A failed connection fails the reader too (asyncio's reader raises
@@ -192,8 +178,6 @@ void cio__stream_set_werr(cio_stream *s, int err)
      * -ECANCELED) say nothing about the connection. */
     if (!s->rerr && !s->eof && err != -ENOMEM && err != -ECANCELED)
         s->rerr = err;
-    if (!s->t)
-        s->wstart = s->wend = 0;
     s->paused = 0;
     cio__waitq_wake_all(&s->writers, 0);
     cio__waitq_wake_all(&s->readers, 0);
@@ -204,7 +188,10 @@ void cio__stream_set_werr(cio_stream *s, int err)
 static void p_connection_made(cio_transport *t, void *ud)
 {
     cio_stream *s = ud;
-    s->t = cio_transport_retain(t);
+    if (s->t != t) { /* (a TLS stream holds its transport already) */
+        cio_transport_release(s->t);
+        s->t = cio_transport_retain(t);
+    }
     s->refs++; /* the protocol's hold, until connection_lost */
 }
 
@@ -231,6 +218,24 @@ static void p_buffer_updated(cio_transport *t, size_t n, void *ud)
     cio__waitq_wake_all(&s->readers, 0);
 }
 
+/* Transports without get_buffer (pipes): one copy into the buffer. */
+static void p_data_received(cio_transport *t, const void *data, size_t n, void *ud)
+{
+    cio_stream *s = ud;
+    if (cio__stream_room(s, n) < 0) {
+        cio__stream_set_werr(s, -ENOMEM); /* bytes lost: the stream is broken */
+        cio_transport_abort(t);
+        return;
+    }
+    memcpy(s->rbuf + s->rend, data, n);
+    s->rend += n;
+    if (!s->rpaused && cio__stream_buffered(s) > 2 * s->limit) {
+        s->rpaused = 1;
+        cio_transport_pause_reading(t);
+    }
+    cio__waitq_wake_all(&s->readers, 0);
+}
+
 /* The peer ended its side: readers see the end, writing may go on (a
  * half-close: the stream is closed by its user, asyncio's rule for
  * non-TLS streams). */
@@ -249,7 +254,13 @@ static void p_connection_lost(cio_transport *t, int error, void *ud)
     cio_stream *s = ud;
     s->lost = 1;
     s->closing = 1;
-    if (error)
+    /* A pipe's reader left while we wrote nothing: the next write would
+     * have met EPIPE, and says so (a pipe transport reports 0 then). */
+    if (!error && s->kind == CIO__STREAM_WRITE_PIPE && !s->user_closed && !s->eof_wanted)
+        error = -EPIPE;
+    /* A failed start_tls aborted the stream: its end is CIO_ECLOSED, the
+     * reason is cio_stream_tls_error_message's. */
+    if (error && !s->upgrading)
         cio__stream_set_werr(s, error);
     s->paused = 0;
     cio__waitq_wake_all(&s->readers, 0);
@@ -277,6 +288,7 @@ const cio_protocol cio__stream_protocol = {
     .connection_lost = p_connection_lost,
     .pause_writing = p_pause_writing,
     .resume_writing = p_resume_writing,
+    .data_received = p_data_received,
     .get_buffer = p_get_buffer,
     .buffer_updated = p_buffer_updated,
 };
@@ -285,9 +297,7 @@ const cio_protocol cio__stream_protocol = {
 
 size_t cio_stream_write_buffer_size(const cio_stream *s)
 {
-    if (!s)
-        return 0;
-    return s->t ? cio_transport_get_write_buffer_size(s->t) : s->wend - s->wstart;
+    return s && s->t ? cio_transport_get_write_buffer_size(s->t) : 0;
 }
 
 int cio_stream_set_write_buffer_limits(cio_stream *s, size_t high, size_t low)
@@ -313,16 +323,25 @@ static int write_check(cio_stream *s, const char *fn)
         return s->werr;
     if (s->closing || s->eof_wanted || cio__stream_closed(s))
         return CIO_ECLOSED;
+    if (s->kind == CIO__STREAM_READ_PIPE)
+        return -EBADF; /* a pipe's read end, as write(2) says */
     return 0;
 }
 
 /* A transport write failed with rc: a failure that left the connection
  * as it was (no memory, nothing sent) has no effect; any other is the
- * connection's. */
+ * connection's, and the writer's error from now on.  The reader learns
+ * it from connection_lost, which comes after the bytes the transport
+ * could still read (transport.c's salvage): a reader waiting for the
+ * rest of a message gets them before the error. */
 static int write_failed(cio_stream *s, int rc)
 {
-    if (!(rc == -ENOMEM && !cio_transport_is_closing(s->t)))
-        cio__stream_set_werr(s, rc);
+    if (rc == -ENOMEM && !cio_transport_is_closing(s->t))
+        return rc;
+    if (!s->werr)
+        s->werr = rc;
+    s->paused = 0;
+    cio__waitq_wake_all(&s->writers, 0);
     return rc;
 }
 
@@ -341,15 +360,14 @@ int cio_stream_writelines(cio_stream *s, const struct iovec *iov, int iovcnt)
     }
     if (!total)
         return 0;
-    if (!s->t)
-        return cio__legacy_writelines(s, iov, iovcnt, total);
     rc = cio_transport_writelines(s->t, iov, iovcnt);
     return rc < 0 ? write_failed(s, rc) : 0;
 }
 
 int cio_stream_write(cio_stream *s, const void *buf, size_t len)
 {
-    if (s && s->t && len && buf && !s->werr && !s->closing && !s->eof_wanted) {
+    if (s && s->t && len && buf && !s->werr && !s->closing && !s->eof_wanted &&
+        s->kind != CIO__STREAM_READ_PIPE) {
         int rc = cio_transport_write(s->t, buf, len); /* the common case */
         return rc < 0 ? write_failed(s, rc) : 0;
     }
@@ -386,10 +404,9 @@ int cio_stream_write_eof(cio_stream *s)
     if (s->eof_wanted)
         return 0;
     s->eof_wanted = 1;
-    if (s->t)
-        cio_transport_write_eof(s->t); /* after what is queued */
-    else
-        cio__legacy_write_eof(s);
+    /* After what is queued.  TLS: close_notify, then the socket's
+     * half-close; a pipe: closed (no half-close). */
+    cio_transport_write_eof(s->t);
     return 0;
 }
 
@@ -402,11 +419,10 @@ int cio_stream_close(cio_stream *s)
     if (s->closing)
         return 0;
     s->closing = 1;
+    s->user_closed = 1;
     s->graceful = 1;
     if (s->t)
         cio_transport_close(s->t); /* flushes, then connection_lost */
-    else
-        cio__legacy_close(s);
     cio__waitq_wake_all(&s->readers, 0); /* nothing more will arrive */
     return 0;
 }
@@ -416,11 +432,10 @@ void cio_stream_abort(cio_stream *s)
     if (!s)
         return;
     s->closing = 1;
+    s->user_closed = 1;
     s->graceful = 0;
     if (s->t)
         cio_transport_abort(s->t);
-    else
-        cio__legacy_abort(s);
     s->paused = 0;
     cio__waitq_wake_all(&s->readers, 0);
     cio__waitq_wake_all(&s->writers, 0);
@@ -452,10 +467,9 @@ void cio_stream_release(cio_stream *s)
 {
     if (!s)
         return;
-    /* Closed gracefully: the transport (or the flusher) still sends what
-     * is queued and holds the stream until then. */
-    int background = s->t ? s->closing && s->graceful : cio__legacy_flushing(s);
-    if (!background)
+    /* Closed gracefully: the transport still sends what is queued and
+     * holds the stream until connection_lost. */
+    if (!(s->closing && s->graceful && s->user_closed))
         cio_stream_abort(s);
     cio__stream_unref(s);
 }
@@ -464,11 +478,9 @@ void cio_stream_release(cio_stream *s)
 
 int cio_stream_fd(const cio_stream *s)
 {
-    if (!s)
+    if (!s || cio__stream_closed(s))
         return -1;
-    if (!s->t)
-        return s->fd;
-    int fd = s->lost ? -1 : cio_transport_fd(s->t);
+    int fd = cio_transport_fd(s->t);
     return fd >= 0 ? fd : -1;
 }
 
@@ -476,6 +488,8 @@ int cio_stream_peername(const cio_stream *s, struct sockaddr *addr, socklen_t *l
 {
     if (!s || !addr || !len)
         return -EINVAL;
+    if (s->kind != CIO__STREAM_SOCKET)
+        return -ENOTSOCK; /* a pipe, open or not */
     int fd = cio_stream_fd(s);
     if (fd < 0)
         return CIO_ECLOSED;
@@ -486,6 +500,8 @@ int cio_stream_sockname(const cio_stream *s, struct sockaddr *addr, socklen_t *l
 {
     if (!s || !addr || !len)
         return -EINVAL;
+    if (s->kind != CIO__STREAM_SOCKET)
+        return -ENOTSOCK;
     int fd = cio_stream_fd(s);
     if (fd < 0)
         return CIO_ECLOSED;

@@ -1,19 +1,15 @@
 /*
  * stream.h - the stream object inside cio, shared by stream.c (lifetime,
  * the stream protocol, writing, closing), stream_read.c (reading and the
- * zero-copy view), stream_legacy.c (streams that still move their own
- * bytes: TLS and pipes), stream_tls.c, connect.c and server.c.
+ * zero-copy view), stream_tls.c (TLS streams, start_tls, accessors),
+ * connect.c, server.c and subprocess.c.
  *
  * A stream is asyncio's StreamReaderProtocol: the protocol (ud = the
- * stream) of a transport.  The transport pushes bytes into the stream's
- * read buffer (get_buffer/buffer_updated: received in place, no copy) and
- * the reading calls wait for them; writes go straight to the transport.
- * Any kind of cio_transport works: connection_made attaches it.
- *
- * Until TLS and pipes exist as transports, a stream without one (t NULL,
- * "legacy") moves its bytes itself through a struct cio__stream_transport
- * and a flusher task; see stream_legacy.c.  Everything above the bytes
- * (buffer, limit, lines, drain, close) is shared.
+ * stream) of a transport - a socket, a TLS transport over one, or a pipe.
+ * The transport pushes bytes into the stream's read buffer
+ * (get_buffer/buffer_updated: received in place, no copy; data_received
+ * for the kinds without it) and the reading calls wait for them; writes
+ * go straight to the transport.  Every stream takes this one path.
  */
 #ifndef CIO_NET_STREAM_INTERNAL_H
 #define CIO_NET_STREAM_INTERNAL_H
@@ -30,36 +26,23 @@
 #define CIO__STREAM_DEFAULT_LIMIT (64 * 1024)
 #define CIO__STREAM_DEFAULT_HIGH (64 * 1024)
 
-/*
- * How a legacy stream moves bytes: a pipe (read/write, no SIGPIPE) or a
- * TLS session (stream_tls.c).  The reader and the flusher only call
- * these.  A stream gets one at most once (cio_stream_start_tls moves a
- * transport stream to TLS), between operations.
- */
-struct cio__stream_transport {
-    const char *name;
-    /* Receives up to len bytes: count, 0 at end of stream, or -errno /
-     * CIO_ETLS.  Suspends. */
-    int (*recv)(cio_stream *s, void *buf, size_t len);
-    /* Sends some of len bytes (at least one): count or a negative code.
-     * Suspends. */
-    int (*send)(cio_stream *s, const void *buf, size_t len);
-    /* Half-close after the queue is flushed (write_eof).  Does not wait. */
-    void (*write_eof)(cio_stream *s);
-    /* Called just before the descriptor is closed; graceful: close was
-     * asked (TLS sends close_notify), else abort or error.  Does not wait. */
-    void (*close)(cio_stream *s, int graceful);
+/* What a stream runs over (struct cio_stream's kind). */
+enum {
+    CIO__STREAM_SOCKET = 0,    /* a socket (plain or TLS) */
+    CIO__STREAM_READ_PIPE,     /* a pipe's read end: no writing */
+    CIO__STREAM_WRITE_PIPE,    /* a pipe's write end: no reading */
+    CIO__STREAM_PIPE           /* a descriptor read and written (a tty) */
 };
-
-extern const struct cio__stream_transport cio__stream_pipe;
 
 struct cio_stream {
     cio_loop *loop;            /* owner */
     uint32_t refs;             /* the user's hold + the protocol's (from
                                   connection_made until connection_lost) +
-                                  one per parked call + a running flusher */
-    cio_transport *t;          /* the transport (a reference), NULL for a
-                                  legacy stream */
+                                  one per parked call */
+    cio_transport *t;          /* the transport (a reference): set at
+                                  connection_made, or before it while a
+                                  TLS handshake runs; NULL before */
+    uint8_t kind;              /* CIO__STREAM_* */
     /* reading */
     char *rbuf;                /* read buffer, rcap bytes, made lazily */
     size_t rstart, rend;       /* unread data is rbuf[rstart, rend) */
@@ -73,36 +56,22 @@ struct cio_stream {
     /* writing and closing */
     size_t high, low;          /* watermarks */
     int werr;                  /* sticky write error, 0 if none */
-    uint8_t paused;            /* above high, not yet back at low: drain
-                                  waits (transport: pause_writing) */
+    uint8_t paused;            /* the transport paused our writing (above
+                                  high, not yet back at low): drain waits */
     uint8_t eof_wanted;        /* write_eof called */
     uint8_t closing;           /* close/abort called, or connection lost */
+    uint8_t user_closed;       /* close or abort was called */
     uint8_t graceful;          /* close (not abort): flush, then close */
-    uint8_t lost;              /* transport: connection_lost has run */
+    uint8_t lost;              /* connection_lost has run (or never will:
+                                  a failed TLS handshake) */
+    uint8_t upgrading;         /* start_tls runs: a failure's connection_
+                                  lost only ends the stream (it is aborted) */
     struct cio__waitq writers; /* tasks in drain and wait_closed */
-    /* legacy streams (TLS, pipes): their own descriptor and flusher */
-    int fd;                    /* the descriptor, -1 once closed (and
-                                  always -1 on transport streams) */
-    const struct cio__stream_transport *tp; /* how bytes move; NULL before
-                                  a TLS handshake set it */
-    cio_tls *tls;              /* the TLS session, NULL for plain streams
-                                  (freed with the stream: a reader parked in
-                                  it at close still returns through it) */
+    /* TLS */
     double tls_handshake_timeout; /* seconds, <= 0: none */
-    char *tls_error;           /* message of the last TLS failure, or NULL */
-    char *wbuf;                /* bytes queued for the flusher */
-    size_t wstart, wend, wcap; /* queued data is wbuf[wstart, wend) */
-    char *wold;                /* the buffer a send in flight reads from,
-                                  when the queue moved meanwhile; freed
-                                  when that send returns */
-    uint8_t sending;           /* the flusher is inside a send: the bytes at
-                                  wbuf + wstart must not move */
-    uint8_t eof_sent;          /* the half-close was done */
-    uint8_t flushing;          /* the flusher task exists (maybe not started) */
-    uint8_t flusher_started;   /* it began running: a task cancelled before
-                                  that never runs, so then whoever cancels
-                                  it drops the reference it holds */
-    cio_task *flusher;         /* the flusher task (a reference), or NULL */
+    char *tls_error;           /* why a TLS handshake failed whose
+                                  transport is gone (start_tls), or NULL:
+                                  then the TLS transport's message */
     /* lines iterator (stream_iter.c) */
     char *lines_buf;           /* the caller's line buffer, or NULL */
     size_t lines_cap;          /* its size (one byte kept for the NUL) */
@@ -113,18 +82,13 @@ struct cio_stream {
  * the transport.  Start any kind of transport with it. */
 extern const cio_protocol cio__stream_protocol;
 
-/* Makes a stream attached to nothing yet: connect it to a transport
- * (start the transport with cio__stream_protocol and the stream), or
- * make it legacy (fd and tp).  0 or -ENOMEM. */
+/* Makes a stream attached to nothing yet: start a transport with
+ * cio__stream_protocol and the stream.  0 or -ENOMEM. */
 int cio__stream_alloc(cio_loop *loop, const cio_stream_options *opts, cio_stream **out);
 /* Makes a stream over a connected socket through the socket transport
  * (fd taken over on success; the caller keeps it on failure). */
 int cio__stream_new(cio_loop *loop, int fd, const cio_stream_options *opts,
                     cio_stream **out);
-/* Makes a legacy stream over fd (taken on success) moving bytes with tp
- * (NULL: nothing until a TLS handshake sets it). */
-int cio__stream_new_legacy(cio_loop *loop, int fd, const struct cio__stream_transport *tp,
-                           const cio_stream_options *opts, cio_stream **out);
 /* Drops a reference; the last one frees the stream. */
 void cio__stream_unref(cio_stream *s);
 /* Records a connection failure: the writer's error and, unless the end of
@@ -133,41 +97,35 @@ void cio__stream_set_werr(cio_stream *s, int err);
 /* Parks the calling task t on q until woken; the stream stays alive
  * meanwhile.  0 or -ECANCELED / -ETIMEDOUT.  Suspends. */
 int cio__stream_park(cio_stream *s, struct cio__waitq *q, cio_task *t);
-/* 1 once the stream's connection is gone (descriptor closed). */
-static inline int cio__stream_closed(const cio_stream *s)
-{
-    return s->t ? s->lost : s->fd < 0;
-}
+/* 1 once the stream's connection is gone (or was never made). */
+static inline int cio__stream_closed(const cio_stream *s) { return !s->t || s->lost; }
 
 /* stream_read.c: bytes buffered; makes room for want more bytes at the
  * end of the buffer (compacting or growing it): 0 or -ENOMEM. */
 static inline size_t cio__stream_buffered(const cio_stream *s) { return s->rend - s->rstart; }
 int cio__stream_room(cio_stream *s, size_t want);
 
-/* stream_legacy.c: the legacy stream's halves of the shared calls. */
-int cio__legacy_fill(cio_stream *s);
-int cio__legacy_writelines(cio_stream *s, const struct iovec *iov, int iovcnt, size_t total);
-void cio__legacy_write_eof(cio_stream *s);
-void cio__legacy_close(cio_stream *s);
-void cio__legacy_abort(cio_stream *s);
-/* 1 when release may leave the stream to its flusher (closed gracefully
- * with bytes still going out). */
-int cio__legacy_flushing(const cio_stream *s);
-/* Frees what only legacy streams own (closes the descriptor). */
-void cio__legacy_free(cio_stream *s);
-
-/* Runs a TLS handshake on s (a legacy stream, plain until then): client
- * when ctx is a client context.  Returns 0 or the handshake's error; on
- * failure s is left as it was and its TLS message set.  Suspends
- * (stream_tls.c). */
-int cio__stream_tls_begin(cio_stream *s, cio_tls_context *ctx, const char *server_hostname);
+/* stream_tls.c: a TLS stream over connected socket fd: a socket
+ * transport, a TLS transport over it (client or server by opts->tls's
+ * role; a client checks name, defaulting to opts->server_hostname), the
+ * stream as its protocol; waits for the handshake.  On failure the code
+ * is returned and the context's message set; fd is closed, or with
+ * give_back the caller's again, untouched and unknown to the loop.
+ * Suspends. */
+int cio__stream_open_tls(cio_loop *loop, int fd, const cio_stream_options *opts,
+                         const char *name, int give_back, cio_stream **out);
+/* stream_tls.c: a stream over a TLS transport (server side) over raw,
+ * a new socket transport: both are started, the handshake runs; wait for
+ * it with cio__stream_tls_wait.  0, or -ENOMEM / -EINVAL / CIO_ETLS with
+ * nothing made (raw is still the caller's). */
+int cio__stream_tls_server(cio_loop *loop, cio_transport *raw, const cio_stream_options *opts,
+                           cio_stream **out);
+/* Waits for the handshake of s's TLS transport: 0, or its error (the
+ * stream is then over for good; the transport keeps the message).
+ * Suspends. */
+int cio__stream_tls_wait(cio_stream *s);
 /* Sets the stream's TLS failure message (copied; NULL clears it). */
 void cio__stream_set_tls_error(cio_stream *s, const char *msg);
-/* After connecting fd: a legacy stream and the TLS handshake opts ask
- * for, defaulting the checked name to host.  On failure fd is closed, the
- * context's message set, and the code returned.  Suspends. */
-int cio__stream_open_tls(cio_loop *loop, int fd, const cio_stream_options *opts,
-                         const char *host, cio_stream **out);
 /* Connects to one address of list: happy eyeballs (connect.c) with the
  * given attempt delay, or one at a time if delay < 0.  Returns the
  * connected socket or a negative code.  Suspends. */

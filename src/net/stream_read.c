@@ -3,11 +3,10 @@
  * and its zero-copy view (peek / fill / consume).
  *
  * Every call works on the read buffer rbuf[rstart, rend).  When it needs
- * more bytes, more() waits for them: on a transport stream the transport
- * pushes bytes into the buffer (stream.c's protocol) and wakes the
- * readers, so the reader only parks; a legacy stream pulls them itself
- * (stream_legacy.c).  Taking bytes out lets a paused transport read again
- * once the buffer is back under the limit.
+ * more bytes, more() waits for them: the transport pushes bytes into the
+ * buffer (stream.c's protocol) and wakes the readers, so the reader only
+ * parks.  Taking bytes out lets a paused transport read again once the
+ * buffer is back under the limit.
  *
  * Divided into: the buffer, waiting for bytes, the StreamReader calls,
  * the zero-copy view.
@@ -80,8 +79,8 @@ static size_t take(cio_stream *s, void *buf, size_t n)
  */
 static int more(cio_stream *s)
 {
-    if (!s->t)
-        return cio__legacy_fill(s);
+    if (s->kind == CIO__STREAM_WRITE_PIPE)
+        return -EBADF; /* a pipe's write end, as read(2) says */
     cio_task *t = cio__current();
     if (!t)
         return CIO_ENOTASK;
@@ -94,7 +93,7 @@ static int more(cio_stream *s)
             return s->rerr;
         if (s->eof)
             return 0;
-        if (s->closing || s->lost)
+        if (s->closing || cio__stream_closed(s))
             return CIO_ECLOSED;
         if (s->rpaused) { /* the reader wants more than is kept: read on */
             s->rpaused = 0;

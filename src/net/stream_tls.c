@@ -1,35 +1,27 @@
 /*
- * stream_tls.c - TLS inside streams: the TLS way of moving a legacy
- * stream's bytes (struct cio__stream_transport over a cio_tls session),
- * the handshake that turns a plain stream into a TLS one (for
- * cio_open_connection, cio_stream_from_fd, servers and
- * cio_stream_start_tls), and the TLS accessors.
+ * stream_tls.c - TLS streams: a stream whose transport is a TLS transport
+ * (tls_transport.c) over a socket transport, made for cio_open_connection,
+ * cio_open_unix_connection, cio_stream_from_fd and TLS servers;
+ * cio_stream_start_tls as a transport swap (cio_start_tls under the
+ * stream's protocol); the TLS accessors, read from the TLS transport.
  *
- * TLS streams are legacy streams (stream_legacy.c) until TLS is a
- * cio_transport: their buffers and watermarks are the shared ones, their
- * writes queue for the flusher, which sends them with cio_tls_write, one
- * record (16 KiB) at a time so drain sees progress.  start_tls takes a
- * plain stream off its socket transport (the socket itself stays) and
- * makes it a legacy TLS stream.
+ * A TLS stream is attached to its TLS transport from the start (s->t),
+ * before connection_made (which comes after the handshake), so that
+ * close and abort reach a handshake in progress.  Its transport closes
+ * as cio/stream.h documents: close_notify after the buffer, then the
+ * socket is closed without waiting for the peer's close_notify
+ * (cio__tls_transport_quick_close).
  *
- * The session lives as long as the stream: a task parked inside
- * cio_tls_read when the stream is closed wakes up and returns from the
- * session, so it is freed with the stream, not at close.
- *
- * Divided into: the transport, the handshake, start_tls, accessors.
+ * Divided into: making TLS streams, start_tls, accessors.
  */
 #define _GNU_SOURCE
-#include <fcntl.h>
-#include <math.h>
-#include <sys/socket.h>
+#include <string.h>
 
-#include "cio/combine.h"
 #include "stream.h"
+#include "tls_transport.h"
+#include "transport.h"
 
-/* OpenSSL's largest record: one flusher step. */
-#define TLS_CHUNK 16384
-
-/* ---- the transport ---------------------------------------------------------- */
+/* ---- making TLS streams ----------------------------------------------------- */
 
 void cio__stream_set_tls_error(cio_stream *s, const char *msg)
 {
@@ -43,154 +35,130 @@ void cio__stream_set_tls_error(cio_stream *s, const char *msg)
     }
 }
 
-static int tls_recv(cio_stream *s, void *buf, size_t len)
+/* The options of s's TLS transport: the stream's watermarks and
+ * handshake timeout. */
+static cio_transport_options tls_options(const cio_stream *s)
 {
-    int r = cio_tls_read(s->tls, buf, len);
-    if (r == CIO_ETLS)
-        cio__stream_set_tls_error(s, cio_tls_error_message(s->tls));
-    return r;
+    return (cio_transport_options){.high_water = s->high,
+                                   .low_water = s->low,
+                                   .tls_handshake_timeout = s->tls_handshake_timeout};
 }
 
-static int tls_send(cio_stream *s, const void *buf, size_t len)
+/* Makes s's TLS transport over raw (new, not started) and starts both:
+ * the stream is its protocol and holds it at once.  0, or -ENOMEM /
+ * -EINVAL / CIO_ETLS with nothing made (raw is still the caller's). */
+static int attach_tls(cio_stream *s, cio_transport *raw, cio_tls_context *ctx,
+                      const char *name)
 {
-    if (len > TLS_CHUNK)
-        len = TLS_CHUNK;
-    int r = cio_tls_write(s->tls, buf, len);
-    if (r == CIO_ETLS)
-        cio__stream_set_tls_error(s, cio_tls_error_message(s->tls));
-    return r;
-}
-
-/* TLS's half-close is close_notify; the TCP half-close after it gives
- * the peer's kernel an end of stream too (nothing may follow it). */
-static void tls_write_eof(cio_stream *s)
-{
-    cio__tls_close_notify(s->tls);
-    shutdown(s->fd, SHUT_WR);
-}
-
-static void tls_close(cio_stream *s, int graceful)
-{
-    if (graceful && !s->eof_sent)
-        cio__tls_close_notify(s->tls);
-}
-
-static const struct cio__stream_transport tls_transport = {
-    .name = "tls",
-    .recv = tls_recv,
-    .send = tls_send,
-    .write_eof = tls_write_eof,
-    .close = tls_close,
-};
-
-/* ---- the handshake ----------------------------------------------------------- */
-
-int cio__stream_tls_begin(cio_stream *s, cio_tls_context *ctx, const char *server_hostname)
-{
-    cio_tls *tls;
-    int rc = cio_tls_new(ctx, s->fd, server_hostname, &tls);
-    if (rc < 0) {
-        cio__stream_set_tls_error(s, cio_tls_context_error_message(ctx));
+    int server = cio__tls_context_is_server(ctx);
+    cio_transport_options to = tls_options(s);
+    cio_transport *tt;
+    int rc = cio__tls_transport_new(raw, ctx, server, server ? NULL : name, &to, &tt);
+    if (rc < 0)
         return rc;
-    }
-    double limit = s->tls_handshake_timeout;
-    cio_timeout *tm = NULL;
-    if (limit > 0 && isfinite(limit) && (rc = cio_timeout_begin(limit, &tm)) < 0) {
-        cio_tls_free(tls);
-        return rc;
-    }
-    rc = cio_tls_handshake(tls);
-    if (tm) {
-        int t = cio_timeout_end(tm);
-        if (t == -ETIMEDOUT && rc < 0)
-            rc = -ETIMEDOUT;
-    }
-    if (rc < 0) {
-        if (rc == CIO_ETLS)
-            cio__stream_set_tls_error(s, cio_tls_error_message(tls));
-        else if (rc == -ETIMEDOUT)
-            cio__stream_set_tls_error(s, "TLS handshake timed out");
-        else if (rc == -ECONNRESET)
-            cio__stream_set_tls_error(s, "the peer closed the connection during the handshake");
-        cio_tls_free(tls);
-        return rc;
-    }
-    s->tls = tls;
-    s->tp = &tls_transport;
-    cio__stream_set_tls_error(s, NULL);
+    cio__tls_transport_quick_close(tt);
+    s->t = cio_transport_retain(tt);
+    cio__tls_transport_start(tt, &cio__stream_protocol, s);
     return 0;
 }
 
-int cio__stream_open_tls(cio_loop *loop, int fd, const cio_stream_options *opts,
-                         const char *host, cio_stream **out)
+int cio__stream_tls_wait(cio_stream *s)
 {
-    int rc = cio__stream_new_legacy(loop, fd, NULL, opts, out);
+    int rc = cio__tls_transport_wait(s->t);
     if (rc < 0) {
-        cio_close(fd);
-        return rc;
-    }
-    const char *name = opts->server_hostname ? opts->server_hostname : host;
-    rc = cio__stream_tls_begin(*out, opts->tls, name);
-    if (rc < 0) {
-        cio__tls_context_set_error(opts->tls, cio_stream_tls_error_message(*out));
-        cio_stream_release(*out); /* closes fd */
-        *out = NULL;
+        /* connection_made never came, connection_lost never will: the
+         * stream is over (its transport keeps the message). */
+        s->lost = 1;
+        s->closing = 1;
     }
     return rc;
 }
 
-/* ---- start_tls ------------------------------------------------------------------ */
-
-/*
- * Takes a transport stream off its transport, keeping the socket: with
- * reading paused and the write buffer empty, a duplicate of the socket
- * becomes the stream's own descriptor and the transport is aborted
- * without telling the stream (no data is lost: none is buffered, none in
- * flight).  0, or -errno (nothing changed then).
- */
-static int leave_transport(cio_stream *s)
+int cio__stream_open_tls(cio_loop *loop, int fd, const cio_stream_options *opts,
+                         const char *name, int give_back, cio_stream **out)
 {
-    int fd = fcntl(cio_transport_fd(s->t), F_DUPFD_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    cio_transport *t = s->t;
-    cio_transport_set_protocol(t, NULL, NULL);
-    cio_transport_abort(t);
-    cio_transport_release(t);
-    s->t = NULL;
-    s->fd = fd;
-    s->rpaused = 0;
-    s->refs--; /* connection_lost will not come: the protocol's hold */
+    cio_tls_context *ctx = opts->tls;
+    *out = NULL;
+    /* A bad name is refused before any byte of TLS (fail closed). */
+    int rc = cio__tls_check_name(ctx, name, "cio_open_connection");
+    cio_stream *s = NULL;
+    cio_transport *raw = NULL;
+    if (rc == 0 && !cio__current())
+        rc = CIO_ENOTASK;
+    if (rc == 0)
+        rc = cio__stream_alloc(loop, opts, &s);
+    if (rc == 0 && (rc = cio__transport_new(loop, fd, NULL, &raw)) < 0)
+        cio__free(s);
+    if (rc < 0) {
+        if (!give_back)
+            cio_close(fd);
+        return rc;
+    }
+    if (give_back)
+        cio__transport_keep_fd(raw);
+    if ((rc = attach_tls(s, raw, ctx, name)) < 0) {
+        cio__transport_discard(raw); /* closes fd, or forgets it */
+        cio__free(s);
+        return rc;
+    }
+    rc = cio__stream_tls_wait(s);
+    if (rc < 0) {
+        if (give_back) {
+            /* The failed handshake aborted raw: once its connection_lost
+             * has run (next iteration, or when a completion backend
+             * confirms the cancelled ops) the loop has forgotten fd. */
+            cio_shield_begin();
+            while (cio_transport_fd(raw) >= 0 && cio_sleep(0) == 0)
+                ;
+            cio_shield_end();
+        }
+        cio_stream_release(s);
+        return rc;
+    }
+    *out = s;
     return 0;
 }
 
-/* Waits until everything written went out, reading paused so that
- * nothing the peer sends after our last plaintext lands in the buffer. */
+int cio__stream_tls_server(cio_loop *loop, cio_transport *raw, const cio_stream_options *opts,
+                           cio_stream **out)
+{
+    cio_stream *s;
+    int rc = cio__stream_alloc(loop, opts, &s);
+    if (rc < 0)
+        return rc;
+    if ((rc = attach_tls(s, raw, opts->tls, NULL)) < 0) {
+        cio__free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+/* ---- start_tls ------------------------------------------------------------------ */
+
+/* Sends everything written so far, reading paused so that nothing the
+ * peer sends after our last plaintext lands in the buffer; -EBUSY if
+ * something did before (reading resumes on any failure). */
 static int flush_all(cio_stream *s)
 {
-    if (s->t) {
-        cio_transport_pause_reading(s->t);
-        s->rpaused = 1;
-        cio_transport_set_write_buffer_limits(s->t, 0, 0);
-    }
+    cio_transport_pause_reading(s->t);
+    /* Limits 0/0: the transport pauses us while anything is queued and
+     * resumes us when all of it went out, which drain waits for. */
+    cio_transport_set_write_buffer_limits(s->t, 0, 0);
     int rc = 0;
-    while (rc == 0 && (cio_stream_write_buffer_size(s) || s->flushing)) {
-        size_t low = s->low;
-        s->low = 0;
-        s->paused = 1;
+    while (rc == 0 && cio_stream_write_buffer_size(s) && s->paused) {
         rc = cio_stream_drain(s);
-        s->low = low;
         if (rc == 0 && cio__stream_closed(s))
             rc = CIO_ECLOSED;
     }
-    if (s->t && !s->lost)
+    if (!cio__stream_closed(s))
         cio_transport_set_write_buffer_limits(s->t, s->high, s->low);
+    if (rc == 0 && (cio_stream_write_buffer_size(s) || cio__stream_closed(s)))
+        rc = s->werr ? s->werr : CIO_ECLOSED;
     if (rc == 0 && cio__stream_buffered(s))
         rc = -EBUSY; /* arrived before reading stopped */
-    if (rc < 0 && s->t && !s->lost) {
-        s->rpaused = 0;
+    if (rc < 0 && !cio__stream_closed(s))
         cio_transport_resume_reading(s->t);
-    }
     return rc;
 }
 
@@ -198,9 +166,9 @@ int cio_stream_start_tls(cio_stream *s, cio_tls_context *ctx, const char *server
 {
     if (!s || !ctx)
         return cio__bad_arg(cio__running_loop, __func__, "stream or ctx is NULL");
-    if (s->tp == &cio__stream_pipe)
+    if (s->kind != CIO__STREAM_SOCKET)
         return cio__bad_arg(s->loop, __func__, "TLS needs a socket, not a pipe");
-    if (s->tls)
+    if (cio_stream_is_tls(s))
         return -EALREADY;
     if (s->werr)
         return s->werr;
@@ -215,35 +183,67 @@ int cio_stream_start_tls(cio_stream *s, cio_tls_context *ctx, const char *server
         cio__stream_set_tls_error(s, cio_tls_context_error_message(ctx));
         return rc;
     }
+    if (!cio__current())
+        return CIO_ENOTASK;
     /* Everything written in plaintext goes out before the ClientHello. */
     if ((rc = flush_all(s)) < 0)
         return rc;
-    if (s->t && (rc = leave_transport(s)) < 0) {
-        s->rpaused = 0;
-        cio_transport_resume_reading(s->t);
+    int server = cio__tls_context_is_server(ctx);
+    cio_transport_options to = tls_options(s);
+    cio_transport *nt = NULL;
+    s->upgrading = 1;
+    rc = cio__start_tls(s->t, ctx, server, server ? NULL : server_hostname, &to, &nt);
+    if (rc < 0) {
+        cio__stream_set_tls_error(s, nt ? cio_transport_tls_error_message(nt)
+                                        : cio_tls_context_error_message(ctx));
+        if (!nt) { /* nothing was done */
+            s->upgrading = 0;
+            if (!cio__stream_closed(s))
+                cio_transport_resume_reading(s->t);
+            return rc;
+        }
+        /* The handshake failed: the connection is aborted, the stream
+         * ends (upgrading stays: its connection_lost only ends it). */
+        cio_transport_release(nt);
+        cio_stream_abort(s);
         return rc;
     }
-    rc = cio__stream_tls_begin(s, ctx, server_hostname);
-    if (rc < 0)
-        cio_stream_abort(s);
-    return rc;
+    s->upgrading = 0;
+    cio__tls_transport_quick_close(nt);
+    cio_transport_release(s->t); /* the TLS transport holds it now */
+    s->t = nt;                   /* the reference cio__start_tls gave */
+    cio__stream_set_tls_error(s, NULL);
+    return 0;
 }
 
 /* ---- accessors ----------------------------------------------------------------- */
 
-int cio_stream_is_tls(const cio_stream *s) { return s && s->tls; }
+/* s's transport if it is TLS, else NULL. */
+static cio_transport *tls_of(const cio_stream *s)
+{
+    return s && s->t && cio_transport_is_tls(s->t) ? s->t : NULL;
+}
+
+int cio_stream_is_tls(const cio_stream *s) { return tls_of(s) != NULL; }
 
 const char *cio_stream_tls_version(const cio_stream *s)
 {
-    return s && s->tls ? cio_tls_version(s->tls) : NULL;
+    cio_transport *t = tls_of(s);
+    return t ? cio_transport_tls_version(t) : NULL;
 }
 
 const char *cio_stream_tls_alpn(const cio_stream *s)
 {
-    return s && s->tls ? cio_tls_alpn_selected(s->tls) : NULL;
+    cio_transport *t = tls_of(s);
+    return t ? cio_transport_tls_alpn(t) : NULL;
 }
 
 const char *cio_stream_tls_error_message(const cio_stream *s)
 {
-    return s && s->tls_error ? s->tls_error : "";
+    if (!s)
+        return "";
+    if (s->tls_error)
+        return s->tls_error;
+    cio_transport *t = tls_of(s);
+    return t ? cio_transport_tls_error_message(t) : "";
 }

@@ -28,6 +28,7 @@
 
 #include "../exec/exec.h"
 #include "cio/stream.h"
+#include "stream.h"
 #include "cio/subprocess.h"
 #include "subprocess.h"
 
@@ -410,10 +411,12 @@ int cio_subprocess_kill(cio_subprocess *p) { return cio_subprocess_send_signal(p
 
 /* ---- pipes ---------------------------------------------------------------- */
 
-/* 1 if the child's stream i is an open pipe (maybe inside a cio_stream). */
+/* 1 if the child's stream i is an open pipe (maybe inside a cio_stream:
+ * open until its user closes it; after the pipe's end the stream still
+ * answers, with its buffered bytes, end of stream or error). */
 static int has_pipe(const cio_subprocess *p, int i)
 {
-    return p->streams[i] ? cio_stream_fd(p->streams[i]) >= 0 : p->fds[i] >= 0;
+    return p->streams[i] ? !p->streams[i]->user_closed : p->fds[i] >= 0;
 }
 
 static int pipe_check(cio_subprocess *p, int fd, cio_task **t, const char *fn)

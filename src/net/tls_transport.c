@@ -145,15 +145,8 @@ static size_t buffered(const struct cio__tls_transport *s)
 static void control_writing(struct cio__tls_transport *s)
 {
     size_t size = buffered(s);
-    if (!s->wpaused && size > s->high && !s->closing) {
-        s->wpaused = 1;
-        if (s->b.proto->pause_writing)
-            s->b.proto->pause_writing(&s->b, s->b.ud);
-    } else if (s->wpaused && size <= s->low) {
-        s->wpaused = 0;
-        if (s->b.proto->resume_writing)
-            s->b.proto->resume_writing(&s->b, s->b.ud);
-    }
+    cio__tflow_check_pause(&s->fl, &s->b, size, s->closing);
+    cio__tflow_check_resume(&s->fl, &s->b, size);
 }
 
 /* Hands the records in out to raw (unless raw paused us and force is 0:
@@ -292,7 +285,7 @@ static void do_read(struct cio__tls_transport *s)
         do_shutdown(s);
         return;
     }
-    while (s->state == WRAPPED && !s->rpaused && !s->closing && !s->eof) {
+    while (s->state == WRAPPED && !s->fl.rpaused && !s->closing && !s->eof) {
         int bufd = s->b.proto->get_buffer != NULL;
         char *buf;
         size_t len = 0;
@@ -302,7 +295,7 @@ static void do_read(struct cio__tls_transport *s)
                 fail(s, -ENOBUFS, "get_buffer gave no buffer");
                 return;
             }
-            if (s->state != WRAPPED || s->rpaused || s->closing)
+            if (s->state != WRAPPED || s->fl.rpaused || s->closing)
                 return; /* get_buffer closed or paused */
         } else {
             if (!s->rbuf && !(s->rbuf = cio__malloc(s->read_size))) {
@@ -479,7 +472,7 @@ static void do_shutdown(struct cio__tls_transport *s)
     send_close_notify(s);
     if (push_out(s, 1) < 0)
         return;
-    if (s->eof || s->raw_eof) {
+    if (s->eof || s->raw_eof || s->quick_close) {
         finish_shutdown(s);
         return;
     }
@@ -540,7 +533,7 @@ static int raw_eof_received(cio_transport *raw, void *ud)
     s->b.refs++; /* as in raw_data_received */
     if (s->state == HANDSHAKE)
         do_handshake(s);
-    else if (s->state == WRAPPED && !s->eof && !s->rpaused)
+    else if (s->state == WRAPPED && !s->eof && !s->fl.rpaused)
         do_read(s);
     else if (s->state == SHUTDOWN)
         finish_shutdown(s);
@@ -691,27 +684,21 @@ static size_t tls_get_write_buffer_size(const cio_transport *bt)
 static int tls_set_write_buffer_limits(cio_transport *bt, size_t high, size_t low)
 {
     struct cio__tls_transport *s = (struct cio__tls_transport *)bt;
-    int rc = cio__transport_limits_check(&s->high, &s->low, high, low);
-    if (rc == 0)
-        control_writing(s);
-    return rc;
+    return cio__tflow_set_limits(&s->fl, &s->b, buffered(s), s->closing, high, low);
 }
 
 static void tls_pause_reading(cio_transport *bt)
 {
     struct cio__tls_transport *s = (struct cio__tls_transport *)bt;
-    if (s->closing || s->rpaused)
-        return;
-    s->rpaused = 1;
-    cio_transport_pause_reading(s->raw);
+    if (cio__tflow_pause_reading(&s->fl, s->closing))
+        cio_transport_pause_reading(s->raw);
 }
 
 static void tls_resume_reading(cio_transport *bt)
 {
     struct cio__tls_transport *s = (struct cio__tls_transport *)bt;
-    if (s->closing || !s->rpaused)
+    if (!cio__tflow_resume_reading(&s->fl, s->closing))
         return;
-    s->rpaused = 0;
     cio_transport_resume_reading(s->raw);
     /* What OpenSSL holds already will not come from raw again. */
     if (!s->read_scheduled && cio_call_soon(s->b.loop, read_scheduled, s, NULL) == 0) {
@@ -723,7 +710,7 @@ static void tls_resume_reading(cio_transport *bt)
 static int tls_is_reading(const cio_transport *bt)
 {
     const struct cio__tls_transport *s = (const struct cio__tls_transport *)bt;
-    return !s->closing && !s->rpaused;
+    return cio__tflow_is_reading(&s->fl, s->closing);
 }
 
 /* asyncio's _start_shutdown: during the handshake an abort; then the
@@ -742,8 +729,8 @@ static void tls_close(cio_transport *bt)
         return;
     }
     s->state = SHUTDOWN;
-    if (s->rpaused) {
-        s->rpaused = 0; /* the peer's close_notify must get through */
+    if (s->fl.rpaused) {
+        s->fl.rpaused = 0; /* the peer's close_notify must get through */
         cio_transport_resume_reading(s->raw);
     }
     s->b.refs++; /* as in tls_writelines */

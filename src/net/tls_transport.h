@@ -28,7 +28,8 @@ struct cio__tls_transport {
     /* writing */
     struct cio__tchunk *whead, *wtail; /* plaintext OpenSSL did not take yet */
     size_t wsize;              /* bytes in it */
-    size_t high, low;          /* watermarks of wsize + the out BIO */
+    struct cio__tflow fl;      /* watermarks of wsize + the out BIO, the
+                                  application's paused writing/reading */
     /* reading */
     char *rbuf;                /* decrypted bytes for data_received, lazily */
     size_t read_size;          /* its size */
@@ -45,9 +46,7 @@ struct cio__tls_transport {
     uint8_t made;              /* the protocol saw connection_made */
     uint8_t upgrade;           /* made by start_tls: the protocol knows raw */
     uint8_t handshaken;        /* the handshake completed */
-    uint8_t rpaused;           /* the application paused reading */
     uint8_t read_scheduled;    /* a do_read is queued (after resume) */
-    uint8_t wpaused;           /* the application was told pause_writing */
     uint8_t raw_wpaused;       /* raw told us pause_writing */
     uint8_t eof;               /* the peer's close_notify came */
     uint8_t raw_eof;           /* raw's end of stream came */
@@ -56,6 +55,8 @@ struct cio__tls_transport {
     uint8_t closing;           /* close/abort/failure began */
     uint8_t raw_lost;          /* raw's connection_lost ran */
     uint8_t lost;              /* the application's connection_lost ran */
+    uint8_t quick_close;       /* close does not wait for the peer's
+                                  close_notify (streams' documented close) */
 };
 
 /* What a TLS transport is to its raw transport: its protocol (ud: the
@@ -96,5 +97,15 @@ void cio__tls_transport_discard(cio_transport *t);
 /* Waits for the handshake: 0, or its error (the transport is failed then
  * and ctx's message set).  Suspends. */
 int cio__tls_transport_wait(cio_transport *t);
+/* From now on close sends close_notify after the buffer and closes raw
+ * without waiting for the peer's (a stream's close, cio/stream.h). */
+void cio__tls_transport_quick_close(cio_transport *t);
+/* cio_start_tls with options (handshake timeout, watermarks; NULL: the
+ * defaults).  *out gets the TLS transport (the caller's reference)
+ * whenever it was made, also when the handshake failed: its message is
+ * then cio_transport_tls_error_message(*out).  Errors as cio_start_tls. */
+int cio__start_tls(cio_transport *t, cio_tls_context *ctx, int server_side,
+                   const char *server_hostname, const cio_transport_options *opts,
+                   cio_transport **out);
 
 #endif

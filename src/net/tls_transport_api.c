@@ -57,10 +57,7 @@ int cio__tls_transport_new(cio_transport *raw, cio_tls_context *ctx, int server_
                                                          : DEFAULT_HANDSHAKE_TIMEOUT;
     s->sd_timeout = opts && opts->tls_shutdown_timeout ? opts->tls_shutdown_timeout
                                                         : DEFAULT_SHUTDOWN_TIMEOUT;
-    size_t high = opts && opts->high_water ? opts->high_water : CIO_TRANSPORT_LIMIT_DEFAULT;
-    size_t low = opts && opts->low_water ? opts->low_water : CIO_TRANSPORT_LIMIT_DEFAULT;
-    if (cio__transport_limits_check(&s->high, &s->low, high, low) < 0)
-        s->high = s->low = high == CIO_TRANSPORT_LIMIT_DEFAULT ? 64 * 1024 : high;
+    cio__tflow_init(&s->fl, opts);
     *out = &s->b;
     return 0;
 }
@@ -147,33 +144,47 @@ static int unread(const cio_transport *t)
     return s && s->ssl && (SSL_pending(s->ssl) > 0 || BIO_ctrl_pending(s->in) > 0);
 }
 
-int cio_start_tls(cio_transport *t, cio_tls_context *ctx, int server_side,
-                  const char *server_hostname, cio_transport **out)
+int cio__start_tls(cio_transport *t, cio_tls_context *ctx, int server_side,
+                   const char *server_hostname, const cio_transport_options *opts,
+                   cio_transport **out)
 {
     if (!t || !ctx || !out)
-        return cio__bad_arg(cio__running_loop, __func__, "transport, ctx or out is NULL");
+        return cio__bad_arg(cio__running_loop, "cio_start_tls", "transport, ctx or out is NULL");
     *out = NULL;
     if (!cio__current())
         return CIO_ENOTASK;
     if (cio_transport_is_closing(t))
         return CIO_ECLOSED;
     if (!t->vt->writelines || !t->vt->pause_reading)
-        return cio__bad_arg(t->loop, __func__, "the transport is not a stream transport");
+        return cio__bad_arg(t->loop, "cio_start_tls", "the transport is not a stream transport");
     if (unread(t))
         return -EBUSY;
     cio_transport *nt;
-    int rc = cio__tls_transport_new(t, ctx, server_side, server_hostname, NULL, &nt);
+    int rc = cio__tls_transport_new(t, ctx, server_side, server_hostname, opts, &nt);
     if (rc < 0)
         return rc;
-    nt->refs++; /* the caller's, if all goes well */
+    nt->refs++; /* the caller's */
     cio__tls_transport_upgrade(nt);
-    rc = cio__tls_transport_wait(nt);
-    if (rc < 0) {
-        cio_transport_release(nt);
-        return rc;
-    }
     *out = nt;
-    return 0;
+    return cio__tls_transport_wait(nt);
+}
+
+int cio_start_tls(cio_transport *t, cio_tls_context *ctx, int server_side,
+                  const char *server_hostname, cio_transport **out)
+{
+    int rc = cio__start_tls(t, ctx, server_side, server_hostname, NULL, out);
+    if (rc < 0 && out && *out) {
+        cio_transport_release(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+void cio__tls_transport_quick_close(cio_transport *t)
+{
+    struct cio__tls_transport *s = as_tls(t);
+    if (s)
+        s->quick_close = 1;
 }
 
 int cio_transport_is_tls(const cio_transport *t) { return as_tls(t) != NULL; }
@@ -258,6 +269,16 @@ void cio__tls_transport_start_server(cio_transport *t, cio_protocol_factory_fn *
     (void)t;
     (void)f;
     (void)arg;
+}
+void cio__tls_transport_quick_close(cio_transport *t) { (void)t; }
+int cio__start_tls(cio_transport *t, cio_tls_context *ctx, int server_side,
+                   const char *server_hostname, const cio_transport_options *opts,
+                   cio_transport **out)
+{
+    (void)t, (void)ctx, (void)server_side, (void)server_hostname, (void)opts;
+    if (out)
+        *out = NULL;
+    return -ENOTSUP;
 }
 void cio__tls_transport_discard(cio_transport *t) { (void)t; }
 int cio__tls_transport_wait(cio_transport *t)

@@ -12,6 +12,17 @@
  * drains, each op taking everything queued when it starts.  Closing: connection_lost always runs
  * from a call_soon callback, once, and the socket is closed after it.
  *
+ * A failed send delivers first what the socket still holds ("salvage"):
+ * the kernel reports a reset once, to whichever call comes first, and a
+ * later recv returns 0 as if the peer had closed cleanly; the bytes
+ * received before the reset are still readable, and a protocol waiting
+ * for the rest of a message must get them before the error.  So when a
+ * send fails while reading is on, connection_lost's callback first waits
+ * for the read op to end (it was cancelled), then takes the bytes with
+ * NOWAIT recv ops (tried at once, never waiting: the I/O layer's last
+ * look) until the socket has no more or the protocol pauses reading,
+ * delivers them, and only then reports the error.
+ *
  * Divided into: lifetime, closing, reading, writing, public methods.
  */
 #define _GNU_SOURCE
@@ -32,16 +43,14 @@ struct sock {
     size_t read_size;          /* bytes per read */
     uint8_t reading;           /* rop is pending (2: into get_buffer's) */
     uint8_t read_scheduled;    /* a read step is queued (call_soon) */
-    uint8_t rpaused;           /* pause_reading in effect */
     uint8_t eof;               /* the peer's EOF was seen */
     /* writing */
     struct cio__op wop;        /* the writev in flight */
     struct cio__waiter wwait;
     struct iovec wiov[CIO__TRANSPORT_IOV]; /* its pieces */
     struct cio__tbuf wbuf;     /* the buffer (transport_buf.c) */
-    size_t high, low;          /* watermarks */
+    struct cio__tflow fl;      /* watermarks, paused writing and reading */
     uint8_t writing;           /* wop is pending */
-    uint8_t wpaused;           /* pause_writing was called, not resumed */
     uint8_t eof_wanted;        /* write_eof: shutdown once flushed */
     uint8_t eof_sent;          /* shutdown(SHUT_WR) done */
     /* closing */
@@ -50,6 +59,11 @@ struct sock {
     uint8_t lost_scheduled;    /* connection_lost is queued or done */
     uint8_t lost;              /* connection_lost has run */
     uint8_t lost_waiting;      /* connection_lost waits for an op's end */
+    uint8_t keep_fd;           /* the socket goes back to its giver at the
+                                  end: forgotten by the loop, not closed */
+    uint8_t salvage;           /* a send failed while reading was on:
+                                  deliver what the socket still holds
+                                  before connection_lost */
     int error;                 /* what connection_lost will report */
 };
 
@@ -90,11 +104,7 @@ int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts
     t->read_size = opts && opts->read_size ? opts->read_size : DEFAULT_READ;
     if (t->read_size > INT32_MAX)
         t->read_size = INT32_MAX;
-    size_t high = opts && opts->high_water ? opts->high_water : CIO_TRANSPORT_LIMIT_DEFAULT;
-    size_t low = opts && opts->low_water ? opts->low_water : CIO_TRANSPORT_LIMIT_DEFAULT;
-    cio__transport_limits(high, low, &t->high, &t->low);
-    if (t->low > t->high)
-        t->low = t->high;
+    cio__tflow_init(&t->fl, opts);
     *out = &t->b;
     return 0;
 }
@@ -118,7 +128,53 @@ void cio__transport_discard(cio_transport *t)
     cio__transport_unref(t);
 }
 
+void cio__transport_keep_fd(cio_transport *t)
+{
+    ((struct sock *)t)->keep_fd = 1;
+}
+
 /* ---- closing ------------------------------------------------------------------- */
+
+static int read_buffer(struct sock *t, void **buf, size_t *len, int *buffered);
+static void deliver(struct sock *t, size_t n, int buffered);
+
+/* A send failed: hands the protocol what the socket still holds (see the
+ * top of the file).  No op is in flight: the read was cancelled and has
+ * ended.  Each recv is a NOWAIT op, so this never waits, on any backend;
+ * it stops at the end of the data, an error, end of file, or when the
+ * protocol pauses reading (its buffer is full: the rest would be lost
+ * with the connection anyway). */
+static void salvage(struct sock *t)
+{
+    t->salvage = 0;
+    t->b.refs++; /* the protocol may close or release meanwhile */
+    while (!t->fl.rpaused && t->fd >= 0) {
+        void *buf;
+        size_t len;
+        int buffered;
+        if (read_buffer(t, &buf, &len, &buffered) < 0 || t->fl.rpaused)
+            break;
+        t->rop = (struct cio__op){.kind = CIO__OP_RECV, .fd = t->fd, .buf = buf, .len = len,
+                                  .opflags = CIO__OPF_NOWAIT, .waiter = &t->rwait,
+                                  .cancel_code = -ECANCELED};
+        if (cio__io_submit(t->b.loop, &t->rop) != 0 || t->rop.res <= 0)
+            break; /* (a NOWAIT op never stays pending) */
+        deliver(t, (size_t)t->rop.res, buffered);
+    }
+    t->b.refs--; /* never the last: the "alive" reference is held */
+}
+
+/* Closes the socket (or, keep_fd, hands it back: forgotten by the
+ * loop); a pending op ends with -EBADF. */
+static void close_fd(struct sock *t)
+{
+    int fd = t->fd;
+    t->fd = -1;
+    if (fd >= 0 && t->keep_fd)
+        cio__io_forget(t->b.loop, fd);
+    else if (fd >= 0)
+        cio__io_close(t->b.loop, fd);
+}
 
 static void call_connection_lost(void *arg)
 {
@@ -132,15 +188,14 @@ static void call_connection_lost(void *arg)
         return;
     }
     t->lost_waiting = 0;
+    if (t->salvage)
+        salvage(t);
     t->lost = 1;
     if (t->made && t->b.proto->connection_lost)
         t->b.proto->connection_lost(&t->b, t->error, t->b.ud);
     if (t->b.on_lost)
         t->b.on_lost(&t->b, t->b.on_lost_arg);
-    int fd = t->fd;
-    t->fd = -1;
-    if (fd >= 0)
-        cio__io_close(t->b.loop, fd); /* ends a pending op with -EBADF */
+    close_fd(t);
     if (!t->writing)
         cio__tbuf_free(&t->wbuf);
     cio__free(t->rbuf);
@@ -175,6 +230,12 @@ static void force_close(struct sock *t, int err)
     if (!t->writing)
         cio__tbuf_free(&t->wbuf);
     t->wbuf.size = 0;
+    /* The socket closes at once when no op needs it any more (a
+     * readiness backend ended them above; a salvage reads it first), as
+     * abort promises: the descriptor is not left open for an iteration
+     * after a stream's release or a server's wait_closed. */
+    if (!t->reading && !t->writing && !t->salvage && !t->lost)
+        close_fd(t);
     unref(t);
 }
 
@@ -187,15 +248,26 @@ static void fail(struct sock *t, int err)
 
 /* ---- reading ------------------------------------------------------------------- */
 
+/* n bytes came into the protocol's buffer (buffered) or ours. */
+static void deliver(struct sock *t, size_t n, int buffered)
+{
+    if (buffered && t->b.proto->buffer_updated)
+        t->b.proto->buffer_updated(&t->b, n, t->b.ud);
+    else if (!buffered && t->b.proto->data_received)
+        t->b.proto->data_received(&t->b, t->rbuf, n, t->b.ud);
+}
+
 static void on_read(struct sock *t, int res, int buffered)
 {
-    if (t->lost_scheduled)
+    if (t->lost_scheduled) {
+        /* A cancelled read that completed first (a completion backend
+         * confirms later): its bytes count as salvaged. */
+        if (t->salvage && res > 0)
+            deliver(t, (size_t)res, buffered);
         return;
+    }
     if (res > 0) {
-        if (buffered && t->b.proto->buffer_updated)
-            t->b.proto->buffer_updated(&t->b, (size_t)res, t->b.ud);
-        else if (!buffered && t->b.proto->data_received)
-            t->b.proto->data_received(&t->b, t->rbuf, (size_t)res, t->b.ud);
+        deliver(t, (size_t)res, buffered);
         return;
     }
     if (res == 0) {
@@ -212,7 +284,28 @@ static void on_read(struct sock *t, int res, int buffered)
 
 static int want_read(const struct sock *t)
 {
-    return !t->closing && !t->rpaused && !t->eof && !t->reading && t->fd >= 0;
+    return !t->closing && !t->fl.rpaused && !t->eof && !t->reading && t->fd >= 0;
+}
+
+/* Where the next recv goes: the protocol's get_buffer (*buffered 1) or
+ * our own buffer.  0, or -ENOBUFS / -ENOMEM. */
+static int read_buffer(struct sock *t, void **buf, size_t *len, int *buffered)
+{
+    *buffered = t->b.proto->get_buffer != NULL;
+    if (*buffered) {
+        *len = 0;
+        *buf = t->b.proto->get_buffer(&t->b, t->read_size, len, t->b.ud);
+        if (!*buf || !*len)
+            return -ENOBUFS;
+        if (*len > INT32_MAX)
+            *len = INT32_MAX;
+        return 0;
+    }
+    if (!t->rbuf && !(t->rbuf = cio__malloc(t->read_size)))
+        return -ENOMEM;
+    *buf = t->rbuf;
+    *len = t->read_size;
+    return 0;
 }
 
 /* Starts one recv; handles it if it completed at once. */
@@ -222,29 +315,17 @@ static void read_step(struct sock *t)
         return;
     void *buf;
     size_t len;
-    int buffered = t->b.proto->get_buffer != NULL;
-    if (buffered) {
-        len = 0;
-        buf = t->b.proto->get_buffer(&t->b, t->read_size, &len, t->b.ud);
-        if (!buf || !len) {
-            fail(t, -ENOBUFS);
-            return;
-        }
-        if (!want_read(t))
-            return; /* get_buffer closed or paused */
-        if (len > INT32_MAX)
-            len = INT32_MAX;
-    } else {
-        if (!t->rbuf && !(t->rbuf = cio__malloc(t->read_size))) {
-            fail(t, -ENOMEM);
-            return;
-        }
-        buf = t->rbuf;
-        len = t->read_size;
+    int buffered;
+    int rc = read_buffer(t, &buf, &len, &buffered);
+    if (rc < 0) {
+        fail(t, rc);
+        return;
     }
+    if (!want_read(t))
+        return; /* get_buffer closed or paused */
     t->rop = (struct cio__op){.kind = CIO__OP_RECV, .fd = t->fd, .buf = buf, .len = len,
                               .waiter = &t->rwait, .cancel_code = -ECANCELED};
-    int rc = cio__io_submit(t->b.loop, &t->rop);
+    rc = cio__io_submit(t->b.loop, &t->rop);
     if (rc == 1) {
         t->reading = 1 + buffered; /* 2: into the protocol's buffer */
         t->b.refs++;
@@ -293,20 +374,12 @@ static void read_wake(struct cio__waiter *w, int res)
 
 static void maybe_pause(struct sock *t)
 {
-    if (t->wbuf.size <= t->high || t->wpaused || t->closing)
-        return;
-    t->wpaused = 1;
-    if (t->b.proto->pause_writing)
-        t->b.proto->pause_writing(&t->b, t->b.ud);
+    cio__tflow_check_pause(&t->fl, &t->b, t->wbuf.size, t->closing);
 }
 
 static void maybe_resume(struct sock *t)
 {
-    if (!t->wpaused || t->wbuf.size > t->low)
-        return;
-    t->wpaused = 0;
-    if (t->b.proto->resume_writing)
-        t->b.proto->resume_writing(&t->b, t->b.ud);
+    cio__tflow_check_resume(&t->fl, &t->b, t->wbuf.size);
 }
 
 /* The buffer emptied: resume, half-close or finish closing. */
@@ -319,6 +392,15 @@ static void write_done(struct sock *t)
     }
     if (t->closing)
         schedule_lost(t);
+}
+
+/* A send failed with err: the connection is over, but what the socket
+ * received before is delivered first when reading is on. */
+static void send_failed(struct sock *t, int err)
+{
+    if (!t->eof && !t->fl.rpaused && !t->closing && t->made)
+        t->salvage = 1;
+    fail(t, err);
 }
 
 /* The socket's error for a failed send: a reset rather than EPIPE. */
@@ -348,7 +430,7 @@ static void flush(struct sock *t)
             return;
         }
         if (t->wop.res < 0) {
-            fail(t, send_error(t, t->wop.res));
+            send_failed(t, send_error(t, t->wop.res));
             return;
         }
         cio__tbuf_consume(&t->wbuf, (size_t)t->wop.res);
@@ -367,7 +449,7 @@ static void write_wake(struct cio__waiter *w, int res)
     } else if (res == -ECANCELED) {
         /* cancelled by nobody but force_close: nothing to do */
     } else if (res < 0) {
-        fail(t, send_error(t, res));
+        send_failed(t, send_error(t, res));
     } else {
         cio__tbuf_consume(&t->wbuf, (size_t)res);
         flush(t);
@@ -398,7 +480,7 @@ static int sock_writelines(cio_transport *bt, const struct iovec *iov, int iovcn
         while (n < 0 && errno == EINTR);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
             int e = send_error(t, -errno);
-            fail(t, e);
+            send_failed(t, e);
             return e;
         }
         sent = n > 0 ? (size_t)n : 0;
@@ -441,41 +523,31 @@ static size_t sock_get_write_buffer_size(const cio_transport *bt)
 static int sock_set_write_buffer_limits(cio_transport *bt, size_t high, size_t low)
 {
     struct sock *t = (struct sock *)bt;
-    size_t h, l;
-    cio__transport_limits(high, low, &h, &l);
-    if (l > h)
-        return -EINVAL;
-    t->high = h;
-    t->low = l;
-    maybe_pause(t);
-    maybe_resume(t);
-    return 0;
+    return cio__tflow_set_limits(&t->fl, &t->b, t->wbuf.size, t->closing, high, low);
 }
 
 static void sock_pause_reading(cio_transport *bt)
 {
     struct sock *t = (struct sock *)bt;
-    if (t->closing || t->rpaused)
+    if (t->closing) {
+        t->fl.rpaused = 1; /* it ends a salvage */
         return;
-    t->rpaused = 1;
-    if (t->reading)
+    }
+    if (cio__tflow_pause_reading(&t->fl, t->closing) && t->reading)
         cio__io_cancel(t->b.loop, &t->rop, -ECANCELED);
 }
 
 static void sock_resume_reading(cio_transport *bt)
 {
     struct sock *t = (struct sock *)bt;
-    if (t->closing || !t->rpaused)
-        return;
-    t->rpaused = 0;
-    if (!t->reading)
+    if (cio__tflow_resume_reading(&t->fl, t->closing) && !t->reading)
         schedule_read(t);
 }
 
 static int sock_is_reading(const cio_transport *bt)
 {
     const struct sock *t = (const struct sock *)bt;
-    return !t->closing && !t->rpaused;
+    return cio__tflow_is_reading(&t->fl, t->closing);
 }
 
 static void sock_close(cio_transport *bt)
@@ -509,8 +581,7 @@ static int sock_fd(const cio_transport *bt)
 static void sock_destroy(cio_transport *bt)
 {
     struct sock *t = (struct sock *)bt;
-    if (t->fd >= 0)
-        cio__io_close(t->b.loop, t->fd);
+    close_fd(t);
     cio__tbuf_free(&t->wbuf);
     cio__free(t->rbuf);
     cio__free(t);

@@ -3,8 +3,9 @@
  * (the socket transport: reading, writing, closing), transport_open.c
  * (connecting), server.c (protocol-factory servers), transport_api.c (the
  * public calls), transport_buf.c (the write buffer every stream-like kind
- * uses), transport_datagram.c, transport_pipe.c and
- * transport_subprocess.c (the other kinds).
+ * uses, and the flow control every kind embeds), transport_datagram.c,
+ * transport_pipe.c, transport_subprocess.c and tls_transport.c (the
+ * other kinds).
  */
 #ifndef CIO_NET_TRANSPORT_INTERNAL_H
 #define CIO_NET_TRANSPORT_INTERNAL_H
@@ -82,6 +83,10 @@ int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts
 void cio__transport_start(cio_transport *t, const cio_protocol *proto, void *ud);
 /* Frees a transport that was never started (its fd is closed). */
 void cio__transport_discard(cio_transport *t);
+/* Socket transports: at the end (after connection_lost, or when freed
+ * unstarted) the descriptor is only forgotten by the loop, not closed:
+ * it goes back to whoever gave it (cio_stream_from_fd's failures). */
+void cio__transport_keep_fd(cio_transport *t);
 
 /* ---- the write buffer (transport_buf.c) ---------------------------------- */
 
@@ -111,6 +116,57 @@ void cio__transport_limits(size_t high, size_t low, size_t *out_high, size_t *ou
  * then unchanged). */
 int cio__transport_limits_check(size_t *high, size_t *low, size_t h, size_t l);
 
+/* ---- flow control (transport_buf.c) ----------------------------------------- */
+
+/*
+ * The flow control every kind embeds (asyncio's FlowControlMixin, and
+ * the paused flag of its reading): the watermarks of the write buffer,
+ * whether the protocol was told pause_writing, whether reading is
+ * paused.  The kind keeps its buffer and its closing flag and passes
+ * them in; these functions hold the rules, the kind's methods are thin.
+ */
+struct cio__tflow {
+    size_t high, low;          /* watermarks of the write buffer */
+    uint8_t wpaused;           /* pause_writing called, not resumed */
+    uint8_t rpaused;           /* pause_reading in effect */
+};
+
+/* The watermarks opts ask for (high_water / low_water, 0 or opts NULL:
+ * the defaults); a low one above high is cut to high. */
+void cio__tflow_init(struct cio__tflow *f, const cio_transport_options *opts);
+/* The buffer (size bytes) grew: pause_writing once it is above high,
+ * unless closing. */
+void cio__tflow_check_pause(struct cio__tflow *f, cio_transport *t, size_t size, int closing);
+/* The buffer shrank: resume_writing once it is at or below low. */
+void cio__tflow_check_resume(struct cio__tflow *f, cio_transport *t, size_t size);
+/* set_write_buffer_limits: 0, then pause or resume as the new marks
+ * say, or -EINVAL (low > high) with nothing changed. */
+int cio__tflow_set_limits(struct cio__tflow *f, cio_transport *t, size_t size, int closing,
+                          size_t high, size_t low);
+/* pause_reading: 1 if reading was on and is paused now (the kind then
+ * cancels its read), 0 when closing or paused already. */
+static inline int cio__tflow_pause_reading(struct cio__tflow *f, int closing)
+{
+    if (closing || f->rpaused)
+        return 0;
+    f->rpaused = 1;
+    return 1;
+}
+/* resume_reading: 1 if reading was paused and is on now (the kind then
+ * reads again), 0 when closing or not paused. */
+static inline int cio__tflow_resume_reading(struct cio__tflow *f, int closing)
+{
+    if (closing || !f->rpaused)
+        return 0;
+    f->rpaused = 0;
+    return 1;
+}
+/* is_reading: not closing and not paused. */
+static inline int cio__tflow_is_reading(const struct cio__tflow *f, int closing)
+{
+    return !closing && !f->rpaused;
+}
+
 /* ---- the other kinds ------------------------------------------------------- */
 
 /* Options of cio__datagram_socket. */
@@ -137,11 +193,17 @@ int cio__datagram_transport_open(cio_loop *loop, int fd, int connected,
                                  const cio_protocol *proto, void *ud,
                                  const cio_transport_options *opts, cio_transport **out);
 
+/* Directions of a pipe transport. */
+enum { CIO__PIPE_READ = 0, CIO__PIPE_WRITE = 1, CIO__PIPE_BOTH = 2 };
+
 /* transport_pipe.c: a pipe transport over fd (non-blocking already,
- * taken on success), reading (write 0) or writing (write 1), with no
- * protocol yet and nothing started: the caller holds no reference of its
- * own (take one with cio_transport_retain).  0, -ENOMEM or -EINVAL. */
-int cio__pipe_transport_new(cio_loop *loop, int fd, int write, cio_transport **out);
+ * taken on success), reading (CIO__PIPE_READ), writing (CIO__PIPE_WRITE)
+ * or both (CIO__PIPE_BOTH: a descriptor open for reading and writing, a
+ * terminal or a FIFO; end of file is eof_received, which may keep the
+ * writing side, as a socket's), with no protocol yet and nothing
+ * started: the caller holds no reference of its own (take one with
+ * cio_transport_retain).  0, -ENOMEM or -EINVAL. */
+int cio__pipe_transport_new(cio_loop *loop, int fd, int mode, cio_transport **out);
 /* Sets the protocol, calls connection_made, then starts reading (read
  * pipes) or watching for the reader to leave (write pipes). */
 void cio__pipe_transport_start(cio_transport *t, const cio_protocol *proto, void *ud);

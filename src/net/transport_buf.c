@@ -1,7 +1,9 @@
 /*
- * transport_buf.c - the write buffer of the byte-stream transports (socket
- * and pipe transports): a list of chunks that bytes are appended to and
- * consumed from, and the watermark defaults of set_write_buffer_limits.
+ * transport_buf.c - what the transport kinds share: the write buffer of
+ * the byte-stream transports (socket and pipe transports), a list of
+ * chunks that bytes are appended to and consumed from; and the flow
+ * control every kind embeds (struct cio__tflow: the watermarks with
+ * their defaults, pause_writing / resume_writing, the paused reading).
  *
  * Chunks are at least CHUNK_MIN bytes, so many small writes share one
  * allocation, and never move, so a write in flight may point into them.
@@ -116,5 +118,45 @@ int cio__transport_limits_check(size_t *high, size_t *low, size_t h, size_t l)
         return -EINVAL;
     *high = nh;
     *low = nl;
+    return 0;
+}
+
+/* ---- flow control ------------------------------------------------------------ */
+
+void cio__tflow_init(struct cio__tflow *f, const cio_transport_options *opts)
+{
+    size_t high = opts && opts->high_water ? opts->high_water : CIO_TRANSPORT_LIMIT_DEFAULT;
+    size_t low = opts && opts->low_water ? opts->low_water : CIO_TRANSPORT_LIMIT_DEFAULT;
+    cio__transport_limits(high, low, &f->high, &f->low);
+    if (f->low > f->high)
+        f->low = f->high;
+}
+
+void cio__tflow_check_pause(struct cio__tflow *f, cio_transport *t, size_t size, int closing)
+{
+    if (size <= f->high || f->wpaused || closing)
+        return;
+    f->wpaused = 1;
+    if (t->proto->pause_writing)
+        t->proto->pause_writing(t, t->ud);
+}
+
+void cio__tflow_check_resume(struct cio__tflow *f, cio_transport *t, size_t size)
+{
+    if (!f->wpaused || size > f->low)
+        return;
+    f->wpaused = 0;
+    if (t->proto->resume_writing)
+        t->proto->resume_writing(t, t->ud);
+}
+
+int cio__tflow_set_limits(struct cio__tflow *f, cio_transport *t, size_t size, int closing,
+                          size_t high, size_t low)
+{
+    int rc = cio__transport_limits_check(&f->high, &f->low, high, low);
+    if (rc < 0)
+        return rc;
+    cio__tflow_check_pause(f, t, size, closing);
+    cio__tflow_check_resume(f, t, size);
     return 0;
 }

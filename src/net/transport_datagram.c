@@ -59,15 +59,13 @@ struct dgram {
     socklen_t raddrlen;
     uint8_t reading;           /* rop is pending */
     uint8_t read_scheduled;    /* a read step is queued (call_soon) */
-    uint8_t rpaused;           /* pause_reading in effect */
     /* sending */
     struct cio__op wop;        /* the sendto in flight: sends qhead */
     struct cio__waiter wwait;
     struct pkt *qhead, *qtail; /* the queue, oldest first */
     size_t wsize;              /* its bytes, HEADER each included */
-    size_t high, low;          /* watermarks */
+    struct cio__tflow fl;      /* watermarks, paused writing and reading */
     uint8_t writing;           /* wop is pending */
-    uint8_t wpaused;           /* pause_writing called, not resumed */
     uint8_t connected;         /* made with a remote address */
     /* closing */
     uint8_t closing;           /* close/abort/failure began */
@@ -150,7 +148,7 @@ static void report_error(struct dgram *t, int err)
 
 static int want_read(const struct dgram *t)
 {
-    return !t->closing && !t->rpaused && !t->reading && t->fd >= 0;
+    return !t->closing && !t->fl.rpaused && !t->reading && t->fd >= 0;
 }
 
 /* Handles a finished recvfrom; 1 if reading may go on in this step. */
@@ -234,20 +232,12 @@ static void read_wake(struct cio__waiter *w, int res)
 
 static void maybe_pause(struct dgram *t)
 {
-    if (t->wsize <= t->high || t->wpaused || t->closing)
-        return;
-    t->wpaused = 1;
-    if (t->b.proto->pause_writing)
-        t->b.proto->pause_writing(&t->b, t->b.ud);
+    cio__tflow_check_pause(&t->fl, &t->b, t->wsize, t->closing);
 }
 
 static void maybe_resume(struct dgram *t)
 {
-    if (!t->wpaused || t->wsize > t->low)
-        return;
-    t->wpaused = 0;
-    if (t->b.proto->resume_writing)
-        t->b.proto->resume_writing(&t->b, t->b.ud);
+    cio__tflow_check_resume(&t->fl, &t->b, t->wsize);
 }
 
 /* The head datagram was sent (or failed): drop it. */
@@ -396,40 +386,27 @@ static size_t dgram_get_write_buffer_size(const cio_transport *bt)
 static int dgram_set_write_buffer_limits(cio_transport *bt, size_t high, size_t low)
 {
     struct dgram *t = (struct dgram *)bt;
-    size_t h, l;
-    cio__transport_limits(high, low, &h, &l);
-    if (l > h)
-        return -EINVAL;
-    t->high = h;
-    t->low = l;
-    maybe_pause(t);
-    maybe_resume(t);
-    return 0;
+    return cio__tflow_set_limits(&t->fl, &t->b, t->wsize, t->closing, high, low);
 }
 
 static void dgram_pause_reading(cio_transport *bt)
 {
     struct dgram *t = (struct dgram *)bt;
-    if (t->closing || t->rpaused)
-        return;
-    t->rpaused = 1;
-    if (t->reading)
+    if (cio__tflow_pause_reading(&t->fl, t->closing) && t->reading)
         cio__io_cancel(t->b.loop, &t->rop, -ECANCELED);
 }
 
 static void dgram_resume_reading(cio_transport *bt)
 {
     struct dgram *t = (struct dgram *)bt;
-    if (t->closing || !t->rpaused)
-        return;
-    t->rpaused = 0;
-    schedule_read(t);
+    if (cio__tflow_resume_reading(&t->fl, t->closing))
+        schedule_read(t);
 }
 
 static int dgram_is_reading(const cio_transport *bt)
 {
     const struct dgram *t = (const struct dgram *)bt;
-    return !t->closing && !t->rpaused;
+    return cio__tflow_is_reading(&t->fl, t->closing);
 }
 
 static void dgram_close(cio_transport *bt)
@@ -505,13 +482,7 @@ int cio__datagram_transport_open(cio_loop *loop, int fd, int connected,
     t->read_size = opts && opts->read_size ? opts->read_size : DEFAULT_READ;
     if (t->read_size > INT32_MAX)
         t->read_size = INT32_MAX;
-    cio__transport_limits(opts && opts->high_water ? opts->high_water
-                                                   : CIO_TRANSPORT_LIMIT_DEFAULT,
-                          opts && opts->low_water ? opts->low_water
-                                                  : CIO_TRANSPORT_LIMIT_DEFAULT,
-                          &t->high, &t->low);
-    if (t->low > t->high)
-        t->low = t->high;
+    cio__tflow_init(&t->fl, opts);
     *out = &t->b;
     t->b.refs++; /* connection_made may close and drop the caller's hold */
     if (t->b.proto->connection_made)

@@ -20,6 +20,12 @@
  * the transport learns the reader left even when it writes nothing
  * (connection_lost(0), or -EPIPE if bytes were still queued).
  *
+ * Both directions (a terminal, a FIFO opened for reading and writing, as
+ * cio_stream_from_fd meets them): reading and writing as above on the
+ * one descriptor; end of file is eof_received, and unless that asks to
+ * keep the transport open (as a socket's does) it closes, writing what
+ * is buffered first.  No hang-up watch: reading sees the end.
+ *
  * Closing: connection_lost runs from a call_soon callback, once; the
  * descriptor is closed after it.
  *
@@ -40,7 +46,8 @@
 struct pipe_tr {
     struct cio_transport b;    /* first: what protocols see */
     int fd;                    /* the pipe, -1 once closed */
-    uint8_t writer;            /* 1: a write pipe, 0: a read pipe */
+    uint8_t writer;            /* it writes (CIO__PIPE_WRITE or _BOTH) */
+    uint8_t reader;            /* it reads (CIO__PIPE_READ or _BOTH) */
     uint8_t watch_hup;         /* write pipe over a FIFO or socket: watch
                                   for the reader leaving (not a terminal,
                                   readable whenever someone types) */
@@ -50,7 +57,8 @@ struct pipe_tr {
     char *rbuf;                /* read buffer, made at the first read */
     uint8_t reading;           /* rop is pending */
     uint8_t read_scheduled;    /* a read step is queued (call_soon) */
-    uint8_t rpaused;           /* pause_reading in effect */
+    uint8_t reof;              /* both directions: end of file was read,
+                                  writing goes on */
     /* writing (write pipes) */
     struct cio__op wop;        /* POLL_OUT: waiting for room in the pipe */
     struct cio__waiter wwait;
@@ -58,17 +66,17 @@ struct pipe_tr {
     struct cio__waiter hwait;
     struct iovec wiov[CIO__TRANSPORT_IOV]; /* one writev's pieces */
     struct cio__tbuf wbuf;     /* bytes queued */
-    size_t high, low;          /* watermarks */
+    struct cio__tflow fl;      /* watermarks, paused writing and reading */
     uint8_t wwaiting;          /* wop is pending */
     uint8_t hwatching;         /* hop is pending */
-    uint8_t wpaused;           /* pause_writing called, not resumed */
     /* closing */
     uint8_t closing;           /* close/abort/EOF/failure began */
     uint8_t lost_scheduled;    /* connection_lost is queued or done */
     int error;                 /* what connection_lost will report */
 };
 
-static const struct cio__transport_vt read_vt, write_vt;
+static const struct cio__transport_vt read_vt, write_vt, duplex_vt;
+static void pipe_close(cio_transport *bt);
 static void schedule_read(struct pipe_tr *t);
 static void flush(struct pipe_tr *t);
 
@@ -140,6 +148,14 @@ static void on_read(struct pipe_tr *t, int res)
             t->b.proto->data_received(&t->b, t->rbuf, (size_t)res, t->b.ud);
         return;
     }
+    if (res == 0 && t->writer) {
+        /* Both directions: as a socket, the answer may keep writing. */
+        t->reof = 1;
+        int keep = t->b.proto->eof_received ? t->b.proto->eof_received(&t->b, t->b.ud) : 0;
+        if (!keep)
+            pipe_close(&t->b);
+        return;
+    }
     if (res == 0) {
         /* asyncio: eof_received (its answer does not matter), then lost. */
         t->closing = 1;
@@ -155,7 +171,7 @@ static void on_read(struct pipe_tr *t, int res)
 
 static int want_read(const struct pipe_tr *t)
 {
-    return !t->closing && !t->rpaused && !t->reading && t->fd >= 0;
+    return t->reader && !t->closing && !t->fl.rpaused && !t->reof && !t->reading && t->fd >= 0;
 }
 
 /* Starts one read; handles it if it completed at once. */
@@ -213,20 +229,12 @@ static void read_wake(struct cio__waiter *w, int res)
 
 static void maybe_pause(struct pipe_tr *t)
 {
-    if (t->wbuf.size <= t->high || t->wpaused || t->closing)
-        return;
-    t->wpaused = 1;
-    if (t->b.proto->pause_writing)
-        t->b.proto->pause_writing(&t->b, t->b.ud);
+    cio__tflow_check_pause(&t->fl, &t->b, t->wbuf.size, t->closing);
 }
 
 static void maybe_resume(struct pipe_tr *t)
 {
-    if (!t->wpaused || t->wbuf.size > t->low)
-        return;
-    t->wpaused = 0;
-    if (t->b.proto->resume_writing)
-        t->b.proto->resume_writing(&t->b, t->b.ud);
+    cio__tflow_check_resume(&t->fl, &t->b, t->wbuf.size);
 }
 
 /* Waits for room in the pipe (the caller just met EAGAIN); 1 if waiting,
@@ -366,40 +374,27 @@ static size_t pipe_get_write_buffer_size(const cio_transport *bt)
 static int pipe_set_write_buffer_limits(cio_transport *bt, size_t high, size_t low)
 {
     struct pipe_tr *t = (struct pipe_tr *)bt;
-    size_t h, l;
-    cio__transport_limits(high, low, &h, &l);
-    if (l > h)
-        return -EINVAL;
-    t->high = h;
-    t->low = l;
-    maybe_pause(t);
-    maybe_resume(t);
-    return 0;
+    return cio__tflow_set_limits(&t->fl, &t->b, t->wbuf.size, t->closing, high, low);
 }
 
 static void pipe_pause_reading(cio_transport *bt)
 {
     struct pipe_tr *t = (struct pipe_tr *)bt;
-    if (t->closing || t->rpaused)
-        return;
-    t->rpaused = 1;
-    if (t->reading)
+    if (cio__tflow_pause_reading(&t->fl, t->closing) && t->reading)
         cio__io_cancel(t->b.loop, &t->rop, -ECANCELED);
 }
 
 static void pipe_resume_reading(cio_transport *bt)
 {
     struct pipe_tr *t = (struct pipe_tr *)bt;
-    if (t->closing || !t->rpaused)
-        return;
-    t->rpaused = 0;
-    schedule_read(t);
+    if (cio__tflow_resume_reading(&t->fl, t->closing))
+        schedule_read(t);
 }
 
 static int pipe_is_reading(const cio_transport *bt)
 {
     const struct pipe_tr *t = (const struct pipe_tr *)bt;
-    return !t->closing && !t->rpaused;
+    return cio__tflow_is_reading(&t->fl, t->closing);
 }
 
 static void pipe_close(cio_transport *bt)
@@ -446,6 +441,22 @@ static const struct cio__transport_vt read_vt = {
     .destroy = pipe_destroy,
 };
 
+static const struct cio__transport_vt duplex_vt = {
+    .kind = "pipe",
+    .writelines = pipe_writelines,
+    .write_eof = pipe_write_eof,
+    .get_write_buffer_size = pipe_get_write_buffer_size,
+    .set_write_buffer_limits = pipe_set_write_buffer_limits,
+    .pause_reading = pipe_pause_reading,
+    .resume_reading = pipe_resume_reading,
+    .is_reading = pipe_is_reading,
+    .close = pipe_close,
+    .abort = pipe_abort,
+    .is_closing = pipe_is_closing,
+    .fd = pipe_fd,
+    .destroy = pipe_destroy,
+};
+
 static const struct cio__transport_vt write_vt = {
     .kind = "write pipe",
     .writelines = pipe_writelines,
@@ -461,27 +472,29 @@ static const struct cio__transport_vt write_vt = {
 
 /* ---- opening ------------------------------------------------------------------------ */
 
-int cio__pipe_transport_new(cio_loop *loop, int fd, int write, cio_transport **out)
+int cio__pipe_transport_new(cio_loop *loop, int fd, int mode, cio_transport **out)
 {
-    if (!loop || fd < 0)
+    if (!loop || fd < 0 || mode < CIO__PIPE_READ || mode > CIO__PIPE_BOTH)
         return -EINVAL;
     struct pipe_tr *t = cio__calloc(1, sizeof *t);
     if (!t)
         return -ENOMEM;
-    t->b.vt = write ? &write_vt : &read_vt;
+    t->b.vt = mode == CIO__PIPE_WRITE ? &write_vt
+            : mode == CIO__PIPE_BOTH  ? &duplex_vt
+                                      : &read_vt;
     t->b.loop = loop;
     t->b.refs = 1; /* alive until connection_lost */
     t->b.proto = &cio__no_protocol;
     t->fd = fd;
-    t->writer = (uint8_t)(write != 0);
+    t->writer = mode != CIO__PIPE_READ;
+    t->reader = mode != CIO__PIPE_WRITE;
     struct stat st;
-    t->watch_hup = t->writer && fstat(fd, &st) == 0 &&
+    t->watch_hup = mode == CIO__PIPE_WRITE && fstat(fd, &st) == 0 &&
                    (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
     t->rwait.wake = read_wake;
     t->wwait.wake = write_wake;
     t->hwait.wake = hangup_wake;
-    cio__transport_limits(CIO_TRANSPORT_LIMIT_DEFAULT, CIO_TRANSPORT_LIMIT_DEFAULT, &t->high,
-                          &t->low);
+    cio__tflow_init(&t->fl, NULL);
     *out = &t->b;
     return 0;
 }
@@ -494,7 +507,7 @@ void cio__pipe_transport_start(cio_transport *bt, const cio_protocol *proto, voi
     t->b.refs++; /* connection_made may close and lose the transport */
     if (t->b.proto->connection_made)
         t->b.proto->connection_made(&t->b, t->b.ud);
-    if (!t->closing && !t->writer)
+    if (!t->closing && t->reader)
         schedule_read(t);
     else if (!t->closing && t->watch_hup)
         watch_hangup(t);
