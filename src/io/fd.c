@@ -11,7 +11,7 @@
 
 enum { MODE_NONE = CIO__FD_NONE, MODE_CALLBACK = CIO__FD_CALLBACKS, MODE_OPS = CIO__FD_OPS };
 
-struct cio__fd *cio__fd_slot(cio_loop *loop, int fd, int create)
+struct cio__fd *cio__fd_slot_grow(cio_loop *loop, int fd, int create)
 {
     struct cio__io *io = cio__io_of(loop);
     if (fd < 0)

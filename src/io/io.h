@@ -143,8 +143,16 @@ static inline struct cio__io *cio__io_of(cio_loop *loop)
 }
 
 /* Descriptor slots (fd.c): fd's slot, created if asked; NULL on -ENOMEM
- * or (create == 0) when it has none. */
-struct cio__fd *cio__fd_slot(cio_loop *loop, int fd, int create);
+ * or (create == 0) when it has none.  Every operation looks its slot up,
+ * so the common case (the table is big enough) is inline. */
+struct cio__fd *cio__fd_slot_grow(cio_loop *loop, int fd, int create);
+static inline struct cio__fd *cio__fd_slot(cio_loop *loop, int fd, int create)
+{
+    struct cio__io *io = cio__io_of(loop);
+    if (CIO_LIKELY((unsigned)fd < io->nfds))
+        return &io->fds[fd];
+    return cio__fd_slot_grow(loop, fd, create);
+}
 /* Backend hook: fd reported events (CIO__IO_* bits).  Runs callbacks'
  * handles through the ready queue; ops mode is the backend's own. */
 void cio__fd_dispatch_callbacks(cio_loop *loop, int fd, struct cio__fd *f, uint32_t events);

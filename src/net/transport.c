@@ -323,8 +323,16 @@ static void read_step(struct sock *t)
     }
     if (!want_read(t))
         return; /* get_buffer closed or paused */
-    t->rop = (struct cio__op){.kind = CIO__OP_RECV, .fd = t->fd, .buf = buf, .len = len,
-                              .waiter = &t->rwait, .cancel_code = -ECANCELED};
+    /* Field by field: a compound literal would clear the whole op (its
+     * iov, addr... fields, unused by a receive) on every read. */
+    t->rop.kind = CIO__OP_RECV;
+    t->rop.opflags = 0;
+    t->rop.fd = t->fd;
+    t->rop.buf = buf;
+    t->rop.len = len;
+    t->rop.flags = 0;
+    t->rop.waiter = &t->rwait;
+    t->rop.cancel_code = -ECANCELED;
     rc = cio__io_submit(t->b.loop, &t->rop);
     if (rc == 1) {
         t->reading = 1 + buffered; /* 2: into the protocol's buffer */
