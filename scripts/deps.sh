@@ -11,7 +11,11 @@ need_pkgs=(libssl-dev zlib1g-dev libcjson-dev ca-certificates libpq-dev)
 case "$what" in
   test)  need_cmds+=(/usr/bin/python3:python3 curl:curl openssl:openssl valgrind:valgrind clang:clang)
          need_pkgs+=(libclang-rt-14-dev postgresql-15 python3-aiohttp python3-h11 python3-websockets
-                     chromium nodejs npm python3-dev python3-setuptools libpython3.11-testsuite)
+                     python3-dev python3-setuptools libpython3.11-testsuite)
+         # By command, not package: a machine whose node comes from another
+         # build (with npm inside, which conflicts with Debian's npm package)
+         # already has them.
+         need_cmds+=(node:nodejs npm:npm chromium:chromium)
          ;;
   python) need_cmds+=(/usr/bin/python3:python3)
          need_pkgs+=(python3-dev python3-setuptools) ;;
