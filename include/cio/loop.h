@@ -40,6 +40,16 @@ typedef void cio_callback_fn(void *arg);
 CIO_EXTERN int cio_loop_new(cio_loop **out);
 
 /*
+ * The name of the I/O backend the loop waits with: "io_uring" or "epoll"
+ * (a static string).  cio_loop_new() takes io_uring where the library was
+ * built with it (liburing) and the kernel allows it, else epoll; the
+ * environment variable CIO_BACKEND ("epoll" or "io_uring") chooses, and a
+ * backend that cannot start falls back to epoll with a logged warning.
+ * NULL for a NULL or closed loop.  Never fails, never suspends.
+ */
+CIO_EXTERN const char *cio_loop_backend_name(const cio_loop *loop);
+
+/*
  * Closes the loop: drops pending callbacks and timers, frees the poller and
  * the stack pool.  Tasks still pending are destroyed without running again
  * (their futures end cancelled with the message "loop closed"; their stacks

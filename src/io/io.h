@@ -123,6 +123,9 @@ struct cio__io_backend {
 };
 
 extern const struct cio__io_backend cio__io_epoll;
+#ifdef CIO_HAVE_URING
+extern const struct cio__io_backend cio__io_uring;
+#endif
 
 /* The I/O layer's state of a loop (loop->io). */
 struct cio__io {
