@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -652,6 +653,13 @@ static int uring_update(cio_loop *loop, int fd, struct cio__fd *f)
         return 0;
     }
     if (!w) {
+        /* epoll refuses regular files and directories (always "ready"),
+         * as asyncio's selector loop does: so does this backend. */
+        struct stat sb;
+        if (fstat(fd, &sb) < 0)
+            return -errno;
+        if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))
+            return -EPERM;
         struct watch **slot = watch_slot(st, fd);
         if (!slot || !(w = cio__calloc(1, sizeof *w)))
             return -ENOMEM;

@@ -127,8 +127,12 @@ static void call_connection_lost(void *arg)
         cio__io_close(t->loop, fd); /* ends a pending op with -EBADF */
     if (!t->writing)
         free_chunks(t);
-    cio__free(t->rbuf);
-    t->rbuf = NULL;
+    /* A completion backend owns rbuf until the cancelled recv's own
+     * completion (unref frees it then). */
+    if (!t->reading) {
+        cio__free(t->rbuf);
+        t->rbuf = NULL;
+    }
     unref(t); /* the "alive" reference */
 }
 
