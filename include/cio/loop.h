@@ -35,6 +35,7 @@ typedef void cio_callback_fn(void *arg);
  * CIO_DEBUG is set to a non-empty value other than "0" (read once per
  * process, at cio's first use of it: set it before any cio call).
  * Errors: -ENOMEM, -EMFILE/-ENFILE (epoll or eventfd), -EINVAL (out NULL).
+ * The I/O backend is io_uring or epoll: see cio_loop_backend_name().
  * The caller owns the loop: cio_loop_close() then cio_loop_free().
  */
 CIO_EXTERN int cio_loop_new(cio_loop **out);
