@@ -59,6 +59,7 @@
 #define RING_ENTRIES 256       /* SQ entries: one iteration's submissions */
 #define CQ_ENTRIES 4096        /* completions the CQ holds before spilling */
 #define CQE_BATCH 64           /* completions copied out at a time */
+#define AWAIT_MAX 16           /* nested synchronous cancels while closing */
 
 /* user_data tags in the low bits of a pointer (structs are 8-aligned). */
 enum {
@@ -103,6 +104,7 @@ struct uring_state {
     size_t nwatch_slots;
     struct ureq *free_reqs;    /* recycled msghdr storage */
     size_t inflight;           /* ops and watch polls the kernel holds */
+    struct cio__op *awaited[AWAIT_MAX]; /* closing: ops waited for */
     uint8_t enabled;           /* ring enabled (first enter done) */
     uint8_t wake_armed;        /* the multishot poll on wakefd is live */
     uint8_t closing;           /* the loop is closing: wait for cancels */
@@ -208,7 +210,9 @@ static int ring_enable(struct uring_state *st)
  * work (CQEs appear in the CQ, not dispatched). */
 static void ring_flush(struct uring_state *st)
 {
-    if (ring_enable(st) < 0)
+    /* Before the first enter the kernel holds nothing; and enabling here
+     * could bind the ring to a thread that will not run the loop. */
+    if (!st->enabled)
         return;
     int rc;
     do
@@ -404,14 +408,38 @@ static int uring_submit(cio_loop *loop, struct cio__op *op)
     return 1;
 }
 
-/* Reaps completions until op has ended (the loop is closing: op may live
- * on a stack about to be freed). */
 static void drain(cio_loop *loop, int wait);
 
-static void wait_for_op(cio_loop *loop, struct cio__op *op)
+/* Reaps completions until the pending ops a and b (either may be NULL)
+ * have ended: the loop is closing, and they may live on a stack about to
+ * be freed.  They are watched through st->awaited, never read again (an
+ * op's memory may go as soon as its waiter is woken); nested waits (a
+ * waiter cancelling another op) take other entries. */
+static void wait_for_ops(cio_loop *loop, struct cio__op *a, struct cio__op *b)
 {
-    for (int i = 0; op->state != CIO__OPS_IDLE && i < 1000; i++)
+    struct uring_state *st = state_of(loop);
+    struct cio__op *want[2] = {a, b};
+    int idx[2] = {-1, -1};
+    for (int k = 0; k < 2; k++) {
+        if (!want[k] || want[k]->state == CIO__OPS_IDLE)
+            continue;
+        for (int i = 0; i < AWAIT_MAX && idx[k] < 0; i++)
+            if (!st->awaited[i]) {
+                st->awaited[i] = want[k];
+                idx[k] = i;
+            }
+    }
+    for (int n = 0; n < 1000; n++) {
+        int left = 0;
+        for (int k = 0; k < 2; k++)
+            left |= idx[k] >= 0 && st->awaited[idx[k]] == want[k];
+        if (!left)
+            break;
         drain(loop, 1);
+    }
+    for (int k = 0; k < 2; k++)
+        if (idx[k] >= 0)
+            st->awaited[idx[k]] = NULL;
 }
 
 static void uring_cancel(cio_loop *loop, struct cio__op *op, int code)
@@ -421,7 +449,7 @@ static void uring_cancel(cio_loop *loop, struct cio__op *op, int code)
     op->state = CIO__OPS_CANCELLING;
     cancel_ud(st, ud_of(op, TAG_OP));
     if (st->closing)
-        wait_for_op(loop, op);
+        wait_for_ops(loop, op, NULL);
 }
 
 /* The CQE of op: its result, then the waiter. */
@@ -452,6 +480,9 @@ static void op_done(cio_loop *loop, struct cio__op *op, int res)
         f->rd_op = NULL;
     else if (f && f->wr_op == op)
         f->wr_op = NULL;
+    for (int i = 0; i < AWAIT_MAX; i++)
+        if (st->awaited[i] == op)
+            st->awaited[i] = NULL;
     st->inflight--;
     loop->nwatch--;
     op->state = CIO__OPS_IDLE;
@@ -705,9 +736,7 @@ static void uring_forget(cio_loop *loop, int fd, struct cio__fd *f)
     if (asked)
         ring_flush(st);
     if (st->closing)
-        for (int i = 0; i < 2; i++)
-            if (ops[i])
-                wait_for_op(loop, ops[i]);
+        wait_for_ops(loop, ops[0], ops[1]);
 }
 
 /* ---- teardown ------------------------------------------------------------- */
