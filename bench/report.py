@@ -37,7 +37,7 @@ LOG_SPAN = 20  # max/min of a panel beyond which its axis is logarithmic
 # One colour per contender, the same in every chart: cio in blues, each
 # peer family in a hue of its own, variants a shade apart.
 COLOURS = {
-    "cio": "#1f4e9c", "cio-streams": "#6f9bd8",
+    "cio": "#1f4e9c", "cio-streams": "#6f9bd8", "cio-transport": "#0b2a5e",
     "go": "#1a9e77", "go-unbuffered": "#1a9e77", "go-buffered": "#7fcdaa",
     "libuv": "#7a7a7a",
     "asyncio": "#e6a100", "asyncio-protocol": "#e6a100", "asyncio-streams": "#f5cf6b",

@@ -22,6 +22,7 @@
  *   cio/signal.h   signal handlers run on the loop
  *   cio/process.h  process pool for CPU-bound functions
  *   cio/file.h     regular files through the thread pool
+ *   cio/http_client.h  the HTTP/1.1 client: pools, redirects, bodies
  *
  * Each function's comment in those headers is its manual: what it does, its
  * errors, who owns what, and whether it may suspend the calling task.
@@ -49,5 +50,7 @@
 #include "cio/signal.h"
 #include "cio/process.h"
 #include "cio/file.h"
+#include "cio/http_client.h"
+#include "cio/http.h"
 
 #endif

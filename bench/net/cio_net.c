@@ -7,16 +7,22 @@
  *                            cio_sock_sendall (asyncio's loop.sock_* style);
  *   bench_net PORT streams   cio_start_server and buffered streams:
  *                            cio_stream_read / cio_stream_write /
- *                            cio_stream_drain (asyncio's streams).
+ *                            cio_stream_drain (asyncio's streams);
+ *   bench_net PORT transport cio_create_server and a protocol whose
+ *                            data_received writes the bytes back
+ *                            (asyncio's transports and protocols: no
+ *                            task per connection).
  *
  * It runs until killed.  Each connection echoes every byte it receives.
  *
- * Memory per connection: both styles receive into one buffer shared by
- * all connections, which is safe because nothing suspends between the
- * receive filling it and the data leaving it (streams copy what the
- * kernel does not take at once; the sock style copies the rest into a
- * buffer of its own only when a send comes up short).  So an idle
- * connection costs its task's touched stack and a few small structs.
+ * Memory per connection: the task styles receive into a buffer on the
+ * connection task's stack.  A buffer handed to a receive that waits
+ * belongs to that operation until it completes (the I/O layer fills it
+ * when the data arrives, as asyncio's sock_recv_into and io_uring do), so
+ * one buffer shared by all connections would be filled by several
+ * receives at once.  Only the pages a message touches become resident, so
+ * an idle connection costs its task's touched stack and a few small
+ * structs.  The transport style keeps one read buffer per transport.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,14 +36,13 @@
 
 #include <cio.h>
 
-#define BUF 65536
-
-static char shared[BUF];
+#define BUF 16384
 
 static int sock_conn(void *arg, void **result)
 {
     (void)result;
     int fd = (int)(intptr_t)arg;
+    char shared[BUF];
     for (;;) {
         int n = cio_sock_recv_into(fd, shared, BUF);
         if (n <= 0)
@@ -88,6 +93,7 @@ static int sock_server(int port)
 static int stream_conn(cio_stream *s, void *arg)
 {
     (void)arg;
+    char shared[BUF];
     for (;;) {
         int n = cio_stream_read(s, shared, BUF);
         if (n <= 0 || cio_stream_write(s, shared, (size_t)n) < 0 || cio_stream_drain(s) < 0)
@@ -110,24 +116,62 @@ static int streams_server(int port)
     return rc;
 }
 
+/* ---- transports and protocols ---------------------------------------- */
+
+static void echo_data(cio_transport *t, const void *data, size_t len, void *ud)
+{
+    (void)ud;
+    if (cio_transport_write(t, data, len) < 0)
+        cio_transport_abort(t);
+}
+
+static const cio_protocol echo_protocol = {.data_received = echo_data};
+
+static int echo_factory(void *arg, const cio_protocol **proto, void **ud)
+{
+    (void)arg;
+    *proto = &echo_protocol;
+    *ud = NULL;
+    return 0;
+}
+
+static int transport_server(int port)
+{
+    cio_server *srv;
+    cio_transport_options o = {.backlog = 4096, .family = AF_INET};
+    int rc = cio_create_server(echo_factory, NULL, "127.0.0.1", port, &o, &srv);
+    if (rc < 0) {
+        fprintf(stderr, "bench_net: create_server: %s\n", cio_strerror(rc));
+        return 1;
+    }
+    rc = cio_server_serve_forever(srv);
+    cio_server_release(srv);
+    return rc;
+}
+
 static int port_arg;
-static int streams_mode;
+static const char *mode;
 
 static int amain(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    return streams_mode ? streams_server(port_arg) : sock_server(port_arg);
+    if (!strcmp(mode, "streams"))
+        return streams_server(port_arg);
+    if (!strcmp(mode, "transport"))
+        return transport_server(port_arg);
+    return sock_server(port_arg);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 3 || (strcmp(argv[2], "sock") && strcmp(argv[2], "streams"))) {
-        fprintf(stderr, "usage: bench_net PORT sock|streams\n");
+    if (argc < 3 || (strcmp(argv[2], "sock") && strcmp(argv[2], "streams") &&
+                      strcmp(argv[2], "transport"))) {
+        fprintf(stderr, "usage: bench_net PORT sock|streams|transport\n");
         return 2;
     }
     port_arg = atoi(argv[1]);
-    streams_mode = !strcmp(argv[2], "streams");
+    mode = argv[2];
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;

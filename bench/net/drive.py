@@ -34,6 +34,7 @@ def server_argv(name, port):
     table = {
         "cio-sock": [os.path.join(BUILD, "bench", "bench_net"), str(port), "sock"],
         "cio-streams": [os.path.join(BUILD, "bench", "bench_net"), str(port), "streams"],
+        "cio-transport": [os.path.join(BUILD, "bench", "bench_net"), str(port), "transport"],
         "libuv": [os.path.join(BUILD, "bench", "peer_net_libuv"), str(port)],
         "go": [os.path.join(peers, "net_go"), str(port)],
     }

@@ -71,6 +71,9 @@ enum {
     CIO_ETLS = -5014,        /* TLS error; the object's message says which */
     CIO_EWORKERDIED = -5015, /* a worker process died during the call
                                 (BrokenProcessPool) */
+    CIO_EPG = -5016,         /* the PostgreSQL server reported an error
+                                (asyncpg's PostgresError); cio_pg_last_error
+                                has its fields */
     CIO_EGAIERR = -5100      /* getaddrinfo errors: CIO_EGAIERR + EAI_* */
 };
 

@@ -53,9 +53,12 @@ CIO_EXTERN int cio_socket(int domain, int type, int protocol);
 CIO_EXTERN int cio_sock_recv(int fd, size_t nbytes, void **out);
 
 /*
- * loop.sock_recv_into: receives up to len bytes into buf (which must stay
- * valid until the call returns).  Returns the count, 0 at end of stream,
- * or -errno (-ECONNRESET, ...).  Suspends.
+ * loop.sock_recv_into: receives up to len bytes into buf, which belongs to
+ * the receive until the call returns: the loop fills it when the data
+ * arrives, while this task is still suspended (as asyncio's selector loop
+ * and io_uring do), so tasks waiting at the same time need buffers of
+ * their own.  Returns the count, 0 at end of stream, or -errno
+ * (-ECONNRESET, ...).  Suspends.
  */
 CIO_EXTERN int cio_sock_recv_into(int fd, void *buf, size_t len);
 

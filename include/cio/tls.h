@@ -30,8 +30,10 @@
  * cio_stream_tls_version, cio_stream_tls_alpn,
  * cio_stream_tls_error_message).  A handshake failing inside
  * cio_open_connection leaves its reason in cio_tls_context_error_message
- * of the context used.  Tested against openssl s_server, Python's ssl
- * module and cio itself (tests/test_tls.c).
+ * of the context used.  Transports run TLS too, over another transport
+ * with the same contexts (cio/transport.h: cio_transport_options.tls,
+ * cio_start_tls).  Tested against openssl s_server, Python's ssl module
+ * and cio itself (tests/test_tls.c).
  */
 #ifndef CIO_TLS_H
 #define CIO_TLS_H

@@ -48,10 +48,12 @@
 typedef struct cio_transport cio_transport;
 
 /*
- * asyncio.Protocol (and BufferedProtocol): every member is optional
- * (NULL: nothing to do), so zero the struct and fill what you need.  More
- * members (datagram, subprocess protocols) may be added at the end in
- * later versions; a zeroed, designated-initialiser table stays valid.
+ * asyncio.Protocol, BufferedProtocol, DatagramProtocol and
+ * SubprocessProtocol in one table: every member is optional (NULL: nothing
+ * to do), so zero the struct and fill what you need; each kind of
+ * transport calls the members that apply to it.  More members may be
+ * added at the end in later versions; a zeroed, designated-initialiser
+ * table stays valid.
  * ud is the pointer given with the protocol.  The table must outlive the
  * connection.
  */
@@ -79,6 +81,24 @@ typedef struct cio_protocol {
     void *(*get_buffer)(cio_transport *t, size_t sizehint, size_t *len, void *ud);
     /* nbytes (> 0) were written into the buffer get_buffer returned. */
     void (*buffer_updated)(cio_transport *t, size_t nbytes, void *ud);
+
+    /* asyncio.DatagramProtocol (datagram transports): a datagram of len
+     * bytes (0 allowed) arrived from addr; data and addr are valid only
+     * during the call. */
+    void (*datagram_received)(cio_transport *t, const void *data, size_t len,
+                              const struct sockaddr *addr, socklen_t addrlen, void *ud);
+    /* A send or receive failed with error (ICMP port unreachable shows as
+     * -ECONNREFUSED); the endpoint stays open. */
+    void (*error_received)(cio_transport *t, int error, void *ud);
+
+    /* asyncio.SubprocessProtocol (subprocess transports): the child wrote
+     * len bytes to its stdout (fd 1) or stderr (fd 2). */
+    void (*pipe_data_received)(cio_transport *t, int fd, const void *data, size_t len,
+                               void *ud);
+    /* The child's pipe fd (0, 1, 2) closed: error 0 clean, else negative. */
+    void (*pipe_connection_lost)(cio_transport *t, int fd, int error, void *ud);
+    /* The child exited (its status: cio_subprocess_transport_returncode). */
+    void (*process_exited)(cio_transport *t, void *ud);
 } cio_protocol;
 
 /*
@@ -102,6 +122,22 @@ typedef struct cio_transport_options {
     int no_nodelay;       /* 1: leave Nagle on (TCP_NODELAY is default) */
     int backlog;          /* servers: listen backlog (default 511) */
     int reuse_port;       /* servers: SO_REUSEPORT */
+    cio_tls_context *tls; /* asyncio's ssl=: NULL plain; a client context
+                             (cio_create_connection, ...) or a server one
+                             (cio_create_server, ...) makes the transports
+                             TLS (see "TLS" below).  Borrowed: it must
+                             outlive the call (servers: the server) */
+    const char *server_hostname; /* client: SNI and the name checked
+                             against the certificate (default: the host
+                             given to cio_create_connection); required
+                             with a verifying client context unless it
+                             opted out (cio_tls_context_set_check_hostname);
+                             copied */
+    double tls_handshake_timeout; /* seconds (default 60, asyncio's
+                             ssl_handshake_timeout); negative: none */
+    double tls_shutdown_timeout; /* seconds from close to the peer's
+                             close_notify (default 30, asyncio's
+                             ssl_shutdown_timeout); negative: none */
 } cio_transport_options;
 
 /* For cio_transport_set_write_buffer_limits: use the default. */
@@ -118,6 +154,16 @@ typedef struct cio_transport_options {
  * -EINVAL, CIO_ENOTASK, CIO_EGAIERR + EAI_*, the connect error
  * (-ECONNREFUSED...), -ENOMEM, -ECANCELED; nothing is left open then and
  * no protocol callback ran.  Suspends.
+ *
+ * With opts->tls (a client context) the transport is TLS (see "TLS"
+ * below): the handshake follows the connection, verifying the certificate
+ * against opts->server_hostname or else host, and connection_made comes
+ * after it, still before the call returns.  Its failures: CIO_ETLS (bad
+ * certificate, hostname mismatch, protocol error) with the reason in
+ * cio_tls_context_error_message(opts->tls), -ECONNRESET (the peer
+ * closed), -ETIMEDOUT (opts->tls_handshake_timeout), -EINVAL (a server
+ * context, or no name to check: host and opts->server_hostname NULL or
+ * "" with a checking client context), -ENOTSUP (built without OpenSSL).
  */
 CIO_EXTERN int cio_create_connection(const cio_protocol *proto, void *ud, const char *host,
                                      int port, const cio_transport_options *opts,
@@ -125,7 +171,9 @@ CIO_EXTERN int cio_create_connection(const cio_protocol *proto, void *ud, const 
 
 /*
  * loop.create_unix_connection: as cio_create_connection on the Unix socket
- * at path (a leading '@' names an abstract socket).  Suspends.
+ * at path (a leading '@' names an abstract socket).  With opts->tls,
+ * opts->server_hostname is the name checked (required unless the context
+ * opted out of host name checks).  Suspends.
  */
 CIO_EXTERN int cio_create_unix_connection(const cio_protocol *proto, void *ud,
                                           const char *path,
@@ -137,7 +185,11 @@ CIO_EXTERN int cio_create_unix_connection(const cio_protocol *proto, void *ud,
  * stream socket, taking ownership of it on success (it is set
  * non-blocking); calls connection_made before returning.  *out as for
  * cio_create_connection.  Errors: -EINVAL, CIO_ENOLOOP, -ENOMEM (fd is
- * then still the caller's).  Does not suspend.
+ * then still the caller's).  Does not suspend, except with opts->tls:
+ * then the TLS handshake runs as in cio_create_connection, a client or a
+ * server one by the context's role (a client needs
+ * opts->server_hostname unless the context opted out of name checks);
+ * CIO_ENOTASK outside a task, and on a handshake failure fd is closed.
  */
 CIO_EXTERN int cio_connect_accepted_socket(const cio_protocol *proto, void *ud, int fd,
                                            const cio_transport_options *opts,
@@ -152,8 +204,11 @@ CIO_EXTERN int cio_connect_accepted_socket(const cio_protocol *proto, void *ud, 
  * listening (live connections go on), cio_server_wait_closed waits for
  * them to end too, cio_server_close_clients / cio_server_abort_clients
  * close / abort their transports, cio_server_num_clients counts them.
- * Errors: -EINVAL, CIO_ENOTASK, DNS and bind errors (-EADDRINUSE),
- * -ENOMEM.  Suspends (DNS).
+ * With opts->tls (a server context) every connection is TLS: the
+ * factory is asked when it is accepted, connection_made comes after the
+ * handshake; a connection whose handshake fails (or times out) is
+ * dropped unseen.  Errors: -EINVAL (a client context too), CIO_ENOTASK,
+ * DNS and bind errors (-EADDRINUSE), -ENOMEM.  Suspends (DNS).
  */
 CIO_EXTERN int cio_create_server(cio_protocol_factory_fn *factory, void *arg,
                                  const char *host, int port,
@@ -258,5 +313,103 @@ CIO_EXTERN cio_transport *cio_transport_retain(cio_transport *t);
 /* Drops a reference; the last one (after connection_lost) frees t.
  * Releasing an open transport does not close it. */
 CIO_EXTERN void cio_transport_release(cio_transport *t);
+
+/* ---- TLS ------------------------------------------------------------------------ */
+
+/*
+ * TLS transports (asyncio's ssl= and loop.start_tls, sslproto's
+ * _SSLProtocolTransport): TLS runs as a transport over another transport,
+ * the "raw" one, whose protocol it becomes; OpenSSL reads and writes
+ * memory buffers, never the descriptor, so TLS works on every I/O backend.
+ * The application's protocol sees plaintext and the callback order above:
+ *
+ * - connection_made comes once the handshake is done (bounded by
+ *   opts->tls_handshake_timeout, 60 s by default; a timeout fails with
+ *   -ETIMEDOUT).  A connection whose handshake fails never reaches the
+ *   protocol: cio_create_connection returns the error, a server drops the
+ *   connection (cio_server_num_clients counts it until then).
+ * - cio_transport_write encrypts; writes are never refused.  The write
+ *   buffer (cio_transport_get_write_buffer_size) is the plaintext waiting
+ *   for the handshake plus the records waiting while the raw transport
+ *   is paused; pause_writing / resume_writing follow it, so a slow peer
+ *   pauses the application as with a plain transport.
+ * - cio_transport_pause_reading pauses the raw transport; records already
+ *   read wait, decrypted at resume.
+ * - The peer's close_notify is eof_received (return 1 to keep writing,
+ *   TLS 1.3 allows it; else the transport closes).  The peer closing the
+ *   connection without close_notify (a truncation) fails it with
+ *   -ECONNRESET, as tls.h's sessions do.
+ * - cio_transport_close writes what is buffered, sends close_notify and
+ *   waits for the peer's (reading and dropping data meanwhile) before it
+ *   closes the raw transport, as asyncio does; opts->tls_shutdown_timeout
+ *   (30 s) bounds that, then it aborts with -ETIMEDOUT.  Closing during
+ *   the handshake aborts.  cio_transport_write_eof sends close_notify and
+ *   half-closes the raw transport; reading goes on.  cio_transport_abort
+ *   aborts the raw transport at once.
+ * - Failures reach connection_lost with a code: CIO_ETLS (protocol error,
+ *   bad certificate, alert), -ECONNRESET, -ETIMEDOUT, the raw transport's
+ *   error; cio_transport_tls_error_message says why.
+ * - Post-handshake messages (TLS 1.3 session tickets, key updates) and
+ *   TLS 1.2 renegotiation are handled inside; the protocol never sees
+ *   them.
+ * - cio_transport_fd, _sockname and _peername give the raw transport's
+ *   socket.  The raw transport belongs to the TLS one: do not use it.
+ */
+
+/*
+ * loop.start_tls: upgrades the live transport t (a socket transport, or
+ * any stream transport, TLS included) to TLS and returns the TLS
+ * transport in *out (a reference owned by the caller: release it).  t's
+ * protocol becomes the new transport's, without a second connection_made:
+ * it is called with the new transport from the next callback on.  t is
+ * then owned by the new transport: do not use it (the caller's references
+ * to it stay valid until released).  A client handshake when server_side
+ * is 0 (ctx must be a client context, verifying against server_hostname,
+ * required unless ctx opted out with cio_tls_context_set_check_hostname),
+ * a server one when 1 (a server context).  Whatever t's protocol wrote
+ * before is sent first, in plain.
+ *
+ * Unread plaintext that t holds (a TLS t whose reading was paused) is
+ * refused with -EBUSY and nothing is done, as cio_stream_start_tls does
+ * against STARTTLS command injection; what t's protocol received before
+ * the call is its own business: a well-behaved peer sends nothing
+ * between its request and the handshake.
+ *
+ * Suspends until the handshake is done (bound it with a timeout scope).
+ * Errors: -EINVAL (NULL, server_side not ctx's role, no server_hostname
+ * for a checking client: nothing is done then), CIO_ENOTASK, CIO_ECLOSED
+ * (t closing), -EBUSY, -ENOMEM, -ENOTSUP (no OpenSSL), and the
+ * handshake's: CIO_ETLS (reason in cio_tls_context_error_message(ctx)),
+ * -ECONNRESET, -ECANCELED, -ETIMEDOUT.  After a failed handshake t is
+ * aborted and its protocol gets connection_lost(t, code) in a later
+ * iteration.
+ */
+CIO_EXTERN int cio_start_tls(cio_transport *t, cio_tls_context *ctx, int server_side,
+                             const char *server_hostname, cio_transport **out);
+
+/* 1 if t is a TLS transport (get_extra_info('ssl_object') is not None),
+ * else 0 (NULL included). */
+CIO_EXTERN int cio_transport_is_tls(const cio_transport *t);
+
+/* The negotiated TLS version ("TLSv1.3"), or NULL (not TLS, or before the
+ * handshake).  A static string. */
+CIO_EXTERN const char *cio_transport_tls_version(const cio_transport *t);
+
+/* get_extra_info('cipher'): the cipher suite's name
+ * ("TLS_AES_256_GCM_SHA384"), or NULL.  A static string. */
+CIO_EXTERN const char *cio_transport_tls_cipher(const cio_transport *t);
+
+/* The ALPN protocol agreed on ("h2"), or NULL (not TLS, none agreed).
+ * Valid while t is. */
+CIO_EXTERN const char *cio_transport_tls_alpn(const cio_transport *t);
+
+/* get_extra_info('peercert')'s subject: the peer certificate's subject
+ * name, RFC 2253 ("CN=localhost"), or NULL (not TLS, no certificate,
+ * no memory).  Valid while t is. */
+CIO_EXTERN const char *cio_transport_tls_peer_subject(const cio_transport *t);
+
+/* Why the TLS transport failed (handshake, verification, read, timeout),
+ * or "" (no failure, or not TLS).  Valid while t is. */
+CIO_EXTERN const char *cio_transport_tls_error_message(const cio_transport *t);
 
 #endif

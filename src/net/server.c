@@ -30,6 +30,7 @@
 
 #include "../task/task.h"
 #include "stream.h"
+#include "tls_transport.h"
 #include "transport.h"
 
 #define MAX_LISTEN 8
@@ -155,10 +156,20 @@ static void serve_transport(cio_server *srv, int fd)
         cio__free(c);
         return;
     }
+    cio_transport *raw = c->t;
+    if (srv->topts.tls &&
+        cio__tls_transport_new(raw, srv->topts.tls, 1, NULL, &srv->topts, &c->t) < 0) {
+        cio__transport_discard(raw);
+        cio__free(c);
+        return;
+    }
     conn_link(srv, c);
     c->t->on_lost = transport_lost;
     c->t->on_lost_arg = c;
-    cio__transport_start(c->t, proto, ud);
+    if (srv->topts.tls)
+        cio__tls_transport_start(c->t, proto, ud); /* connection_made after the handshake */
+    else
+        cio__transport_start(c->t, proto, ud);
 }
 
 /* The connection is over: close its stream, forget it. */
@@ -440,6 +451,8 @@ int cio_create_server(cio_protocol_factory_fn *factory, void *arg, const char *h
     if (!factory || !out || port < 0 || port > 65535)
         return cio__bad_arg(cio__running_loop, __func__,
                             "factory/out NULL or port out of range");
+    if (opts && opts->tls && !cio__tls_context_is_server(opts->tls))
+        return cio__bad_arg(cio__running_loop, __func__, "opts->tls is not a server context");
     cio_server_options so = server_opts(opts);
     return start_tcp(NULL, factory, arg, host, port, &so, opts, out);
 }
@@ -500,6 +513,8 @@ int cio_start_unix_server(cio_client_connected_fn *cb, void *arg, const char *pa
 int cio_create_unix_server(cio_protocol_factory_fn *factory, void *arg, const char *path,
                            const cio_transport_options *opts, cio_server **out)
 {
+    if (opts && opts->tls && !cio__tls_context_is_server(opts->tls))
+        return cio__bad_arg(cio__running_loop, __func__, "opts->tls is not a server context");
     if (!factory)
         return cio__bad_arg(cio__running_loop, __func__, "factory NULL");
     cio_server_options so = server_opts(opts);

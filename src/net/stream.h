@@ -10,6 +10,7 @@
 #include "cio/stream.h"
 #include "cio/tls.h"
 #include "../task/task.h"
+#include "tls_internal.h" /* tls.c's close_notify, messages, name rule */
 
 #define CIO__STREAM_DEFAULT_LIMIT (64 * 1024)
 #define CIO__STREAM_DEFAULT_HIGH (64 * 1024)
@@ -94,14 +95,6 @@ int cio__stream_new(cio_loop *loop, int fd, const cio_stream_options *opts,
  * client context.  Returns 0 or the handshake's error; on failure s is
  * left plain and its TLS message set.  Suspends (stream_tls.c). */
 int cio__stream_tls_begin(cio_stream *s, cio_tls_context *ctx, const char *server_hostname);
-/* tls.c, for streams: sends close_notify once without waiting (0, or
- * -EAGAIN if it could not go out now); records msg as ctx's last error. */
-int cio__tls_close_notify(cio_tls *tls);
-void cio__tls_context_set_error(cio_tls_context *ctx, const char *msg);
-/* tls.c: 0, or -EINVAL (ctx's message set, logged in debug mode naming
- * fn) if ctx is a client context that verifies and checks host names
- * and server_hostname is NULL or "".  Does not suspend. */
-int cio__tls_check_name(cio_tls_context *ctx, const char *server_hostname, const char *fn);
 /* Sets the stream's TLS failure message (copied; NULL clears it). */
 void cio__stream_set_tls_error(cio_stream *s, const char *msg);
 /* After connecting: the TLS handshake if opts ask for one, defaulting the

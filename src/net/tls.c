@@ -20,6 +20,7 @@
 
 #include "cio/tls.h"
 #include "../task/task.h"
+#include "tls_internal.h"
 
 #ifdef CIO_HAVE_OPENSSL
 #include <openssl/err.h>
@@ -220,6 +221,11 @@ int cio_tls_context_set_alpn(cio_tls_context *ctx, const char *const *protocols,
     return 0;
 }
 
+int cio__tls_context_is_server(const cio_tls_context *ctx)
+{
+    return ctx->role == CIO_TLS_SERVER;
+}
+
 const char *cio_tls_context_error_message(const cio_tls_context *ctx)
 {
     return ctx ? ctx->error : "";
@@ -285,6 +291,50 @@ static int attach_fd(SSL *ssl, int fd)
     return 1;
 }
 
+/*
+ * A new SSL object of ctx for one side of a handshake: the client's SNI
+ * and name check from server_hostname, which the caller already checked
+ * with cio__tls_check_name.  Shared with the TLS transport, which gives it
+ * memory BIOs; cio_tls_new gives it the socket.  0, -EINVAL (server_side
+ * is not ctx's role) or CIO_ETLS (ctx's message set).
+ */
+int cio__tls_ssl_new(cio_tls_context *ctx, int server_side, const char *server_hostname,
+                     SSL **out)
+{
+    if ((ctx->role == CIO_TLS_SERVER) != (server_side != 0))
+        return cio__bad_arg(cio__running_loop, __func__,
+                            "server_side does not match the context's role");
+    SSL *ssl = SSL_new(ctx->ssl_ctx);
+    if (!ssl) {
+        take_errors(ctx->error, sizeof ctx->error, "creating the session");
+        return CIO_ETLS;
+    }
+    if (ctx->role == CIO_TLS_CLIENT) {
+        SSL_set_connect_state(ssl);
+        if (server_hostname && *server_hostname) {
+            /* SNI always goes with a name (never an IP literal); the
+             * check only while check_hostname is on, as in asyncio. */
+            unsigned char addr[16];
+            int is_ip = inet_pton(AF_INET, server_hostname, addr) == 1 ||
+                        inet_pton(AF_INET6, server_hostname, addr) == 1;
+            int check = ctx->check_hostname;
+            int ok = is_ip ? !check || X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+                                                                     server_hostname)
+                           : (!check || SSL_set1_host(ssl, server_hostname)) &&
+                                 SSL_set_tlsext_host_name(ssl, server_hostname);
+            if (!ok) {
+                take_errors(ctx->error, sizeof ctx->error, "setting the server name");
+                SSL_free(ssl);
+                return CIO_ETLS;
+            }
+        }
+    } else {
+        SSL_set_accept_state(ssl);
+    }
+    *out = ssl;
+    return 0;
+}
+
 int cio_tls_new(cio_tls_context *ctx, int fd, const char *server_hostname, cio_tls **out)
 {
     if (!out)
@@ -307,35 +357,15 @@ int cio_tls_new(cio_tls_context *ctx, int fd, const char *server_hostname, cio_t
         return -ENOMEM;
     tls->fd = fd;
     tls->ctx = ctx;
-    tls->ssl = SSL_new(ctx->ssl_ctx);
-    if (!tls->ssl || attach_fd(tls->ssl, fd) != 1) {
+    rc = cio__tls_ssl_new(ctx, ctx->role == CIO_TLS_SERVER, server_hostname, &tls->ssl);
+    if (rc == 0 && attach_fd(tls->ssl, fd) != 1) {
         take_errors(ctx->error, sizeof ctx->error, "creating the session");
         SSL_free(tls->ssl);
-        cio__free(tls);
-        return CIO_ETLS;
+        rc = CIO_ETLS;
     }
-    if (ctx->role == CIO_TLS_CLIENT) {
-        SSL_set_connect_state(tls->ssl);
-        if (server_hostname && *server_hostname) {
-            /* SNI always goes with a name (never an IP literal); the
-             * check only while check_hostname is on, as in asyncio. */
-            unsigned char addr[16];
-            int is_ip = inet_pton(AF_INET, server_hostname, addr) == 1 ||
-                        inet_pton(AF_INET6, server_hostname, addr) == 1;
-            int check = ctx->check_hostname;
-            int ok = is_ip ? !check || X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls->ssl),
-                                                                     server_hostname)
-                           : (!check || SSL_set1_host(tls->ssl, server_hostname)) &&
-                                 SSL_set_tlsext_host_name(tls->ssl, server_hostname);
-            if (!ok) {
-                take_errors(ctx->error, sizeof ctx->error, "setting the server name");
-                SSL_free(tls->ssl);
-                cio__free(tls);
-                return CIO_ETLS;
-            }
-        }
-    } else {
-        SSL_set_accept_state(tls->ssl);
+    if (rc < 0) {
+        cio__free(tls);
+        return rc;
     }
     SSL_CTX_up_ref(ctx->ssl_ctx);
     *out = tls;
@@ -350,6 +380,44 @@ void cio_tls_free(cio_tls *tls)
     SSL_free(tls->ssl);
     SSL_CTX_free(c); /* the reference taken in cio_tls_new */
     cio__free(tls);
+}
+
+/*
+ * The code and message of a failed SSL call whose SSL_get_error() was
+ * err (not WANT_*), shared with the TLS transport (tls_transport.c).
+ * sys_errno is errno after the call (0 for memory BIOs).
+ */
+int cio__tls_failure(SSL *ssl, int err, int sys_errno, const char *what, char *msg,
+                     size_t len)
+{
+    if (err == SSL_ERROR_SYSCALL) {
+        ERR_clear_error();
+        snprintf(msg, len, "%s: %s", what,
+                 sys_errno ? strerror(sys_errno)
+                           : "peer closed the connection without close_notify");
+        return sys_errno && sys_errno != EAGAIN ? -sys_errno : -ECONNRESET;
+    }
+    /* OpenSSL 3 reports a peer that closed without close_notify as a
+     * protocol error (1.1.1 said SSL_ERROR_SYSCALL with errno 0); it is
+     * the -ECONNRESET tls.h promises either way. */
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+    unsigned long e = ERR_peek_error();
+    if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+        ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        ERR_clear_error();
+        snprintf(msg, len, "%s: peer closed the connection without close_notify", what);
+        return -ECONNRESET;
+    }
+#endif
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s", what);
+    take_errors(msg, len, prefix);
+    long v = SSL_get_verify_result(ssl);
+    if (v != X509_V_OK) {
+        size_t n = strlen(msg);
+        snprintf(msg + n, len - n, " (%s)", X509_verify_cert_error_string(v));
+    }
+    return CIO_ETLS;
 }
 
 /*
@@ -371,38 +439,9 @@ static int settle(cio_tls *tls, int ret, const char *what)
     }
     case SSL_ERROR_ZERO_RETURN:
         return 0;
-    case SSL_ERROR_SYSCALL: {
-        int e = errno;
-        ERR_clear_error();
-        snprintf(tls->error, sizeof tls->error, "%s: %s", what,
-                 e ? strerror(e) : "peer closed the connection without close_notify");
-        return e && e != EAGAIN ? -e : -ECONNRESET;
-    }
-    default: {
-        /* OpenSSL 3 reports a peer that closed without close_notify as a
-         * protocol error (1.1.1 said SSL_ERROR_SYSCALL with errno 0); it
-         * is the -ECONNRESET this file promises either way. */
-#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
-        unsigned long e = ERR_peek_error();
-        if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
-            ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-            ERR_clear_error();
-            snprintf(tls->error, sizeof tls->error,
-                     "%s: peer closed the connection without close_notify", what);
-            return -ECONNRESET;
-        }
-#endif
-        char prefix[64];
-        snprintf(prefix, sizeof prefix, "%s", what);
-        take_errors(tls->error, sizeof tls->error, prefix);
-        long v = SSL_get_verify_result(tls->ssl);
-        if (v != X509_V_OK) {
-            size_t n = strlen(tls->error);
-            snprintf(tls->error + n, sizeof tls->error - n, " (%s)",
-                     X509_verify_cert_error_string(v));
-        }
-        return CIO_ETLS;
-    }
+    default:
+        return cio__tls_failure(tls->ssl, err, err == SSL_ERROR_SYSCALL ? errno : 0, what,
+                                tls->error, sizeof tls->error);
     }
 }
 
@@ -568,6 +607,7 @@ int cio_tls_context_set_verify(cio_tls_context *c, int v) { return -ENOTSUP; }
 int cio_tls_context_set_alpn(cio_tls_context *c, const char *const *p, size_t n) { return -ENOTSUP; }
 int cio_tls_context_set_check_hostname(cio_tls_context *c, int v) { return -ENOTSUP; }
 int cio__tls_check_name(cio_tls_context *c, const char *h, const char *fn) { return 0; }
+int cio__tls_context_is_server(const cio_tls_context *c) { return 0; }
 const char *cio_tls_context_error_message(const cio_tls_context *c) { return "cio was built without OpenSSL"; }
 int cio_tls_new(cio_tls_context *c, int fd, const char *h, cio_tls **out)
 {

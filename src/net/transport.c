@@ -21,22 +21,55 @@
 #include "../util/internal.h"
 #include "transport.h"
 
+/* The socket transport: the base, then its reading and writing state. */
+struct sock {
+    struct cio_transport b;    /* first: what protocols see */
+    int fd;                    /* the socket, -1 once closed */
+    /* reading */
+    struct cio__op rop;        /* the read in flight (recv) */
+    struct cio__waiter rwait;  /* woken when it ends */
+    char *rbuf;                /* own read buffer (plain protocols), lazily */
+    size_t read_size;          /* bytes per read */
+    uint8_t reading;           /* rop is pending (2: into get_buffer's) */
+    uint8_t read_scheduled;    /* a read step is queued (call_soon) */
+    uint8_t rpaused;           /* pause_reading in effect */
+    uint8_t eof;               /* the peer's EOF was seen */
+    /* writing */
+    struct cio__op wop;        /* the writev in flight */
+    struct cio__waiter wwait;
+    struct iovec wiov[CIO__TRANSPORT_IOV]; /* its pieces */
+    struct cio__tchunk *whead, *wtail; /* the buffer, oldest first */
+    size_t wsize;              /* bytes in it */
+    size_t high, low;          /* watermarks */
+    uint8_t writing;           /* wop is pending */
+    uint8_t wpaused;           /* pause_writing was called, not resumed */
+    uint8_t eof_wanted;        /* write_eof: shutdown once flushed */
+    uint8_t eof_sent;          /* shutdown(SHUT_WR) done */
+    /* closing */
+    uint8_t made;              /* connection_made was called */
+    uint8_t closing;           /* close/abort/failure began */
+    uint8_t lost_scheduled;    /* connection_lost is queued or done */
+    uint8_t lost;              /* connection_lost has run */
+    int error;                 /* what connection_lost will report */
+};
+
 #define DEFAULT_HIGH (64 * 1024)
 #define DEFAULT_READ (64 * 1024)
 #define CHUNK_MIN 16384
 
 unsigned long cio__transport_writev_count;
 
-static const cio_protocol no_protocol;
 
 static void read_wake(struct cio__waiter *w, int res);
 static void write_wake(struct cio__waiter *w, int res);
-static void schedule_read(cio_transport *t);
-static void flush(cio_transport *t);
+static void schedule_read(struct sock *t);
+static void flush(struct sock *t);
+static void sock_close(cio_transport *bt);
+static const struct cio__transport_vt sock_vt;
 
 /* ---- lifetime ---------------------------------------------------------------- */
 
-static void free_chunks(cio_transport *t)
+static void free_chunks(struct sock *t)
 {
     for (struct cio__tchunk *c = t->whead, *n; c; c = n) {
         n = c->next;
@@ -46,25 +79,22 @@ static void free_chunks(cio_transport *t)
     t->wsize = 0;
 }
 
-static void unref(cio_transport *t)
+static void unref(struct sock *t)
 {
-    if (--t->refs)
-        return;
-    if (t->fd >= 0)
-        cio__io_close(t->loop, t->fd);
-    free_chunks(t);
-    cio__free(t->rbuf);
-    cio__free(t);
+    cio__transport_unref(&t->b);
 }
 
-static void limits(cio_transport *t, size_t high, size_t low)
+int cio__transport_limits(size_t *high, size_t *low, size_t h, size_t l)
 {
-    if (high == CIO_TRANSPORT_LIMIT_DEFAULT)
-        high = low == CIO_TRANSPORT_LIMIT_DEFAULT ? DEFAULT_HIGH : 4 * low;
-    if (low == CIO_TRANSPORT_LIMIT_DEFAULT)
-        low = high / 4;
-    t->high = high;
-    t->low = low;
+    if (h == CIO_TRANSPORT_LIMIT_DEFAULT)
+        h = l == CIO_TRANSPORT_LIMIT_DEFAULT ? DEFAULT_HIGH : 4 * l;
+    if (l == CIO_TRANSPORT_LIMIT_DEFAULT)
+        l = h / 4;
+    if (l > h)
+        return -EINVAL;
+    *high = h;
+    *low = l;
+    return 0;
 }
 
 int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts,
@@ -72,13 +102,14 @@ int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts
 {
     if (!loop || fd < 0)
         return -EINVAL;
-    cio_transport *t = cio__calloc(1, sizeof *t);
+    struct sock *t = cio__calloc(1, sizeof *t);
     if (!t)
         return -ENOMEM;
-    t->loop = loop;
+    t->b.vt = &sock_vt;
+    t->b.loop = loop;
     t->fd = fd;
-    t->refs = 1; /* alive until connection_lost has run */
-    t->proto = &no_protocol;
+    t->b.refs = 1; /* alive until connection_lost has run */
+    t->b.proto = &cio__no_protocol;
     t->rwait.wake = read_wake;
     t->wwait.wake = write_wake;
     t->read_size = opts && opts->read_size ? opts->read_size : DEFAULT_READ;
@@ -86,21 +117,21 @@ int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts
         t->read_size = INT32_MAX;
     size_t high = opts && opts->high_water ? opts->high_water : CIO_TRANSPORT_LIMIT_DEFAULT;
     size_t low = opts && opts->low_water ? opts->low_water : CIO_TRANSPORT_LIMIT_DEFAULT;
-    limits(t, high, low);
-    if (t->low > t->high)
-        t->low = t->high;
-    *out = t;
+    if (cio__transport_limits(&t->high, &t->low, high, low) < 0)
+        t->high = t->low = high == CIO_TRANSPORT_LIMIT_DEFAULT ? DEFAULT_HIGH : high;
+    *out = &t->b;
     return 0;
 }
 
-void cio__transport_start(cio_transport *t, const cio_protocol *proto, void *ud)
+void cio__transport_start(cio_transport *bt, const cio_protocol *proto, void *ud)
 {
-    t->proto = proto ? proto : &no_protocol;
-    t->ud = ud;
+    struct sock *t = (struct sock *)bt;
+    t->b.proto = proto ? proto : &cio__no_protocol;
+    t->b.ud = ud;
     t->made = 1;
-    t->refs++; /* connection_made may close and drop the caller's hold */
-    if (t->proto->connection_made)
-        t->proto->connection_made(t, t->ud);
+    t->b.refs++; /* connection_made may close and drop the caller's hold */
+    if (t->b.proto->connection_made)
+        t->b.proto->connection_made(&t->b, t->b.ud);
     if (!t->closing)
         schedule_read(t);
     unref(t);
@@ -108,23 +139,23 @@ void cio__transport_start(cio_transport *t, const cio_protocol *proto, void *ud)
 
 void cio__transport_discard(cio_transport *t)
 {
-    unref(t);
+    cio__transport_unref(t);
 }
 
 /* ---- closing ------------------------------------------------------------------- */
 
 static void call_connection_lost(void *arg)
 {
-    cio_transport *t = arg;
+    struct sock *t = arg;
     t->lost = 1;
-    if (t->made && t->proto->connection_lost)
-        t->proto->connection_lost(t, t->error, t->ud);
-    if (t->on_lost)
-        t->on_lost(t, t->on_lost_arg);
+    if (t->made && t->b.proto->connection_lost)
+        t->b.proto->connection_lost(&t->b, t->error, t->b.ud);
+    if (t->b.on_lost)
+        t->b.on_lost(&t->b, t->b.on_lost_arg);
     int fd = t->fd;
     t->fd = -1;
     if (fd >= 0)
-        cio__io_close(t->loop, fd); /* ends a pending op with -EBADF */
+        cio__io_close(t->b.loop, fd); /* ends a pending op with -EBADF */
     if (!t->writing)
         free_chunks(t);
     /* A completion backend owns rbuf until the cancelled recv's own
@@ -137,29 +168,29 @@ static void call_connection_lost(void *arg)
 }
 
 /* Queues connection_lost (once). */
-static void schedule_lost(cio_transport *t)
+static void schedule_lost(struct sock *t)
 {
     if (t->lost_scheduled)
         return;
     t->lost_scheduled = 1;
-    if (cio_call_soon(t->loop, call_connection_lost, t, NULL) < 0)
+    if (cio_call_soon(t->b.loop, call_connection_lost, t, NULL) < 0)
         call_connection_lost(t); /* loop closed or no memory: now, not never */
 }
 
 /* asyncio's _force_close: drop the buffer, stop everything, lost(err). */
-static void force_close(cio_transport *t, int err)
+static void force_close(struct sock *t, int err)
 {
     if (t->lost_scheduled)
         return;
     if (!t->closing || !t->error)
         t->error = err;
     t->closing = 1;
-    t->refs++; /* schedule_lost may run connection_lost at once */
+    t->b.refs++; /* schedule_lost may run connection_lost at once */
     schedule_lost(t); /* first: the cancelled ops' wakes see it */
     if (t->reading)
-        cio__io_cancel(t->loop, &t->rop, -ECANCELED);
+        cio__io_cancel(t->b.loop, &t->rop, -ECANCELED);
     if (t->writing)
-        cio__io_cancel(t->loop, &t->wop, -ECANCELED);
+        cio__io_cancel(t->b.loop, &t->wop, -ECANCELED);
     if (!t->writing)
         free_chunks(t);
     t->wsize = 0;
@@ -167,7 +198,7 @@ static void force_close(cio_transport *t, int err)
 }
 
 /* A fatal error: asyncio's _fatal_error. */
-static void fail(cio_transport *t, int err)
+static void fail(struct sock *t, int err)
 {
     cio_log(CIO_LOG_DEBUG, "transport: fd %d failed: %s", t->fd, cio_strerror(err));
     force_close(t, err);
@@ -175,22 +206,22 @@ static void fail(cio_transport *t, int err)
 
 /* ---- reading ------------------------------------------------------------------- */
 
-static void on_read(cio_transport *t, int res, int buffered)
+static void on_read(struct sock *t, int res, int buffered)
 {
     if (t->lost_scheduled)
         return;
     if (res > 0) {
-        if (buffered && t->proto->buffer_updated)
-            t->proto->buffer_updated(t, (size_t)res, t->ud);
-        else if (!buffered && t->proto->data_received)
-            t->proto->data_received(t, t->rbuf, (size_t)res, t->ud);
+        if (buffered && t->b.proto->buffer_updated)
+            t->b.proto->buffer_updated(&t->b, (size_t)res, t->b.ud);
+        else if (!buffered && t->b.proto->data_received)
+            t->b.proto->data_received(&t->b, t->rbuf, (size_t)res, t->b.ud);
         return;
     }
     if (res == 0) {
         t->eof = 1;
-        int keep = t->proto->eof_received ? t->proto->eof_received(t, t->ud) : 0;
+        int keep = t->b.proto->eof_received ? t->b.proto->eof_received(&t->b, t->b.ud) : 0;
         if (!keep)
-            cio_transport_close(t);
+            sock_close(&t->b);
         return;
     }
     if (res == -ECANCELED || res == -EAGAIN)
@@ -198,22 +229,22 @@ static void on_read(cio_transport *t, int res, int buffered)
     fail(t, res);
 }
 
-static int want_read(const cio_transport *t)
+static int want_read(const struct sock *t)
 {
     return !t->closing && !t->rpaused && !t->eof && !t->reading && t->fd >= 0;
 }
 
 /* Starts one recv; handles it if it completed at once. */
-static void read_step(cio_transport *t)
+static void read_step(struct sock *t)
 {
     if (!want_read(t))
         return;
     void *buf;
     size_t len;
-    int buffered = t->proto->get_buffer != NULL;
+    int buffered = t->b.proto->get_buffer != NULL;
     if (buffered) {
         len = 0;
-        buf = t->proto->get_buffer(t, t->read_size, &len, t->ud);
+        buf = t->b.proto->get_buffer(&t->b, t->read_size, &len, t->b.ud);
         if (!buf || !len) {
             fail(t, -ENOBUFS);
             return;
@@ -232,13 +263,13 @@ static void read_step(cio_transport *t)
     }
     t->rop = (struct cio__op){.kind = CIO__OP_RECV, .fd = t->fd, .buf = buf, .len = len,
                               .waiter = &t->rwait, .cancel_code = -ECANCELED};
-    int rc = cio__io_submit(t->loop, &t->rop);
+    int rc = cio__io_submit(t->b.loop, &t->rop);
     if (rc == 1) {
         t->reading = 1 + buffered; /* 2: into the protocol's buffer */
-        t->refs++;
+        t->b.refs++;
         return;
     }
-    t->refs++;
+    t->b.refs++;
     on_read(t, t->rop.res, buffered);
     if (want_read(t))
         schedule_read(t);
@@ -247,27 +278,27 @@ static void read_step(cio_transport *t)
 
 static void read_scheduled(void *arg)
 {
-    cio_transport *t = arg;
+    struct sock *t = arg;
     t->read_scheduled = 0;
     read_step(t);
     unref(t);
 }
 
-static void schedule_read(cio_transport *t)
+static void schedule_read(struct sock *t)
 {
     if (t->read_scheduled || !want_read(t))
         return;
-    if (cio_call_soon(t->loop, read_scheduled, t, NULL) < 0) {
+    if (cio_call_soon(t->b.loop, read_scheduled, t, NULL) < 0) {
         fail(t, -ENOMEM);
         return;
     }
     t->read_scheduled = 1;
-    t->refs++;
+    t->b.refs++;
 }
 
 static void read_wake(struct cio__waiter *w, int res)
 {
-    cio_transport *t = CIO_CONTAINER_OF(w, cio_transport, rwait);
+    struct sock *t = CIO_CONTAINER_OF(w, struct sock, rwait);
     int buffered = t->reading == 2;
     t->reading = 0;
     on_read(t, res, buffered);
@@ -277,27 +308,27 @@ static void read_wake(struct cio__waiter *w, int res)
 
 /* ---- writing ------------------------------------------------------------------- */
 
-static void maybe_pause(cio_transport *t)
+static void maybe_pause(struct sock *t)
 {
     if (t->wsize <= t->high || t->wpaused || t->closing)
         return;
     t->wpaused = 1;
-    if (t->proto->pause_writing)
-        t->proto->pause_writing(t, t->ud);
+    if (t->b.proto->pause_writing)
+        t->b.proto->pause_writing(&t->b, t->b.ud);
 }
 
-static void maybe_resume(cio_transport *t)
+static void maybe_resume(struct sock *t)
 {
     if (!t->wpaused || t->wsize > t->low)
         return;
     t->wpaused = 0;
-    if (t->proto->resume_writing)
-        t->proto->resume_writing(t, t->ud);
+    if (t->b.proto->resume_writing)
+        t->b.proto->resume_writing(&t->b, t->b.ud);
 }
 
 /* Appends the iov's bytes from offset skip on; 0 or -ENOMEM (nothing
  * appended then). */
-static int append(cio_transport *t, const struct iovec *iov, int iovcnt, size_t skip)
+static int append(struct sock *t, const struct iovec *iov, int iovcnt, size_t skip)
 {
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
@@ -345,7 +376,7 @@ static int append(cio_transport *t, const struct iovec *iov, int iovcnt, size_t 
 }
 
 /* n bytes went out: drop them from the front. */
-static void consume(cio_transport *t, size_t n)
+static void consume(struct sock *t, size_t n)
 {
     t->wsize -= n;
     while (n && t->whead) {
@@ -363,7 +394,7 @@ static void consume(cio_transport *t, size_t n)
 }
 
 /* The buffer emptied: resume, half-close or finish closing. */
-static void write_done(cio_transport *t)
+static void write_done(struct sock *t)
 {
     maybe_resume(t);
     if (t->eof_wanted && !t->eof_sent && t->fd >= 0) {
@@ -375,7 +406,7 @@ static void write_done(cio_transport *t)
 }
 
 /* The socket's error for a failed send: a reset rather than EPIPE. */
-static int send_error(cio_transport *t, int err)
+static int send_error(struct sock *t, int err)
 {
     if (err == -EPIPE && t->fd >= 0) {
         int soerr = 0;
@@ -387,7 +418,7 @@ static int send_error(cio_transport *t, int err)
 }
 
 /* Sends what is queued: one writev op for all of it (up to the iov cap). */
-static void flush(cio_transport *t)
+static void flush(struct sock *t)
 {
     while (t->wsize && !t->writing && !t->lost_scheduled && t->fd >= 0) {
         int n = 0;
@@ -399,9 +430,9 @@ static void flush(cio_transport *t)
                                   .iovcnt = n, .waiter = &t->wwait,
                                   .cancel_code = -ECANCELED};
         cio__transport_writev_count++;
-        if (cio__io_submit(t->loop, &t->wop) == 1) {
+        if (cio__io_submit(t->b.loop, &t->wop) == 1) {
             t->writing = 1;
-            t->refs++;
+            t->b.refs++;
             return;
         }
         if (t->wop.res < 0) {
@@ -416,7 +447,7 @@ static void flush(cio_transport *t)
 
 static void write_wake(struct cio__waiter *w, int res)
 {
-    cio_transport *t = CIO_CONTAINER_OF(w, cio_transport, wwait);
+    struct sock *t = CIO_CONTAINER_OF(w, struct sock, wwait);
     t->writing = 0;
     if (t->lost_scheduled) {
         if (t->lost || t->wsize == 0)
@@ -434,16 +465,9 @@ static void write_wake(struct cio__waiter *w, int res)
 
 /* ---- public methods ------------------------------------------------------------- */
 
-int cio_transport_writelines(cio_transport *t, const struct iovec *iov, int iovcnt)
+static int sock_writelines(cio_transport *bt, const struct iovec *iov, int iovcnt, size_t total)
 {
-    if (!t || iovcnt < 0 || (iovcnt && !iov))
-        return -EINVAL;
-    size_t total = 0;
-    for (int i = 0; i < iovcnt; i++) {
-        if (!iov[i].iov_base && iov[i].iov_len)
-            return -EINVAL;
-        total += iov[i].iov_len;
-    }
+    struct sock *t = (struct sock *)bt;
     if (t->closing || t->lost_scheduled)
         return t->error ? t->error : CIO_ECLOSED;
     if (t->eof_wanted)
@@ -479,18 +503,9 @@ int cio_transport_writelines(cio_transport *t, const struct iovec *iov, int iovc
     return 0;
 }
 
-int cio_transport_write(cio_transport *t, const void *data, size_t len)
+static int sock_write_eof(cio_transport *bt)
 {
-    if (!data && len)
-        return -EINVAL;
-    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-    return cio_transport_writelines(t, &iov, 1);
-}
-
-int cio_transport_write_eof(cio_transport *t)
-{
-    if (!t)
-        return -EINVAL;
+    struct sock *t = (struct sock *)bt;
     if (t->closing)
         return CIO_ECLOSED;
     if (t->eof_wanted)
@@ -503,113 +518,99 @@ int cio_transport_write_eof(cio_transport *t)
     return 0;
 }
 
-int cio_transport_can_write_eof(const cio_transport *t) { return t != NULL; }
 
-size_t cio_transport_get_write_buffer_size(const cio_transport *t)
+static size_t sock_get_write_buffer_size(const cio_transport *bt)
 {
-    return t ? t->wsize : 0;
+    return ((const struct sock *)bt)->wsize;
 }
 
-int cio_transport_set_write_buffer_limits(cio_transport *t, size_t high, size_t low)
+static int sock_set_write_buffer_limits(cio_transport *bt, size_t high, size_t low)
 {
-    if (!t)
-        return -EINVAL;
-    size_t oh = t->high, ol = t->low;
-    limits(t, high, low);
-    if (t->low > t->high) {
-        t->high = oh;
-        t->low = ol;
-        return -EINVAL;
-    }
+    struct sock *t = (struct sock *)bt;
+    int rc = cio__transport_limits(&t->high, &t->low, high, low);
+    if (rc < 0)
+        return rc;
     maybe_pause(t);
     maybe_resume(t);
     return 0;
 }
 
-void cio_transport_pause_reading(cio_transport *t)
+static void sock_pause_reading(cio_transport *bt)
 {
-    if (!t || t->closing || t->rpaused)
+    struct sock *t = (struct sock *)bt;
+    if (t->closing || t->rpaused)
         return;
     t->rpaused = 1;
     if (t->reading)
-        cio__io_cancel(t->loop, &t->rop, -ECANCELED);
+        cio__io_cancel(t->b.loop, &t->rop, -ECANCELED);
 }
 
-void cio_transport_resume_reading(cio_transport *t)
+static void sock_resume_reading(cio_transport *bt)
 {
-    if (!t || t->closing || !t->rpaused)
+    struct sock *t = (struct sock *)bt;
+    if (t->closing || !t->rpaused)
         return;
     t->rpaused = 0;
     if (!t->reading)
         schedule_read(t);
 }
 
-int cio_transport_is_reading(const cio_transport *t)
+static int sock_is_reading(const cio_transport *bt)
 {
-    return t && !t->closing && !t->rpaused;
+    const struct sock *t = (const struct sock *)bt;
+    return !t->closing && !t->rpaused;
 }
 
-void cio_transport_close(cio_transport *t)
+static void sock_close(cio_transport *bt)
 {
-    if (!t || t->closing)
+    struct sock *t = (struct sock *)bt;
+    if (t->closing)
         return;
     t->closing = 1;
     if (t->reading)
-        cio__io_cancel(t->loop, &t->rop, -ECANCELED);
+        cio__io_cancel(t->b.loop, &t->rop, -ECANCELED);
     if (!t->wsize && !t->writing)
         schedule_lost(t);
 }
 
-void cio_transport_abort(cio_transport *t)
+static void sock_abort(cio_transport *bt)
 {
-    if (t)
-        force_close(t, 0);
+    force_close((struct sock *)bt, 0);
 }
 
-int cio_transport_is_closing(const cio_transport *t) { return !t || t->closing; }
-
-int cio_transport_fd(const cio_transport *t)
+static int sock_is_closing(const cio_transport *bt)
 {
-    if (!t)
-        return -EINVAL;
+    return ((const struct sock *)bt)->closing;
+}
+
+static int sock_fd(const cio_transport *bt)
+{
+    const struct sock *t = (const struct sock *)bt;
     return t->fd >= 0 ? t->fd : CIO_ECLOSED;
 }
 
-int cio_transport_sockname(const cio_transport *t, struct sockaddr *addr, socklen_t *len)
+static void sock_destroy(cio_transport *bt)
 {
-    if (!t || !addr || !len)
-        return -EINVAL;
-    if (t->fd < 0)
-        return CIO_ECLOSED;
-    return getsockname(t->fd, addr, len) < 0 ? -errno : 0;
+    struct sock *t = (struct sock *)bt;
+    if (t->fd >= 0)
+        cio__io_close(t->b.loop, t->fd);
+    free_chunks(t);
+    cio__free(t->rbuf);
+    cio__free(t);
 }
 
-int cio_transport_peername(const cio_transport *t, struct sockaddr *addr, socklen_t *len)
-{
-    if (!t || !addr || !len)
-        return -EINVAL;
-    if (t->fd < 0)
-        return CIO_ECLOSED;
-    return getpeername(t->fd, addr, len) < 0 ? -errno : 0;
-}
-
-void cio_transport_set_protocol(cio_transport *t, const cio_protocol *proto, void *ud)
-{
-    if (!t)
-        return;
-    t->proto = proto ? proto : &no_protocol;
-    t->ud = ud;
-}
-
-cio_transport *cio_transport_retain(cio_transport *t)
-{
-    if (t)
-        t->refs++;
-    return t;
-}
-
-void cio_transport_release(cio_transport *t)
-{
-    if (t)
-        unref(t);
-}
+static const struct cio__transport_vt sock_vt = {
+    .kind = "socket",
+    .writelines = sock_writelines,
+    .write_eof = sock_write_eof,
+    .get_write_buffer_size = sock_get_write_buffer_size,
+    .set_write_buffer_limits = sock_set_write_buffer_limits,
+    .pause_reading = sock_pause_reading,
+    .resume_reading = sock_resume_reading,
+    .is_reading = sock_is_reading,
+    .close = sock_close,
+    .abort = sock_abort,
+    .is_closing = sock_is_closing,
+    .fd = sock_fd,
+    .destroy = sock_destroy,
+};

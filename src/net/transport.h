@@ -19,43 +19,54 @@ struct cio__tchunk {
     char data[];
 };
 
+/*
+ * What every kind of transport starts with.  Protocols see this pointer;
+ * the public cio_transport_* functions (transport_api.c) check their
+ * arguments and call the kind's method through vt.  A kind that lacks a
+ * method leaves it NULL: the call then fails with -ENOTSUP (or does
+ * nothing, for the void ones), as asyncio's base transports raise
+ * NotImplementedError.
+ */
 struct cio_transport {
+    const struct cio__transport_vt *vt; /* the kind's methods */
     cio_loop *loop;            /* owner */
-    int fd;                    /* the socket, -1 once closed */
     uint32_t refs;             /* users + "alive until connection_lost" +
                                   a pending op or scheduled callback each */
-    const cio_protocol *proto; /* never NULL (an empty table at worst) */
+    const cio_protocol *proto; /* never NULL (cio__no_protocol at worst) */
     void *ud;                  /* the protocol's pointer */
-    /* reading */
-    struct cio__op rop;        /* the read in flight (recv) */
-    struct cio__waiter rwait;  /* woken when it ends */
-    char *rbuf;                /* own read buffer (plain protocols), lazily */
-    size_t read_size;          /* bytes per read */
-    uint8_t reading;           /* rop is pending */
-    uint8_t read_scheduled;    /* a read step is queued (call_soon) */
-    uint8_t rpaused;           /* pause_reading in effect */
-    uint8_t eof;               /* the peer's EOF was seen */
-    /* writing */
-    struct cio__op wop;        /* the writev in flight */
-    struct cio__waiter wwait;
-    struct iovec wiov[CIO__TRANSPORT_IOV]; /* its pieces */
-    struct cio__tchunk *whead, *wtail; /* the buffer, oldest first */
-    size_t wsize;              /* bytes in it */
-    size_t high, low;          /* watermarks */
-    uint8_t writing;           /* wop is pending */
-    uint8_t wpaused;           /* pause_writing was called, not resumed */
-    uint8_t eof_wanted;        /* write_eof: shutdown once flushed */
-    uint8_t eof_sent;          /* shutdown(SHUT_WR) done */
-    /* closing */
-    uint8_t made;              /* connection_made was called */
-    uint8_t closing;           /* close/abort/failure began */
-    uint8_t lost_scheduled;    /* connection_lost is queued or done */
-    uint8_t lost;              /* connection_lost has run */
-    int error;                 /* what connection_lost will report */
     /* the server's hook: called after connection_lost (server.c) */
     void (*on_lost)(cio_transport *t, void *arg);
     void *on_lost_arg;
 };
+
+struct cio__transport_vt {
+    const char *kind;          /* "socket", "tls", "datagram", ... */
+    /* Arguments are checked; total is the bytes of iov (> 0). */
+    int (*writelines)(cio_transport *t, const struct iovec *iov, int iovcnt, size_t total);
+    int (*write_eof)(cio_transport *t);
+    size_t (*get_write_buffer_size)(const cio_transport *t);
+    int (*set_write_buffer_limits)(cio_transport *t, size_t high, size_t low);
+    void (*pause_reading)(cio_transport *t);
+    void (*resume_reading)(cio_transport *t);
+    int (*is_reading)(const cio_transport *t);
+    void (*close)(cio_transport *t);
+    void (*abort)(cio_transport *t);
+    int (*is_closing)(const cio_transport *t);
+    /* The descriptor under it (>= 0), or CIO_ECLOSED. */
+    int (*fd)(const cio_transport *t);
+    /* The last reference went: free everything. */
+    void (*destroy)(cio_transport *t);
+};
+
+/* The protocol of a transport given none: every callback NULL. */
+extern const cio_protocol cio__no_protocol;
+
+/* Drops a reference; the last one destroys t. */
+static inline void cio__transport_unref(cio_transport *t)
+{
+    if (!--t->refs)
+        t->vt->destroy(t);
+}
 
 /* Makes a transport over connected socket fd (taken on success), with no
  * protocol yet and reading not started.  0 or -ENOMEM / -EINVAL. */
@@ -65,6 +76,11 @@ int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts
 void cio__transport_start(cio_transport *t, const cio_protocol *proto, void *ud);
 /* Frees a transport that was never started (its fd is closed). */
 void cio__transport_discard(cio_transport *t);
+
+/* The watermarks from high/low as set_write_buffer_limits takes them
+ * (CIO_TRANSPORT_LIMIT_DEFAULT: 64 KiB, or 4 * low; low: high / 4).
+ * 0, or -EINVAL (low > high; *high and *low unchanged). */
+int cio__transport_limits(size_t *high, size_t *low, size_t h, size_t l);
 
 /* White-box counter for tests: SENDMSG ops submitted by all transports. */
 extern unsigned long cio__transport_writev_count;

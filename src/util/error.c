@@ -31,6 +31,7 @@ static const struct {
     {CIO_EDEADLOCK, "nothing left that could complete the awaited future"},
     {CIO_ETLS, "TLS error"},
     {CIO_EWORKERDIED, "worker process died"},
+    {CIO_EPG, "PostgreSQL error"},
 };
 
 const char *cio_strerror(int code)

@@ -1,0 +1,183 @@
+/*
+ * request.c - what a handler reads of its request: method, target, path,
+ * headers (case-insensitive lookup over the parser's field slices), the
+ * query (decoded in place at first use), the buffered body, and the
+ * streamed body (cio_http_request_read, which waits for bytes in a task).
+ */
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server.h"
+
+const char *cio_http_request_method(const cio_http_request *req)
+{
+    return req ? req->method : NULL;
+}
+
+const char *cio_http_request_target(const cio_http_request *req)
+{
+    return req ? req->target : NULL;
+}
+
+const char *cio_http_request_path(const cio_http_request *req)
+{
+    return req ? req->path : NULL;
+}
+
+int cio_http_request_version(const cio_http_request *req)
+{
+    return req ? req->version : -EINVAL;
+}
+
+const char *cio_http_request_header(const cio_http_request *req, const char *name)
+{
+    if (!req || !name || !req->conn)
+        return NULL;
+    const cio__http_conn *c = req->conn;
+    const cio__http_parser *p = &c->parser;
+    size_t n = strlen(name);
+    for (uint32_t i = 0; i < p->nheaders; i++) {
+        const cio__http_header *h = &c->hdrs[i];
+        if (h->name.len == n && strncasecmp(req->head + h->name.off, name, n) == 0)
+            return req->head + h->value.off;
+    }
+    return NULL;
+}
+
+size_t cio_http_request_header_count(const cio_http_request *req)
+{
+    return req && req->conn ? req->conn->parser.nheaders : 0;
+}
+
+int cio_http_request_header_at(const cio_http_request *req, size_t i, const char **name,
+                               const char **value)
+{
+    if (!req || !req->conn || !name || !value)
+        return -EINVAL;
+    const cio__http_conn *c = req->conn;
+    if (i >= c->parser.nheaders)
+        return -ENOENT;
+    *name = req->head + c->hdrs[i].name.off;
+    *value = req->head + c->hdrs[i].value.off;
+    return 0;
+}
+
+/* Decodes the query in place into "name\0value\0" pairs. */
+static void decode_query(cio_http_request *req)
+{
+    req->query_decoded = 1;
+    if (!req->query)
+        return;
+    char *s = req->query;
+    size_t n = strlen(s), o = 0, i = 0;
+    while (i <= n) {
+        size_t end = i + strcspn(s + i, "&");
+        size_t eq = i + strcspn(s + i, "=&");
+        if (end > i) { /* skip empty pieces ("a&&b") */
+            size_t nl, vl = 0;
+            char *name = s + i, *val = eq < end ? s + eq + 1 : s + end;
+            nl = cio__http_pct_decode(name, (eq < end ? eq : end) - i, 1);
+            if (eq < end)
+                vl = cio__http_pct_decode(val, end - eq - 1, 1);
+            memmove(s + o, name, nl);
+            o += nl;
+            s[o++] = 0;
+            memmove(s + o, val, vl);
+            o += vl;
+            s[o++] = 0;
+        }
+        i = end + 1;
+    }
+    req->query_len = o;
+}
+
+const char *cio_http_request_query(cio_http_request *req, const char *name)
+{
+    if (!req || !name)
+        return NULL;
+    if (!req->query_decoded)
+        decode_query(req);
+    if (!req->query)
+        return NULL;
+    const char *s = req->query, *end = req->query + req->query_len;
+    while (s < end) {
+        const char *v = s + strlen(s) + 1;
+        if (strcmp(s, name) == 0)
+            return v;
+        s = v + strlen(v) + 1;
+    }
+    return NULL;
+}
+
+const char *cio_http_request_body(const cio_http_request *req, size_t *len)
+{
+    if (len)
+        *len = req ? req->body_len : 0;
+    return req && req->body_len ? req->body : NULL;
+}
+
+int cio_http_request_read(cio_http_request *req, void *buf, size_t len)
+{
+    if (!req || !req->conn || (!buf && len))
+        return -EINVAL;
+    cio__http_conn *c = req->conn;
+    if (!req->streaming_body) {
+        size_t n = req->body_len - req->body_read;
+        if (n > len)
+            n = len;
+        memcpy(buf, req->body + req->body_read, n);
+        req->body_read += n;
+        return (int)n;
+    }
+    if (len > INT32_MAX)
+        len = INT32_MAX;
+    if (req->want_continue && !c->lost) {
+        req->want_continue = 0;
+        cio__http_write_now(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    }
+    for (;;) {
+        size_t n = cio__http_body_take(c, buf, len);
+        if (n) {
+            req->body_read += n;
+            return (int)n;
+        }
+        if (c->body_err)
+            return c->body_err;
+        if (c->parser.phase == CIO__HTTP_PH_DONE)
+            return 0;
+        if (c->lost)
+            return CIO_EINCOMPLETE;
+        cio_future *f;
+        int rc = cio_future_new(c->srv->loop, &f);
+        if (rc < 0)
+            return rc;
+        cio_future_retain(f);
+        c->wake = f;
+        double tmo = c->srv->opts.body_timeout;
+        rc = cio_wait_for(f, tmo > 0 ? tmo : INFINITY, NULL);
+        if (c->wake == f) {
+            c->wake = NULL;
+            cio_future_release(f);
+        }
+        cio_future_release(f);
+        if (rc == CIO_ECLOSED)
+            return CIO_EINCOMPLETE;
+        if (rc < 0 && rc != CIO_ELIMIT && rc != -EPROTO && rc != CIO_EINCOMPLETE)
+            return rc;
+    }
+}
+
+int cio_http_request_peer(const cio_http_request *req, struct sockaddr *addr, socklen_t *len)
+{
+    if (!req || !req->conn || !addr || !len)
+        return -EINVAL;
+    if (req->conn->lost)
+        return CIO_ECLOSED;
+    return cio_transport_peername(req->conn->t, addr, len);
+}
+
+int cio_http_request_disconnected(const cio_http_request *req)
+{
+    return req && req->conn ? req->conn->lost : 1;
+}

@@ -1,0 +1,76 @@
+/*
+ * notify.c - LISTEN/NOTIFY: the reader (conn.c) hands each notification
+ * to a queue of the connection, and cio_pg_notifications() iterates that
+ * queue.  The queue is made at the first notification or the first call,
+ * whichever comes first, so nothing received before is lost; it is shut
+ * down when the connection is lost (the iteration ends) and freed, with
+ * what it still holds, when the connection is closed.
+ */
+#include "pgint.h"
+
+static void discard(void *item, void *ud)
+{
+    (void)ud;
+    cio_pg_notify_free(item);
+}
+
+static int ensure_queue(cio_pg_conn *c)
+{
+    if (c->notifies)
+        return 0;
+    int rc = cio_queue_new(c->loop, 0, &c->notifies);
+    if (rc < 0)
+        return rc;
+    cio_queue_set_discard(c->notifies, discard, NULL);
+    if (c->broken)
+        cio_queue_shutdown(c->notifies, 0);
+    return 0;
+}
+
+void cio__pg_notify_push(cio_pg_conn *c, PGnotify *n)
+{
+    c->listened = 1;
+    size_t lc = strlen(n->relname) + 1, lp = strlen(n->extra ? n->extra : "") + 1;
+    cio_pg_notify *m = ensure_queue(c) < 0 ? NULL : cio__malloc(sizeof *m + lc + lp);
+    if (m) {
+        char *p = (char *)(m + 1);
+        memcpy(p, n->relname, lc);
+        memcpy(p + lc, n->extra ? n->extra : "", lp);
+        m->channel = p;
+        m->payload = p + lc;
+        m->pid = n->be_pid;
+        if (cio_queue_put_nowait(c->notifies, m) < 0)
+            cio__free(m);
+    } else {
+        cio_log(CIO_LOG_WARNING, "postgres: notification on %s dropped (out of memory)",
+                n->relname);
+    }
+    PQfreemem(n);
+}
+
+void cio__pg_notify_end(cio_pg_conn *c)
+{
+    if (!c->notifies)
+        return;
+    cio_queue_shutdown(c->notifies, 0);
+    if (c->closed) {
+        cio_queue_free(c->notifies);
+        c->notifies = NULL;
+    }
+}
+
+int cio_pg_notifications(cio_pg_conn *c, cio_aiter *out)
+{
+    if (!c || !out)
+        return -EINVAL;
+    int rc = ensure_queue(c);
+    if (rc < 0)
+        return rc;
+    c->listened = 1;
+    return cio_queue_aiter(c->notifies, out);
+}
+
+void cio_pg_notify_free(cio_pg_notify *n)
+{
+    cio__free(n);
+}
