@@ -119,16 +119,11 @@ static struct uring_state *state_of(cio_loop *loop)
 
 static void uring_closing(cio_loop *loop, struct cio__loop_ext *ext)
 {
-    (void)loop;
     CIO_CONTAINER_OF(ext, struct uring_state, ext)->closing = 1;
 }
 
 /* The state is freed by fini, after every extension is gone. */
-static void uring_ext_close(cio_loop *loop, struct cio__loop_ext *ext)
-{
-    (void)loop;
-    (void)ext;
-}
+static void uring_ext_close(cio_loop *loop, struct cio__loop_ext *ext) {}
 
 static int ext_key;
 
@@ -252,18 +247,10 @@ static void cancel_ud(struct uring_state *st, uint64_t ud)
 
 static int is_write(const struct cio__op *op)
 {
-    switch (op->kind) {
-    case CIO__OP_SEND:
-    case CIO__OP_SENDMSG:
-    case CIO__OP_SENDTO:
-    case CIO__OP_WRITE:
-    case CIO__OP_WRITEV:
-    case CIO__OP_CONNECT:
-    case CIO__OP_POLL_OUT:
-        return 1;
-    default:
-        return 0;
-    }
+    const unsigned w = 1u << CIO__OP_SEND | 1u << CIO__OP_SENDMSG | 1u << CIO__OP_SENDTO |
+                       1u << CIO__OP_WRITE | 1u << CIO__OP_WRITEV | 1u << CIO__OP_CONNECT |
+                       1u << CIO__OP_POLL_OUT;
+    return (w >> op->kind) & 1u;
 }
 
 static unsigned clamp_len(size_t len)
@@ -655,20 +642,11 @@ static int uring_wait(cio_loop *loop, int64_t timeout_ns)
     struct io_uring_cqe *cqe;
     if (timeout_ns == 0) {
         /* Just look: enter only if there is something to submit or
-         * deferred completion work to run, and again while what was just
-         * submitted made more (a send on a socketpair completes the
-         * peer's pending recv through task work): "just look" must see
-         * everything that is possible now, as epoll does (the virtual
-         * clock jumps to the next timer when it finds nothing). */
-        for (int round = 0; round < 4; round++) {
-            unsigned kflags = IO_URING_READ_ONCE(*st->ring.sq.kflags);
-            if (!io_uring_sq_ready(&st->ring) && (round || st->taskrun_flag) &&
-                !(kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
-                break;
+         * deferred completion work to run. */
+        unsigned kflags = IO_URING_READ_ONCE(*st->ring.sq.kflags);
+        if (io_uring_sq_ready(&st->ring) || !st->taskrun_flag ||
+            (kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
             rc = io_uring_submit_and_get_events(&st->ring);
-            if (rc < 0)
-                break;
-        }
     } else if (timeout_ns < 0) {
         rc = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, NULL, NULL);
     } else {
@@ -678,9 +656,9 @@ static int uring_wait(cio_loop *loop, int64_t timeout_ns)
     }
     drain(loop, 0);
     /* On the virtual clock a look that finds nothing ready makes time
-     * jump to the next timer: first run what the completions just
-     * queued (a transport's reply to what it received) until nothing
-     * more is immediately possible. */
+     * jump to the next timer: first run what is immediately possible, as
+     * epoll would have (what the submissions completed through task work,
+     * a transport's reply queued by a completion), until nothing is. */
     for (int i = 0; timeout_ns == 0 && loop->virtual_clock && !loop->ready.n && i < 64; i++) {
         unsigned kflags = IO_URING_READ_ONCE(*st->ring.sq.kflags);
         if (!io_uring_sq_ready(&st->ring) && !(kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
