@@ -12,20 +12,24 @@ connections and reports the server's RSS growth per connection.
 Servers: cio (raw socket operations, streams, and transports with a
 protocol; bench/net/cio_net.c when built), libuv (bench/peers/net_libuv.c), asyncio and uvloop with protocols
 and with streams (bench/peers/net_asyncio.py), Go (bench/peers/net_go.go).
+cio's servers run on epoll by name; cio-uring (sockets) and
+cio-transport-uring are the same servers on the io_uring backend
+(CIO_BACKEND, set by drive.py).
 """
 import os
 
 from lib import PY, ROOT, Bench
 
 DRIVE = [PY, os.path.join(ROOT, "bench", "net", "drive.py")]
-SERVERS = ["cio-sock", "cio-streams", "cio-transport", "libuv", "asyncio-protocol", "asyncio-streams",
+SERVERS = ["cio-sock", "cio-streams", "cio-transport", "cio-uring", "cio-transport-uring",
+           "libuv", "asyncio-protocol", "asyncio-streams",
            "uvloop-protocol", "uvloop-streams", "go"]
 
 CONTENDERS = {s: DRIVE + [s] for s in SERVERS}
 # lib.py's ratios compare every peer with the contender named "cio".
 CONTENDERS["cio"] = DRIVE + ["cio-sock"]
 CONTENDERS.pop("cio-sock")
-PEERS = ["cio", "cio-streams", "cio-transport", "libuv", "asyncio-protocol", "asyncio-streams",
+PEERS = ["cio", "cio-streams", "cio-transport", "cio-uring", "cio-transport-uring", "libuv", "asyncio-protocol", "asyncio-streams",
          "uvloop-protocol", "uvloop-streams", "go"]
 
 BENCHES = [

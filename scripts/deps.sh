@@ -7,7 +7,7 @@ set -euo pipefail
 what=${1:-build}
 
 need_cmds=(cmake:cmake cc:gcc make:make pkg-config:pkg-config)
-need_pkgs=(libssl-dev zlib1g-dev libcjson-dev ca-certificates libpq-dev)
+need_pkgs=(libssl-dev zlib1g-dev libcjson-dev liburing-dev ca-certificates libpq-dev)
 case "$what" in
   test)  need_cmds+=(/usr/bin/python3:python3 curl:curl openssl:openssl valgrind:valgrind clang:clang)
          need_pkgs+=(libclang-rt-14-dev postgresql-15 python3-aiohttp python3-h11 python3-websockets

@@ -35,9 +35,20 @@ typedef void cio_callback_fn(void *arg);
  * CIO_DEBUG is set to a non-empty value other than "0" (read once per
  * process, at cio's first use of it: set it before any cio call).
  * Errors: -ENOMEM, -EMFILE/-ENFILE (epoll or eventfd), -EINVAL (out NULL).
+ * The I/O backend is io_uring or epoll: see cio_loop_backend_name().
  * The caller owns the loop: cio_loop_close() then cio_loop_free().
  */
 CIO_EXTERN int cio_loop_new(cio_loop **out);
+
+/*
+ * The name of the I/O backend the loop waits with: "io_uring" or "epoll"
+ * (a static string).  cio_loop_new() takes io_uring where the library was
+ * built with it (liburing) and the kernel allows it, else epoll; the
+ * environment variable CIO_BACKEND ("epoll" or "io_uring") chooses, and a
+ * backend that cannot start falls back to epoll with a logged warning.
+ * NULL for a NULL or closed loop.  Never fails, never suspends.
+ */
+CIO_EXTERN const char *cio_loop_backend_name(const cio_loop *loop);
 
 /*
  * Closes the loop: drops pending callbacks and timers, frees the poller and

@@ -125,9 +125,16 @@ struct cio__io_backend {
     /* fd is being closed or handed away: end its pending ops with -EBADF
      * and drop its registration. */
     void (*forget)(cio_loop *loop, int fd, struct cio__fd *f);
+    /* 1 on a completion backend (io_uring), where an op is a submission
+     * handed over with the loop's next wait: a caller that would try the
+     * syscall itself first (a transport's write) saves it by queueing. */
+    uint8_t completion;
 };
 
 extern const struct cio__io_backend cio__io_epoll;
+#ifdef CIO_HAVE_URING
+extern const struct cio__io_backend cio__io_uring;
+#endif
 
 /* The I/O layer's state of a loop (loop->io). */
 struct cio__io {
@@ -168,6 +175,14 @@ void cio__fd_dispatch_callbacks(cio_loop *loop, int fd, struct cio__fd *f, uint3
 static inline int cio__io_submit(cio_loop *loop, struct cio__op *op)
 {
     return cio__io_of(loop)->backend->submit(loop, op);
+}
+
+/* Whether loop's backend completes ops itself (io_uring): see
+ * cio__io_backend.completion. */
+static inline int cio__io_completion(cio_loop *loop)
+{
+    struct cio__io *io = cio__io_of(loop);
+    return io && io->backend->completion; /* (none once the loop closed) */
 }
 
 /* Asks a pending op to end with code (-ECANCELED, -ETIMEDOUT).  It still

@@ -479,7 +479,11 @@ static int sock_writelines(cio_transport *bt, const struct iovec *iov, int iovcn
     if (!total)
         return 0;
     size_t sent = 0;
-    if (!t->wbuf.size && !t->writing) {
+    /* On a completion backend the bytes are queued and go with the loop's
+     * next io_uring_enter, as one sendmsg submission for everything
+     * written until then: trying sendmsg here would cost a syscall per
+     * write. */
+    if (!t->wbuf.size && !t->writing && !cio__io_completion(t->b.loop)) {
         int cnt = iovcnt < 1024 ? iovcnt : 1024;
         struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
         ssize_t n;
