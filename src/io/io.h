@@ -92,6 +92,12 @@ struct cio__op {
     int cancel_code;           /* what a cancelled op ends with */
     struct cio__waiter *waiter; /* woken with res when a pending op ends */
     struct cio__op *next;      /* the backend's lists */
+    /* A completion backend's storage while the op is pending: the msghdr
+     * (and its one iovec) that sendmsg/recvmsg submissions point to, so
+     * submitting an op never allocates (a failed allocation would drop a
+     * datagram the caller was told was sent). */
+    struct msghdr msg;
+    struct iovec iov1;
 };
 
 /* A descriptor's slot: its callbacks and pending operations. */

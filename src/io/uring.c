@@ -8,8 +8,8 @@
  * io_uring_enter that waits for the next completions, with the timer
  * heap's deadline as its timeout.  The SQE stays in the SQ (user memory)
  * until that enter: so does everything it points to, and ops whose
- * arguments need a struct msghdr (sendmsg, sendto, recvfrom) get one from
- * a free list of struct ureq, reached through op->next while pending.
+ * arguments need a struct msghdr (sendmsg, sendto, recvfrom) use the one
+ * inside the op (op->msg), so a submission never allocates.
  * An op ends only with its own CQE: cancelling (IORING_OP_ASYNC_CANCEL
  * keyed on the op) or forgetting the descriptor only asks, and the op's
  * buffers belong to the kernel until then.  A cancelled op that was not
@@ -80,13 +80,6 @@ enum {
 #define IORING_SETUP_DEFER_TASKRUN (1U << 13)
 #endif
 
-/* The storage a msghdr-based op needs while pending. */
-struct ureq {
-    struct msghdr msg;         /* what the kernel reads at issue */
-    struct iovec iov;          /* sendto/recvfrom: the one buffer */
-    struct ureq *next;         /* free list */
-};
-
 /* A descriptor's readiness callbacks' poll request. */
 struct watch {
     int fd;
@@ -102,7 +95,6 @@ struct uring_state {
     struct cio__loop_ext ext;  /* on_closing: cancels become synchronous */
     struct watch **watch;      /* by fd: callbacks' poll requests */
     size_t nwatch_slots;
-    struct ureq *free_reqs;    /* recycled msghdr storage */
     size_t inflight;           /* ops and watch polls the kernel holds */
     struct cio__op *awaited[AWAIT_MAX]; /* closing: ops waited for */
     uint8_t enabled;           /* ring enabled (first enter done) */
@@ -258,33 +250,10 @@ static unsigned clamp_len(size_t len)
     return len > INT32_MAX ? (unsigned)INT32_MAX : (unsigned)len;
 }
 
-static struct ureq *req_get(struct uring_state *st)
-{
-    struct ureq *r = st->free_reqs;
-    if (r)
-        st->free_reqs = r->next;
-    else if (!(r = cio__malloc(sizeof *r)))
-        return NULL;
-    memset(r, 0, sizeof *r);
-    return r;
-}
-
-static void req_put(struct uring_state *st, struct ureq *r)
-{
-    r->next = st->free_reqs;
-    st->free_reqs = r;
-}
-
-/* The msghdr storage of a pending op lives behind op->next. */
-static struct ureq *req_of(struct cio__op *op)
-{
-    return (struct ureq *)(void *)op->next;
-}
-
 /* Fills sqe for op; 0 or -errno (nothing queued then). */
 static int prep_op(struct uring_state *st, struct io_uring_sqe *sqe, struct cio__op *op)
 {
-    struct ureq *r;
+    struct msghdr *m = &op->msg;
     op->next = NULL;
     switch (op->kind) {
     case CIO__OP_RECV:
@@ -320,28 +289,26 @@ static int prep_op(struct uring_state *st, struct io_uring_sqe *sqe, struct cio_
     case CIO__OP_RECVFROM:
         if (op->iovcnt < 0 && op->kind == CIO__OP_SENDMSG)
             return -EINVAL;
-        if (!(r = req_get(st)))
-            return -ENOMEM;
-        r->msg.msg_name = op->addr;
-        r->msg.msg_namelen = op->kind == CIO__OP_RECVFROM
+        memset(m, 0, sizeof *m);
+        m->msg_name = op->addr;
+        m->msg_namelen = op->kind == CIO__OP_RECVFROM
                                  ? (op->addr && op->addrlen ? *op->addrlen : 0)
                                  : (op->addr ? op->addrlen_in : 0);
         if (op->kind == CIO__OP_SENDMSG) {
-            r->msg.msg_iov = (struct iovec *)op->iov;
-            r->msg.msg_iovlen = (size_t)op->iovcnt;
+            m->msg_iov = (struct iovec *)op->iov;
+            m->msg_iovlen = (size_t)op->iovcnt;
         } else {
-            r->iov = (struct iovec){.iov_base = op->buf, .iov_len = op->len};
-            r->msg.msg_iov = &r->iov;
-            r->msg.msg_iovlen = 1;
+            op->iov1 = (struct iovec){.iov_base = op->buf, .iov_len = op->len};
+            m->msg_iov = &op->iov1;
+            m->msg_iovlen = 1;
         }
         if (op->kind == CIO__OP_RECVFROM) {
             if (!op->addr)
-                r->msg.msg_name = NULL;
-            io_uring_prep_recvmsg(sqe, op->fd, &r->msg, (unsigned)op->flags);
+                m->msg_name = NULL;
+            io_uring_prep_recvmsg(sqe, op->fd, m, (unsigned)op->flags);
         } else {
-            io_uring_prep_sendmsg(sqe, op->fd, &r->msg, (unsigned)(op->flags | MSG_NOSIGNAL));
+            io_uring_prep_sendmsg(sqe, op->fd, m, (unsigned)(op->flags | MSG_NOSIGNAL));
         }
-        op->next = (struct cio__op *)(void *)r;
         break;
     default:
         return -EINVAL;
@@ -350,12 +317,45 @@ static int prep_op(struct uring_state *st, struct io_uring_sqe *sqe, struct cio_
     return 0;
 }
 
+/* CIO__OPF_NOWAIT: the syscall itself, now (a ring submission would
+ * only complete at the loop's next enter).  Its result, -EAGAIN if the
+ * descriptor is not ready. */
+static int try_now(struct cio__op *op)
+{
+    ssize_t n;
+    do {
+        switch (op->kind) {
+        case CIO__OP_RECV:
+            n = recv(op->fd, op->buf, op->len, op->flags | MSG_DONTWAIT);
+            break;
+        case CIO__OP_SEND:
+            n = send(op->fd, op->buf, op->len, op->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+            break;
+        case CIO__OP_READ:
+            n = read(op->fd, op->buf, op->len);
+            break;
+        case CIO__OP_WRITE:
+            n = write(op->fd, op->buf, op->len);
+            break;
+        default:
+            return -EINVAL; /* io.h: NOWAIT is for plain reads and writes */
+        }
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
 static int uring_submit(cio_loop *loop, struct cio__op *op)
 {
     struct uring_state *st = state_of(loop);
     struct cio__io *io = cio__io_of(loop);
     if (CIO_UNLIKELY(st->dying) || op->fd < 0) {
         op->res = -EBADF;
+        return 0;
+    }
+    if (op->opflags & CIO__OPF_NOWAIT) {
+        op->res = try_now(op);
         return 0;
     }
     /* A number beyond the slot table may be anything: do not size the
@@ -443,13 +443,12 @@ static void uring_cancel(cio_loop *loop, struct cio__op *op, int code)
 static void op_done(cio_loop *loop, struct cio__op *op, int res)
 {
     struct uring_state *st = state_of(loop);
-    struct ureq *r = req_of(op);
     if (op->state == CIO__OPS_CANCELLING && (res == -ECANCELED || res == -EINTR))
         res = op->cancel_code;
     switch (op->kind) {
     case CIO__OP_RECVFROM:
         if (res >= 0 && op->addrlen)
-            *op->addrlen = op->addr ? r->msg.msg_namelen : 0;
+            *op->addrlen = op->addr ? op->msg.msg_namelen : 0;
         break;
     case CIO__OP_POLL_IN:
     case CIO__OP_POLL_OUT:
@@ -459,8 +458,6 @@ static void op_done(cio_loop *loop, struct cio__op *op, int res)
     default:
         break;
     }
-    if (r)
-        req_put(st, r);
     op->next = NULL;
     struct cio__fd *f = cio__fd_slot(loop, op->fd, 0);
     if (f && f->rd_op == op)
@@ -785,11 +782,6 @@ static void uring_fini(cio_loop *loop)
         for (size_t fd = 0; fd < st->nwatch_slots; fd++)
             cio__free(st->watch[fd]);
         cio__free(st->watch);
-        while (st->free_reqs) {
-            struct ureq *r = st->free_reqs;
-            st->free_reqs = r->next;
-            cio__free(r);
-        }
         cio__free(st);
     }
     cio__free(io->fds);

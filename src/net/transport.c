@@ -479,11 +479,10 @@ static int sock_writelines(cio_transport *bt, const struct iovec *iov, int iovcn
     if (!total)
         return 0;
     size_t sent = 0;
-    /* On a completion backend the bytes are queued and go with the loop's
-     * next io_uring_enter, as one sendmsg submission for everything
-     * written until then: trying sendmsg here would cost a syscall per
-     * write. */
-    if (!t->wbuf.size && !t->writing && !cio__io_completion(t->b.loop)) {
+    /* Sent at once on every backend, so a write reports a reset the same
+     * way on epoll and io_uring (queueing it for the ring's next enter
+     * would save the syscall but delay the error; see docs/benchmarks.md). */
+    if (!t->wbuf.size && !t->writing) {
         int cnt = iovcnt < 1024 ? iovcnt : 1024;
         struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
         ssize_t n;
