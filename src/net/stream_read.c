@@ -18,13 +18,9 @@
 
 /* ---- the buffer ------------------------------------------------------------- */
 
-int cio__stream_room(cio_stream *s, size_t want)
+int cio__stream_room_grow(cio_stream *s, size_t want)
 {
-    size_t used = cio__stream_buffered(s);
-    if (!used)
-        s->rstart = s->rend = 0;
-    if (s->rcap - s->rend >= want)
-        return 0;
+    size_t used = cio__stream_buffered(s); /* (cio__stream_room reset an empty one) */
     if (s->rstart && s->rcap - used >= want) {
         memmove(s->rbuf, s->rbuf + s->rstart, used);
         s->rstart = 0;
