@@ -321,8 +321,9 @@ static void read_step(struct sock *t)
         fail(t, rc);
         return;
     }
-    if (!want_read(t))
-        return; /* get_buffer closed or paused */
+    if (t->closing || t->fl.rpaused)
+        return; /* get_buffer closed (or aborted) or paused: the rest of
+                   want_read is the transport's own, not changed by it */
     /* Field by field: a compound literal would clear the whole op (its
      * iov, addr... fields, unused by a receive) on every read. */
     t->rop.kind = CIO__OP_RECV;
