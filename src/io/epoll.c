@@ -90,13 +90,13 @@ static void epoll_fini(cio_loop *loop)
     loop->io = NULL;
 }
 
+_Static_assert(CIO__IO_IN == EPOLLIN && CIO__IO_OUT == EPOLLOUT && CIO__IO_ERR == EPOLLERR &&
+                   CIO__IO_HUP == EPOLLHUP && CIO__IO_RDHUP == EPOLLRDHUP,
+               "io.h's readiness bits are epoll's");
+
 static uint32_t from_epoll(uint32_t ev)
 {
-    return ((ev & EPOLLIN) ? (uint32_t)CIO__IO_IN : 0u) |
-           ((ev & EPOLLOUT) ? (uint32_t)CIO__IO_OUT : 0u) |
-           ((ev & EPOLLERR) ? (uint32_t)CIO__IO_ERR : 0u) |
-           ((ev & EPOLLHUP) ? (uint32_t)CIO__IO_HUP : 0u) |
-           ((ev & EPOLLRDHUP) ? (uint32_t)CIO__IO_RDHUP : 0u);
+    return ev & (uint32_t)(CIO__IO_IN | CIO__IO_OUT | CIO__IO_ERR | CIO__IO_HUP | CIO__IO_RDHUP);
 }
 
 /* ---- operations --------------------------------------------------------- */
@@ -244,17 +244,25 @@ static int try_op(struct cio__fd *f, struct cio__op *op, int first)
 
 static int epoll_update(cio_loop *loop, int fd, struct cio__fd *f);
 
-/* Ends a waiting op with res and wakes its waiter. */
-static void complete(cio_loop *loop, struct cio__fd *f, struct cio__op *op, int res)
+/* Ends the op waiting in *slot (f's rd_op or wr_op) with res and wakes
+ * its waiter. */
+static inline void complete_slot(cio_loop *loop, struct cio__op **slot, int res)
 {
-    if (f->rd_op == op)
-        f->rd_op = NULL;
-    else if (f->wr_op == op)
-        f->wr_op = NULL;
+    struct cio__op *op = *slot;
+    *slot = NULL;
     loop->nwatch--;
     op->state = CIO__OPS_IDLE;
     op->res = res;
     op->waiter->wake(op->waiter, res);
+}
+
+/* Ends a waiting op of f with res and wakes its waiter. */
+static void complete(cio_loop *loop, struct cio__fd *f, struct cio__op *op, int res)
+{
+    if (f->rd_op == op)
+        complete_slot(loop, &f->rd_op, res);
+    else if (f->wr_op == op)
+        complete_slot(loop, &f->wr_op, res);
 }
 
 /* Leaves op waiting in its slot of f (ops mode) for the next edge: 1,
@@ -327,7 +335,7 @@ static void dispatch_ops(cio_loop *loop, struct cio__fd *f, uint32_t ev)
     if (op && (ev & READ_BITS)) {
         int r = op->kind == CIO__OP_RECV ? try_recv(f, op) : try_op(f, op, 0);
         if (r != WOULD_BLOCK)
-            complete(loop, f, op, r);
+            complete_slot(loop, &f->rd_op, r);
         else
             f->ready &= ~(uint32_t)CIO__IO_IN;
     }
@@ -335,7 +343,7 @@ static void dispatch_ops(cio_loop *loop, struct cio__fd *f, uint32_t ev)
     if (op && (ev & WRITE_BITS)) {
         int r = try_op(f, op, 0);
         if (r != WOULD_BLOCK)
-            complete(loop, f, op, r);
+            complete_slot(loop, &f->wr_op, r);
         else
             f->ready &= ~(uint32_t)CIO__IO_OUT;
     }
