@@ -90,8 +90,9 @@ static void epoll_fini(cio_loop *loop)
     loop->io = NULL;
 }
 
-_Static_assert(CIO__IO_IN == EPOLLIN && CIO__IO_OUT == EPOLLOUT && CIO__IO_ERR == EPOLLERR &&
-                   CIO__IO_HUP == EPOLLHUP && CIO__IO_RDHUP == EPOLLRDHUP,
+_Static_assert((int)CIO__IO_IN == (int)EPOLLIN && (int)CIO__IO_OUT == (int)EPOLLOUT &&
+                   (int)CIO__IO_ERR == (int)EPOLLERR && (int)CIO__IO_HUP == (int)EPOLLHUP &&
+                   (int)CIO__IO_RDHUP == (int)EPOLLRDHUP,
                "io.h's readiness bits are epoll's");
 
 static uint32_t from_epoll(uint32_t ev)
