@@ -73,7 +73,7 @@ static size_t take(cio_stream *s, void *buf, size_t n)
  * stream is closed, -ECANCELED / -ETIMEDOUT (nothing is lost: bytes that
  * arrive meanwhile stay buffered).  Suspends.
  */
-static int more(cio_stream *s)
+static inline __attribute__((always_inline)) int more_inline(cio_stream *s)
 {
     if (s->kind == CIO__STREAM_WRITE_PIPE)
         return -EBADF; /* a pipe's write end, as read(2) says */
@@ -103,6 +103,14 @@ static int more(cio_stream *s)
     }
 }
 
+/* more() for the calls that wait in a loop; cio_stream_read, which waits
+ * once per call when it waits at all (the echo's every read), has it
+ * inline. */
+static int more(cio_stream *s)
+{
+    return more_inline(s);
+}
+
 /* ---- the StreamReader calls -------------------------------------------------- */
 
 int cio_stream_read(cio_stream *s, void *buf, size_t n)
@@ -114,7 +122,7 @@ int cio_stream_read(cio_stream *s, void *buf, size_t n)
     if (!n)
         return 0;
     if (!cio__stream_buffered(s)) {
-        int r = more(s);
+        int r = more_inline(s);
         if (r <= 0)
             return r;
     }
