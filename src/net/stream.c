@@ -368,7 +368,10 @@ int cio_stream_write(cio_stream *s, const void *buf, size_t len)
 {
     if (s && s->t && len && buf && !s->werr && !s->closing && !s->eof_wanted &&
         s->kind != CIO__STREAM_READ_PIPE) {
-        int rc = cio_transport_write(s->t, buf, len); /* the common case */
+        /* The common case: straight to the kind's write when it has one
+         * (cio_transport_write's own checks are this function's). */
+        int rc = s->t->vt->write ? s->t->vt->write(s->t, buf, len)
+                                 : cio_transport_write(s->t, buf, len);
         return rc < 0 ? write_failed(s, rc) : 0;
     }
     struct iovec v = {(void *)buf, len};
