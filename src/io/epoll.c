@@ -90,13 +90,14 @@ static void epoll_fini(cio_loop *loop)
     loop->io = NULL;
 }
 
+_Static_assert((int)CIO__IO_IN == (int)EPOLLIN && (int)CIO__IO_OUT == (int)EPOLLOUT &&
+                   (int)CIO__IO_ERR == (int)EPOLLERR && (int)CIO__IO_HUP == (int)EPOLLHUP &&
+                   (int)CIO__IO_RDHUP == (int)EPOLLRDHUP,
+               "io.h's readiness bits are epoll's");
+
 static uint32_t from_epoll(uint32_t ev)
 {
-    return ((ev & EPOLLIN) ? (uint32_t)CIO__IO_IN : 0u) |
-           ((ev & EPOLLOUT) ? (uint32_t)CIO__IO_OUT : 0u) |
-           ((ev & EPOLLERR) ? (uint32_t)CIO__IO_ERR : 0u) |
-           ((ev & EPOLLHUP) ? (uint32_t)CIO__IO_HUP : 0u) |
-           ((ev & EPOLLRDHUP) ? (uint32_t)CIO__IO_RDHUP : 0u);
+    return ev & (uint32_t)(CIO__IO_IN | CIO__IO_OUT | CIO__IO_ERR | CIO__IO_HUP | CIO__IO_RDHUP);
 }
 
 /* ---- operations --------------------------------------------------------- */
@@ -108,26 +109,22 @@ static uint32_t from_epoll(uint32_t ev)
 /* Result of trying an op's syscall once that means "wait for an edge". */
 #define WOULD_BLOCK INT32_MIN
 
+/* The kinds that write (a bit per enum cio__op_kind): a table, not a
+ * switch, as every submit asks. */
+#define WRITE_KINDS                                                                   \
+    ((1u << CIO__OP_SEND) | (1u << CIO__OP_SENDMSG) | (1u << CIO__OP_SENDTO) |         \
+     (1u << CIO__OP_WRITE) | (1u << CIO__OP_WRITEV) | (1u << CIO__OP_CONNECT) |        \
+     (1u << CIO__OP_POLL_OUT))
+
 static int is_write(const struct cio__op *op)
 {
-    switch (op->kind) {
-    case CIO__OP_SEND:
-    case CIO__OP_SENDMSG:
-    case CIO__OP_SENDTO:
-    case CIO__OP_WRITE:
-    case CIO__OP_WRITEV:
-    case CIO__OP_CONNECT:
-    case CIO__OP_POLL_OUT:
-        return 1;
-    default:
-        return 0;
-    }
+    return (WRITE_KINDS >> op->kind) & 1u;
 }
 
 /* A receive of a byte stream: a short one means drained. */
 static int is_stream_read(const struct cio__op *op)
 {
-    return (op->kind == CIO__OP_RECV || op->kind == CIO__OP_READ) && op->len &&
+    return (((1u << CIO__OP_RECV) | (1u << CIO__OP_READ)) >> op->kind & 1u) && op->len &&
            !(op->flags & MSG_PEEK);
 }
 
@@ -143,6 +140,29 @@ static int ready_now(int fd, int write)
     return poll(&p, 1, 0) > 0;
 }
 
+/* A stream read returned n of its len bytes: a short one (> 0) used the
+ * readiness up, so the next read of an ops-mode slot waits for an edge. */
+static void note_read(struct cio__fd *f, const struct cio__op *op, ssize_t n)
+{
+    if (n > 0 && (size_t)n < op->len && f && f->mode == CIO__FD_OPS && op->len &&
+        !(op->flags & MSG_PEEK))
+        f->ready &= ~(uint32_t)CIO__IO_IN;
+}
+
+/* try_op for a RECV, the op of every stream's read: small enough to be
+ * inlined where an edge retries it. */
+static inline int try_recv(struct cio__fd *f, struct cio__op *op)
+{
+    ssize_t n;
+    do
+        n = recv(op->fd, op->buf, op->len, op->flags | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? WOULD_BLOCK : -errno;
+    note_read(f, op, n);
+    return clamp(n);
+}
+
 /* Tries op's syscall once: its result, or WOULD_BLOCK. */
 static int try_op(struct cio__fd *f, struct cio__op *op, int first)
 {
@@ -150,8 +170,7 @@ static int try_op(struct cio__fd *f, struct cio__op *op, int first)
     for (;;) {
         switch (op->kind) {
         case CIO__OP_RECV:
-            n = recv(op->fd, op->buf, op->len, op->flags | MSG_DONTWAIT);
-            break;
+            return try_recv(f, op);
         case CIO__OP_RECVFROM:
             n = recvfrom(op->fd, op->buf, op->len, op->flags | MSG_DONTWAIT, op->addr,
                          op->addrlen);
@@ -219,47 +238,68 @@ static int try_op(struct cio__fd *f, struct cio__op *op, int first)
             return WOULD_BLOCK;
         return -e;
     }
-    if (f && f->mode == CIO__FD_OPS && is_stream_read(op) && n > 0 && (size_t)n < op->len)
-        f->ready &= ~(uint32_t)CIO__IO_IN;
+    if (op->kind == CIO__OP_READ)
+        note_read(f, op, n);
     return clamp(n);
 }
 
 static int epoll_update(cio_loop *loop, int fd, struct cio__fd *f);
 
-/* Ends a waiting op with res and wakes its waiter. */
-static void complete(cio_loop *loop, struct cio__fd *f, struct cio__op *op, int res)
+/* Ends the op waiting in *slot (f's rd_op or wr_op) with res and wakes
+ * its waiter. */
+static inline void complete_slot(cio_loop *loop, struct cio__op **slot, int res)
 {
-    if (f->rd_op == op)
-        f->rd_op = NULL;
-    else if (f->wr_op == op)
-        f->wr_op = NULL;
+    struct cio__op *op = *slot;
+    *slot = NULL;
     loop->nwatch--;
     op->state = CIO__OPS_IDLE;
     op->res = res;
     op->waiter->wake(op->waiter, res);
 }
 
-static int epoll_submit(cio_loop *loop, struct cio__op *op)
+/* Ends a waiting op of f with res and wakes its waiter. */
+static void complete(cio_loop *loop, struct cio__fd *f, struct cio__op *op, int res)
+{
+    if (f->rd_op == op)
+        complete_slot(loop, &f->rd_op, res);
+    else if (f->wr_op == op)
+        complete_slot(loop, &f->wr_op, res);
+}
+
+/* Leaves op waiting in its slot of f (ops mode) for the next edge: 1,
+ * or 0 with -EBUSY when another op waits there already. */
+static inline int wait_edge(cio_loop *loop, struct cio__fd *f, struct cio__op *op, int w)
+{
+    struct cio__op **slot = w ? &f->wr_op : &f->rd_op;
+    if (*slot) {
+        op->res = -EBUSY;
+        return 0;
+    }
+    f->ready &= ~(w ? (uint32_t)CIO__IO_OUT : (uint32_t)CIO__IO_IN);
+    *slot = op;
+    op->state = CIO__OPS_PENDING;
+    loop->nwatch++;
+    return 1;
+}
+
+/* epoll_submit's every case but a known-drained read: try the syscall,
+ * then wait for an edge (registering fd on its first op). */
+static __attribute__((noinline)) int submit_try(cio_loop *loop, struct cio__fd *f,
+                                                struct cio__op *op)
 {
     int w = is_write(op);
-    struct cio__fd *f = cio__fd_slot(loop, op->fd, 0);
-    /* Known drained (registered, and no read edge since readiness was
-     * last used up): wait for the edge without a syscall. */
-    int skip = !w && is_stream_read(op) && f && f->mode == CIO__FD_OPS && f->events &&
-               !(f->ready & READ_BITS) && !(op->opflags & CIO__OPF_NOWAIT);
-    if (!skip) {
-        int r = try_op(f, op, 1);
-        if (r != WOULD_BLOCK || (op->opflags & CIO__OPF_NOWAIT)) {
-            op->res = r == WOULD_BLOCK ? -EAGAIN : r;
-            return 0;
-        }
+    int r = op->kind == CIO__OP_RECV ? try_recv(f, op) : try_op(f, op, 1);
+    if (r != WOULD_BLOCK || (op->opflags & CIO__OPF_NOWAIT)) {
+        op->res = r == WOULD_BLOCK ? -EAGAIN : r;
+        return 0;
     }
+    if (f && f->mode == CIO__FD_OPS)
+        return wait_edge(loop, f, op, w); /* registered already */
     if (op->fd < 0 || !(f = cio__fd_slot(loop, op->fd, 1))) {
         op->res = op->fd < 0 ? -EBADF : -ENOMEM;
         return 0;
     }
-    struct cio__op **slot = w ? &f->wr_op : &f->rd_op;
-    if (f->mode == CIO__FD_CALLBACKS || *slot) {
+    if (f->mode == CIO__FD_CALLBACKS) {
         op->res = -EBUSY;
         return 0;
     }
@@ -272,11 +312,20 @@ static int epoll_submit(cio_loop *loop, struct cio__op *op)
             return 0;
         }
     }
-    f->ready &= ~(w ? (uint32_t)CIO__IO_OUT : (uint32_t)CIO__IO_IN);
-    *slot = op;
-    op->state = CIO__OPS_PENDING;
-    loop->nwatch++;
-    return 1;
+    return wait_edge(loop, f, op, w);
+}
+
+static int epoll_submit(cio_loop *loop, struct cio__op *op)
+{
+    struct cio__fd *f = cio__fd_slot(loop, op->fd, 0);
+    /* Known drained - registered, and no read edge since readiness was
+     * last used up: wait for the edge without a syscall.  The common
+     * case of a stream's reads, so the only one handled here, where the
+     * rest costs nothing. */
+    if (CIO_LIKELY(f && f->mode == CIO__FD_OPS) && !(f->ready & READ_BITS) &&
+        !(op->opflags & CIO__OPF_NOWAIT) && is_stream_read(op))
+        return wait_edge(loop, f, op, 0);
+    return submit_try(loop, f, op);
 }
 
 /* An edge: retry the waiting ops it concerns. */
@@ -285,9 +334,9 @@ static void dispatch_ops(cio_loop *loop, struct cio__fd *f, uint32_t ev)
     f->ready |= ev;
     struct cio__op *op = f->rd_op;
     if (op && (ev & READ_BITS)) {
-        int r = try_op(f, op, 0);
+        int r = op->kind == CIO__OP_RECV ? try_recv(f, op) : try_op(f, op, 0);
         if (r != WOULD_BLOCK)
-            complete(loop, f, op, r);
+            complete_slot(loop, &f->rd_op, r);
         else
             f->ready &= ~(uint32_t)CIO__IO_IN;
     }
@@ -295,7 +344,7 @@ static void dispatch_ops(cio_loop *loop, struct cio__fd *f, uint32_t ev)
     if (op && (ev & WRITE_BITS)) {
         int r = try_op(f, op, 0);
         if (r != WOULD_BLOCK)
-            complete(loop, f, op, r);
+            complete_slot(loop, &f->wr_op, r);
         else
             f->ready &= ~(uint32_t)CIO__IO_OUT;
     }

@@ -32,13 +32,17 @@
 
 #include "../loop/loop.h"
 
-/* Readiness bits of the I/O layer: backends translate their own. */
+/* Readiness bits of the I/O layer: backends translate their own.  The
+ * values are Linux's poll(2) bits (POLLIN, POLLOUT, POLLERR, POLLHUP,
+ * POLLRDHUP), which epoll's and io_uring's poll results share, so a
+ * backend translates with a mask (each checks the equality at compile
+ * time) - done for every event. */
 enum {
-    CIO__IO_IN = 1 << 0,       /* readable (or a connection to accept) */
-    CIO__IO_OUT = 1 << 1,      /* writable */
-    CIO__IO_ERR = 1 << 2,      /* error pending on the descriptor */
-    CIO__IO_HUP = 1 << 3,      /* both directions hung up */
-    CIO__IO_RDHUP = 1 << 4     /* peer shut down its writing side */
+    CIO__IO_IN = 0x001,        /* readable (or a connection to accept) */
+    CIO__IO_OUT = 0x004,       /* writable */
+    CIO__IO_ERR = 0x008,       /* error pending on the descriptor */
+    CIO__IO_HUP = 0x010,       /* both directions hung up */
+    CIO__IO_RDHUP = 0x2000     /* peer shut down its writing side */
 };
 
 enum cio__op_kind {

@@ -368,17 +368,21 @@ int cio_stream_write(cio_stream *s, const void *buf, size_t len)
 {
     if (s && s->t && len && buf && !s->werr && !s->closing && !s->eof_wanted &&
         s->kind != CIO__STREAM_READ_PIPE) {
-        int rc = cio_transport_write(s->t, buf, len); /* the common case */
+        /* The common case: straight to the kind's write when it has one
+         * (cio_transport_write's own checks are this function's). */
+        int rc = s->t->vt->write ? s->t->vt->write(s->t, buf, len)
+                                 : cio_transport_write(s->t, buf, len);
         return rc < 0 ? write_failed(s, rc) : 0;
     }
     struct iovec v = {(void *)buf, len};
     return cio_stream_writelines(s, &v, 1);
 }
 
-int cio_stream_drain(cio_stream *s)
+/* drain's every case but the common one (see cio_stream_drain). */
+static __attribute__((noinline)) int drain_wait(cio_stream *s)
 {
     if (!s)
-        return cio__bad_arg(cio__running_loop, __func__, "stream is NULL");
+        return cio__bad_arg(cio__running_loop, "cio_stream_drain", "stream is NULL");
     cio_task *t = cio__current();
     if (!t)
         return CIO_ENOTASK;
@@ -393,6 +397,17 @@ int cio_stream_drain(cio_stream *s)
         if ((rc = cio__stream_park(s, &s->writers, t)) < 0)
             return rc;
     }
+}
+
+int cio_stream_drain(cio_stream *s)
+{
+    /* The common case - a task, no cancellation, no error, writing not
+     * paused, not closing - answers 0 here, as drain_wait's first round
+     * would, with no frame to set up. */
+    cio_task *t = cio__current();
+    if (CIO_LIKELY(s && t && !cio__checkpoint(t) && !s->werr && !s->paused && !s->closing))
+        return 0;
+    return drain_wait(s);
 }
 
 int cio_stream_write_eof(cio_stream *s)

@@ -101,9 +101,18 @@ int cio__stream_park(cio_stream *s, struct cio__waitq *q, cio_task *t);
 static inline int cio__stream_closed(const cio_stream *s) { return !s->t || s->lost; }
 
 /* stream_read.c: bytes buffered; makes room for want more bytes at the
- * end of the buffer (compacting or growing it): 0 or -ENOMEM. */
+ * end of the buffer (compacting or growing it, out of line in
+ * cio__stream_room_grow): 0 or -ENOMEM. */
 static inline size_t cio__stream_buffered(const cio_stream *s) { return s->rend - s->rstart; }
-int cio__stream_room(cio_stream *s, size_t want);
+int cio__stream_room_grow(cio_stream *s, size_t want);
+static inline int cio__stream_room(cio_stream *s, size_t want)
+{
+    if (s->rstart == s->rend) /* empty: the whole buffer is free again */
+        s->rstart = s->rend = 0;
+    if (CIO_LIKELY(s->rcap - s->rend >= want))
+        return 0; /* the common case, inline: the receive after a read */
+    return cio__stream_room_grow(s, want);
+}
 
 /* stream_tls.c: a TLS stream over connected socket fd: a socket
  * transport, a TLS transport over it (client or server by opts->tls's

@@ -18,13 +18,9 @@
 
 /* ---- the buffer ------------------------------------------------------------- */
 
-int cio__stream_room(cio_stream *s, size_t want)
+int cio__stream_room_grow(cio_stream *s, size_t want)
 {
-    size_t used = cio__stream_buffered(s);
-    if (!used)
-        s->rstart = s->rend = 0;
-    if (s->rcap - s->rend >= want)
-        return 0;
+    size_t used = cio__stream_buffered(s); /* (cio__stream_room reset an empty one) */
     if (s->rstart && s->rcap - used >= want) {
         memmove(s->rbuf, s->rbuf + s->rstart, used);
         s->rstart = 0;
@@ -77,7 +73,7 @@ static size_t take(cio_stream *s, void *buf, size_t n)
  * stream is closed, -ECANCELED / -ETIMEDOUT (nothing is lost: bytes that
  * arrive meanwhile stay buffered).  Suspends.
  */
-static int more(cio_stream *s)
+static inline __attribute__((always_inline)) int more_inline(cio_stream *s)
 {
     if (s->kind == CIO__STREAM_WRITE_PIPE)
         return -EBADF; /* a pipe's write end, as read(2) says */
@@ -107,6 +103,14 @@ static int more(cio_stream *s)
     }
 }
 
+/* more() for the calls that wait in a loop; cio_stream_read, which waits
+ * once per call when it waits at all (the echo's every read), has it
+ * inline. */
+static int more(cio_stream *s)
+{
+    return more_inline(s);
+}
+
 /* ---- the StreamReader calls -------------------------------------------------- */
 
 int cio_stream_read(cio_stream *s, void *buf, size_t n)
@@ -118,7 +122,7 @@ int cio_stream_read(cio_stream *s, void *buf, size_t n)
     if (!n)
         return 0;
     if (!cio__stream_buffered(s)) {
-        int r = more(s);
+        int r = more_inline(s);
         if (r <= 0)
             return r;
     }

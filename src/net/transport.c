@@ -321,8 +321,9 @@ static void read_step(struct sock *t)
         fail(t, rc);
         return;
     }
-    if (!want_read(t))
-        return; /* get_buffer closed or paused */
+    if (t->closing || t->fl.rpaused)
+        return; /* get_buffer closed (or aborted) or paused: the rest of
+                   want_read is the transport's own, not changed by it */
     /* Field by field: a compound literal would clear the whole op (its
      * iov, addr... fields, unused by a receive) on every read. */
     t->rop.kind = CIO__OP_RECV;
@@ -469,35 +470,31 @@ static void write_wake(struct cio__waiter *w, int res)
 
 /* ---- public methods ------------------------------------------------------------- */
 
-static int sock_writelines(cio_transport *bt, const struct iovec *iov, int iovcnt, size_t total)
+/* Why writing is refused (closing, or after write_eof), or 0. */
+static int write_refused(const struct sock *t)
 {
-    struct sock *t = (struct sock *)bt;
     if (t->closing || t->lost_scheduled)
         return t->error ? t->error : CIO_ECLOSED;
-    if (t->eof_wanted)
-        return -EPIPE;
-    if (!total)
+    return t->eof_wanted ? -EPIPE : 0;
+}
+
+/* A send tried at once failed with errno e: 0 when the socket was only
+ * full (the bytes are queued), else the connection's error, and the
+ * transport failed. */
+static int send_now_failed(struct sock *t, int e)
+{
+    if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)
         return 0;
-    size_t sent = 0;
-    /* Sent at once on every backend, so a write reports a reset the same
-     * way on epoll and io_uring (queueing it for the ring's next enter
-     * would save the syscall but delay the error; see docs/benchmarks.md). */
-    if (!t->wbuf.size && !t->writing) {
-        int cnt = iovcnt < 1024 ? iovcnt : 1024;
-        struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
-        ssize_t n;
-        do
-            n = sendmsg(t->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
-            int e = send_error(t, -errno);
-            send_failed(t, e);
-            return e;
-        }
-        sent = n > 0 ? (size_t)n : 0;
-        if (sent == total)
-            return 0;
-    }
+    e = send_error(t, -e);
+    send_failed(t, e);
+    return e;
+}
+
+/* Queues what a first send left of iov (sent of its total bytes went
+ * out) and starts flushing it: 0, or -ENOMEM with nothing queued. */
+static int queue_rest(struct sock *t, const struct iovec *iov, int iovcnt, size_t total,
+                      size_t sent)
+{
     int rc = cio__tbuf_append(&t->wbuf, iov, iovcnt, total, sent);
     if (rc < 0) {
         if (sent)
@@ -508,6 +505,58 @@ static int sock_writelines(cio_transport *bt, const struct iovec *iov, int iovcn
         flush(t);
     maybe_pause(t);
     return 0;
+}
+
+static int sock_writelines(cio_transport *bt, const struct iovec *iov, int iovcnt, size_t total)
+{
+    struct sock *t = (struct sock *)bt;
+    int rc = write_refused(t);
+    if (rc || !total)
+        return rc;
+    size_t sent = 0;
+    /* Sent at once on every backend, so a write reports a reset the same
+     * way on epoll and io_uring (queueing it for the ring's next enter
+     * would save the syscall but delay the error). */
+    if (!t->wbuf.size && !t->writing) {
+        int cnt = iovcnt < 1024 ? iovcnt : 1024;
+        struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
+        ssize_t n;
+        do
+            n = sendmsg(t->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && (rc = send_now_failed(t, errno)) < 0)
+            return rc;
+        sent = n > 0 ? (size_t)n : 0;
+        if (sent == total)
+            return 0;
+    }
+    return queue_rest(t, iov, iovcnt, total, sent);
+}
+
+/* writelines of one piece, the common case (a stream's write, a
+ * protocol echoing): a send(2) with no iovec built or counted. */
+static int sock_write(cio_transport *bt, const void *data, size_t len)
+{
+    struct sock *t = (struct sock *)bt;
+    if (CIO_UNLIKELY(t->closing || t->lost_scheduled || t->eof_wanted))
+        return write_refused(t);
+    if (!len)
+        return 0;
+    size_t sent = 0;
+    if (!t->wbuf.size && !t->writing) {
+        ssize_t n;
+        do
+            n = send(t->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (CIO_LIKELY(n >= 0 && (size_t)n == len))
+            return 0;
+        int rc;
+        if (n < 0 && (rc = send_now_failed(t, errno)) < 0)
+            return rc;
+        sent = n > 0 ? (size_t)n : 0;
+    }
+    struct iovec v = {.iov_base = (void *)data, .iov_len = len};
+    return queue_rest(t, &v, 1, len, sent);
 }
 
 static int sock_write_eof(cio_transport *bt)
@@ -601,6 +650,7 @@ static void sock_destroy(cio_transport *bt)
 static const struct cio__transport_vt sock_vt = {
     .kind = "socket",
     .writelines = sock_writelines,
+    .write = sock_write,
     .write_eof = sock_write_eof,
     .get_write_buffer_size = sock_get_write_buffer_size,
     .set_write_buffer_limits = sock_set_write_buffer_limits,

@@ -47,6 +47,9 @@ struct cio__transport_vt {
     const char *kind;          /* "socket", "tls", "datagram", ... */
     /* Arguments are checked; total is the bytes of iov (> 0). */
     int (*writelines)(cio_transport *t, const struct iovec *iov, int iovcnt, size_t total);
+    /* Optional: writelines of one piece (data checked, len may be 0),
+     * the common case made cheaper; NULL: writelines is called. */
+    int (*write)(cio_transport *t, const void *data, size_t len);
     /* Datagram kinds: one datagram to addr (NULL: the connected peer). */
     int (*sendto)(cio_transport *t, const void *data, size_t len,
                   const struct sockaddr *addr, socklen_t addrlen);

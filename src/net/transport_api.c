@@ -27,8 +27,10 @@ int cio_transport_writelines(cio_transport *t, const struct iovec *iov, int iovc
 
 int cio_transport_write(cio_transport *t, const void *data, size_t len)
 {
-    if (!data && len)
+    if (!t || (!data && len))
         return -EINVAL;
+    if (t->vt->write)
+        return t->vt->write(t, data, len);
     struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
     return cio_transport_writelines(t, &iov, 1);
 }
