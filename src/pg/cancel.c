@@ -16,6 +16,20 @@ struct cancel_job {
     char err[256];    /* PQcancel's message on failure */
 };
 
+/*
+ * A background cancel request (cio__pg_cancel_soon) that the connection
+ * waits for: until PQcancel has returned, the server may still be about to
+ * interrupt whatever the backend runs, so nothing more is flushed to it -
+ * a query sent meanwhile would be the one cancelled.  Once the request is
+ * delivered, a backend that had already finished ignores it (it is reading
+ * the next command), so holding the flush closes the race.
+ */
+struct cio__pg_cancel {
+    struct cancel_job job;     /* first: what the worker gets */
+    cio_pg_conn *conn;         /* NULL once the connection closed */
+    struct cio__pg_cancel *next; /* the connection's list */
+};
+
 static int cancel_thread(void *arg, void **result)
 {
     struct cancel_job *j = arg;
@@ -64,29 +78,59 @@ int cio_pg_cancel(cio_pg_conn *c)
     return send_cancel(c);
 }
 
+/* The request was delivered (or failed, or is abandoned): the
+ * connection may flush again. */
+static void cancel_done(struct cio__pg_cancel *pc)
+{
+    cio_pg_conn *c = pc->conn;
+    if (!c)
+        return;
+    for (struct cio__pg_cancel **pp = &c->cancels; *pp; pp = &(*pp)->next)
+        if (*pp == pc) {
+            *pp = pc->next;
+            break;
+        }
+    pc->conn = NULL;
+    if (!c->cancels)
+        cio__pg_conn_schedule_flush(c);
+}
+
+void cio__pg_cancels_forget(cio_pg_conn *c)
+{
+    for (struct cio__pg_cancel *pc = c->cancels; pc; pc = pc->next)
+        pc->conn = NULL;
+    c->cancels = NULL;
+}
+
 /* The background task of cio__pg_cancel_soon: owns its PGcancel only. */
 static int cancel_task(void *arg, void **result)
 {
-    struct cancel_job *j = arg;
+    struct cio__pg_cancel *pc = arg;
     (void)result;
-    int rc = cio_run_in_executor_discard(NULL, cancel_thread, j, NULL, cancel_discard);
+    int rc = cio_run_in_executor_discard(NULL, cancel_thread, &pc->job, NULL, cancel_discard);
+    cancel_done(pc); /* pc stays valid until on_discard runs, on this thread */
     if (rc != -ECANCELED && rc != -ETIMEDOUT)
-        cancel_discard(j, 0, NULL);
+        cancel_discard(&pc->job, 0, NULL);
     return 0;
 }
 
 void cio__pg_cancel_soon(cio_pg_conn *c)
 {
-    struct cancel_job *j = cio__calloc(1, sizeof *j);
-    if (!j)
+    struct cio__pg_cancel *pc = cio__calloc(1, sizeof *pc);
+    if (!pc)
         return;
-    if (!(j->cancel = PQgetCancel(c->pg))) {
-        cio__free(j);
+    if (!(pc->job.cancel = PQgetCancel(c->pg))) {
+        cio__free(pc);
         return;
     }
     /* A task of its own: the task whose query this was is unwinding from a
      * cancellation and can no longer wait for anything. */
-    if (cio_create_task_at(c->loop, cancel_task, j, "pg-cancel", 0, NULL, CIO_SOURCE_FILE,
-                           __LINE__) < 0)
-        cancel_discard(j, 0, NULL);
+    if (cio_create_task_at(c->loop, cancel_task, pc, "pg-cancel", 0, NULL, CIO_SOURCE_FILE,
+                           __LINE__) < 0) {
+        cancel_discard(&pc->job, 0, NULL);
+        return;
+    }
+    pc->conn = c;
+    pc->next = c->cancels;
+    c->cancels = pc;
 }

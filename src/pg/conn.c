@@ -369,6 +369,15 @@ static void do_flush(cio_pg_conn *c)
 {
     if (c->broken)
         return;
+    if (c->cancels) {
+        /* A cancel request in flight: flushed once it is delivered
+         * (cancel.c); the level-triggered writer would only spin. */
+        if (c->writer_on) {
+            cio_loop_remove_writer(c->loop, c->fd);
+            c->writer_on = 0;
+        }
+        return;
+    }
     int rc = PQflush(c->pg);
     if (rc < 0) {
         cio__pg_conn_lost(c);
@@ -452,6 +461,7 @@ void cio_pg_close(cio_pg_conn *c)
         c->broken = 1;
     }
     fail_all(c, CIO_ECLOSED);
+    cio__pg_cancels_forget(c);
     cio__pg_notify_end(c);
     cio__pg_stmt_clear(c);
     PQfinish(c->pg);

@@ -65,6 +65,8 @@ struct cio_pg_conn {
     double created;           /* loop time of the connect (pool lifetime) */
     double last_used;         /* loop time of the last release (pool) */
     cio_pg_conn *pool_next;   /* the pool's idle list */
+    struct cio__pg_cancel *cancels; /* background cancel requests in flight
+                                 (cancel.c); nothing is flushed meanwhile */
     void *pool;               /* the pool it belongs to, or NULL */
 };
 
@@ -83,6 +85,9 @@ void cio__pg_set_error_result(const PGresult *res);
 void cio__pg_set_error_msg(const char *sqlstate, const char *msg);
 /* Clears the thread's last error. */
 void cio__pg_clear_error(void);
+
+/* cancel.c: close forgets the connection's cancel requests in flight. */
+void cio__pg_cancels_forget(cio_pg_conn *c);
 
 /* conn.c: starts the reader and the pipeline after the handshake. */
 int cio__pg_conn_start(cio_pg_conn *c);
