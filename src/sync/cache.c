@@ -259,7 +259,7 @@ static void computation_finished(struct entry *e, int status, void *value)
     e->value = status == 0 ? value : NULL;
     cio_task *t = e->task;
     e->task = NULL;
-    cio_task_release(t);
+    cio_task_unref(t);
     while (e->waiters) {
         struct waiter *w = e->waiters;
         e->waiters = w->next;
