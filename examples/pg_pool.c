@@ -82,7 +82,7 @@ static int amain(void *arg, void **result)
 {
     const char *dsn = arg;
     cio_pg_pool_options opts;
-    cio_pg_pool_opts_init(&opts);
+    cio_pg_pool_options_init(&opts);
     opts.min_size = 2;
     opts.max_size = 4;
     cio_pg_pool *pool;
@@ -134,6 +134,7 @@ static int amain(void *arg, void **result)
     if (rc < 0 && cio_pg_last_error())
         printf("error: %s\n", cio_pg_error_message(cio_pg_last_error()));
     cio_pg_pool_close(pool);
+    cio_pg_pool_free(pool);
     return rc < 0 ? rc : 0;
 }
 

@@ -60,11 +60,9 @@ static int handle(cio_stream *s, void *arg)
 {
     (void)arg;
     char buf[256];
-    cio_aiter lines;
     void *line;
     int rc;
-    cio_stream_lines_aiter(s, buf, sizeof buf, &lines);
-    CIO_FOR(&lines, line, rc) {
+    CIO_FOR(cio_stream_lines_aiter(s, buf, sizeof buf), line, rc) {
         size_t n = cio_stream_line_length(s);
         for (size_t i = 0; i < n; i++)
             if (buf[i] >= 'a' && buf[i] <= 'z')

@@ -38,19 +38,19 @@ static int queue_main(void *arg, void **result)
     struct producer p = {q, 50};
     cio_task *t;
     CHECK_RC(cio_create_task(producer_task, &p, "producer", &t), 0);
-    cio_aiter it;
-    CHECK_RC(cio_queue_aiter(q, &it), 0);
+    cio_aiter *it;
+    CHECK((it = cio_queue_aiter(q)) != NULL);
     void *item;
     int rc, expect = 1;
-    CIO_FOR(&it, item, rc) {
+    CIO_FOR(it, item, rc) {
         CHECK_EQ((intptr_t)item, expect);
         expect++;
         cio_queue_task_done(q);
     }
     CHECK_RC(rc, CIO_ITER_END);
     CHECK_EQ(expect, 51);
-    CHECK_RC(cio_aiter_next(&it, &item), CIO_ITER_END); /* and stays ended */
-    CHECK_RC(cio_aiter_aclose(&it), 0);
+    CHECK_RC(cio_aiter_next(it, &item), CIO_ITER_END); /* and stays ended */
+    CHECK_RC(cio_aiter_aclose(it), 0);
     cio_task_await(t, NULL);
     cio_task_unref(t);
     cio_queue_free(q);
@@ -59,19 +59,20 @@ static int queue_main(void *arg, void **result)
     CHECK_RC(cio_queue_new(cio_get_running_loop(), 0, &q), 0);
     for (int i = 0; i < 3; i++)
         cio_queue_put_nowait(q, (void *)(intptr_t)(i + 1));
-    CHECK_RC(cio_queue_aiter(q, &it), 0);
-    CIO_FOR(&it, item, rc) {
+    CHECK((it = cio_queue_aiter(q)) != NULL);
+    CIO_FOR(it, item, rc) {
         if ((intptr_t)item == 2)
             break;
     }
     CHECK_RC(rc, 0);
-    CHECK_RC(cio_aiter_aclose(&it), 0);
+    CHECK_RC(cio_aiter_aclose(it), 0);
     CHECK(!cio_queue_is_shutdown(q));
     CHECK_EQ(cio_queue_qsize(q), 1);
     cio_queue_free(q);
 
-    CHECK_RC(cio_queue_aiter(NULL, &it), -EINVAL);
-    CHECK_RC(cio_queue_aiter(NULL, NULL), -EINVAL);
+    CHECK(cio_queue_aiter(NULL) == NULL);
+    CIO_FOR(cio_queue_aiter(NULL), item, rc) CHECK(0); /* bad argument: ends at once */
+    CHECK_RC(rc, -EINVAL);
     return 0;
 }
 
@@ -101,9 +102,9 @@ static int queue_cancel_main(void *arg, void **result)
     (void)result;
     cio_queue *q;
     CHECK_RC(cio_queue_new(cio_get_running_loop(), 0, &q), 0);
-    cio_aiter it;
-    CHECK_RC(cio_queue_aiter(q, &it), 0);
-    struct consumer c = {&it, 0, 1};
+    cio_aiter *it;
+    CHECK((it = cio_queue_aiter(q)) != NULL);
+    struct consumer c = {it, 0, 1};
     cio_task *t;
     CHECK_RC(cio_create_task(consumer_task, &c, "consumer", &t), 0);
     cio_queue_put_nowait(q, (void *)1);
@@ -116,11 +117,11 @@ static int queue_cancel_main(void *arg, void **result)
     /* Nothing was lost to the cancelled getter. */
     cio_queue_put_nowait(q, (void *)2);
     void *item = NULL;
-    CHECK_RC(cio_aiter_next(&it, &item), 0);
+    CHECK_RC(cio_aiter_next(it, &item), 0);
     CHECK_EQ((intptr_t)item, 2);
     /* An immediate shutdown ends the iteration too. */
     CHECK_RC(cio_queue_shutdown(q, 1), 0);
-    CHECK_RC(cio_aiter_next(&it, &item), CIO_ITER_END);
+    CHECK_RC(cio_aiter_next(it, &item), CIO_ITER_END);
     cio_queue_free(q);
     return 0;
 }
@@ -164,12 +165,12 @@ static int lines_main(void *arg, void **result)
     cio_stream *s;
     CHECK_RC(cio_stream_from_fd(pfd[0], NULL, &s), 0);
     char buf[32];
-    cio_aiter it;
-    CHECK_RC(cio_stream_lines_aiter(s, buf, sizeof buf, &it), 0);
+    cio_aiter *it;
+    CHECK((it = cio_stream_lines_aiter(s, buf, sizeof buf)) != NULL);
     const char *want[] = {"alpha\n", "beta\n", "gamma\n", "delta"};
     int i = 0, rc;
     void *line;
-    CIO_FOR(&it, line, rc) {
+    CIO_FOR(it, line, rc) {
         CHECK(line == buf);
         CHECK(i < 4 && !strcmp(line, want[i]));
         CHECK_EQ(cio_stream_line_length(s), strlen(want[i]));
@@ -177,7 +178,7 @@ static int lines_main(void *arg, void **result)
     }
     CHECK_RC(rc, CIO_ITER_END);
     CHECK_EQ(i, 4);
-    CHECK_RC(cio_aiter_aclose(&it), 0);
+    CHECK_RC(cio_aiter_aclose(it), 0);
     cio_task_await(t, NULL);
     cio_task_unref(t);
     cio_stream_unref(s);
@@ -188,18 +189,18 @@ static int lines_main(void *arg, void **result)
     CHECK(write(pfd[1], "0123456789abcdef\nok\n", 20) == 20);
     close(pfd[1]);
     char small[8];
-    CHECK_RC(cio_stream_lines_aiter(s, small, sizeof small, &it), 0);
-    CIO_FOR(&it, line, rc) CHECK(0);
+    CHECK((it = cio_stream_lines_aiter(s, small, sizeof small)) != NULL);
+    CIO_FOR(it, line, rc) CHECK(0);
     CHECK_RC(rc, CIO_ELIMIT);
-    CHECK_RC(cio_stream_lines_aiter(s, buf, sizeof buf, &it), 0);
+    CHECK((it = cio_stream_lines_aiter(s, buf, sizeof buf)) != NULL);
     i = 0;
-    CIO_FOR(&it, line, rc) i++;
+    CIO_FOR(it, line, rc) i++;
     CHECK_RC(rc, CIO_ITER_END);
     CHECK_EQ(i, 2);
     cio_stream_unref(s);
 
-    CHECK_RC(cio_stream_lines_aiter(NULL, buf, sizeof buf, &it), -EINVAL);
-    CHECK_RC(cio_stream_lines_aiter(NULL, buf, 1, &it), -EINVAL);
+    CHECK(cio_stream_lines_aiter(NULL, buf, sizeof buf) == NULL);
+    CHECK(cio_stream_lines_aiter(NULL, buf, 1) == NULL);
     return 0;
 }
 
@@ -214,9 +215,9 @@ static int lines_cancel_main(void *arg, void **result)
     cio_stream *s;
     CHECK_RC(cio_stream_from_fd(pfd[0], NULL, &s), 0);
     char buf[32];
-    cio_aiter it;
-    CHECK_RC(cio_stream_lines_aiter(s, buf, sizeof buf, &it), 0);
-    struct consumer c = {&it, 0, 1};
+    cio_aiter *it;
+    CHECK((it = cio_stream_lines_aiter(s, buf, sizeof buf)) != NULL);
+    struct consumer c = {it, 0, 1};
     cio_task *t;
     CHECK_RC(cio_create_task(consumer_task, &c, "lines", &t), 0);
     CHECK(write(pfd[1], "one\ntw", 6) == 6);
@@ -230,9 +231,9 @@ static int lines_cancel_main(void *arg, void **result)
     CHECK(write(pfd[1], "o\n", 2) == 2);
     close(pfd[1]);
     void *line;
-    CHECK_RC(cio_aiter_next(&it, &line), 0);
+    CHECK_RC(cio_aiter_next(it, &line), 0);
     CHECK(!strcmp(line, "two\n"));
-    CHECK_RC(cio_aiter_next(&it, &line), CIO_ITER_END);
+    CHECK_RC(cio_aiter_next(it, &line), CIO_ITER_END);
     cio_stream_unref(s);
     return 0;
 }

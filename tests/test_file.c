@@ -83,10 +83,14 @@ static int chunks_main(void *arg, void **result)
         total += (size_t)n;
     }
     CHECK_RC(cio_file_close(f), 0);
+    CHECK_RC(cio_file_close(f), 0);                 /* again: nothing to do */
+    CHECK_RC(cio_file_write(f, "x", 1), -EBADF);    /* closed, not freed */
+    CHECK_RC(cio_file_read(f, line, sizeof line), -EBADF);
+    cio_file_free(f);
     CHECK_RC(cio_file_open(p, "a", &f), 0);
     CHECK_RC(cio_file_write(f, "end\n", 4), 0);
     total += 4;
-    CHECK_RC(cio_file_close(f), 0);
+    cio_file_free(f);                               /* closes, frees */
 
     /* Stream it back in 1000-byte chunks and compare with the whole. */
     char *whole;
@@ -112,11 +116,12 @@ static int chunks_main(void *arg, void **result)
     CHECK(memcmp(acc, whole, total) == 0);
     CHECK_RC(cio_file_write(f, "x", 1), -EBADF); /* opened read-only */
     CHECK_RC(cio_file_close(f), 0);
+    cio_file_free(f);
     free(acc);
     cio_free(whole);
 
     CHECK_RC(cio_file_open(p, "rw", &f), 0); /* 'r' then not '+': read-only */
-    cio_file_close(f);
+    cio_file_free(f);
     CHECK_RC(cio_file_open(p, "x", &f), -EINVAL);
     path_in(p, sizeof p, "none");
     CHECK_RC(cio_file_open(p, "r", &f), -ENOENT);
@@ -199,6 +204,7 @@ static int cancel_main(void *arg, void **result)
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
     cio_task_unref(t);
     CHECK_RC(cio_file_close(r.f), 0);
+    cio_file_free(r.f);
     CHECK_EQ(write(wfd, "bye", 3), 3);
     CHECK_RC(cio_sleep(0.02), 0);
     close(wfd);
@@ -258,7 +264,7 @@ static int alloc_main(void *arg, void **result)
         if (n >= 0)
             CHECK_EQ(n, 5);
     }
-    cio_file_close(f);
+    cio_file_free(f);
     return rc;
 }
 

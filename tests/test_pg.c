@@ -94,7 +94,7 @@ static int t_connect_timeout(void *arg, void **result)
     snprintf(ci, sizeof ci, "host=127.0.0.1 port=%d user=postgres sslmode=disable",
              ntohs(a.sin_port));
     cio_pg_conn_options o;
-    cio_pg_conn_opts_init(&o);
+    cio_pg_conn_options_init(&o);
     o.connect_timeout = 0.2;
     cio_pg_conn *c = NULL;
     double t0 = test_now();
@@ -425,7 +425,7 @@ static int t_cancel_running(void *arg, void **result)
 static int t_statement_timeout(void *arg, void **result)
 {
     cio_pg_conn_options o;
-    cio_pg_conn_opts_init(&o);
+    cio_pg_conn_options_init(&o);
     o.statement_timeout = 0.2;
     cio_pg_conn *c = NULL;
     CHECK_RC(cio_pg_connect(pg_conninfo(), &o, &c), 0);
@@ -443,7 +443,7 @@ static int t_statement_timeout(void *arg, void **result)
 static int t_stmt_cache(void *arg, void **result)
 {
     cio_pg_conn_options o;
-    cio_pg_conn_opts_init(&o);
+    cio_pg_conn_options_init(&o);
     o.statement_cache_size = 3;
     cio_pg_conn *c = NULL;
     CHECK_RC(cio_pg_connect(pg_conninfo(), &o, &c), 0);
@@ -642,12 +642,11 @@ static int t_notify(void *arg, void **result)
     CHECK_RC(cio_pg_execute(a, "LISTEN ch", NULL, 0), 0);
     cio_task *t;
     CHECK_RC(cio_create_task(notifier, b, NULL, &t), 0);
-    cio_aiter it;
-    CHECK_RC(cio_pg_notifications(a, &it), 0);
+    CHECK(cio_pg_notifications(NULL) == NULL);
     int n = 0, inorder = 1;
     void *item;
     int rc;
-    CIO_FOR(&it, item, rc) {
+    CIO_FOR(cio_pg_notifications(a), item, rc) {
         cio_pg_notify *m = item;
         if (strcmp(m->channel, "ch") != 0 || atoi(m->payload) != n)
             inorder = 0;
@@ -663,7 +662,7 @@ static int t_notify(void *arg, void **result)
     /* The iteration ends when the connection is lost. */
     cio_pg_param pid = cio_pg_pint4(cio_pg_backend_pid(a));
     CHECK_RC(cio_pg_execute(b, "SELECT pg_terminate_backend($1)", &pid, 1), 1);
-    CHECK_RC(cio_aiter_next(&it, &item), CIO_ITER_END);
+    CHECK_RC(cio_aiter_next(cio_pg_notifications(a), &item), CIO_ITER_END);
     CHECK(cio_pg_is_closed(a));
     CHECK_RC(cio_pg_execute(a, "SELECT 1", NULL, 0), -ECONNRESET);
     cio_pg_free(a);

@@ -21,7 +21,7 @@ int main(void)
 static cio_pg_pool *new_pool(size_t min, size_t max)
 {
     cio_pg_pool_options o;
-    cio_pg_pool_opts_init(&o);
+    cio_pg_pool_options_init(&o);
     o.min_size = min;
     o.max_size = max;
     cio_pg_pool *p = NULL;
@@ -88,6 +88,7 @@ static int t_many_users(void *arg, void **result)
     CHECK(cio_pg_pool_size(p) <= 4);
     CHECK_EQ(cio_pg_pool_idle(p), cio_pg_pool_size(p));
     CHECK_RC(cio_pg_pool_close(p), 0);
+    cio_pg_pool_free(p);
     return 0;
 }
 
@@ -113,6 +114,7 @@ static int t_timeout_and_reset(void *arg, void **result)
     CHECK_RC(cio_pg_pool_release(p, c2), 0);
     CHECK_RC(cio_pg_pool_release(p, NULL), -EINVAL);
     CHECK_RC(cio_pg_pool_close(p), 0);
+    cio_pg_pool_free(p);
     return 0;
 }
 
@@ -145,6 +147,7 @@ static int t_terminated_backend(void *arg, void **result)
     CHECK_RC(cio_pg_pool_release(p, a), 0);
     CHECK_RC(cio_pg_pool_release(p, b), 0);
     CHECK_RC(cio_pg_pool_close(p), 0);
+    cio_pg_pool_free(p);
     return 0;
 }
 
@@ -165,6 +168,7 @@ static int t_server_restart(void *arg, void **result)
         }
     }
     CHECK_RC(cio_pg_pool_close(p), 0);
+    cio_pg_pool_free(p);
     return 0;
 }
 
@@ -195,6 +199,7 @@ static int t_close_waits(void *arg, void **result)
     cio_create_task(holder_task, &h, NULL, &t);
     cio_sleep(0.05);
     CHECK_RC(cio_pg_pool_close(p), 0);
+    cio_pg_pool_free(p);
     CHECK(h.released);
     CHECK_RC(cio_task_await(t, NULL), 0);
     cio_task_unref(t);
@@ -204,7 +209,7 @@ static int t_close_waits(void *arg, void **result)
 static int t_lifetime(void *arg, void **result)
 {
     cio_pg_pool_options o;
-    cio_pg_pool_opts_init(&o);
+    cio_pg_pool_options_init(&o);
     o.min_size = 1;
     o.max_size = 1;
     o.max_lifetime = 0.1;
@@ -221,6 +226,7 @@ static int t_lifetime(void *arg, void **result)
     CHECK(cio_pg_backend_pid(c) != pid);
     cio_pg_pool_release(p, c);
     CHECK_RC(cio_pg_pool_close(p), 0);
+    cio_pg_pool_free(p);
     return 0;
 }
 

@@ -57,13 +57,13 @@ static int basic_main(void *arg, void **result)
     /* finished: waiting again returns the same, no new tasks */
     CHECK_RC(cio_task_group_wait(g), 0);
     CHECK_RC(cio_task_group_create_task(g, kid, &k2, NULL, NULL), CIO_EINVALSTATE);
-    CHECK_RC(cio_task_group_free(g), 0);
+    cio_task_group_free(g);
     cio_task_unref(t1);
     cio_task_unref(t2);
     /* an empty group */
     CHECK_RC(cio_task_group_new(&g), 0);
     CHECK_RC(cio_task_group_wait(g), 0);
-    CHECK_RC(cio_task_group_free(g), 0);
+    cio_task_group_free(g);
     /* many tasks (compaction of finished ones while creating) */
     CHECK_RC(cio_task_group_new(&g), 0);
     struct kid many = {.delay = 0.001};
@@ -73,7 +73,7 @@ static int basic_main(void *arg, void **result)
             cio_sleep(0.01);
     }
     CHECK_RC(cio_task_group_wait(g), 0);
-    CHECK_RC(cio_task_group_free(g), 0);
+    cio_task_group_free(g);
     return 0;
 }
 
@@ -109,7 +109,7 @@ static int runner_fail(void *arg, void **result)
     CHECK(cio_task_cancelled(t2));
     cio_task_unref(t1);
     cio_task_unref(t2);
-    CHECK_RC(cio_task_group_free(g), 0);
+    cio_task_group_free(g);
     if (wrc == 0)
         state[2] += 10;
     return wrc;
@@ -152,7 +152,7 @@ static int multi_main(void *arg, void **result)
     CHECK_EQ(codes[2], -EBADMSG);
     CHECK(strcmp(cio_task_get_name(ft[2]), "c") == 0);
     CHECK_EQ(cio_task_group_errors(g, ft, NULL, 1), 3); /* cap respected */
-    CHECK_RC(cio_task_group_free(g), 0);
+    cio_task_group_free(g);
     return 0;
 }
 
@@ -193,7 +193,7 @@ static int parent_runner(void *arg, void **result)
         p->body_rc = cio_sleep(10);
     p->wrc = cio_task_group_wait(g);
     CHECK_EQ(cio_task_group_pending(g), 0);
-    CHECK_RC(cio_task_group_free(g), 0);
+    cio_task_group_free(g);
     return p->wrc;
 }
 
@@ -311,7 +311,7 @@ static int tree_main(void *arg, void **result)
     CHECK_RC(cio_task_group_wait(g), -ERANGE);
     CHECK_EQ(ncancelled, 6); /* the grandchildren were cancelled too */
     CHECK_NEAR(now(), 1);
-    CHECK_RC(cio_task_group_free(g), 0);
+    cio_task_group_free(g);
     return 0;
 }
 
@@ -349,14 +349,14 @@ static int misc_main(void *arg, void **result)
     CHECK_RC(cio_task_group_create_task(g, spawner, g, NULL, NULL), 0);
     CHECK_RC(cio_task_group_wait(g), 0);
     CHECK_NEAR(now(), 3);
-    CHECK_RC(cio_task_group_free(g), 0);
+    cio_task_group_free(g);
     /* freed without a wait: the tasks are cancelled and finish alone */
     CHECK_RC(cio_task_group_new(&g), 0);
     struct kid k = {.delay = 5};
     cio_task *t;
     CHECK_RC(cio_task_group_create_task(g, kid, &k, NULL, &t), 0);
     CHECK_RC(cio_sleep(0), 0);
-    CHECK_RC(cio_task_group_free(g), 0);
+    cio_task_group_free(g);
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
     cio_task_unref(t);
     /* cio_task_group_cancel */
@@ -366,7 +366,7 @@ static int misc_main(void *arg, void **result)
     CHECK_EQ(cio_task_group_cancel(g), 2);
     CHECK_RC(cio_task_group_create_task(g, kid, &k, NULL, NULL), CIO_ESHUTDOWN);
     CHECK_RC(cio_task_group_wait(g), 0);
-    CHECK_RC(cio_task_group_free(g), 0);
+    cio_task_group_free(g);
     /* errors */
     CHECK_RC(cio_task_group_new(NULL), -EINVAL);
     CHECK_RC(cio_task_group_create_task(NULL, kid, &k, NULL, NULL), -EINVAL);
@@ -375,8 +375,8 @@ static int misc_main(void *arg, void **result)
     CHECK_RC(cio_task_group_wait(NULL), -EINVAL);
     CHECK_RC(cio_task_group_cancel(NULL), -EINVAL);
     CHECK_EQ(cio_task_group_errors(NULL, NULL, NULL, 0), 0);
-    CHECK_RC(cio_task_group_free(NULL), 0);
-    CHECK_RC(cio_task_group_free(g), 0);
+    cio_task_group_free(NULL);
+    cio_task_group_free(g);
     /* inside a timeout scope: the scope expiring cancels the group */
     CHECK_RC(cio_task_group_new(&g), 0);
     int nc = 0;
@@ -389,7 +389,7 @@ static int misc_main(void *arg, void **result)
     CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
     CHECK_NEAR(now() - t0, 1);
     CHECK_EQ(nc, 1);
-    CHECK_RC(cio_task_group_free(g), 0);
+    cio_task_group_free(g);
     return 0;
 }
 
@@ -407,7 +407,7 @@ static int misc2_main(void *arg, void **result)
     CHECK_RC(cio_create_task(not_parent, g, NULL, &t), 0);
     CHECK_RC(cio_task_await(t, NULL), 0);
     cio_task_unref(t);
-    CHECK_RC(cio_task_group_free(g), 0);
+    cio_task_group_free(g);
     return 0;
 }
 

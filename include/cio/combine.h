@@ -157,10 +157,11 @@ CIO_EXTERN int cio_as_completed_next(cio_as_completed *ac, size_t *index,
 
 /*
  * Frees the iterator and drops its references; the futures are not
- * cancelled.  NULL is a no-op (0).  Errors: -EBUSY while a task waits in
- * cio_as_completed_next (nothing is freed then).
+ * cancelled.  NULL is a no-op.  Freeing it while a task waits in
+ * cio_as_completed_next is a bug: it is logged as an error and nothing is
+ * freed.  Does not suspend.
  */
-CIO_EXTERN int cio_as_completed_free(cio_as_completed *ac);
+CIO_EXTERN void cio_as_completed_free(cio_as_completed *ac);
 
 /* ---- shield --------------------------------------------------------- */
 
@@ -365,11 +366,12 @@ CIO_EXTERN size_t cio_task_group_errors(const cio_task_group *g, cio_task **task
 CIO_EXTERN size_t cio_task_group_pending(const cio_task_group *g);
 
 /*
- * Frees the group and drops its references.  Tasks still pending (no wait was done) are cancelled
- * and left to finish on their own.  NULL is a no-op.  Errors: -EBUSY while
- * the parent waits in cio_task_group_wait (nothing is freed).
+ * Frees the group and drops its references.  Tasks still pending (no wait
+ * was done) are cancelled and left to finish on their own.  NULL is a
+ * no-op.  Freeing it while the parent waits in cio_task_group_wait is a
+ * bug: it is logged as an error and nothing is freed.  Does not suspend.
  */
-CIO_EXTERN int cio_task_group_free(cio_task_group *g);
+CIO_EXTERN void cio_task_group_free(cio_task_group *g);
 
 #ifdef __cplusplus
 }

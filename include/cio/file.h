@@ -21,7 +21,7 @@
  *     cio_file_open("big.log", "r", &f);
  *     while ((n = cio_file_read(f, buf, sizeof buf)) > 0)
  *         consume(buf, n);              // other tasks run during each read
- *     cio_file_close(f);
+ *     cio_file_free(f);                 // closes, frees
  */
 #ifndef CIO_FILE_H
 #define CIO_FILE_H
@@ -61,7 +61,8 @@ CIO_EXTERN int cio_file_write_all(const char *path, const void *data, size_t len
 
 /*
  * Opens path with a mode as fopen's: "r", "r+", "w", "w+", "a", "a+".
- * The caller owns *out: cio_file_close().  Suspends.  Errors: negated
+ * The caller owns *out: cio_file_free() (cio_file_close() first to see
+ * close(2)'s error).  Suspends.  Errors: negated
  * errno of open, -EINVAL (bad mode), -ENOMEM, -ECANCELED, -ETIMEDOUT,
  * CIO_ENOTASK.
  */
@@ -87,12 +88,22 @@ CIO_EXTERN int cio_file_read(cio_file *f, void *buf, size_t len);
 CIO_EXTERN int cio_file_write(cio_file *f, const void *buf, size_t len);
 
 /*
- * Closes f and frees it.  If an abandoned (cancelled) read is still
- * running in a thread, the close happens when it returns.  Returns 0, or
- * the negated errno of close(2) (the file is closed and freed anyway).
- * NULL is a no-op returning 0.  Does not suspend.
+ * Closes f's descriptor (file.close()); f itself stays until
+ * cio_file_free.  Later reads and writes fail with -EBADF; closing again
+ * returns 0.  If an abandoned (cancelled) read is still running in a
+ * thread, the close happens when it returns.  Returns 0, or the negated
+ * errno of close(2) (the descriptor is closed anyway: a write error the
+ * kernel reports only at close, as NFS may, shows here).  Errors: -EINVAL
+ * (NULL).  Does not suspend.
  */
 CIO_EXTERN int cio_file_close(cio_file *f);
+
+/*
+ * Closes f if cio_file_close was not called (ignoring close(2)'s error)
+ * and frees it; with an abandoned read still running, when it returns.
+ * NULL is a no-op.  Does not suspend.
+ */
+CIO_EXTERN void cio_file_free(cio_file *f);
 
 #ifdef __cplusplus
 }

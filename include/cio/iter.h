@@ -11,10 +11,13 @@
  * Iterators cio provides:
  * - cio_gen_aiter(g) (cio/gen.h): what the generator yields, until it
  *   returns;
- * - cio_queue_aiter(q, &it) (cio/queue.h): the items got, until the queue
- *   is shut down and drained;
- * - cio_stream_lines_aiter(s, buf, cap, &it) (cio/stream.h): each line, in
- *   buf and NUL-terminated, until the end of the stream.
+ * - cio_queue_aiter(q) (cio/queue.h): the items got, until the queue is
+ *   shut down and drained;
+ * - cio_stream_lines_aiter(s, buf, cap) (cio/stream.h): each line, in buf
+ *   and NUL-terminated, until the end of the stream.
+ *
+ * Each hands out a pointer to an iterator that lives inside the object it
+ * iterates (NULL for bad arguments, which CIO_FOR turns into -EINVAL).
  *
  * The `async for` idiom:
  *

@@ -68,7 +68,7 @@ enum {
 
 /* ---- connections ------------------------------------------------------ */
 
-/* Connection options; fill with cio_pg_conn_opts_init(), then change what
+/* Connection options; fill with cio_pg_conn_options_init(), then change what
  * you need. */
 typedef struct cio_pg_conn_options {
     double connect_timeout;      /* seconds for the whole connect (DNS, TCP,
@@ -82,7 +82,7 @@ typedef struct cio_pg_conn_options {
 
 /* Fills *opts with the defaults: no timeouts, a cache of 100 statements.
  * Never fails (NULL is a no-op). */
-CIO_EXTERN void cio_pg_conn_opts_init(cio_pg_conn_options *opts);
+CIO_EXTERN void cio_pg_conn_options_init(cio_pg_conn_options *opts);
 
 /*
  * asyncpg.connect: opens a connection.  conninfo is libpq's: a URI
@@ -407,7 +407,7 @@ CIO_EXTERN int cio_pg_transaction_run(cio_pg_conn *conn, const cio_pg_transactio
 
 /* ---- pool --------------------------------------------------------------- */
 
-/* Pool options; fill with cio_pg_pool_opts_init(). */
+/* Pool options; fill with cio_pg_pool_options_init(). */
 typedef struct cio_pg_pool_options {
     size_t min_size;        /* connections opened by cio_pg_pool_new and kept
                                (asyncpg: 10) */
@@ -421,11 +421,12 @@ typedef struct cio_pg_pool_options {
 
 /* Fills *opts with the defaults (min 10, max 10, no lifetime limits,
  * connection defaults).  NULL is a no-op. */
-CIO_EXTERN void cio_pg_pool_opts_init(cio_pg_pool_options *opts);
+CIO_EXTERN void cio_pg_pool_options_init(cio_pg_pool_options *opts);
 
 /*
  * asyncpg.create_pool: a pool of connections to conninfo (copied), opening
- * min_size of them now.  The caller owns *out: cio_pg_pool_close().
+ * min_size of them now.  The caller owns *out: cio_pg_pool_close(), then
+ * cio_pg_pool_free().
  * Errors: those of cio_pg_connect; -EINVAL (max_size 0 or < min_size).
  * Suspends.
  */
@@ -453,11 +454,20 @@ CIO_EXTERN int cio_pg_pool_release(cio_pg_pool *pool, cio_pg_conn *conn);
 
 /*
  * Pool.close: refuses new acquires (CIO_ECLOSED), waits until every
- * connection in use is released, closes them all and frees the pool.
- * Suspends; if cancelled while waiting it returns -ECANCELED and the pool
- * stays open but refuses acquires (call it again to finish).
+ * connection in use is released, and closes them all; the pool itself
+ * stays until cio_pg_pool_free.  Suspends; if cancelled while waiting it
+ * returns -ECANCELED and the pool stays open but refuses acquires (call it
+ * again to finish).  Errors: -EINVAL (NULL).
  */
 CIO_EXTERN int cio_pg_pool_close(cio_pg_pool *pool);
+
+/*
+ * Pool.terminate, then frees the pool: idle connections are closed at
+ * once.  Freeing a pool while connections are acquired is a bug: it is
+ * logged as an error and the pool is left alone (leaked).  NULL is a
+ * no-op.  Does not suspend.
+ */
+CIO_EXTERN void cio_pg_pool_free(cio_pg_pool *pool);
 
 /* Connections open (idle and in use), and idle ones. */
 CIO_EXTERN size_t cio_pg_pool_size(const cio_pg_pool *pool);
@@ -477,10 +487,11 @@ typedef struct cio_pg_notify {
  * asynchronous iterator: each item is a cio_pg_notify * that the consumer
  * frees with cio_pg_notify_free().  The iteration ends (CIO_ITER_END) when
  * the connection is closed or lost.  Notifications received before the
- * first call are kept.  *out stays valid while conn is open.  Errors:
- * -EINVAL, -ENOMEM.  Does not suspend (next does).
+ * first call are kept.  The pointer lives inside conn (valid while conn
+ * is); NULL if conn is NULL.  next's errors: -ENOMEM, -ECANCELED...  Does
+ * not suspend (next does).
  */
-CIO_EXTERN int cio_pg_notifications(cio_pg_conn *conn, cio_aiter *out);
+CIO_EXTERN cio_aiter *cio_pg_notifications(cio_pg_conn *conn);
 
 /* Frees a notification.  NULL is a no-op. */
 CIO_EXTERN void cio_pg_notify_free(cio_pg_notify *n);

@@ -188,26 +188,25 @@ CIO_EXTERN int cio_queue_join(cio_queue *q);
 CIO_EXTERN int cio_queue_shutdown(cio_queue *q, int immediate);
 
 /*
- * Makes *out an asynchronous iterator over q (cio/iter.h), for CIO_FOR:
- * next is cio_queue_get (it suspends while the queue is empty) and the
- * iteration ends (CIO_ITER_END) once q is shut down and drained
- * (CIO_ESHUTDOWN); other errors (-ECANCELED...) are next's.  Items are
- * the queue's, owned as with cio_queue_get; call cio_queue_task_done as
- * usual.  aclose does nothing (q stays open for other consumers).  *out
- * is valid while q is.  Errors: -EINVAL.  Does not suspend (its next does;
- * a cancelled next takes nothing).
+ * q as an asynchronous iterator (cio/iter.h), for CIO_FOR: next is
+ * cio_queue_get (it suspends while the queue is empty) and the iteration
+ * ends (CIO_ITER_END) once q is shut down and drained (CIO_ESHUTDOWN);
+ * other errors (-ECANCELED...) are next's.  Items are the queue's, owned
+ * as with cio_queue_get; call cio_queue_task_done as usual.  aclose does
+ * nothing (q stays open for other consumers, who may share the pointer).
+ * The pointer lives inside q: valid while q is.  NULL if q is NULL (and
+ * CIO_FOR then ends at once with -EINVAL).  Does not suspend (its next
+ * does; a cancelled next takes nothing).
  *
- *     cio_aiter it;
  *     void *item;
  *     int rc;
- *     cio_queue_aiter(q, &it);
- *     CIO_FOR(&it, item, rc) {
+ *     CIO_FOR(cio_queue_aiter(q), item, rc) {
  *         handle(item);
  *         cio_queue_task_done(q);
  *     }
  *     // rc == CIO_ITER_END once a producer called cio_queue_shutdown(q, 0)
  */
-CIO_EXTERN int cio_queue_aiter(cio_queue *q, cio_aiter *out);
+CIO_EXTERN cio_aiter *cio_queue_aiter(cio_queue *q);
 
 #ifdef __cplusplus
 }

@@ -206,29 +206,28 @@ CIO_EXTERN int cio_stream_readuntil_any(cio_stream *s, const char *const *seps, 
 CIO_EXTERN int cio_stream_at_eof(const cio_stream *s);
 
 /*
- * `async for line in reader`: makes *out an asynchronous iterator
- * (cio/iter.h, CIO_FOR) over the lines of s.  Each next reads one line
- * with cio_stream_readline into buf (at most cap - 1 bytes, then a NUL)
- * and sets the value to buf: a line including its "\n" (the last one may
- * lack it), valid until the next call; cio_stream_line_length gives its
- * length if it may contain NUL bytes.  The end of the stream ends the
- * iteration (CIO_ITER_END); errors are readline's (CIO_ELIMIT for a line
- * longer than cap - 1 or the limit, -ECANCELED...: a cancelled step loses
- * nothing, the partial line stays buffered).  aclose does nothing: the
- * stream stays open.  buf must stay valid while the iterator is used; a
- * new call replaces the previous iterator's buffer.  Errors: -EINVAL
- * (NULL, cap < 2).  Does not suspend (its next does).
+ * `async for line in reader`: the lines of s as an asynchronous iterator
+ * (cio/iter.h, CIO_FOR).  Each next reads one line with
+ * cio_stream_readline into buf (at most cap - 1 bytes, then a NUL) and
+ * sets the value to buf: a line including its "\n" (the last one may lack
+ * it), valid until the next call; cio_stream_line_length gives its length
+ * if it may contain NUL bytes.  The end of the stream ends the iteration
+ * (CIO_ITER_END); errors are readline's (CIO_ELIMIT for a line longer than
+ * cap - 1 or the limit, -ECANCELED...: a cancelled step loses nothing, the
+ * partial line stays buffered).  aclose does nothing: the stream stays
+ * open.  buf must stay valid while the iterator is used.  The pointer
+ * lives inside s (valid while s is); a new call replaces the previous
+ * iteration's buffer.  NULL if s or buf is NULL or cap < 2 (CIO_FOR then
+ * ends at once with -EINVAL).  Does not suspend (its next does).
  *
  *     char buf[256];
- *     cio_aiter lines;
  *     void *line;
  *     int rc;
- *     cio_stream_lines_aiter(s, buf, sizeof buf, &lines);
- *     CIO_FOR(&lines, line, rc)
+ *     CIO_FOR(cio_stream_lines_aiter(s, buf, sizeof buf), line, rc)
  *         printf("%s", (char *)line);
  *     // rc == CIO_ITER_END at the end of the stream
  */
-CIO_EXTERN int cio_stream_lines_aiter(cio_stream *s, char *buf, size_t cap, cio_aiter *out);
+CIO_EXTERN cio_aiter *cio_stream_lines_aiter(cio_stream *s, char *buf, size_t cap);
 
 /* Length of the line the lines iterator handed out last (0 before). */
 CIO_EXTERN size_t cio_stream_line_length(const cio_stream *s);

@@ -150,8 +150,8 @@ CIO_EXTERN int cio_tls_handshake(cio_tls *tls);
 CIO_EXTERN int cio_tls_read(cio_tls *tls, void *buf, size_t len);
 
 /*
- * Writes all len bytes (len capped at INT_MAX).  Suspends until the
- * kernel took them.  Returns len, -EPIPE/-ECONNRESET, CIO_ETLS,
+ * Writes all len bytes.  Suspends until the kernel took them.  Returns 0
+ * (as every cio call that writes everything), -EPIPE/-ECONNRESET, CIO_ETLS,
  * -ECANCELED, -ETIMEDOUT (some bytes may have been sent then).
  */
 CIO_EXTERN int cio_tls_write(cio_tls *tls, const void *buf, size_t len);

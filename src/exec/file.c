@@ -27,6 +27,7 @@ struct cio_file {
     int fd;
     int busy;                  /* a call (maybe abandoned) is in flight */
     int close_pending;         /* closed while busy: close when it returns */
+    int free_pending;          /* freed while busy: free when it returns */
     char *chunk;               /* where the thread reads a chunk */
     size_t chunk_cap;
 };
@@ -271,10 +272,12 @@ static void chunk_discard(void *arg, int rc, void *result)
     struct chunk_job *j = arg;
     cio_file *f = j->f;
     f->busy = 0;
-    if (f->close_pending) {
+    if (f->close_pending && f->fd >= 0) {
         close(f->fd);
-        file_free(f);
+        f->fd = -1;
     }
+    if (f->free_pending)
+        file_free(f);
     cio__free(j);
 }
 
@@ -284,6 +287,8 @@ int cio_file_read(cio_file *f, void *buf, size_t len)
         return cio__bad_arg(cio__running_loop, __func__, "f or buf is NULL");
     if (f->busy)
         return -EBUSY;
+    if (f->fd < 0 || f->close_pending)
+        return -EBADF;
     if (len > CHUNK_MAX)
         len = CHUNK_MAX;
     if (len == 0)
@@ -324,6 +329,8 @@ int cio_file_write(cio_file *f, const void *buf, size_t len)
         return cio__bad_arg(cio__running_loop, __func__, "f or buf is NULL");
     if (f->busy)
         return -EBUSY;
+    if (f->fd < 0 || f->close_pending)
+        return -EBADF;
     int rc = cio_checkpoint();
     if (rc)
         return rc;
@@ -339,12 +346,27 @@ int cio_file_write(cio_file *f, const void *buf, size_t len)
 int cio_file_close(cio_file *f)
 {
     if (!f)
-        return 0;
+        return cio__bad_arg(cio__running_loop, __func__, "f is NULL");
     if (f->busy) {
-        f->close_pending = 1;
+        f->close_pending = 1; /* the abandoned read still uses fd */
         return 0;
     }
+    if (f->fd < 0)
+        return 0;
     int rc = close(f->fd) < 0 && errno != EINTR ? -errno : 0;
-    file_free(f);
+    f->fd = -1;
     return rc;
+}
+
+void cio_file_free(cio_file *f)
+{
+    if (!f)
+        return;
+    if (f->busy) {
+        f->close_pending = f->free_pending = 1;
+        return;
+    }
+    if (f->fd >= 0)
+        close(f->fd);
+    file_free(f);
 }

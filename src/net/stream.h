@@ -75,6 +75,7 @@ struct cio_stream {
     /* lines iterator (stream_iter.c) */
     char *lines_buf;           /* the caller's line buffer, or NULL */
     size_t lines_cap;          /* its size (one byte kept for the NUL) */
+    cio_aiter lines_iter;      /* what cio_stream_lines_aiter hands out */
     size_t lines_len;          /* length of the last line handed out */
 };
 

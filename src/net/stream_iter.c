@@ -2,8 +2,9 @@
  * stream_iter.c - the lines of a stream as an asynchronous iterator
  * (cio/iter.h; Python's `async for line in reader`).  next is
  * cio_stream_readline into the caller's buffer, NUL-terminated; the end of
- * the stream is the iterator's end.  The buffer and its size are kept on
- * the stream, since an iterator is only (ops, self).
+ * the stream is the iterator's end.  The buffer, its size and the
+ * iterator itself are kept on the stream, so the call hands out a pointer
+ * as cio_gen_aiter and cio_queue_aiter do.
  */
 #include "stream.h"
 #include "cio/iter.h"
@@ -26,14 +27,17 @@ static int lines_next(void *self, void **value)
  * open, with the unread data still buffered. */
 static const cio_aiter_ops lines_ops = {.next = lines_next, .aclose = NULL};
 
-int cio_stream_lines_aiter(cio_stream *s, char *buf, size_t cap, cio_aiter *out)
+cio_aiter *cio_stream_lines_aiter(cio_stream *s, char *buf, size_t cap)
 {
-    if (!s || !buf || cap < 2 || !out)
-        return cio__bad_arg(cio__running_loop, __func__, "NULL argument or cap < 2");
+    if (!s || !buf || cap < 2) {
+        cio__bad_arg(cio__running_loop, __func__, "NULL argument or cap < 2");
+        return NULL;
+    }
     s->lines_buf = buf;
     s->lines_cap = cap;
     s->lines_len = 0;
-    return cio_aiter_init(out, &lines_ops, s);
+    cio_aiter_init(&s->lines_iter, &lines_ops, s);
+    return &s->lines_iter;
 }
 
 size_t cio_stream_line_length(const cio_stream *s) { return s ? s->lines_len : 0; }

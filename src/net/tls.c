@@ -504,12 +504,11 @@ int cio_tls_write(cio_tls *tls, const void *buf, size_t len)
     int rc = cio_tls_handshake(tls);
     if (rc)
         return rc;
-    if (len > INT_MAX)
-        len = INT_MAX;
     size_t done = 0;
     while (done < len) {
         ERR_clear_error();
-        int r = SSL_write(tls->ssl, (const char *)buf + done, (int)(len - done));
+        size_t chunk = len - done < INT_MAX ? len - done : INT_MAX;
+        int r = SSL_write(tls->ssl, (const char *)buf + done, (int)chunk);
         if (r > 0) {
             done += (size_t)r;
             continue;
@@ -518,7 +517,7 @@ int cio_tls_write(cio_tls *tls, const void *buf, size_t len)
         if (rc <= 0)
             return rc ? rc : -EPIPE;
     }
-    return (int)len;
+    return 0;
 }
 
 int cio_tls_shutdown(cio_tls *tls)

@@ -64,7 +64,7 @@ static int wait_fd(cio_loop *loop, int fd, int write)
 
 /* ---- connect ------------------------------------------------------------ */
 
-void cio_pg_conn_opts_init(cio_pg_conn_options *opts)
+void cio_pg_conn_options_init(cio_pg_conn_options *opts)
 {
     if (!opts)
         return;
@@ -171,7 +171,7 @@ int cio_pg_connect(const char *conninfo, const cio_pg_conn_options *opts, cio_pg
         return CIO_ENOTASK;
     cio_pg_conn_options def;
     if (!opts) {
-        cio_pg_conn_opts_init(&def);
+        cio_pg_conn_options_init(&def);
         opts = &def;
     }
     char *perr = NULL;

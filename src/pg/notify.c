@@ -59,15 +59,28 @@ void cio__pg_notify_end(cio_pg_conn *c)
     }
 }
 
-int cio_pg_notifications(cio_pg_conn *c, cio_aiter *out)
+/* next makes the queue on first use, so running out of memory there is
+ * next's error, not a lost one. */
+static int notify_next(void *self, void **value)
 {
-    if (!c || !out)
-        return -EINVAL;
+    cio_pg_conn *c = self;
     int rc = ensure_queue(c);
     if (rc < 0)
         return rc;
+    rc = cio_queue_get(c->notifies, value);
+    return rc == CIO_ESHUTDOWN ? CIO_ITER_END : rc;
+}
+
+static const cio_aiter_ops notify_ops = {.next = notify_next, .aclose = NULL};
+
+cio_aiter *cio_pg_notifications(cio_pg_conn *c)
+{
+    if (!c)
+        return NULL;
     c->listened = 1;
-    return cio_queue_aiter(c->notifies, out);
+    (void)ensure_queue(c); /* keeps what arrives from now on; next retries */
+    cio_aiter_init(&c->notify_iter, &notify_ops, c);
+    return &c->notify_iter;
 }
 
 void cio_pg_notify_free(cio_pg_notify *n)

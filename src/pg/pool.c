@@ -22,14 +22,14 @@ struct cio_pg_pool {
     int closing;             /* cio_pg_pool_close was called */
 };
 
-void cio_pg_pool_opts_init(cio_pg_pool_options *opts)
+void cio_pg_pool_options_init(cio_pg_pool_options *opts)
 {
     if (!opts)
         return;
     memset(opts, 0, sizeof *opts);
     opts->min_size = 10;
     opts->max_size = 10;
-    cio_pg_conn_opts_init(&opts->conn);
+    cio_pg_conn_options_init(&opts->conn);
 }
 
 static void busy_done(cio_pg_pool *p)
@@ -88,7 +88,7 @@ int cio_pg_pool_new(const char *conninfo, const cio_pg_pool_options *opts, cio_p
     if (opts)
         p->opts = *opts;
     else
-        cio_pg_pool_opts_init(&p->opts);
+        cio_pg_pool_options_init(&p->opts);
     if (p->opts.max_size == 0 || p->opts.min_size > p->opts.max_size) {
         cio__free(p);
         return -EINVAL;
@@ -233,8 +233,27 @@ int cio_pg_pool_close(cio_pg_pool *p)
         if (rc < 0)
             return rc;
     }
-    free_pool(p);
+    while (p->idle) { /* released ones were closed as they came back */
+        cio_pg_conn *c = p->idle;
+        p->idle = c->pool_next;
+        p->nidle--;
+        p->nopen--;
+        cio_pg_free(c);
+    }
     return 0;
+}
+
+void cio_pg_pool_free(cio_pg_pool *p)
+{
+    if (!p)
+        return;
+    if (p->busy > 0) {
+        /* Their tasks would give them back into freed memory. */
+        cio_log(CIO_LOG_ERROR, "cio_pg_pool_free: %zu connections still acquired; pool leaked",
+                (size_t)p->busy);
+        return;
+    }
+    free_pool(p);
 }
 
 size_t cio_pg_pool_size(const cio_pg_pool *p)

@@ -35,6 +35,7 @@ struct cio_queue {
     struct cio__waitq joiners; /* tasks waiting in join */
     cio_queue_discard_fn *discard; /* receives items the queue drops */
     void *discard_ud;
+    cio_aiter iter;            /* what cio_queue_aiter hands out */
 };
 
 static int make(cio_loop *loop, size_t maxsize, int kind, cio_queue_cmp_fn *cmp, void *ud,
@@ -315,3 +316,27 @@ size_t cio_queue_maxsize(const cio_queue *q) { return q ? q->maxsize : 0; }
 int cio_queue_empty(const cio_queue *q) { return !q || !available(q); }
 int cio_queue_full(const cio_queue *q) { return q && !has_room(q); }
 int cio_queue_is_shutdown(const cio_queue *q) { return q && q->shutdown; }
+
+/* ---- as an asynchronous iterator (cio/iter.h) ------------------------------ */
+
+/* next is cio_queue_get; a queue shut down and drained is the end. */
+static int queue_next(void *self, void **value)
+{
+    int rc = cio_queue_get(self, value);
+    return rc == CIO_ESHUTDOWN ? CIO_ITER_END : rc;
+}
+
+/* Nothing to release: the queue belongs to its creator, and closing one
+ * consumer's iteration must not shut it down for the others. */
+static const cio_aiter_ops queue_iter_ops = {.next = queue_next, .aclose = NULL};
+
+cio_aiter *cio_queue_aiter(cio_queue *q)
+{
+    if (!q) {
+        cio__bad_arg(NULL, __func__, "q is NULL");
+        return NULL;
+    }
+    /* Stateless (ops, q): every consumer may share it. */
+    cio_aiter_init(&q->iter, &queue_iter_ops, q);
+    return &q->iter;
+}

@@ -171,12 +171,15 @@ int cio_as_completed_next(cio_as_completed *ac, size_t *index, cio_future **fut)
     return 1;
 }
 
-int cio_as_completed_free(cio_as_completed *ac)
+void cio_as_completed_free(cio_as_completed *ac)
 {
     if (!ac)
-        return 0;
-    if (ac->waiter)
-        return -EBUSY;
+        return;
+    if (ac->waiter) {
+        /* Freeing it under its waiter would be a use after free there. */
+        cio_log(CIO_LOG_ERROR, "cio_as_completed_free: a task waits in cio_as_completed_next; "
+                               "nothing freed");
+        return;
+    }
     ac_destroy(ac);
-    return 0;
 }

@@ -216,12 +216,16 @@ size_t cio_task_group_errors(const cio_task_group *g, cio_task **tasks, int *cod
 
 size_t cio_task_group_pending(const cio_task_group *g) { return g ? g->pending : 0; }
 
-int cio_task_group_free(cio_task_group *g)
+void cio_task_group_free(cio_task_group *g)
 {
     if (!g)
-        return 0;
-    if (g->waiting)
-        return -EBUSY;
+        return;
+    if (g->waiting) {
+        /* Freeing it under its waiting parent would be a use after free. */
+        cio_log(CIO_LOG_ERROR, "cio_task_group_free: the parent waits in cio_task_group_wait; "
+                               "nothing freed");
+        return;
+    }
     if (g->pending)
         tg_cancel_all(g);
     for (size_t i = 0; i < g->ntasks; i++) {
@@ -235,5 +239,4 @@ int cio_task_group_free(cio_task_group *g)
     cio__free(g->tasks);
     cio__free(g->fails);
     cio__free(g);
-    return 0;
 }
