@@ -219,7 +219,7 @@ static void test_errors(void)
 {
     cio_loop *loop;
     CHECK_RC(cio_loop_new(&loop), 0);
-    CHECK_RC(cio_call_soon_threadsafe(NULL, noop, NULL), -EINVAL);
+    CHECK_RC(cio_call_soon_threadsafe(NULL, noop, NULL), CIO_ENOLOOP);
     CHECK_RC(cio_call_soon_threadsafe(loop, NULL, NULL), -EINVAL);
     /* Calls pending when the loop closes are dropped (and freed). */
     CHECK_RC(cio_call_soon_threadsafe(loop, noop, NULL), 0);

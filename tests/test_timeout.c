@@ -60,9 +60,13 @@ static int basic_main(void *arg, void **result)
     CHECK_RC(cio_timeout_begin(0, &tm), 0);
     CHECK_RC(cio_sleep(0), -ETIMEDOUT);
     CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
-    CHECK_RC(cio_timeout_begin(-11, &tm), 0);
-    CHECK_RC(cio_sleep(0), -ETIMEDOUT);
-    CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
+    CHECK_RC(cio_timeout_begin(-11, &tm), 0); /* < 0: no deadline, as every timeout */
+    CHECK(isinf(cio_timeout_when(tm)));
+    CHECK_RC(cio_sleep(0), 0);
+    CHECK_RC(cio_timeout_end(tm), 0);
+    CHECK_RC(cio_timeout_begin(CIO_NO_TIMEOUT, &tm), 0);
+    CHECK(!cio_timeout_expired(tm));
+    CHECK_RC(cio_timeout_end(tm), 0);
     CHECK_RC(cio_timeout_at_begin(now() - 5, &tm), 0);
     CHECK_RC(cio_sleep(0), -ETIMEDOUT);
     CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);

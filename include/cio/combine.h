@@ -15,10 +15,10 @@
  * and waits until they have finished unwinding before returning: nothing
  * started by a combinator outlives it unnoticed.
  *
- * Timeouts: cio_wait, cio_wait_for and cio_as_completed_new take a
- * relative timeout in seconds where < 0 (or INFINITY) means none.  Timeout
- * scopes follow asyncio.timeout: INFINITY means none (asyncio's None) and
- * a delay <= 0 has expired at once.
+ * Timeouts, as everywhere in cio (cio/common.h): a relative timeout in
+ * seconds, CIO_NO_TIMEOUT (any value < 0) or INFINITY for none (asyncio's
+ * None), 0 for "do not wait".  Absolute deadlines (cio_timeout_at_begin,
+ * cio_timeout_reschedule) are loop times, INFINITY for none.
  *
  * Divided as: gather, wait, wait_for, as_completed, shield, timeout
  * scopes, task groups.
@@ -227,8 +227,9 @@ typedef struct cio_timeout cio_timeout;
 
 /*
  * asyncio.timeout / trio.move_on_after: opens a deadline scope on the
- * calling task, delay seconds from now (INFINITY: no deadline yet, as
- * asyncio's timeout(None); <= 0: expired at once, as asyncio).  When the
+ * calling task, delay seconds from now (CIO_NO_TIMEOUT, any delay < 0 or
+ * INFINITY: no deadline yet, as asyncio's timeout(None); 0: expired at
+ * once).  When the
  * deadline passes, the task is interrupted where it waits and, until the
  * scope ends, every suspension point in it returns -ETIMEDOUT
  * (level-triggered, like cancellation).  Scopes nest: each has its own

@@ -45,6 +45,19 @@ extern "C" {
  * string is static.  Never fails. */
 CIO_EXTERN const char *cio_version(void);
 
+/*
+ * Timeouts.  Every relative timeout parameter in cio is seconds as a
+ * double: CIO_NO_TIMEOUT (any value < 0) or INFINITY means no limit
+ * (asyncio's None), 0 means "do not wait" (fail with -ETIMEDOUT unless the
+ * result is there at once).  Absolute deadlines are loop times
+ * (cio_loop_time), INFINITY for none.
+ *
+ * Values that may be absent: a time or deadline getter returns NaN for
+ * "none" where INFINITY ("never") does not apply, a descriptor getter
+ * returns -1.
+ */
+#define CIO_NO_TIMEOUT (-1.0)
+
 /* Codes of cio's own, with their asyncio counterparts.  All are below
  * -CIO_ERRNO_MAX, out of errno's range. */
 #define CIO_ERRNO_MAX 4095

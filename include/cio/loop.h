@@ -6,6 +6,13 @@
  * cio_call_soon_threadsafe().  In debug mode every other call made from a
  * thread that does not own the loop fails with CIO_EWRONGTHREAD.
  *
+ * Every `cio_loop *loop` parameter in cio that is not the subject of a
+ * cio_loop_* call accepts NULL for the running loop of the calling thread
+ * (CIO_ENOLOOP when none runs): constructors of loop-bound objects
+ * (futures, locks, queues...) and the call_soon family.  Objects that
+ * belong to the calling task (task groups, timeout scopes) or bind at
+ * first use (generators) take no loop.
+ *
  * None of the calls in this file suspends.  Most programs never touch the
  * loop directly: cio_run() (cio/task.h) creates one, runs a main task on
  * it and frees it.
@@ -114,8 +121,8 @@ CIO_EXTERN int cio_loop_stop(cio_loop *loop);
  * The loop's clock (loop NULL: the running loop's), seconds on a monotonic
  * scale (CLOCK_MONOTONIC), or virtual time under
  * cio_loop_set_virtual_clock().  Deadlines of cio_call_at() use this
- * scale; inside a task cio_loop_time(NULL) is asyncio's loop.time().  0 if
- * loop is NULL and none runs.  Never fails.
+ * scale; inside a task cio_loop_time(NULL) is asyncio's loop.time().  NaN
+ * if loop is NULL and none runs.  Never fails.
  */
 CIO_EXTERN double cio_loop_time(cio_loop *loop);
 
@@ -130,12 +137,14 @@ CIO_EXTERN cio_loop *cio_get_running_loop(void);
  * cancelled. */
 
 /*
- * Schedules cb(arg) to run in the next iteration, after the callbacks
+ * Schedules cb(arg) on loop (NULL: the running loop, as every loop
+ * parameter of cio) to run in the next iteration, after the callbacks
  * already scheduled (FIFO).  If out is non-NULL, *out receives a handle
  * that the caller owns and must cio_handle_unref(); pass NULL when the
  * callback need not be cancelled.  arg must stay valid until cb runs or
- * the handle is cancelled.  Errors: -EINVAL (cb NULL), -ENOMEM,
- * CIO_ECLOSED, CIO_EWRONGTHREAD (debug mode); on failure cb never runs.
+ * the handle is cancelled.  Errors: -EINVAL (cb NULL), CIO_ENOLOOP (loop
+ * NULL and none runs), -ENOMEM, CIO_ECLOSED, CIO_EWRONGTHREAD (debug
+ * mode); on failure cb never runs.
  */
 CIO_EXTERN int cio_call_soon(cio_loop *loop, cio_callback_fn *cb, void *arg,
                              cio_handle **out);
@@ -157,16 +166,19 @@ CIO_EXTERN int cio_call_at(cio_loop *loop, double when, cio_callback_fn *cb,
 /*
  * Schedules cb(arg) from any thread and wakes the loop if it sleeps.  The
  * only loop call that other threads may make.  cb runs on the loop's
- * thread.  The loop must outlive the call; pair it with cio_loop_work_begin() if
- * the loop should wait for it.  Errors: -EINVAL, -ENOMEM, CIO_ECLOSED.
+ * thread.  The loop must outlive the call; pair it with
+ * cio_loop_work_begin() if the loop should wait for it.  loop NULL is the
+ * calling thread's running loop (CIO_ENOLOOP if none: another thread
+ * must name the loop).  Errors: -EINVAL (cb NULL), CIO_ENOLOOP, -ENOMEM,
+ * CIO_ECLOSED.
  */
 CIO_EXTERN int cio_call_soon_threadsafe(cio_loop *loop, cio_callback_fn *cb,
                                         void *arg);
 
 /*
  * Cancels the callback: it will not run.  Cancelling a handle whose
- * callback already ran, or twice, does nothing.  Does not release the
- * handle.  Returns 0, -EINVAL for NULL, or CIO_EWRONGTHREAD (debug mode)
+ * callback already ran, or twice, does nothing.  Does not drop the
+ * handle's reference.  Returns 0, -EINVAL for NULL, or CIO_EWRONGTHREAD (debug mode)
  * from a thread that does not own the loop.
  */
 CIO_EXTERN int cio_handle_cancel(cio_handle *h);
@@ -174,7 +186,8 @@ CIO_EXTERN int cio_handle_cancel(cio_handle *h);
 /* 1 if cio_handle_cancel() was called on h. */
 CIO_EXTERN int cio_handle_cancelled(const cio_handle *h);
 
-/* A timer handle's deadline on cio_loop_time()'s scale; 0 for call_soon. */
+/* A timer handle's deadline on cio_loop_time()'s scale; NaN for a
+ * call_soon handle (it has none) and for NULL. */
 CIO_EXTERN double cio_handle_when(const cio_handle *h);
 
 /* Drops the caller's reference to h.  Releasing does not cancel: the

@@ -138,10 +138,15 @@ void cio__handle_schedule(cio_handle *h)
     cio__queue_push(&h->loop->ready, &h->node);
 }
 
-static int check_call(cio_loop *loop, cio_callback_fn *cb, const char *fn)
+/* Checks a scheduling call; *loopp NULL becomes the running loop, as for
+ * every loop parameter of the API. */
+static int check_call(cio_loop **loopp, cio_callback_fn *cb, const char *fn)
 {
+    if (!*loopp)
+        *loopp = cio__running_loop;
+    cio_loop *loop = *loopp;
     if (!loop)
-        return cio__bad_arg(NULL, fn, "loop is NULL");
+        return CIO_ENOLOOP;
     if (!cb)
         return cio__bad_arg(loop, fn, "callback is NULL");
     if (loop->closed)
@@ -151,7 +156,7 @@ static int check_call(cio_loop *loop, cio_callback_fn *cb, const char *fn)
 
 int cio_call_soon(cio_loop *loop, cio_callback_fn *cb, void *arg, cio_handle **out)
 {
-    int rc = check_call(loop, cb, __func__);
+    int rc = check_call(&loop, cb, __func__);
     if (rc)
         return rc;
     cio_handle *h = cio__handle_new(loop);
@@ -208,7 +213,7 @@ static int call_at_ns(cio_loop *loop, int64_t when, cio_callback_fn *cb, void *a
 int cio_call_later(cio_loop *loop, double delay, cio_callback_fn *cb, void *arg,
                    cio_handle **out)
 {
-    int rc = check_call(loop, cb, __func__);
+    int rc = check_call(&loop, cb, __func__);
     if (rc)
         return rc;
     if (isnan(delay))
@@ -218,7 +223,7 @@ int cio_call_later(cio_loop *loop, double delay, cio_callback_fn *cb, void *arg,
 
 int cio_call_at(cio_loop *loop, double when, cio_callback_fn *cb, void *arg, cio_handle **out)
 {
-    int rc = check_call(loop, cb, __func__);
+    int rc = check_call(&loop, cb, __func__);
     if (rc)
         return rc;
     if (isnan(when))
@@ -245,7 +250,7 @@ int cio_handle_cancelled(const cio_handle *h) { return h && (h->flags & CIO__H_C
 
 double cio_handle_when(const cio_handle *h)
 {
-    return h && (h->flags & CIO__H_TIMER) ? (double)h->when / 1e9 : 0;
+    return h && (h->flags & CIO__H_TIMER) ? (double)h->when / 1e9 : NAN;
 }
 
 void cio_handle_unref(cio_handle *h)

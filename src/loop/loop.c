@@ -151,7 +151,7 @@ double cio_loop_time(cio_loop *loop)
     if (!loop)
         loop = cio__running_loop;
     if (!loop)
-        return 0;
+        return NAN; /* no loop: no time to give, and 0 would look valid */
     return (double)cio__loop_now(loop) / 1e9;
 }
 

@@ -95,7 +95,9 @@ static int ts_add(cio_loop *loop, cio_callback_fn *cb, void *arg, uint32_t flags
 int cio_call_soon_threadsafe(cio_loop *loop, cio_callback_fn *cb, void *arg)
 {
     if (!loop)
-        return cio__bad_arg(NULL, __func__, "loop is NULL");
+        loop = cio__running_loop; /* a thread of the loop's own */
+    if (!loop)
+        return CIO_ENOLOOP;
     if (!cb)
         return cio__bad_arg(loop, __func__, "callback is NULL");
     return ts_add(loop, cb, arg, 0);

@@ -116,10 +116,10 @@ int cio_timeout_begin(double delay, cio_timeout **out)
     *out = NULL;
     if (isnan(delay))
         return cio__bad_arg(t->fut.loop, __func__, "delay is NaN");
-    int64_t when = INT64_MAX;
-    if (!(isinf(delay) && delay > 0)) {
+    int64_t when = INT64_MAX; /* < 0 or INFINITY: no deadline (yet) */
+    if (delay >= 0 && !isinf(delay)) {
         int64_t now = cio__loop_now(t->fut.loop);
-        when = delay <= 0 ? now : now + cio__sec_to_ns(delay);
+        when = delay == 0 ? now : now + cio__sec_to_ns(delay);
     }
     return scope_begin(t, when, out);
 }
