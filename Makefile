@@ -64,7 +64,7 @@ run: deps
 # (PYTHONPATH=python); `pip install --no-build-isolation ./python` installs.
 python:
 	@bash scripts/deps.sh python
-	cd python && /usr/bin/python3 setup.py -q build_ext --inplace
+	cd python && /usr/bin/python3 setup.py -q build_ext --inplace --force
 
 test:
 	@bash scripts/deps.sh test

@@ -30,7 +30,21 @@ class BuildWithEngine(build_ext):
             '-DCMAKE_POSITION_INDEPENDENT_CODE=ON'], stdout=subprocess.DEVNULL)
         subprocess.check_call(['cmake', '--build', ENGINE, '--target', 'cio_static',
                                '-j', str(os.cpu_count() or 2)])
+        # Link what this build of the engine needs (liburing, libpq... are
+        # optional): its pkg-config file says.
+        for e in self.extensions:
+            e.libraries = engine_libraries()
         super().run()
+
+
+def engine_libraries():
+    """The -l names of the engine's Libs.private in its cio.pc."""
+    libs = []
+    with open(os.path.join(ENGINE, 'cio.pc')) as pc:
+        for line in pc:
+            if line.startswith('Libs.private:'):
+                libs = [w[2:] for w in line.split()[1:] if w.startswith('-l')]
+    return libs
 
 
 ext = Extension(
@@ -38,7 +52,7 @@ ext = Extension(
     sources=[os.path.join('src', f) for f in ('module.c', 'handle.c', 'loop.c')],
     include_dirs=[os.path.join(TOP, 'include')],
     extra_objects=[os.path.join(ENGINE, 'libcio.a')],
-    libraries=['ssl', 'crypto', 'z', 'pthread', 'm'],
+    depends=[os.path.join(ENGINE, 'libcio.a')],  # relink when the engine changed
     extra_compile_args=['-std=gnu11', '-Wall', '-Wextra', '-Wshadow',
                         '-Wno-unused-parameter', '-Wno-missing-field-initializers'],
 )

@@ -7,7 +7,9 @@
  */
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -108,6 +110,32 @@ static void test_pipe_reader_level_triggered(void)
     expect_idle(loop);
     close(p[0]);
     close(p[1]);
+    cio_loop_free(loop);
+}
+
+/* asyncio's server.close(): remove_reader on the listening socket, then
+ * close(2) at once.  The backend must not keep the socket alive (an
+ * io_uring poll holds the file until it is removed): a new connect must be
+ * refused right after. */
+static void test_listener_closed_after_remove_reader(void)
+{
+    cio_loop *loop = new_loop();
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    CHECK_EQ(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    CHECK_EQ(listen(ls, 8), 0);
+    CHECK_EQ(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
+    struct counter c = {.fd = ls, .loop = loop};
+    CHECK_RC(cio_loop_add_reader(loop, ls, on_ready, &c), 0);
+    run_iterations(loop, 3); /* the watch is armed in the kernel */
+    CHECK_RC(cio_loop_remove_reader(loop, ls), 1);
+    close(ls);
+    int cs = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK_EQ(connect(cs, (struct sockaddr *)&a, sizeof a), -1);
+    CHECK_EQ(errno, ECONNREFUSED);
+    close(cs);
+    run_iterations(loop, 2);
     cio_loop_free(loop);
 }
 
@@ -269,6 +297,7 @@ static void test_many_pipes(void)
 int main(void)
 {
     RUN(test_pipe_reader_level_triggered);
+    RUN(test_listener_closed_after_remove_reader);
     RUN(test_writer_and_replace);
     RUN(test_errors);
     RUN(test_close_with_readers);

@@ -546,7 +546,7 @@ static int t_transactions(void *arg, void **result)
     CHECK_EQ(val_i64(c, "SELECT count(*) FROM pg_stat_activity WHERE pid = pg_backend_pid()"
                         " AND state = 'active'", NULL, 0), 1);
     /* Read-only, serializable deferrable. */
-    cio_pg_transaction_options o = {CIO_PG_SERIALIZABLE, 1, 1};
+    cio_pg_transaction_options o = {.isolation = CIO_PG_SERIALIZABLE, .readonly = 1, .deferrable = 1};
     CHECK_RC(cio_pg_transaction_begin(c, &o, &tx), 0);
     cio_pg_result *r;
     cio_pg_value v;

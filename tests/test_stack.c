@@ -127,7 +127,8 @@ static void test_deep_recursion(void)
     struct deep a = {.budget = 96 * 1024, .sleep_rc = 1};
     struct deep b = {.budget = 900 * 1024, .sleep_rc = 1};
     CHECK_RC(cio_loop_create_task(loop, deep_task, &a, NULL, NULL), 0);
-    CHECK_RC(cio_create_task_at(loop, deep_task, &b, NULL, 1 << 20, NULL, __FILE__, __LINE__), 0);
+    CHECK_RC(cio_task_new(loop, deep_task, &b,
+             &(cio_task_options){.stack_size = 1 << 20, .file = __FILE__, .line = __LINE__}, NULL), 0);
     cio_future *never;
     CHECK_RC(cio_future_new(loop, &never), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_ESTALLED);
@@ -208,8 +209,10 @@ static void overflow_child(size_t stack_size)
     /* The first task takes the stack slot below the second, so without a
      * guard the overflow would run silently into its neighbour's stack
      * instead of faulting. */
-    cio_create_task_at(loop, neighbour_task, NULL, "neighbour", stack_size, NULL, NULL, 0);
-    cio_create_task_at(loop, overflow_task, NULL, "overflow", stack_size, NULL, NULL, 0);
+    cio_task_new(loop, neighbour_task, NULL,
+             &(cio_task_options){.name = "neighbour", .stack_size = stack_size}, NULL);
+    cio_task_new(loop, overflow_task, NULL,
+             &(cio_task_options){.name = "overflow", .stack_size = stack_size}, NULL);
     cio_future *never;
     cio_future_new(loop, &never);
     cio_loop_run_until_complete(loop, never, NULL);

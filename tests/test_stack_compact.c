@@ -288,7 +288,8 @@ static int own_main(void *arg, void **result)
     static struct job j;
     j = (struct job){.how = 0, .delay = 5, .depth = 3};
     cio_task *t;
-    CHECK_RC(cio_create_task_at(loop, list_task, &j, "big", 512 * 1024, &t, __FILE__, __LINE__), 0);
+    CHECK_RC(cio_task_new(loop, list_task, &j,
+             &(cio_task_options){.name = "big", .stack_size = 512 * 1024, .file = __FILE__, .line = __LINE__}, &t), 0);
     CHECK_RC(cio_sleep(3), 0);
     CHECK(!(t->stack->pooled & 1));
     CHECK(compacted(t));

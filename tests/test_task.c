@@ -35,8 +35,10 @@ static void test_create(void)
     CHECK(t == NULL);
     cio_loop *loop = test_loop_new_virtual();
     CHECK_RC(cio_loop_create_task(loop, NULL, NULL, NULL, &t), -EINVAL);
-    CHECK_RC(cio_create_task_at(loop, return_arg, NULL, NULL, 1024, &t, NULL, 0), -EINVAL);
-    CHECK_RC(cio_create_task_at(loop, return_arg, NULL, NULL, ((size_t)1 << 30) + 1, &t, NULL, 0),
+    CHECK_RC(cio_task_new(loop, return_arg, NULL,
+             &(cio_task_options){.stack_size = 1024}, &t), -EINVAL);
+    CHECK_RC(cio_task_new(loop, return_arg, NULL,
+             &(cio_task_options){.stack_size = ((size_t)1 << 30) + 1}, &t),
              -EINVAL);
 
     char name[] = "worker";
@@ -46,7 +48,7 @@ static void test_create(void)
     name[0] = 'X'; /* copied */
     CHECK(strcmp(cio_task_get_name(a), "worker") == 0);
     CHECK_RC(cio_loop_create_task(loop, return_arg, (void *)(intptr_t)2, NULL, &b), 0);
-    CHECK_RC(cio_create_task_at(loop, return_arg, (void *)(intptr_t)3, NULL, 0, &c, NULL, 0), 0);
+    CHECK_RC(cio_task_new(loop, return_arg, (void *)(intptr_t)3, NULL, &c), 0);
     CHECK(cio_task_id(a) >= 1);
     CHECK_EQ(cio_task_id(b), cio_task_id(a) + 1);
     CHECK_EQ(cio_task_id(c), cio_task_id(b) + 1);
@@ -321,8 +323,8 @@ static void test_custom_stack(void)
     cio_task *t[4];
     const size_t sizes[4] = {1 << 20, 300000, 1 << 20, 64 * 1024};
     for (int i = 0; i < 4; i++)
-        CHECK_RC(cio_create_task_at(loop, big_frame, (void *)(intptr_t)(sizes[i] - 48 * 1024),
-                                    NULL, sizes[i], &t[i], __FILE__, __LINE__),
+        CHECK_RC(cio_task_new(loop, big_frame, (void *)(intptr_t)(sizes[i] - 48 * 1024),
+                 &(cio_task_options){.stack_size = sizes[i], .file = __FILE__, .line = __LINE__}, &t[i]),
                  0);
     test_drain(loop);
     for (int i = 0; i < 4; i++) {
@@ -331,8 +333,8 @@ static void test_custom_stack(void)
     }
     /* Again, so that stacks of each kind are reused. */
     for (int i = 0; i < 4; i++)
-        CHECK_RC(cio_create_task_at(loop, big_frame, (void *)(intptr_t)(sizes[i] - 48 * 1024),
-                                    NULL, sizes[i], NULL, __FILE__, __LINE__),
+        CHECK_RC(cio_task_new(loop, big_frame, (void *)(intptr_t)(sizes[i] - 48 * 1024),
+                 &(cio_task_options){.stack_size = sizes[i], .file = __FILE__, .line = __LINE__}, NULL),
                  0);
     test_drain(loop);
     cio_loop_free(loop);

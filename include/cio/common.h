@@ -58,6 +58,15 @@ CIO_EXTERN const char *cio_version(void);
  */
 #define CIO_NO_TIMEOUT (-1.0)
 
+/*
+ * Options structs (cio_stream_options, cio_task_options, ...): zeroed
+ * fields mean the defaults, so `cio_x_options o = {0}` or designated
+ * initialisers are the way to fill one.  Each ends with room for fields
+ * that later 1.x versions add (CIO_OPTIONS_RESERVED): keep it zeroed, and a
+ * program built against 1.0 keeps working unchanged with a newer library.
+ */
+#define CIO_OPTIONS_RESERVED uint64_t reserved_[4];
+
 /* Codes of cio's own, with their asyncio counterparts.  All are below
  * -CIO_ERRNO_MAX, out of errno's range. */
 #define CIO_ERRNO_MAX 4095

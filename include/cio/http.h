@@ -107,6 +107,7 @@ typedef struct cio_http_server_options {
     cio_http_access_log_fn *access_log; /* called after each response */
     void *access_log_ud;      /* its ud */
     cio_transport_options transport; /* listening and connection options */
+    CIO_OPTIONS_RESERVED /* zeroed: room for later fields */
 } cio_http_server_options;
 
 /* Fills *opts with the defaults (the values in the comments above). */

@@ -106,6 +106,7 @@ typedef struct cio_http_client_options {
                                first https request with the system's
                                trusted CAs and host names checked, freed
                                with the client */
+    CIO_OPTIONS_RESERVED /* zeroed: room for later fields */
 } cio_http_client_options;
 
 /* A body produced piece by piece (a streamed upload): write up to cap bytes
@@ -138,6 +139,7 @@ typedef struct cio_http_client_request {
                                    set counts as unknown */
     const char *content_type;   /* Content-Type of the body, or NULL */
     int flags;                  /* CIO_HTTP_STREAM */
+    CIO_OPTIONS_RESERVED /* zeroed: room for later fields */
 } cio_http_client_request;
 
 /* ---- the client --------------------------------------------------------- */

@@ -78,6 +78,7 @@ typedef struct cio_pg_conn_options {
     size_t statement_cache_size; /* prepared statements kept per connection
                                     (LRU, asyncpg's default 100); 0: none,
                                     every query is parsed again */
+    CIO_OPTIONS_RESERVED /* zeroed: room for later fields */
 } cio_pg_conn_options;
 
 /* Fills *opts with the defaults: no timeouts, a cache of 100 statements.
@@ -367,6 +368,7 @@ typedef struct cio_pg_transaction_options {
     int isolation;  /* CIO_PG_*_ISOLATION / _READ_COMMITTED ... */
     int readonly;   /* READ ONLY */
     int deferrable; /* DEFERRABLE (with serializable read-only) */
+    CIO_OPTIONS_RESERVED /* zeroed: room for later fields */
 } cio_pg_transaction_options;
 
 /*
@@ -417,6 +419,7 @@ typedef struct cio_pg_pool_options {
     double max_inactive;    /* seconds an idle connection above min_size
                                stays open; 0: forever */
     cio_pg_conn_options conn;  /* for each connection */
+    CIO_OPTIONS_RESERVED /* zeroed: room for later fields */
 } cio_pg_pool_options;
 
 /* Fills *opts with the defaults (min 10, max 10, no lifetime limits,

@@ -55,6 +55,7 @@ typedef struct cio_retry_policy {
     void *retryable_ud;        /* passed to retryable */
     const char *name;          /* names the operation in log lines; NULL: "operation" */
     uint64_t seed;             /* jitter's random seed; 0: seeded from the clock */
+    CIO_OPTIONS_RESERVED /* zeroed: room for later fields */
 } cio_retry_policy;
 
 /*

@@ -105,6 +105,7 @@ typedef struct cio_stream_options {
                              copied */
     double tls_handshake_timeout; /* seconds (default 60, asyncio's
                              ssl_handshake_timeout); negative: none */
+    CIO_OPTIONS_RESERVED /* zeroed: room for later fields */
 } cio_stream_options;
 
 /* ---- opening ------------------------------------------------------------ */
@@ -403,6 +404,7 @@ typedef struct cio_server_options {
     int reuse_port;       /* SO_REUSEPORT, so several loops can share a port */
     int family;           /* AF_INET, AF_INET6 or 0 (both) */
     cio_stream_options stream; /* options of the accepted streams */
+    CIO_OPTIONS_RESERVED /* zeroed: room for later fields */
 } cio_server_options;
 
 /*

@@ -65,6 +65,7 @@ typedef struct cio_subprocess_options {
     int stderr_mode;         /* ... or CIO_SUBPROCESS_STDOUT */
     const char *cwd;         /* working directory, NULL: the parent's */
     char *const *env;        /* environment (NULL-terminated), NULL: the parent's */
+    CIO_OPTIONS_RESERVED /* zeroed: room for later fields */
 } cio_subprocess_options;
 
 /*

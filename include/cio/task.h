@@ -130,32 +130,36 @@ CIO_EXTERN int cio_await(cio_future *fut, void **result);
 
 /* ---- tasks ---------------------------------------------------------- */
 
+/* Options of a task; zeroed fields mean the defaults. */
+typedef struct cio_task_options {
+    const char *name;   /* copied; NULL gives "Task-N" */
+    size_t stack_size;  /* bytes, 16 KiB .. 1 GiB; 0: the loop's default
+                           (cio_loop_set_stack_size) */
+    const char *file;   /* where the task was created, for debug reports
+                           ("file:line"); NULL: unknown.  The creating
+                           macros fill it; a library creating tasks on its
+                           user's behalf may pass its caller's */
+    int line;           /* ... and the line */
+    CIO_OPTIONS_RESERVED
+} cio_task_options;
+
 /*
- * Creates a task running fn(arg) on loop (NULL: the running loop) and
- * schedules it: it starts at the next suspension point of the caller (or
- * the next loop iteration).  name (copied; NULL gives "Task-N") names it
- * in logs and reports.  stack_size 0 uses the loop's default; otherwise
- * 16 KiB .. 1 GiB.  If out is non-NULL the caller receives a reference and
- * must cio_task_unref() it; with out NULL the loop keeps the task alive
- * until it finishes ("fire and forget"; a failure is then reported to the
- * exception handler).  arg must stay valid as long as the task uses it.
- * file/line record where it was created, for debug reports: the macros
- * below fill them; call this function directly for a per-task stack size
- * or to pass your own file/line (a library creating tasks on its user's
- * behalf).
+ * asyncio.Task(coro, loop=, name=): creates a task running fn(arg) on loop
+ * (NULL: the running loop) and schedules it: it starts at the next
+ * suspension point of the caller (or the next loop iteration, when the
+ * loop runs).  opts may be NULL (all defaults).  If out is non-NULL the
+ * caller receives a reference and must cio_task_unref() it; with out NULL
+ * the loop keeps the task alive until it finishes ("fire and forget"; a
+ * failure is then reported to the exception handler).  arg must stay
+ * valid as long as the task uses it.  A real function: its address can be
+ * taken.
  * Errors: -EINVAL (fn NULL, bad stack_size), -ENOMEM, CIO_ENOLOOP (loop
  * NULL and no loop runs in this thread), CIO_ECLOSED, CIO_EWRONGTHREAD
  * (debug).  Does not suspend.
  */
-CIO_EXTERN int cio_create_task_at(cio_loop *loop, cio_coro_fn *fn, void *arg,
-                                  const char *name, size_t stack_size,
-                                  cio_task **out, const char *file, int line);
+CIO_EXTERN int cio_task_new(cio_loop *loop, cio_coro_fn *fn, void *arg,
+                            const cio_task_options *opts, cio_task **out);
 
-/* asyncio.create_task: a task on the running loop.  A macro (below) that
- * records the file and line of the call; errors and ownership as
- * cio_create_task_at(). */
-CIO_EXTERN int cio_create_task(cio_coro_fn *fn, void *arg, const char *name,
-                               cio_task **out);
 /* Where a task is created, for debug reports: the file's own name where
  * the compiler offers it (gcc >= 12, clang >= 9), not the build's path. */
 #ifdef __FILE_NAME__
@@ -164,15 +168,30 @@ CIO_EXTERN int cio_create_task(cio_coro_fn *fn, void *arg, const char *name,
 #define CIO_SOURCE_FILE __FILE__
 #endif
 
-#define cio_create_task(fn, arg, name, out) \
-    cio_create_task_at(NULL, (fn), (arg), (name), 0, (out), CIO_SOURCE_FILE, __LINE__)
+/*
+ * asyncio.create_task(coro, name=): a task on the running loop; as
+ * cio_task_new with only a name.  In C it is also a macro that records
+ * the file and line of the call (the function, e.g. through its address,
+ * records none).  Errors and ownership as cio_task_new.
+ */
+CIO_EXTERN int cio_create_task(cio_coro_fn *fn, void *arg, const char *name,
+                               cio_task **out);
 
-/* loop.create_task: a task on a given loop, which need not run yet (the
- * task starts when it does).  Also a macro recording file and line. */
+/* loop.create_task: as cio_create_task on a given loop (NULL: the running
+ * one), which need not run yet (the task starts when it does).  Also a
+ * macro recording file and line. */
 CIO_EXTERN int cio_loop_create_task(cio_loop *loop, cio_coro_fn *fn, void *arg,
                                     const char *name, cio_task **out);
-#define cio_loop_create_task(loop, fn, arg, name, out) \
-    cio_create_task_at((loop), (fn), (arg), (name), 0, (out), CIO_SOURCE_FILE, __LINE__)
+
+#ifndef __cplusplus /* compound literals */
+#define cio_create_task(fn_, arg_, name_, out_) \
+    cio_loop_create_task(NULL, fn_, arg_, name_, out_)
+#define cio_loop_create_task(loop_, fn_, arg_, name_, out_)                         \
+    cio_task_new((loop_), (fn_), (arg_),                                            \
+                 &(cio_task_options){.name = (name_), .file = CIO_SOURCE_FILE,      \
+                                     .line = __LINE__},                             \
+                 (out_))
+#endif
 
 /* Adds a reference to t, which the caller must cio_task_unref().  NULL
  * is a no-op. */

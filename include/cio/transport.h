@@ -102,6 +102,7 @@ typedef struct cio_protocol {
     void (*pipe_connection_lost)(cio_transport *t, int fd, int error, void *ud);
     /* The child exited (its status: cio_subprocess_transport_returncode). */
     void (*process_exited)(cio_transport *t, void *ud);
+    CIO_OPTIONS_RESERVED /* zeroed: room for later fields */
 } cio_protocol;
 
 /*
@@ -142,6 +143,7 @@ typedef struct cio_transport_options {
     double tls_shutdown_timeout; /* seconds from close to the peer's
                              close_notify (default 30, asyncio's
                              ssl_shutdown_timeout); negative: none */
+    CIO_OPTIONS_RESERVED /* zeroed: room for later fields */
 } cio_transport_options;
 
 /* For cio_transport_set_write_buffer_limits: use the default. */

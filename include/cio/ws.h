@@ -121,6 +121,7 @@ typedef struct cio_ws_options {
     cio_tls_context *tls;     /* client "wss://": the context (NULL: a
                                  verifying one with the system's CAs);
                                  borrowed, must outlive the connection */
+    CIO_OPTIONS_RESERVED /* zeroed: room for later fields */
 } cio_ws_options;
 
 /* For cio_ws_options.compression_level: compress with zlib level 0. */

@@ -449,7 +449,7 @@ static void run_start(struct cio__ts_call *c)
         return;
     }
     cio_task *t;
-    int rc = cio_create_task_at(r->loop, r->fn, r->arg, NULL, 0, &t, CIO_SOURCE_FILE, __LINE__);
+    int rc = cio_loop_create_task(r->loop, r->fn, r->arg, NULL, &t);
     if (rc < 0) {
         complete_cf(r->cf, rc, NULL, NULL);
         run_unref(r);

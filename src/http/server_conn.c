@@ -299,8 +299,7 @@ static void dispatch(cio__http_conn *c, int route_status, cio__http_buf *allow)
         request_bind(c, copy);
         req->in_task = 1;
         c->refs++;
-        rc = cio_create_task_at(c->srv->loop, handler_task, c, NULL, 0, &task,
-                                CIO_SOURCE_FILE, __LINE__);
+        rc = cio_loop_create_task(c->srv->loop, handler_task, c, NULL, &task);
         if (rc < 0)
             c->refs--;
     }

@@ -694,8 +694,15 @@ static int uring_update(cio_loop *loop, int fd, struct cio__fd *f)
                (f->writer ? (uint32_t)POLLOUT : 0u);
     struct watch *w = (size_t)fd < st->nwatch_slots ? st->watch[fd] : NULL;
     if (!want) {
-        if (w)
+        if (w) {
+            int armed = w->armed != 0;
             watch_detach(st, w);
+            /* The poll holds the file: remove it now, since the caller
+             * may close fd next (asyncio's server.close() does) and a
+             * listening socket must stop accepting then. */
+            if (armed)
+                ring_flush(st);
+        }
         f->events = 0;
         return 0;
     }

@@ -112,8 +112,7 @@ static int race(cio_loop *loop, struct addrinfo **a, size_t n, double delay)
                             rc == 1)) {
             at[started].race = &r;
             at[started].ai = a[started];
-            rc = cio_create_task_at(loop, attempt_task, &at[started], "cio-connect-attempt",
-                                    0, &at[started].task, __FILE__, __LINE__);
+            rc = cio_loop_create_task(loop, attempt_task, &at[started], "cio-connect-attempt", &at[started].task);
             if (rc < 0)
                 break;
             r.running++;

@@ -286,8 +286,7 @@ static void serve_connection(cio_server *srv, int fd)
     if (!srv->sopts.no_nodelay)
         cio__set_nodelay(fd);
     c->srv = srv;
-    if (cio_create_task_at(srv->loop, handler_task, c, "cio-server-conn", 0, &c->task,
-                           __FILE__, __LINE__) < 0) {
+    if (cio_loop_create_task(srv->loop, handler_task, c, "cio-server-conn", &c->task) < 0) {
         cio_stream_unref(c->s);
         cio__free(c);
         return;
@@ -405,8 +404,7 @@ static int start_serving(cio_server *srv)
 {
     srv->serving = 1;
     for (int i = 0; i < srv->nl; i++) {
-        int rc = cio_create_task_at(srv->loop, acceptor_task, srv, "cio-server-accept", 0,
-                                    &srv->acceptor[i], __FILE__, __LINE__);
+        int rc = cio_loop_create_task(srv->loop, acceptor_task, srv, "cio-server-accept", &srv->acceptor[i]);
         if (rc < 0) {
             cio_server_close(srv);
             return rc;

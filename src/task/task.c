@@ -27,7 +27,9 @@
 #undef cio_create_task
 #undef cio_loop_create_task
 
-int cio_create_task_at(cio_loop *loop, cio_coro_fn *fn, void *arg, const char *name,
+/* cio_task_new with its options spread out, so the common paths pass no
+ * struct. */
+static int task_create(cio_loop *loop, cio_coro_fn *fn, void *arg, const char *name,
                        size_t stack_size, cio_task **out, const char *file, int line)
 {
     if (out)
@@ -100,17 +102,24 @@ int cio_create_task_at(cio_loop *loop, cio_coro_fn *fn, void *arg, const char *n
     return 0;
 }
 
+int cio_task_new(cio_loop *loop, cio_coro_fn *fn, void *arg, const cio_task_options *opts,
+                 cio_task **out)
+{
+    static const cio_task_options defaults;
+    if (!opts)
+        opts = &defaults;
+    return task_create(loop, fn, arg, opts->name, opts->stack_size, out, opts->file, opts->line);
+}
+
 int cio_create_task(cio_coro_fn *fn, void *arg, const char *name, cio_task **out)
 {
-    return cio_create_task_at(NULL, fn, arg, name, 0, out, NULL, 0);
+    return task_create(NULL, fn, arg, name, 0, out, NULL, 0);
 }
 
 int cio_loop_create_task(cio_loop *loop, cio_coro_fn *fn, void *arg, const char *name,
                          cio_task **out)
 {
-    if (!loop)
-        return cio__bad_arg(NULL, __func__, "loop is NULL");
-    return cio_create_task_at(loop, fn, arg, name, 0, out, NULL, 0);
+    return task_create(loop, fn, arg, name, 0, out, NULL, 0);
 }
 
 void cio__task_free(cio_task *t)
