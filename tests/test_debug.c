@@ -199,6 +199,45 @@ static void test_reports(void)
     cio_loop_free(loop);
 }
 
+/* The never-retrieved report is about the failed task: its log line's
+ * context names that task, not the task that released it. */
+static int releaser(void *arg, void **result)
+{
+    cio_task *t;
+    CHECK_RC(cio_create_task(failing, NULL, "failer", &t), 0);
+    cio_future *f = cio_task_future(t);
+    CHECK_RC(cio_wait(&f, 1, CIO_ALL_COMPLETED, -1, NULL), 1); /* not retrieved */
+    cio_task_release(t); /* the report happens here, inside "releaser" */
+    return 0;
+}
+
+static void test_report_context(void)
+{
+    test_log_reset();
+    cio_loop *loop = debug_loop();
+    CHECK_RC(cio_loop_create_task(loop, releaser, NULL, "releaser", NULL), 0);
+    test_drain(loop);
+    int i = test_log_find("never retrieved", NULL);
+    CHECK(i >= 0);
+    if (i >= 0) {
+        CHECK(strncmp(LOG.lines[i], "cio error [failer]: ", 20) == 0);
+        CHECK(strstr(LOG.lines[i], "releaser") == NULL);
+    }
+    /* A plain future's report names no task at all. */
+    test_log_reset();
+    cio_future *f;
+    CHECK_RC(cio_future_new(loop, &f), 0);
+    CHECK_RC(cio_future_set_error(f, -EIO, "disk gone"), 0);
+    cio_future_release(f);
+    i = test_log_find("never retrieved", "disk gone");
+    CHECK(i >= 0);
+    if (i >= 0)
+        CHECK(strncmp(LOG.lines[i], "cio error: ", 11) == 0);
+    if (test_failures)
+        test_log_dump();
+    cio_loop_free(loop);
+}
+
 /* Bad arguments are named in debug mode, silent otherwise. */
 static void test_bad_args(void)
 {
@@ -222,6 +261,7 @@ int main(void)
     RUN(test_slow_step);
     RUN(test_wrong_thread);
     RUN(test_reports);
+    RUN(test_report_context);
     RUN(test_bad_args);
     cio_log_set_sink(NULL, NULL);
     return test_finish();

@@ -243,9 +243,12 @@ CIO_EXTERN void cio_loop_call_exception_handler(cio_loop *loop,
                                                 const cio_exception_context *ctx);
 
 /* The default handler: logs ctx at error level through cio_log, e.g.
- * "cio error: Task exception was never retrieved: Invalid argument (cannot
- * parse 'xyz'); task forgotten created at app.c:63".  A custom handler may
- * call it to keep the log line. */
+ * "cio error [forgotten]: Task exception was never retrieved: Invalid
+ * argument (cannot parse 'xyz'); created at app.c:63".  The bracketed
+ * context is ctx->task, the task the report is about (none without one),
+ * not the task running when it is reported (the one that released the
+ * failed task or closed the loop).  A custom handler may call it to keep
+ * the log line. */
 CIO_EXTERN void cio_loop_default_exception_handler(cio_loop *loop,
                                                    const cio_exception_context *ctx);
 
