@@ -229,7 +229,15 @@ int cio_task_result(cio_task *t, void **result)
     return cio_future_result(&t->fut, result);
 }
 
-const char *cio_task_error_message(const cio_task *t) { return t ? t->fut.message : NULL; }
+/* While the task has not finished, the message it set last: a caller that
+ * called a coroutine function directly (the translation of
+ * `await coro()`) reads the message that function set at once. */
+const char *cio_task_error_message(const cio_task *t)
+{
+    if (!t)
+        return NULL;
+    return t->state == CIO__T_DONE ? t->fut.message : t->pending_message;
+}
 
 const char *cio_task_get_name(const cio_task *t)
 {
