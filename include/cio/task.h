@@ -34,7 +34,9 @@
 extern "C" {
 #endif
 
-/* A task's function (asyncio's coroutine function): see above. */
+/* A task's function (asyncio's coroutine function): see above.  Any
+ * value >= 0 counts as success, so a function that returns 1 for "error"
+ * by habit loses its failure: debug mode warns about a positive return. */
 typedef int cio_coro_fn(void *arg, void **result);
 /* A done callback, given to cio_future_add_done_callback(). */
 typedef void cio_done_fn(cio_future *fut, void *arg);
@@ -136,9 +138,10 @@ CIO_EXTERN int cio_await(cio_future *fut, void **result);
  * the next loop iteration).  name (copied; NULL gives "Task-N") names it
  * in logs and reports.  stack_size 0 uses the loop's default; otherwise
  * 16 KiB .. 1 GiB.  If out is non-NULL the caller receives a reference and
- * must cio_task_release() it; with out NULL the loop keeps the task alive
- * until it finishes ("fire and forget"; a failure is then reported to the
- * exception handler).  arg must stay valid as long as the task uses it.
+ * must cio_task_release() it (debug mode reports at loop close a task
+ * still held whose outcome nobody read); with out NULL the loop keeps the
+ * task alive until it finishes ("fire and forget"; a failure is then
+ * reported to the exception handler).  arg must stay valid as long as the task uses it.
  * file/line record where it was created, for debug reports: the macros
  * below fill them; call this function directly for a per-task stack size
  * or to pass your own file/line (a library creating tasks on its user's

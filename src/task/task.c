@@ -124,6 +124,17 @@ void cio__task_free(cio_task *t)
             cio__sched_put_stack(s, t->stack);
         t->stack = NULL;
     }
+    if (CIO_UNLIKELY(t->flags & CIO__TF_HELD)) {
+        /* Released at last: off the debug list of held finished tasks. */
+        if (t->prev)
+            t->prev->next = t->next;
+        else
+            s->held = t->next;
+        if (t->next)
+            t->next->prev = t->prev;
+        t->prev = t->next = NULL;
+        t->flags &= (uint8_t)~CIO__TF_HELD;
+    }
     if (CIO_UNLIKELY(t->scopes != NULL))
         cio__timeout_abandon(t);
     if (CIO_UNLIKELY(t->fut.status < 0))
