@@ -4,7 +4,8 @@
  *
  * A task is a stackful coroutine: a function
  *     int fn(void *arg, void **result)
- * that returns 0 (setting *result if it has one) or a negative code.  It
+ * (or int fn(CIO_CORO_PARAMS), below, to keep -Wextra quiet about an
+ * unused parameter) that returns 0 (setting *result if it has one) or a negative code.  It
  * runs on its own stack and suspends only inside calls marked "suspends"
  * below; code between two such calls runs atomically with respect to the
  * other tasks of its loop.
@@ -38,6 +39,22 @@ extern "C" {
  * value >= 0 counts as success, so a function that returns 1 for "error"
  * by habit loses its failure: debug mode warns about a positive return. */
 typedef int cio_coro_fn(void *arg, void **result);
+
+/*
+ * The parameter list of a coroutine function, (void *arg, void **result),
+ * with both marked "may be unused" (CIO_MAYBE_UNUSED): most coroutines
+ * use one of them or neither, and -Wextra would warn about each unused
+ * one.  The names stay arg and result:
+ *
+ *     static int tick(CIO_CORO_PARAMS)
+ *     {
+ *         printf("tick\n");
+ *         return cio_sleep(1.0);
+ *     }
+ *
+ * A coroutine that uses both may spell its parameters out as usual.
+ */
+#define CIO_CORO_PARAMS void *arg CIO_MAYBE_UNUSED, void **result CIO_MAYBE_UNUSED
 /* A done callback, given to cio_future_add_done_callback(). */
 typedef void cio_done_fn(cio_future *fut, void *arg);
 
