@@ -21,7 +21,7 @@
  *         # -> "Task exception was never retrieved"
  *
  * What to observe: a failing task returns a negative code and may attach a
- * message with cio_task_set_error_message(); the awaiter gets the code from
+ * message with cio_set_error_message(); the awaiter gets the code from
  * cio_task_await() and the text from cio_task_error_message().  `await
  * parse(...)` is a direct call in C: parse runs on main's own stack, and
  * the message it set is main's at once,
@@ -41,7 +41,7 @@ static int parse(void *arg, void **result)
     int rc = cio_sleep(0.05);
     if (rc < 0)
         return rc;
-    cio_task_set_error_message("cannot parse '%s'", text);
+    cio_set_error_message("cannot parse '%s'", text);
     return -EINVAL;
 }
 
@@ -64,13 +64,13 @@ static int main_task(void *arg, void **result)
     rc = cio_task_await(t, NULL);
     if (rc < 0)
         printf("caught: %s: %s\n", cio_strerror(rc), cio_task_error_message(t));
-    cio_task_release(t);
+    cio_task_unref(t);
 
     rc = parse("7x", NULL); /* await parse("7x") */
     if (rc < 0) {
         printf("caught directly: %s: %s\n", cio_strerror(rc),
                cio_task_error_message(cio_current_task()));
-        cio_task_set_error_message(NULL); /* handled */
+        cio_set_error_message(NULL); /* handled */
     }
 
     /* No reference kept (out NULL): the loop owns the task, and releases

@@ -48,7 +48,7 @@ static int blocker(void *arg, void **result)
 
 static int forgotten(void *arg, void **result)
 {
-    cio_task_set_error_message("nobody looks at me");
+    cio_set_error_message("nobody looks at me");
     return -EIO;
 }
 
@@ -73,7 +73,7 @@ static int main_task(CIO_CORO_PARAMS)
     if (rc < 0)
         return rc;
     rc = cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     if (rc < 0)
         return rc;
     rc = cio_create_task(forgotten, NULL, "forgotten", NULL);
@@ -95,7 +95,7 @@ int main(void)
     if (cio_loop_new(&loop) < 0)
         return 1;
     int rc = cio_run_loop(loop, main_task, NULL, NULL); /* closes the loop */
-    cio_task_release(unawaited); /* allowed until the loop is freed */
+    cio_task_unref(unawaited); /* allowed until the loop is freed */
     cio_loop_free(loop);
     return rc < 0;
 }

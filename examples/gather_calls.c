@@ -55,7 +55,7 @@ static int fetch(void *arg, void **result)
     if (rc < 0)
         return rc;
     if (r->fail) {
-        cio_task_set_error_message("%s: server said no", r->name);
+        cio_set_error_message("%s: server said no", r->name);
         return -EPROTO;
     }
     snprintf(r->out, sizeof r->out, "%s after %.1fs", r->name, r->delay);
@@ -85,7 +85,7 @@ static int main_task(CIO_CORO_PARAMS)
     if (rc < 0) {
         printf("failed: %s (%s)\n", cio_task_error_message(cio_current_task()),
                cio_strerror(rc));
-        cio_task_set_error_message(NULL); /* handled */
+        cio_set_error_message(NULL); /* handled */
     }
     return rc == -EPROTO ? 0 : -EPROTO;
 }

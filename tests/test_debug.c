@@ -126,7 +126,7 @@ static void test_wrong_thread(void)
     CHECK_RC(cio_future_new(loop, &f.fut), 0);
     CHECK_RC(cio_loop_create_task(loop, noop_task, NULL, NULL, &f.task), 0);
     test_drain(loop); /* the loop now belongs to this thread */
-    cio_task_release(f.task);
+    cio_task_unref(f.task);
     CHECK_RC(cio_loop_create_task(loop, noop_task, NULL, NULL, &f.task), 0);
     CHECK_RC(cio_call_later(loop, 0.01, noop, NULL, &f.handle), 0);
     pthread_t th;
@@ -136,7 +136,7 @@ static void test_wrong_thread(void)
         CHECK_RC(f.rc[i], CIO_EWRONGTHREAD);
     CHECK_RC(f.rc[14], 0);
     CHECK_EQ(cio_handle_cancelled(f.handle), 0);
-    cio_handle_release(f.handle);
+    cio_handle_unref(f.handle);
     /* Nothing the foreign calls asked for happened. */
     CHECK_EQ(cio_future_done(f.fut), 0);
     CHECK_EQ(cio_task_cancelling(f.task), 0);
@@ -144,8 +144,8 @@ static void test_wrong_thread(void)
     CHECK(test_log_find("does not own the loop", NULL) >= 0);
     test_drain(loop);
     CHECK_RC(cio_task_result(f.task, NULL), 0);
-    cio_task_release(f.task);
-    cio_future_release(f.fut);
+    cio_task_unref(f.task);
+    cio_future_unref(f.fut);
     cio_loop_free(loop);
 }
 
@@ -153,7 +153,7 @@ static void test_wrong_thread(void)
 
 static int failing(void *arg, void **result)
 {
-    cio_task_set_error_message("it broke");
+    cio_set_error_message("it broke");
     return -EBADMSG;
 }
 
@@ -191,7 +191,7 @@ static void test_reports(void)
     CHECK_RC(cio_loop_create_task(loop, forever, never, "stuck", NULL), 0);
     test_drain(loop);
     CHECK_RC(cio_loop_close(loop), 0);
-    cio_future_release(never);
+    cio_future_unref(never);
     snprintf(where, sizeof where, "%s:%d", CIO_SOURCE_FILE, line);
     CHECK(test_log_find("destroyed but it is pending", where) >= 0);
     CHECK(test_log_find("destroyed but it is pending", "stuck") >= 0);
@@ -208,7 +208,7 @@ static int releaser(void *arg, void **result)
     CHECK_RC(cio_create_task(failing, NULL, "failer", &t), 0);
     cio_future *f = cio_task_future(t);
     CHECK_RC(cio_wait(&f, 1, CIO_ALL_COMPLETED, -1, NULL), 1); /* not retrieved */
-    cio_task_release(t); /* the report happens here, inside "releaser" */
+    cio_task_unref(t); /* the report happens here, inside "releaser" */
     return 0;
 }
 
@@ -229,7 +229,7 @@ static void test_report_context(void)
     cio_future *f;
     CHECK_RC(cio_future_new(loop, &f), 0);
     CHECK_RC(cio_future_set_error(f, -EIO, "disk gone"), 0);
-    cio_future_release(f);
+    cio_future_unref(f);
     i = test_log_find("never retrieved", "disk gone");
     CHECK(i >= 0);
     if (i >= 0)
@@ -289,7 +289,7 @@ static void test_never_awaited(void)
     CHECK_RC(cio_loop_create_task(loop, returns_zero, NULL, "released", &released), 0);
     test_drain(loop);
     CHECK_RC(cio_task_result(awaited, NULL), 0);
-    cio_task_release(released);
+    cio_task_unref(released);
     CHECK_EQ(LOG.n, 0); /* nothing until the loop closes */
     CHECK_RC(cio_loop_close(loop), 0);
     char where[256];
@@ -305,9 +305,9 @@ static void test_never_awaited(void)
     CHECK(test_log_find("never awaited", "awaited]") < 0);
     CHECK(test_log_find("[released]", NULL) < 0);
     /* Released after close, as is allowed until the loop is freed. */
-    cio_task_release(forgotten);
-    cio_task_release(broken);
-    cio_task_release(awaited);
+    cio_task_unref(forgotten);
+    cio_task_unref(broken);
+    cio_task_unref(awaited);
     if (test_failures)
         test_log_dump();
     cio_loop_free(loop);
@@ -319,7 +319,7 @@ static void test_never_awaited(void)
     test_drain(loop);
     CHECK_RC(cio_loop_close(loop), 0);
     CHECK_EQ(LOG.n, 0);
-    cio_task_release(forgotten);
+    cio_task_unref(forgotten);
     cio_loop_free(loop);
 }
 

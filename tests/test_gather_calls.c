@@ -60,7 +60,7 @@ static int first_error_main(void *arg, void **result)
     /* The failure's message became this task's, as a raised exception. */
     const char *m = cio_task_error_message(cio_current_task());
     CHECK(m && strcmp(m, "child failed on purpose") == 0);
-    cio_task_set_error_message(NULL);
+    cio_set_error_message(NULL);
 
     /* A child that cancels itself fails the gather, as in cio_gather. */
     struct spec c[2] = {{.delay = 1, .code = -ECANCELED}, {.delay = 3}};
@@ -124,7 +124,7 @@ static int cancelled_main(void *arg, void **result)
     CHECK_RC(cio_sleep(1), 0);
     CHECK_EQ(cio_task_cancel(t, NULL), 1);
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(g.rc, -ECANCELED);
     CHECK(g.all_finished);
     CHECK_NEAR(g.end, 3);
@@ -135,7 +135,7 @@ static int cancelled_main(void *arg, void **result)
     double start = now();
     CHECK_RC(cio_create_task(gatherer, &h, "timed", &t), 0);
     CHECK_RC(cio_task_await(t, NULL), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(h.rc, -ETIMEDOUT);
     CHECK(h.all_finished);
     CHECK_NEAR(h.end - start, 1);
@@ -173,7 +173,7 @@ static int bad_args_main(void *arg, void **result)
     cio_task *t;
     CHECK_RC(cio_create_task(already_cancelled, &s, NULL, &t), 0);
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(cio_sleep(2), 0);
     CHECK(!s.started);
     return 0;

@@ -112,7 +112,7 @@ typedef struct cio_call {
  * order; a negative status, including a task that cancels itself) gets
  * every other task cancelled, the wait goes on until they have unwound
  * (their statuses are then mostly -ECANCELED), and that first failure's
- * code is returned; its error message (cio_task_set_error_message)
+ * code is returned; its error message (cio_set_error_message)
  * becomes the calling task's, so `return cio_gather_calls(...)` passes
  * both on as a raised exception would.  With CIO_GATHER_RETURN_ERRORS
  * (asyncio's return_exceptions=True) nothing is cancelled, failures are
@@ -243,7 +243,7 @@ CIO_EXTERN int cio_as_completed_free(cio_as_completed *ac);
 
 /*
  * asyncio.shield: *outer receives a future (caller owns one reference:
- * cio_future_release) that completes with inner's outcome (result, error
+ * cio_future_unref) that completes with inner's outcome (result, error
  * code and message, or cancellation); cancelling outer -- or a task
  * awaiting outer being cancelled -- does not cancel inner, which runs on.
  * If inner is already done, *outer is inner itself with a new reference

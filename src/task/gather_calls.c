@@ -116,14 +116,14 @@ int cio_gather_calls(const cio_call *calls, size_t n, int flags, void **results,
         .fail_fast = !(flags & CIO_GATHER_RETURN_ERRORS),
     };
     for (size_t i = 0; i < n; i++) {
-        rc = cio_create_task_at(loop, calls[i].fn, calls[i].arg, NULL, 0, &tasks[i], NULL, 0);
+        rc = cio_task_new(loop, calls[i].fn, calls[i].arg, NULL, &tasks[i]);
         if (CIO_UNLIKELY(rc < 0)) {
             /* None has run yet: cancelled before they start, they never
              * will, and finish on their own. */
             for (size_t j = 0; j < i; j++) {
                 cio__future_remove_cb(&tasks[j]->fut, cio__direct_cb, &g.d);
                 cio_task_cancel(tasks[j], NULL);
-                cio_task_release(tasks[j]);
+                cio_task_unref(tasks[j]);
             }
             if (tasks != inline_tasks)
                 cio__free(tasks);
@@ -163,7 +163,7 @@ int cio_gather_calls(const cio_call *calls, size_t n, int flags, void **results,
         }
     }
     for (size_t i = 0; i < n; i++)
-        cio_task_release(tasks[i]);
+        cio_task_unref(tasks[i]);
     if (tasks != inline_tasks)
         cio__free(tasks);
     return rc;
