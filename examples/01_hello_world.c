@@ -14,11 +14,13 @@
  * task until it returns, then tears the loop down, as asyncio.run() does.
  * cio_sleep() suspends this task only: the loop could run other tasks
  * during that second.  A task returns 0 or a negative error code.
+ * CIO_CORO_PARAMS is the coroutine's parameter list (void *arg, void
+ * **result) marked "may be unused", so -Wall -Wextra stays quiet here.
  */
 #include <stdio.h>
 #include <cio.h>
 
-static int main_task(void *arg, void **result)
+static int main_task(CIO_CORO_PARAMS)
 {
     printf("Hello\n");
     int rc = cio_sleep(1.0);

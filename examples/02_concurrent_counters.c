@@ -13,14 +13,17 @@
  *
  * What to observe: the three "One" lines come at once, the three "Two"
  * lines one second later, and the total is about 1 s.  Each counter is a
- * task; while one sleeps the loop runs the others.  asyncio.gather() wraps
- * coroutines in tasks for you; in C, main() creates the three tasks, then
- * cio_gather() waits for all of their futures in one call.
+ * task; while one sleeps the loop runs the others.  As asyncio.gather()
+ * wraps coroutines in tasks for you, CIO_GATHER takes {function, argument}
+ * pairs, runs each as a task, waits for all of them and releases them:
+ * one line.  (cio_gather() is the form that takes futures of tasks you
+ * made yourself.)  CIO_CORO_PARAMS keeps -Wextra quiet about the unused
+ * parameters.
  */
 #include <stdio.h>
 #include <cio.h>
 
-static int count(void *arg, void **result)
+static int count(CIO_CORO_PARAMS)
 {
     printf("One\n");
     int rc = cio_sleep(1.0);
@@ -30,23 +33,11 @@ static int count(void *arg, void **result)
     return 0;
 }
 
-static int main_task(void *arg, void **result)
+static int main_task(CIO_CORO_PARAMS)
 {
     cio_loop *loop = cio_get_running_loop();
     double start = cio_loop_time(loop);
-
-    cio_task *counters[3];
-    cio_future *futs[3];
-    int n = 0, rc = 0;
-    for (; n < 3; n++) {
-        if ((rc = cio_create_task(count, NULL, NULL, &counters[n])) < 0)
-            break;
-        futs[n] = cio_task_future(counters[n]);
-    }
-    if (rc == 0)
-        rc = cio_gather(futs, 3, 0, NULL, NULL);  /* await gather(...) */
-    for (int i = 0; i < n; i++)
-        cio_task_unref(counters[i]);
+    int rc = CIO_GATHER({count, NULL}, {count, NULL}, {count, NULL});
     if (rc == 0)
         printf("executed in %.2f seconds\n", cio_loop_time(loop) - start);
     return rc;

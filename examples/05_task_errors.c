@@ -12,13 +12,21 @@
  *             await asyncio.create_task(parse("12abc"))
  *         except ValueError as e:
  *             print("caught:", e)
+ *         try:
+ *             await parse("7x")                  # awaited directly
+ *         except ValueError as e:
+ *             print("caught directly:", e)
  *         asyncio.create_task(parse("xyz"))    # nobody awaits this one
  *         await asyncio.sleep(0.1)
  *         # -> "Task exception was never retrieved"
  *
  * What to observe: a failing task returns a negative code and may attach a
  * message with cio_set_error_message(); the awaiter gets the code from
- * cio_task_await() and the text from cio_task_error_message().  A failure
+ * cio_task_await() and the text from cio_task_error_message().  `await
+ * parse(...)` is a direct call in C: parse runs on main's own stack, and
+ * the message it set is main's at once,
+ * cio_task_error_message(cio_current_task()); main clears it once handled,
+ * so a later failure of main does not carry it.  A failure
  * nobody retrieved is not lost: when the task is released the loop passes it
  * to its exception handler (here one that prints it, then hands it on to
  * the default handler, which logs it on stderr).
@@ -57,6 +65,13 @@ static int main_task(void *arg, void **result)
     if (rc < 0)
         printf("caught: %s: %s\n", cio_strerror(rc), cio_task_error_message(t));
     cio_task_unref(t);
+
+    rc = parse("7x", NULL); /* await parse("7x") */
+    if (rc < 0) {
+        printf("caught directly: %s: %s\n", cio_strerror(rc),
+               cio_task_error_message(cio_current_task()));
+        cio_set_error_message(NULL); /* handled */
+    }
 
     /* No reference kept (out NULL): the loop owns the task, and releases
      * it when it finishes, with the failure still unretrieved. */

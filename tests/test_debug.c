@@ -3,7 +3,8 @@
  * with the task's name, calls from a thread that does not own the loop
  * rejected with CIO_EWRONGTHREAD (this test starts threads:
  * CIO_TEST_THREADS), failures never retrieved and tasks destroyed pending
- * reported with where the task was created, bad arguments named.
+ * reported with where the task was created, bad arguments named, a
+ * positive status and a task never awaited nor released reported.
  *
  * The log is captured with cio_log_set_sink.
  */
@@ -199,6 +200,129 @@ static void test_reports(void)
     cio_loop_free(loop);
 }
 
+/* The never-retrieved report is about the failed task: its log line's
+ * context names that task, not the task that released it. */
+static int releaser(void *arg, void **result)
+{
+    cio_task *t;
+    CHECK_RC(cio_create_task(failing, NULL, "failer", &t), 0);
+    cio_future *f = cio_task_future(t);
+    CHECK_RC(cio_wait(&f, 1, CIO_ALL_COMPLETED, -1, NULL), 1); /* not retrieved */
+    cio_task_unref(t); /* the report happens here, inside "releaser" */
+    return 0;
+}
+
+static void test_report_context(void)
+{
+    test_log_reset();
+    cio_loop *loop = debug_loop();
+    CHECK_RC(cio_loop_create_task(loop, releaser, NULL, "releaser", NULL), 0);
+    test_drain(loop);
+    int i = test_log_find("never retrieved", NULL);
+    CHECK(i >= 0);
+    if (i >= 0) {
+        CHECK(strncmp(LOG.lines[i], "cio error [failer]: ", 20) == 0);
+        CHECK(strstr(LOG.lines[i], "releaser") == NULL);
+    }
+    /* A plain future's report names no task at all. */
+    test_log_reset();
+    cio_future *f;
+    CHECK_RC(cio_future_new(loop, &f), 0);
+    CHECK_RC(cio_future_set_error(f, -EIO, "disk gone"), 0);
+    cio_future_unref(f);
+    i = test_log_find("never retrieved", "disk gone");
+    CHECK(i >= 0);
+    if (i >= 0)
+        CHECK(strncmp(LOG.lines[i], "cio error: ", 11) == 0);
+    if (test_failures)
+        test_log_dump();
+    cio_loop_free(loop);
+}
+
+/* ---- tasks that end oddly ------------------------------------------------ */
+
+static int returns_positive(void *arg, void **result) { return 7; }
+static int returns_zero(void *arg, void **result) { return 0; }
+
+/* A positive status counts as success: debug mode says so, naming the
+ * task, the value and where it was created; a 0 says nothing. */
+static void test_positive_status(void)
+{
+    test_log_reset();
+    cio_loop *loop = debug_loop();
+    int line = __LINE__ + 1;
+    CHECK_RC(cio_loop_create_task(loop, returns_positive, NULL, "upbeat", NULL), 0);
+    CHECK_RC(cio_loop_create_task(loop, returns_zero, NULL, "zero", NULL), 0);
+    test_drain(loop);
+    char where[256];
+    snprintf(where, sizeof where, "%s:%d", CIO_SOURCE_FILE, line);
+    int i = test_log_find("returned 7", where);
+    CHECK(i >= 0);
+    if (i >= 0) {
+        CHECK(strstr(LOG.lines[i], "upbeat") != NULL);
+        CHECK_EQ(LOG.levels[i], CIO_LOG_WARNING);
+    }
+    CHECK(test_log_find("zero", NULL) < 0);
+    /* Debug off: silent. */
+    test_log_reset();
+    CHECK_RC(cio_loop_set_debug(loop, 0), 0);
+    CHECK_RC(cio_loop_create_task(loop, returns_positive, NULL, "upbeat", NULL), 0);
+    test_drain(loop);
+    CHECK_EQ(LOG.n, 0);
+    if (test_failures)
+        test_log_dump();
+    cio_loop_free(loop);
+}
+
+/* A task created with a reference, finished, never awaited and still held
+ * when the loop closes is reported then; one whose outcome was read, or
+ * that was released, is not. */
+static void test_never_awaited(void)
+{
+    test_log_reset();
+    cio_loop *loop = debug_loop();
+    cio_task *forgotten, *broken, *awaited, *released;
+    int line = __LINE__ + 1;
+    CHECK_RC(cio_loop_create_task(loop, returns_zero, NULL, "forgotten", &forgotten), 0);
+    CHECK_RC(cio_loop_create_task(loop, failing, NULL, "broken", &broken), 0);
+    CHECK_RC(cio_loop_create_task(loop, returns_zero, NULL, "awaited", &awaited), 0);
+    CHECK_RC(cio_loop_create_task(loop, returns_zero, NULL, "released", &released), 0);
+    test_drain(loop);
+    CHECK_RC(cio_task_result(awaited, NULL), 0);
+    cio_task_unref(released);
+    CHECK_EQ(LOG.n, 0); /* nothing until the loop closes */
+    CHECK_RC(cio_loop_close(loop), 0);
+    char where[256];
+    snprintf(where, sizeof where, "%s:%d", CIO_SOURCE_FILE, line);
+    int i = test_log_find("never awaited", where);
+    CHECK(i >= 0);
+    if (i >= 0)
+        CHECK(strncmp(LOG.lines[i], "cio error [forgotten]: ", 23) == 0);
+    i = test_log_find("never awaited", "it broke");
+    CHECK(i >= 0);
+    if (i >= 0)
+        CHECK(strstr(LOG.lines[i], "[broken]") != NULL);
+    CHECK(test_log_find("never awaited", "awaited]") < 0);
+    CHECK(test_log_find("[released]", NULL) < 0);
+    /* Released after close, as is allowed until the loop is freed. */
+    cio_task_unref(forgotten);
+    cio_task_unref(broken);
+    cio_task_unref(awaited);
+    if (test_failures)
+        test_log_dump();
+    cio_loop_free(loop);
+
+    /* Debug off: nothing is tracked, nothing reported. */
+    test_log_reset();
+    CHECK_RC(cio_loop_new(&loop), 0);
+    CHECK_RC(cio_loop_create_task(loop, returns_zero, NULL, "forgotten", &forgotten), 0);
+    test_drain(loop);
+    CHECK_RC(cio_loop_close(loop), 0);
+    CHECK_EQ(LOG.n, 0);
+    cio_task_unref(forgotten);
+    cio_loop_free(loop);
+}
+
 /* Bad arguments are named in debug mode, silent otherwise. */
 static void test_bad_args(void)
 {
@@ -222,6 +346,9 @@ int main(void)
     RUN(test_slow_step);
     RUN(test_wrong_thread);
     RUN(test_reports);
+    RUN(test_report_context);
+    RUN(test_positive_status);
+    RUN(test_never_awaited);
     RUN(test_bad_args);
     cio_log_set_sink(NULL, NULL);
     return test_finish();

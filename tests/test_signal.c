@@ -3,7 +3,7 @@
  * on the loop (also when another thread sends it while the loop sleeps),
  * replace/remove and the restored disposition, bad arguments, one owner
  * loop per signal, a handler keeping the loop alive, and cio_run turning
- * SIGINT into cancellation of the main task (and a weak handler not
+ * SIGINT and SIGTERM into cancellation of the main task (and a weak handler not
  * hiding a deadlock).  CIO_TEST_THREADS (a sender thread).
  */
 #include <pthread.h>
@@ -149,11 +149,63 @@ static void test_sigint(void)
     signal(SIGINT, SIG_DFL);
 }
 
+/* ---- SIGTERM in cio_run -------------------------------------------------- */
+
+static cio_task *term_main_task;
+
+static int sigterm_main(void *arg, void **result)
+{
+    term_main_task = cio_current_task();
+    cio_task_ref(term_main_task);
+    kill(getpid(), SIGTERM);
+    int rc = cio_sleep(10);
+    CHECK_RC(rc, -ECANCELED);
+    CHECK_RC(cio_sleep(0), -ECANCELED); /* level-triggered, as for SIGINT */
+    return rc;
+}
+
+static volatile sig_atomic_t user_terms;
+static void user_term_handler(int sig) { (void)sig; user_terms++; }
+
+static int sigterm_user_main(void *arg, void **result)
+{
+    kill(getpid(), SIGTERM);
+    return cio_sleep(0.01); /* not cancelled: the program's handler ran */
+}
+
+/* A server stopped by systemd or docker gets SIGTERM: cio_run cancels main
+ * as for Ctrl-C, says why, and puts the default disposition back. */
+static void test_sigterm(void)
+{
+    cio_loop *loop;
+    CHECK_RC(cio_loop_new(&loop), 0);
+    CHECK_RC(cio_run_loop(loop, sigterm_main, NULL, NULL), -ECANCELED);
+    CHECK(term_main_task != NULL);
+    if (term_main_task) {
+        CHECK(cio_task_cancelled(term_main_task));
+        const char *m = cio_task_error_message(term_main_task);
+        CHECK(m && strstr(m, "SIGTERM"));
+        cio_task_unref(term_main_task);
+    }
+    cio_loop_free(loop);
+    struct sigaction cur;
+    sigaction(SIGTERM, NULL, &cur);
+    CHECK(cur.sa_handler == SIG_DFL);
+    /* A program's own SIGTERM handler is left alone. */
+    signal(SIGTERM, user_term_handler);
+    CHECK_RC(cio_run(sigterm_user_main, NULL, NULL), 0);
+    CHECK_EQ(user_terms, 1);
+    sigaction(SIGTERM, NULL, &cur);
+    CHECK(cur.sa_handler == user_term_handler);
+    signal(SIGTERM, SIG_DFL);
+}
+
 int main(void)
 {
     RUN(test_usr1);
     RUN(test_owner);
     RUN(test_keeps_alive);
     RUN(test_sigint);
+    RUN(test_sigterm);
     return test_finish();
 }

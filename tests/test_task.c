@@ -167,6 +167,71 @@ static void test_current_and_errors(void)
     cio_loop_free(loop);
 }
 
+/* ---- an error message set through a direct call ---------------------- */
+
+/* A coroutine function that fails with a message, called directly (the
+ * translation of `await parse(s)`), not as a task of its own. */
+static int parse(void *arg, void **result)
+{
+    cio_set_error_message("cannot parse '%s'", (const char *)arg);
+    return -EINVAL;
+}
+
+struct direct {
+    const char *seen;          /* the message right after the call */
+    const char *seen_fut;      /* the same through the task's future */
+    int cleared_null;          /* NULL after cio_set_error_message(NULL) */
+    char copy[64];
+};
+
+static int direct_caller(void *arg, void **result)
+{
+    struct direct *d = arg;
+    cio_task *me = cio_current_task();
+    CHECK(cio_task_error_message(me) == NULL);
+    int rc = parse("xyz", NULL);
+    CHECK_RC(rc, -EINVAL);
+    d->seen = cio_task_error_message(me);
+    d->seen_fut = cio_future_error_message(cio_task_future(me));
+    if (d->seen)
+        snprintf(d->copy, sizeof d->copy, "%s", d->seen);
+    /* Handled: cleared, then failed again and wrapped on the way out. */
+    CHECK_RC(cio_set_error_message(NULL), 0);
+    d->cleared_null = cio_task_error_message(me) == NULL;
+    rc = parse("abc", NULL);
+    CHECK_RC(cio_set_error_message("line 2: %s", cio_task_error_message(me)), 0);
+    return rc;
+}
+
+static int recovers(void *arg, void **result)
+{
+    parse("q", NULL);
+    return 0; /* success drops the message */
+}
+
+static void test_direct_call_message(void)
+{
+    cio_loop *loop = test_loop_new_virtual();
+    struct direct d = {0};
+    cio_task *t, *ok;
+    CHECK_RC(cio_loop_create_task(loop, direct_caller, &d, NULL, &t), 0);
+    CHECK_RC(cio_loop_create_task(loop, recovers, NULL, NULL, &ok), 0);
+    test_drain(loop);
+    CHECK(strcmp(d.copy, "cannot parse 'xyz'") == 0);
+    CHECK(d.seen_fut == d.seen);
+    CHECK(d.cleared_null);
+    CHECK_RC(cio_task_result(t, NULL), -EINVAL);
+    const char *m = cio_task_error_message(t);
+    CHECK(m != NULL);
+    if (m)
+        CHECK(strcmp(m, "line 2: cannot parse 'abc'") == 0);
+    CHECK_RC(cio_task_result(ok, NULL), 0);
+    CHECK(cio_task_error_message(ok) == NULL);
+    cio_task_unref(t);
+    cio_task_unref(ok);
+    cio_loop_free(loop);
+}
+
 /* cio_sleep's argument: NaN is refused, negative behaves as 0. */
 struct sleeps {
     int nan_rc, neg_rc, zero_rc, inf_rc;
@@ -520,6 +585,7 @@ int main(void)
     RUN(test_callbacks_alternate_with_polls);
     RUN(test_failure);
     RUN(test_current_and_errors);
+    RUN(test_direct_call_message);
     RUN(test_sleep_args);
     RUN(test_yield);
     RUN(test_run);

@@ -20,8 +20,9 @@
  * None), 0 for "do not wait".  Absolute deadlines (cio_timeout_at_begin,
  * cio_timeout_reschedule) are loop times, INFINITY for none.
  *
- * Divided as: gather, wait, wait_for, as_completed, shield, timeout
- * scopes, task groups.
+ * Divided as: gather (of futures, and of coroutine calls:
+ * cio_gather_calls / CIO_GATHER), wait, wait_for, as_completed, shield,
+ * timeout scopes, task groups.
  */
 #ifndef CIO_COMBINE_H
 #define CIO_COMBINE_H
@@ -51,7 +52,8 @@ extern "C" {
  * order (including one that is cancelled, as asyncio treats it) ends the
  * gather: it returns that future's code at once, the other futures keep
  * running (asyncio), and statuses[i] is CIO_PENDING for those not done
- * yet; their outcomes are the caller's to read.  With CIO_GATHER_RETURN_ERRORS it always waits for all
+ * yet; their outcomes are the caller's to read.  Tasks that use the
+ * caller's locals must not be left running so: see "Which form" below.  With CIO_GATHER_RETURN_ERRORS it always waits for all
  * and returns 0; failures are in statuses.  Returns 0 when all succeeded.
  * The outcomes stored count as retrieved (no "never retrieved" report).
  *
@@ -74,6 +76,81 @@ extern "C" {
  */
 CIO_EXTERN int cio_gather(cio_future *const *futs, size_t n, int flags,
                           void **results, int *statuses);
+
+/*
+ * Which form when the tasks point into the caller's frame (arg is a
+ * local, a buffer on the stack): cio_gather without
+ * CIO_GATHER_RETURN_ERRORS returns at the first failure while the other
+ * futures keep running, and a task that still uses the caller's locals
+ * after the caller has returned writes into a dead frame.  Safe are
+ * cio_gather_calls / CIO_GATHER below and task groups, which wait until
+ * every task they started has finished (cancelling the rest after a
+ * failure), and cio_gather with CIO_GATHER_RETURN_ERRORS, which always
+ * waits for all.  After a fail-fast cio_gather, cancel and await the
+ * futures still pending (statuses[i] == CIO_PENDING) before leaving.
+ */
+
+/* A coroutine call for cio_gather_calls: fn(arg) run as a task.  Two
+ * fields, so the literal {fn, arg} initialises it fully (no
+ * -Wmissing-field-initializers). */
+typedef struct cio_call {
+    cio_coro_fn *fn;           /* the coroutine function */
+    void *arg;                 /* its argument */
+} cio_call;
+
+/*
+ * asyncio.gather(f(a), g(b), ...) without the boilerplate: runs each
+ * calls[i].fn(calls[i].arg) as a task of the calling task's loop, waits
+ * until ALL of them have finished, stores their outcomes in call order
+ * (results[i]: NULL for a failure; statuses[i]: 0 or the error code;
+ * either array may be NULL, else it holds n entries) and releases the
+ * tasks.  Nothing it starts outlives it, so the tasks may point into the
+ * caller's frame (asyncio.TaskGroup's rule; cio_gather's fail-fast form
+ * leaves the others running instead).
+ *
+ * Without CIO_GATHER_RETURN_ERRORS, the first task to fail (in completion
+ * order; a negative status, including a task that cancels itself) gets
+ * every other task cancelled, the wait goes on until they have unwound
+ * (their statuses are then mostly -ECANCELED), and that first failure's
+ * code is returned; its error message (cio_set_error_message)
+ * becomes the calling task's, so `return cio_gather_calls(...)` passes
+ * both on as a raised exception would.  With CIO_GATHER_RETURN_ERRORS
+ * (asyncio's return_exceptions=True) nothing is cancelled, failures are
+ * only in statuses, and 0 is returned.  If the calling task is cancelled
+ * (or its timeout scope expires) while waiting, every task is cancelled,
+ * the wait still goes on until all are done, and -ECANCELED
+ * (-ETIMEDOUT) is returned unless a task had failed first.  Returns 0
+ * when every call succeeded.  The outcomes count as retrieved.
+ *
+ * The tasks are named "Task-N" and use the loop's stack size.  calls is
+ * read before the call suspends; each arg must stay valid until it
+ * returns, which is the point.  Suspends (not if n == 0).  On an error
+ * before any task ran, every statuses[i] is that error and no fn runs.
+ *
+ *     struct fetch a = {.url = "a"}, b = {.url = "b"};   // on the stack
+ *     int rc = CIO_GATHER({fetch, &a}, {fetch, &b});
+ *
+ * Errors: -EINVAL (calls NULL with n > 0, a NULL fn, unknown flags),
+ * -ENOMEM (nothing ran), CIO_ENOTASK, -ECANCELED, -ETIMEDOUT, and the
+ * first failure's code.
+ */
+CIO_EXTERN int cio_gather_calls(const cio_call *calls, size_t n, int flags,
+                                void **results, int *statuses);
+
+/* The literal form: CIO_GATHER({f, &a}, {g, &b}, ...) is
+ * cio_gather_calls on those calls, without flags or outcome arrays
+ * (results come back through the arguments); its value is
+ * cio_gather_calls's.  For the outcomes, name the array:
+ *
+ *     cio_call calls[] = {{fetch, &a}, {fetch, &b}};
+ *     void *results[2];
+ *     int statuses[2];
+ *     rc = cio_gather_calls(calls, 2, CIO_GATHER_RETURN_ERRORS, results, statuses);
+ */
+#define CIO_GATHER(...)                                                        \
+    cio_gather_calls((const cio_call[]){__VA_ARGS__},                          \
+                     sizeof((const cio_call[]){__VA_ARGS__}) / sizeof(cio_call), \
+                     0, NULL, NULL)
 
 /* ---- wait ----------------------------------------------------------- */
 
@@ -314,6 +391,9 @@ CIO_EXTERN int cio_task_group_new(cio_task_group **out);
  * tg.create_task(coro, name=name): creates a task in the group (any task
  * of the loop may, also while the parent waits).  The group keeps
  * its own reference; *out (may be NULL) receives one for the caller.
+ * With out NULL (the common case) there is nothing to release: the
+ * group's references go with cio_task_group_free(), and failures are read
+ * with cio_task_group_errors().
  * When a task of the group fails (ends with an error other than
  * -ECANCELED), every other task of the group is cancelled and, if the
  * parent is suspended somewhere other than cio_task_group_wait(), that

@@ -35,6 +35,15 @@ extern "C" {
 #define CIO_PRINTF(f, a)
 #endif
 
+/* Marks a parameter that may go unused, so -Wextra's -Wunused-parameter
+ * stays quiet (C23's [[maybe_unused]]): `void *ud CIO_MAYBE_UNUSED`.  For
+ * coroutine functions, see CIO_CORO_PARAMS in cio/task.h. */
+#if defined(__GNUC__)
+#define CIO_MAYBE_UNUSED __attribute__((unused))
+#else
+#define CIO_MAYBE_UNUSED
+#endif
+
 /* Version of the library this header describes. */
 #define CIO_VERSION_MAJOR 0
 #define CIO_VERSION_MINOR 1

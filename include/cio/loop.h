@@ -63,7 +63,8 @@ CIO_EXTERN const char *cio_loop_backend_name(const cio_loop *loop);
  * (their futures end cancelled with the message "loop closed"; their stacks
  * are dropped, so whatever their frames still owned is leaked: let them
  * finish first, as cio_run does) and, in debug mode, each is reported as
- * "Task was destroyed but it is pending".  Handles the caller holds stay
+ * "Task was destroyed but it is pending" (and finished tasks never
+ * awaited nor released as such: see cio_loop_set_debug).  Handles the caller holds stay
  * valid until cio_handle_unref(), which must come before
  * cio_loop_free().  Idempotent.  Errors: CIO_ERUNNING if the loop is
  * running, -EINVAL (NULL), CIO_EWRONGTHREAD (debug mode).
@@ -256,9 +257,12 @@ CIO_EXTERN void cio_loop_call_exception_handler(cio_loop *loop,
                                                 const cio_exception_context *ctx);
 
 /* The default handler: logs ctx at error level through cio_log, e.g.
- * "cio error: Task exception was never retrieved: Invalid argument (cannot
- * parse 'xyz'); task forgotten created at app.c:63".  A custom handler may
- * call it to keep the log line. */
+ * "cio error [forgotten]: Task exception was never retrieved: Invalid
+ * argument (cannot parse 'xyz'); created at app.c:63".  The bracketed
+ * context is ctx->task, the task the report is about (none without one),
+ * not the task running when it is reported (the one that released the
+ * failed task or closed the loop).  A custom handler may call it to keep
+ * the log line. */
 CIO_EXTERN void cio_loop_default_exception_handler(cio_loop *loop,
                                                    const cio_exception_context *ctx);
 
@@ -289,7 +293,15 @@ CIO_EXTERN int cio_loop_set_poll_hook(cio_loop *loop, cio_poll_hook_fn *fn, void
  * callback duration, failures never retrieved with where the task was
  * created, tasks released while pending, bad arguments by name, and
  * rejects calls from threads that do not own the loop.  The slow-step
- * report names the task, where it was created and the duration.
+ * report names the task, where it was created and the duration.  A task
+ * whose function returns a positive value (which counts as success) gets
+ * a warning naming the task and the value.  At close, a task that
+ * finished while debug mode was on and that a caller still holds (created
+ * with out non-NULL, or retained, and not released) whose outcome nobody
+ * read (cio_await, cio_task_result, cio_gather, ...) is reported as "Task
+ * was never awaited nor released" (asyncio's "coroutine ... was never
+ * awaited"); releasing a task after close, before cio_loop_free, is
+ * allowed, so read its outcome first to keep that quiet.
  * cio_loop_set_debug returns 0; cio_loop_get_debug returns 1 or 0.  Also
  * switched on by CIO_DEBUG=1 in the environment.  See
  * examples/19_debug_mode.c.

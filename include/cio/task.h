@@ -4,7 +4,8 @@
  *
  * A task is a stackful coroutine: a function
  *     int fn(void *arg, void **result)
- * that returns 0 (setting *result if it has one) or a negative code.  It
+ * (or int fn(CIO_CORO_PARAMS), below, to keep -Wextra quiet about an
+ * unused parameter) that returns 0 (setting *result if it has one) or a negative code.  It
  * runs on its own stack and suspends only inside calls marked "suspends"
  * below; code between two such calls runs atomically with respect to the
  * other tasks of its loop.
@@ -34,8 +35,26 @@
 extern "C" {
 #endif
 
-/* A task's function (asyncio's coroutine function): see above. */
+/* A task's function (asyncio's coroutine function): see above.  Any
+ * value >= 0 counts as success, so a function that returns 1 for "error"
+ * by habit loses its failure: debug mode warns about a positive return. */
 typedef int cio_coro_fn(void *arg, void **result);
+
+/*
+ * The parameter list of a coroutine function, (void *arg, void **result),
+ * with both marked "may be unused" (CIO_MAYBE_UNUSED): most coroutines
+ * use one of them or neither, and -Wextra would warn about each unused
+ * one.  The names stay arg and result:
+ *
+ *     static int tick(CIO_CORO_PARAMS)
+ *     {
+ *         printf("tick\n");
+ *         return cio_sleep(1.0);
+ *     }
+ *
+ * A coroutine that uses both may spell its parameters out as usual.
+ */
+#define CIO_CORO_PARAMS void *arg CIO_MAYBE_UNUSED, void **result CIO_MAYBE_UNUSED
 /* A done callback, given to cio_future_add_done_callback(). */
 typedef void cio_done_fn(cio_future *fut, void *arg);
 
@@ -148,11 +167,12 @@ typedef struct cio_task_options {
  * (NULL: the running loop) and schedules it: it starts at the next
  * suspension point of the caller (or the next loop iteration, when the
  * loop runs).  opts may be NULL (all defaults).  If out is non-NULL the
- * caller receives a reference and must cio_task_unref() it; with out NULL
- * the loop keeps the task alive until it finishes ("fire and forget"; a
- * failure is then reported to the exception handler).  arg must stay
- * valid as long as the task uses it.  A real function: its address can be
- * taken.
+ * caller receives a reference and must cio_task_unref() it (debug mode
+ * reports at loop close a task still held whose outcome nobody read);
+ * with out NULL the loop keeps the task alive until it finishes ("fire
+ * and forget"; a failure is then reported to the exception handler).  arg
+ * must stay valid as long as the task uses it.  A real function: its
+ * address can be taken.
  * Errors: -EINVAL (fn NULL, bad stack_size), -ENOMEM, CIO_ENOLOOP (loop
  * NULL and no loop runs in this thread), CIO_ECLOSED, CIO_EWRONGTHREAD
  * (debug).  Does not suspend.
@@ -234,9 +254,14 @@ CIO_EXTERN int cio_task_done(const cio_task *t);
  * error code (-ECANCELED if cancelled); CIO_EINVALSTATE while it is
  * pending.  Marks a failure as retrieved. */
 CIO_EXTERN int cio_task_result(cio_task *t, void **result);
-/* As cio_future_error_message: the message the task failed with (from
- * cio_set_error_message) or was cancelled with (from
- * cio_task_cancel), or NULL. */
+/* As cio_future_error_message: once the task is done, the message it
+ * failed with (from cio_set_error_message) or was cancelled with
+ * (from cio_task_cancel), or NULL.  While it has not finished, the
+ * message it set last with cio_set_error_message (NULL if none or
+ * cleared): code that calls a coroutine function directly (asyncio's
+ * `await coro()`) reads what that function set on the calling task at
+ * once, with cio_task_error_message(cio_current_task()).  Valid until the
+ * message is set again or the task is freed. */
 CIO_EXTERN const char *cio_task_error_message(const cio_task *t);
 /* The task's name ("Task-N" if none was given); valid until the name
  * changes or the task is freed. */
@@ -263,7 +288,24 @@ CIO_EXTERN const char *cio_task_source(const cio_task *t);
  *         return -EINVAL;
  *     }
  *
- * Errors: CIO_ENOTASK, -ENOMEM.  Does not suspend.
+ * The message is readable at once with cio_task_error_message() on the
+ * calling task, so a caller that called parse() directly (the translation
+ * of `await parse(s)`) can print it, or wrap it before passing the failure
+ * on (the arguments may include the current message: it is formatted
+ * before the old one is freed):
+ *
+ *     int rc = parse(line, NULL);
+ *     if (rc < 0) {
+ *         cio_set_error_message("line %d: %s", n,
+ *             cio_task_error_message(cio_current_task()));
+ *         return rc;
+ *     }
+ *
+ * A message stays until it is replaced or cleared (fmt NULL) and is
+ * dropped when the task finishes with success (>= 0): a caller that
+ * handles the failure and goes on should clear it, or a later failure
+ * without a message of its own would carry it.
+ * Errors: CIO_ENOTASK, -ENOMEM (the old message stays).  Does not suspend.
  */
 CIO_EXTERN int cio_set_error_message(const char *fmt, ...) CIO_PRINTF(1, 2);
 
@@ -315,9 +357,16 @@ CIO_EXTERN int cio_checkpoint(void);
  * it finishes, cancels every task left and waits for them, closes and frees
  * the loop.  Returns main's status and stores its result in *result
  * (result may be NULL).  Debug mode follows the CIO_DEBUG variable.
- * In the main thread, if SIGINT has its default disposition, SIGINT
- * (Ctrl-C) cancels the main task while it runs (asyncio.Runner), and the
- * disposition is restored before returning; see cio/signal.h.
+ * In the main thread, SIGINT (Ctrl-C) and SIGTERM (what systemd, docker
+ * and kill send to stop a server), each if it has its default
+ * disposition, cancel the main task while it runs (asyncio.Runner does so
+ * for SIGINT), with the message "interrupted by SIGINT" or "terminated by
+ * SIGTERM"; main then unwinds through its cancellation paths and cio_run
+ * returns -ECANCELED unless main returns something else.  A second signal
+ * of the same kind while main is unwinding gets the default action (the
+ * process ends).  Dispositions are restored before returning; a signal
+ * whose disposition the program set itself is left alone; see
+ * cio/signal.h.
  * Errors: CIO_ERUNNING (a loop already runs in this thread), -ENOMEM,
  * -EINVAL (main NULL), the errors of cio_loop_new(); CIO_ESTALLED if main
  * waits for something nothing can complete.  Not a suspension point: it

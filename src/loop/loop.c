@@ -438,12 +438,13 @@ void cio_loop_default_exception_handler(cio_loop *loop, const cio_exception_cont
     (void)loop;
     if (!c)
         return;
-    cio_log(CIO_LOG_ERROR, "%s%s%s%s%s%s%s%s%s%s", c->message ? c->message : "error",
-            c->code ? ": " : "", c->code ? cio_strerror(c->code) : "",
-            c->error_message ? " (" : "", c->error_message ? c->error_message : "",
-            c->error_message ? ")" : "", c->task ? "; task " : "",
-            c->task ? cio_task_get_name(c->task) : "", c->source ? " created at " : "",
-            c->source ? c->source : "");
+    /* The line is about c->task (or about no task): the running task, the
+     * one that released a failed task or closed the loop, would mislead. */
+    cio__log_as(c->task ? cio_task_get_name(c->task) : NULL, CIO_LOG_ERROR, "%s%s%s%s%s%s%s%s",
+                c->message ? c->message : "error", c->code ? ": " : "",
+                c->code ? cio_strerror(c->code) : "", c->error_message ? " (" : "",
+                c->error_message ? c->error_message : "", c->error_message ? ")" : "",
+                c->source ? "; created at " : "", c->source ? c->source : "");
 }
 
 void cio_loop_call_exception_handler(cio_loop *loop, const cio_exception_context *c)

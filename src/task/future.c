@@ -307,7 +307,12 @@ int cio_future_result(cio_future *f, void **result)
     return f->status;
 }
 
-const char *cio_future_error_message(const cio_future *f) { return f ? f->message : NULL; }
+const char *cio_future_error_message(const cio_future *f)
+{
+    if (f && (f->flags & CIO__FF_TASK))
+        return cio_task_error_message((const cio_task *)f);
+    return f ? f->message : NULL;
+}
 
 int cio_future_add_done_callback(cio_future *f, cio_done_fn *fn, void *arg)
 {

@@ -1,8 +1,9 @@
 /*
  * run.c - cio_run, asyncio.run's counterpart: run the main task, then
  * cancel what is left and wait for it to unwind, then close the loop.
- * While it runs in the main thread with SIGINT at its default disposition,
- * SIGINT cancels the main task, as asyncio.Runner does.
+ * While it runs in the main thread, SIGINT and SIGTERM, each if at its
+ * default disposition, cancel the main task, as asyncio.Runner does for
+ * SIGINT.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -85,33 +86,46 @@ static void run_scheduled_callbacks(cio_loop *loop)
     cio__loop_run_until(loop, settled, &st);
 }
 
-/* asyncio.Runner._on_sigint: the first SIGINT cancels the main task; a
- * second one, while it is still unwinding, is the default action. */
-struct sigint_state {
-    cio_task *main;
-    int count;
+/* asyncio.Runner._on_sigint, for SIGINT and SIGTERM: the first signal
+ * cancels the main task; a second one of the same kind, while it is still
+ * unwinding, gets the default action (the process ends).  A server under
+ * systemd, docker or kubernetes is stopped with SIGTERM: it unwinds as on
+ * Ctrl-C, through its cancellation paths. */
+struct stop_signal {
+    cio_task *main;            /* the task the signal cancels */
+    int signo;                 /* SIGINT or SIGTERM */
+    int count;                 /* deliveries so far */
+    int installed;             /* the handler is ours to remove */
 };
 
-static void on_sigint(void *arg)
+static void on_stop_signal(void *arg)
 {
-    struct sigint_state *s = arg;
+    struct stop_signal *s = arg;
     if (++s->count == 1 && !cio_task_done(s->main)) {
-        cio_task_cancel(s->main, "interrupted by SIGINT");
+        cio_task_cancel(s->main, s->signo == SIGINT ? "interrupted by SIGINT"
+                                                    : "terminated by SIGTERM");
         return;
     }
-    signal(SIGINT, SIG_DFL);
-    raise(SIGINT);
+    signal(s->signo, SIG_DFL);
+    raise(s->signo);
 }
 
-/* Installs the SIGINT handler if this is the main thread and SIGINT has
- * its default disposition; returns whether it did. */
-static int sigint_install(cio_loop *loop, struct sigint_state *s)
+/* Installs the handler if this is the main thread and the signal has its
+ * default disposition (a program that chose its own keeps it). */
+static void stop_signal_install(cio_loop *loop, struct stop_signal *s)
 {
     struct sigaction cur;
-    if (getpid() != gettid() || sigaction(SIGINT, NULL, &cur) < 0 ||
+    s->installed = 0;
+    if (getpid() != gettid() || sigaction(s->signo, NULL, &cur) < 0 ||
         (cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_DFL)
-        return 0;
-    return cio__loop_add_signal_handler(loop, SIGINT, on_sigint, s, 1) == 0;
+        return;
+    s->installed = cio__loop_add_signal_handler(loop, s->signo, on_stop_signal, s, 1) == 0;
+}
+
+static void stop_signal_remove(cio_loop *loop, struct stop_signal *s)
+{
+    if (s->installed)
+        cio_loop_remove_signal_handler(loop, s->signo);
 }
 
 int cio_run_loop(cio_loop *loop, cio_coro_fn *main, void *arg, void **result)
@@ -129,15 +143,16 @@ int cio_run_loop(cio_loop *loop, cio_coro_fn *main, void *arg, void **result)
     int rc = (cio_loop_create_task)(loop, main, arg, "main", &t);
     if (rc < 0)
         return rc;
-    struct sigint_state sigint = {t, 0};
-    int sigint_on = sigint_install(loop, &sigint);
+    struct stop_signal sigs[2] = {{.main = t, .signo = SIGINT}, {.main = t, .signo = SIGTERM}};
+    for (int i = 0; i < 2; i++)
+        stop_signal_install(loop, &sigs[i]);
     rc = cio_loop_run_until_complete(loop, &t->fut, result);
     if (rc == CIO_ESTALLED)
         cio_log(CIO_LOG_ERROR, "cio_run: main task is blocked and nothing can wake it");
     cancel_and_drain(loop);
     run_scheduled_callbacks(loop);
-    if (sigint_on)
-        cio_loop_remove_signal_handler(loop, SIGINT);
+    for (int i = 0; i < 2; i++)
+        stop_signal_remove(loop, &sigs[i]);
     cio_task_unref(t);
     int crc = cio_loop_close(loop);
     return crc < 0 && rc == 0 ? crc : rc;

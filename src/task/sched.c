@@ -48,6 +48,8 @@ static void finish_unstarted(cio_task *t, int code)
         msg = cio__strdup("no memory for the task's stack");
     }
     cio__task_retire(s, t);
+    if (CIO_UNLIKELY(t->fut.loop->debug))
+        cio__task_debug_finished(s, t, code);
     cio__future_complete(&t->fut, code, NULL, msg);
     t->flags &= (uint8_t)~CIO__TF_LOOPREF;
     cio_task_unref(t);
@@ -208,6 +210,8 @@ static void task_finish(cio_task *t, int rc, void *result)
         t->cancel_msg = NULL;
     }
     cio__task_retire(s, t);
+    if (CIO_UNLIKELY(t->fut.loop->debug))
+        cio__task_debug_finished(s, t, rc);
     cio__future_complete(&t->fut, rc < 0 ? rc : 0, rc < 0 ? NULL : result, msg);
 }
 

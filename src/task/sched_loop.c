@@ -3,8 +3,9 @@
  * made with the first task or future, kept as the loop's extension of rank
  * CIO__EXT_TASK, and what it does for the loop through the extension's
  * hooks: set up the contexts on entry, give back pooled memory on trim,
- * name tasks in debug reports and log lines, and destroy the tasks still
- * pending when the loop closes.
+ * name tasks in debug reports and log lines, report (debug mode) tasks
+ * that returned a positive status or were never awaited nor released, and
+ * destroy the tasks still pending when the loop closes.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -63,6 +64,54 @@ static void sched_trim(cio_loop *loop, struct cio__loop_ext *ext)
     cio__sched_compact(s);
 }
 
+/* ---- debug mode: tasks that end oddly --------------------------------- */
+
+void cio__task_debug_finished(struct cio__sched *s, cio_task *t, int rc)
+{
+    /* A positive status is success (only < 0 fails): a function that
+     * returns a count or 1 for "error" by habit loses its failure. */
+    if (rc > 0) {
+        const char *src = cio_task_source(t);
+        cio_log(CIO_LOG_WARNING,
+                "task '%s' (created at %s) returned %d, which counts as success: "
+                "a coroutine returns 0 or a negative error code",
+                cio_task_get_name(t), src ? src : "?", rc);
+    }
+    /* refs counts the loop's own reference, still held here: more means
+     * a caller holds one (created with out non-NULL, or retained). */
+    if (t->fut.refs > 1 && !(t->flags & CIO__TF_HELD)) {
+        t->flags |= CIO__TF_HELD;
+        t->prev = NULL;
+        t->next = s->held;
+        if (s->held)
+            s->held->prev = t;
+        s->held = t;
+    }
+}
+
+/*
+ * Debug mode at close: a finished task that a caller still holds and
+ * whose outcome nobody read (no cio_await, cio_task_result, gather, ...)
+ * was created and forgotten, asyncio's "coroutine was never awaited"; if
+ * it failed, its failure would be reported only on a release that never
+ * comes.  Reported through the exception handler, as the loop's other
+ * reports on tasks are.
+ */
+static void report_held(cio_loop *loop, struct cio__sched *s)
+{
+    for (cio_task *t = s->held; t; t = t->next) {
+        if (t->fut.flags & CIO__FF_RETRIEVED)
+            continue;
+        cio_exception_context c = {.message = "Task was never awaited nor released",
+                                   .code = t->fut.status,
+                                   .error_message = t->fut.message,
+                                   .task = t,
+                                   .future = &t->fut,
+                                   .source = cio_task_source(t)};
+        cio__report(loop, &c);
+    }
+}
+
 /*
  * Phase 1 of close.  Pending tasks are destroyed while pending (asyncio:
  * "Task was destroyed but it is pending!").  First every parked task is
@@ -79,6 +128,8 @@ static void sched_closing(cio_loop *loop, struct cio__loop_ext *ext)
     /* Compacted tasks never run again: their images are freed with their
      * stacks (cio__stack_put), and close walks one list. */
     cio__sched_uncompact_list(s);
+    if (loop->debug)
+        report_held(loop, s);
     for (cio_task *t = s->tasks; t; t = t->next) {
         if (loop->debug) {
             cio_exception_context c = {.message = "Task was destroyed but it is pending",
@@ -96,6 +147,13 @@ static void sched_closing(cio_loop *loop, struct cio__loop_ext *ext)
 static void sched_close(cio_loop *loop, struct cio__loop_ext *ext)
 {
     struct cio__sched *s = (struct cio__sched *)ext;
+    /* Held tasks outlive the sched: off the list, which goes with it. */
+    while (s->held) {
+        cio_task *t = s->held;
+        s->held = t->next;
+        t->prev = t->next = NULL;
+        t->flags &= (uint8_t)~CIO__TF_HELD;
+    }
     cio_task *pending = s->tasks;
     s->tasks = NULL;
     s->ntasks = 0;

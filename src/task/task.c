@@ -133,6 +133,17 @@ void cio__task_free(cio_task *t)
             cio__sched_put_stack(s, t->stack);
         t->stack = NULL;
     }
+    if (CIO_UNLIKELY(t->flags & CIO__TF_HELD)) {
+        /* Released at last: off the debug list of held finished tasks. */
+        if (t->prev)
+            t->prev->next = t->next;
+        else
+            s->held = t->next;
+        if (t->next)
+            t->next->prev = t->prev;
+        t->prev = t->next = NULL;
+        t->flags &= (uint8_t)~CIO__TF_HELD;
+    }
     if (CIO_UNLIKELY(t->scopes != NULL))
         cio__timeout_abandon(t);
     if (CIO_UNLIKELY(t->fut.status < 0))
@@ -238,7 +249,15 @@ int cio_task_result(cio_task *t, void **result)
     return cio_future_result(&t->fut, result);
 }
 
-const char *cio_task_error_message(const cio_task *t) { return t ? t->fut.message : NULL; }
+/* While the task has not finished, the message it set last: a caller that
+ * called a coroutine function directly (the translation of
+ * `await coro()`) reads the message that function set at once. */
+const char *cio_task_error_message(const cio_task *t)
+{
+    if (!t)
+        return NULL;
+    return t->state == CIO__T_DONE ? t->fut.message : t->pending_message;
+}
 
 const char *cio_task_get_name(const cio_task *t)
 {

@@ -63,8 +63,10 @@ enum {
     CIO__TF_CANCEL = 1 << 0,   /* cancellation requested */
     CIO__TF_LOOPREF = 1 << 1,  /* the loop holds a reference */
     CIO__TF_HASCTX = 1 << 2,   /* ctx was made (TSan fiber exists) */
-    CIO__TF_COMPACT = 1 << 3   /* parked with its stack compacted: on
+    CIO__TF_COMPACT = 1 << 3,  /* parked with its stack compacted: on
                                   the sched's compacted list */
+    CIO__TF_HELD = 1 << 4      /* debug mode: done while a caller held it;
+                                  on the sched's held list until freed */
 };
 
 typedef void cio__interrupt_fn(cio_task *t, int code);
@@ -127,6 +129,10 @@ struct cio__sched {
     cio_task *compacted;       /* pending tasks whose stack is compacted */
     size_t ntasks;             /* pending tasks, on both lists */
     size_t ncompacted;         /* on the compacted list */
+    cio_task *held;            /* debug mode: tasks that finished while a
+                                  caller held a reference, not freed yet
+                                  (linked by prev/next); those never
+                                  awaited are reported at loop close */
     uint64_t next_task_id;     /* 1, 2, ... */
     uint8_t entered;           /* the loop has run: contexts and the stack
                                   pool are set up */
@@ -229,6 +235,10 @@ void cio__future_report_unretrieved(struct cio_future *f);
 
 /* Tasks. */
 void cio__task_free(cio_task *t);
+/* Debug mode, at a task's end (retired, not yet released by the loop):
+ * warns about a positive status and puts a task a caller holds on the
+ * held list (sched_loop.c). */
+void cio__task_debug_finished(struct cio__sched *s, cio_task *t, int rc);
 /* Marks t done and takes it off the loop's list of pending tasks (inline:
  * every task's end goes through it).  A compacted task is expanded, back
  * on s->tasks, before it can run and end. */

@@ -59,6 +59,10 @@ int cio__bad_arg_debug(int debug, const char *fn, const char *what);
 /* Names what runs now for log lines ("cio info [name]: ..."), or NULL:
  * the task layer installs one that returns the current task's name. */
 extern const char *(*cio__log_context)(void);
+/* cio_log with the context given instead of the running task's: who (NULL
+ * for none) names what the line is about.  A report on a task that failed
+ * is about that task, not the one that happened to release it. */
+void cio__log_as(const char *who, cio_log_level lv, const char *fmt, ...) CIO_PRINTF(3, 4);
 /* 1 if the environment asks for debug mode (CIO_DEBUG set, not "0"). */
 int cio__env_debug(void);
 

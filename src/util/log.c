@@ -1,6 +1,7 @@
 /*
  * log.c - the leveled logger.  A line is formatted once into a stack
- * buffer, prefixed with the level and the current task's name, and handed
+ * buffer, prefixed with the level and the current task's name (or, for
+ * cio__log_as, the name of what the line is about), and handed
  * to the sink (stderr by default) under a mutex so lines from different
  * threads never interleave.
  */
@@ -55,13 +56,11 @@ cio_log_level cio_log_get_level(void)
 
 const char *(*cio__log_context)(void);
 
-void cio_logv(cio_log_level lv, const char *fmt, va_list ap)
+/* Formats and emits one line whose context is who (NULL: none). */
+static void log_line(const char *who, cio_log_level lv, const char *fmt, va_list ap)
 {
-    if (lv < cio_log_get_level() || lv >= CIO_LOG_OFF)
-        return;
     char line[1024];
     int n;
-    const char *who = cio__log_context ? cio__log_context() : NULL;
     if (who)
         n = snprintf(line, sizeof line, "cio %s [%s]: ", level_names[lv], who);
     else
@@ -75,6 +74,23 @@ void cio_logv(cio_log_level lv, const char *fmt, va_list ap)
     else
         fprintf(stderr, "%s\n", line);
     pthread_mutex_unlock(&sink_lock);
+}
+
+void cio_logv(cio_log_level lv, const char *fmt, va_list ap)
+{
+    if (lv < cio_log_get_level() || lv >= CIO_LOG_OFF)
+        return;
+    log_line(cio__log_context ? cio__log_context() : NULL, lv, fmt, ap);
+}
+
+void cio__log_as(const char *who, cio_log_level lv, const char *fmt, ...)
+{
+    if (lv < cio_log_get_level() || lv >= CIO_LOG_OFF)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(who, lv, fmt, ap);
+    va_end(ap);
 }
 
 void cio_log(cio_log_level lv, const char *fmt, ...)
