@@ -41,9 +41,9 @@ static int main_task(void *arg, void **result)
     if (rc == 0) {
         cio_task_await(a, NULL);          /* both finish after one second */
         rc = cio_task_await(b, NULL);
-        cio_task_release(b);
+        cio_task_unref(b);
     }
-    cio_task_release(a);
+    cio_task_unref(a);
     return rc;
 }
 

@@ -46,7 +46,7 @@ static int main_task(void *arg, void **result)
     if (rc == 0)
         rc = cio_gather(futs, 3, 0, NULL, NULL);  /* await gather(...) */
     for (int i = 0; i < n; i++)
-        cio_task_release(counters[i]);
+        cio_task_unref(counters[i]);
     if (rc == 0)
         printf("executed in %.2f seconds\n", cio_loop_time(loop) - start);
     return rc;

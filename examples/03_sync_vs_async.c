@@ -56,7 +56,7 @@ static int async_main(void *arg, void **result)
     if (rc == 0)
         rc = cio_gather(futs, 3, 0, NULL, NULL);
     for (int i = 0; i < n; i++)
-        cio_task_release(tasks[i]);
+        cio_task_unref(tasks[i]);
     return rc;
 }
 

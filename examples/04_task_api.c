@@ -72,7 +72,7 @@ static int main_task(void *arg, void **result)
     rc = cio_task_result(t, &value);
     printf("result now: status %d, value %d\n", rc, (int)(intptr_t)value);
     show_state(t);
-    cio_task_release(t);
+    cio_task_unref(t);
 
     rc = cio_create_task(work, NULL, "doomed", &c);
     if (rc < 0)
@@ -83,7 +83,7 @@ static int main_task(void *arg, void **result)
     rc = cio_task_result(c, NULL);
     printf("its result: %s (%s)\n", cio_strerror(rc), cio_task_error_message(c));
     show_state(c);
-    cio_task_release(c);
+    cio_task_unref(c);
     return 0;
 }
 

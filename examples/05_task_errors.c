@@ -17,7 +17,7 @@
  *         # -> "Task exception was never retrieved"
  *
  * What to observe: a failing task returns a negative code and may attach a
- * message with cio_task_set_error_message(); the awaiter gets the code from
+ * message with cio_set_error_message(); the awaiter gets the code from
  * cio_task_await() and the text from cio_task_error_message().  A failure
  * nobody retrieved is not lost: when the task is released the loop passes it
  * to its exception handler (here one that prints it, then hands it on to
@@ -33,7 +33,7 @@ static int parse(void *arg, void **result)
     int rc = cio_sleep(0.05);
     if (rc < 0)
         return rc;
-    cio_task_set_error_message("cannot parse '%s'", text);
+    cio_set_error_message("cannot parse '%s'", text);
     return -EINVAL;
 }
 
@@ -56,7 +56,7 @@ static int main_task(void *arg, void **result)
     rc = cio_task_await(t, NULL);
     if (rc < 0)
         printf("caught: %s: %s\n", cio_strerror(rc), cio_task_error_message(t));
-    cio_task_release(t);
+    cio_task_unref(t);
 
     /* No reference kept (out NULL): the loop owns the task, and releases
      * it when it finishes, with the failure still unretrieved. */

@@ -57,7 +57,7 @@ static int main_task(void *arg, void **result)
     if (rc == 0)
         rc = cio_gather(futs, 3, 0, results, NULL);
     for (int i = 0; i < n; i++)
-        cio_task_release(tasks[i]);
+        cio_task_unref(tasks[i]);
     if (rc < 0)
         return rc;
     for (int i = 0; i < 3; i++)

@@ -64,7 +64,7 @@ static int main_task(void *arg, void **result)
     void *item;
     CIO_FOR(cio_gen_aiter(g), item, rc)         /* async for n in counter(...) */
         printf("got %d  (t=%.1f s)\n", (int)(intptr_t)item, cio_loop_time(NULL) - t0);
-    cio_gen_release(g);
+    cio_gen_unref(g);
     if (rc < 0)
         return rc;                              /* the generator failed */
 
@@ -78,7 +78,7 @@ static int main_task(void *arg, void **result)
     }
     printf("stopping early\n");
     int crc = cio_gen_aclose(g);                /* await gen.aclose() */
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return rc < 0 ? rc : crc;
 }
 

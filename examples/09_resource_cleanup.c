@@ -103,8 +103,8 @@ static int main_task(void *arg, void **result)
     printf("main: lock held at the end: %s\n", cio_lock_locked(lock) ? "yes" : "no");
     rc = (rs == -ECANCELED && rq == 0 && !cio_lock_locked(lock)) ? 0 : -EPROTO;
 out:
-    cio_task_release(ts);
-    cio_task_release(tq);
+    cio_task_unref(ts);
+    cio_task_unref(tq);
     cio_lock_free(lock);
     return rc;
 }

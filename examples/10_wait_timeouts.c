@@ -110,7 +110,7 @@ static int main_task(void *arg, void **result)
     rc = cio_wait_for(cio_task_future(t), 0.2, NULL);
     printf("%4.1fs wait_for: %s; the job %s\n", elapsed(), cio_strerror(rc),
            cio_task_cancelled(t) ? "was cancelled" : "is still running");
-    cio_task_release(t);
+    cio_task_unref(t);
     if (rc != -ETIMEDOUT)
         goto out;
 
@@ -125,7 +125,7 @@ static int main_task(void *arg, void **result)
     rc = 0;
 out:
     for (int i = 0; i < n; i++)
-        cio_task_release(tasks[i]);
+        cio_task_unref(tasks[i]);
     return rc;
 }
 

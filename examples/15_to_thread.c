@@ -65,7 +65,7 @@ static int main_task(void *arg, void **result)
            (char *)data, cio_loop_time(NULL) - start);
     cio_task_cancel(t, NULL);
     cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     printf("the ticker ticked %d times while the thread blocked\n", ticks);
     return ticks >= 3 ? 0 : -EIO; /* the loop stayed responsive */
 }

@@ -128,7 +128,7 @@ static int64_t run_chunks(cio_process_pool *pool, cio_executor *ex)
     for (int i = 0; i < CHUNKS; i++) {
         if (cio_task_await(t[i], NULL) == 0)
             total += jobs[i].range[2];
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     }
     return total;
 }
@@ -178,7 +178,7 @@ static int main_task(void *arg, void **result)
         cio_create_task(io_task, io_ex, NULL, &io[i]);
     for (int i = 0; i < 8; i++) {
         cio_task_await(io[i], NULL);
-        cio_task_release(io[i]);
+        cio_task_unref(io[i]);
     }
     printf("I/O, 8 blocking waits of 0.2 s in 8 threads: %.3f s\n", now() - t0);
     cio_executor_free(io_ex);

@@ -87,7 +87,7 @@ static int main_task(void *arg, void **result)
     for (int i = 0; i < n; i++) {
         if (rc < 0)
             cio_task_cancel(t[i], NULL);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     }
     if (rc == 0)
         rc = caller(&c[3], NULL);        /* cached */

@@ -37,7 +37,7 @@ static int blocker(void *arg, void **result)
 
 static int forgotten(void *arg, void **result)
 {
-    cio_task_set_error_message("nobody looks at me");
+    cio_set_error_message("nobody looks at me");
     return -EIO;
 }
 
@@ -49,7 +49,7 @@ static int main_task(void *arg, void **result)
     if (rc < 0)
         return rc;
     rc = cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     if (rc < 0)
         return rc;
     rc = cio_create_task(forgotten, NULL, "forgotten", NULL);

@@ -174,7 +174,7 @@ static int udp_device(void *arg, void **result)
         if (rc >= 0)
             rc = cio_sleep(0.002);
     }
-    cio_datagram_close(ep);
+    cio_datagram_free(ep);
     return rc < 0 ? rc : 0;
 }
 
@@ -195,7 +195,7 @@ static int tcp_device(void *arg, void **result)
     }
     cio_stream_close(s);
     cio_stream_wait_closed(s);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return rc < 0 ? rc : 0;
 }
 
@@ -232,19 +232,19 @@ static int amain(void *arg, void **result)
     for (int d = 0; d < UDP_DEVICES + TCP_DEVICES; d++) {
         if (cio_task_await(devs[d], NULL) < 0)
             failed++;
-        cio_task_release(devs[d]);
+        cio_task_unref(devs[d]);
     }
     /* Let the last datagrams and lines land, then stop the inputs. */
     cio_server_close(srv);
     cio_server_wait_closed(srv);
-    cio_server_release(srv);
+    cio_server_free(srv);
     cio_sleep(0.05);
-    cio_datagram_close(ep);
+    cio_datagram_free(ep);
     cio_task_await(rx, NULL);
-    cio_task_release(rx);
+    cio_task_unref(rx);
     cio_queue_shutdown(readings, 0); /* the processor drains what is left */
     cio_task_await(proc, NULL);
-    cio_task_release(proc);
+    cio_task_unref(proc);
     cio_queue_free(readings);
 
     int hottest = 0;

@@ -94,7 +94,7 @@ static int download(void *arg, void **result)
     size_t partial;
     n = cio_stream_readuntil(s, "\r\n\r\n", head, sizeof head - 1, &partial);
     if (n < 0) {
-        cio_stream_release(s);
+        cio_stream_unref(s);
         return n;
     }
     head[n] = 0;
@@ -117,7 +117,7 @@ static int download(void *arg, void **result)
         }
     }
     free(body);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return rc < 0 ? rc : 0;
 }
 
@@ -141,7 +141,7 @@ static int amain(void *arg, void **result)
     for (int i = 0; i < 5; i++) {
         if (cio_task_await(ts[i], NULL) < 0 || d[i].got != d[i].size)
             failed++;
-        cio_task_release(ts[i]);
+        cio_task_unref(ts[i]);
     }
     double dt = cio_loop_time(cio_get_running_loop()) - t0;
     long total = 0;
@@ -150,7 +150,7 @@ static int amain(void *arg, void **result)
     printf("%d downloads, %ld bytes in %.3f s, %d failed\n", 5, total, dt, failed);
     cio_server_close(srv);
     cio_server_wait_closed(srv);
-    cio_server_release(srv);
+    cio_server_free(srv);
     return failed ? -EIO : 0;
 }
 

@@ -96,7 +96,7 @@ static int fetch(void *arg, void **result)
         return rc; /* the task fails with the code: gather collects it */
     f->status = cio_http_reply_status(r);
     cio_http_reply_body(r, &f->bytes);
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     return 0;
 }
 
@@ -148,7 +148,7 @@ static int amain(void *arg, void **result)
         } else {
             printf("ok     %-40s %d, %zu bytes\n", f[i].url, f[i].status, f[i].bytes);
         }
-        cio_task_release(tasks[i]);
+        cio_task_unref(tasks[i]);
     }
     printf("%d URLs in %.2f s: %d failed; the server saw %d connections\n", N, dt, failed,
            connections);
@@ -157,7 +157,7 @@ static int amain(void *arg, void **result)
     cio_server_close(srv);
     cio_server_close_clients(srv);
     cio_server_wait_closed(srv);
-    cio_server_release(srv);
+    cio_server_free(srv);
     /* The example checks itself: exactly the three bad URLs failed. */
     return failed == 3 && status[NPATHS - 2] == -ETIMEDOUT && connections <= 4 ? 0 : -EIO;
 }

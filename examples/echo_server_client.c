@@ -78,7 +78,7 @@ static int client(void *arg, void **result)
     }
     cio_stream_close(s);
     cio_stream_wait_closed(s);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return 0;
 }
 
@@ -101,12 +101,12 @@ static int amain(void *arg, void **result)
         cio_create_task(client, &cs[i], cs[i].name, &ts[i]);
     for (int i = 0; i < 3; i++) {
         cio_task_await(ts[i], NULL);
-        cio_task_release(ts[i]);
+        cio_task_unref(ts[i]);
     }
     cio_server_close(srv);
     cio_server_wait_closed(srv);
     printf("server closed; %zu connections left\n", cio_server_num_clients(srv));
-    cio_server_release(srv);
+    cio_server_free(srv);
     return 0;
 }
 

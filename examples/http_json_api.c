@@ -86,7 +86,7 @@ static int fetch(void *arg, void **result)
         got += (size_t)rc;
     resp[got] = 0;
     cio_stream_close(s);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     char want[64];
     snprintf(want, sizeof want, "{\"id\":\"%d\"", i);
     if (strstr(resp, "HTTP/1.1 200 OK") && strstr(resp, want))
@@ -124,7 +124,7 @@ static int amain(void *arg, void **result)
             cio_create_task(fetch, (void *)(intptr_t)i, NULL, &tasks[i]);
         for (int i = 0; i < N; i++) {
             cio_task_await(tasks[i], NULL);
-            cio_task_release(tasks[i]);
+            cio_task_unref(tasks[i]);
         }
         printf("%d of %d concurrent requests answered in %.2f s\n", ok_count, N,
                cio_loop_time(NULL) - t0);

@@ -61,7 +61,7 @@ static int read_stream(int port)
             events++;
         }
     }
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return events == 5 ? 0 : -EIO;
 }
 

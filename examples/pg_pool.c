@@ -81,8 +81,8 @@ static int transfer(void *arg, void **result)
 static int amain(void *arg, void **result)
 {
     const char *dsn = arg;
-    cio_pg_pool_opts opts;
-    cio_pg_pool_opts_init(&opts);
+    cio_pg_pool_options opts;
+    cio_pg_pool_options_init(&opts);
     opts.min_size = 2;
     opts.max_size = 4;
     cio_pg_pool *pool;
@@ -103,7 +103,7 @@ static int amain(void *arg, void **result)
     printf("squares:");
     for (int i = 0; i < 10; i++) {
         printf(" %lld", (long long)jobs[i].square);
-        cio_task_release(tasks[i]);
+        cio_task_unref(tasks[i]);
     }
     printf("  (pool of %zu connections)\n", cio_pg_pool_size(pool));
 

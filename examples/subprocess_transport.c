@@ -98,11 +98,11 @@ static int amain(void *arg, void **result)
     if (rc == 0) {
         cio_await(done, NULL);
         cio_transport_close(t);
-        cio_transport_release(t);
+        cio_transport_unref(t);
     } else {
         fprintf(stderr, "subprocess_shell: %s\n", cio_strerror(rc));
     }
-    cio_future_release(done);
+    cio_future_unref(done);
     return rc;
 }
 

@@ -78,7 +78,7 @@ static int sum_of_squares(void *arg, void **result)
         int rc = cio_run_coroutine_threadsafe(loop_b.loop, square, (void *)i, &cf);
         if (rc == 0) {
             rc = cio_cfuture_await(cf, &r); /* suspends; loop A keeps running */
-            cio_cfuture_release(cf);
+            cio_cfuture_unref(cf);
         }
         if (rc < 0)
             return rc;
@@ -108,8 +108,8 @@ int main(void)
     void *a = NULL, *b = NULL;
     int rc_a = cio_cfuture_result(cf_a, 5.0, &a); /* blocks this thread only */
     int rc_b = cio_cfuture_result(cf_b, 5.0, &b);
-    cio_cfuture_release(cf_a);
-    cio_cfuture_release(cf_b);
+    cio_cfuture_unref(cf_a);
+    cio_cfuture_unref(cf_b);
     printf("main got %ld and %ld (%s, %s)\n", (long)(intptr_t)a, (long)(intptr_t)b,
            cio_strerror(rc_a), cio_strerror(rc_b));
 

@@ -101,7 +101,7 @@ static int client(void *arg, void **result)
     }
     cio_stream_close(s);
     cio_stream_wait_closed(s);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return rc < 0 ? rc : 0;
 }
 
@@ -130,19 +130,19 @@ static int amain(void *arg, void **result)
             int crc = cio_task_await(t[i], NULL);
             if (crc < 0)
                 rc = crc;
-            cio_task_release(t[i]);
+            cio_task_unref(t[i]);
         }
         cio_stream_options o = {.tls = stranger, .server_hostname = "localhost"};
         cio_stream *s = NULL;
         int r = cio_open_connection("127.0.0.1", port, &o, &s);
         printf("untrusting client: %s: %s\n", cio_strerror(r),
                cio_tls_context_error_message(stranger));
-        cio_stream_release(s);
+        cio_stream_unref(s);
         if (r != CIO_ETLS)
             rc = -1;
         cio_server_close(srv);
         cio_server_wait_closed(srv);
-        cio_server_release(srv);
+        cio_server_free(srv);
     } else {
         fprintf(stderr, "setup failed: %s %s\n", cio_strerror(rc),
                 cio_tls_context_error_message(sctx));

@@ -150,7 +150,7 @@ static int starttls(cio_tls_context *sctx, cio_tls_context *cctx)
     cio_create_task(server_upgrade, &u, "server-upgrade", &task);
     rc = cio_start_tls(ct, cctx, 0, "localhost", &tls);
     int src = cio_task_await(task, NULL);
-    cio_task_release(task);
+    cio_task_unref(task);
     if (rc == 0 && src == 0) {
         printf("upgraded: %s\n", cio_transport_tls_version(tls));
         c.got = 0;
@@ -162,10 +162,10 @@ static int starttls(cio_tls_context *sctx, cio_tls_context *cctx)
     } else {
         printf("start_tls failed: %s\n", cio_strerror(rc ? rc : src));
     }
-    cio_transport_release(tls);
-    cio_transport_release(u.tls);
-    cio_transport_release(ct);
-    cio_transport_release(st);
+    cio_transport_unref(tls);
+    cio_transport_unref(u.tls);
+    cio_transport_unref(ct);
+    cio_transport_unref(st);
     return rc ? rc : src;
 }
 
@@ -196,14 +196,14 @@ static int amain(void *arg, void **result)
             cio_transport_close(t);
             wait_for(&c.lost);
             printf("connection lost: %s\n", c.error ? cio_strerror(c.error) : "clean");
-            cio_transport_release(t);
+            cio_transport_unref(t);
         } else {
             printf("connect failed: %s: %s\n", cio_strerror(rc),
                    cio_tls_context_error_message(cctx));
         }
         cio_server_close(srv);
         cio_server_wait_closed(srv);
-        cio_server_release(srv);
+        cio_server_free(srv);
     }
     if (rc == 0)
         rc = starttls(sctx, cctx);

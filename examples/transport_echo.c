@@ -120,14 +120,14 @@ static int amain(void *arg, void **result)
         cio_await(done, &lost);
         printf("connection lost: %d (%s)\n", (int)(intptr_t)lost,
                (intptr_t)lost ? cio_strerror((int)(intptr_t)lost) : "clean");
-        cio_transport_release(t);
+        cio_transport_unref(t);
     } else {
         fprintf(stderr, "create_connection: %s\n", cio_strerror(rc));
     }
-    cio_future_release(done);
+    cio_future_unref(done);
     cio_server_close(server);
     cio_server_wait_closed(server);
-    cio_server_release(server);
+    cio_server_free(server);
     return rc;
 }
 

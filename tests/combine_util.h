@@ -81,7 +81,7 @@ static int child(void *arg, void **result)
         return rc;
     *result = (void *)s->value;
     if (s->code < 0)
-        cio_task_set_error_message("child failed on purpose");
+        cio_set_error_message("child failed on purpose");
     return s->code;
 }
 
@@ -102,7 +102,7 @@ static inline void reap(cio_task **tasks, size_t n)
         while (!cio_task_done(tasks[i]))
             cio_sleep(0.001);
         cio_task_result(tasks[i], NULL);
-        cio_task_release(tasks[i]);
+        cio_task_unref(tasks[i]);
     }
     cio_shield_end();
 }

@@ -169,11 +169,11 @@ static inline int test_guarded(cio_coro_fn *scenario, void *arg, double limit)
     if (cio_create_task(test_guard_dog, &g, "watchdog", &dog) < 0)
         dog = NULL;
     rc = cio_task_await(g.work, NULL);
-    cio_task_release(g.work);
+    cio_task_unref(g.work);
     if (dog) {
         cio_task_cancel(dog, NULL);
         cio_task_await(dog, NULL);
-        cio_task_release(dog);
+        cio_task_unref(dog);
     }
     return rc;
 }
@@ -217,8 +217,8 @@ static inline void test_drain(cio_loop *loop)
 {
     cio_future *never;
     CHECK_RC(cio_future_new(loop, &never), 0);
-    CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_EDEADLOCK);
-    cio_future_release(never);
+    CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_ESTALLED);
+    cio_future_unref(never);
 }
 
 /* The running loop's time (inside a task). */
@@ -347,7 +347,7 @@ static inline cio_task *test_spawn(cio_coro_fn *fn, void *arg)
 static inline int test_join(cio_task *t)
 {
     int rc = cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     return rc;
 }
 

@@ -214,7 +214,7 @@ static int serve_main(void *arg, void **result)
     rc = cio_to_thread(client_thread, x, NULL);
     if (during) {
         cio_task_await(during, NULL);
-        cio_task_release(during);
+        cio_task_unref(during);
     }
     x->shutdown_rc = cio_http_server_shutdown(x->srv, x->shutdown_deadline > 0
                                                           ? x->shutdown_deadline

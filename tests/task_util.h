@@ -17,8 +17,8 @@ static inline void run_until(cio_loop *loop, double when)
     CHECK_RC(cio_future_new(loop, &f), 0);
     CHECK_RC(cio_call_at(loop, when, (cio_callback_fn *)(void *)cio_future_set_result, f, &h), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, f, NULL), 0);
-    cio_handle_release(h);
-    cio_future_release(f);
+    cio_handle_unref(h);
+    cio_future_unref(f);
 }
 
 static inline int return_arg(void *arg, void **result)

@@ -52,7 +52,7 @@ static int queue_main(void *arg, void **result)
     CHECK_RC(cio_aiter_next(&it, &item), CIO_ITER_END); /* and stays ended */
     CHECK_RC(cio_aiter_aclose(&it), 0);
     cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     cio_queue_free(q);
 
     /* break leaves rc 0; the queue stays open for others. */
@@ -111,7 +111,7 @@ static int queue_cancel_main(void *arg, void **result)
     CHECK_EQ(c.items, 1);
     cio_task_cancel(t, NULL);
     cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(c.rc, -ECANCELED);
     /* Nothing was lost to the cancelled getter. */
     cio_queue_put_nowait(q, (void *)2);
@@ -148,7 +148,7 @@ static int writer_task(void *arg, void **result)
     CHECK_RC(cio_stream_write(s, w->text + half, len - half), 0);
     cio_stream_close(s);
     cio_stream_wait_closed(s);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return 0;
 }
 
@@ -179,8 +179,8 @@ static int lines_main(void *arg, void **result)
     CHECK_EQ(i, 4);
     CHECK_RC(cio_aiter_aclose(&it), 0);
     cio_task_await(t, NULL);
-    cio_task_release(t);
-    cio_stream_release(s);
+    cio_task_unref(t);
+    cio_stream_unref(s);
 
     /* A line longer than the buffer: CIO_ELIMIT, the data stays. */
     CHECK(pipe(pfd) == 0);
@@ -196,7 +196,7 @@ static int lines_main(void *arg, void **result)
     CIO_FOR(&it, line, rc) i++;
     CHECK_RC(rc, CIO_ITER_END);
     CHECK_EQ(i, 2);
-    cio_stream_release(s);
+    cio_stream_unref(s);
 
     CHECK_RC(cio_stream_lines_aiter(NULL, buf, sizeof buf, &it), -EINVAL);
     CHECK_RC(cio_stream_lines_aiter(NULL, buf, 1, &it), -EINVAL);
@@ -224,7 +224,7 @@ static int lines_cancel_main(void *arg, void **result)
     CHECK_EQ(c.items, 1);
     cio_task_cancel(t, NULL);
     cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(c.rc, -ECANCELED);
     /* The partial line stayed buffered: iteration picks up where it was. */
     CHECK(write(pfd[1], "o\n", 2) == 2);
@@ -233,7 +233,7 @@ static int lines_cancel_main(void *arg, void **result)
     CHECK_RC(cio_aiter_next(&it, &line), 0);
     CHECK(!strcmp(line, "two\n"));
     CHECK_RC(cio_aiter_next(&it, &line), CIO_ITER_END);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return 0;
 }
 

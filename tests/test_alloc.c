@@ -63,7 +63,7 @@ static int child(void *arg, void **result)
         return rc;
     if (cio_call_soon(cio_get_running_loop(), cb, NULL, NULL) == 0)
         P.scheduled++;
-    rc = cio_task_set_error_message("child %d", i);
+    rc = cio_set_error_message("child %d", i);
     if (rc)
         return rc;
     *result = (void *)(intptr_t)(100 + i);
@@ -172,19 +172,19 @@ out:
     if (rc < 0)
         cio_loop_remove_reader(loop, P.pipe[0]); /* its byte may be unread */
     if (h)
-        cio_handle_release(h);
+        cio_handle_unref(h);
     for (int i = 0; i < 3; i++)
         if (kids[i]) {
             cio_task_result(kids[i], NULL); /* retrieved: no report */
-            cio_task_release(kids[i]);
+            cio_task_unref(kids[i]);
         }
     if (v) {
         cio_task_result(v, NULL);
-        cio_task_release(v);
+        cio_task_unref(v);
     }
     if (f) {
         cio_future_result(f, NULL);
-        cio_future_release(f);
+        cio_future_unref(f);
     }
     return rc;
 }
@@ -283,12 +283,12 @@ static void test_done_callbacks_nomem(void)
         CHECK_EQ(added, 4);
         test_alloc_fail_in(n, 1); /* fail the nth allocation from here on */
         CHECK_RC(cio_future_set_result(f, NULL), 0);
-        cio_future_release(f);
+        cio_future_unref(f);
         cio_future *never = NULL;
         test_alloc_fail_in(0, 0);
         CHECK_RC(cio_future_new(loop, &never), 0);
-        CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_EDEADLOCK);
-        cio_future_release(never);
+        CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_ESTALLED);
+        cio_future_unref(never);
         long injected = A.injected;
         cio_loop_free(loop);
         CHECK_EQ(A.live, 0);

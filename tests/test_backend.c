@@ -117,13 +117,13 @@ static int close_main(void *arg, void **result)
     CHECK_RC(cio_create_task(recv_task, &p, "recv", &t), 0);
     CHECK_RC(cio_sleep(0.01), 0); /* the receive is pending */
     CHECK_EQ(p.rc, 1);
-    CHECK_RC(cio_close(p.sv[0]), 0);
+    CHECK_RC(cio_fd_close(p.sv[0]), 0);
     /* The peer sees EOF now: nothing holds the closed socket. */
     char c;
     CHECK_EQ(recv(p.sv[1], &c, 1, MSG_DONTWAIT), 0);
     CHECK_RC(cio_task_await(t, NULL), 0);
     CHECK_RC(p.rc, -EBADF);
-    cio_task_release(t);
+    cio_task_unref(t);
     close(p.sv[1]);
     return 0;
 }
@@ -142,7 +142,7 @@ static int cancel_main(void *arg, void **result)
     CHECK_RC(cio_task_cancel(t, NULL), 1);
     CHECK_RC(cio_task_await(t, NULL), 0);
     CHECK_RC(p.rc, -ECANCELED); /* the receive ended cancelled */
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_EQ(send(p.sv[1], "xy", 2, 0), 2);
     char buf[4];
     CHECK_RC(cio_sock_recv_into(p.sv[0], buf, sizeof buf), 2);
@@ -173,7 +173,7 @@ static int many_main(void *arg, void **result)
     for (int i = 0; i < MANY; i++) {
         CHECK_RC(cio_task_await(t[i], NULL), 0);
         CHECK_RC(p[i].rc, 1);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
         close(p[i].sv[0]);
         close(p[i].sv[1]);
     }
@@ -203,11 +203,11 @@ static void test_close_loop_pending(void)
     cio_task *sleeper;
     CHECK_RC(cio_loop_create_task(loop, nap, NULL, NULL, &sleeper), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(sleeper), NULL), 0);
-    cio_task_release(sleeper);
+    cio_task_unref(sleeper);
     CHECK_EQ(p.rc, 1);
     /* The task is parked in its receive (on its own stack); closing the
      * loop destroys it, and nothing may write to that stack afterwards. */
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(cio_loop_close(loop), 0);
     cio_loop_free(loop);
     CHECK_EQ(send(p.sv[1], "late", 4, 0), 4); /* nobody receives it */

@@ -164,7 +164,7 @@ static int single_flight_main(void *arg, void **result)
     }
     for (int i = 0; i < 5; i++) {
         CHECK_RC(cio_task_await(t[i], NULL), 0);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
         CHECK_RC(cl[i].rc, 0);
         CHECK(strcmp(cl[i].got, "shared#1") == 0);
         CHECK(cl[i].at > 1.999 && cl[i].at < 2.001); /* all at the end of the one run */
@@ -259,7 +259,7 @@ static int errors_main(void *arg, void **result)
     }
     for (int i = 0; i < 3; i++) {
         CHECK_RC(cio_task_await(t[i], NULL), 0);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
         CHECK_RC(cl[i].rc, -EIO); /* every waiter gets the failure */
     }
     CHECK_EQ(k.runs, 1);
@@ -310,7 +310,7 @@ static int cancel_main(void *arg, void **result)
     cio_task_cancel(t[0], NULL);
     for (int i = 0; i < 3; i++) {
         cio_task_await(t[i], NULL);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     }
     /* The computation was not cancelled and its result is cached. */
     void *v;
@@ -361,7 +361,7 @@ static int all_gone_main(void *arg, void **result)
     for (int i = 0; i < 2; i++) {
         cio_task_cancel(t[i], NULL);
         cio_task_await(t[i], NULL);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
         CHECK_RC(cl[i].rc, -ECANCELED);
     }
     void *v;
@@ -409,7 +409,7 @@ static int invalidate_pending_main(void *arg, void **result)
     CHECK_RC(cio_sleep(0.5), 0);
     CHECK_RC(cio_cache_invalidate(c, "p", 1), 1);
     CHECK_RC(cio_task_await(t, NULL), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(cl.rc, 0); /* the waiter still gets the result... */
     CHECK(strcmp(cl.got, "p#1") == 0);
     void *v;
@@ -447,7 +447,7 @@ static int free_pending_main(void *arg, void **result)
     CHECK_EQ(k.freed, 1); /* the cached value, at once */
     for (int i = 0; i < 2; i++) {
         CHECK_RC(cio_task_await(t[i], NULL), 0);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
         CHECK_RC(cl[i].rc, CIO_ECLOSED);
     }
     CHECK_RC(cio_sleep(2.0), 0);
@@ -544,7 +544,7 @@ static int alloc_main(void *arg, void **result)
         cio_task_await(t[i], NULL);
         if (cl[i].rc != 0 && cl[i].rc != -ENOMEM)
             CHECK_RC(cl[i].rc, 0);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     }
     cio_cache_free(c);
     return 0;

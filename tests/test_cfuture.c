@@ -147,7 +147,7 @@ static void test_cfuture_basics(void)
     CHECK_RC(cio_cfuture_add_done_callback(cf, record_cb, &rec2), 0);
     CHECK_EQ(rec2.calls, 1);
     CHECK(pthread_equal(rec2.thread, pthread_self()));
-    cio_cfuture_release(cf);
+    cio_cfuture_unref(cf);
 
     /* A failure with a message. */
     CHECK_RC(cio_cfuture_new(&cf), 0);
@@ -155,7 +155,7 @@ static void test_cfuture_basics(void)
     CHECK_RC(cio_cfuture_result(cf, 1, &r), -EIO);
     CHECK(r == NULL);
     CHECK(cio_cfuture_error_message(cf) && !strcmp(cio_cfuture_error_message(cf), "disk on fire"));
-    cio_cfuture_release(cf);
+    cio_cfuture_unref(cf);
 
     /* Cancelled from another thread while this one waits with a timeout. */
     CHECK_RC(cio_cfuture_new(&cf), 0);
@@ -165,7 +165,7 @@ static void test_cfuture_basics(void)
     pthread_join(th, NULL);
     CHECK(cio_cfuture_cancelled(cf));
     CHECK_EQ(cio_cfuture_cancel(cf), 0);
-    cio_cfuture_release(cf);
+    cio_cfuture_unref(cf);
 
     /* Bad arguments: clear codes, no crash. */
     CHECK_RC(cio_cfuture_new(NULL), -EINVAL);
@@ -174,8 +174,8 @@ static void test_cfuture_basics(void)
     CHECK_RC(cio_cfuture_cancel(NULL), -EINVAL);
     CHECK_RC(cio_cfuture_add_done_callback(NULL, record_cb, NULL), -EINVAL);
     CHECK_EQ(cio_cfuture_done(NULL), 0);
-    cio_cfuture_retain(NULL);
-    cio_cfuture_release(NULL);
+    cio_cfuture_ref(NULL);
+    cio_cfuture_unref(NULL);
     CHECK_RC(cio_cfuture_new(&cf), 0);
     CHECK_RC(cio_cfuture_result(cf, 0.0 / 0.0, &r), -EINVAL);
     CHECK_RC(cio_cfuture_set_result(cf, 1, NULL), -EINVAL);
@@ -187,7 +187,7 @@ static void test_cfuture_basics(void)
     cio_future *fut;
     CHECK_RC(cio_wrap_future(cf, &fut), CIO_ENOLOOP);
     CHECK_RC(cio_cfuture_await(cf, &r), CIO_ENOTASK);
-    cio_cfuture_release(cf);
+    cio_cfuture_unref(cf);
 }
 
 /* ---- run_coroutine_threadsafe from a plain thread ------------------------------ */
@@ -204,7 +204,7 @@ static int double_coro(void *arg, void **result)
     j->ran_on = pthread_self();
     CHECK_RC(cio_sleep(0.001), 0);
     if (j->fail) {
-        cio_task_set_error_message("job %d failed", j->in);
+        cio_set_error_message("job %d failed", j->in);
         return -EIO;
     }
     *result = (void *)(intptr_t)(j->in * 2);
@@ -222,14 +222,14 @@ static void test_run_threadsafe(void)
     CHECK_RC(cio_cfuture_result(cf, 5 * test_timeout_multiplier(), &r), 0);
     CHECK_EQ((intptr_t)r, 42);
     CHECK(pthread_equal(j.ran_on, lt.tid));
-    cio_cfuture_release(cf);
+    cio_cfuture_unref(cf);
 
     struct job jf = {.in = 7, .fail = 1};
     CHECK_RC(cio_run_coroutine_threadsafe(lt.loop, double_coro, &jf, &cf), 0);
     CHECK_RC(cio_cfuture_result(cf, -1, &r), -EIO);
     CHECK(cio_cfuture_error_message(cf) &&
           !strcmp(cio_cfuture_error_message(cf), "job 7 failed"));
-    cio_cfuture_release(cf);
+    cio_cfuture_unref(cf);
 
     CHECK_RC(cio_run_coroutine_threadsafe(NULL, double_coro, &j, &cf), -EINVAL);
     CHECK_RC(cio_run_coroutine_threadsafe(lt.loop, NULL, &j, &cf), -EINVAL);
@@ -257,7 +257,7 @@ static int relay_coro(void *arg, void **result)
         return rc;
     void *r = NULL;
     rc = cio_cfuture_await(cf, &r);
-    cio_cfuture_release(cf);
+    cio_cfuture_unref(cf);
     if (rc == 0)
         rl->awaited = (int)(intptr_t)r;
     *result = (void *)(intptr_t)(rl->awaited + 1);
@@ -287,7 +287,7 @@ static void test_two_loops(void)
         pthread_t relay_tid = i % 2 ? b.tid : a.tid, work_tid = i % 2 ? a.tid : b.tid;
         CHECK(pthread_equal(rl[i].ran_on, relay_tid));
         CHECK(pthread_equal(rl[i].job.ran_on, work_tid));
-        cio_cfuture_release(cf[i]);
+        cio_cfuture_unref(cf[i]);
     }
     loop_thread_stop(&a);
     loop_thread_stop(&b);
@@ -324,7 +324,7 @@ static void test_cancel_from_thread(void)
     CHECK_RC(cio_cfuture_result(cf, 0, NULL), -ECANCELED); /* at once */
     CHECK(wait_flag(&s.finished));
     CHECK_RC(LOAD(s.rc), -ECANCELED);
-    cio_cfuture_release(cf);
+    cio_cfuture_unref(cf);
 
     /* Cancelled before it could start: the coroutine never runs. */
     struct sleeper s2 = {0};
@@ -340,8 +340,8 @@ static void test_cancel_from_thread(void)
     CHECK_EQ(LOAD(s2.started), 0);
     cio_cfuture_cancel(cf3);
     CHECK(wait_flag(&s3.finished));
-    cio_cfuture_release(cf);
-    cio_cfuture_release(cf3);
+    cio_cfuture_unref(cf);
+    cio_cfuture_unref(cf3);
     loop_thread_stop(&idle);
     loop_thread_stop(&lt);
 }
@@ -360,7 +360,7 @@ static int await_other_coro(void *arg, void **result)
     int rc = cio_run_coroutine_threadsafe(aw->other, sleeper_coro, &aw->s, &cf);
     if (rc == 0) {
         rc = cio_cfuture_await(cf, NULL);
-        cio_cfuture_release(cf);
+        cio_cfuture_unref(cf);
     }
     STORE(aw->rc, rc);
     STORE(aw->done, 1);
@@ -383,7 +383,7 @@ static void test_cancel_from_awaiter(void)
     CHECK_RC(LOAD(aw.rc), -ECANCELED);
     CHECK(wait_flag(&aw.s.finished)); /* A's task was cancelled too */
     CHECK_RC(LOAD(aw.s.rc), -ECANCELED);
-    cio_cfuture_release(outer);
+    cio_cfuture_unref(outer);
     loop_thread_stop(&a);
     loop_thread_stop(&b);
 }
@@ -404,7 +404,7 @@ static int wrap_main(void *arg, void **result)
     void *r = NULL;
     CHECK_RC(cio_await(fut, &r), 0);
     CHECK_EQ((intptr_t)r, 7);
-    cio_future_release(fut);
+    cio_future_unref(fut);
     pthread_join(th, NULL);
 
     /* Already done: the future completes on the next iteration. */
@@ -412,8 +412,8 @@ static int wrap_main(void *arg, void **result)
     CHECK(!cio_future_done(fut));
     CHECK_RC(cio_await(fut, &r), 0);
     CHECK_EQ((intptr_t)r, 7);
-    cio_future_release(fut);
-    cio_cfuture_release(cf);
+    cio_future_unref(fut);
+    cio_cfuture_unref(cf);
 
     /* Failed with a message; cancelled by a thread. */
     CHECK_RC(cio_cfuture_new(&cf), 0);
@@ -421,24 +421,24 @@ static int wrap_main(void *arg, void **result)
     CHECK_RC(cio_cfuture_set_error(cf, -EPIPE, "gone"), 0);
     CHECK_RC(cio_await(fut, &r), -EPIPE);
     CHECK(cio_future_error_message(fut) && !strcmp(cio_future_error_message(fut), "gone"));
-    cio_future_release(fut);
-    cio_cfuture_release(cf);
+    cio_future_unref(fut);
+    cio_cfuture_unref(cf);
 
     CHECK_RC(cio_cfuture_new(&cf), 0);
     c = (struct completer){.cf = cf, .delay_ms = 20};
     pthread_create(&th, NULL, cancel_later, &c);
     CHECK_RC(cio_cfuture_await(cf, &r), -ECANCELED);
     pthread_join(th, NULL);
-    cio_cfuture_release(cf);
+    cio_cfuture_unref(cf);
 
     /* The loop's future cancelled: cf is cancelled too. */
     CHECK_RC(cio_cfuture_new(&cf), 0);
     CHECK_RC(cio_wrap_future(cf, &fut), 0);
     CHECK_EQ(cio_future_cancel(fut, NULL), 1);
-    cio_future_release(fut);
+    cio_future_unref(fut);
     CHECK_RC(cio_sleep(0), 0); /* the chain runs as a done callback */
     CHECK(cio_cfuture_cancelled(cf));
-    cio_cfuture_release(cf);
+    cio_cfuture_unref(cf);
     return 0;
 }
 
@@ -482,7 +482,7 @@ static void run_a_little(cio_loop *loop)
     cio_task *step;
     CHECK_RC(cio_loop_create_task(loop, step_main, NULL, NULL, &step), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(step), NULL), 0);
-    cio_task_release(step);
+    cio_task_unref(step);
 }
 
 struct racer {
@@ -524,8 +524,8 @@ static void test_loop_closes_first(void)
         pthread_join(th, NULL);
         CHECK(cio_cfuture_done(w.cf));
         CHECK(!cio_future_done(w.fut)); /* its loop is gone */
-        cio_future_release(w.fut);
-        cio_cfuture_release(w.cf);
+        cio_future_unref(w.fut);
+        cio_cfuture_unref(w.cf);
     }
 
     /* 2. A wrapped cio_cfuture outlives its loop; completed afterwards,
@@ -541,7 +541,7 @@ static void test_loop_closes_first(void)
         if (i >= 2)
             pthread_create(&th, NULL, complete_later, &c);
         CHECK_RC(cio_loop_close(loop), 0);
-        cio_future_release(w.fut);
+        cio_future_unref(w.fut);
         cio_loop_free(loop);
         if (i == 0)
             CHECK_RC(cio_cfuture_set_result(w.cf, 0, NULL), 0);
@@ -549,7 +549,7 @@ static void test_loop_closes_first(void)
             CHECK_EQ(cio_cfuture_cancel(w.cf), 1);
         else
             pthread_join(th, NULL);
-        cio_cfuture_release(w.cf);
+        cio_cfuture_unref(w.cf);
     }
 
     /* 3. run_coroutine_threadsafe to a loop that never runs, then closes:
@@ -560,7 +560,7 @@ static void test_loop_closes_first(void)
     CHECK_RC(cio_loop_close(loop), 0);
     CHECK_RC(cio_cfuture_result(cf, 0, NULL), CIO_ECLOSED);
     CHECK_EQ(s.started, 0);
-    cio_cfuture_release(cf);
+    cio_cfuture_unref(cf);
     /* Closed: refused at once. */
     CHECK_RC(cio_run_coroutine_threadsafe(loop, sleeper_coro, &s, &cf), CIO_ECLOSED);
     CHECK(cf == NULL);
@@ -576,7 +576,7 @@ static void test_loop_closes_first(void)
     cio_loop_free(loop);
     CHECK_RC(cio_cfuture_result(cf, 0, NULL), CIO_ECLOSED);
     CHECK_EQ(s.started, 0);
-    cio_cfuture_release(cf);
+    cio_cfuture_unref(cf);
 
     /* 4. The loop closes with the task pending (its sleep is dropped with
      *    it: sleeper_coro owns nothing). */
@@ -588,7 +588,7 @@ static void test_loop_closes_first(void)
     cio_loop_free(loop);
     CHECK_RC(cio_cfuture_result(cf, 0, NULL), CIO_ECLOSED);
     CHECK_EQ(cio_cfuture_cancel(cf), 0); /* reaches no loop */
-    cio_cfuture_release(cf);
+    cio_cfuture_unref(cf);
 
     /* 5. Submitted from a thread racing with the close: either refused or
      *    completed with CIO_ECLOSED, never hanging, never leaking. */
@@ -603,7 +603,7 @@ static void test_loop_closes_first(void)
         cio_loop_free(r.loop);
         if (r.rc == 0) {
             CHECK_RC(cio_cfuture_result(r.cf, 1, NULL), CIO_ECLOSED);
-            cio_cfuture_release(r.cf);
+            cio_cfuture_unref(r.cf);
         } else {
             CHECK_RC(r.rc, CIO_ECLOSED);
         }
@@ -642,7 +642,7 @@ static void *submitter_main(void *arg)
         if (cf[i] && cio_cfuture_result(cf[i], 20 * test_timeout_multiplier(), &r) == 0 &&
             (intptr_t)r == s->base + i + 1)
             s->ok++;
-        cio_cfuture_release(cf[i]);
+        cio_cfuture_unref(cf[i]);
     }
     return NULL;
 }
@@ -702,7 +702,7 @@ static int pool_user(void *arg, void **result)
         int r = cio_task_await(t[i], NULL);
         if (r)
             rc = r;
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     }
     return rc;
 }

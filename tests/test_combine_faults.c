@@ -42,7 +42,7 @@ static void sc_reap(struct sc *sc)
             if (cio_task_await(t, NULL) == -ENOMEM && !cio_task_done(t))
                 cio_sleep(0);
         cio_task_result(t, NULL);
-        cio_task_release(t);
+        cio_task_unref(t);
     }
     sc->n = 0;
     cio_shield_end();
@@ -128,7 +128,7 @@ static int scenario(void *arg, void **result)
     STEP(cio_shield(f[0], &outer));
     void *r = NULL;
     rc = cio_await(outer, &r);
-    cio_future_release(outer);
+    cio_future_unref(outer);
     if (rc < 0)
         goto out;
     if (sc->strict)
@@ -183,7 +183,7 @@ static int harness_main(void *arg, void **result)
             cio_sleep(0);
     cio_shield_end();
     h->rc = cio_task_result(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     h->left = (int)cio_all_tasks(NULL, NULL, 0) - 1;
     return 0;
 }
@@ -246,7 +246,7 @@ static int parked(void *arg, void **result)
         cio_task *t;
         CHECK_RC(cio_create_task(child, &s[i], NULL, &t), 0);
         f[i] = cio_task_future(t);
-        cio_task_release(t); /* the loop keeps it while pending */
+        cio_task_unref(t); /* the loop keeps it while pending */
     }
     cio_timeout *tm;
     switch (which) {
@@ -271,7 +271,7 @@ static void test_loop_close_while_parked(void)
         CHECK_RC(cio_future_new(loop, &stop), 0);
         cio_call_later(loop, 1, (cio_callback_fn *)(void *)cio_future_cancel, stop, NULL);
         CHECK_RC(cio_loop_run_until_complete(loop, stop, NULL), -ECANCELED);
-        cio_future_release(stop);
+        cio_future_unref(stop);
         CHECK_RC(cio_loop_close(loop), 0);
         cio_loop_free(loop);
     }

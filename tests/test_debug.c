@@ -125,7 +125,7 @@ static void test_wrong_thread(void)
     CHECK_RC(cio_future_new(loop, &f.fut), 0);
     CHECK_RC(cio_loop_create_task(loop, noop_task, NULL, NULL, &f.task), 0);
     test_drain(loop); /* the loop now belongs to this thread */
-    cio_task_release(f.task);
+    cio_task_unref(f.task);
     CHECK_RC(cio_loop_create_task(loop, noop_task, NULL, NULL, &f.task), 0);
     CHECK_RC(cio_call_later(loop, 0.01, noop, NULL, &f.handle), 0);
     pthread_t th;
@@ -135,7 +135,7 @@ static void test_wrong_thread(void)
         CHECK_RC(f.rc[i], CIO_EWRONGTHREAD);
     CHECK_RC(f.rc[14], 0);
     CHECK_EQ(cio_handle_cancelled(f.handle), 0);
-    cio_handle_release(f.handle);
+    cio_handle_unref(f.handle);
     /* Nothing the foreign calls asked for happened. */
     CHECK_EQ(cio_future_done(f.fut), 0);
     CHECK_EQ(cio_task_cancelling(f.task), 0);
@@ -143,8 +143,8 @@ static void test_wrong_thread(void)
     CHECK(test_log_find("does not own the loop", NULL) >= 0);
     test_drain(loop);
     CHECK_RC(cio_task_result(f.task, NULL), 0);
-    cio_task_release(f.task);
-    cio_future_release(f.fut);
+    cio_task_unref(f.task);
+    cio_future_unref(f.fut);
     cio_loop_free(loop);
 }
 
@@ -152,7 +152,7 @@ static void test_wrong_thread(void)
 
 static int failing(void *arg, void **result)
 {
-    cio_task_set_error_message("it broke");
+    cio_set_error_message("it broke");
     return -EBADMSG;
 }
 
@@ -190,7 +190,7 @@ static void test_reports(void)
     CHECK_RC(cio_loop_create_task(loop, forever, never, "stuck", NULL), 0);
     test_drain(loop);
     CHECK_RC(cio_loop_close(loop), 0);
-    cio_future_release(never);
+    cio_future_unref(never);
     snprintf(where, sizeof where, "%s:%d", CIO_SOURCE_FILE, line);
     CHECK(test_log_find("destroyed but it is pending", where) >= 0);
     CHECK(test_log_find("destroyed but it is pending", "stuck") >= 0);

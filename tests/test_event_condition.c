@@ -306,7 +306,7 @@ static int cond_misc_main(void *arg, void **res)
     test_step(1);
     CHECK_EQ(cio_task_done(tb), 1);
     CHECK_RC(b.rc, CIO_ECLOSED);
-    cio_task_release(tb);
+    cio_task_unref(tb);
     return 0;
 }
 

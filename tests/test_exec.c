@@ -169,7 +169,7 @@ static int many_main(void *arg, void **result)
     for (int i = 0; i < NMANY; i++) {
         CHECK_RC(cio_task_await(t[i], NULL), 0);
         CHECK(m[i].ok);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     }
     return 0;
 }
@@ -205,7 +205,7 @@ static int pool2_main(void *arg, void **result)
         CHECK_RC(cio_create_task(pool2_child, arg, NULL, &t[i]), 0);
     for (int i = 0; i < 40; i++) {
         CHECK_RC(cio_task_await(t[i], NULL), 0);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     }
     return 0;
 }
@@ -264,7 +264,7 @@ static int cancel_running_main(void *arg, void **result)
     CHECK_RC(c.rc, -ECANCELED);
     CHECK_EQ(gate_get(&g, &g.left), 0);
     CHECK_EQ(discards, 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     /* Let fn finish: its late result reaches on_discard, not the caller. */
     gate_open(&g);
     for (int i = 0; i < 5000 && !discards; i++)
@@ -308,8 +308,8 @@ static void pair_start(struct pair *p, const char *name1, const char *name2)
 /* Releases the tasks and gates (the executor is the test's to free). */
 static void pair_end(struct pair *p)
 {
-    cio_task_release(p->t1);
-    cio_task_release(p->t2);
+    cio_task_unref(p->t1);
+    cio_task_unref(p->t2);
     gate_destroy(&p->g1);
     gate_destroy(&p->g2);
 }
@@ -439,7 +439,7 @@ static int shutdown_wait_main(void *arg, void **result)
     CHECK_EQ(__atomic_load_n(&slow_started, __ATOMIC_ACQUIRE), 1);
     cio_task_cancel(t, NULL);
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_EQ(__atomic_load_n(&slow_flag, __ATOMIC_ACQUIRE), 0);
     /* wait=1 blocks until the running call returned. */
     CHECK_RC(cio_executor_shutdown(ex, CIO_SHUTDOWN_WAIT), 0);
@@ -478,7 +478,7 @@ static void test_no_deadlock(void)
     void *r = NULL;
     CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(t), &r), 0);
     CHECK_EQ((intptr_t)r, 7);
-    cio_task_release(t);
+    cio_task_unref(t);
     cio_loop_free(loop);
 }
 
@@ -504,7 +504,7 @@ static int close_main(void *arg, void **result)
     cio_task *t;
     CHECK_RC(cio_create_task(close_child, &close_gate, "left-running", &t), 0);
     CHECK_RC(wait_entered(&close_gate, 1), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     return 0; /* main ends; cio_run cancels the child and closes the loop */
 }
 
@@ -541,8 +541,8 @@ static void test_close_parked(void)
     CHECK_RC(cio_loop_create_task(loop, watcher, &g, "watcher", &w), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(w), NULL), 0);
     CHECK(!cio_task_done(t));
-    cio_task_release(w);
-    cio_task_release(t);
+    cio_task_unref(w);
+    cio_task_unref(t);
     pthread_t th;
     pthread_create(&th, NULL, opener, &g);
     cio_loop_free(loop); /* waits for fn, then discards its outcome */

@@ -48,8 +48,8 @@ static void expect_idle(cio_loop *loop)
 {
     cio_future *never;
     CHECK_RC(cio_future_new(loop, &never), 0);
-    CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_EDEADLOCK);
-    cio_future_release(never);
+    CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_ESTALLED);
+    cio_future_unref(never);
 }
 
 struct counter {
@@ -231,7 +231,7 @@ static void test_busy(void)
     CHECK_RC(cio_call_later(loop, 0.01, try_add, &pk, NULL), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(t), NULL), 0);
     CHECK_RC(pk.rc, 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     /* The task is gone: callbacks may watch the descriptor now. */
     struct counter c = {.fd = p[0], .loop = loop, .drain = 1, .remove_at = 1};
     CHECK_RC(cio_loop_add_reader(loop, p[0], on_ready, &c), 0);

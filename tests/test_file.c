@@ -160,7 +160,7 @@ static int cancel_main(void *arg, void **result)
     CHECK_RC(cio_sleep(0.02), 0);
     cio_task_cancel(t, NULL);
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
-    cio_task_release(t);
+    cio_task_unref(t);
     /* Unblock the thread: it reads "late" into a buffer nobody takes. */
     int w = open(fifo, O_WRONLY);
     CHECK(w >= 0);
@@ -178,7 +178,7 @@ static int cancel_main(void *arg, void **result)
     CHECK_RC(cio_sleep(0.02), 0);
     cio_task_cancel(t, NULL);
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
-    cio_task_release(t);
+    cio_task_unref(t);
     char buf[8];
     CHECK_RC(cio_file_read(r.f, buf, sizeof buf), -EBUSY);
     CHECK_EQ(write(wfd, "dropped", 7), 7); /* eaten by the abandoned read */
@@ -197,7 +197,7 @@ static int cancel_main(void *arg, void **result)
     CHECK_RC(cio_sleep(0.02), 0);
     cio_task_cancel(t, NULL);
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(cio_file_close(r.f), 0);
     CHECK_EQ(write(wfd, "bye", 3), 3);
     CHECK_RC(cio_sleep(0.02), 0);

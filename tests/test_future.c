@@ -19,11 +19,11 @@ static void test_create(void)
     CHECK(cio_future_error_message(f) == NULL);
     void *r = (void *)1;
     CHECK_RC(cio_future_result(f, &r), CIO_EINVALSTATE);
-    cio_future_retain(f);
-    cio_future_release(f);
-    cio_future_release(f);
-    cio_future_retain(NULL);
-    cio_future_release(NULL);
+    cio_future_ref(f);
+    cio_future_unref(f);
+    cio_future_unref(f);
+    cio_future_ref(NULL);
+    cio_future_unref(NULL);
     /* NULL everywhere: a clean error, never a crash. */
     CHECK_EQ(cio_future_done(NULL), 0);
     CHECK_EQ(cio_future_cancelled(NULL), 0);
@@ -57,7 +57,7 @@ static void test_set_result(void)
     CHECK_EQ(cio_future_cancelled(f), 0);
     CHECK_RC(cio_future_result(f, &r), 0);
     CHECK_EQ((intptr_t)r, 42);
-    cio_future_release(f);
+    cio_future_unref(f);
     cio_loop_free(loop);
 }
 
@@ -83,7 +83,7 @@ static void test_set_error(void)
     CHECK_RC(cio_future_result(f, &r), -ECONNRESET);
     CHECK(r == NULL);
     CHECK_RC(cio_future_set_error(f, -EIO, NULL), CIO_EINVALSTATE);
-    cio_future_release(f);
+    cio_future_unref(f);
     CHECK_EQ(e.calls, 0); /* retrieved: not reported */
 
     /* Without a message. */
@@ -91,7 +91,7 @@ static void test_set_error(void)
     CHECK_RC(cio_future_set_error(f, -EIO, NULL), 0);
     CHECK(cio_future_error_message(f) == NULL);
     CHECK_RC(cio_future_result(f, NULL), -EIO);
-    cio_future_release(f);
+    cio_future_unref(f);
     cio_loop_free(loop);
 }
 
@@ -108,12 +108,12 @@ static void test_cancel(void)
     CHECK_RC(cio_future_result(f, NULL), -ECANCELED);
     CHECK_EQ(cio_future_cancel(f, NULL), 0); /* already done */
     CHECK_RC(cio_future_set_result(f, NULL), CIO_EINVALSTATE);
-    cio_future_release(f);
+    cio_future_unref(f);
 
     CHECK_RC(cio_future_new(loop, &f), 0);
     CHECK_EQ(cio_future_cancel(f, NULL), 1);
     CHECK(cio_future_error_message(f) == NULL);
-    cio_future_release(f); /* cancelled, never retrieved: not a failure */
+    cio_future_unref(f); /* cancelled, never retrieved: not a failure */
     cio_loop_free(loop);
 }
 
@@ -155,7 +155,7 @@ static void test_done_callbacks(void)
     /* Added to a done future: scheduled at once (still through the loop). */
     CHECK_RC(cio_future_add_done_callback(f, done_cb, (void *)(intptr_t)7), 0);
     CHECK_EQ(CB.n, 0);
-    cio_future_release(f); /* the scheduled callbacks keep it alive */
+    cio_future_unref(f); /* the scheduled callbacks keep it alive */
     test_drain(loop);
     int want[] = {2, 4, 5, 6, 7};
     CHECK_EQ(CB.n, 5);
@@ -176,7 +176,7 @@ static void test_done_callbacks_at_close(void)
     CHECK_RC(cio_future_new(loop, &f), 0);
     CHECK_RC(cio_future_add_done_callback(f, done_cb, NULL), 0);
     CHECK_RC(cio_future_set_result(f, NULL), 0);
-    cio_future_release(f);
+    cio_future_unref(f);
     cio_loop_free(loop);
     CHECK_EQ(CB.n, 0);
 }
@@ -227,7 +227,7 @@ static void test_await(void)
     test_drain(loop);
     CHECK_RC(a[0].rc, 0);
     CHECK_EQ((intptr_t)a[0].result, 7);
-    cio_future_release(f);
+    cio_future_unref(f);
 
     /* Failure and cancellation come back as codes, with no result. */
     static const struct {
@@ -242,7 +242,7 @@ static void test_await(void)
         test_drain(loop);
         CHECK_RC(a[0].rc, ends[i].rc);
         CHECK(a[0].result == NULL);
-        cio_future_release(f);
+        cio_future_unref(f);
     }
 
     /* A future of another loop, and NULL. */
@@ -255,7 +255,7 @@ static void test_await(void)
     test_drain(loop);
     CHECK_RC(a[0].rc, -EINVAL);
     CHECK_RC(a[1].rc, -EINVAL);
-    cio_future_release(f);
+    cio_future_unref(f);
     cio_loop_free(other);
     cio_loop_free(loop);
 }
@@ -279,9 +279,9 @@ static void test_await_cancelled(void)
     CHECK_RC(a.rc, -ECANCELED);
     CHECK_EQ(cio_future_cancelled(f), 1);
     CHECK_EQ(cio_task_done(t), 1);
-    cio_task_release(t);
-    cio_future_release(tick);
-    cio_future_release(f);
+    cio_task_unref(t);
+    cio_future_unref(tick);
+    cio_future_unref(f);
     cio_loop_free(loop);
 }
 
@@ -296,10 +296,10 @@ static void test_unretrieved(void)
 
     CHECK_RC(cio_future_new(loop, &f), 0);
     CHECK_RC(cio_future_set_error(f, -EIO, "disk gone"), 0);
-    cio_future_retain(f);
-    cio_future_release(f); /* not the last reference: no report */
+    cio_future_ref(f);
+    cio_future_unref(f); /* not the last reference: no report */
     CHECK_EQ(e.calls, 0);
-    cio_future_release(f);
+    cio_future_unref(f);
     CHECK_EQ(e.calls, 1);
     CHECK_EQ(e.code, -EIO);
     CHECK(strcmp(e.error_message, "disk gone") == 0);
@@ -311,7 +311,7 @@ static void test_unretrieved(void)
     CHECK_RC(cio_future_new(loop, &f), 0);
     CHECK_RC(cio_future_set_error(f, -EIO, NULL), 0);
     CHECK_RC(cio_future_result(f, NULL), -EIO);
-    cio_future_release(f);
+    cio_future_unref(f);
     CHECK_EQ(e.calls, 1);
 
     /* Awaited by a task: retrieved. */
@@ -321,16 +321,16 @@ static void test_unretrieved(void)
     CHECK_RC(cio_call_later(loop, 1, set_error_later, f, NULL), 0);
     test_drain(loop);
     CHECK_RC(a.rc, -EPIPE);
-    cio_future_release(f);
+    cio_future_unref(f);
     CHECK_EQ(e.calls, 1);
 
     /* Success and cancellation are never reported. */
     CHECK_RC(cio_future_new(loop, &f), 0);
     CHECK_RC(cio_future_set_result(f, NULL), 0);
-    cio_future_release(f);
+    cio_future_unref(f);
     CHECK_RC(cio_future_new(loop, &f), 0);
     cio_future_cancel(f, NULL);
-    cio_future_release(f);
+    cio_future_unref(f);
     CHECK_EQ(e.calls, 1);
 
     /* Default handler: a line through the logger. */
@@ -338,7 +338,7 @@ static void test_unretrieved(void)
     cio_log_set_level(CIO_LOG_OFF);
     CHECK_RC(cio_future_new(loop, &f), 0);
     CHECK_RC(cio_future_set_error(f, -EIO, NULL), 0);
-    cio_future_release(f);
+    cio_future_unref(f);
     cio_log_set_level(CIO_LOG_INFO);
     cio_loop_free(loop);
 }
@@ -370,7 +370,7 @@ static void test_task_future(void)
     CHECK(CB.seen[0] == f);
     /* cio_future_cancel on a task's future is cio_task_cancel. */
     CHECK_EQ(cio_future_cancel(f, NULL), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     cio_loop_free(loop);
 }
 

@@ -114,7 +114,7 @@ static int gather_one_cancellation_main(void *arg, void **result)
     CHECK_EQ(st[1], -ECANCELED);
     CHECK_EQ(st[2], CIO_PENDING);
     CHECK_RC(cio_sleep(0), 0); /* still free to suspend */
-    cio_handle_release(h);
+    cio_handle_unref(h);
     reap(t, 3);
     reap(&canceller, 1);
     return 0;
@@ -163,7 +163,7 @@ static int gather_cancel_main(void *arg, void **result)
     for (int i = 0; i < 3; i++)
         CHECK(cio_task_done(t[i]));
     CHECK(strcmp(cio_task_error_message(gt), "stop") == 0);
-    cio_task_release(gt);
+    cio_task_unref(gt);
     reap(t, 3);
     return 0;
 }
@@ -227,7 +227,7 @@ static int gather_misc_main(void *arg, void **result)
     cio_future *of;
     CHECK_RC(cio_future_new(other, &of), 0);
     CHECK_RC(cio_gather(&of, 1, 0, NULL, NULL), -EINVAL);
-    cio_future_release(of);
+    cio_future_unref(of);
     cio_loop_free(other);
     /* a cancelled task's gather returns at once, with no side effect */
     cio_future *lf;
@@ -235,12 +235,12 @@ static int gather_misc_main(void *arg, void **result)
     cio_task_cancel(cio_current_task(), NULL);
     CHECK_RC(cio_gather(&lf, 1, 0, NULL, NULL), -ECANCELED);
     CHECK(!cio_future_done(lf));
-    cio_future_release(lf);
+    cio_future_unref(lf);
     for (int i = 0; i < 2; i++) {
-        cio_future_release(pf[i]);
-        cio_future_release(ef[i]);
+        cio_future_unref(pf[i]);
+        cio_future_unref(ef[i]);
     }
-    cio_task_release(t);
+    cio_task_unref(t);
     return 0;
 }
 
@@ -264,7 +264,7 @@ static int gather_loop(void *arg, void **result)
         cio_future *f = cio_task_future(t);
         rc = cio_gather(&f, 1, CIO_GATHER_RETURN_ERRORS, NULL, NULL);
         CHECK(cio_task_done(t));
-        cio_task_release(t);
+        cio_task_unref(t);
         if (rc)
             return rc;
     }
@@ -278,7 +278,7 @@ static int cancel_gather_2_main(void *arg, void **result)
     cio_task_cancel(t, "my message");
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
     CHECK(strcmp(cio_task_error_message(t), "my message") == 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     return 0;
 }
 
@@ -329,7 +329,7 @@ static int gather_many_main(void *arg, void **result)
     int bad = 0;
     for (intptr_t i = 0; i < N; i++) {
         bad += (intptr_t)res[i] != i;
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     }
     CHECK_EQ(bad, 0);
     free(t);
@@ -357,28 +357,28 @@ static int shield_main(void *arg, void **result)
     void *r = NULL;
     CHECK_RC(cio_await(outer, &r), 0);
     CHECK_EQ((intptr_t)r, 42);
-    cio_future_release(outer);
+    cio_future_unref(outer);
     /* shortcut: a done inner comes back itself */
     CHECK_RC(cio_shield(inner, &outer), 0);
     CHECK(outer == inner);
-    cio_future_release(outer);
-    cio_future_release(inner);
+    cio_future_unref(outer);
+    cio_future_unref(inner);
     /* error */
     CHECK_RC(cio_future_new(NULL, &inner), 0);
     CHECK_RC(cio_shield(inner, &outer), 0);
     CHECK_RC(cio_future_set_error(inner, -EPIPE, "pipe"), 0);
     CHECK_RC(cio_await(outer, NULL), -EPIPE);
     CHECK(strcmp(cio_future_error_message(outer), "pipe") == 0);
-    cio_future_release(outer);
-    cio_future_release(inner); /* retrieved through the shield */
+    cio_future_unref(outer);
+    cio_future_unref(inner); /* retrieved through the shield */
     /* cancel inner -> outer cancelled */
     CHECK_RC(cio_future_new(NULL, &inner), 0);
     CHECK_RC(cio_shield(inner, &outer), 0);
     cio_future_cancel(inner, NULL);
     CHECK_RC(cio_await(outer, NULL), -ECANCELED);
     CHECK(cio_future_cancelled(outer));
-    cio_future_release(outer);
-    cio_future_release(inner);
+    cio_future_unref(outer);
+    cio_future_unref(inner);
     /* cancel outer -> inner untouched, completes later */
     CHECK_RC(cio_future_new(NULL, &inner), 0);
     CHECK_RC(cio_shield(inner, &outer), 0);
@@ -388,26 +388,26 @@ static int shield_main(void *arg, void **result)
     CHECK_RC(cio_future_set_result(inner, (void *)1), 0);
     CHECK_RC(cio_sleep(0), 0);
     CHECK(cio_future_cancelled(outer));
-    cio_future_release(outer);
-    cio_future_release(inner);
+    cio_future_unref(outer);
+    cio_future_unref(inner);
     /* both callbacks scheduled before either runs */
     CHECK_RC(cio_future_new(NULL, &inner), 0);
     CHECK_RC(cio_shield(inner, &outer), 0);
     cio_future_cancel(outer, NULL);
     cio_future_set_result(inner, NULL);
-    cio_future_release(outer);
-    cio_future_release(inner);
+    cio_future_unref(outer);
+    cio_future_unref(inner);
     CHECK_RC(cio_sleep(0), 0);
     /* released before anything completes: the link keeps both alive */
     CHECK_RC(cio_future_new(NULL, &inner), 0);
     CHECK_RC(cio_shield(inner, &outer), 0);
-    cio_future_release(outer);
+    cio_future_unref(outer);
     cio_call_later(loop, 1, (cio_callback_fn *)(void *)cio_future_set_result, inner, NULL);
     CHECK_RC(cio_sleep(2), 0);
     /* bad arguments */
     CHECK_RC(cio_shield(NULL, &outer), -EINVAL);
     CHECK_RC(cio_shield(inner, NULL), -EINVAL);
-    cio_future_release(inner);
+    cio_future_unref(inner);
     return 0;
 }
 
@@ -448,9 +448,9 @@ static int shield_effect_main(void *arg, void **result)
     CHECK_RC(cio_task_await(inner, &r), 0);
     CHECK_EQ((intptr_t)r, 8);
     CHECK_NEAR(now(), 3);
-    cio_future_release(outer);
-    cio_task_release(w);
-    cio_task_release(inner);
+    cio_future_unref(outer);
+    cio_task_unref(w);
+    cio_task_unref(inner);
     /* gather of shielded children: cancelling the gatherer leaves them */
     struct spec s2[2] = {{.delay = 2, .value = 1}, {.delay = 2, .value = 2}};
     cio_task *t[2];
@@ -469,8 +469,8 @@ static int shield_effect_main(void *arg, void **result)
     CHECK_EQ(s2[0].slept, 0);
     CHECK_EQ(s2[1].slept, 0);
     for (int i = 0; i < 2; i++)
-        cio_future_release(sh[i]);
-    cio_task_release(gt);
+        cio_future_unref(sh[i]);
+    cio_task_unref(gt);
     return 0;
 }
 

@@ -96,7 +96,7 @@ static int iterate_main(void *arg, void **result)
     CHECK_RC(cio_gen_next(g, &v), CIO_ITER_END);
     CHECK(v == NULL);
     CHECK_RC(cio_gen_aclose(g), 0);
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return 0;
 }
 
@@ -117,7 +117,7 @@ static int error_main(void *arg, void **result)
     CHECK_EQ(n, 2);
     /* The error is reported once, then the generator is exhausted. */
     CHECK_RC(cio_gen_next(g, &v), CIO_ITER_END);
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return 0;
 }
 
@@ -150,7 +150,7 @@ static int stack_main(void *arg, void **result)
     }
     CHECK_RC(rc, CIO_ITER_END);
     CHECK_EQ(n, 3);
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return 0;
 }
 
@@ -181,7 +181,7 @@ static int aclose_main(void *arg, void **result)
     CHECK(cio_gen_finished(g));
     CHECK_RC(cio_gen_next(g, &v), CIO_ITER_END);
     CHECK_RC(cio_gen_aclose(g), 0);
-    cio_gen_release(g);
+    cio_gen_unref(g);
 
     /* A cleanup that fails: aclose reports it. */
     counter_init(&c, 100);
@@ -190,7 +190,7 @@ static int aclose_main(void *arg, void **result)
     CHECK_RC(cio_gen_next(g, &v), 0);
     CHECK_RC(cio_gen_aclose(g), -EPIPE);
     CHECK_RC(cio_gen_next(g, &v), CIO_ITER_END);
-    cio_gen_release(g);
+    cio_gen_unref(g);
 
     /* Closing before the start: the body never runs. */
     counter_init(&c, 3);
@@ -198,7 +198,7 @@ static int aclose_main(void *arg, void **result)
     CHECK_RC(cio_gen_aclose(g), 0);
     CHECK_RC(cio_gen_next(g, &v), CIO_ITER_END);
     CHECK_EQ(c.started, 0);
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return 0;
 }
 
@@ -228,7 +228,7 @@ static int error_exit_consumer(void *arg, void **result)
         CHECK_RC(cio_aiter_aclose(it), -ECANCELED); /* closes it all the same */
     CHECK(cio_gen_finished(g));
     CHECK_EQ(c->cleaned, 1);
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return 0;
 }
 
@@ -240,7 +240,7 @@ static int error_exit_main(void *arg, void **result)
     CHECK_RC(cio_create_task(error_exit_consumer, &c, "consumer", &t), 0);
     cio_task_await(t, NULL);
     CHECK_EQ(c.cleaned, 1);
-    cio_task_release(t);
+    cio_task_unref(t);
 
     /* Exhausted: aclose does nothing and returns 0. */
     counter_init(&c, 2);
@@ -251,7 +251,7 @@ static int error_exit_main(void *arg, void **result)
     }
     CHECK_RC(rc, CIO_ITER_END);
     CHECK_RC(cio_aiter_aclose(cio_gen_aiter(g)), 0);
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return 0;
 }
 
@@ -278,7 +278,7 @@ static int release_main(void *arg, void **result)
     void *v;
     CHECK_RC(cio_gen_next(g, &v), 0);
     CHECK_RC(cio_gen_next(g, &v), 0);
-    cio_gen_release(g);
+    cio_gen_unref(g);
     CHECK_RC(cio_sleep(0), 0);
     CHECK_EQ(c.yield_rc, CIO_ECLOSED);
     CHECK_EQ(c.cleaned, 0); /* still in its cleanup's sleep */
@@ -291,16 +291,16 @@ static int release_main(void *arg, void **result)
     c.cleanup_rc = -EPIPE;
     g = counter_gen(&c);
     CHECK_RC(cio_gen_next(g, &v), 0);
-    cio_gen_release(g);
+    cio_gen_unref(g);
     CHECK_RC(cio_sleep(0.1), 0);
     CHECK_EQ(bg_errors, 1);
 
     /* Released before it started, and extra references. */
     g = counter_gen(&c);
-    cio_gen_retain(g);
-    cio_gen_release(g);
-    cio_gen_release(g);
-    cio_gen_release(NULL);
+    cio_gen_ref(g);
+    cio_gen_unref(g);
+    cio_gen_unref(g);
+    cio_gen_unref(NULL);
     return 0;
 }
 
@@ -317,7 +317,7 @@ static int shutdown_consumer(void *arg, void **result)
     void *v;
     CHECK_RC(cio_gen_next(g, &v), 0);
     shutdown_consumer_rc = cio_sleep(100);
-    cio_gen_release(g); /* cancelled: no aclose, just drop it */
+    cio_gen_unref(g); /* cancelled: no aclose, just drop it */
     return shutdown_consumer_rc;
 }
 
@@ -364,11 +364,11 @@ static void test_loop_closed_under_generator(void)
     cio_task *t;
     CHECK_RC(cio_loop_create_task(loop, keep_main, NULL, "main", &t), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(t), NULL), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(cio_loop_close(loop), 0); /* no drain: the producer is destroyed */
     CHECK(!cio_gen_finished(kept_gen));
     CHECK_EQ(kept_c.cleaned, 0); /* a destroyed task never runs its cleanup */
-    cio_gen_release(kept_gen);   /* frees the generator and the task */
+    cio_gen_unref(kept_gen);   /* frees the generator and the task */
     cio_loop_free(loop);
 }
 
@@ -420,8 +420,8 @@ static int cancel_main(void *arg, void **result)
     }
     cio_task_await(t, NULL);
     CHECK(cio_task_done(t));
-    cio_task_release(t);
-    cio_gen_release(k->g);
+    cio_task_unref(t);
+    cio_gen_unref(k->g);
     return 0;
 }
 
@@ -486,10 +486,10 @@ static int cancel_next_main(void *arg, void **result)
     CHECK(cio_gen_finished(g));
     CHECK_EQ(c.cleanup_sleep_rc, 12345); /* its pause sleep was interrupted */
     CHECK(c.ended);
-    cio_handle_release(h);
+    cio_handle_unref(h);
     /* Still cancelled (level-triggered): aclose closes anyway, at once. */
     CHECK_RC(cio_gen_aclose(g), 0);
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return 0;
 }
 
@@ -521,14 +521,14 @@ static int last_words_main(void *arg, void **result)
     cio_handle *h;
     CHECK_RC(cio_call_later(cio_get_running_loop(), 1.0, cancel_cb, cio_current_task(), &h), 0);
     CHECK_RC(cio_gen_next(g, &v), -ECANCELED);
-    cio_handle_release(h);
+    cio_handle_unref(h);
     CHECK(!cio_gen_finished(g));
     cio_shield_begin();
     CHECK_RC(cio_gen_next(g, &v), 0); /* the pending value, without a switch */
     CHECK_EQ((intptr_t)v, 2);
     CHECK_RC(cio_gen_next(g, &v), CIO_ITER_END);
     cio_shield_end();
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return 0;
 }
 
@@ -552,7 +552,7 @@ static int timeout_main(void *arg, void **result)
     CHECK(cio_gen_finished(g));
     CHECK(c.ended);
     CHECK_RC(cio_gen_next(g, &v), CIO_ITER_END);
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return 0;
 }
 
@@ -568,7 +568,7 @@ static int cancel_unstarted_main(void *arg, void **result)
     void *v;
     CHECK_RC(cio_gen_next(g, &v), -ECANCELED);
     CHECK_EQ(c.started, 0);
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return 0;
 }
 
@@ -616,9 +616,9 @@ static int misuse_main(void *arg, void **result)
     CHECK_RC(cio_gen_next(g, &v), 0);
     CHECK_EQ((intptr_t)v, 1);
     CHECK_RC(cio_task_await(t, NULL), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(cio_gen_aclose(g), 0);
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return 0;
 }
 
@@ -632,7 +632,7 @@ static void test_misuse(void)
     CHECK_RC(cio_gen_next(g, &v), CIO_ENOTASK);
     CHECK_RC(cio_gen_yield(g, NULL), CIO_ENOTASK);
     CHECK_RC(cio_gen_aclose(g), 0); /* never started: nothing to wait for */
-    cio_gen_release(g);
+    cio_gen_unref(g);
 }
 
 /* A generator started on one loop cannot be driven from another. */
@@ -663,7 +663,7 @@ static void run_on(cio_loop *loop, cio_coro_fn *fn)
     cio_task *t;
     CHECK_RC(cio_loop_create_task(loop, fn, NULL, NULL, &t), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(t), NULL), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
 }
 
 static void test_other_loop(void)
@@ -678,7 +678,7 @@ static void test_other_loop(void)
     run_on(b, xloop_other);
     run_on(a, xloop_close);
     CHECK(c.cleaned);
-    cio_gen_release(xloop_gen);
+    cio_gen_unref(xloop_gen);
     cio_loop_free(b);
     cio_loop_free(a);
 }
@@ -757,7 +757,7 @@ static int alloc_main(void *arg, void **result)
     if (rc != CIO_ITER_END && rc != -ENOMEM)
         CHECK_RC(rc, CIO_ITER_END);
     cio_gen_aclose(g);
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return rc == CIO_ITER_END ? 0 : rc;
 }
 

@@ -40,12 +40,12 @@ static void burst(void)
         CHECK_RC(cio_call_later(loop, 0.001 * (i / 1000), on_fire, (void *)(intptr_t)i, &h[i]), 0);
     cio_future *never;
     CHECK_RC(cio_future_new(loop, &never), 0);
-    CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_EDEADLOCK);
-    cio_future_release(never);
+    CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_ESTALLED);
+    cio_future_unref(never);
     CHECK_EQ(fired, N);
     for (int i = 0; i < N; i++) {
         CHECK(!cio_handle_cancelled(h[i]));
-        cio_handle_release(h[i]);
+        cio_handle_unref(h[i]);
     }
     CHECK(loop->nfree_handles <= 4096 + 64);
     free(h);
@@ -62,7 +62,7 @@ static void outlive_loop(void)
     CHECK_RC(cio_handle_cancel(h[7]), 0);
     CHECK_RC(cio_loop_close(loop), 0);
     for (int i = 0; i < 100; i++)
-        cio_handle_release(h[i]);
+        cio_handle_unref(h[i]);
     cio_loop_free(loop);
 }
 
@@ -99,8 +99,8 @@ static void alloc_failures(void)
         alloc_left = 1 << 30;
         cio_future *never;
         CHECK_RC(cio_future_new(loop, &never), 0);
-        CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_EDEADLOCK);
-        cio_future_release(never);
+        CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_ESTALLED);
+        cio_future_unref(never);
         CHECK_EQ(ran, ok);
         cio_loop_free(loop);
         CHECK_RC(cio_set_allocator(NULL, NULL), 0);

@@ -112,7 +112,7 @@ static const char *get_body(cio_http_client *c, const char *path, int *status)
     size_t n;
     const char *b = cio_http_reply_body(r, &n);
     snprintf(out, sizeof out, "%.*s", (int)n, b);
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     return out;
 }
 
@@ -197,7 +197,7 @@ static int basic_main(void *arg, void **result)
     const char *n, *v;
     CHECK_RC(cio_http_reply_header_at(r, 0, &n, &v), 0);
     CHECK_RC(cio_http_reply_header_at(r, 2, &n, &v), -EINVAL);
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     CHECK_EQ(cio_http_client_idle_count(c), 1);
 
     int st;
@@ -217,7 +217,7 @@ static int basic_main(void *arg, void **result)
     size_t len = 99;
     cio_http_reply_body(r, &len);
     CHECK_EQ(len, 0);
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     CHECK(!strcmp(get_body(c, "/hello", &st), "hello"));
 #ifdef CIO_HAVE_ZLIB
     const char *paths[] = {"/gzip", "/deflate", "/rawdeflate"};
@@ -228,7 +228,7 @@ static int basic_main(void *arg, void **result)
         CHECK_EQ(bl, 11 * 2000);
         CHECK(!strncmp(body, "compressed compressed", 21));
         CHECK(!strcmp(cio_http_reply_header(r, "x-accept-encoding"), "gzip, deflate"));
-        cio_http_reply_release(r);
+        cio_http_reply_free(r);
     }
     /* decoding off: the bytes as sent */
     cio_http_client_options o = {.no_decompress = 1};
@@ -238,7 +238,7 @@ static int basic_main(void *arg, void **result)
     const char *body = cio_http_reply_body(r, &bl);
     CHECK(bl > 2 && (unsigned char)body[0] == 0x1f && (unsigned char)body[1] == 0x8b);
     CHECK(!strcmp(cio_http_reply_header(r, "x-accept-encoding"), ""));
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     CHECK_RC(cio_http_client_close(raw), 0);
 #endif
     /* JSON */
@@ -246,10 +246,10 @@ static int basic_main(void *arg, void **result)
     CHECK(cio_http_reply_is_json(r));
     CHECK(!strcmp(cio_http_reply_body(r, NULL), "{\"got\": [1, 2]}"));
     CHECK(!strcmp(cio_http_reply_header(r, "x-content-type"), "application/json"));
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     CHECK_RC(cio_http_get(c, url("/hello"), &r), 0);
     CHECK(!cio_http_reply_is_json(r));
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     CHECK_RC(cio_http_client_close(c), 0);
     return 0;
 }
@@ -275,7 +275,7 @@ static int headers_main(void *arg, void **result)
     CHECK(strstr(b, "x-over: request\n") && !strstr(b, "x-over: client"));
     CHECK(strstr(b, "host: 127.0.0.1:"));
     CHECK(strstr(b, "authorization: Bearer t\n"));
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
 
     /* bad input: refused before anything is sent */
     const char *bad1[] = {"X-A", "b\r\nX-Injected: 1", NULL};
@@ -323,11 +323,11 @@ static int redirects_main(void *arg, void **result)
     CHECK_EQ(cio_http_reply_status(r), 200);
     CHECK(!strcmp(cio_http_reply_body(r, NULL), "done"));
     CHECK(!strcmp(cio_http_reply_url(r), url("/redirect/0")));
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     CHECK_RC(cio_http_get(c, url("/redirect/11"), &r), -ELOOP);
     CHECK(r == NULL);
     CHECK_RC(cio_http_get(c, url("/redirect/10"), &r), 0);
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
 
     /* methods: 301/302/303 become GET without body, 307/308 keep them */
     struct {
@@ -347,20 +347,20 @@ static int redirects_main(void *arg, void **result)
         CHECK(!strncmp(b, m[i].want, strlen(m[i].want)));
         CHECK(m[i].code >= 307 ? strstr(b, "\n\ndata") != NULL
                                : strstr(b, "content-type") == NULL);
-        cio_http_reply_release(r);
+        cio_http_reply_free(r);
     }
     /* Authorization: kept on the same origin, dropped across */
     const char *auth[] = {"Authorization", "secret", NULL};
     cio_http_client_request same = {.url = url("/r/302"), .headers = auth};
     CHECK_RC(cio_http_client_send(c, &same, &r), 0);
     CHECK(strstr(cio_http_reply_body(r, NULL), "authorization: secret"));
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     cio_http_client_request other = {.url = url("/to-other"), .headers = auth};
     CHECK_RC(cio_http_client_send(c, &other, &r), 0);
     CHECK(strstr(cio_http_reply_url(r), base2) != NULL);
     CHECK(!strncmp(cio_http_reply_body(r, NULL), "GET 0", 5));
     CHECK(strstr(cio_http_reply_body(r, NULL), "authorization") == NULL);
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     CHECK_RC(cio_http_client_close(c), 0);
 
     /* following turned off: the 3xx is the answer */
@@ -370,7 +370,7 @@ static int redirects_main(void *arg, void **result)
     CHECK_EQ(cio_http_reply_status(r), 302);
     CHECK(!strcmp(cio_http_reply_header(r, "location"), "/redirect/0"));
     CHECK(!strcmp(cio_http_reply_body(r, NULL), "moving"));
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     CHECK_RC(cio_http_client_close(c), 0);
     return 0;
 }
@@ -396,7 +396,7 @@ static int fetch(void *arg, void **result)
         return j->status = rc;
     j->status = cio_http_reply_status(r);
     cio_http_reply_body(r, &j->len);
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     return 0;
 }
 
@@ -414,7 +414,7 @@ static int fetch_all(struct job *jobs, size_t n)
     int ok = 0;
     for (size_t i = 0; i < n; i++) {
         ok += st[i] == 0;
-        cio_task_release(tasks[i]);
+        cio_task_unref(tasks[i]);
     }
     free(tasks);
     free(futs);
@@ -487,7 +487,7 @@ static int timeouts_main(void *arg, void **result)
     CHECK(test_now() - t0 < 1.5);
     CHECK_RC(cio_http_get(c, url("/slowbody/2"), &r), -ETIMEDOUT);
     CHECK_RC(cio_http_get(c, url("/slow/0.1"), &r), 0); /* within the read timeout */
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     CHECK_RC(cio_http_client_close(c), 0);
 
     cio_http_client_options tot = {.total_timeout = 0.3};
@@ -502,14 +502,14 @@ static int timeouts_main(void *arg, void **result)
     CHECK_RC(cio_http_reply_read(r, buf, sizeof buf), 5);
     CHECK_RC(cio_http_reply_read(r, buf, sizeof buf), -ETIMEDOUT);
     CHECK_RC(cio_http_reply_read(r, buf, sizeof buf), -ETIMEDOUT); /* stays failed */
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     /* the caller's own scope works too */
     cio_timeout *tm;
     CHECK_RC(cio_timeout_begin(0.2, &tm), 0);
     CHECK_RC(cio_http_get(c, url("/slow/0.25"), &r), -ETIMEDOUT);
     CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
     CHECK_RC(cio_http_get(c, url("/hello"), &r), 0); /* the pool is fine */
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
 
     /* a body cut short is an error, never a short success */
     CHECK_RC(cio_http_get(c, url("/cut"), &r), CIO_EINCOMPLETE);
@@ -521,7 +521,7 @@ static int timeouts_main(void *arg, void **result)
     cio_http_client_options lim = {.max_body = 1000};
     c = new_client(&lim);
     CHECK_RC(cio_http_get(c, url("/big/1000"), &r), 0);
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     CHECK_RC(cio_http_get(c, url("/big/1001"), &r), CIO_ELIMIT);
     CHECK_RC(cio_http_get(c, url("/chunked"), &r), CIO_ELIMIT);
     CHECK_RC(cio_http_client_close(c), 0);
@@ -564,11 +564,11 @@ static int stream_main(void *arg, void **result)
     CHECK_EQ(n, 0);
     CHECK_EQ(total, 1000000);
     CHECK_EQ(cio_http_client_idle_count(c), 1); /* back in the pool at the end */
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     /* released in the middle: the connection is closed, not pooled */
     CHECK_RC(cio_http_client_send(c, &req, &r), 0);
     CHECK_EQ(cio_http_reply_read(r, buf, sizeof buf), 1000);
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     CHECK_EQ(cio_http_client_idle_count(c), 0);
     int st;
     CHECK(!strcmp(get_body(c, "/hello", &st), "hello"));
@@ -580,7 +580,7 @@ static int stream_main(void *arg, void **result)
         total += n;
     CHECK_EQ(n, 0);
     CHECK_EQ(total, 22000);
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
 #endif
     /* uploads: chunked, and with a length */
     struct upload u = {.pieces = 50};
@@ -589,13 +589,13 @@ static int stream_main(void *arg, void **result)
     CHECK_RC(cio_http_client_send(c, &up, &r), 0);
     CHECK(!strncmp(cio_http_reply_body(r, NULL), "PUT 50000\n", 10));
     CHECK(strstr(cio_http_reply_body(r, NULL), "transfer-encoding: chunked"));
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     u.pieces = 5;
     up.body_fn_len = 5000;
     CHECK_RC(cio_http_client_send(c, &up, &r), 0);
     CHECK(!strncmp(cio_http_reply_body(r, NULL), "PUT 5000\n", 9));
     CHECK(strstr(cio_http_reply_body(r, NULL), "content-length: 5000"));
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     u.pieces = 4; /* fewer bytes than promised */
     CHECK_RC(cio_http_client_send(c, &up, &r), -EINVAL);
     CHECK(!strcmp(get_body(c, "/hello", &st), "hello"));
@@ -625,7 +625,7 @@ static int cancellable(void *arg, void **result)
     char buf[100];
     while (j->stream && (rc = cio_http_reply_read(r, buf, sizeof buf)) > 0)
         ;
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     return rc;
 }
 
@@ -653,7 +653,7 @@ static int cancel_main(void *arg, void **result)
         CHECK(rc == 0 || rc == -ECANCELED);
         cancelled += rc == -ECANCELED;
         finished += rc == 0;
-        cio_task_release(t);
+        cio_task_unref(t);
         /* the pool is sound: a request on the same origin works */
         int st;
         const char *b = get_body(c, i % 2 ? "/hello" : "/chunked", &st);

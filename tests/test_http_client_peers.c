@@ -53,7 +53,7 @@ static int fetch(void *arg, void **result)
     j->ok = hs_pattern_ok(b, n) ? (int)n + 1 : 0;
     const char *ce = cio_http_reply_header(r, "content-encoding");
     j->gzipped = ce && !strcmp(ce, "gzip");
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     return 0;
 }
 
@@ -75,7 +75,7 @@ static int fetch_files(cio_http_client *c, int *gzipped)
     int good = 0;
     *gzipped = 0;
     for (int i = 0; i <= NFILES; i++) {
-        cio_task_release(tasks[i]);
+        cio_task_unref(tasks[i]);
         if (i == NFILES) {
             CHECK_EQ(jobs[i].status, 404);
             continue;
@@ -101,7 +101,7 @@ static long nginx_accepts(cio_http_client *c)
     const char *p = strstr(cio_http_reply_body(r, NULL), "requests\n");
     if (p)
         accepts = strtol(p + 9, NULL, 10);
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     return accepts;
 }
 
@@ -128,7 +128,7 @@ static int nginx_main(void *arg, void **result)
     CHECK_EQ(cio_http_reply_status(r), 200);
     CHECK(strstr(cio_http_reply_url(r), "/f1.txt") != NULL);
     CHECK(!strcmp(cio_http_reply_body(r, NULL), "ab"));
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     CHECK_RC(cio_http_client_close(c), 0);
     return 0;
 }

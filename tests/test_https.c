@@ -53,7 +53,7 @@ static int fetch(cio_http_client *c, const char *host, int *status, char *body, 
     size_t len;
     const char *b = cio_http_reply_body(r, &len);
     snprintf(body, cap, "%.*s", (int)len, b ? b : "");
-    cio_http_reply_release(r);
+    cio_http_reply_free(r);
     return 0;
 }
 

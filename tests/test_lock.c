@@ -319,7 +319,7 @@ static void lock_loop_closed(void)
     cio_task *m;
     CHECK_RC(cio_loop_create_task(loop, close_main, l, "m", &m), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(m), NULL), 0);
-    cio_task_release(m);
+    cio_task_unref(m);
     CHECK_RC(cio_loop_close(loop), 0);
     cio_lock_free(l);
     cio_loop_free(loop);

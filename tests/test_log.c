@@ -76,7 +76,7 @@ static int log_main(void *arg, void **result)
     CHECK_RC(cio_task_await(t, NULL), 0);
     CHECK_RC(cio_create_task(named_task, NULL, NULL, NULL), 0); /* default name */
     CHECK_RC(cio_sleep(0), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     return 0;
 }
 

@@ -90,7 +90,7 @@ static void test_run_until_complete_closed(void)
     CHECK_RC(cio_future_new(loop, &f), 0);
     CHECK_RC(cio_loop_close(loop), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, f, NULL), CIO_ECLOSED);
-    cio_future_release(f);
+    cio_future_unref(f);
     cio_loop_free(loop);
 }
 
@@ -126,7 +126,7 @@ static void test_running_state(void)
     CHECK_EQ(cio_loop_is_running(loop), 0);
     CHECK(cio_get_running_loop() == NULL);
     CHECK_EQ(cio_loop_is_closed(loop), 0);
-    cio_future_release(p.fut);
+    cio_future_unref(p.fut);
     cio_loop_free(loop);
 }
 
@@ -220,17 +220,17 @@ static void test_run_until_complete(void)
     r = NULL;
     CHECK_RC(cio_loop_run_until_complete(loop, f, &r), 0);
     CHECK_EQ((intptr_t)r, 5);
-    cio_future_release(f);
+    cio_future_unref(f);
 
     /* Nothing at all that could complete it, from the very start. */
     CHECK_RC(cio_future_new(loop, &f), 0);
-    CHECK_RC(cio_loop_run_until_complete(loop, f, NULL), CIO_EDEADLOCK);
+    CHECK_RC(cio_loop_run_until_complete(loop, f, NULL), CIO_ESTALLED);
     CHECK_EQ(cio_loop_is_running(loop), 0);
     /* Some work, but none that completes it. */
     int n = 0;
     CHECK_RC(cio_call_soon(loop, count_cb, &n, NULL), 0);
     CHECK_RC(cio_call_later(loop, 1, count_cb, &n, NULL), 0);
-    CHECK_RC(cio_loop_run_until_complete(loop, f, NULL), CIO_EDEADLOCK);
+    CHECK_RC(cio_loop_run_until_complete(loop, f, NULL), CIO_ESTALLED);
     CHECK_EQ(n, 2);
 
     /* Stopped before the future completed. */
@@ -241,19 +241,19 @@ static void test_run_until_complete(void)
     /* and it can go on afterwards */
     CHECK_RC(cio_loop_run_until_complete(loop, f, &r), 0);
     CHECK_EQ((intptr_t)r, 5);
-    cio_future_release(f);
+    cio_future_unref(f);
 
     /* A future that failed: its code comes back. */
     CHECK_RC(cio_future_new(loop, &f), 0);
     CHECK_RC(cio_future_set_error(f, -EPIPE, "broken"), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, f, &r), -EPIPE);
-    cio_future_release(f);
+    cio_future_unref(f);
 
     /* A future of another loop. */
     cio_loop *other = new_loop(0);
     CHECK_RC(cio_future_new(other, &f), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, f, NULL), -EINVAL);
-    cio_future_release(f);
+    cio_future_unref(f);
     cio_loop_free(other);
     cio_loop_free(loop);
 }
@@ -338,7 +338,7 @@ static void test_real_clock_timer(void)
     CHECK(p.due >= t0 + 0.02 - 1e-6 && p.due < t0 + 1);
     CHECK_RC(cio_loop_run_forever(loop), 0);
     CHECK(p.fired >= p.due);
-    cio_handle_release(h);
+    cio_handle_unref(h);
     cio_loop_free(loop);
 }
 
@@ -446,12 +446,12 @@ static void test_handle_cancel(void)
     CHECK_RC(cio_handle_cancel(NULL), -EINVAL);
     CHECK_EQ(cio_handle_cancelled(NULL), 0);
     CHECK(cio_handle_when(NULL) == 0);
-    cio_handle_release(NULL);
-    cio_handle_release(soon);
-    cio_handle_release(timer);
-    cio_handle_release(ran);
-    cio_handle_release(fired);
-    cio_handle_release(inqueue);
+    cio_handle_unref(NULL);
+    cio_handle_unref(soon);
+    cio_handle_unref(timer);
+    cio_handle_unref(ran);
+    cio_handle_unref(fired);
+    cio_handle_unref(inqueue);
     cio_loop_free(loop);
 }
 
@@ -480,7 +480,7 @@ static void test_handle_cancel_self(void)
     CHECK_RC(cio_loop_run_forever(loop), 0);
     CHECK_EQ(s.runs, 1);
     CHECK_RC(s.rc, 0);
-    cio_handle_release(s.h);
+    cio_handle_unref(s.h);
     cio_loop_free(loop);
 }
 
@@ -496,8 +496,8 @@ static void test_handle_outlives_close(void)
     CHECK_RC(cio_loop_close(loop), 0);
     CHECK_RC(cio_handle_cancel(a), 0);
     CHECK_EQ(cio_handle_cancelled(b), 0);
-    cio_handle_release(a);
-    cio_handle_release(b);
+    cio_handle_unref(a);
+    cio_handle_unref(b);
     CHECK_EQ(n, 0);
     cio_loop_free(loop);
 }
@@ -636,7 +636,7 @@ static void test_strerror(void)
     static const int own[] = {CIO_ENOTASK, CIO_EWRONGTHREAD, CIO_EINVALSTATE, CIO_ECLOSED,
                               CIO_ERUNNING, CIO_ENOLOOP, CIO_ESHUTDOWN, CIO_EEMPTY,
                               CIO_EFULL, CIO_EBROKEN, CIO_ELIMIT, CIO_EINCOMPLETE,
-                              CIO_EDEADLOCK, CIO_ETLS, CIO_EWORKERDIED};
+                              CIO_ESTALLED, CIO_ETLS, CIO_EWORKERDIED};
     const size_t n = sizeof own / sizeof own[0];
     for (size_t i = 0; i < n; i++) {
         const char *s = cio_strerror(own[i]);

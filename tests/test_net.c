@@ -3,7 +3,7 @@
  * large transfers with partial reads and writes, refused connections, a
  * peer that resets mid-write (a Python process), cancellation at each
  * suspension point (connect, recv, send, accept, wait_readable, DNS),
- * cio_close waking waiters, level semantics of wait_readable, DNS.
+ * cio_fd_close waking waiters, level semantics of wait_readable, DNS.
  * Uses the thread pool (DNS): CIO_TEST_THREADS.
  */
 #include <arpa/inet.h>
@@ -53,7 +53,7 @@ static int receiver(void *arg, void **result)
             x->sum_recv = x->sum_recv * 31 + (unsigned char)buf[i];
         x->received += (size_t)n;
     }
-    CHECK_RC(cio_close(fd), 0);
+    CHECK_RC(cio_fd_close(fd), 0);
     return 0;
 }
 
@@ -75,12 +75,12 @@ static int big_main(void *arg, void **result)
     CHECK_RC(cio_sock_sendall(fd, data, BIG), 0);
     shutdown(fd, SHUT_WR);
     CHECK_RC(cio_task_await(rt, NULL), 0);
-    cio_task_release(rt);
+    cio_task_unref(rt);
     CHECK_EQ(x.received, BIG);
     CHECK(x.sum_sent == x.sum_recv);
     free(data);
-    cio_close(fd);
-    cio_close(x.lfd);
+    cio_fd_close(fd);
+    cio_fd_close(x.lfd);
     return 0;
 }
 
@@ -99,10 +99,10 @@ static int misc_main(void *arg, void **result)
     cio_free(p);
     CHECK_RC(cio_sock_recv(sv[1], 0, &p), -EINVAL);
     CHECK_RC(cio_sock_recv_into(-1, p, 1), -EBADF);
-    cio_close(sv[0]);
+    cio_fd_close(sv[0]);
     CHECK_RC(cio_sock_recv(sv[1], 10, &p), 0); /* EOF */
     CHECK(p == NULL);
-    cio_close(sv[1]);
+    cio_fd_close(sv[1]);
     return 0;
 }
 
@@ -118,10 +118,10 @@ static int refused_main(void *arg, void **result)
 {
     struct sockaddr_in sa;
     int l = listen_local(1, &sa);
-    cio_close(l); /* nothing listens there now */
+    cio_fd_close(l); /* nothing listens there now */
     int fd = cio_socket(AF_INET, SOCK_STREAM, 0);
     CHECK_RC(cio_sock_connect(fd, (struct sockaddr *)&sa, sizeof sa), -ECONNREFUSED);
-    cio_close(fd);
+    cio_fd_close(fd);
     return 0;
 }
 
@@ -150,7 +150,7 @@ static int reset_main(void *arg, void **result)
     int rc = cio_sock_sendall(fd, data, n);
     CHECK(rc == -ECONNRESET || rc == -EPIPE);
     free(data);
-    cio_close(fd);
+    cio_fd_close(fd);
     return 0;
 }
 
@@ -249,11 +249,11 @@ static int cancel_main(void *arg, void **result)
             CHECK_RC(c.rc, -ECANCELED);
             CHECK(cio_loop_time(cio_get_running_loop()) - t0 < 0.5);
         }
-        cio_task_release(t);
+        cio_task_unref(t);
         if (what == 5)
             for (int i = 0; i < 40; i++) {
                 CHECK_RC(cio_task_await(blockers[i], NULL), 0);
-                cio_task_release(blockers[i]);
+                cio_task_unref(blockers[i]);
             }
         if (what == 0) {
             /* The slot was cleaned: the descriptor works afterwards. */
@@ -263,15 +263,15 @@ static int cancel_main(void *arg, void **result)
         }
         for (int i = 0; i < 4; i++)
             if (extra[i] >= 0)
-                cio_close(extra[i]);
+                cio_fd_close(extra[i]);
         if (what == 4)
-            cio_close(c.fd);
+            cio_fd_close(c.fd);
         if (sv[0] >= 0) {
-            cio_close(sv[0]);
-            cio_close(sv[1]);
+            cio_fd_close(sv[0]);
+            cio_fd_close(sv[1]);
         }
         if (lfd >= 0)
-            cio_close(lfd);
+            cio_fd_close(lfd);
     }
     return 0;
 }
@@ -283,7 +283,7 @@ static void test_cancel_each_point(void)
     CHECK_EQ(count_fds(), before);
 }
 
-/* ---- cio_close wakes waiters; wait_readable is level-triggered ---------------- */
+/* ---- cio_fd_close wakes waiters; wait_readable is level-triggered ---------------- */
 
 static int close_waiter(void *arg, void **result)
 {
@@ -298,10 +298,10 @@ static int close_main(void *arg, void **result)
     CHECK_RC(cio_create_task(close_waiter, &pfd[0], "w", &t), 0);
     cio_sleep(0);
     CHECK(!cio_task_done(t));
-    CHECK_RC(cio_close(pfd[0]), 0);
+    CHECK_RC(cio_fd_close(pfd[0]), 0);
     CHECK_RC(cio_task_await(t, NULL), -EBADF);
-    cio_task_release(t);
-    cio_close(pfd[1]);
+    cio_task_unref(t);
+    cio_fd_close(pfd[1]);
 
     /* Level semantics: readiness present before the wait, and still
      * present on a second wait with nothing read, returns at once. */
@@ -318,9 +318,9 @@ static int close_main(void *arg, void **result)
     CHECK(!cio_task_done(t));
     CHECK_EQ(write(pfd[1], "y", 1), 1);
     CHECK_RC(cio_task_await(t, NULL), 0);
-    cio_task_release(t);
-    cio_close(pfd[0]);
-    cio_close(pfd[1]);
+    cio_task_unref(t);
+    cio_fd_close(pfd[0]);
+    cio_fd_close(pfd[1]);
     CHECK_RC(cio_wait_readable(-1), -EBADF);
     return 0;
 }

@@ -41,18 +41,18 @@ static int scenario(void *arg, void **result)
         if (rc == 0)
             rc = cio_stream_readline(s, line, sizeof line);
         cio_stream_close(s);
-        cio_stream_release(s);
+        cio_stream_unref(s);
     }
     cio_datagram *d;
     if (cio_datagram_open("127.0.0.1", 0, NULL, 0, 0, &d) == 0)
-        cio_datagram_close(d);
+        cio_datagram_free(d);
     struct addrinfo *res = NULL;
     if (cio_getaddrinfo("localhost", "80", NULL, &res) == 0)
         cio_freeaddrinfo(res);
     cio_server_close(srv);
     cio_server_abort_clients(srv);
     cio_server_wait_closed(srv);
-    cio_server_release(srv);
+    cio_server_free(srv);
     return rc < 0 ? rc : 0;
 }
 

@@ -54,12 +54,12 @@ static int t_connect(void *arg, void **result)
     if (c) {
         CHECK(cio_pg_backend_pid(c) > 0);
         CHECK_EQ(val_i64(c, "SELECT 41 + 1", NULL, 0), 42);
-        cio_pg_close(c);
+        cio_pg_free(c);
     }
     c = connect_or_fail(pg_conninfo_tcp());
     if (c) {
         CHECK_EQ(val_i64(c, "SELECT 7::int8", NULL, 0), 7);
-        cio_pg_close(c);
+        cio_pg_free(c);
     }
     /* A name: resolved by cio's DNS, then hostaddr. */
     char ci[256];
@@ -67,7 +67,7 @@ static int t_connect(void *arg, void **result)
              pg_cl.port);
     c = connect_or_fail(ci);
     if (c)
-        cio_pg_close(c);
+        cio_pg_free(c);
     /* A database that does not exist: the server's error. */
     snprintf(ci, sizeof ci, "host=%s port=%d user=postgres dbname=nosuchdb", pg_cl.dir, pg_cl.port);
     CHECK_RC(cio_pg_connect(ci, NULL, &c), CIO_EPG);
@@ -93,8 +93,8 @@ static int t_connect_timeout(void *arg, void **result)
     char ci[128];
     snprintf(ci, sizeof ci, "host=127.0.0.1 port=%d user=postgres sslmode=disable",
              ntohs(a.sin_port));
-    cio_pg_conn_opts o;
-    cio_pg_conn_opts_init(&o);
+    cio_pg_conn_options o;
+    cio_pg_conn_options_init(&o);
     o.connect_timeout = 0.2;
     cio_pg_conn *c = NULL;
     double t0 = test_now();
@@ -142,7 +142,7 @@ static int t_types(void *arg, void **result)
     CHECK_RC(rc, 0);
     if (rc < 0) {
         fprintf(stderr, "%s\n", cio_pg_error_message(cio_pg_last_error()));
-        cio_pg_close(c);
+        cio_pg_free(c);
         return 0;
     }
     CHECK_EQ(cio_pg_result_nrows(r), 1);
@@ -195,7 +195,7 @@ static int t_types(void *arg, void **result)
     CHECK_RC(cio_pg_result_get_by_name(r, 0, "nope", &v), -ENOENT);
     CHECK_RC(cio_pg_result_get(r, 1, 0, &v), -ERANGE);
     cio_pg_result_free(r);
-    cio_pg_close(c);
+    cio_pg_free(c);
     return 0;
 }
 
@@ -235,7 +235,7 @@ static int t_params(void *arg, void **result)
     CHECK_RC(cio_pg_execute(c, "UPDATE tp SET b = 'y' WHERE a > 5", NULL, 0), 5);
     CHECK_RC(cio_pg_execute(c, NULL, NULL, 0), -EINVAL);
     CHECK_RC(cio_pg_execute(c, "SELECT $1", NULL, 1), -EINVAL);
-    cio_pg_close(c);
+    cio_pg_free(c);
     return 0;
 }
 
@@ -265,7 +265,7 @@ static int t_errors(void *arg, void **result)
     /* The connection is fine afterwards; a success clears the error. */
     CHECK_EQ(val_i64(c, "SELECT 5", NULL, 0), 5);
     CHECK(cio_pg_last_error() == NULL);
-    cio_pg_close(c);
+    cio_pg_free(c);
     return 0;
 }
 
@@ -313,7 +313,7 @@ static int t_pipeline(void *arg, void **result)
         size_t maxseen = 0;
         for (int i = 0; i < N; i++) {
             cio_task_await(t[i], NULL);
-            cio_task_release(t[i]);
+            cio_task_unref(t[i]);
             if (jobs[i].seen > maxseen)
                 maxseen = jobs[i].seen;
             if (i == 31) {
@@ -328,7 +328,7 @@ static int t_pipeline(void *arg, void **result)
         CHECK(maxseen >= N - 1);
     }
     CHECK_EQ(cio_pg_pending(c), 0);
-    cio_pg_close(c);
+    cio_pg_free(c);
     return 0;
 }
 
@@ -362,7 +362,7 @@ static int t_cancel_every_point(void *arg, void **result)
             cio_sleep(0.001);
         int was = cio_task_cancel(t, NULL);
         cio_task_await(t, NULL);
-        cio_task_release(t);
+        cio_task_unref(t);
         if (!was || j.rc >= 0)
             finished = 1;
         else
@@ -373,7 +373,7 @@ static int t_cancel_every_point(void *arg, void **result)
     }
     CHECK(finished);
     CHECK_EQ(cio_pg_pending(c), 0);
-    cio_pg_close(c);
+    cio_pg_free(c);
     return 0;
 }
 
@@ -397,7 +397,7 @@ static int t_cancel_running(void *arg, void **result)
     double t0 = test_now();
     cio_task_cancel(t, NULL);
     cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(j.rc, -ECANCELED);
     CHECK_EQ(val_i64(c, "SELECT 3", NULL, 0), 3);
     CHECK(test_now() - t0 < 5.0);
@@ -414,18 +414,18 @@ static int t_cancel_running(void *arg, void **result)
     cio_sleep(0.3);
     CHECK_RC(cio_pg_cancel(c), 0);
     cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(j.rc, CIO_EPG);
     CHECK_EQ(val_i64(c, "SELECT 5", NULL, 0), 5);
     CHECK(test_now() - t0 < 10.0);
-    cio_pg_close(c);
+    cio_pg_free(c);
     return 0;
 }
 
 static int t_statement_timeout(void *arg, void **result)
 {
-    cio_pg_conn_opts o;
-    cio_pg_conn_opts_init(&o);
+    cio_pg_conn_options o;
+    cio_pg_conn_options_init(&o);
     o.statement_timeout = 0.2;
     cio_pg_conn *c = NULL;
     CHECK_RC(cio_pg_connect(pg_conninfo(), &o, &c), 0);
@@ -434,7 +434,7 @@ static int t_statement_timeout(void *arg, void **result)
     CHECK_RC(cio_pg_execute(c, "SELECT pg_sleep(5)", NULL, 0), CIO_EPG);
     CHECK(!strcmp(cio_pg_error_sqlstate(cio_pg_last_error()), "57014"));
     CHECK_EQ(val_i64(c, "SELECT 1", NULL, 0), 1);
-    cio_pg_close(c);
+    cio_pg_free(c);
     return 0;
 }
 
@@ -442,8 +442,8 @@ static int t_statement_timeout(void *arg, void **result)
 
 static int t_stmt_cache(void *arg, void **result)
 {
-    cio_pg_conn_opts o;
-    cio_pg_conn_opts_init(&o);
+    cio_pg_conn_options o;
+    cio_pg_conn_options_init(&o);
     o.statement_cache_size = 3;
     cio_pg_conn *c = NULL;
     CHECK_RC(cio_pg_connect(pg_conninfo(), &o, &c), 0);
@@ -474,13 +474,13 @@ static int t_stmt_cache(void *arg, void **result)
         cio_pg_result_free(r);
     }
     /* No cache at all. */
-    cio_pg_close(c);
+    cio_pg_free(c);
     o.statement_cache_size = 0;
     CHECK_RC(cio_pg_connect(pg_conninfo(), &o, &c), 0);
     if (c) {
         CHECK_EQ(val_i64(c, "SELECT 9", NULL, 0), 9);
         CHECK_EQ(val_i64(c, "SELECT count(*) FROM pg_prepared_statements", NULL, 0), 0);
-        cio_pg_close(c);
+        cio_pg_free(c);
     }
     return 0;
 }
@@ -541,12 +541,12 @@ static int t_transactions(void *arg, void **result)
     cio_sleep(0.1);
     cio_task_cancel(t, NULL);
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_EQ(val_i64(c, "SELECT sum(a) FROM tx", NULL, 0), 4);
     CHECK_EQ(val_i64(c, "SELECT count(*) FROM pg_stat_activity WHERE pid = pg_backend_pid()"
                         " AND state = 'active'", NULL, 0), 1);
     /* Read-only, serializable deferrable. */
-    cio_pg_transaction_opts o = {CIO_PG_SERIALIZABLE, 1, 1};
+    cio_pg_transaction_options o = {CIO_PG_SERIALIZABLE, 1, 1};
     CHECK_RC(cio_pg_transaction_begin(c, &o, &tx), 0);
     cio_pg_result *r;
     cio_pg_value v;
@@ -558,7 +558,7 @@ static int t_transactions(void *arg, void **result)
     CHECK_RC(cio_pg_execute(c, "CREATE TABLE ro_t (a int)", NULL, 0), CIO_EPG);
     CHECK(!strcmp(cio_pg_error_sqlstate(cio_pg_last_error()), "25006"));
     CHECK_RC(cio_pg_transaction_rollback(tx), 0);
-    cio_pg_close(c);
+    cio_pg_free(c);
     return 0;
 }
 
@@ -588,7 +588,7 @@ static int t_executemany(void *arg, void **result)
     CHECK_RC(cio_pg_executemany(c, "INSERT INTO em VALUES ($1, $2)", p, 2, N), CIO_EPG);
     CHECK(!strcmp(cio_pg_error_sqlstate(cio_pg_last_error()), "23505"));
     CHECK_EQ(val_i64(c, "SELECT count(*) FROM em", NULL, 0), N);
-    cio_pg_close(c);
+    cio_pg_free(c);
     return 0;
 }
 
@@ -614,7 +614,7 @@ static int t_big_result(void *arg, void **result)
         CHECK(sum == 300000LL * 300001 / 2);
         cio_pg_result_free(r);
     }
-    cio_pg_close(c);
+    cio_pg_free(c);
     return 0;
 }
 
@@ -659,15 +659,15 @@ static int t_notify(void *arg, void **result)
     CHECK_EQ(n, 200);
     CHECK(inorder);
     CHECK_RC(cio_task_await(t, NULL), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     /* The iteration ends when the connection is lost. */
     cio_pg_param pid = cio_pg_pint4(cio_pg_backend_pid(a));
     CHECK_RC(cio_pg_execute(b, "SELECT pg_terminate_backend($1)", &pid, 1), 1);
     CHECK_RC(cio_aiter_next(&it, &item), CIO_ITER_END);
     CHECK(cio_pg_is_closed(a));
     CHECK_RC(cio_pg_execute(a, "SELECT 1", NULL, 0), -ECONNRESET);
-    cio_pg_close(a);
-    cio_pg_close(b);
+    cio_pg_free(a);
+    cio_pg_free(b);
     return 0;
 }
 

@@ -20,8 +20,8 @@ int main(void)
 
 static cio_pg_pool *new_pool(size_t min, size_t max)
 {
-    cio_pg_pool_opts o;
-    cio_pg_pool_opts_init(&o);
+    cio_pg_pool_options o;
+    cio_pg_pool_options_init(&o);
     o.min_size = min;
     o.max_size = max;
     cio_pg_pool *p = NULL;
@@ -83,7 +83,7 @@ static int t_many_users(void *arg, void **result)
     for (int i = 0; i < N; i++) {
         CHECK_RC(cio_task_await(t[i], NULL), 0);
         CHECK(u[i].ok);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     }
     CHECK(cio_pg_pool_size(p) <= 4);
     CHECK_EQ(cio_pg_pool_idle(p), cio_pg_pool_size(p));
@@ -197,14 +197,14 @@ static int t_close_waits(void *arg, void **result)
     CHECK_RC(cio_pg_pool_close(p), 0);
     CHECK(h.released);
     CHECK_RC(cio_task_await(t, NULL), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     return 0;
 }
 
 static int t_lifetime(void *arg, void **result)
 {
-    cio_pg_pool_opts o;
-    cio_pg_pool_opts_init(&o);
+    cio_pg_pool_options o;
+    cio_pg_pool_options_init(&o);
     o.min_size = 1;
     o.max_size = 1;
     o.max_lifetime = 0.1;

@@ -179,7 +179,7 @@ static int many_main(void *arg, void **result)
     int seen[2] = {0, 0};
     for (int i = 0; i < 30; i++) {
         CHECK_RC(cio_task_await(t[i], NULL), 0);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
         CHECK(m[i].pid == pids[0] || m[i].pid == pids[1]);
         seen[m[i].pid == pids[1]]++;
     }
@@ -254,8 +254,8 @@ static int cancel_main(void *arg, void **result)
     CHECK_RC(cio_process_pool_call(pool, "square", &v, sizeof v, &out, NULL), 0);
     CHECK(out && *(int64_t *)out == 16);
     cio_free(out);
-    cio_task_release(t);
-    cio_task_release(queued);
+    cio_task_unref(t);
+    cio_task_unref(queued);
     cio_process_pool_free(pool);
     return 0;
 }
@@ -282,7 +282,7 @@ static int shutdown_main(void *arg, void **result)
     CHECK_RC(cio_task_await(t, NULL), 0); /* the running call completes */
     CHECK_EQ(cio_process_pool_pids(pool, NULL, 0), 0);
     CHECK_EQ(children(), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     cio_process_pool_free(pool);
 
     /* kill_running: the busy call fails with CIO_EWORKERDIED. */
@@ -292,7 +292,7 @@ static int shutdown_main(void *arg, void **result)
     CHECK_RC(cio_process_pool_shutdown(pool, 1), 0);
     CHECK_RC(cio_task_await(t, NULL), CIO_EWORKERDIED);
     CHECK_EQ(children(), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     cio_process_pool_free(pool);
     return 0;
 }

@@ -225,9 +225,9 @@ static int flow_main(void *arg, void **res)
     }
     CHECK_EQ(lost, 0);
     for (int i = 0; i < 2; i++)
-        cio_task_release(prod[i]);
+        cio_task_unref(prod[i]);
     for (int i = 0; i < 3; i++)
-        cio_task_release(cons[i]);
+        cio_task_unref(cons[i]);
     cio_queue_free(f.q);
     *res = (void *)(intptr_t)cancelled_live;
     return 0;

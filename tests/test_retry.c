@@ -283,7 +283,7 @@ static int cancel_main(void *arg, void **result)
     CHECK_RC(cio_sleep(k->at), 0);
     cio_task_cancel(t, NULL);
     cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     return 0;
 }
 

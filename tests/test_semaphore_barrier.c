@@ -441,7 +441,7 @@ static int bar_scen_main(void *arg, void **res)
         if (!t[i])
             continue;
         if (i == 0)
-            cio_task_release(t[i]);
+            cio_task_unref(t[i]);
         else {
             CHECK_RC(test_join(t[i]), 0);
             CHECK_RC(w[i].a.rc, 0);

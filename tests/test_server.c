@@ -53,7 +53,7 @@ static int client(void *arg, void **result)
     CHECK_RC(cio_stream_write(s, msg, (size_t)n), 0);
     if (cio_stream_readline(s, line, sizeof line) == n && memcmp(line, msg, (size_t)n) == 0)
         m->ok++;
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return 0;
 }
 
@@ -71,7 +71,7 @@ static int many_main(void *arg, void **result)
         CHECK_RC(cio_create_task(client, &m, NULL, &ts[i]), 0);
     for (int i = 0; i < nclients; i++) {
         cio_task_await(ts[i], NULL);
-        cio_task_release(ts[i]);
+        cio_task_unref(ts[i]);
     }
     free(ts);
     CHECK_EQ(m.ok, nclients);
@@ -80,8 +80,8 @@ static int many_main(void *arg, void **result)
     CHECK_RC(cio_server_wait_closed(srv), 0);
     CHECK_EQ(served, nclients);
     CHECK_EQ(cio_server_num_clients(srv), 0);
-    cio_server_release(srv);
-    cio_future_release(m.all_connected);
+    cio_server_free(srv);
+    cio_future_unref(m.all_connected);
     return 0;
 }
 
@@ -157,7 +157,7 @@ static int emfile_main(void *arg, void **result)
     setrlimit(RLIMIT_NOFILE, &old);
     cio_server_close(srv);
     CHECK_RC(cio_server_wait_closed(srv), 0);
-    cio_server_release(srv);
+    cio_server_free(srv);
     return 0;
 }
 
@@ -233,7 +233,7 @@ static int lifecycle_main(void *arg, void **result)
     cio_server_close(srv);
     CHECK(!cio_server_is_serving(srv));
     CHECK_RC(cio_task_await(sf, NULL), 0); /* serve_forever returned */
-    cio_task_release(sf);
+    cio_task_unref(sf);
     cio_stream *late;
     CHECK_RC(cio_open_connection("127.0.0.1", port, NULL, &late), -ECONNREFUSED);
     CHECK_EQ(cio_server_num_clients(srv), 4);
@@ -250,9 +250,9 @@ static int lifecycle_main(void *arg, void **result)
     for (int i = 0; i < 4; i++) {
         int n = cio_stream_read(c[i], b, sizeof b);
         CHECK(n == 0 || n == -ECONNRESET || (i == 0 && n >= 0));
-        cio_stream_release(c[i]);
+        cio_stream_unref(c[i]);
     }
-    cio_server_release(srv);
+    cio_server_free(srv);
 
     /* abort_clients: handlers are cancelled, sockets reset. */
     seen = 0;
@@ -268,9 +268,9 @@ static int lifecycle_main(void *arg, void **result)
     CHECK_EQ(cio_server_num_clients(srv), 0);
     for (int i = 0; i < 3; i++) {
         CHECK(cio_stream_read(c[i], b, sizeof b) <= 0);
-        cio_stream_release(c[i]);
+        cio_stream_unref(c[i]);
     }
-    cio_server_release(srv);
+    cio_server_free(srv);
 
     /* serve_forever cancelled: the server closes. */
     CHECK_RC(cio_start_server(idle_handler, &seen, "127.0.0.1", 0, NULL, &srv), 0);
@@ -278,9 +278,9 @@ static int lifecycle_main(void *arg, void **result)
     cio_sleep(0.01);
     cio_task_cancel(sf, NULL);
     CHECK_RC(cio_task_await(sf, NULL), -ECANCELED);
-    cio_task_release(sf);
+    cio_task_unref(sf);
     CHECK(!cio_server_is_serving(srv));
-    cio_server_release(srv);
+    cio_server_free(srv);
     return 0;
 }
 
@@ -320,8 +320,8 @@ static int abandon_main(void *arg, void **result)
         cio_sleep(0);
     CHECK_EQ(cio_server_num_clients(srv), 1);
     CHECK_EQ(handler_ran, 0); /* the case under test */
-    cio_server_release(srv); /* closes; cio_run cancels the rest */
-    cio_close(fd);
+    cio_server_free(srv); /* closes; cio_run cancels the rest */
+    cio_fd_close(fd);
     return 0;
 }
 
@@ -362,13 +362,13 @@ static int reuse_main(void *arg, void **result)
     CHECK_RC(cio_start_server(echo_handler, NULL, "127.0.0.1", 0, &o, &a), 0);
     int port = cio_server_port(a);
     CHECK_RC(cio_start_server(echo_handler, NULL, "127.0.0.1", port, &o, &b), 0);
-    cio_server_release(b);
-    cio_server_release(a);
+    cio_server_free(b);
+    cio_server_free(a);
     o.reuse_port = 0;
     CHECK_RC(cio_start_server(echo_handler, NULL, "127.0.0.1", 0, &o, &a), 0);
     port = cio_server_port(a);
     CHECK_RC(cio_start_server(echo_handler, NULL, "127.0.0.1", port, &o, &b), -EADDRINUSE);
-    cio_server_release(a);
+    cio_server_free(a);
     CHECK_RC(cio_start_server(NULL, NULL, "127.0.0.1", 0, NULL, &a), -EINVAL);
     CHECK_RC(cio_start_server(echo_handler, NULL, "127.0.0.1", -1, NULL, &a), -EINVAL);
     CHECK_RC(cio_start_unix_server(echo_handler, NULL, "", NULL, &a), -EINVAL);
@@ -376,8 +376,8 @@ static int reuse_main(void *arg, void **result)
     CHECK_RC(cio_start_server(echo_handler, NULL, NULL, 0, NULL, &a), 0);
     cio_stream *s;
     CHECK_RC(cio_open_connection("127.0.0.1", cio_server_port(a), NULL, &s), 0);
-    cio_stream_release(s);
-    cio_server_release(a);
+    cio_stream_unref(s);
+    cio_server_free(a);
     return 0;
 }
 

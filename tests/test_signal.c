@@ -40,7 +40,7 @@ static int usr1_main(void *arg, void **result)
     kill(getpid(), SIGUSR1);
     CHECK_RC(cio_await(hit_fut, NULL), 0);
     CHECK_EQ(hits, 1);
-    cio_future_release(hit_fut);
+    cio_future_unref(hit_fut);
 
     /* From another thread, while the loop sleeps in epoll_wait. */
     CHECK_RC(cio_future_new(loop, &hit_fut), 0);
@@ -49,7 +49,7 @@ static int usr1_main(void *arg, void **result)
     CHECK_RC(cio_await(hit_fut, NULL), 0);
     CHECK_EQ(hits, 2);
     pthread_join(th, NULL);
-    cio_future_release(hit_fut);
+    cio_future_unref(hit_fut);
     hit_fut = NULL;
 
     CHECK_EQ(cio_loop_remove_signal_handler(loop, SIGUSR1), 1);
@@ -105,7 +105,7 @@ static void test_keeps_alive(void)
     CHECK_RC(cio_loop_run_until_complete(loop, hit_fut, NULL), 0);
     CHECK_EQ(hits, 1);
     pthread_join(th, NULL);
-    cio_future_release(hit_fut);
+    cio_future_unref(hit_fut);
     hit_fut = NULL;
     cio_loop_free(loop);
     struct sigaction cur;
@@ -129,7 +129,7 @@ static int never_main(void *arg, void **result)
     cio_future *f;
     cio_future_new(NULL, &f);
     int rc = cio_await(f, NULL); /* nothing can complete it */
-    cio_future_release(f);
+    cio_future_unref(f);
     return rc;
 }
 
@@ -140,10 +140,10 @@ static void test_sigint(void)
     sigaction(SIGINT, NULL, &cur);
     CHECK(cur.sa_handler == SIG_DFL);
     /* cio_run's own SIGINT handler does not hide a deadlock. */
-    CHECK_RC(cio_run(never_main, NULL, NULL), CIO_EDEADLOCK);
+    CHECK_RC(cio_run(never_main, NULL, NULL), CIO_ESTALLED);
     /* A user's SIGINT disposition is left alone. */
     signal(SIGINT, SIG_IGN);
-    CHECK_RC(cio_run(never_main, NULL, NULL), CIO_EDEADLOCK);
+    CHECK_RC(cio_run(never_main, NULL, NULL), CIO_ESTALLED);
     sigaction(SIGINT, NULL, &cur);
     CHECK(cur.sa_handler == SIG_IGN);
     signal(SIGINT, SIG_DFL);

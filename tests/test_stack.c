@@ -68,8 +68,8 @@ static void crowd(size_t n)
     CHECK_RC(cio_call_at(c.loop, 0.5, census, &c, NULL), 0);
     cio_future *never;
     CHECK_RC(cio_future_new(c.loop, &never), 0);
-    CHECK_RC(cio_loop_run_until_complete(c.loop, never, NULL), CIO_EDEADLOCK);
-    cio_future_release(never);
+    CHECK_RC(cio_loop_run_until_complete(c.loop, never, NULL), CIO_ESTALLED);
+    cio_future_unref(never);
     CHECK_EQ(c.started, n);
     CHECK_EQ(c.max_pending, n);
     CHECK_EQ(c.finished, n);
@@ -127,11 +127,11 @@ static void test_deep_recursion(void)
     struct deep a = {.budget = 96 * 1024, .sleep_rc = 1};
     struct deep b = {.budget = 900 * 1024, .sleep_rc = 1};
     CHECK_RC(cio_loop_create_task(loop, deep_task, &a, NULL, NULL), 0);
-    CHECK_RC(cio_create_task_at(loop, deep_task, &b, NULL, 1 << 20, NULL, __FILE__, __LINE__), 0);
+    CHECK_RC(cio_task_new(loop, deep_task, &b, &(cio_task_options){.stack_size = 1 << 20, .file = __FILE__, .line = __LINE__}, NULL), 0);
     cio_future *never;
     CHECK_RC(cio_future_new(loop, &never), 0);
-    CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_EDEADLOCK);
-    cio_future_release(never);
+    CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_ESTALLED);
+    cio_future_unref(never);
     CHECK(a.depth > 10);
     CHECK(b.depth > a.depth);
     CHECK_RC(a.sleep_rc, 0);
@@ -208,8 +208,8 @@ static void overflow_child(size_t stack_size)
     /* The first task takes the stack slot below the second, so without a
      * guard the overflow would run silently into its neighbour's stack
      * instead of faulting. */
-    cio_create_task_at(loop, neighbour_task, NULL, "neighbour", stack_size, NULL, NULL, 0);
-    cio_create_task_at(loop, overflow_task, NULL, "overflow", stack_size, NULL, NULL, 0);
+    cio_task_new(loop, neighbour_task, NULL, &(cio_task_options){.name = "neighbour", .stack_size = stack_size}, NULL);
+    cio_task_new(loop, overflow_task, NULL, &(cio_task_options){.name = "overflow", .stack_size = stack_size}, NULL);
     cio_future *never;
     cio_future_new(loop, &never);
     cio_loop_run_until_complete(loop, never, NULL);

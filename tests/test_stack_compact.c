@@ -176,11 +176,11 @@ static int policy_main(void *arg, void **result)
         CHECK_RC(cio_task_await(t[i], NULL), 0);
         check_result(t[i], 0);
         CHECK_RC(j[i].woke_rc, 0);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     }
     CHECK(fabs(test_loop_now() - 10) < 0.01);
     CHECK_RC(cio_task_await(g, NULL), 0);
-    cio_task_release(g);
+    cio_task_unref(g);
     CHECK_EQ(loop->sched->ncompacted, 0);
     return 0;
 }
@@ -197,7 +197,7 @@ static int gather_main(void *arg, void **result)
     /* Waits 6 s in gather: the children get compacted, this task not. */
     CHECK_RC(cio_gather(f, 2, 0, NULL, NULL), 0);
     for (int i = 0; i < 2; i++)
-        cio_task_release(c[i]);
+        cio_task_unref(c[i]);
     return 0;
 }
 
@@ -220,8 +220,8 @@ static int gather_outer(void *arg, void **result)
      * the watcher's count must not see, so join the watcher first. */
     CHECK_RC(cio_task_await(w, NULL), 0);
     CHECK_RC(cio_task_await(g, NULL), 0);
-    cio_task_release(w);
-    cio_task_release(g);
+    cio_task_unref(w);
+    cio_task_unref(g);
     return 0;
 }
 
@@ -267,9 +267,9 @@ static int intact_main(void *arg, void **result)
         CHECK_RC(cio_task_await(t[i], NULL), 0);
         check_result(t[i], 0);
         CHECK_RC(j[i].woke_rc, 0);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     }
-    cio_future_release(fut);
+    cio_future_unref(fut);
     return 0;
 }
 
@@ -288,14 +288,14 @@ static int own_main(void *arg, void **result)
     static struct job j;
     j = (struct job){.how = 0, .delay = 5, .depth = 3};
     cio_task *t;
-    CHECK_RC(cio_create_task_at(loop, list_task, &j, "big", 512 * 1024, &t, __FILE__, __LINE__), 0);
+    CHECK_RC(cio_task_new(loop, list_task, &j, &(cio_task_options){.name = "big", .stack_size = 512 * 1024, .file = __FILE__, .line = __LINE__}, &t), 0);
     CHECK_RC(cio_sleep(3), 0);
     CHECK(!(t->stack->pooled & 1));
     CHECK(compacted(t));
     CHECK_EQ(resident_pages(t), 0);
     CHECK_RC(cio_task_await(t, NULL), 0);
     check_result(t, 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     return 0;
 }
 
@@ -322,7 +322,7 @@ static int cancel_main(void *arg, void **result)
     CHECK_RC(cio_task_await(t, NULL), 0);
     check_result(t, 0);
     CHECK_RC(j.woke_rc, -ECANCELED);
-    cio_task_release(t);
+    cio_task_unref(t);
     return 0;
 }
 
@@ -365,11 +365,11 @@ static void close_loop(void)
     cio_task *m;
     CHECK_RC(cio_loop_create_task(loop, close_main, never, "main", &m), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(m), NULL), 0);
-    cio_task_release(m);
+    cio_task_unref(m);
     /* 51 compacted tasks pending: destroyed with the loop. */
     CHECK_EQ(loop->sched->ncompacted, 51);
     cio_loop_free(loop);
-    cio_future_release(never);
+    cio_future_unref(never);
     CHECK_EQ(test_alloc_end(), 0);
 }
 
@@ -401,7 +401,7 @@ static int twice_main(void *arg, void **result)
     void *r;
     CHECK_RC(cio_task_await(t, &r), 0);
     CHECK_EQ((intptr_t)r, 45);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_EQ(loop->sched->ncompacted, 0);
     return 0;
 }
@@ -432,7 +432,7 @@ static int lent_main(void *arg, void **result)
     CHECK_RC(cio_task_await(c, &r), 0); /* compacted after 1 s */
     CHECK_EQ((intptr_t)r, 0);          /* what the child saw */
     CHECK_EQ(local, 7);                /* this task's copy is intact */
-    cio_task_release(c);
+    cio_task_unref(c);
     return 0;
 }
 

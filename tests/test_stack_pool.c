@@ -42,7 +42,7 @@ static int burst(void)
     for (long i = 0; i < BURST; i++) {
         if (cio_task_await(t[i], NULL) != 0)
             bad++;
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     }
     free(t);
     return bad;
@@ -94,7 +94,7 @@ static void idle_loop_trims(void)
     cio_task *t;
     CHECK_RC(cio_loop_create_task(loop, fill_main, NULL, "fill", &t), 0);
     CHECK_RC(cio_loop_run_until_complete(loop, cio_task_future(t), NULL), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK(loop->sched->stacks.nhot > CIO__STACK_HOT_MAX);
     /* Nothing is scheduled before the stop at 1.5 s: only the trim's own
      * deadline wakes the loop in between. */
@@ -135,10 +135,10 @@ static int futures_main(void *arg, void **result)
         CHECK_EQ((intptr_t)r, i + 1);
         if (i % 3 == 0)
             CHECK_RC(cio_future_set_error(f, -EIO, "x"), CIO_EINVALSTATE);
-        cio_future_release(f);
+        cio_future_unref(f);
     }
     CHECK_RC(cio_task_await(t, NULL), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     /* One outlives the loop. */
     CHECK_RC(cio_future_new(NULL, &survivor), 0);
     CHECK_RC(cio_future_set_result(survivor, NULL), 0);
@@ -149,7 +149,7 @@ static void futures_reused(void)
 {
     CHECK_RC(cio_run(futures_main, NULL, NULL), 0);
     CHECK(cio_future_done(survivor));
-    cio_future_release(survivor); /* after the loop was freed */
+    cio_future_unref(survivor); /* after the loop was freed */
 }
 
 int main(void)

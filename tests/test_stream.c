@@ -29,7 +29,7 @@ static int trickler(void *arg, void **result)
         CHECK_RC(cio_sock_sendall(tr->fd, tr->data + i, 1), 0);
         cio_sleep(0);
     }
-    cio_close(tr->fd);
+    cio_fd_close(tr->fd);
     return 0;
 }
 
@@ -66,7 +66,7 @@ static int parse_main(void *arg, void **result)
     CHECK_RC(cio_stream_readline(s, buf, sizeof buf), 0);
     CHECK_RC(cio_stream_readuntil(s, "x", buf, sizeof buf, &partial), CIO_EINCOMPLETE);
     CHECK_EQ(partial, 0);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return 0;
 }
 
@@ -96,7 +96,7 @@ static int limit_main(void *arg, void **result)
     CHECK(cio_stream_at_eof(s));
     CHECK_RC(cio_stream_readline(NULL, buf, 1), -EINVAL);
     CHECK_RC(cio_stream_readuntil(s, "", buf, sizeof buf, NULL), -EINVAL);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return 0;
 }
 
@@ -117,7 +117,7 @@ static int queued_main(void *arg, void **result)
         if (graceful) {
             /* Closed gracefully: the rest still arrives after release. */
             cio_stream_close(s);
-            cio_stream_release(s);
+            cio_stream_unref(s);
             size_t got = 0;
             char buf[65536];
             int n;
@@ -125,9 +125,9 @@ static int queued_main(void *arg, void **result)
                 got += (size_t)n;
             CHECK_EQ(got, sizeof big);
         } else {
-            cio_stream_release(s); /* the flusher never ran: aborted */
+            cio_stream_unref(s); /* the flusher never ran: aborted */
         }
-        cio_close(sv[1]);
+        cio_fd_close(sv[1]);
     }
     return 0;
 }
@@ -184,7 +184,7 @@ static int halfclose_main(void *arg, void **result)
     CHECK_RC(cio_stream_close(s), 0);
     CHECK(cio_stream_is_closing(s));
     CHECK_RC(cio_stream_wait_closed(s), 0);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return 0;
 }
 
@@ -250,11 +250,11 @@ static int slow_main(void *arg, void **result)
     CHECK(waited > 0); /* the writer really was held back */
     CHECK_RC(cio_stream_close(s), 0);
     CHECK_RC(cio_stream_wait_closed(s), 0);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     CHECK_RC(cio_task_await(rt, NULL), 0);
-    cio_task_release(rt);
+    cio_task_unref(rt);
     CHECK_EQ(sl.got, total);
-    cio_close(sv[1]);
+    cio_fd_close(sv[1]);
     return 0;
 }
 
@@ -289,7 +289,7 @@ static int reset_main(void *arg, void **result)
     char b[16];
     CHECK_RC(cio_stream_read(s, b, sizeof b), rc);
     CHECK_RC(cio_stream_readline(s, b, sizeof b), rc);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return 0;
 }
 
@@ -320,7 +320,7 @@ static int open_main(void *arg, void **result)
     CHECK_RC(cio_start_server(echo_once, NULL, "127.0.0.1", 0, NULL, &srv), 0);
     int port = cio_server_port(srv);
     CHECK(port > 0);
-    cio_server_release(srv);
+    cio_server_free(srv);
     CHECK_RC(cio_open_connection("127.0.0.1", port, NULL, &s), -ECONNREFUSED);
     CHECK(s == NULL);
     /* Unknown host. */
@@ -347,12 +347,12 @@ static int open_main(void *arg, void **result)
         char line[16];
         CHECK_RC(cio_stream_write(s, "ping\n", 5), 0);
         CHECK_RC(cio_stream_readline(s, line, sizeof line), 5);
-        cio_stream_release(s);
+        cio_stream_unref(s);
     }
     /* With racing turned off too. */
     cio_stream_options seq = {.happy_eyeballs_delay = -1};
     CHECK_RC(cio_open_connection("localhost", port, &seq, &s), 0);
-    cio_stream_release(s);
+    cio_stream_unref(s);
 
     /* Unix sockets. */
     char path[64];
@@ -366,17 +366,17 @@ static int open_main(void *arg, void **result)
         CHECK_RC(cio_stream_write(s, "unix\n", 5), 0);
         CHECK_RC(cio_stream_readline(s, line, sizeof line), 5);
         CHECK(memcmp(line, "unix\n", 5) == 0);
-        cio_stream_release(s);
+        cio_stream_unref(s);
     }
     cio_server_close(us);
     CHECK_RC(cio_server_wait_closed(us), 0);
-    cio_server_release(us);
+    cio_server_free(us);
     CHECK(access(path, F_OK) != 0); /* removed at close */
     CHECK_RC(cio_open_unix_connection(path, NULL, &s), -ENOENT);
 
     cio_server_close(srv);
     CHECK_RC(cio_server_wait_closed(srv), 0);
-    cio_server_release(srv);
+    cio_server_free(srv);
     return 0;
 }
 
@@ -402,7 +402,7 @@ static int connector(void *arg, void **result)
     cio_stream *s = NULL;
     if (c->stage == 0) {
         c->rc = cio_open_connection(c->host, c->port, NULL, &s);
-        cio_stream_release(s);
+        cio_stream_unref(s);
     } else {
         char line[16];
         c->rc = cio_stream_readline(c->s, line, sizeof line);
@@ -446,7 +446,7 @@ static int cancel_main(void *arg, void **result)
             else
                 CHECK_RC(c.rc, -ECANCELED);
         }
-        cio_task_release(t);
+        cio_task_unref(t);
     }
     /* Cancelled in readline; the stream goes on working. */
     int sv[2];
@@ -459,17 +459,17 @@ static int cancel_main(void *arg, void **result)
     cio_sleep(0.01);
     cio_task_cancel(t, NULL);
     cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(c.rc, -ECANCELED);
     CHECK_EQ(write(sv[1], "tial\n", 5), 5);
     char line[16];
     CHECK_RC(cio_stream_readline(c.s, line, sizeof line), 8);
     CHECK(memcmp(line, "partial\n", 8) == 0);
-    cio_stream_release(c.s);
-    cio_close(sv[1]);
+    cio_stream_unref(c.s);
+    cio_fd_close(sv[1]);
     for (int i = 0; i < 3; i++)
-        cio_close(fill[i]);
-    cio_close(lfd);
+        cio_fd_close(fill[i]);
+    cio_fd_close(lfd);
     return 0;
 }
 
@@ -498,7 +498,7 @@ static int eyeballs_main(void *arg, void **result)
     cio_loop *loop = cio_get_running_loop();
     struct sockaddr_in hang, good, dead;
     int hfd = listener(0, &hang), gfd = listener(16, &good), dfd = listener(1, &dead);
-    cio_close(dfd); /* refuses */
+    cio_fd_close(dfd); /* refuses */
     int fill[3];
     for (int i = 0; i < 3; i++) {
         fill[i] = cio_socket(AF_INET, SOCK_STREAM, 0);
@@ -523,7 +523,7 @@ static int eyeballs_main(void *arg, void **result)
     CHECK(fd >= 0);
     CHECK(dt >= 0.24 && dt < 2.0);
     if (fd >= 0)
-        cio_close(fd);
+        cio_fd_close(fd);
     CHECK_EQ(count_fds(), before);
     /* dead, then good: a failure starts the next attempt at once. */
     ai[2].ai_next = &ai[1];
@@ -534,16 +534,16 @@ static int eyeballs_main(void *arg, void **result)
     CHECK(fd >= 0);
     CHECK(dt < 0.2);
     if (fd >= 0)
-        cio_close(fd);
+        cio_fd_close(fd);
     /* dead only: the attempt's error. */
     ai[2].ai_next = NULL;
     CHECK_RC(cio__connect_addrs(&ai[2], 0.25), -ECONNREFUSED);
     /* hang, dead: both fail or hang; cancelled from outside. */
     CHECK_EQ(count_fds(), before);
     for (int i = 0; i < 3; i++)
-        cio_close(fill[i]);
-    cio_close(hfd);
-    cio_close(gfd);
+        cio_fd_close(fill[i]);
+    cio_fd_close(hfd);
+    cio_fd_close(gfd);
     return 0;
 }
 
@@ -571,8 +571,8 @@ static int timeout_main(void *arg, void **result)
     CHECK_RC(cio_timeout_begin(0.05, &tm), 0);
     CHECK_RC(cio_stream_drain(s), -ETIMEDOUT);
     CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
-    cio_stream_release(s);
-    cio_close(sv[1]);
+    cio_stream_unref(s);
+    cio_fd_close(sv[1]);
     return 0;
 }
 

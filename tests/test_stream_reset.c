@@ -108,7 +108,7 @@ static int reset_main(void *arg, void **result)
     CHECK_RC(cio_stream_write(s, "x", 1), -ECONNRESET);
 
     CHECK_RC(cio_task_await(rt, NULL), 0);
-    cio_task_release(rt);
+    cio_task_unref(rt);
     if (r.rc != -ECONNRESET)
         fprintf(stderr, "  %s: the reader got %d (%s), wanted -ECONNRESET\n", how_name[how],
                 r.rc, cio_strerror(r.rc));
@@ -131,7 +131,7 @@ static int reset_main(void *arg, void **result)
     size_t partial = 99;
     CHECK_RC(cio_stream_readexactly(s, buf, 4, &partial), -ECONNRESET);
     CHECK_EQ(partial, 0);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return 0;
 }
 
@@ -180,7 +180,7 @@ static int flusher_main(void *arg, void **result)
     CHECK_EQ(partial, 4); /* "tial", reported as a failure */
     CHECK_RC(cio_stream_read(s, buf, sizeof buf), -ECONNRESET);
     CHECK(!cio_stream_at_eof(s));
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return 0;
 }
 
@@ -202,7 +202,7 @@ static int clean_main(void *arg, void **result)
     CHECK_RC(cio_stream_readline(s, buf, sizeof buf), 7);
     CHECK_RC(cio_stream_readline(s, buf, sizeof buf), 0);
     CHECK(cio_stream_at_eof(s));
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return 0;
 }
 
@@ -273,7 +273,7 @@ static int transport_main(void *arg, void **result)
     CHECK_RC(r.err, -ECONNRESET);
     CHECK(r.len == 7 && !memcmp(r.got, "partial", 7)); /* delivered, before the end */
     CHECK_EQ(r.after, 0);
-    cio_transport_release(t);
+    cio_transport_unref(t);
     return 0;
 }
 

@@ -29,7 +29,7 @@ static int trickler(void *arg, void **result)
         CHECK_RC(cio_sock_sendall(tr->fd, tr->data + i, 1), 0);
         cio_sleep(0);
     }
-    cio_close(tr->fd);
+    cio_fd_close(tr->fd);
     return 0;
 }
 
@@ -92,7 +92,7 @@ static int parse_main(void *arg, void **result)
     CHECK_RC(cio_stream_fill(NULL, 1), -EINVAL);
     CHECK_RC(cio_stream_consume(NULL, 0), -EINVAL);
     CHECK(cio_stream_peek(NULL, &len) == NULL && len == 0);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return 0;
 }
 
@@ -124,7 +124,7 @@ static int fill_main(void *arg, void **result)
     CHECK(!cio_task_done(t));
     cio_task_cancel(t, NULL);
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_EQ(write(sv[1], "67890", 5), 5);
     CHECK_RC(cio_stream_fill(s, 10), 10);
     size_t len;
@@ -136,9 +136,9 @@ static int fill_main(void *arg, void **result)
     test_step(2);
     cio_stream_close(s);
     CHECK_RC(cio_task_await(t, NULL), CIO_ECLOSED);
-    cio_task_release(t);
-    cio_stream_release(s);
-    cio_close(sv[1]);
+    cio_task_unref(t);
+    cio_stream_unref(s);
+    cio_fd_close(sv[1]);
     return 0;
 }
 
@@ -193,8 +193,8 @@ static int bound_main(void *arg, void **result)
         have += (size_t)n;
     }
     CHECK(!memcmp(got, data, sizeof data));
-    cio_stream_release(s);
-    cio_close(sv[1]);
+    cio_stream_unref(s);
+    cio_fd_close(sv[1]);
     return 0;
 }
 
@@ -244,8 +244,8 @@ static int notask_main(void *arg, void **result)
     }
     CHECK_EQ(cio_stream_write_buffer_size(s), 0);
     CHECK_RC(cio_stream_drain(s), 0);
-    cio_stream_release(s);
-    cio_close(sv[1]);
+    cio_stream_unref(s);
+    cio_fd_close(sv[1]);
     return 0;
 }
 
@@ -336,7 +336,7 @@ static int notask_tls_main(void *arg, void **result)
     cio_stream *w = NULL;
     CHECK_RC(cio_stream_from_fd(sv[0], &o, &w), 0);
     CHECK_RC(cio_task_await(t, NULL), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(ss.rc, 0);
     if (w && ss.s) {
         CHECK(cio_stream_is_tls(w) && cio_stream_is_tls(ss.s));
@@ -345,11 +345,11 @@ static int notask_tls_main(void *arg, void **result)
         writes_make_no_task(w, &r);
         cio_stream_close(w);
         CHECK_RC(cio_task_await(t, NULL), 0);
-        cio_task_release(t);
+        cio_task_unref(t);
         CHECK_RC(r.rc, 0); /* close_notify: a clean end */
     }
-    cio_stream_release(w);
-    cio_stream_release(ss.s);
+    cio_stream_unref(w);
+    cio_stream_unref(ss.s);
     cio_tls_context_free(sctx);
     cio_tls_context_free(cctx);
     return 0;
@@ -394,11 +394,11 @@ static int notask_pipe_main(void *arg, void **result)
         writes_make_no_task(w, &sr);
         cio_stream_close(w);
         CHECK_RC(cio_task_await(t, NULL), 0);
-        cio_task_release(t);
+        cio_task_unref(t);
         CHECK_RC(sr.rc, 0); /* the write end closed: end of stream */
     }
-    cio_stream_release(w);
-    cio_stream_release(r);
+    cio_stream_unref(w);
+    cio_stream_unref(r);
     return 0;
 }
 

@@ -18,7 +18,7 @@ static int gone(int pid)
     return waitpid(pid, &st, WNOHANG) < 0 && errno == ECHILD;
 }
 
-static const cio_subprocess_opts all_pipes = {
+static const cio_subprocess_options all_pipes = {
     .stdin_mode = CIO_SUBPROCESS_PIPE,
     .stdout_mode = CIO_SUBPROCESS_PIPE,
     .stderr_mode = CIO_SUBPROCESS_PIPE,
@@ -101,7 +101,7 @@ static int shell_main(void *arg, void **result)
     cio_subprocess_free(p);
 
     /* stderr into stdout; cwd and env. */
-    cio_subprocess_opts o = {.stdin_mode = CIO_SUBPROCESS_DEVNULL,
+    cio_subprocess_options o = {.stdin_mode = CIO_SUBPROCESS_DEVNULL,
                              .stdout_mode = CIO_SUBPROCESS_PIPE,
                              .stderr_mode = CIO_SUBPROCESS_STDOUT,
                              .cwd = "/tmp",
@@ -118,7 +118,7 @@ static int shell_main(void *arg, void **result)
     char *argv[] = {"no-such-program-cio", NULL};
     CHECK_RC(cio_create_subprocess_exec("no-such-program-cio", argv, NULL, &p), -ENOENT);
     CHECK_RC(cio_create_subprocess_exec(NULL, argv, NULL, &p), -EINVAL);
-    cio_subprocess_opts bad = {.stdin_mode = CIO_SUBPROCESS_STDOUT};
+    cio_subprocess_options bad = {.stdin_mode = CIO_SUBPROCESS_STDOUT};
     CHECK_RC(cio_create_subprocess_exec("true", (char *[]){"true", NULL}, &bad, &p), -EINVAL);
     return 0;
 }
@@ -195,9 +195,9 @@ static int cancel_main(void *arg, void **result)
     CHECK_EQ(code, -SIGKILL);
     char buf[8];
     CHECK_EQ(cio_subprocess_read(p, 1, buf, sizeof buf), 0);
-    cio_task_release(w1);
-    cio_task_release(w2);
-    cio_task_release(c);
+    cio_task_unref(w1);
+    cio_task_unref(w2);
+    cio_task_unref(c);
     cio_subprocess_free(p);
     return 0;
 }
@@ -209,7 +209,7 @@ static void test_cancel(void) { CHECK_RC(cio_run(cancel_main, NULL, NULL), 0); }
 static int epipe_main(void *arg, void **result)
 {
     cio_subprocess *p;
-    cio_subprocess_opts o = {.stdin_mode = CIO_SUBPROCESS_PIPE};
+    cio_subprocess_options o = {.stdin_mode = CIO_SUBPROCESS_PIPE};
     CHECK_RC(cio_create_subprocess_exec("true", (char *[]){"true", NULL}, &o, &p), 0);
     CHECK_RC(cio_subprocess_wait(p, NULL), 0);
     static char big[1 << 17];
@@ -272,7 +272,7 @@ static int one_child(void *arg, void **result)
     char cmd[64];
     snprintf(cmd, sizeof cmd, "echo %ld; exit %ld", (long)i, (long)(i % 7));
     cio_subprocess *p;
-    cio_subprocess_opts o = {.stdout_mode = CIO_SUBPROCESS_PIPE};
+    cio_subprocess_options o = {.stdout_mode = CIO_SUBPROCESS_PIPE};
     int rc = cio_create_subprocess_shell(cmd, &o, &p);
     if (rc)
         return rc;
@@ -296,7 +296,7 @@ static int many_main(void *arg, void **result)
         CHECK_RC(cio_create_task(one_child, (void *)i, NULL, &t[i]), 0);
     for (int i = 0; i < 20; i++) {
         CHECK_RC(cio_task_await(t[i], NULL), 0);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     }
     return 0;
 }

@@ -15,7 +15,7 @@ static int readline_main(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    cio_subprocess_opts po = {.stdout_mode = CIO_SUBPROCESS_PIPE,
+    cio_subprocess_options po = {.stdout_mode = CIO_SUBPROCESS_PIPE,
                               .stderr_mode = CIO_SUBPROCESS_PIPE};
     cio_subprocess *p = NULL;
     CHECK_RC(cio_create_subprocess_shell("printf 'one\\ntwo\\nthree'; printf 'oops\\n' >&2",
@@ -87,7 +87,7 @@ static int cat_main(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    cio_subprocess_opts po = {.stdin_mode = CIO_SUBPROCESS_PIPE,
+    cio_subprocess_options po = {.stdin_mode = CIO_SUBPROCESS_PIPE,
                               .stdout_mode = CIO_SUBPROCESS_PIPE};
     char *argv[] = {"cat", NULL};
     cio_subprocess *p = NULL;
@@ -123,7 +123,7 @@ static int cat_main(void *arg, void **result)
     CHECK_EQ(n, 0); /* write_eof closed cat's stdin: cat ended its stdout */
     CHECK_EQ(got, f.total);
     cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(f.rc, 0);
     CHECK_RC(cio_stream_write(in, "x", 1), CIO_ECLOSED);
     int code = -1;
@@ -139,7 +139,7 @@ static int communicate_main(void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    cio_subprocess_opts po = {.stdin_mode = CIO_SUBPROCESS_PIPE,
+    cio_subprocess_options po = {.stdin_mode = CIO_SUBPROCESS_PIPE,
                               .stdout_mode = CIO_SUBPROCESS_PIPE};
     cio_subprocess *p = NULL;
     CHECK_RC(cio_create_subprocess_shell("read a; echo \"got $a\"; cat", &po, &p), 0);
@@ -180,10 +180,10 @@ static int pipe_main(void *arg, void **result)
     CHECK_EQ(cio_stream_readline(r, buf, sizeof buf), 2);
     CHECK_EQ(cio_stream_readline(r, buf, sizeof buf), 2);
     CHECK_EQ(cio_stream_readline(r, buf, sizeof buf), 0);
-    cio_stream_release(w);
-    cio_stream_release(r);
+    cio_stream_unref(w);
+    cio_stream_unref(r);
 
-    cio_subprocess_opts po = {.stdin_mode = CIO_SUBPROCESS_PIPE};
+    cio_subprocess_options po = {.stdin_mode = CIO_SUBPROCESS_PIPE};
     cio_subprocess *p = NULL;
     CHECK_RC(cio_create_subprocess_shell("exit 3", &po, &p), 0);
     int code = -1;
@@ -221,10 +221,10 @@ static int direction_main(void *arg, void **result)
     CHECK_RC(cio_stream_read(w, buf, sizeof buf), -EBADF);
     CHECK_RC(cio_stream_write(w, "ok\n", 3), 0);
     CHECK_EQ(cio_stream_readline(r, buf, sizeof buf), 3);
-    cio_stream_release(w);
-    cio_stream_release(r);
+    cio_stream_unref(w);
+    cio_stream_unref(r);
 
-    cio_subprocess_opts po = {.stdin_mode = CIO_SUBPROCESS_PIPE,
+    cio_subprocess_options po = {.stdin_mode = CIO_SUBPROCESS_PIPE,
                               .stdout_mode = CIO_SUBPROCESS_PIPE};
     cio_subprocess *p = NULL;
     CHECK_RC(cio_create_subprocess_shell("exec 0<&-; printf 'abc'", &po, &p), 0);

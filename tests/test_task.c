@@ -14,15 +14,15 @@
 
 static int fail_with_message(void *arg, void **result)
 {
-    CHECK_RC(cio_task_set_error_message("bad thing %d", 42), 0);
+    CHECK_RC(cio_set_error_message("bad thing %d", 42), 0);
     return -EPROTO;
 }
 
 static int message_then_succeed(void *arg, void **result)
 {
-    CHECK_RC(cio_task_set_error_message("ignored"), 0);
-    CHECK_RC(cio_task_set_error_message(NULL), 0); /* clears */
-    CHECK_RC(cio_task_set_error_message("ignored too"), 0);
+    CHECK_RC(cio_set_error_message("ignored"), 0);
+    CHECK_RC(cio_set_error_message(NULL), 0); /* clears */
+    CHECK_RC(cio_set_error_message("ignored too"), 0);
     return 0;
 }
 
@@ -35,8 +35,8 @@ static void test_create(void)
     CHECK(t == NULL);
     cio_loop *loop = test_loop_new_virtual();
     CHECK_RC(cio_loop_create_task(loop, NULL, NULL, NULL, &t), -EINVAL);
-    CHECK_RC(cio_create_task_at(loop, return_arg, NULL, NULL, 1024, &t, NULL, 0), -EINVAL);
-    CHECK_RC(cio_create_task_at(loop, return_arg, NULL, NULL, ((size_t)1 << 30) + 1, &t, NULL, 0),
+    CHECK_RC(cio_task_new(loop, return_arg, NULL, &(cio_task_options){.stack_size = 1024}, &t), -EINVAL);
+    CHECK_RC(cio_task_new(loop, return_arg, NULL, &(cio_task_options){.stack_size = ((size_t)1 << 30) + 1}, &t),
              -EINVAL);
 
     char name[] = "worker";
@@ -46,7 +46,7 @@ static void test_create(void)
     name[0] = 'X'; /* copied */
     CHECK(strcmp(cio_task_get_name(a), "worker") == 0);
     CHECK_RC(cio_loop_create_task(loop, return_arg, (void *)(intptr_t)2, NULL, &b), 0);
-    CHECK_RC(cio_create_task_at(loop, return_arg, (void *)(intptr_t)3, NULL, 0, &c, NULL, 0), 0);
+    CHECK_RC(cio_task_new(loop, return_arg, (void *)(intptr_t)3, NULL, &c), 0);
     CHECK(cio_task_id(a) >= 1);
     CHECK_EQ(cio_task_id(b), cio_task_id(a) + 1);
     CHECK_EQ(cio_task_id(c), cio_task_id(b) + 1);
@@ -86,13 +86,13 @@ static void test_create(void)
     CHECK_EQ((intptr_t)r, 2);
     CHECK_EQ(cio_all_tasks(loop, NULL, 0), 0);
     CHECK_RC(cio_task_result(NULL, NULL), -EINVAL);
-    cio_task_retain(a);
-    cio_task_release(a);
-    cio_task_release(a);
-    cio_task_release(b);
-    cio_task_release(c);
-    cio_task_retain(NULL);
-    cio_task_release(NULL);
+    cio_task_ref(a);
+    cio_task_unref(a);
+    cio_task_unref(a);
+    cio_task_unref(b);
+    cio_task_unref(c);
+    cio_task_ref(NULL);
+    cio_task_unref(NULL);
 
     CHECK_RC(cio_loop_close(loop), 0);
     CHECK_RC(cio_loop_create_task(loop, return_arg, NULL, NULL, &t), CIO_ECLOSED);
@@ -114,8 +114,8 @@ static void test_failure(void)
     CHECK_RC(cio_task_result(u, NULL), 0);
     CHECK(cio_task_error_message(u) == NULL);
     CHECK(cio_task_error_message(NULL) == NULL);
-    cio_task_release(t);
-    cio_task_release(u);
+    cio_task_unref(t);
+    cio_task_unref(u);
     cio_loop_free(loop);
 }
 
@@ -145,7 +145,7 @@ static void test_current_and_errors(void)
     CHECK_RC(cio_shield_begin(), CIO_ENOTASK);
     CHECK_RC(cio_shield_end(), CIO_ENOTASK);
     CHECK_RC(cio_checkpoint(), CIO_ENOTASK);
-    CHECK_RC(cio_task_set_error_message("x"), CIO_ENOTASK);
+    CHECK_RC(cio_set_error_message("x"), CIO_ENOTASK);
     CHECK_RC(cio_await(NULL, NULL), CIO_ENOTASK);
 
     cio_loop *loop = test_loop_new_virtual();
@@ -160,8 +160,8 @@ static void test_current_and_errors(void)
     CHECK_EQ(c.all, 2);
     CHECK((c.buf[0] == t && c.buf[1] == other) || (c.buf[0] == other && c.buf[1] == t));
     CHECK(cio_current_task() == NULL);
-    cio_task_release(t);
-    cio_task_release(other);
+    cio_task_unref(t);
+    cio_task_unref(other);
     cio_loop_free(loop);
 }
 
@@ -321,18 +321,16 @@ static void test_custom_stack(void)
     cio_task *t[4];
     const size_t sizes[4] = {1 << 20, 300000, 1 << 20, 64 * 1024};
     for (int i = 0; i < 4; i++)
-        CHECK_RC(cio_create_task_at(loop, big_frame, (void *)(intptr_t)(sizes[i] - 48 * 1024),
-                                    NULL, sizes[i], &t[i], __FILE__, __LINE__),
+        CHECK_RC(cio_task_new(loop, big_frame, (void *)(intptr_t)(sizes[i] - 48 * 1024), &(cio_task_options){.stack_size = sizes[i], .file = __FILE__, .line = __LINE__}, &t[i]),
                  0);
     test_drain(loop);
     for (int i = 0; i < 4; i++) {
         CHECK_RC(cio_task_result(t[i], NULL), 0);
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     }
     /* Again, so that stacks of each kind are reused. */
     for (int i = 0; i < 4; i++)
-        CHECK_RC(cio_create_task_at(loop, big_frame, (void *)(intptr_t)(sizes[i] - 48 * 1024),
-                                    NULL, sizes[i], NULL, __FILE__, __LINE__),
+        CHECK_RC(cio_task_new(loop, big_frame, (void *)(intptr_t)(sizes[i] - 48 * 1024), &(cio_task_options){.stack_size = sizes[i], .file = __FILE__, .line = __LINE__}, NULL),
                  0);
     test_drain(loop);
     cio_loop_free(loop);
@@ -343,7 +341,7 @@ static void test_custom_stack(void)
 static int ff_fail(void *arg, void **result)
 {
     cio_sleep(1);
-    cio_task_set_error_message("lost in the void");
+    cio_set_error_message("lost in the void");
     return -EHOSTUNREACH;
 }
 
@@ -382,9 +380,9 @@ static void test_unretrieved_task(void)
     test_drain(loop);
     CHECK_EQ(e.calls, 0);
     CHECK_RC(cio_task_result(a, NULL), -EPROTO);
-    cio_task_release(a);
+    cio_task_unref(a);
     CHECK_EQ(e.calls, 0);
-    cio_task_release(b);
+    cio_task_unref(b);
     CHECK_EQ(e.calls, 1);
     CHECK(strcmp(e.error_message, "bad thing 42") == 0);
     cio_loop_free(loop);
@@ -432,11 +430,11 @@ static void test_close_with_parked(void)
     CHECK_RC(cio_loop_close(loop), 0);
     CHECK_EQ(cio_task_done(held), 1);
     CHECK_EQ(cio_task_cancelled(held), 1);
-    cio_task_release(held);
+    cio_task_unref(held);
     /* The future outlives the loop; completing it must not touch the
      * destroyed task. */
     CHECK_RC(cio_future_set_result(f, NULL), 0);
-    cio_future_release(f);
+    cio_future_unref(f);
     cio_loop_free(loop);
 }
 
@@ -493,8 +491,8 @@ static int alternation_main(void *arg, void **result)
     CHECK_RC(cio_create_task(yielder, a, NULL, &t2), 0);
     CHECK_RC(cio_task_await(t1, NULL), 0);
     CHECK_RC(cio_task_await(t2, NULL), 0);
-    cio_task_release(t1);
-    cio_task_release(t2);
+    cio_task_unref(t1);
+    cio_task_unref(t2);
     CHECK_RC(cio_loop_remove_reader(a->loop, p[0]), 1);
     close(p[0]);
     close(p[1]);

@@ -33,7 +33,7 @@ static void test_cancel_before_start(void)
     CHECK_EQ(cio_task_cancel(t, "too late"), 0);
     CHECK(strcmp(cio_task_error_message(t), "changed my mind") == 0);
     CHECK_RC(cio_task_cancel(NULL, NULL), -EINVAL);
-    cio_task_release(t);
+    cio_task_unref(t);
     cio_loop_free(loop);
 }
 
@@ -48,7 +48,7 @@ static void test_cancel_finished(void)
     void *r;
     CHECK_RC(cio_task_result(t, &r), 0);
     CHECK_EQ((intptr_t)r, 9);
-    cio_task_release(t);
+    cio_task_unref(t);
     cio_loop_free(loop);
 }
 
@@ -68,7 +68,7 @@ static void test_cancel_in_sleep(void)
         CHECK_RC(s.after_rc[i], -ECANCELED);
     CHECK_EQ(cio_task_cancelled(t), 1);
     CHECK(cio_task_error_message(t) && strcmp(cio_task_error_message(t), "bye") == 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     cio_loop_free(loop);
 }
 
@@ -124,8 +124,8 @@ static void test_cancel_in_await(void)
     CHECK(n.outer_done_at >= n.inner_done_at);
     CHECK_EQ(cio_task_cancelled(outer), 1);
     CHECK_EQ(cio_task_cancelled(n.inner), 1);
-    cio_task_release(n.inner);
-    cio_task_release(outer);
+    cio_task_unref(n.inner);
+    cio_task_unref(outer);
     cio_loop_free(loop);
 }
 
@@ -172,7 +172,7 @@ static void test_cancel_during_shield(void)
     CHECK_RC(s.extra_end_rc, -EINVAL);
     CHECK(fabs(cio_loop_time(loop) - 11) < 1e-6);
     CHECK_EQ(cio_task_cancelled(t), 1);
-    cio_task_release(t);
+    cio_task_unref(t);
     cio_loop_free(loop);
 }
 
@@ -203,7 +203,7 @@ static void test_self_cancel(void)
     CHECK_RC(s.sleep_rc, -ECANCELED);
     CHECK_EQ(cio_task_cancelled(t), 1);
     CHECK(cio_loop_time(loop) < 1e-9);
-    cio_task_release(t);
+    cio_task_unref(t);
     cio_loop_free(loop);
 }
 
@@ -219,7 +219,7 @@ static void test_return_ecanceled(void)
     CHECK_RC(cio_loop_create_task(loop, return_cancelled, NULL, NULL, &t), 0);
     test_drain(loop);
     CHECK_EQ(cio_task_cancelled(t), 1);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_EQ(e.calls, 0); /* cancellation is not a failure */
     cio_loop_free(loop);
 }
@@ -303,10 +303,10 @@ static void test_cancel_each_point(void)
         }
         if (p.child) {
             cio_task_result(p.child, NULL);
-            cio_task_release(p.child);
+            cio_task_unref(p.child);
         }
-        cio_task_release(t);
-        cio_future_release(p.fut);
+        cio_task_unref(t);
+        cio_future_unref(p.fut);
         cio_loop_free(loop);
     }
 }

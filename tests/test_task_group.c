@@ -58,8 +58,8 @@ static int basic_main(void *arg, void **result)
     CHECK_RC(cio_task_group_wait(g), 0);
     CHECK_RC(cio_task_group_create_task(g, kid, &k2, NULL, NULL), CIO_EINVALSTATE);
     CHECK_RC(cio_task_group_free(g), 0);
-    cio_task_release(t1);
-    cio_task_release(t2);
+    cio_task_unref(t1);
+    cio_task_unref(t2);
     /* an empty group */
     CHECK_RC(cio_task_group_new(&g), 0);
     CHECK_RC(cio_task_group_wait(g), 0);
@@ -107,8 +107,8 @@ static int runner_fail(void *arg, void **result)
     CHECK(ft[0] == t1);
     CHECK_EQ(codes[0], -EDOM);
     CHECK(cio_task_cancelled(t2));
-    cio_task_release(t1);
-    cio_task_release(t2);
+    cio_task_unref(t1);
+    cio_task_unref(t2);
     CHECK_RC(cio_task_group_free(g), 0);
     if (wrc == 0)
         state[2] += 10;
@@ -124,7 +124,7 @@ static int fail_main(void *arg, void **result)
     CHECK_EQ(state[0], 1);
     CHECK_EQ(state[1], 1);
     CHECK_EQ(state[2], 0);
-    cio_task_release(r);
+    cio_task_unref(r);
     return 0;
 }
 
@@ -207,7 +207,7 @@ static int cancel_main(void *arg, void **result)
     cio_task_cancel(r, NULL);
     p->wrc = 1;
     cio_task_await(r, NULL);
-    cio_task_release(r);
+    cio_task_unref(r);
     return 0;
 }
 
@@ -281,7 +281,7 @@ static int nest_main(void *arg, void **result)
     cio_task *r;
     CHECK_RC(cio_create_task(nest_runner, arg, NULL, &r), 0);
     int rc = cio_task_await(r, NULL);
-    cio_task_release(r);
+    cio_task_unref(r);
     return rc;
 }
 
@@ -358,7 +358,7 @@ static int misc_main(void *arg, void **result)
     CHECK_RC(cio_sleep(0), 0);
     CHECK_RC(cio_task_group_free(g), 0);
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
-    cio_task_release(t);
+    cio_task_unref(t);
     /* cio_task_group_cancel */
     CHECK_RC(cio_task_group_new(&g), 0);
     CHECK_RC(cio_task_group_create_task(g, kid, &k, NULL, NULL), 0);
@@ -406,7 +406,7 @@ static int misc2_main(void *arg, void **result)
     cio_task *t;
     CHECK_RC(cio_create_task(not_parent, g, NULL, &t), 0);
     CHECK_RC(cio_task_await(t, NULL), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(cio_task_group_free(g), 0);
     return 0;
 }

@@ -4,8 +4,8 @@
  *
  * Several threads hammer the loop while it runs: every callback runs
  * exactly once, each thread's callbacks in the order it made them; a loop
- * asleep in epoll_wait with nothing else to do is woken; cio_loop_ref /
- * cio_loop_unref keep run_until_complete from reporting a deadlock while
+ * asleep in epoll_wait with nothing else to do is woken; cio_loop_work_begin /
+ * cio_loop_work_end keep run_until_complete from reporting a deadlock while
  * another thread still has work in flight.
  */
 #include <pthread.h>
@@ -63,7 +63,7 @@ static void *hammer_thread(void *arg)
             usleep(100); /* let the loop catch up and go back to sleep */
     }
     __atomic_add_fetch(&w->h->failed_calls, failed, __ATOMIC_RELAXED);
-    cio_loop_unref(w->h->loop);
+    cio_loop_work_end(w->h->loop);
     return NULL;
 }
 
@@ -94,7 +94,7 @@ static void test_hammer(void)
     struct worker w[THREADS];
     for (int t = 0; t < THREADS; t++) {
         w[t] = (struct worker){&h, t};
-        cio_loop_ref(h.loop);
+        cio_loop_work_begin(h.loop);
         CHECK_EQ(pthread_create(&th[t], NULL, hammer_thread, &w[t]), 0);
     }
     CHECK_RC(cio_loop_run_until_complete(h.loop, h.done, NULL), 0);
@@ -110,9 +110,9 @@ static void test_hammer(void)
     /* Let the busy task see the future done and finish. */
     cio_future *never;
     CHECK_RC(cio_future_new(h.loop, &never), 0);
-    CHECK_RC(cio_loop_run_until_complete(h.loop, never, NULL), CIO_EDEADLOCK);
-    cio_future_release(never);
-    cio_future_release(h.done);
+    CHECK_RC(cio_loop_run_until_complete(h.loop, never, NULL), CIO_ESTALLED);
+    cio_future_unref(never);
+    cio_future_unref(h.done);
     cio_loop_free(h.loop);
     free(h.hits);
     free(items);
@@ -132,7 +132,7 @@ static void complete(void *arg)
     struct waker *w = arg;
     cio_future_set_result(w->fut, (void *)(intptr_t)1);
     if (w->unref)
-        cio_loop_unref(w->loop);
+        cio_loop_work_end(w->loop);
 }
 
 static void *waker_thread(void *arg)
@@ -150,7 +150,7 @@ static void test_wakes_sleeping_loop(void)
     CHECK_RC(cio_future_new(w.loop, &w.fut), 0);
     /* Nothing scheduled at all: the loop waits in epoll_wait(-1) until
      * the thread's call wakes it.  The ref says that call is coming. */
-    cio_loop_ref(w.loop);
+    cio_loop_work_begin(w.loop);
     pthread_t th;
     /* t0 before the thread starts: read after, a descheduled main thread
      * made the elapsed time look short (seen under ASan on a busy box). */
@@ -161,7 +161,7 @@ static void test_wakes_sleeping_loop(void)
     CHECK_EQ((intptr_t)r, 1);
     CHECK(test_now() - t0 >= 0.09);
     pthread_join(th, NULL);
-    cio_future_release(w.fut);
+    cio_future_unref(w.fut);
     cio_loop_free(w.loop);
 }
 
@@ -180,8 +180,8 @@ static void test_wakes_timer_sleep(void)
     CHECK(test_now() - t0 < 60);
     pthread_join(th, NULL);
     cio_handle_cancel(far);
-    cio_handle_release(far);
-    cio_future_release(w.fut);
+    cio_handle_unref(far);
+    cio_future_unref(w.fut);
     cio_loop_free(w.loop);
 }
 
@@ -193,10 +193,10 @@ static void test_ref_unref(void)
     cio_future *f;
     CHECK_RC(cio_loop_new(&loop), 0);
     CHECK_RC(cio_future_new(loop, &f), 0);
-    CHECK_RC(cio_loop_run_until_complete(loop, f, NULL), CIO_EDEADLOCK);
-    cio_loop_ref(loop);
-    cio_loop_ref(loop);
-    cio_loop_unref(loop);
+    CHECK_RC(cio_loop_run_until_complete(loop, f, NULL), CIO_ESTALLED);
+    cio_loop_work_begin(loop);
+    cio_loop_work_begin(loop);
+    cio_loop_work_end(loop);
     struct waker w = {.loop = loop, .fut = f, .delay = 0.02, .unref = 1};
     pthread_t th;
     CHECK_EQ(pthread_create(&th, NULL, waker_thread, &w), 0);
@@ -205,11 +205,11 @@ static void test_ref_unref(void)
     /* Balanced again: an idle loop is a deadlock once more. */
     cio_future *g;
     CHECK_RC(cio_future_new(loop, &g), 0);
-    CHECK_RC(cio_loop_run_until_complete(loop, g, NULL), CIO_EDEADLOCK);
-    cio_loop_ref(NULL);
-    cio_loop_unref(NULL);
-    cio_future_release(g);
-    cio_future_release(f);
+    CHECK_RC(cio_loop_run_until_complete(loop, g, NULL), CIO_ESTALLED);
+    cio_loop_work_begin(NULL);
+    cio_loop_work_end(NULL);
+    cio_future_unref(g);
+    cio_future_unref(f);
     cio_loop_free(loop);
 }
 
@@ -271,7 +271,7 @@ static int per_thread_main(void *arg, void **result)
             void *r = NULL;
             if (cio_task_await(t[i], &r) == 0)
                 sum += (intptr_t)r;
-            cio_task_release(t[i]);
+            cio_task_unref(t[i]);
         }
     }
     *result = (void *)(intptr_t)sum;

@@ -194,7 +194,7 @@ static int await_main(void *arg, void **result)
     CHECK_NEAR(now(), 2); /* waited for the child's shielded part */
     CHECK(cio_task_cancelled(t));
     CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
-    cio_task_release(t);
+    cio_task_unref(t);
     return 0;
 }
 
@@ -237,8 +237,8 @@ static int foreign_main(void *arg, void **result)
     CHECK_RC(cio_task_await(h, NULL), -ETIMEDOUT);
     CHECK_NEAR(now(), 2);
     CHECK_RC(r.rc, 0);
-    cio_task_release(h);
-    cio_task_release(x);
+    cio_task_unref(h);
+    cio_task_unref(x);
     return 0;
 }
 
@@ -259,7 +259,7 @@ static int abandon_main(void *arg, void **result)
     cio_task *t;
     CHECK_RC(cio_create_task(leaky, NULL, NULL, &t), 0);
     CHECK_RC(cio_task_await(t, NULL), 0);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(cio_sleep(5), 0);
     /* errors */
     cio_timeout *tm;

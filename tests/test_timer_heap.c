@@ -62,8 +62,8 @@ static void check_order(int cancel_every, int rounds)
         live += !recs[i].cancelled;
     cio_future *never;
     CHECK_RC(cio_future_new(loop, &never), 0);
-    CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_EDEADLOCK);
-    cio_future_release(never);
+    CHECK_RC(cio_loop_run_until_complete(loop, never, NULL), CIO_ESTALLED);
+    cio_future_unref(never);
     CHECK_EQ(nfired, live);
     for (int i = 0; i < N; i++)
         CHECK_EQ(recs[i].fired, recs[i].cancelled ? 0 : 1);
@@ -72,7 +72,7 @@ static void check_order(int cancel_every, int rounds)
         CHECK(a->when < b->when || (a->when == b->when && a->order < b->order));
     }
     for (int i = 0; i < N; i++)
-        cio_handle_release(h[i]);
+        cio_handle_unref(h[i]);
     cio_loop_free(loop);
 }
 

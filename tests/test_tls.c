@@ -126,8 +126,8 @@ static int run_pair(void *arg, void **result)
     if (d->c.rc != 0)
         shutdown(d->c.fd, SHUT_RDWR);
     CHECK_RC(cio_task_await(ts, NULL), 0);
-    cio_task_release(ts);
-    cio_task_release(tc);
+    cio_task_unref(ts);
+    cio_task_unref(tc);
     return 0;
 }
 
@@ -373,7 +373,7 @@ static int cancel_handshake(void *arg, void **result)
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
     CHECK(cio_task_cancelled(t));
     cio__io_forget(cio_get_running_loop(), s->fd);
-    cio_task_release(t);
+    cio_task_unref(t);
     return 0;
 }
 

@@ -82,7 +82,7 @@ static void finish(cio_stream *s)
         CHECK_RC(cio_stream_close(s), 0);
         CHECK_RC(cio_stream_wait_closed(s), 0);
     }
-    cio_stream_release(s);
+    cio_stream_unref(s);
 }
 
 /* A connected (blocking) TCP socket to 127.0.0.1:port. */

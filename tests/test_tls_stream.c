@@ -33,7 +33,7 @@ static int echo_main(void *arg, void **result)
     if (s) {
         CHECK(cio_stream_is_tls(s));
         CHECK(cio_stream_tls_version(s) && !strncmp(cio_stream_tls_version(s), "TLSv1.", 6));
-        CHECK(cio_stream_tls_alpn(s) && !strcmp(cio_stream_tls_alpn(s), "http/1.1"));
+        CHECK(cio_stream_tls_alpn_selected(s) && !strcmp(cio_stream_tls_alpn_selected(s), "http/1.1"));
         static char out[1001], in[1001];
         size_t total = 0;
         for (int i = 0; i < 200; i++) {
@@ -59,7 +59,7 @@ static int echo_main(void *arg, void **result)
         CHECK(cio_stream_at_eof(s));
         CHECK_RC(cio_stream_close(s), 0);
         CHECK_RC(cio_stream_wait_closed(s), 0);
-        cio_stream_release(s);
+        cio_stream_unref(s);
     }
     CHECK_EQ(handled, 1);
     stop_server(srv);
@@ -104,7 +104,7 @@ static int verify_main(void *arg, void **result)
         while ((n = cio_stream_read(s, buf, sizeof buf)) > 0)
             ; /* the server's alert, then its close */
         CHECK(n == 0 || n == -ECONNRESET);
-        cio_stream_release(s);
+        cio_stream_unref(s);
         s = NULL;
     }
 
@@ -117,7 +117,7 @@ static int verify_main(void *arg, void **result)
         CHECK_EQ(cio_stream_readline(s, buf, sizeof buf), 11);
         cio_stream_close(s);
         CHECK_RC(cio_stream_wait_closed(s), 0);
-        cio_stream_release(s);
+        cio_stream_unref(s);
     }
     CHECK(cio_server_is_serving(srv));
     CHECK_EQ(handled, 1); /* the failed handshakes never reached it */
@@ -157,7 +157,7 @@ static int opener_task(void *arg, void **result)
     cio_stream_options o = {.tls = op->ctx, .tls_handshake_timeout = op->hs_timeout};
     cio_stream *s = NULL;
     op->rc = cio_open_connection("127.0.0.1", op->port, &o, &s);
-    cio_stream_release(s);
+    cio_stream_unref(s);
     return 0;
 }
 
@@ -204,7 +204,7 @@ static int cancel_main(void *arg, void **result)
     CHECK_EQ(op.rc, 1); /* still in the handshake */
     cio_task_cancel(t, NULL);
     cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(op.rc, -ECANCELED);
 
     /* The handshake timeout. */
@@ -230,12 +230,12 @@ static int cancel_main(void *arg, void **result)
         CHECK_EQ(r.rc, 1);
         cio_task_cancel(t, NULL);
         cio_task_await(t, NULL);
-        cio_task_release(t);
+        cio_task_unref(t);
         CHECK_RC(r.rc, -ECANCELED);
         char buf[16];
         CHECK_EQ(cio_stream_readline(s, buf, sizeof buf), 5);
         CHECK(!memcmp(buf, "late\n", 5));
-        cio_stream_release(s);
+        cio_stream_unref(s);
     }
     stop_server(late);
     CHECK_EQ(count_fds_settled(fds), fds);
@@ -291,7 +291,7 @@ static int slow_main(void *arg, void **result)
                 cio_sleep(0.002); /* slower than the writer */
         }
         CHECK_EQ(n, 0);
-        cio_stream_release(s);
+        cio_stream_unref(s);
     }
     CHECK_EQ(got, FLOOD);
     /* The writer was held back (its queue filled) but never went past the
@@ -339,7 +339,7 @@ static int busy_main(void *arg, void **result)
         CHECK_EQ(cio_stream_readline(s, buf, sizeof buf), 3);
         CHECK(!memcmp(buf, "NO\n", 3));
         CHECK_RC(cio_stream_start_tls(s, NULL, NULL), -EINVAL);
-        cio_stream_release(s);
+        cio_stream_unref(s);
     }
     stop_server(srv);
     cio_tls_context_free(sctx);
@@ -389,7 +389,7 @@ static int starttls_cio_main(void *arg, void **result)
         CHECK(!memcmp(buf, "over tls\n", 9));
         CHECK_RC(cio_stream_write_eof(s), 0);
         CHECK_EQ(cio_stream_read(s, buf, sizeof buf), 0);
-        cio_stream_release(s);
+        cio_stream_unref(s);
     }
     /* A handshake that fails (the client does not trust the server)
      * aborts the stream and says why. */
@@ -403,7 +403,7 @@ static int starttls_cio_main(void *arg, void **result)
         CHECK(strstr(cio_stream_tls_error_message(s), "certificate verify failed") != NULL);
         CHECK(cio_stream_is_closing(s));
         CHECK_RC(cio_stream_write(s, "x", 1), CIO_ECLOSED);
-        cio_stream_release(s);
+        cio_stream_unref(s);
     }
     stop_server(srv);
     CHECK_EQ(starttls_failed, 1);
@@ -442,12 +442,12 @@ static int alloc_scenario(void *arg, void **result)
         for (int i = 0; i < 6 && rc >= 0; i++)
             rc = cio_stream_readline(s, line, sizeof line);
         cio_stream_close(s);
-        cio_stream_release(s);
+        cio_stream_unref(s);
     }
     cio_server_close(srv);
     cio_server_abort_clients(srv);
     cio_server_wait_closed(srv);
-    cio_server_release(srv);
+    cio_server_free(srv);
     return rc < 0 ? rc : 0;
 }
 
@@ -491,9 +491,9 @@ static int args_main(void *arg, void **result)
     CHECK_RC(cio_stream_from_fd(pfd[0], NULL, &s), 0);
     CHECK_RC(cio_stream_start_tls(s, cctx, NULL), -EINVAL); /* a pipe */
     CHECK(!cio_stream_is_tls(s));
-    CHECK(cio_stream_tls_alpn(s) == NULL);
+    CHECK(cio_stream_tls_alpn_selected(s) == NULL);
     CHECK(!strcmp(cio_stream_tls_error_message(s), ""));
-    cio_stream_release(s);
+    cio_stream_unref(s);
     close(pfd[1]);
     CHECK(!cio_stream_is_tls(NULL));
     CHECK(cio_stream_tls_version(NULL) == NULL);
@@ -535,7 +535,7 @@ static int giveback_main(void *arg, void **result)
             cio_sleep(0.001);
         }
         CHECK(last > 0 && tail == 'z'); /* the ClientHello came first */
-        cio_stream_release(s);
+        cio_stream_unref(s);
     }
     close(sv[1]);
     cio_tls_context_free(cctx);

@@ -38,7 +38,7 @@ static int python_starttls_main(void *arg, void **result)
         CHECK(n > 0 && !memcmp(buf, "SECRET|TLSv1.", 13));
         cio_stream_close(s);
         cio_stream_wait_closed(s);
-        cio_stream_release(s);
+        cio_stream_unref(s);
     }
     cio_tls_context_free(cctx);
     return 0;
@@ -100,7 +100,7 @@ static int s_server_main(void *arg, void **result)
     snprintf(accept, sizeof accept, "127.0.0.1:%d", port);
     char *argv[] = {"openssl", "s_server", "-accept", accept, "-cert", cert, "-key", key,
                     "-rev", "-quiet", "-naccept", "1", NULL};
-    cio_subprocess_opts po = {.stdout_mode = CIO_SUBPROCESS_DEVNULL,
+    cio_subprocess_options po = {.stdout_mode = CIO_SUBPROCESS_DEVNULL,
                               .stderr_mode = CIO_SUBPROCESS_DEVNULL};
     cio_subprocess *p = NULL;
     CHECK_RC(cio_create_subprocess_exec("openssl", argv, &po, &p), 0);
@@ -121,7 +121,7 @@ static int s_server_main(void *arg, void **result)
         CHECK(n >= 5 && !memcmp(buf, "olleh", 5)); /* -rev reverses each line */
         cio_stream_close(s);
         cio_stream_wait_closed(s);
-        cio_stream_release(s);
+        cio_stream_unref(s);
     }
     cio_subprocess_terminate(p);
     cio_subprocess_wait(p, NULL);
@@ -143,7 +143,7 @@ static int s_client_main(void *arg, void **result)
     char *argv[] = {"openssl", "s_client", "-connect", connect, "-CAfile", cert,
                     "-verify_return_error", "-verify_hostname", "localhost", "-quiet",
                     "-no_ign_eof", NULL};
-    cio_subprocess_opts po = {.stdin_mode = CIO_SUBPROCESS_PIPE,
+    cio_subprocess_options po = {.stdin_mode = CIO_SUBPROCESS_PIPE,
                               .stdout_mode = CIO_SUBPROCESS_PIPE,
                               .stderr_mode = CIO_SUBPROCESS_DEVNULL};
     cio_subprocess *p = NULL;
@@ -194,7 +194,7 @@ static int python_client_main(void *arg, void **result)
              "asyncio.run(main())\n",
              cert, cio_server_port(srv));
     char *argv[] = {PYTHON, "-c", script, NULL};
-    cio_subprocess_opts po = {.stdout_mode = CIO_SUBPROCESS_PIPE};
+    cio_subprocess_options po = {.stdout_mode = CIO_SUBPROCESS_PIPE};
     cio_subprocess *p = NULL;
     CHECK_RC(cio_create_subprocess_exec(PYTHON, argv, &po, &p), 0);
     cio_stream *out = NULL;

@@ -63,7 +63,7 @@ static int echo_main(void *arg, void **result)
         CHECK_EQ(p.recs[0].bad_order, 0);
         CHECK_EQ(c.bad_order, 0);
         CHECK_EQ(cio_transport_fd(t), CIO_ECLOSED);
-        cio_transport_release(t);
+        cio_transport_unref(t);
     }
     server_done(srv);
     cio_tls_context_free(sctx);
@@ -156,7 +156,7 @@ static int alpn_main(void *arg, void **result)
         CHECK(cio_transport_tls_peer_subject(p.recs[0].t) == NULL); /* no client cert */
         cio_transport_abort(t);
         CHECK(wait_int(&c.lost, 1));
-        cio_transport_release(t);
+        cio_transport_unref(t);
     }
     server_done(srv);
     cio_tls_context_free(sctx);
@@ -249,7 +249,7 @@ static int big_main(void *arg, void **result)
     cio_transport_close(t);
     CHECK(wait_int(&c.lost, 1));
     CHECK_EQ(c.lost_err, 0);
-    cio_transport_release(t);
+    cio_transport_unref(t);
     server_done(srv);
     cio_tls_context_free(sctx);
     cio_tls_context_free(cctx);
@@ -288,7 +288,7 @@ static int close_main(void *arg, void **result)
         CHECK_EQ(p.recs[0].got, 10);
         CHECK_EQ(p.recs[0].eofs, 1);
         CHECK_EQ(p.recs[0].lost_err, 0);
-        cio_transport_release(t);
+        cio_transport_unref(t);
     }
 
     /* 2. The server closes first: the client's eof_received (it keeps
@@ -303,7 +303,7 @@ static int close_main(void *arg, void **result)
         CHECK_EQ(c2.lost_err, 0);
         CHECK(wait_int(&p.recs[1].lost, 1));
         CHECK_EQ(p.recs[1].lost_err, 0);
-        cio_transport_release(t);
+        cio_transport_unref(t);
     }
 
     /* 3. abort: no close_notify, so the server sees a truncation. */
@@ -322,7 +322,7 @@ static int close_main(void *arg, void **result)
          * close_notify: both -ECONNRESET, with a reason */
         CHECK(p.recs[2].lost_msg[0] != 0);
         fprintf(stderr, "  the server saw: %s\n", p.recs[2].lost_msg);
-        cio_transport_release(t);
+        cio_transport_unref(t);
     }
     for (int i = 0; i < p.n; i++)
         CHECK_EQ(p.recs[i].bad_order, 0);
@@ -378,7 +378,7 @@ static int starttls_main(void *arg, void **result)
     CHECK_RC(cio_create_task(server_upgrade, &su, "upgrade", &st), 0);
     CHECK_RC(cio_start_tls(ta, cctx, 0, "localhost", &nt), 0);
     CHECK_RC(cio_task_await(st, NULL), 0);
-    cio_task_release(st);
+    cio_task_unref(st);
     CHECK_RC(su.rc, 0);
     if (nt && su.nt) {
         CHECK(cio_transport_is_tls(nt) && cio_transport_is_tls(su.nt));
@@ -397,10 +397,10 @@ static int starttls_main(void *arg, void **result)
         CHECK_EQ(b.eofs, 1);
     }
     CHECK(!a.bad_order && !b.bad_order);
-    cio_transport_release(nt);
-    cio_transport_release(su.nt);
-    cio_transport_release(ta);
-    cio_transport_release(tb);
+    cio_transport_unref(nt);
+    cio_transport_unref(su.nt);
+    cio_transport_unref(ta);
+    cio_transport_unref(tb);
 
     /* A failed upgrade: the peer is not TLS.  The protocol hears of it
      * from the transport it knew. */
@@ -415,7 +415,7 @@ static int starttls_main(void *arg, void **result)
     CHECK(c.t == ta);
     CHECK_EQ(c.lost_err, CIO_ETLS);
     CHECK(cio_transport_is_closing(ta));
-    cio_transport_release(ta);
+    cio_transport_unref(ta);
     close(sv[1]);
     cio_tls_context_free(sctx);
     cio_tls_context_free(cctx);
@@ -467,7 +467,7 @@ static int silent_client_main(void *arg, void **result)
     char buf[16];
     CHECK_EQ(cio_sock_recv_into(fd, buf, sizeof buf), 0); /* closed on us */
     CHECK_EQ(p.recs[0].made, 0);
-    cio_close(fd);
+    cio_fd_close(fd);
     server_done(srv);
     cio_tls_context_free(sctx);
     return 0;
@@ -507,7 +507,7 @@ static int sd_timeout_main(void *arg, void **result)
     cio_transport_options o = {.tls = cctx, .server_hostname = "localhost"};
     CHECK_RC(cio_connect_accepted_socket(&rec_proto, &c, sv[0], &o, &t), 0);
     CHECK_RC(cio_task_await(task, NULL), 0);
-    cio_task_release(task);
+    cio_task_unref(task);
     if (t && a.t) {
         cio_loop *loop = cio_get_running_loop();
         double t0 = cio_loop_time(loop);
@@ -522,8 +522,8 @@ static int sd_timeout_main(void *arg, void **result)
         cio_transport_abort(a.t);
         CHECK(wait_int(&sr.lost, 1));
     }
-    cio_transport_release(t);
-    cio_transport_release(a.t);
+    cio_transport_unref(t);
+    cio_transport_unref(a.t);
     cio_tls_context_free(sctx);
     cio_tls_context_free(cctx);
     return 0;
@@ -571,12 +571,12 @@ static int sweep_main(void *arg, void **result)
         cio_transport_close(t);
         for (int i = 0; i < 500 && !r.lost; i++)
             cio_sleep(0.001);
-        cio_transport_release(t);
+        cio_transport_unref(t);
     }
     cio_server_close(srv);
     cio_server_abort_clients(srv);
     cio_server_wait_closed(srv);
-    cio_server_release(srv);
+    cio_server_free(srv);
     return rc;
 }
 

@@ -32,7 +32,7 @@ static int s_server_main(void *arg, void **result)
     snprintf(accept, sizeof accept, "127.0.0.1:%d", port);
     char *argv[] = {"openssl", "s_server", "-accept", accept, "-cert", cert, "-key", key,
                     "-rev", "-quiet", "-naccept", "1", NULL};
-    cio_subprocess_opts po = {.stdout_mode = CIO_SUBPROCESS_DEVNULL,
+    cio_subprocess_options po = {.stdout_mode = CIO_SUBPROCESS_DEVNULL,
                               .stderr_mode = CIO_SUBPROCESS_DEVNULL};
     cio_subprocess *sp = NULL;
     CHECK_RC(cio_create_subprocess_exec("openssl", argv, &po, &sp), 0);
@@ -53,7 +53,7 @@ static int s_server_main(void *arg, void **result)
         CHECK(c.got >= 5 && !memcmp(c.data, "olleh", 5)); /* -rev reverses lines */
         cio_transport_close(t);
         CHECK(wait_int(&c.lost, 1));
-        cio_transport_release(t);
+        cio_transport_unref(t);
     }
     cio_subprocess_terminate(sp);
     cio_subprocess_wait(sp, NULL);
@@ -75,7 +75,7 @@ static int s_client_main(void *arg, void **result)
     char *argv[] = {"openssl", "s_client", "-connect", connect, "-CAfile", cert,
                     "-verify_return_error", "-verify_hostname", "localhost", "-quiet",
                     "-no_ign_eof", NULL};
-    cio_subprocess_opts po = {.stdin_mode = CIO_SUBPROCESS_PIPE,
+    cio_subprocess_options po = {.stdin_mode = CIO_SUBPROCESS_PIPE,
                               .stdout_mode = CIO_SUBPROCESS_PIPE,
                               .stderr_mode = CIO_SUBPROCESS_DEVNULL};
     cio_subprocess *sp = NULL;
@@ -113,7 +113,7 @@ static int rekey_run(const char *version, const char *cmd)
     snprintf(accept, sizeof accept, "127.0.0.1:%d", port);
     char *argv[] = {"openssl", "s_server", "-accept", accept, "-cert", cert, "-key", key,
                     (char *)version, "-naccept", "1", NULL};
-    cio_subprocess_opts po = {.stdin_mode = CIO_SUBPROCESS_PIPE,
+    cio_subprocess_options po = {.stdin_mode = CIO_SUBPROCESS_PIPE,
                               .stdout_mode = CIO_SUBPROCESS_PIPE,
                               .stderr_mode = CIO_SUBPROCESS_DEVNULL};
     cio_subprocess *sp = NULL;
@@ -161,7 +161,7 @@ static int rekey_run(const char *version, const char *cmd)
         CHECK(wait_int(&c.lost, 1));
         CHECK_EQ(c.lost_err, 0);
     }
-    cio_transport_release(t);
+    cio_transport_unref(t);
     cio_subprocess_terminate(sp);
     cio_subprocess_wait(sp, NULL);
     cio_subprocess_free(sp);
@@ -207,7 +207,7 @@ static int py_client_main(void *arg, void **result)
         cio_transport_close(t);
         CHECK(wait_int(&c.lost, 1));
         CHECK_EQ(c.lost_err, 0);
-        cio_transport_release(t);
+        cio_transport_unref(t);
     }
     cio_tls_context_free(cctx);
     return 0;

@@ -62,7 +62,7 @@ static int echo_main(void *arg, void **result)
         CHECK_EQ(c[i]->lost_err, 0);
         CHECK_EQ(c[i]->bad_order, 0);
         CHECK_EQ(cio_transport_fd(t[i]), CIO_ECLOSED);
-        cio_transport_release(t[i]);
+        cio_transport_unref(t[i]);
         free(c[i]);
         struct rec *s = &p->recs[i];
         CHECK_EQ(s->made, 1);
@@ -70,7 +70,7 @@ static int echo_main(void *arg, void **result)
         CHECK_EQ(s->eofs, 1);
         CHECK_EQ(s->bad_order, 0);
     }
-    cio_server_release(srv);
+    cio_server_free(srv);
     pool_free(p);
     return 0;
 }
@@ -123,7 +123,7 @@ static int py_client_main(void *arg, void **result)
     CHECK_EQ(r->lost_err, 0);
     CHECK_EQ(r->bad_order, 0);
     CHECK_EQ(r->pauses, r->resumes); /* paused or not (loopback buffers are big) */
-    cio_transport_release(t);
+    cio_transport_unref(t);
     free(buf);
     free(r);
     return 0;
@@ -173,7 +173,7 @@ static int py_server_main(void *arg, void **result)
     CHECK_EQ(p->recs[0].got, (size_t)300000);
     CHECK_EQ(p->recs[0].lost, 1);
     CHECK_EQ(p->recs[0].bad_order, 0);
-    cio_server_release(srv);
+    cio_server_free(srv);
     pool_free(p);
     return 0;
 }
@@ -317,10 +317,10 @@ static int server_close_main(void *arg, void **result)
     for (int i = 0; i < 3; i++) {
         CHECK(wait_int(&c[i]->lost, 1));
         CHECK_EQ(p->recs[i].lost, 1);
-        cio_transport_release(t[i]);
+        cio_transport_unref(t[i]);
         free(c[i]);
     }
-    cio_server_release(srv);
+    cio_server_free(srv);
     /* A factory that refuses: the client sees the connection end. */
     p->refuse = 1;
     CHECK_RC(cio_create_server(factory, p, "127.0.0.1", 0, NULL, &srv), 0);
@@ -330,9 +330,9 @@ static int server_close_main(void *arg, void **result)
                                    &tr), 0);
     CHECK(wait_int(&r->lost, 1));
     CHECK_EQ((int)cio_server_num_clients(srv), 0);
-    cio_transport_release(tr);
+    cio_transport_unref(tr);
     free(r);
-    cio_server_release(srv);
+    cio_server_free(srv);
     /* Unix sockets. */
     char path[64];
     snprintf(path, sizeof path, "/tmp/cio-transport-%d.sock", (int)getpid());
@@ -345,9 +345,9 @@ static int server_close_main(void *arg, void **result)
     CHECK(wait_size(&r->got, 4));
     cio_transport_close(tr);
     CHECK(wait_int(&r->lost, 1));
-    cio_server_release(srv);
+    cio_server_free(srv);
     CHECK_RC(cio_server_wait_closed(srv), 0);
-    cio_transport_release(tr);
+    cio_transport_unref(tr);
     free(r);
     pool_free(p);
     /* Bad arguments. */
@@ -388,8 +388,8 @@ static int accepted_main(void *arg, void **result)
     CHECK(wait_int(&b->lost, 1));
     CHECK(wait_int(&a->lost, 1));
     CHECK_EQ(a->bad_order + b->bad_order, 0);
-    cio_transport_release(ta);
-    cio_transport_release(tb);
+    cio_transport_unref(ta);
+    cio_transport_unref(tb);
     free(a);
     free(b);
     return 0;
@@ -423,12 +423,12 @@ static int sweep_main(void *arg, void **result)
         cio_transport_close(t);
         for (int i = 0; i < 500 && !r->lost; i++)
             cio_sleep(0.001);
-        cio_transport_release(t);
+        cio_transport_unref(t);
     }
     cio_server_close(srv);
     cio_server_abort_clients(srv);
     cio_server_wait_closed(srv);
-    cio_server_release(srv);
+    cio_server_free(srv);
     free(r);
     pool_free(p);
     return rc;

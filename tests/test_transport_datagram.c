@@ -203,8 +203,8 @@ static int echo_main(void *arg, void **result)
     CHECK_EQ(cio_transport_fd(tc), CIO_ECLOSED);
     CHECK(!cli.bad_order && !srv.bad_order);
     CHECK_EQ(cli.errors + srv.errors, 0);
-    cio_transport_release(tc);
-    cio_transport_release(ts);
+    cio_transport_unref(tc);
+    cio_transport_unref(ts);
     return 0;
 }
 
@@ -253,7 +253,7 @@ static int python_main(void *arg, void **result)
     cio_transport_close(t);
     CHECK(wait_int(&cli.lost, 1));
     CHECK_EQ(cli.errors, 0);
-    cio_transport_release(t);
+    cio_transport_unref(t);
     return 0;
 }
 
@@ -290,7 +290,7 @@ static int refused_main(void *arg, void **result)
     CHECK(wait_int(&r.lost, 1));
     CHECK_EQ(r.lost_err, 0);
     CHECK(!r.bad_order);
-    cio_transport_release(t);
+    cio_transport_unref(t);
     return 0;
 }
 
@@ -367,8 +367,8 @@ static int load_main(void *arg, void **result)
     cio_transport_close(tr);
     CHECK(wait_int(&rcv.lost, 1));
     CHECK(!snd.bad_order && !rcv.bad_order);
-    cio_transport_release(ts);
-    cio_transport_release(tr);
+    cio_transport_unref(ts);
+    cio_transport_unref(tr);
     return 0;
 }
 
@@ -397,8 +397,8 @@ static int abort_main(void *arg, void **result)
     CHECK(before < 500);
     cio_transport_close(tr);
     CHECK(wait_int(&rcv.lost, 1));
-    cio_transport_release(ts);
-    cio_transport_release(tr);
+    cio_transport_unref(ts);
+    cio_transport_unref(tr);
     return 0;
 }
 
@@ -430,8 +430,8 @@ static int burst_main(void *arg, void **result)
     cio_transport_close(tc);
     cio_transport_close(ts);
     CHECK(wait_int(&cli.lost, 1) && wait_int(&srv.lost, 1));
-    cio_transport_release(tc);
-    cio_transport_release(ts);
+    cio_transport_unref(tc);
+    cio_transport_unref(ts);
     return 0;
 }
 
@@ -481,7 +481,7 @@ static int args_main(void *arg, void **result)
     cio_transport *all[] = {t, ts, a, b};
     for (int i = 0; i < 4; i++) {
         cio_transport_close(all[i]);
-        cio_transport_release(all[i]);
+        cio_transport_unref(all[i]);
     }
     cio_sleep(0.01);
     return 0;
@@ -518,7 +518,7 @@ static int sweep_main(void *arg, void **result)
         close(sv[1]);
         cio_transport_abort(ta);
         wait_int(&a.lost, 1);
-        cio_transport_release(ta);
+        cio_transport_unref(ta);
         return rc;
     }
     /* Enough to fill the socket, so some are queued. */
@@ -535,8 +535,8 @@ static int sweep_main(void *arg, void **result)
     cio_transport_close(ta);
     cio_transport_close(tb);
     CHECK(wait_int(&a.lost, 1) && wait_int(&b.lost, 1));
-    cio_transport_release(ta);
-    cio_transport_release(tb);
+    cio_transport_unref(ta);
+    cio_transport_unref(tb);
     return rc;
 }
 

@@ -185,8 +185,8 @@ static int big_main(void *arg, void **result)
     CHECK_EQ(wr.pauses, wr.resumes);
     CHECK(!rd.bad_order && !wr.bad_order);
     CHECK_EQ(cio_transport_fd(tr), CIO_ECLOSED);
-    cio_transport_release(tr);
-    cio_transport_release(tw);
+    cio_transport_unref(tr);
+    cio_transport_unref(tw);
     return 0;
 }
 
@@ -212,7 +212,7 @@ static int epipe_main(void *arg, void **result)
     CHECK(wait_int(&wr.lost, 1));
     CHECK(wr.lost_err == -EPIPE || wr.lost_err == 0);
     CHECK_RC(cio_transport_write(tw, "x", 1), wr.lost_err ? wr.lost_err : CIO_ECLOSED);
-    cio_transport_release(tw);
+    cio_transport_unref(tw);
 
     /* 2. The same with bytes queued (the pipe full): -EPIPE. */
     CHECK(pipe2(fds, O_CLOEXEC) == 0);
@@ -226,7 +226,7 @@ static int epipe_main(void *arg, void **result)
     CHECK(wait_int(&w2.lost, 1));
     CHECK_RC(w2.lost_err, -EPIPE);
     CHECK_EQ(cio_transport_get_write_buffer_size(tw), 0);
-    cio_transport_release(tw);
+    cio_transport_unref(tw);
 
     /* 3. A direct write that meets EPIPE returns it. */
     CHECK(pipe2(fds, O_CLOEXEC) == 0);
@@ -238,7 +238,7 @@ static int epipe_main(void *arg, void **result)
     CHECK(wait_int(&w3.lost, 1));
     CHECK_RC(w3.lost_err, -EPIPE);
     CHECK(!wr.bad_order && !w2.bad_order && !w3.bad_order);
-    cio_transport_release(tw);
+    cio_transport_unref(tw);
     return 0;
 }
 
@@ -267,7 +267,7 @@ static int reader_gone_main(void *arg, void **result)
     close(fds[0]);
     CHECK(wait_int(&wr.lost, 1));
     CHECK_EQ(wr.lost_err, 0);
-    cio_transport_release(tw);
+    cio_transport_unref(tw);
 
     /* Over a socket (asyncio allows them): the peer closing ends it too. */
     int sv[2];
@@ -280,7 +280,7 @@ static int reader_gone_main(void *arg, void **result)
     close(sv[1]);
     CHECK(wait_int(&ws.lost, 1));
     CHECK(!wr.bad_order && !ws.bad_order);
-    cio_transport_release(tw);
+    cio_transport_unref(tw);
     return 0;
 }
 
@@ -318,8 +318,8 @@ static int close_main(void *arg, void **result)
     CHECK(wait_int(&wr.lost, 1));
     CHECK_EQ(wr.lost_err, 0);
     CHECK_EQ(wr.resumes, 1);
-    cio_transport_release(tw);
-    cio_transport_release(tr);
+    cio_transport_unref(tw);
+    cio_transport_unref(tr);
 
     /* abort drops it: the reader sees less than was written. */
     CHECK(pipe2(fds, O_CLOEXEC) == 0);
@@ -338,8 +338,8 @@ static int close_main(void *arg, void **result)
     CHECK(wait_int(&r2.lost, 1));
     CHECK(r2.got < n);
     CHECK_EQ(r2.bad_bytes, 0);
-    cio_transport_release(tw);
-    cio_transport_release(tr);
+    cio_transport_unref(tw);
+    cio_transport_unref(tr);
 
     /* Closing a read pipe: connection_lost(0) soon, no EOF callback. */
     CHECK(pipe2(fds, O_CLOEXEC) == 0);
@@ -353,7 +353,7 @@ static int close_main(void *arg, void **result)
     CHECK_EQ(r3.lost_err, 0);
     close(fds[1]);
     CHECK(!wr.bad_order && !rd.bad_order && !w2.bad_order && !r2.bad_order && !r3.bad_order);
-    cio_transport_release(tr);
+    cio_transport_unref(tr);
     return 0;
 }
 
@@ -385,7 +385,7 @@ static int pause_main(void *arg, void **result)
     close(fds[1]);
     CHECK(wait_int(&rd.lost, 1));
     CHECK_EQ(rd.eofs, 1);
-    cio_transport_release(tr);
+    cio_transport_unref(tr);
     return 0;
 }
 
@@ -431,7 +431,7 @@ static int args_main(void *arg, void **result)
         cio_transport_close(t);
         CHECK(wait_int(&tw.lost, 1));
         CHECK_EQ(tw.lost_err, 0);
-        cio_transport_release(t);
+        cio_transport_unref(t);
     }
     if (mfd >= 0)
         close(mfd);
@@ -443,7 +443,7 @@ static int args_main(void *arg, void **result)
     cio_transport_close(t);
     CHECK(wait_int(&w.lost, 1));
     CHECK_EQ(w.lost_err, 0);
-    cio_transport_release(t);
+    cio_transport_unref(t);
     return 0;
 }
 
@@ -479,7 +479,7 @@ static int sweep_main(void *arg, void **result)
         close(fds[1]);
         cio_transport_close(tr);
         wait_int(&rd.lost, 1);
-        cio_transport_release(tr);
+        cio_transport_unref(tr);
         return rc;
     }
     size_t n = 200000;
@@ -497,8 +497,8 @@ static int sweep_main(void *arg, void **result)
         rc = rd.lost_err ? rd.lost_err : wr.lost_err ? wr.lost_err : -ENOMEM;
     CHECK_EQ(rd.bad_bytes, 0);
     CHECK(!rd.bad_order && !wr.bad_order);
-    cio_transport_release(tr);
-    cio_transport_release(tw);
+    cio_transport_unref(tr);
+    cio_transport_unref(tw);
     return rc;
 }
 

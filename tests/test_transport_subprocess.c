@@ -179,7 +179,7 @@ static int cat_main(void *arg, void **result)
     CHECK_RC(cio_subprocess_transport_kill(t), 0);
     free(blob);
     srec_free(&r);
-    cio_transport_release(t);
+    cio_transport_unref(t);
     return 0;
 }
 
@@ -207,7 +207,7 @@ static int codes_main(void *arg, void **result)
     CHECK_EQ(r.pipe_lost[0], 1);
     CHECK(!r.bad_order);
     srec_free(&r);
-    cio_transport_release(t);
+    cio_transport_unref(t);
 
     /* The child exits while a grandchild still holds its stdout:
      * process_exited comes first, connection_lost only once the pipe
@@ -223,7 +223,7 @@ static int codes_main(void *arg, void **result)
     CHECK(gc.out[1] && !strcmp(gc.out[1], "late\n"));
     CHECK(!gc.bad_order);
     srec_free(&gc);
-    cio_transport_release(t);
+    cio_transport_unref(t);
 
     /* kill: the status is minus the signal. */
     struct srec k = {0};
@@ -236,7 +236,7 @@ static int codes_main(void *arg, void **result)
     CHECK_EQ(k.code, -SIGKILL);
     CHECK(!k.bad_order);
     srec_free(&k);
-    cio_transport_release(t);
+    cio_transport_unref(t);
 
     /* terminate and send_signal. */
     struct srec s = {0};
@@ -247,7 +247,7 @@ static int codes_main(void *arg, void **result)
     CHECK(wait_int(&s.lost, 1));
     CHECK_EQ(s.code, -SIGTERM);
     srec_free(&s);
-    cio_transport_release(t);
+    cio_transport_unref(t);
     return 0;
 }
 
@@ -270,7 +270,7 @@ static int close_main(void *arg, void **result)
     cio_transport_close(t);
     CHECK_EQ(cio_transport_is_closing(t), 1);
     CHECK_EQ(r.lost, 0);
-    cio_transport_release(t); /* it lives on until connection_lost */
+    cio_transport_unref(t); /* it lives on until connection_lost */
     CHECK(wait_int(&r.lost, 1));
     CHECK_EQ(r.exited, 1);
     CHECK_EQ(r.code, -SIGKILL);
@@ -292,7 +292,7 @@ static int close_main(void *arg, void **result)
     if (grandchild > 0)
         kill(grandchild, SIGKILL); /* not ours to reap: init's */
     srec_free(&g);
-    cio_transport_release(t);
+    cio_transport_unref(t);
     return 0;
 }
 
@@ -333,7 +333,7 @@ static int many_main(void *arg, void **result)
         CHECK_EQ(r[i].code, i % 7);
         CHECK(!r[i].bad_order);
         srec_free(&r[i]);
-        cio_transport_release(t[i]);
+        cio_transport_unref(t[i]);
     }
     return 0;
 }
@@ -353,7 +353,7 @@ static int opts_main(void *arg, void **result)
     (void)arg;
     (void)result;
     /* stdout to /dev/null, stderr into stdout, no stdin: one pipe only. */
-    cio_subprocess_opts o = {.stdin_mode = CIO_SUBPROCESS_DEVNULL,
+    cio_subprocess_options o = {.stdin_mode = CIO_SUBPROCESS_DEVNULL,
                              .stdout_mode = CIO_SUBPROCESS_PIPE,
                              .stderr_mode = CIO_SUBPROCESS_STDOUT,
                              .cwd = "/",
@@ -371,7 +371,7 @@ static int opts_main(void *arg, void **result)
     CHECK_EQ(r.code, 0);
     CHECK(!r.bad_order);
     srec_free(&r);
-    cio_transport_release(t);
+    cio_transport_unref(t);
 
     /* A program that does not exist: an error, no callback. */
     struct srec e = {0};
@@ -423,7 +423,7 @@ static int sweep_main(void *arg, void **result)
         rc = -ENOMEM; /* a pipe failed for want of memory */
     CHECK(!r.bad_order);
     srec_free(&r);
-    cio_transport_release(t);
+    cio_transport_unref(t);
     return rc;
 }
 

@@ -36,7 +36,7 @@ static int python_main(void *arg, void **result)
         CHECK(strncmp(buf, "READING", 7) == 0);
     }
     CHECK_RC(cio_datagram_send(d, "quit", 4), 4);
-    cio_datagram_close(d);
+    cio_datagram_free(d);
     return 0;
 }
 
@@ -85,12 +85,12 @@ static int local_main(void *arg, void **result)
     struct sockaddr_in ga;
     socklen_t gl = sizeof ga;
     cio_datagram_sockname(gone, (struct sockaddr *)&ga, &gl);
-    cio_datagram_close(gone);
+    cio_datagram_free(gone);
     CHECK_RC(cio_datagram_open(NULL, 0, "127.0.0.1", ntohs(ga.sin_port), 0, &conn), 0);
     CHECK_RC(cio_datagram_send(conn, "x", 1), 1);
     int rc = cio_datagram_recvfrom(conn, b, sizeof b, NULL, NULL);
     CHECK_RC(rc, -ECONNREFUSED);
-    cio_datagram_close(conn);
+    cio_datagram_free(conn);
 
     /* A blocked receive: cancelled, then woken by close. */
     struct rx r = {srv, 1};
@@ -99,15 +99,15 @@ static int local_main(void *arg, void **result)
     cio_sleep(0.01);
     cio_task_cancel(t, NULL);
     cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(r.rc, -ECANCELED);
     r.rc = 1;
     CHECK_RC(cio_create_task(receiver, &r, "rx2", &t), 0);
     cio_sleep(0.01);
     CHECK(!cio_task_done(t));
-    cio_datagram_close(srv);
+    cio_datagram_free(srv);
     cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
     CHECK_RC(r.rc, -EBADF);
 
     /* SO_REUSEPORT lets two endpoints share a port. */
@@ -117,9 +117,9 @@ static int local_main(void *arg, void **result)
     socklen_t al = sizeof aa;
     cio_datagram_sockname(a, (struct sockaddr *)&aa, &al);
     CHECK_RC(cio_datagram_open("127.0.0.1", ntohs(aa.sin_port), NULL, 0, 1, &a2), 0);
-    cio_datagram_close(a2);
-    cio_datagram_close(a);
-    cio_datagram_close(cli);
+    cio_datagram_free(a2);
+    cio_datagram_free(a);
+    cio_datagram_free(cli);
     CHECK_RC(cio_datagram_open(NULL, 0, NULL, 0, 0, &a), -EINVAL);
     return 0;
 }

@@ -121,7 +121,7 @@ static int wait_cancel_main(void *arg, void **result)
     CHECK(!cio_task_cancelling(t[0]) && !cio_task_cancelling(t[1]));
     reap(t, 2);
     CHECK_EQ(s[0].slept, 0);
-    cio_task_release(wt);
+    cio_task_unref(wt);
     /* inside an expired scope */
     spawn(s, 2, t, f);
     cio_timeout *tm;
@@ -179,7 +179,7 @@ static int wait_for_main(void *arg, void **result)
     CHECK_RC(cio_wait_for(cio_task_future(t), 2, &r), 0);
     CHECK_EQ((intptr_t)r, 5);
     CHECK_NEAR(now(), 1);
-    cio_task_release(t);
+    cio_task_unref(t);
     /* timeout: the task is cancelled and awaited */
     struct spec s2 = {.delay = 10};
     CHECK_RC(cio_create_task(child, &s2, NULL, &t), 0);
@@ -188,7 +188,7 @@ static int wait_for_main(void *arg, void **result)
     CHECK_NEAR(now() - t0, 2);
     CHECK(cio_task_cancelled(t));
     CHECK_EQ(s2.slept, -ECANCELED);
-    cio_task_release(t);
+    cio_task_unref(t);
     /* timeout: waits for a slow unwind */
     struct stubborn st = {.mode = 2};
     CHECK_RC(cio_create_task(stubborn, &st, NULL, &t), 0);
@@ -196,7 +196,7 @@ static int wait_for_main(void *arg, void **result)
     CHECK_RC(cio_wait_for(cio_task_future(t), 1, NULL), -ETIMEDOUT);
     CHECK_NEAR(now() - t0, 2);
     CHECK(cio_task_done(t));
-    cio_task_release(t);
+    cio_task_unref(t);
     /* timeout with timeout 0 too */
     st.mode = 2;
     CHECK_RC(cio_create_task(stubborn, &st, NULL, &t), 0);
@@ -205,37 +205,37 @@ static int wait_for_main(void *arg, void **result)
     CHECK_RC(cio_wait_for(cio_task_future(t), 0, NULL), -ETIMEDOUT);
     CHECK_NEAR(now() - t0, 1);
     CHECK(cio_task_done(t));
-    cio_task_release(t);
+    cio_task_unref(t);
     /* the future ignores the cancellation and returns a result: kept */
     st.mode = 0;
     CHECK_RC(cio_create_task(stubborn, &st, NULL, &t), 0);
     CHECK_RC(cio_wait_for(cio_task_future(t), 1, &r), 0);
     CHECK_EQ((intptr_t)r, 77);
-    cio_task_release(t);
+    cio_task_unref(t);
     /* the future fails otherwise during cancellation: that error */
     st.mode = 1;
     CHECK_RC(cio_create_task(stubborn, &st, NULL, &t), 0);
     CHECK_RC(cio_wait_for(cio_task_future(t), 1, &r), -EPROTO);
-    cio_task_release(t);
+    cio_task_unref(t);
     /* timeout <= 0 with a future already done: its result */
     cio_future *pf;
     CHECK_RC(cio_future_new(NULL, &pf), 0);
     cio_future_set_result(pf, (void *)3);
     CHECK_RC(cio_wait_for(pf, 0, &r), 0);
     CHECK_EQ((intptr_t)r, 3);
-    cio_future_release(pf);
+    cio_future_unref(pf);
     /* timeout 0 with a task not started: cancelled without running */
     struct spec s3 = {.delay = 1};
     CHECK_RC(cio_create_task(child, &s3, NULL, &t), 0);
     CHECK_RC(cio_wait_for(cio_task_future(t), 0, NULL), -ETIMEDOUT);
     CHECK(!s3.started);
     CHECK(cio_task_cancelled(t));
-    cio_task_release(t);
+    cio_task_unref(t);
     /* plain future, no timeout (-1) */
     CHECK_RC(cio_future_new(NULL, &pf), 0);
     cio_call_later(loop, 1, (cio_callback_fn *)(void *)cio_future_cancel, pf, NULL);
     CHECK_RC(cio_wait_for(pf, -1, NULL), -ECANCELED);
-    cio_future_release(pf);
+    cio_future_unref(pf);
     /* race: the future completes at the deadline's instant */
     CHECK_RC(cio_future_new(NULL, &pf), 0);
     t0 = now();
@@ -243,13 +243,13 @@ static int wait_for_main(void *arg, void **result)
     int rc = cio_wait_for(pf, 1, NULL);
     CHECK(rc == -ECANCELED || rc == -ETIMEDOUT);
     CHECK_NEAR(now() - t0, 1);
-    cio_future_release(pf);
+    cio_future_unref(pf);
     /* errors */
     CHECK_RC(cio_wait_for(NULL, 1, NULL), -EINVAL);
     CHECK_RC(cio_wait_for(cio_task_future(cio_current_task()), 1, NULL), -EDEADLK);
     CHECK_RC(cio_future_new(NULL, &pf), 0);
     CHECK_RC(cio_wait_for(pf, NAN, NULL), -EINVAL);
-    cio_future_release(pf);
+    cio_future_unref(pf);
     return 0;
 }
 
@@ -283,8 +283,8 @@ static int wait_for_cancel_main(void *arg, void **result)
     CHECK_NEAR(now(), 2); /* inner's one-second unwind was awaited */
     CHECK(st.cancelled);
     CHECK(cio_task_done(inner));
-    cio_task_release(inner);
-    cio_task_release(outer);
+    cio_task_unref(inner);
+    cio_task_unref(outer);
     /* cancelled and timed out at once: the cancellation wins */
     st.mode = 2;
     st.cancelled = 0;
@@ -295,8 +295,8 @@ static int wait_for_cancel_main(void *arg, void **result)
     CHECK_RC(cio_sleep(1.5), 0); /* timed out at 1, inner unwinds till 2 */
     cio_task_cancel(outer, NULL);
     CHECK_RC(cio_task_await(outer, NULL), -ECANCELED);
-    cio_task_release(inner);
-    cio_task_release(outer);
+    cio_task_unref(inner);
+    cio_task_unref(outer);
     return 0;
 }
 
@@ -383,7 +383,7 @@ static int as_completed_main(void *arg, void **result)
         n++;
     CHECK_EQ(n, 3);
     CHECK_RC(cio_as_completed_free(ac), 0);
-    cio_future_release(pf);
+    cio_future_unref(pf);
     reap(t, 2);
     CHECK_RC(cio_as_completed_new(NULL, 0, -1, &ac), 0);
     CHECK_RC(cio_as_completed_next(ac, NULL, NULL), 0);
@@ -437,7 +437,7 @@ static int as_completed_cancel_main(void *arg, void **result)
     cio_task_cancel(w, NULL);
     CHECK_RC(cio_task_await(w, NULL), -ECANCELED);
     CHECK_RC(a.rc, -ECANCELED);
-    cio_task_release(w);
+    cio_task_unref(w);
     /* the iterator still works; nothing was lost */
     CHECK_RC(cio_as_completed_next(ac, NULL, NULL), 1);
     CHECK_NEAR(now(), 2);

@@ -113,7 +113,7 @@ static int connect_with(script_fn *script, const cio_ws_options *opts, cio_ws **
 static void finish(cio_task *t)
 {
     cio_task_await(t, NULL);
-    cio_task_release(t);
+    cio_task_unref(t);
 }
 
 /* ---- handshake answers -------------------------------------------------------------- */

@@ -171,7 +171,7 @@ static void server_done(cio_server *srv)
 {
     cio_server_close(srv);
     CHECK_RC(cio_server_wait_closed(srv), 0);
-    cio_server_release(srv);
+    cio_server_free(srv);
 }
 
 #endif

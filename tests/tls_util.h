@@ -99,7 +99,7 @@ static inline void stop_server(cio_server *srv)
 {
     cio_server_close(srv);
     CHECK_RC(cio_server_wait_closed(srv), 0);
-    cio_server_release(srv);
+    cio_server_free(srv);
 }
 
 /* ---- echo, both sides cio -------------------------------------------------------- */

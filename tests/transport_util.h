@@ -229,8 +229,8 @@ static inline void pair_close(struct pair *pr)
     CHECK_EQ(pr->s->lost, 1);
     CHECK_EQ(pr->c->bad_order, 0);
     CHECK_EQ(pr->s->bad_order, 0);
-    cio_transport_release(pr->t);
-    cio_server_release(pr->srv);
+    cio_transport_unref(pr->t);
+    cio_server_free(pr->srv);
     free(pr->c);
     pool_free(pr->p);
 }

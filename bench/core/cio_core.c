@@ -146,16 +146,16 @@ static int yield_main(void *arg, void **result)
     TRY(cio_create_task(yielder, &warm, "b", &b));
     TRY(cio_task_await(a, NULL));
     TRY(cio_task_await(b, NULL));
-    cio_task_release(a);
-    cio_task_release(b);
+    cio_task_unref(a);
+    cio_task_unref(b);
     double t0 = now_s();
     TRY(cio_create_task(yielder, &n, "a", &a));
     TRY(cio_create_task(yielder, &n, "b", &b));
     TRY(cio_task_await(a, NULL));
     TRY(cio_task_await(b, NULL));
     double t1 = now_s();
-    cio_task_release(a);
-    cio_task_release(b);
+    cio_task_unref(a);
+    cio_task_unref(b);
     printf("yield_roundtrip %.3f\n", (t1 - t0) * 1e9 / (double)n);
     return 0;
 }
@@ -170,7 +170,7 @@ static void spawn_join_n(long n)
         cio_task *t;
         TRY(cio_create_task(empty_task, NULL, NULL, &t));
         TRY(cio_task_await(t, NULL));
-        cio_task_release(t);
+        cio_task_unref(t);
     }
 }
 
@@ -199,7 +199,7 @@ static int ponger(void *arg, void **result)
     for (long i = 0; i < p->n; i++) {
         cio_future *mine = p->to_b;
         TRY(cio_await(mine, NULL));
-        cio_future_release(mine);
+        cio_future_unref(mine);
         TRY(cio_future_new(NULL, &p->to_b));
         TRY(cio_future_set_result(p->to_a, NULL));
     }
@@ -217,11 +217,11 @@ static void pingpong_n(long n)
         cio_future *mine = p.to_a;
         TRY(cio_future_set_result(p.to_b, NULL));
         TRY(cio_await(mine, NULL));
-        cio_future_release(mine);
+        cio_future_unref(mine);
     }
     TRY(cio_task_await(b, NULL));
-    cio_task_release(b);
-    cio_future_release(p.to_b);
+    cio_task_unref(b);
+    cio_future_unref(p.to_b);
 }
 
 static int pingpong_main(void *arg, void **result)
@@ -282,7 +282,7 @@ static void bench_timers(long n)
         cio_handle_cancel(h[i]);
     double t5 = now_s();
     for (long i = 0; i < n; i++)
-        cio_handle_release(h[i]);
+        cio_handle_unref(h[i]);
     cio_loop_free(timer_loop);
     printf("timers_1m_start %.3f\n", (t1 - t0) * 1e9 / (double)n);
     printf("timers_1m_start_faults %.4f\n", (double)(f1 - f0) / (double)n);
@@ -326,7 +326,7 @@ static int sleep_main(void *arg, void **result)
     TRY(cio_await(sleepers.done, NULL));
     double t1 = now_s();
     long f1 = minflt();
-    cio_future_release(sleepers.done);
+    cio_future_unref(sleepers.done);
     free(sleepers.delay);
     printf("sleep_100k %.4f\n", t1 - t0);
     printf("sleep_100k_faults %.3f\n", (double)(f1 - f0) / (double)n);
@@ -396,7 +396,7 @@ static double cr_round(long n, int k, long *faults)
     TRY(cio_await(cr.round, NULL));
     double t1 = now_s();
     *faults = minflt() - f0;
-    cio_future_release(cr.round);
+    cio_future_unref(cr.round);
     return t1 - t0;
 }
 
@@ -427,10 +427,10 @@ static int compact_resume_main(void *arg, void **result)
     printf("compact_resume_compacted_faults %.3f\n", (double)fc / (double)n);
     printf("compact_resume_ncompacted %zu\n", nc);
     for (long i = 0; i < n; i++)
-        cio_task_release(t[i]);
+        cio_task_unref(t[i]);
     for (int k = 0; k < 2; k++) {
         for (long i = 0; i < n; i++)
-            cio_future_release(cr.fut[k][i]);
+            cio_future_unref(cr.fut[k][i]);
         free(cr.fut[k]);
     }
     free(t);

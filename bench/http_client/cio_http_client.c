@@ -36,7 +36,7 @@ static int worker(void *arg, void **result)
         if (rc < 0 || cio_http_reply_status(r) != 200)
             errors++;
         if (rc == 0)
-            cio_http_reply_release(r);
+            cio_http_reply_free(r);
     }
     return 0;
 }
@@ -79,7 +79,7 @@ static int amain(void *arg, void **result)
     }
     cio_gather(fs, (size_t)conc, CIO_GATHER_RETURN_ERRORS, NULL, NULL);
     for (long i = 0; i < conc; i++)
-        cio_task_release(ts[i]);
+        cio_task_unref(ts[i]);
     total = saved;
     next_req = 0;
     errors = 0;
@@ -91,7 +91,7 @@ static int amain(void *arg, void **result)
     cio_gather(fs, (size_t)conc, CIO_GATHER_RETURN_ERRORS, NULL, NULL);
     double w1 = wall_now(), c1 = cpu_now();
     for (long i = 0; i < conc; i++)
-        cio_task_release(ts[i]);
+        cio_task_unref(ts[i]);
     free(ts);
     free(fs);
     rps = (double)total / (w1 - w0);

@@ -61,7 +61,7 @@ static int sock_conn(void *arg, void **result)
                 break;
         }
     }
-    cio_close(fd);
+    cio_fd_close(fd);
     return 0;
 }
 
@@ -86,7 +86,7 @@ static int sock_server(int port)
             continue;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (cio_create_task(sock_conn, (void *)(intptr_t)fd, "conn", NULL) < 0)
-            cio_close(fd);
+            cio_fd_close(fd);
     }
 }
 
@@ -112,7 +112,7 @@ static int streams_server(int port)
         return 1;
     }
     rc = cio_server_serve_forever(srv);
-    cio_server_release(srv);
+    cio_server_free(srv);
     return rc;
 }
 
@@ -145,7 +145,7 @@ static int transport_server(int port)
         return 1;
     }
     rc = cio_server_serve_forever(srv);
-    cio_server_release(srv);
+    cio_server_free(srv);
     return rc;
 }
 

@@ -81,14 +81,14 @@ static int amain(void *arg, void **result)
             cio_create_task(worker, &b, NULL, &t[i]);
         for (int i = 0; i < TASKS; i++) {
             cio_task_await(t[i], NULL);
-            cio_task_release(t[i]);
+            cio_task_unref(t[i]);
         }
         double wall = wall_now() - w0, cpu = cpu_now() - c0;
         double n = (double)TASKS * b.per_task;
         printf("cio      64 tasks, 1 connection: %9.0f queries/s, %6.2f us client CPU/query%s\n",
                n / wall, cpu / n * 1e6, b.errors ? " (ERRORS)" : "");
     }
-    cio_pg_close(b.c);
+    cio_pg_free(b.c);
     return 0;
 }
 

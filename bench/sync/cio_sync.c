@@ -77,8 +77,8 @@ static int lock_main(void *arg, void **res)
     double t1 = now_s();
     /* each side releases n times into the other's wait: 2n handoffs */
     printf("lock_handoff %.2f\n", (t1 - t0) * 1e9 / (2.0 * (double)l.n));
-    cio_task_release(a);
-    cio_task_release(b);
+    cio_task_unref(a);
+    cio_task_unref(b);
     cio_lock_free(l.lock);
     return 0;
 }
@@ -119,8 +119,8 @@ static double queue_run(size_t maxsize, long n)
     cio_create_task(producer, &p, "producer", &pr);
     int rc = cio_task_await(pr, NULL) | cio_task_await(c, NULL);
     double t1 = now_s();
-    cio_task_release(c);
-    cio_task_release(pr);
+    cio_task_unref(c);
+    cio_task_unref(pr);
     cio_queue_free(p.q);
     if (rc) {
         fprintf(stderr, "bench_sync: queue run failed\n");
@@ -162,7 +162,7 @@ static int gather_rounds(long rounds, cio_task **t, cio_future **f, void **res)
         if (cio_gather(f, GATHER_N, 0, res, NULL))
             return -1;
         for (long i = 0; i < GATHER_N; i++)
-            cio_task_release(t[i]);
+            cio_task_unref(t[i]);
     }
     return 0;
 }

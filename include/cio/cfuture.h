@@ -43,13 +43,13 @@ typedef void cio_cfuture_done_fn(cio_cfuture *cf, void *arg);
  */
 CIO_EXTERN int cio_cfuture_new(cio_cfuture **out);
 
-/* Adds a reference, dropped with cio_cfuture_release().  Any thread.
+/* Adds a reference, dropped with cio_cfuture_unref().  Any thread.
  * NULL is a no-op. */
-CIO_EXTERN void cio_cfuture_retain(cio_cfuture *cf);
+CIO_EXTERN void cio_cfuture_ref(cio_cfuture *cf);
 
 /* Drops a reference; the last one frees cf (the result pointer is not
  * freed: it was never owned).  Any thread.  NULL is a no-op. */
-CIO_EXTERN void cio_cfuture_release(cio_cfuture *cf);
+CIO_EXTERN void cio_cfuture_unref(cio_cfuture *cf);
 
 /*
  * Completes cf with status (0, or a negative code other than -ECANCELED:
@@ -116,10 +116,10 @@ CIO_EXTERN int cio_cfuture_add_done_callback(cio_cfuture *cf, cio_cfuture_done_f
  * through its thread-safe queue when cf completes on any thread.  A task
  * of this loop can cio_await() it.  Cancelling the future cancels cf (and
  * so what cf is chained to); cancelling cf completes the future
- * cancelled.  The caller owns one reference to *out (cio_future_release);
+ * cancelled.  The caller owns one reference to *out (cio_future_unref);
  * cf stays the caller's, cio_wrap_future takes a reference of its own.
  * While the future is pending the loop counts it as work in flight
- * (cio_loop_ref), so run_until_complete does not report a deadlock.  If
+ * (cio_loop_work_begin), so run_until_complete does not report a deadlock.  If
  * the loop closes first, the link is cut: cf may still complete later on
  * any thread, and nothing of the closed loop is touched.  Call it on the
  * loop's thread.  Errors: -EINVAL (NULL argument), CIO_ENOLOOP (no loop

@@ -166,7 +166,7 @@ CIO_EXTERN int cio_as_completed_free(cio_as_completed *ac);
 
 /*
  * asyncio.shield: *outer receives a future (caller owns one reference:
- * cio_future_release) that completes with inner's outcome (result, error
+ * cio_future_unref) that completes with inner's outcome (result, error
  * code and message, or cancellation); cancelling outer -- or a task
  * awaiting outer being cancelled -- does not cancel inner, which runs on.
  * If inner is already done, *outer is inner itself with a new reference

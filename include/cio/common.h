@@ -66,7 +66,7 @@ enum {
                                 (LimitOverrunError) */
     CIO_EINCOMPLETE = -5012, /* EOF before the requested bytes arrived
                                 (IncompleteReadError) */
-    CIO_EDEADLOCK = -5013,   /* the loop has nothing left that could wake
+    CIO_ESTALLED = -5013,   /* the loop has nothing left that could wake
                                 the awaited future */
     CIO_ETLS = -5014,        /* TLS error; the object's message says which */
     CIO_EWORKERDIED = -5015, /* a worker process died during the call

@@ -15,7 +15,7 @@
  * on_discard callback, see cio_run_in_executor_discard) frees.
  *
  * While a call is in flight the loop counts it as pending work, so
- * cio_loop_run_until_complete() does not report CIO_EDEADLOCK.
+ * cio_loop_run_until_complete() does not report CIO_ESTALLED.
  *
  * The default executor (what cio_to_thread uses) is one pool for the whole
  * process, shared by every loop: at most min(32, CPUs + 4) threads,

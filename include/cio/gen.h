@@ -20,7 +20,7 @@
  *     void *v; int rc;
  *     CIO_FOR(cio_gen_aiter(g), v, rc)          // async for v in counter()
  *         printf("%d\n", (int)(intptr_t)v);
- *     cio_gen_release(g);
+ *     cio_gen_unref(g);
  *
  * See examples/07_async_generator.c.
  *
@@ -88,21 +88,21 @@ typedef int cio_gen_fn(cio_gen *g, void *arg);
  * Creates a generator that will run fn(g, arg).  The body does not start
  * until the first cio_gen_next().  name (copied; NULL: "gen") names the
  * producer task in logs.  arg must stay valid until the producer returns.
- * The caller owns one reference: cio_gen_release().
+ * The caller owns one reference: cio_gen_unref().
  * Errors: -EINVAL (fn or out NULL), -ENOMEM.  Does not suspend; needs no
  * running loop.
  */
 CIO_EXTERN int cio_gen_new(cio_gen_fn *fn, void *arg, const char *name, cio_gen **out);
 
 /* Adds a reference. */
-CIO_EXTERN void cio_gen_retain(cio_gen *g);
+CIO_EXTERN void cio_gen_ref(cio_gen *g);
 
 /*
  * Drops a reference.  The last one of a generator suspended at a yield
  * closes it in the background (see "Finalization" above); of a generator
  * never started or finished, frees it.  NULL is a no-op.  Never suspends.
  */
-CIO_EXTERN void cio_gen_release(cio_gen *g);
+CIO_EXTERN void cio_gen_unref(cio_gen *g);
 
 /*
  * The consumer's `await anext(g)`: resumes the producer until it yields

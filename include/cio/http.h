@@ -331,7 +331,7 @@ CIO_EXTERN const char *cio_http_reason(int status);
  * "Upgrade: <protocol>", "Connection: Upgrade" and the headers added with
  * cio_http_response_header, then hands the transport over: from now on
  * proto (with ud) gets its callbacks - there is no connection_made; *out
- * gets a reference owned by the caller (cio_transport_release).  The
+ * gets a reference owned by the caller (cio_transport_unref).  The
  * connection leaves the server: no timeout, shutdown or access log
  * applies to it any more.  Reading is paused: call
  * cio_transport_resume_reading when the new protocol is ready.  Bytes

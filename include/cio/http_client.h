@@ -167,7 +167,7 @@ CIO_EXTERN int cio_http_client_close(cio_http_client *c);
 /*
  * Sends req and waits for the answer's head, then (unless req->flags has
  * CIO_HTTP_STREAM) for its whole body, following redirects.  On success
- * *out is a reply the caller releases with cio_http_reply_release; on
+ * *out is a reply the caller releases with cio_http_reply_free; on
  * failure *out is NULL.  The errors are listed at the top of this file.
  * Suspends.
  */
@@ -249,7 +249,7 @@ CIO_EXTERN int cio_http_reply_is_json(const cio_http_reply *r);
  * connection (it never goes back to the pool dirty).  NULL is a no-op.
  * Does not suspend.
  */
-CIO_EXTERN void cio_http_reply_release(cio_http_reply *r);
+CIO_EXTERN void cio_http_reply_free(cio_http_reply *r);
 
 #ifdef __cplusplus
 }

@@ -57,7 +57,7 @@ CIO_EXTERN const char *cio_loop_backend_name(const cio_loop *loop);
  * are dropped, so whatever their frames still owned is leaked: let them
  * finish first, as cio_run does) and, in debug mode, each is reported as
  * "Task was destroyed but it is pending".  Handles the caller holds stay
- * valid until cio_handle_release(), which must come before
+ * valid until cio_handle_unref(), which must come before
  * cio_loop_free().  Idempotent.  Errors: CIO_ERUNNING if the loop is
  * running, -EINVAL (NULL), CIO_EWRONGTHREAD (debug mode).
  */
@@ -85,8 +85,8 @@ CIO_EXTERN int cio_loop_run_forever(cio_loop *loop);
  * Runs the loop until fut is done, then returns fut's status (0 or its
  * error code) and stores its result in *result (result may be NULL).  Give
  * it a task with cio_task_future(t); the caller keeps its reference to
- * fut.  Returns CIO_EDEADLOCK if nothing is left that could complete fut (no
- * ready callback, no timer, no watched descriptor, no cio_loop_ref()),
+ * fut.  Returns CIO_ESTALLED if nothing is left that could complete fut (no
+ * ready callback, no timer, no watched descriptor, no cio_loop_work_begin()),
  * CIO_EINVALSTATE if cio_loop_stop() stopped the loop first, and the
  * errors of cio_loop_run_forever().
  */
@@ -96,12 +96,12 @@ CIO_EXTERN int cio_loop_run_until_complete(cio_loop *loop, cio_future *fut,
 /*
  * Declares work in flight outside the loop that will call back through
  * cio_call_soon_threadsafe() (a thread of the caller's, say), so that
- * cio_loop_run_until_complete() does not report CIO_EDEADLOCK while it is
+ * cio_loop_run_until_complete() does not report CIO_ESTALLED while it is
  * pending.  Thread-safe; each ref needs one unref.  cio's own executors do
  * this themselves.
  */
-CIO_EXTERN void cio_loop_ref(cio_loop *loop);
-CIO_EXTERN void cio_loop_unref(cio_loop *loop);
+CIO_EXTERN void cio_loop_work_begin(cio_loop *loop);
+CIO_EXTERN void cio_loop_work_end(cio_loop *loop);
 
 /*
  * Asks the loop to stop: the callbacks already scheduled run, then
@@ -132,7 +132,7 @@ CIO_EXTERN cio_loop *cio_get_running_loop(void);
 /*
  * Schedules cb(arg) to run in the next iteration, after the callbacks
  * already scheduled (FIFO).  If out is non-NULL, *out receives a handle
- * that the caller owns and must cio_handle_release(); pass NULL when the
+ * that the caller owns and must cio_handle_unref(); pass NULL when the
  * callback need not be cancelled.  arg must stay valid until cb runs or
  * the handle is cancelled.  Errors: -EINVAL (cb NULL), -ENOMEM,
  * CIO_ECLOSED, CIO_EWRONGTHREAD (debug mode); on failure cb never runs.
@@ -157,7 +157,7 @@ CIO_EXTERN int cio_call_at(cio_loop *loop, double when, cio_callback_fn *cb,
 /*
  * Schedules cb(arg) from any thread and wakes the loop if it sleeps.  The
  * only loop call that other threads may make.  cb runs on the loop's
- * thread.  The loop must outlive the call; pair it with cio_loop_ref() if
+ * thread.  The loop must outlive the call; pair it with cio_loop_work_begin() if
  * the loop should wait for it.  Errors: -EINVAL, -ENOMEM, CIO_ECLOSED.
  */
 CIO_EXTERN int cio_call_soon_threadsafe(cio_loop *loop, cio_callback_fn *cb,
@@ -180,7 +180,7 @@ CIO_EXTERN double cio_handle_when(const cio_handle *h);
 /* Drops the caller's reference to h.  Releasing does not cancel: the
  * callback still runs unless cio_handle_cancel() was called.  NULL is a
  * no-op. */
-CIO_EXTERN void cio_handle_release(cio_handle *h);
+CIO_EXTERN void cio_handle_unref(cio_handle *h);
 
 /* ---- descriptor readiness ------------------------------------------ */
 

@@ -7,7 +7,7 @@
  * expect a non-blocking descriptor (cio_socket() makes one; accepted
  * sockets come non-blocking too); recv/send style calls use MSG_DONTWAIT,
  * so a blocking socket never blocks the loop either.  A descriptor that a
- * task waits on must be closed with cio_close(), which tells the loop first.
+ * task waits on must be closed with cio_fd_close(), which tells the loop first.
  *
  * Calls marked "Suspends" may only be made inside a task (else CIO_ENOTASK)
  * and return -ECANCELED / -ETIMEDOUT when the task is cancelled or its
@@ -41,7 +41,7 @@ extern "C" {
 
 /*
  * socket(2) with SOCK_NONBLOCK | SOCK_CLOEXEC added.  Returns the new
- * descriptor (owned by the caller; close it with cio_close()) or -errno.
+ * descriptor (owned by the caller; close it with cio_fd_close()) or -errno.
  * Does not suspend.
  */
 CIO_EXTERN int cio_socket(int domain, int type, int protocol);
@@ -109,7 +109,7 @@ CIO_EXTERN int cio_sock_accept(int fd, struct sockaddr *addr, socklen_t *addrlen
  * Waits until fd (any pollable descriptor: socket, pipe, eventfd, tty) is
  * readable / writable.  Level semantics: returns at once if it is ready
  * now (checked with poll(2), since the edge-triggered registration's
- * readiness bits may be stale).  Returns 0, -EBADF if fd is closed with cio_close() meanwhile, -EPERM
+ * readiness bits may be stale).  Returns 0, -EBADF if fd is closed with cio_fd_close() meanwhile, -EPERM
  * for regular files, -EBUSY if another task waits on the same fd and
  * direction or add_reader/add_writer callbacks watch it.  Suspends.
  */
@@ -121,7 +121,7 @@ CIO_EXTERN int cio_wait_writable(int fd);
  * with -EBADF, then close(2).  Returns 0 or -errno from close.  Outside a
  * running loop it is close(2).  Does not suspend.
  */
-CIO_EXTERN int cio_close(int fd);
+CIO_EXTERN int cio_fd_close(int fd);
 
 /* ---- addresses and DNS -------------------------------------------------- */
 
@@ -166,7 +166,7 @@ typedef struct cio_datagram cio_datagram;
  * any port) and, if remote_host is non-NULL, connected to remote_host:
  * remote_port, so cio_datagram_send() needs no address and only the peer's
  * datagrams arrive.  Names resolve with cio_getaddrinfo.  reuse_port sets
- * SO_REUSEPORT.  *out is owned by the caller: cio_datagram_close().
+ * SO_REUSEPORT.  *out is owned by the caller: cio_datagram_free().
  * Errors: -EINVAL (no address at all, out NULL), DNS and socket errors.
  * Suspends (DNS).
  */
@@ -200,7 +200,7 @@ CIO_EXTERN int cio_datagram_fd(const cio_datagram *d);
 
 /* Closes the socket (waking a task blocked in recvfrom with -EBADF) and
  * frees d.  NULL is a no-op.  Does not suspend. */
-CIO_EXTERN void cio_datagram_close(cio_datagram *d);
+CIO_EXTERN void cio_datagram_free(cio_datagram *d);
 
 #ifdef __cplusplus
 }

@@ -68,9 +68,9 @@ enum {
 
 /* ---- connections ------------------------------------------------------ */
 
-/* Connection options; fill with cio_pg_conn_opts_init(), then change what
+/* Connection options; fill with cio_pg_conn_options_init(), then change what
  * you need. */
-typedef struct cio_pg_conn_opts {
+typedef struct cio_pg_conn_options {
     double connect_timeout;      /* seconds for the whole connect (DNS, TCP,
                                     TLS, authentication); 0: none */
     double statement_timeout;    /* seconds; > 0 sets the session's
@@ -78,11 +78,11 @@ typedef struct cio_pg_conn_opts {
     size_t statement_cache_size; /* prepared statements kept per connection
                                     (LRU, asyncpg's default 100); 0: none,
                                     every query is parsed again */
-} cio_pg_conn_opts;
+} cio_pg_conn_options;
 
 /* Fills *opts with the defaults: no timeouts, a cache of 100 statements.
  * Never fails (NULL is a no-op). */
-CIO_EXTERN void cio_pg_conn_opts_init(cio_pg_conn_opts *opts);
+CIO_EXTERN void cio_pg_conn_options_init(cio_pg_conn_options *opts);
 
 /*
  * asyncpg.connect: opens a connection.  conninfo is libpq's: a URI
@@ -92,14 +92,14 @@ CIO_EXTERN void cio_pg_conn_opts_init(cio_pg_conn_opts *opts);
  * directories and addresses go to libpq as they are.  The handshake is
  * driven by the loop.  Server notices go to cio_log (WARNING as
  * CIO_LOG_WARNING, others as CIO_LOG_INFO).  opts NULL: defaults.  On
- * success *out is the caller's: cio_pg_close().  Errors: CIO_EPG (the
+ * success *out is the caller's: cio_pg_free().  Errors: CIO_EPG (the
  * server refused or could not be reached: cio_pg_last_error() has libpq's
  * message, SQLSTATE 08001 unless the server sent one), CIO_EGAIERR + EAI_*
  * (name lookup), -ETIMEDOUT (connect_timeout or an enclosing scope),
  * -ECANCELED, -EINVAL (NULL conninfo or out, unparsable conninfo),
  * -ENOMEM, CIO_ENOTASK.  Suspends.
  */
-CIO_EXTERN int cio_pg_connect(const char *conninfo, const cio_pg_conn_opts *opts,
+CIO_EXTERN int cio_pg_connect(const char *conninfo, const cio_pg_conn_options *opts,
                               cio_pg_conn **out);
 
 /*
@@ -107,7 +107,7 @@ CIO_EXTERN int cio_pg_connect(const char *conninfo, const cio_pg_conn_opts *opts
  * CIO_ECLOSED in their tasks (which must not use conn afterwards).  NULL is
  * a no-op.  Does not suspend.
  */
-CIO_EXTERN void cio_pg_close(cio_pg_conn *conn);
+CIO_EXTERN void cio_pg_free(cio_pg_conn *conn);
 
 /* 1 if the connection is closed or was lost (server gone, backend
  * terminated), else 0.  1 for NULL. */
@@ -215,7 +215,7 @@ typedef struct cio_pg_value {
  * (params may be NULL when nparams is 0) and returns the number of rows it
  * affected (INSERT/UPDATE/DELETE/SELECT/COPY; 0 for other commands),
  * capped at INT32_MAX.  The statement is prepared and cached (see
- * cio_pg_conn_opts).  One statement per call (the extended protocol).
+ * cio_pg_conn_options).  One statement per call (the extended protocol).
  * Errors: CIO_EPG (see cio_pg_last_error), -ECONNRESET, CIO_ECLOSED,
  * -ECANCELED, -ETIMEDOUT, -EINVAL, -ENOMEM, CIO_ENOTASK.  Suspends.
  */
@@ -363,11 +363,11 @@ enum {
 };
 
 /* Options of a transaction (zero-initialise: defaults). */
-typedef struct cio_pg_transaction_opts {
+typedef struct cio_pg_transaction_options {
     int isolation;  /* CIO_PG_*_ISOLATION / _READ_COMMITTED ... */
     int readonly;   /* READ ONLY */
     int deferrable; /* DEFERRABLE (with serializable read-only) */
-} cio_pg_transaction_opts;
+} cio_pg_transaction_options;
 
 /*
  * Connection.transaction(): starts a transaction (BEGIN with opts) or,
@@ -376,7 +376,7 @@ typedef struct cio_pg_transaction_opts {
  * cio_pg_transaction_rollback, innermost first.  opts may be NULL.
  * Errors as cio_pg_execute; -EINVAL.  Suspends.
  */
-CIO_EXTERN int cio_pg_transaction_begin(cio_pg_conn *conn, const cio_pg_transaction_opts *opts,
+CIO_EXTERN int cio_pg_transaction_begin(cio_pg_conn *conn, const cio_pg_transaction_options *opts,
                                         cio_pg_transaction **out);
 
 /*
@@ -402,13 +402,13 @@ CIO_EXTERN int cio_pg_transaction_rollback(cio_pg_transaction *tx);
  * the calling task, commits if it returned >= 0, else rolls back and
  * returns fn's code; a cancellation during fn rolls back.  Suspends.
  */
-CIO_EXTERN int cio_pg_transaction_run(cio_pg_conn *conn, const cio_pg_transaction_opts *opts,
+CIO_EXTERN int cio_pg_transaction_run(cio_pg_conn *conn, const cio_pg_transaction_options *opts,
                                       cio_coro_fn *fn, void *arg, void **result);
 
 /* ---- pool --------------------------------------------------------------- */
 
-/* Pool options; fill with cio_pg_pool_opts_init(). */
-typedef struct cio_pg_pool_opts {
+/* Pool options; fill with cio_pg_pool_options_init(). */
+typedef struct cio_pg_pool_options {
     size_t min_size;        /* connections opened by cio_pg_pool_new and kept
                                (asyncpg: 10) */
     size_t max_size;        /* connections at most (asyncpg: 10) */
@@ -416,12 +416,12 @@ typedef struct cio_pg_pool_opts {
                                replaced; 0: forever */
     double max_inactive;    /* seconds an idle connection above min_size
                                stays open; 0: forever */
-    cio_pg_conn_opts conn;  /* for each connection */
-} cio_pg_pool_opts;
+    cio_pg_conn_options conn;  /* for each connection */
+} cio_pg_pool_options;
 
 /* Fills *opts with the defaults (min 10, max 10, no lifetime limits,
  * connection defaults).  NULL is a no-op. */
-CIO_EXTERN void cio_pg_pool_opts_init(cio_pg_pool_opts *opts);
+CIO_EXTERN void cio_pg_pool_options_init(cio_pg_pool_options *opts);
 
 /*
  * asyncpg.create_pool: a pool of connections to conninfo (copied), opening
@@ -429,7 +429,7 @@ CIO_EXTERN void cio_pg_pool_opts_init(cio_pg_pool_opts *opts);
  * Errors: those of cio_pg_connect; -EINVAL (max_size 0 or < min_size).
  * Suspends.
  */
-CIO_EXTERN int cio_pg_pool_new(const char *conninfo, const cio_pg_pool_opts *opts,
+CIO_EXTERN int cio_pg_pool_new(const char *conninfo, const cio_pg_pool_options *opts,
                                cio_pg_pool **out);
 
 /*

@@ -19,7 +19,7 @@
  * the default disposition would.  The previous disposition is restored
  * when cio_run returns.  That handler does not count as an event source,
  * so a main task that nothing can wake is still reported as
- * CIO_EDEADLOCK.  Handlers are removed when their loop closes.
+ * CIO_ESTALLED.  Handlers are removed when their loop closes.
  */
 #ifndef CIO_SIGNAL_H
 #define CIO_SIGNAL_H
@@ -35,7 +35,7 @@ extern "C" {
  * loop closes.  Replaces an earlier handler of sig on the same loop.  The
  * previous disposition of sig is saved and restored on removal.  A
  * registered handler counts as a source of events: the loop does not
- * report CIO_EDEADLOCK while one is installed.  Does not suspend.
+ * report CIO_ESTALLED while one is installed.  Does not suspend.
  * Errors: -EINVAL (loop or cb NULL; sig out of range, SIGKILL or SIGSTOP),
  * -EBUSY (another loop handles sig), CIO_ECLOSED, -ENOMEM, -EMFILE,
  * CIO_EWRONGTHREAD (debug mode).

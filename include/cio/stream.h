@@ -25,7 +25,7 @@
  * the writer back and memory stays bounded.
  *
  * Lifetime: cio_stream_close() starts a graceful close (buffered data is
- * still sent), cio_stream_wait_closed() waits for it, cio_stream_release()
+ * still sent), cio_stream_wait_closed() waits for it, cio_stream_unref()
  * drops the caller's hold (aborting the stream unless it was closed
  * gracefully, in which case the rest is sent in the background first).  A
  * stream handed to a server's connection callback belongs to the server:
@@ -114,7 +114,7 @@ typedef struct cio_stream_options {
  * host:port with happy eyeballs (RFC 8305: addresses interleaved by
  * family, a new attempt every happy_eyeballs_delay while earlier ones are
  * pending, the first to connect wins, the others are closed) and returns a
- * stream in *out (owned by the caller: cio_stream_release()).  TCP_NODELAY
+ * stream in *out (owned by the caller: cio_stream_unref()).  TCP_NODELAY
  * is set.  Errors: -EINVAL, CIO_EGAIERR + EAI_* (unknown host), the last
  * attempt's -errno (-ECONNREFUSED, -ETIMEDOUT...), -ENOMEM, -ECANCELED
  * (every attempt's socket is closed).  Suspends.
@@ -334,7 +334,7 @@ CIO_EXTERN int cio_stream_wait_closed(cio_stream *s);
  * buffered data is still sent in the background, then the socket closed
  * and the memory freed; otherwise the stream is aborted.  NULL is a no-op.
  * Tasks still blocked in its calls must be finished first. */
-CIO_EXTERN void cio_stream_release(cio_stream *s);
+CIO_EXTERN void cio_stream_unref(cio_stream *s);
 
 /* ---- extra info (get_extra_info) ----------------------------------------- */
 
@@ -382,7 +382,7 @@ CIO_EXTERN const char *cio_stream_tls_version(const cio_stream *s);
 
 /* The ALPN protocol agreed on ("h2"), or NULL (plain, or none agreed).
  * Valid while the stream is. */
-CIO_EXTERN const char *cio_stream_tls_alpn(const cio_stream *s);
+CIO_EXTERN const char *cio_stream_tls_alpn_selected(const cio_stream *s);
 
 /* Why the last TLS call failed (handshake, read, write), or "". */
 CIO_EXTERN const char *cio_stream_tls_error_message(const cio_stream *s);
@@ -417,7 +417,7 @@ typedef struct cio_server_options {
  * logged at debug level, and never reaches cb.  When accept fails for lack
  * of descriptors (EMFILE/ENFILE) the server backs off briefly and keeps
  * going (logged once).  *out is owned by the caller: cio_server_close,
- * cio_server_wait_closed, cio_server_release.  Errors: -EINVAL, DNS and
+ * cio_server_wait_closed, cio_server_free.  Errors: -EINVAL, DNS and
  * bind errors (-EADDRINUSE), -ENOMEM.  Suspends (DNS).
  */
 CIO_EXTERN int cio_start_server(cio_client_connected_fn *cb, void *arg, const char *host,
@@ -463,7 +463,7 @@ CIO_EXTERN int cio_server_wait_closed(cio_server *srv);
 
 /* Closes (if needed) and frees the server once its handlers are done; if
  * some still run, the last one to finish frees it.  NULL is a no-op. */
-CIO_EXTERN void cio_server_release(cio_server *srv);
+CIO_EXTERN void cio_server_free(cio_server *srv);
 
 #ifdef __cplusplus
 }

@@ -23,7 +23,7 @@
  * disposition is left alone.
  *
  *     cio_subprocess *p;
- *     cio_subprocess_opts o = {.stdin_mode = CIO_SUBPROCESS_PIPE,
+ *     cio_subprocess_options o = {.stdin_mode = CIO_SUBPROCESS_PIPE,
  *                              .stdout_mode = CIO_SUBPROCESS_PIPE};
  *     cio_create_subprocess_exec("cat", (char *[]){"cat", NULL}, &o, &p);
  *     char *out;
@@ -59,13 +59,13 @@ enum {
 };
 
 /* Options of a new subprocess; all-zero (or NULL) inherits everything. */
-typedef struct cio_subprocess_opts {
+typedef struct cio_subprocess_options {
     int stdin_mode;          /* CIO_SUBPROCESS_INHERIT, _PIPE or _DEVNULL */
     int stdout_mode;         /* CIO_SUBPROCESS_INHERIT, _PIPE or _DEVNULL */
     int stderr_mode;         /* ... or CIO_SUBPROCESS_STDOUT */
     const char *cwd;         /* working directory, NULL: the parent's */
     char *const *env;        /* environment (NULL-terminated), NULL: the parent's */
-} cio_subprocess_opts;
+} cio_subprocess_options;
 
 /*
  * Starts file with argv (argv[0] is the program's name; NULL-terminated),
@@ -76,11 +76,11 @@ typedef struct cio_subprocess_opts {
  * other errno of the exec, -ENOMEM, -EMFILE, CIO_ENOLOOP (no running loop).
  */
 CIO_EXTERN int cio_create_subprocess_exec(const char *file, char *const argv[],
-                                          const cio_subprocess_opts *opts,
+                                          const cio_subprocess_options *opts,
                                           cio_subprocess **out);
 
 /* As cio_create_subprocess_exec, running "/bin/sh -c cmd". */
-CIO_EXTERN int cio_create_subprocess_shell(const char *cmd, const cio_subprocess_opts *opts,
+CIO_EXTERN int cio_create_subprocess_shell(const char *cmd, const cio_subprocess_options *opts,
                                            cio_subprocess **out);
 
 /* The child's process id. */
@@ -202,7 +202,7 @@ CIO_EXTERN void cio_subprocess_free(cio_subprocess *p);
  * stdout; cwd, env).  Write to the child with
  * cio_transport_write(cio_subprocess_transport_pipe(t, 0), ...) and close
  * its stdin with cio_transport_close on that pipe.  *out gets a reference
- * owned by the caller (cio_transport_release); the transport holds itself
+ * owned by the caller (cio_transport_unref); the transport holds itself
  * until connection_lost, so the child is always reaped.  Errors: as
  * cio_create_subprocess_exec (-EINVAL, -ENOENT, -EACCES, -ENOMEM,
  * CIO_ENOLOOP...); nothing is left running then and no callback ran.
@@ -218,12 +218,12 @@ CIO_EXTERN void cio_subprocess_free(cio_subprocess *p);
  *                         NULL, &t);
  */
 CIO_EXTERN int cio_subprocess_exec(const cio_protocol *proto, void *ud, const char *file,
-                                   char *const argv[], const cio_subprocess_opts *opts,
+                                   char *const argv[], const cio_subprocess_options *opts,
                                    cio_transport **out);
 
 /* loop.subprocess_shell: as cio_subprocess_exec, running "/bin/sh -c cmd". */
 CIO_EXTERN int cio_subprocess_shell(const cio_protocol *proto, void *ud, const char *cmd,
-                                    const cio_subprocess_opts *opts, cio_transport **out);
+                                    const cio_subprocess_options *opts, cio_transport **out);
 
 /* SubprocessTransport.get_pid: the child's process id, or -EINVAL when t
  * is not a subprocess transport. */

@@ -46,18 +46,18 @@ typedef void cio_done_fn(cio_future *fut, void *arg);
 
 /*
  * Creates a pending future on loop (NULL: the running loop).  The caller
- * owns one reference: cio_future_release().  Errors: -ENOMEM, CIO_ENOLOOP,
+ * owns one reference: cio_future_unref().  Errors: -ENOMEM, CIO_ENOLOOP,
  * CIO_ECLOSED.  Does not suspend.
  */
 CIO_EXTERN int cio_future_new(cio_loop *loop, cio_future **out);
-/* Adds a reference, to be dropped with cio_future_release().  NULL is a
+/* Adds a reference, to be dropped with cio_future_unref().  NULL is a
  * no-op. */
-CIO_EXTERN void cio_future_retain(cio_future *fut);
+CIO_EXTERN void cio_future_ref(cio_future *fut);
 /* Drops a reference; the last one frees the future.  A failure nobody
  * retrieved (with cio_future_result or by awaiting) is reported to the
  * loop's exception handler then ("Future exception was never retrieved").
  * NULL is a no-op. */
-CIO_EXTERN void cio_future_release(cio_future *fut);
+CIO_EXTERN void cio_future_unref(cio_future *fut);
 
 /*
  * Completes the future with a result.  The pointer is stored, not owned:
@@ -136,7 +136,7 @@ CIO_EXTERN int cio_await(cio_future *fut, void **result);
  * the next loop iteration).  name (copied; NULL gives "Task-N") names it
  * in logs and reports.  stack_size 0 uses the loop's default; otherwise
  * 16 KiB .. 1 GiB.  If out is non-NULL the caller receives a reference and
- * must cio_task_release() it; with out NULL the loop keeps the task alive
+ * must cio_task_unref() it; with out NULL the loop keeps the task alive
  * until it finishes ("fire and forget"; a failure is then reported to the
  * exception handler).  arg must stay valid as long as the task uses it.
  * file/line record where it was created, for debug reports: the macros
@@ -174,14 +174,14 @@ CIO_EXTERN int cio_loop_create_task(cio_loop *loop, cio_coro_fn *fn, void *arg,
 #define cio_loop_create_task(loop, fn, arg, name, out) \
     cio_create_task_at((loop), (fn), (arg), (name), 0, (out), CIO_SOURCE_FILE, __LINE__)
 
-/* Adds a reference to t, which the caller must cio_task_release().  NULL
+/* Adds a reference to t, which the caller must cio_task_unref().  NULL
  * is a no-op. */
-CIO_EXTERN void cio_task_retain(cio_task *t);
+CIO_EXTERN void cio_task_ref(cio_task *t);
 /* Drops a reference.  Releasing the last reference of a pending task is
  * allowed (the loop holds its own until it finishes).  When a task is
  * freed with a failure nobody retrieved, the loop's exception handler
  * hears "Task exception was never retrieved".  NULL is a no-op. */
-CIO_EXTERN void cio_task_release(cio_task *t);
+CIO_EXTERN void cio_task_unref(cio_task *t);
 
 /* The task's future: what cio_await, cio_loop_run_until_complete, gather
  * and wait take.  Borrowed: no reference is added; valid while the task
@@ -216,7 +216,7 @@ CIO_EXTERN int cio_task_done(const cio_task *t);
  * pending.  Marks a failure as retrieved. */
 CIO_EXTERN int cio_task_result(cio_task *t, void **result);
 /* As cio_future_error_message: the message the task failed with (from
- * cio_task_set_error_message) or was cancelled with (from
+ * cio_set_error_message) or was cancelled with (from
  * cio_task_cancel), or NULL. */
 CIO_EXTERN const char *cio_task_error_message(const cio_task *t);
 /* The task's name ("Task-N" if none was given); valid until the name
@@ -240,13 +240,13 @@ CIO_EXTERN const char *cio_task_source(const cio_task *t);
  *
  *     static int parse(void *arg, void **result)
  *     {
- *         cio_task_set_error_message("cannot parse '%s'", (const char *)arg);
+ *         cio_set_error_message("cannot parse '%s'", (const char *)arg);
  *         return -EINVAL;
  *     }
  *
  * Errors: CIO_ENOTASK, -ENOMEM.  Does not suspend.
  */
-CIO_EXTERN int cio_task_set_error_message(const char *fmt, ...) CIO_PRINTF(1, 2);
+CIO_EXTERN int cio_set_error_message(const char *fmt, ...) CIO_PRINTF(1, 2);
 
 /* The task running in this thread, or NULL outside a task.  Borrowed:
  * retain it to keep it. */
@@ -300,7 +300,7 @@ CIO_EXTERN int cio_checkpoint(void);
  * (Ctrl-C) cancels the main task while it runs (asyncio.Runner), and the
  * disposition is restored before returning; see cio/signal.h.
  * Errors: CIO_ERUNNING (a loop already runs in this thread), -ENOMEM,
- * -EINVAL (main NULL), the errors of cio_loop_new(); CIO_EDEADLOCK if main
+ * -EINVAL (main NULL), the errors of cio_loop_new(); CIO_ESTALLED if main
  * waits for something nothing can complete.  Not a suspension point: it
  * runs a loop, and blocks the calling thread until main finishes.
  */

@@ -27,7 +27,7 @@
  *
  * Streams use these sessions for asyncio's ssl= parameters and start_tls
  * (cio/stream.h: cio_stream_options.tls, cio_stream_start_tls,
- * cio_stream_tls_version, cio_stream_tls_alpn,
+ * cio_stream_tls_version, cio_stream_tls_alpn_selected,
  * cio_stream_tls_error_message).  A handshake failing inside
  * cio_open_connection leaves its reason in cio_tls_context_error_message
  * of the context used.  Transports run TLS too, over another transport

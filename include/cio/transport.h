@@ -33,9 +33,9 @@
  * Lifetime: a transport is reference counted.  It holds itself alive from
  * connection_made until connection_lost has returned; cio_create_connection
  * and cio_connect_accepted_socket also hand the caller a reference
- * (cio_transport_release).  A server's transports are lent to their
+ * (cio_transport_unref).  A server's transports are lent to their
  * protocol: the pointer is valid until connection_lost returns unless the
- * protocol takes a reference with cio_transport_retain.  After
+ * protocol takes a reference with cio_transport_ref.  After
  * connection_lost the methods fail with CIO_ECLOSED (or do nothing) but
  * the object stays valid while referenced.
  */
@@ -154,7 +154,7 @@ typedef struct cio_transport_options {
  * eyeballs as cio_open_connection, TCP_NODELAY set), makes a transport
  * running proto with ud, calls proto->connection_made before returning
  * and starts reading.  *out gets a reference owned by the caller
- * (cio_transport_release; the connection stays up until closed).  Errors:
+ * (cio_transport_unref; the connection stays up until closed).  Errors:
  * -EINVAL, CIO_ENOTASK, CIO_EGAIERR + EAI_*, the connect error
  * (-ECONNREFUSED...), -ENOMEM, -ECANCELED; nothing is left open then and
  * no protocol callback ran.  Suspends.
@@ -243,7 +243,7 @@ CIO_EXTERN int cio_create_unix_server(cio_protocol_factory_fn *factory, void *ar
  * then datagram_received for each datagram (with its sender) and
  * error_received for errors (ICMP port unreachable: -ECONNREFUSED on a
  * connected endpoint); the endpoint stays open through errors.  *out gets
- * a reference owned by the caller (cio_transport_release).  Errors:
+ * a reference owned by the caller (cio_transport_unref).  Errors:
  * -EINVAL, CIO_ENOTASK, CIO_EGAIERR + EAI_*, bind errors (-EADDRINUSE),
  * -ENOMEM, -ECANCELED; nothing is left open then and no protocol callback
  * ran.  Suspends (DNS).
@@ -402,11 +402,11 @@ CIO_EXTERN void cio_transport_set_protocol(cio_transport *t, const cio_protocol 
                                            void *ud);
 
 /* Takes a reference to t (returns t). */
-CIO_EXTERN cio_transport *cio_transport_retain(cio_transport *t);
+CIO_EXTERN cio_transport *cio_transport_ref(cio_transport *t);
 
 /* Drops a reference; the last one (after connection_lost) frees t.
  * Releasing an open transport does not close it. */
-CIO_EXTERN void cio_transport_release(cio_transport *t);
+CIO_EXTERN void cio_transport_unref(cio_transport *t);
 
 /* ---- TLS ------------------------------------------------------------------------ */
 

@@ -129,7 +129,7 @@ static PyObject *handle_cancel(CioHandle *h, PyObject *unused)
         /* A timer leaves the engine's heap now; its callback will never
          * run, so the schedule's reference goes here. */
         cio_handle_cancel(h->ch);
-        cio_handle_release(h->ch);
+        cio_handle_unref(h->ch);
         h->ch = NULL;
         if (h->scheduled)
             cio_loop_unlink((CioLoop *)h->loop, h);
@@ -235,7 +235,7 @@ static void handle_dealloc(CioHandle *h)
      * it is no longer scheduled, so only an engine timer may be left. */
     if (h->ch) {
         cio_handle_cancel(h->ch);
-        cio_handle_release(h->ch);
+        cio_handle_unref(h->ch);
     }
     handle_clear(h);
     Py_CLEAR(h->loop);

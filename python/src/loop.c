@@ -147,7 +147,7 @@ static void sched_cb(void *arg)
     CioHandle *h = arg;
     CioLoop *L = (CioLoop *)h->loop;
     if (h->ch) {
-        cio_handle_release(h->ch);
+        cio_handle_unref(h->ch);
         h->ch = NULL;
     }
     Py_INCREF(h);
@@ -447,7 +447,7 @@ static void core_close(CioLoop *L)
     while (L->sched) {
         CioHandle *h = L->sched;
         if (h->ch) {
-            cio_handle_release(h->ch);
+            cio_handle_unref(h->ch);
             h->ch = NULL;
         }
         cio_loop_unlink(L, h);

@@ -52,13 +52,13 @@ int cio_cfuture_new(cio_cfuture **out)
     return 0;
 }
 
-void cio_cfuture_retain(cio_cfuture *cf)
+void cio_cfuture_ref(cio_cfuture *cf)
 {
     if (cf)
         __atomic_add_fetch(&cf->refs, 1, __ATOMIC_RELAXED);
 }
 
-void cio_cfuture_release(cio_cfuture *cf)
+void cio_cfuture_unref(cio_cfuture *cf)
 {
     if (!cf || __atomic_sub_fetch(&cf->refs, 1, __ATOMIC_ACQ_REL))
         return;
@@ -104,14 +104,14 @@ int cio__cfuture_complete(cio_cfuture *cf, int status, void *result, char *messa
     if (cf->nwaiters)
         pthread_cond_broadcast(&cf->cond);
     /* A callback may drop the last reference its owner held. */
-    cio_cfuture_retain(cf);
+    cio_cfuture_ref(cf);
     pthread_mutex_unlock(&cf->lock);
     while (cbs) {
         struct cio__cfuture_cb *next = cbs->next;
         run_cb(cf, cbs);
         cbs = next;
     }
-    cio_cfuture_release(cf);
+    cio_cfuture_unref(cf);
     return 0;
 }
 

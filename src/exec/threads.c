@@ -216,7 +216,7 @@ static void wrap_unref(struct wrap *w)
 {
     if (__atomic_sub_fetch(&w->refs, 1, __ATOMIC_ACQ_REL))
         return;
-    cio_cfuture_release(w->cf);
+    cio_cfuture_unref(w->cf);
     link_release(w->link);
     cio__free(w);
 }
@@ -237,8 +237,8 @@ static void wrap_detach(struct wrap *w)
 {
     w->live = 0;
     entry_unlink(w->link, &w->entry);
-    cio_loop_unref(w->loop);
-    cio_future_release(w->fut);
+    cio_loop_work_end(w->loop);
+    cio_future_unref(w->fut);
     w->fut = NULL;
     if (cio__cfuture_remove_cb(w->cf, &w->cb))
         wrap_unref(w); /* the cf side ends too: its callback never runs */
@@ -300,7 +300,7 @@ int cio_wrap_future(cio_cfuture *cf, cio_future **out)
         return rc;
     }
     if ((rc = cio_future_add_done_callback(fut, wrap_fut_done, w)) < 0) {
-        cio_future_release(fut);
+        cio_future_unref(fut);
         cio__free(w);
         return rc;
     }
@@ -313,13 +313,13 @@ int cio_wrap_future(cio_cfuture *cf, cio_future **out)
     link_retain(l);
     w->loop = loop;
     w->cf = cf;
-    cio_cfuture_retain(cf);
+    cio_cfuture_ref(cf);
     w->fut = fut; /* the record's reference ... */
-    cio_future_retain(fut); /* ... and the caller's */
+    cio_future_ref(fut); /* ... and the caller's */
     w->live = 1;
     w->refs = 2;
     entry_link(l, &w->entry);
-    cio_loop_ref(loop); /* cf's completion will call back */
+    cio_loop_work_begin(loop); /* cf's completion will call back */
     cio__cfuture_add_cb(cf, &w->cb); /* done already: posts at once */
     *out = fut;
     return 0;
@@ -338,7 +338,7 @@ int cio_cfuture_await(cio_cfuture *cf, void **result)
     if (rc < 0)
         return rc;
     rc = cio_await(fut, result);
-    cio_future_release(fut);
+    cio_future_unref(fut);
     return rc;
 }
 
@@ -363,7 +363,7 @@ static void run_unref(struct run *r)
 {
     if (__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL))
         return;
-    cio_cfuture_release(r->cf);
+    cio_cfuture_unref(r->cf);
     if (r->link)
         link_release(r->link);
     cio__free(r);
@@ -379,7 +379,7 @@ static void run_detach(struct run *r)
 {
     r->live = 0;
     entry_unlink(r->link, &r->entry);
-    cio_task_release(r->task);
+    cio_task_unref(r->task);
     r->task = NULL;
     if (cio__cfuture_remove_cb(r->cf, &r->cb))
         run_unref(r);
@@ -449,7 +449,7 @@ static void run_start(struct cio__ts_call *c)
         return;
     }
     cio_task *t;
-    int rc = cio_create_task_at(r->loop, r->fn, r->arg, NULL, 0, &t, CIO_SOURCE_FILE, __LINE__);
+    int rc = cio_task_new(r->loop, r->fn, r->arg, &(cio_task_options){.file = CIO_SOURCE_FILE, .line = __LINE__}, &t);
     if (rc < 0) {
         complete_cf(r->cf, rc, NULL, NULL);
         run_unref(r);
@@ -457,7 +457,7 @@ static void run_start(struct cio__ts_call *c)
     }
     if ((rc = cio_future_add_done_callback(cio_task_future(t), run_task_done, r)) < 0) {
         cio_task_cancel(t, NULL); /* not started: it will not run */
-        cio_task_release(t);
+        cio_task_unref(t);
         complete_cf(r->cf, rc, NULL, NULL);
         run_unref(r);
         return;
@@ -494,7 +494,7 @@ int cio_run_coroutine_threadsafe(cio_loop *loop, cio_coro_fn *fn, void *arg, cio
         return rc;
     struct run *r = cio__calloc(1, sizeof *r);
     if (!r) {
-        cio_cfuture_release(cf);
+        cio_cfuture_unref(cf);
         return -ENOMEM;
     }
     r->call.run = run_start;
@@ -508,11 +508,11 @@ int cio_run_coroutine_threadsafe(cio_loop *loop, cio_coro_fn *fn, void *arg, cio
     r->fn = fn;
     r->arg = arg;
     r->cf = cf; /* the record's reference; the caller gets another */
-    cio_cfuture_retain(cf);
+    cio_cfuture_ref(cf);
     r->refs = 1;
     if ((rc = cio__call_soon_threadsafe_call(loop, &r->call)) < 0) {
-        cio_cfuture_release(cf);
-        cio_cfuture_release(cf);
+        cio_cfuture_unref(cf);
+        cio_cfuture_unref(cf);
         cio__free(r);
         return rc;
     }

@@ -75,7 +75,7 @@ static void works_unlink(struct cio__exec_loop *xl, struct cio__work *w)
 static void work_drop(struct cio__exec_loop *xl, struct cio__work *w, int rc, void *result)
 {
     works_unlink(xl, w);
-    cio_loop_unref(xl->loop);
+    cio_loop_work_end(xl->loop);
     if (w->discard)
         w->discard(w->arg, rc, result);
     cio__free(w);
@@ -126,7 +126,7 @@ static void deliver(void *arg)
         w->next = NULL;
         if (w->task) {
             works_unlink(xl, w);
-            cio_loop_unref(xl->loop);
+            cio_loop_work_end(xl->loop);
             cio__wake(w->task, 0); /* the task reads and frees w */
         } else {
             work_drop(xl, w, w->rc, w->result);
@@ -192,7 +192,7 @@ int cio_run_in_executor_discard(cio_executor *ex, cio_thread_fn *fn, void *arg, 
     pthread_mutex_lock(&xl->lock);
     xl->ninflight++;
     pthread_mutex_unlock(&xl->lock);
-    cio_loop_ref(loop); /* no CIO_EDEADLOCK while it is in flight */
+    cio_loop_work_begin(loop); /* no CIO_ESTALLED while it is in flight */
     rc = cio__executor_submit(ex, w);
     if (rc < 0) {
         pthread_mutex_lock(&xl->lock);

@@ -516,19 +516,19 @@ int cio_http_client_send(cio_http_client *c, const cio_http_client_request *req,
         if (!cio__url_same_origin(&url, &next))
             s.drop_auth = 1;
         cio__hc_reply_discard_body(r, REDIRECT_DRAIN);
-        cio_http_reply_release(r);
+        cio_http_reply_free(r);
         r = NULL;
         cio__url_free(&url);
         url = next;
     }
     if (rc < 0 && r) {
-        cio_http_reply_release(r);
+        cio_http_reply_free(r);
         r = NULL;
     }
     if (rc == 0 && !(req->flags & CIO_HTTP_STREAM)) {
         rc = cio__hc_reply_buffer(r, c->max_body);
         if (rc < 0) {
-            cio_http_reply_release(r);
+            cio_http_reply_free(r);
             r = NULL;
         }
     }

@@ -26,7 +26,7 @@ static void conn_free(cio__hc_conn *k)
     cio_event_free(k->ev);
     cio__free(k->buf);
     if (k->t)
-        cio_transport_release(k->t);
+        cio_transport_unref(k->t);
     cio__free(k);
 }
 

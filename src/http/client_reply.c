@@ -315,7 +315,7 @@ int cio_http_reply_is_json(const cio_http_reply *r)
     return slash && n >= 5 && strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
-void cio_http_reply_release(cio_http_reply *r)
+void cio_http_reply_free(cio_http_reply *r)
 {
     if (!r)
         return;

@@ -88,7 +88,7 @@ static int expired(const cio_http_client *c, const cio__hc_conn *k, double now)
 static void sweep(void *arg)
 {
     cio_http_client *c = arg;
-    cio_handle_release(c->sweep);
+    cio_handle_unref(c->sweep);
     c->sweep = NULL;
     double now = cio_loop_time(c->loop);
     for (cio__hc_origin *o = c->origins; o; o = o->next) {
@@ -181,7 +181,7 @@ void cio__hc_pool_close_all(cio_http_client *c)
 {
     if (c->sweep) {
         cio_handle_cancel(c->sweep);
-        cio_handle_release(c->sweep);
+        cio_handle_unref(c->sweep);
         c->sweep = NULL;
     }
     /* Busy connections are held by replies, which close them on release:

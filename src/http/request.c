@@ -152,15 +152,15 @@ int cio_http_request_read(cio_http_request *req, void *buf, size_t len)
         int rc = cio_future_new(c->srv->loop, &f);
         if (rc < 0)
             return rc;
-        cio_future_retain(f);
+        cio_future_ref(f);
         c->wake = f;
         double tmo = c->srv->opts.body_timeout;
         rc = cio_wait_for(f, tmo > 0 ? tmo : INFINITY, NULL);
         if (c->wake == f) {
             c->wake = NULL;
-            cio_future_release(f);
+            cio_future_unref(f);
         }
-        cio_future_release(f);
+        cio_future_unref(f);
         if (rc == CIO_ECLOSED)
             return CIO_EINCOMPLETE;
         if (rc < 0 && rc != CIO_ELIMIT && rc != -EPROTO && rc != CIO_EINCOMPLETE)

@@ -106,15 +106,15 @@ int cio__http_wait_drain(cio__http_conn *c)
         int rc = cio_future_new(c->srv->loop, &f);
         if (rc < 0)
             return rc;
-        cio_future_retain(f);
+        cio_future_ref(f);
         c->wake = f;
         double tmo = c->srv->opts.write_timeout;
         rc = cio_wait_for(f, tmo > 0 ? tmo : INFINITY, NULL);
         if (c->wake == f) {
             c->wake = NULL;
-            cio_future_release(f);
+            cio_future_unref(f);
         }
-        cio_future_release(f);
+        cio_future_unref(f);
         if (rc < 0)
             return rc;
     }

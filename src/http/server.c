@@ -101,7 +101,7 @@ int cio_http_server_new(const cio_http_server_options *opts, cio_http_server **o
 static void sweep(void *arg)
 {
     cio_http_server *srv = arg;
-    cio_handle_release(srv->sweep);
+    cio_handle_unref(srv->sweep);
     srv->sweep = NULL;
     double now = cio_loop_time(srv->loop);
     for (cio__http_conn *c = srv->conns, *next; c; c = next) {
@@ -151,9 +151,9 @@ int cio_http_server_serve_forever(cio_http_server *srv)
             return rc;
     }
     cio_future *f = srv->stopped;
-    cio_future_retain(f);
+    cio_future_ref(f);
     int rc = cio_await(f, NULL);
-    cio_future_release(f);
+    cio_future_unref(f);
     return rc;
 }
 
@@ -162,7 +162,7 @@ static void stop_listening(cio_http_server *srv)
     srv->shutting_down = 1;
     if (srv->listener) {
         cio_server_close(srv->listener);
-        cio_server_release(srv->listener);
+        cio_server_free(srv->listener);
         srv->listener = NULL;
     }
 }
@@ -185,7 +185,7 @@ static int wait_closed(cio_http_server *srv, double timeout)
         srv->all_closed = f;
         rc = cio_wait_for(f, timeout, NULL);
         srv->all_closed = NULL;
-        cio_future_release(f);
+        cio_future_unref(f);
         if (rc < 0)
             return rc;
     }
@@ -209,7 +209,7 @@ int cio_http_server_shutdown(cio_http_server *srv, double deadline)
     }
     if (srv->sweep) {
         cio_handle_cancel(srv->sweep);
-        cio_handle_release(srv->sweep);
+        cio_handle_unref(srv->sweep);
         srv->sweep = NULL;
     }
     if (srv->stopped && !cio_future_done(srv->stopped))
@@ -225,13 +225,13 @@ void cio_http_server_free(cio_http_server *srv)
     abort_all(srv);
     if (srv->sweep) {
         cio_handle_cancel(srv->sweep);
-        cio_handle_release(srv->sweep);
+        cio_handle_unref(srv->sweep);
         srv->sweep = NULL;
     }
     if (srv->stopped) {
         if (!cio_future_done(srv->stopped))
             cio_future_cancel(srv->stopped, "http server freed");
-        cio_future_release(srv->stopped);
+        cio_future_unref(srv->stopped);
         srv->stopped = NULL;
     }
     /* Handlers being cancelled still read their routes (parameter names

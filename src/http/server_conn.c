@@ -46,7 +46,7 @@ static void conn_unref(cio__http_conn *c)
     cio__http_buf_free(&c->out);
     cio__http_buf_free(&c->req.rh);
     if (c->t)
-        cio_transport_release(c->t);
+        cio_transport_unref(c->t);
     cio__free(c);
     srv->nlive--;
     cio__http_server_maybe_free(srv);
@@ -73,7 +73,7 @@ void cio__http_conn_wake(cio__http_conn *c, int res)
         return;
     c->wake = NULL;
     cio_future_set_result(f, (void *)(intptr_t)res);
-    cio_future_release(f);
+    cio_future_unref(f);
 }
 
 static void set_state(cio__http_conn *c, int state, double timeout)
@@ -246,7 +246,7 @@ static int handler_task(void *arg, void **result)
     int rc = req->route->handler(req, req->route->ud);
     handler_returned(c, rc);
     if (req->task) {
-        cio_task_release(req->task);
+        cio_task_unref(req->task);
         req->task = NULL;
     }
     if (!c->lost)
@@ -299,8 +299,7 @@ static void dispatch(cio__http_conn *c, int route_status, cio__http_buf *allow)
         request_bind(c, copy);
         req->in_task = 1;
         c->refs++;
-        rc = cio_create_task_at(c->srv->loop, handler_task, c, NULL, 0, &task,
-                                CIO_SOURCE_FILE, __LINE__);
+        rc = cio_task_new(c->srv->loop, handler_task, c, &(cio_task_options){.file = CIO_SOURCE_FILE, .line = __LINE__}, &task);
         if (rc < 0)
             c->refs--;
     }
@@ -572,7 +571,7 @@ static void on_made(cio_transport *t, void *ud)
 {
     cio__http_conn *c = ud;
     cio_http_server *srv = c->srv;
-    c->t = cio_transport_retain(t);
+    c->t = cio_transport_ref(t);
     c->next = srv->conns;
     if (srv->conns)
         srv->conns->prev = c;

@@ -47,7 +47,7 @@ int cio_http_request_upgrade(cio_http_request *req, const char *protocol,
         return rc == -ENOMEM ? rc : CIO_ECLOSED;
     cio_transport *t = c->t;
     cio_transport_set_protocol(t, proto, ud);
-    *out = cio_transport_retain(t);
+    *out = cio_transport_ref(t);
     size_t extra = cio__http_conn_detach(c);
     return extra > INT32_MAX ? INT32_MAX : (int)extra;
 }

@@ -248,7 +248,7 @@ double cio_handle_when(const cio_handle *h)
     return h && (h->flags & CIO__H_TIMER) ? (double)h->when / 1e9 : 0;
 }
 
-void cio_handle_release(cio_handle *h)
+void cio_handle_unref(cio_handle *h)
 {
     if (h)
         cio__handle_unref(h);

@@ -166,13 +166,13 @@ int cio_loop_stop(cio_loop *loop)
     return 0;
 }
 
-void cio_loop_ref(cio_loop *loop)
+void cio_loop_work_begin(cio_loop *loop)
 {
     if (loop)
         __atomic_add_fetch(&loop->nexternal, 1, __ATOMIC_RELAXED);
 }
 
-void cio_loop_unref(cio_loop *loop)
+void cio_loop_work_end(cio_loop *loop)
 {
     if (loop)
         __atomic_sub_fetch(&loop->nexternal, 1, __ATOMIC_RELAXED);
@@ -335,7 +335,7 @@ int cio__loop_run_until(cio_loop *loop, int (*done)(void *ctx), void *ctx)
          * would otherwise block forever in the poller (timeout -1) when
          * nothing was scheduled at all. */
         if (loop_idle(loop) && !loop->stopping) {
-            rc = CIO_EDEADLOCK;
+            rc = CIO_ESTALLED;
             break;
         }
         run_once(loop);

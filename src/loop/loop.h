@@ -310,7 +310,7 @@ void cio__handle_unref(cio_handle *h);
 /* Puts h on the ready queue, unless it is there already. */
 void cio__handle_schedule(cio_handle *h);
 /* How a CIO__H_DONE_CB handle drops the reference its arg2 holds (the
- * task layer installs cio_future_release before making the first). */
+ * task layer installs cio_future_unref before making the first). */
 extern void (*cio__handle_drop_arg2)(void *obj);
 /* Drops every node of the ready queue (loop close): handles lose the
  * queue's reference; other nodes are only unlinked (their layer has
@@ -361,7 +361,7 @@ static inline void cio__loop_want_trim(cio_loop *loop)
 
 /*
  * Runs loop until done(ctx) is true (cio_loop_run_until_complete's
- * engine).  0, CIO_EDEADLOCK when nothing could ever make it true,
+ * engine).  0, CIO_ESTALLED when nothing could ever make it true,
  * CIO_EINVALSTATE when the loop was stopped first, or what entering the
  * loop failed with (CIO_ECLOSED, CIO_ERUNNING, CIO_EWRONGTHREAD, -EINVAL).
  */

@@ -84,7 +84,7 @@ static int attempt_task(void *arg, void **result)
             fd = -1;
         }
         if (fd >= 0)
-            cio_close(fd);
+            cio_fd_close(fd);
     }
     if (rc < 0 && rc != -ECANCELED)
         r->last_err = rc;
@@ -112,8 +112,7 @@ static int race(cio_loop *loop, struct addrinfo **a, size_t n, double delay)
                             rc == 1)) {
             at[started].race = &r;
             at[started].ai = a[started];
-            rc = cio_create_task_at(loop, attempt_task, &at[started], "cio-connect-attempt",
-                                    0, &at[started].task, __FILE__, __LINE__);
+            rc = cio_task_new(loop, attempt_task, &at[started], &(cio_task_options){.name = "cio-connect-attempt", .file = __FILE__, .line = __LINE__}, &at[started].task);
             if (rc < 0)
                 break;
             r.running++;
@@ -125,7 +124,7 @@ static int race(cio_loop *loop, struct addrinfo **a, size_t n, double delay)
         if ((rc = cio_future_new(loop, &r.ev)) < 0)
             break;
         if (started < n && (rc = cio_call_later(loop, delay, delay_elapsed, &r, &timer)) < 0) {
-            cio_future_release(r.ev);
+            cio_future_unref(r.ev);
             r.ev = NULL;
             break;
         }
@@ -134,13 +133,13 @@ static int race(cio_loop *loop, struct addrinfo **a, size_t n, double delay)
         cio__task_pin(cio__current());
         rc = cio_await(r.ev, NULL);
         cio__task_unpin(cio__current());
-        cio_future_release(r.ev);
+        cio_future_unref(r.ev);
         r.ev = NULL;
         int timed_out = timer && !cio_handle_cancelled(timer) && r.running == before &&
                         r.winner_fd < 0 && rc == 0;
         if (timer) {
             cio_handle_cancel(timer);
-            cio_handle_release(timer);
+            cio_handle_unref(timer);
         }
         if (rc < 0)
             break;
@@ -153,13 +152,13 @@ static int race(cio_loop *loop, struct addrinfo **a, size_t n, double delay)
             cio_task_cancel(at[i].task, NULL);
     for (size_t i = 0; i < started; i++) {
         cio_task_await(at[i].task, NULL);
-        cio_task_release(at[i].task);
+        cio_task_unref(at[i].task);
     }
     cio_shield_end();
     cio__free(at);
     if (r.winner_fd >= 0) {
         if (rc < 0) { /* cancelled at the very moment one won */
-            cio_close(r.winner_fd);
+            cio_fd_close(r.winner_fd);
             return rc;
         }
         return r.winner_fd;
@@ -180,7 +179,7 @@ static int sequential(struct addrinfo **a, size_t n)
         int rc = cio_sock_connect(fd, a[i]->ai_addr, a[i]->ai_addrlen);
         if (rc == 0)
             return fd;
-        cio_close(fd);
+        cio_fd_close(fd);
         if (rc == -ECANCELED || rc == -ETIMEDOUT)
             return rc;
         err = rc;
@@ -232,7 +231,7 @@ int cio_open_connection(const char *host, int port, const cio_stream_options *op
                                     out);
     rc = cio__stream_new(loop, fd, opts, out);
     if (rc < 0)
-        cio_close(fd);
+        cio_fd_close(fd);
     return rc;
 }
 
@@ -261,6 +260,6 @@ int cio_open_unix_connection(const char *path, const cio_stream_options *opts,
     if (rc == 0)
         rc = cio__stream_new(loop, fd, opts, out);
     if (rc < 0)
-        cio_close(fd);
+        cio_fd_close(fd);
     return rc;
 }

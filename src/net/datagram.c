@@ -66,7 +66,7 @@ int cio__datagram_socket(const char *local_host, int local_port, const char *rem
     cio_freeaddrinfo(rres);
     if (rc < 0) {
         if (fd >= 0)
-            cio_close(fd);
+            cio_fd_close(fd);
         return rc;
     }
     return fd;
@@ -130,10 +130,10 @@ int cio_datagram_sockname(cio_datagram *d, struct sockaddr *addr, socklen_t *add
 
 int cio_datagram_fd(const cio_datagram *d) { return d ? d->fd : -1; }
 
-void cio_datagram_close(cio_datagram *d)
+void cio_datagram_free(cio_datagram *d)
 {
     if (!d)
         return;
-    cio_close(d->fd);
+    cio_fd_close(d->fd);
     cio__free(d);
 }

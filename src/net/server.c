@@ -82,19 +82,19 @@ static void server_unref(cio_server *srv)
         return;
     for (int i = 0; i < srv->nl; i++) {
         if (srv->lfd[i] >= 0)
-            cio_close(srv->lfd[i]);
+            cio_fd_close(srv->lfd[i]);
         if (srv->acceptor[i])
-            cio_task_release(srv->acceptor[i]);
+            cio_task_unref(srv->acceptor[i]);
     }
     if (srv->closed_fut) {
         if (!cio_future_done(srv->closed_fut))
             cio_future_set_result(srv->closed_fut, NULL);
-        cio_future_release(srv->closed_fut);
+        cio_future_unref(srv->closed_fut);
     }
     if (srv->idle_fut) {
         if (!cio_future_done(srv->idle_fut))
             cio_future_set_result(srv->idle_fut, NULL);
-        cio_future_release(srv->idle_fut);
+        cio_future_unref(srv->idle_fut);
     }
     cio__free(srv->unix_path);
     cio__free(srv);
@@ -148,7 +148,7 @@ static void serve_transport(cio_server *srv, int fd)
     struct conn *c = cio__calloc(1, sizeof *c);
     if (!c || cio__transport_new(srv->loop, fd, &srv->topts, &c->t) < 0) {
         cio__free(c);
-        cio_close(fd);
+        cio_fd_close(fd);
         return;
     }
     if (!srv->topts.no_nodelay)
@@ -197,7 +197,7 @@ static void conn_finish(struct conn *c)
 {
     cio_stream *s = c->s;
     cio_stream_close(s);
-    cio_task_release(c->task);
+    cio_task_unref(c->task);
     c->task = NULL;
     c->finished = 1;
     cio_transport *t = s->t;
@@ -206,7 +206,7 @@ static void conn_finish(struct conn *c)
         t->on_lost = stream_lost;
         t->on_lost_arg = c;
     }
-    cio_stream_release(s); /* the transport holds it until connection_lost */
+    cio_stream_unref(s); /* the transport holds it until connection_lost */
     if (!wait)
         conn_unlink(c);
 }
@@ -280,15 +280,14 @@ static void serve_connection(cio_server *srv, int fd)
     }
     if (rc < 0) {
         cio__free(c);
-        cio_close(fd);
+        cio_fd_close(fd);
         return;
     }
     if (!srv->sopts.no_nodelay)
         cio__set_nodelay(fd);
     c->srv = srv;
-    if (cio_create_task_at(srv->loop, handler_task, c, "cio-server-conn", 0, &c->task,
-                           __FILE__, __LINE__) < 0) {
-        cio_stream_release(c->s);
+    if (cio_task_new(srv->loop, handler_task, c, &(cio_task_options){.name = "cio-server-conn", .file = __FILE__, .line = __LINE__}, &c->task) < 0) {
+        cio_stream_unref(c->s);
         cio__free(c);
         return;
     }
@@ -349,13 +348,13 @@ static int listen_on(cio_server *srv, int family, const struct sockaddr *addr, s
     if (opts && opts->reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
                                                sizeof one) < 0) {
         int e = -errno;
-        cio_close(fd);
+        cio_fd_close(fd);
         return e;
     }
     if (bind(fd, addr, len) < 0 ||
         listen(fd, opts && opts->backlog > 0 ? opts->backlog : 511) < 0) {
         int e = -errno;
-        cio_close(fd);
+        cio_fd_close(fd);
         return e;
     }
     if (!srv->nl && family != AF_UNIX) {
@@ -405,8 +404,7 @@ static int start_serving(cio_server *srv)
 {
     srv->serving = 1;
     for (int i = 0; i < srv->nl; i++) {
-        int rc = cio_create_task_at(srv->loop, acceptor_task, srv, "cio-server-accept", 0,
-                                    &srv->acceptor[i], __FILE__, __LINE__);
+        int rc = cio_task_new(srv->loop, acceptor_task, srv, &(cio_task_options){.name = "cio-server-accept", .file = __FILE__, .line = __LINE__}, &srv->acceptor[i]);
         if (rc < 0) {
             cio_server_close(srv);
             return rc;
@@ -457,7 +455,7 @@ static int start_tcp(cio_client_connected_fn *cb, cio_protocol_factory_fn *facto
     if (rc == 0)
         rc = start_serving(srv);
     if (rc < 0) {
-        cio_server_release(srv);
+        cio_server_free(srv);
         return rc;
     }
     *out = srv;
@@ -534,7 +532,7 @@ static int start_unix(cio_client_connected_fn *cb, cio_protocol_factory_fn *fact
             cio__free(srv->unix_path);
             srv->unix_path = NULL;
         }
-        cio_server_release(srv);
+        cio_server_free(srv);
         return rc;
     }
     *out = srv;
@@ -586,7 +584,7 @@ int cio_server_close(cio_server *srv)
         if (srv->lfd[i] >= 0) {
             int fd = srv->lfd[i];
             srv->lfd[i] = -1;
-            cio_close(fd); /* wakes the acceptor with -EBADF */
+            cio_fd_close(fd); /* wakes the acceptor with -EBADF */
         }
         if (srv->acceptor[i] && !cio_task_done(srv->acceptor[i])) {
             cio_task_cancel(srv->acceptor[i], NULL); /* in case it backs off */
@@ -667,14 +665,14 @@ static int wait_until(cio_server *srv, int idle)
             cio_future *f;
             if ((rc = cio_future_new(srv->loop, &f)) < 0)
                 return rc;
-            cio_future_release(*fp);
+            cio_future_unref(*fp);
             *fp = f;
         }
         cio_future *f = *fp;
         srv->refs++;
-        cio_future_retain(f);
+        cio_future_ref(f);
         rc = cio_await(f, NULL);
-        cio_future_release(f);
+        cio_future_unref(f);
         server_unref(srv);
     }
 }
@@ -696,7 +694,7 @@ int cio_server_wait_closed(cio_server *srv)
     return wait_until(srv, 1);
 }
 
-void cio_server_release(cio_server *srv)
+void cio_server_free(cio_server *srv)
 {
     if (!srv)
         return;

@@ -1,7 +1,7 @@
 /*
  * socket.c - the public socket coroutines (asyncio's loop.sock_*), each a
  * thin wrapper that fills a struct cio__op and runs it (task/io_wait.c), plus
- * cio_socket, cio_close, cio_wait_readable/writable and address
+ * cio_socket, cio_fd_close, cio_wait_readable/writable and address
  * formatting.
  */
 #define _GNU_SOURCE
@@ -158,7 +158,7 @@ static int wait_ready(int fd, short pev, int write, const char *fn)
 int cio_wait_readable(int fd) { return wait_ready(fd, POLLIN, 0, __func__); }
 int cio_wait_writable(int fd) { return wait_ready(fd, POLLOUT, 1, __func__); }
 
-int cio_close(int fd)
+int cio_fd_close(int fd)
 {
     if (fd < 0)
         return -EBADF;

@@ -145,7 +145,7 @@ int cio_stream_from_fd(int fd, const cio_stream_options *opts, cio_stream **out)
 
 static void stream_free(cio_stream *s)
 {
-    cio_transport_release(s->t);
+    cio_transport_unref(s->t);
     cio__free(s->rbuf);
     cio__free(s->tls_error);
     cio__free(s);
@@ -189,8 +189,8 @@ static void p_connection_made(cio_transport *t, void *ud)
 {
     cio_stream *s = ud;
     if (s->t != t) { /* (a TLS stream holds its transport already) */
-        cio_transport_release(s->t);
-        s->t = cio_transport_retain(t);
+        cio_transport_unref(s->t);
+        s->t = cio_transport_ref(t);
     }
     s->refs++; /* the protocol's hold, until connection_lost */
 }
@@ -478,7 +478,7 @@ int cio_stream_wait_closed(cio_stream *s)
     return s->werr && s->werr != CIO_ECLOSED ? s->werr : 0;
 }
 
-void cio_stream_release(cio_stream *s)
+void cio_stream_unref(cio_stream *s)
 {
     if (!s)
         return;

@@ -57,7 +57,7 @@ static int attach_tls(cio_stream *s, cio_transport *raw, cio_tls_context *ctx,
     if (rc < 0)
         return rc;
     cio__tls_transport_quick_close(tt);
-    s->t = cio_transport_retain(tt);
+    s->t = cio_transport_ref(tt);
     cio__tls_transport_start(tt, &cio__stream_protocol, s);
     return 0;
 }
@@ -91,7 +91,7 @@ int cio__stream_open_tls(cio_loop *loop, int fd, const cio_stream_options *opts,
         cio__free(s);
     if (rc < 0) {
         if (!give_back)
-            cio_close(fd);
+            cio_fd_close(fd);
         return rc;
     }
     if (give_back)
@@ -112,7 +112,7 @@ int cio__stream_open_tls(cio_loop *loop, int fd, const cio_stream_options *opts,
                 ;
             cio_shield_end();
         }
-        cio_stream_release(s);
+        cio_stream_unref(s);
         return rc;
     }
     *out = s;
@@ -204,13 +204,13 @@ int cio_stream_start_tls(cio_stream *s, cio_tls_context *ctx, const char *server
         }
         /* The handshake failed: the connection is aborted, the stream
          * ends (upgrading stays: its connection_lost only ends it). */
-        cio_transport_release(nt);
+        cio_transport_unref(nt);
         cio_stream_abort(s);
         return rc;
     }
     s->upgrading = 0;
     cio__tls_transport_quick_close(nt);
-    cio_transport_release(s->t); /* the TLS transport holds it now */
+    cio_transport_unref(s->t); /* the TLS transport holds it now */
     s->t = nt;                   /* the reference cio__start_tls gave */
     cio__stream_set_tls_error(s, NULL);
     return 0;
@@ -232,7 +232,7 @@ const char *cio_stream_tls_version(const cio_stream *s)
     return t ? cio_transport_tls_version(t) : NULL;
 }
 
-const char *cio_stream_tls_alpn(const cio_stream *s)
+const char *cio_stream_tls_alpn_selected(const cio_stream *s)
 {
     cio_transport *t = tls_of(s);
     return t ? cio_transport_tls_alpn(t) : NULL;

@@ -77,7 +77,7 @@ static void set_exited(cio_subprocess *p, int status_code, int is_signal)
     }
     if (p->poll_timer) {
         cio_handle_cancel(p->poll_timer);
-        cio_handle_release(p->poll_timer);
+        cio_handle_unref(p->poll_timer);
         p->poll_timer = NULL;
     }
     if (p->exited && !cio_future_done(p->exited))
@@ -114,7 +114,7 @@ static void pidfd_ready(void *arg) { try_reap(arg, 0); }
 static void poll_tick(void *arg)
 {
     cio_subprocess *p = arg;
-    cio_handle_release(p->poll_timer);
+    cio_handle_unref(p->poll_timer);
     p->poll_timer = NULL;
     try_reap(p, 0);
     if (!p->reaped && p->loop &&
@@ -137,7 +137,7 @@ static void sp_loop_close(cio_loop *loop, struct cio__loop_ext *ext)
         for (int i = 0; i < 3; i++)
             if (p->fds[i] >= 0)
                 cio__io_forget(loop, p->fds[i]);
-        cio_future_release(p->exited);
+        cio_future_unref(p->exited);
         p->exited = NULL;
         p->loop = NULL;
     }
@@ -191,7 +191,7 @@ static int find_program(const char *file, char *out, size_t cap)
 }
 
 static int spawn(cio_loop *loop, const char *file, char *const argv[],
-                 const cio_subprocess_opts *opts, cio_subprocess *p)
+                 const cio_subprocess_options *opts, cio_subprocess *p)
 {
     char prog[4096];
     int rc0;
@@ -281,9 +281,9 @@ static int spawn(cio_loop *loop, const char *file, char *const argv[],
 }
 
 static int create(const char *fn, const char *file, char *const argv[],
-                  const cio_subprocess_opts *opts, cio_subprocess **out)
+                  const cio_subprocess_options *opts, cio_subprocess **out)
 {
-    static const cio_subprocess_opts defaults;
+    static const cio_subprocess_options defaults;
     cio_loop *loop = cio__running_loop;
     if (!out)
         return cio__bad_arg(loop, fn, "out is NULL");
@@ -321,7 +321,7 @@ static int create(const char *fn, const char *file, char *const argv[],
             if (p->fds[i] >= 0)
                 close(p->fds[i]);
         if (p->exited)
-            cio_future_release(p->exited);
+            cio_future_unref(p->exited);
         cio__free(p);
         return rc;
     }
@@ -334,12 +334,12 @@ static int create(const char *fn, const char *file, char *const argv[],
 }
 
 int cio_create_subprocess_exec(const char *file, char *const argv[],
-                               const cio_subprocess_opts *opts, cio_subprocess **out)
+                               const cio_subprocess_options *opts, cio_subprocess **out)
 {
     return create(__func__, file, argv, opts, out);
 }
 
-int cio_create_subprocess_shell(const char *cmd, const cio_subprocess_opts *opts,
+int cio_create_subprocess_shell(const char *cmd, const cio_subprocess_options *opts,
                                 cio_subprocess **out)
 {
     if (!cmd)
@@ -592,7 +592,7 @@ int cio_subprocess_communicate(cio_subprocess *p, const void *input, size_t len,
     }
     for (int i = 0; i < 3; i++)
         if (tasks[i])
-            cio_task_release(tasks[i]);
+            cio_task_unref(tasks[i]);
     if (rc == 0)
         rc = cio_subprocess_wait(p, NULL);
     if (rc) {
@@ -687,7 +687,7 @@ void cio_subprocess_free(cio_subprocess *p)
     }
     for (int i = 0; i < 3; i++) {
         if (p->streams[i]) {
-            cio_stream_release(p->streams[i]); /* closes the descriptor */
+            cio_stream_unref(p->streams[i]); /* closes the descriptor */
             continue;
         }
         if (p->fds[i] < 0)
@@ -705,6 +705,6 @@ void cio_subprocess_free(cio_subprocess *p)
         if (p->next)
             p->next->prev = p->prev;
     }
-    cio_future_release(p->exited);
+    cio_future_unref(p->exited);
     cio__free(p);
 }

@@ -78,7 +78,7 @@ static void tls_destroy(cio_transport *bt)
     free_chunks(s);
     cio__free(s->rbuf);
     cio__free(s->subject);
-    cio_transport_release(s->raw);
+    cio_transport_unref(s->raw);
     cio__free(s);
 }
 
@@ -92,7 +92,7 @@ static void cancel_timer(struct cio__tls_transport *s)
     if (!s->timer)
         return;
     cio_handle_cancel(s->timer);
-    cio_handle_release(s->timer);
+    cio_handle_unref(s->timer);
     s->timer = NULL;
     unref(s); /* the timer's reference */
 }
@@ -100,7 +100,7 @@ static void cancel_timer(struct cio__tls_transport *s)
 static void timer_fired(void *arg)
 {
     struct cio__tls_transport *s = arg;
-    cio_handle_release(s->timer);
+    cio_handle_unref(s->timer);
     s->timer = NULL;
     if (s->state == HANDSHAKE)
         fail(s, -ETIMEDOUT, "TLS handshake timed out");

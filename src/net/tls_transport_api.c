@@ -50,7 +50,7 @@ int cio__tls_transport_new(cio_transport *raw, cio_tls_context *ctx, int server_
     s->b.loop = raw->loop;
     s->b.refs = 1; /* alive until raw's connection_lost has run */
     s->b.proto = &cio__no_protocol;
-    s->raw = cio_transport_retain(raw);
+    s->raw = cio_transport_ref(raw);
     s->ctx = ctx;
     s->read_size = opts && opts->read_size ? opts->read_size : 64 * 1024;
     s->hs_timeout = opts && opts->tls_handshake_timeout ? opts->tls_handshake_timeout
@@ -111,7 +111,7 @@ int cio__tls_transport_wait(cio_transport *t)
         } else {
             s->b.refs++;
             rc = cio_await(s->hs_fut, NULL);
-            cio_future_release(s->hs_fut);
+            cio_future_unref(s->hs_fut);
             s->hs_fut = NULL;
             if (rc < 0 && !s->error) {
                 cio__tls_transport_fail(s, rc, rc == -ECANCELED   ? "TLS handshake cancelled"
@@ -174,7 +174,7 @@ int cio_start_tls(cio_transport *t, cio_tls_context *ctx, int server_side,
 {
     int rc = cio__start_tls(t, ctx, server_side, server_hostname, NULL, out);
     if (rc < 0 && out && *out) {
-        cio_transport_release(*out);
+        cio_transport_unref(*out);
         *out = NULL;
     }
     return rc;

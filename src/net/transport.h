@@ -205,7 +205,7 @@ enum { CIO__PIPE_READ = 0, CIO__PIPE_WRITE = 1, CIO__PIPE_BOTH = 2 };
  * terminal or a FIFO; end of file is eof_received, which may keep the
  * writing side, as a socket's), with no protocol yet and nothing
  * started: the caller holds no reference of its own (take one with
- * cio_transport_retain).  0, -ENOMEM or -EINVAL. */
+ * cio_transport_ref).  0, -ENOMEM or -EINVAL. */
 int cio__pipe_transport_new(cio_loop *loop, int fd, int mode, cio_transport **out);
 /* Sets the protocol, calls connection_made, then starts reading (read
  * pipes) or watching for the reader to leave (write pipes). */

@@ -140,14 +140,14 @@ void cio_transport_set_protocol(cio_transport *t, const cio_protocol *proto, voi
     t->ud = ud;
 }
 
-cio_transport *cio_transport_retain(cio_transport *t)
+cio_transport *cio_transport_ref(cio_transport *t)
 {
     if (t)
         t->refs++;
     return t;
 }
 
-void cio_transport_release(cio_transport *t)
+void cio_transport_unref(cio_transport *t)
 {
     if (t)
         cio__transport_unref(t);

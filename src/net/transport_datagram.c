@@ -513,6 +513,6 @@ int cio_create_datagram_endpoint(const cio_protocol *proto, void *ud, const char
         return fd;
     int rc = cio__datagram_transport_open(loop, fd, remote_host != NULL, proto, ud, opts, out);
     if (rc < 0)
-        cio_close(fd);
+        cio_fd_close(fd);
     return rc;
 }

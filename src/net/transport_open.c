@@ -37,7 +37,7 @@ static int finish_tls(cio_transport *raw, const cio_protocol *proto, void *ud,
     cio__tls_transport_start(t, proto, ud);
     rc = cio__tls_transport_wait(t);
     if (rc < 0) {
-        cio_transport_release(t);
+        cio_transport_unref(t);
         return rc;
     }
     *out = t;
@@ -52,7 +52,7 @@ static int finish(cio_loop *loop, int fd, const cio_protocol *proto, void *ud,
     cio_transport *t;
     int rc = cio__transport_new(loop, fd, opts, &t);
     if (rc < 0) {
-        cio_close(fd);
+        cio_fd_close(fd);
         return rc;
     }
     if (opts && opts->tls)
@@ -138,7 +138,7 @@ int cio_create_unix_connection(const cio_protocol *proto, void *ud, const char *
         return fd;
     rc = cio_sock_connect(fd, (struct sockaddr *)&sa, alen);
     if (rc < 0) {
-        cio_close(fd);
+        cio_fd_close(fd);
         return rc;
     }
     return finish(loop, fd, proto, ud, opts, tls_name(opts, NULL), out);

@@ -159,7 +159,7 @@ static void sub_destroy(cio_transport *bt)
 {
     struct sub *s = (struct sub *)bt;
     for (int i = 0; i < 3; i++)
-        cio_transport_release(s->pipes[i]);
+        cio_transport_unref(s->pipes[i]);
     cio_subprocess_free(s->p);
     cio__free(s);
 }
@@ -222,11 +222,11 @@ int cio_subprocess_transport_kill(cio_transport *t)
 /* ---- opening ---------------------------------------------------------------------------------- */
 
 static int open_sub(const char *fn, const cio_protocol *proto, void *ud, const char *file,
-                    char *const argv[], const char *cmd, const cio_subprocess_opts *opts,
+                    char *const argv[], const char *cmd, const cio_subprocess_options *opts,
                     cio_transport **out)
 {
     /* asyncio's subprocess_exec defaults: stdin, stdout, stderr all pipes. */
-    static const cio_subprocess_opts pipes = {.stdin_mode = CIO_SUBPROCESS_PIPE,
+    static const cio_subprocess_options pipes = {.stdin_mode = CIO_SUBPROCESS_PIPE,
                                               .stdout_mode = CIO_SUBPROCESS_PIPE,
                                               .stderr_mode = CIO_SUBPROCESS_PIPE};
     cio_loop *loop = cio__running_loop;
@@ -258,7 +258,7 @@ static int open_sub(const char *fn, const cio_protocol *proto, void *ud, const c
             continue;
         rc = cio__pipe_transport_new(loop, fd, i == 0, &s->pipes[i]);
         if (rc < 0)
-            cio_close(fd);
+            cio_fd_close(fd);
     }
     cio_future *exited = cio__subprocess_exited(s->p);
     if (rc == 0 && !exited)
@@ -281,7 +281,7 @@ static int open_sub(const char *fn, const cio_protocol *proto, void *ud, const c
             continue;
         s->pud[i] = (struct pipe_ud){.s = s, .fd = i};
         s->pipe_open[i] = 1;
-        cio_transport_retain(s->pipes[i]); /* ours, until t is freed */
+        cio_transport_ref(s->pipes[i]); /* ours, until t is freed */
         cio__pipe_transport_start(s->pipes[i], &pipe_proto, &s->pud[i]);
     }
     *out = &s->b;
@@ -292,14 +292,14 @@ static int open_sub(const char *fn, const cio_protocol *proto, void *ud, const c
 }
 
 int cio_subprocess_exec(const cio_protocol *proto, void *ud, const char *file,
-                        char *const argv[], const cio_subprocess_opts *opts,
+                        char *const argv[], const cio_subprocess_options *opts,
                         cio_transport **out)
 {
     return open_sub(__func__, proto, ud, file, argv, NULL, opts, out);
 }
 
 int cio_subprocess_shell(const cio_protocol *proto, void *ud, const char *cmd,
-                         const cio_subprocess_opts *opts, cio_transport **out)
+                         const cio_subprocess_options *opts, cio_transport **out)
 {
     if (!cmd) {
         if (out)

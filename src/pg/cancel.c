@@ -125,8 +125,7 @@ void cio__pg_cancel_soon(cio_pg_conn *c)
     }
     /* A task of its own: the task whose query this was is unwinding from a
      * cancellation and can no longer wait for anything. */
-    if (cio_create_task_at(c->loop, cancel_task, pc, "pg-cancel", 0, NULL, CIO_SOURCE_FILE,
-                           __LINE__) < 0) {
+    if (cio_task_new(c->loop, cancel_task, pc, &(cio_task_options){.name = "pg-cancel", .file = CIO_SOURCE_FILE, .line = __LINE__}, NULL) < 0) {
         cancel_discard(&pc->job, 0, NULL);
         return;
     }

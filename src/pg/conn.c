@@ -58,13 +58,13 @@ static int wait_fd(cio_loop *loop, int fd, int write)
         else
             cio_loop_remove_reader(loop, fd);
     }
-    cio_future_release(f);
+    cio_future_unref(f);
     return rc;
 }
 
 /* ---- connect ------------------------------------------------------------ */
 
-void cio_pg_conn_opts_init(cio_pg_conn_opts *opts)
+void cio_pg_conn_options_init(cio_pg_conn_options *opts)
 {
     if (!opts)
         return;
@@ -160,7 +160,7 @@ static int handshake(cio_loop *loop, PGconn *pg)
     }
 }
 
-int cio_pg_connect(const char *conninfo, const cio_pg_conn_opts *opts, cio_pg_conn **out)
+int cio_pg_connect(const char *conninfo, const cio_pg_conn_options *opts, cio_pg_conn **out)
 {
     if (!conninfo || !out)
         return -EINVAL;
@@ -169,9 +169,9 @@ int cio_pg_connect(const char *conninfo, const cio_pg_conn_opts *opts, cio_pg_co
     cio_loop *loop = cio_get_running_loop();
     if (!loop || !cio_current_task())
         return CIO_ENOTASK;
-    cio_pg_conn_opts def;
+    cio_pg_conn_options def;
     if (!opts) {
-        cio_pg_conn_opts_init(&def);
+        cio_pg_conn_options_init(&def);
         opts = &def;
     }
     char *perr = NULL;
@@ -395,7 +395,7 @@ static void flush_soon_cb(void *arg)
 {
     cio_pg_conn *c = arg;
     c->flush_soon = 0;
-    cio_handle_release(c->flush_handle);
+    cio_handle_unref(c->flush_handle);
     c->flush_handle = NULL;
     do_flush(c);
 }
@@ -430,7 +430,7 @@ void cio__pg_req_free(cio_pg_conn *c, struct pgreq *req)
         cio__pg_stmt_unref(c, req->stmt);
     PQclear(req->res);
     PQclear(req->err);
-    cio_future_release(req->fut);
+    cio_future_unref(req->fut);
     cio__free(req);
 }
 
@@ -445,14 +445,14 @@ int cio__pg_conn_start(cio_pg_conn *c)
 
 /* ---- close and accessors --------------------------------------------------- */
 
-void cio_pg_close(cio_pg_conn *c)
+void cio_pg_free(cio_pg_conn *c)
 {
     if (!c)
         return;
     c->closed = 1;
     if (c->flush_handle) {
         cio_handle_cancel(c->flush_handle);
-        cio_handle_release(c->flush_handle);
+        cio_handle_unref(c->flush_handle);
         c->flush_handle = NULL;
     }
     if (!c->broken) {

@@ -49,7 +49,7 @@ struct cio_pg_conn {
     cio_loop *loop;           /* the loop it lives on */
     int fd;                   /* PQsocket, watched by the reader */
     int broken;               /* the connection was lost */
-    int closed;               /* cio_pg_close ran (the struct is going) */
+    int closed;               /* cio_pg_free ran (the struct is going) */
     int writer_on;            /* an add_writer flush is registered */
     int flush_soon;           /* a call_soon flush is scheduled */
     cio_handle *flush_handle; /* that call_soon, to cancel on close */

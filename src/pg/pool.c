@@ -12,7 +12,7 @@
 
 struct cio_pg_pool {
     char *conninfo;          /* copied */
-    cio_pg_pool_opts opts;   /* copied */
+    cio_pg_pool_options opts;   /* copied */
     cio_semaphore *slots;    /* max_size: connections in use */
     cio_event *drained;      /* set once closing and busy == 0 */
     cio_pg_conn *idle;       /* idle connections, LIFO through pool_next */
@@ -22,14 +22,14 @@ struct cio_pg_pool {
     int closing;             /* cio_pg_pool_close was called */
 };
 
-void cio_pg_pool_opts_init(cio_pg_pool_opts *opts)
+void cio_pg_pool_options_init(cio_pg_pool_options *opts)
 {
     if (!opts)
         return;
     memset(opts, 0, sizeof *opts);
     opts->min_size = 10;
     opts->max_size = 10;
-    cio_pg_conn_opts_init(&opts->conn);
+    cio_pg_conn_options_init(&opts->conn);
 }
 
 static void busy_done(cio_pg_pool *p)
@@ -40,7 +40,7 @@ static void busy_done(cio_pg_pool *p)
 
 static void discard_conn(cio_pg_pool *p, cio_pg_conn *c)
 {
-    cio_pg_close(c);
+    cio_pg_free(c);
     p->nopen--;
 }
 
@@ -69,7 +69,7 @@ static void free_pool(cio_pg_pool *p)
     while (p->idle) {
         cio_pg_conn *c = p->idle;
         p->idle = c->pool_next;
-        cio_pg_close(c);
+        cio_pg_free(c);
     }
     cio_semaphore_free(p->slots);
     cio_event_free(p->drained);
@@ -77,7 +77,7 @@ static void free_pool(cio_pg_pool *p)
     cio__free(p);
 }
 
-int cio_pg_pool_new(const char *conninfo, const cio_pg_pool_opts *opts, cio_pg_pool **out)
+int cio_pg_pool_new(const char *conninfo, const cio_pg_pool_options *opts, cio_pg_pool **out)
 {
     if (!conninfo || !out)
         return -EINVAL;
@@ -88,7 +88,7 @@ int cio_pg_pool_new(const char *conninfo, const cio_pg_pool_opts *opts, cio_pg_p
     if (opts)
         p->opts = *opts;
     else
-        cio_pg_pool_opts_init(&p->opts);
+        cio_pg_pool_options_init(&p->opts);
     if (p->opts.max_size == 0 || p->opts.min_size > p->opts.max_size) {
         cio__free(p);
         return -EINVAL;

@@ -292,15 +292,15 @@ int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int
     /* The request is the connection's if the future ends cancelled, so
      * keep a reference of our own to look at it afterwards. */
     cio_future *fut = req->fut;
-    cio_future_retain(fut);
+    cio_future_ref(fut);
     rc = cio_await(fut, NULL);
     if (cio_future_cancelled(fut)) {
         if (!c->closed && c->head && c->head->fut == fut)
             cio__pg_cancel_soon(c); /* the server is running it now */
-        cio_future_release(fut);
+        cio_future_unref(fut);
         return rc < 0 ? rc : -ECANCELED;
     }
-    cio_future_release(fut);
+    cio_future_unref(fut);
     if (rc < 0) {
         cio__pg_req_free(c, req);
         return rc;

@@ -15,13 +15,13 @@ struct cio_pg_transaction {
     int depth;         /* 1: the transaction; > 1: savepoint cio_sp<depth> */
 };
 
-int cio_pg_transaction_begin(cio_pg_conn *c, const cio_pg_transaction_opts *opts,
+int cio_pg_transaction_begin(cio_pg_conn *c, const cio_pg_transaction_options *opts,
                              cio_pg_transaction **out)
 {
     if (!c || !out)
         return -EINVAL;
     *out = NULL;
-    cio_pg_transaction_opts o = {0};
+    cio_pg_transaction_options o = {0};
     if (opts)
         o = *opts;
     if (o.isolation < 0 || o.isolation > CIO_PG_SERIALIZABLE)
@@ -128,7 +128,7 @@ int cio_pg_transaction_commit(cio_pg_transaction *tx)
     return 0;
 }
 
-int cio_pg_transaction_run(cio_pg_conn *c, const cio_pg_transaction_opts *opts,
+int cio_pg_transaction_run(cio_pg_conn *c, const cio_pg_transaction_options *opts,
                            cio_coro_fn *fn, void *arg, void **result)
 {
     if (!c || !fn)

@@ -259,7 +259,7 @@ static void computation_finished(struct entry *e, int status, void *value)
     e->value = status == 0 ? value : NULL;
     cio_task *t = e->task;
     e->task = NULL;
-    cio_task_release(t);
+    cio_task_unref(t);
     while (e->waiters) {
         struct waiter *w = e->waiters;
         e->waiters = w->next;
@@ -384,7 +384,7 @@ static int start_computation(cio_cache *c, uint64_t h, const void *key, size_t k
     e->arg = arg;
     e->state = E_PENDING;
     e->expires = INT64_MAX;
-    int rc = cio_create_task_at(c->loop, computation_body, e, "cio_cache", 0, &e->task, NULL, 0);
+    int rc = cio_task_new(c->loop, computation_body, e, &(cio_task_options){.name = "cio_cache"}, &e->task);
     if (rc < 0) {
         cio__free(e);
         return rc;

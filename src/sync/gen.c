@@ -74,7 +74,7 @@ int cio_gen_new(cio_gen_fn *fn, void *arg, const char *name, cio_gen **out)
     return 0;
 }
 
-void cio_gen_retain(cio_gen *g)
+void cio_gen_ref(cio_gen *g)
 {
     if (g)
         g->refs++;
@@ -82,7 +82,7 @@ void cio_gen_retain(cio_gen *g)
 
 static void producer_finished(cio_gen *g, int rc);
 
-void cio_gen_release(cio_gen *g)
+void cio_gen_unref(cio_gen *g)
 {
     if (!g)
         return;
@@ -131,8 +131,8 @@ static void producer_finished(cio_gen *g, int rc)
     cio_task *t = g->task;
     g->task = NULL;
     g->alive = 0;
-    cio_task_release(t);
-    cio_gen_release(g);
+    cio_task_unref(t);
+    cio_gen_unref(g);
 }
 
 /* Done callback of the producer task: only matters when the body never ran
@@ -265,7 +265,7 @@ int cio_gen_next(cio_gen *g, void **value)
         cio__wake(g->task, 0);
         break;
     default: /* G_CREATED */
-        rc = cio_create_task_at(NULL, producer_body, g, g->name, 0, &g->task, NULL, 0);
+        rc = cio_task_new(NULL, producer_body, g, &(cio_task_options){.name = g->name}, &g->task);
         if (rc < 0)
             return rc;
         /* The inline callback slot of a new task is free: no allocation. */
@@ -287,7 +287,7 @@ int cio_gen_next(cio_gen *g, void **value)
     } else {
         rc = finished_code(g);
     }
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return rc;
 }
 
@@ -330,7 +330,7 @@ int cio_gen_aclose(cio_gen *g)
     int rc = code;
     if (!rc && g->status < 0 && g->status != CIO_ECLOSED)
         rc = g->status;
-    cio_gen_release(g);
+    cio_gen_unref(g);
     return rc;
 }
 

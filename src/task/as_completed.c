@@ -74,7 +74,7 @@ static void ac_destroy(cio_as_completed *ac)
     ac_detach(ac);
     cio__deadline_stop(ac->timer);
     for (size_t i = 0; i < ac->n; i++)
-        cio_future_release(ac->futs[i]);
+        cio_future_unref(ac->futs[i]);
     cio__free(ac->futs);
     cio__free(ac->entries);
     cio__free(ac->order);
@@ -127,7 +127,7 @@ int cio_as_completed_new(cio_future *const *futs, size_t n, double timeout,
         } else {
             e->registered = 1;
         }
-        cio_future_retain(futs[i]);
+        cio_future_ref(futs[i]);
         ac->futs[i] = futs[i];
         ac->n = i + 1;
     }

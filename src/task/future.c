@@ -78,7 +78,7 @@ int cio_future_new(cio_loop *loop, cio_future **out)
     return 0;
 }
 
-void cio_future_retain(cio_future *f)
+void cio_future_ref(cio_future *f)
 {
     if (f)
         f->refs++;
@@ -101,7 +101,7 @@ void cio__future_report_unretrieved(struct cio_future *f)
     cio__report(f->loop, &c);
 }
 
-void cio_future_release(cio_future *f)
+void cio_future_unref(cio_future *f)
 {
     if (!f || --f->refs)
         return;
@@ -146,7 +146,7 @@ int cio__call_done_cb(cio_loop *loop, cio_done_fn *fn, cio_future *fut, void *ar
     h->arg = arg;
     h->arg2 = fut;
     h->flags = CIO__H_DONE_CB;
-    cio_future_retain(fut);
+    cio_future_ref(fut);
     cio__handle_schedule(h);
     return 0;
 }
@@ -365,7 +365,7 @@ int cio__await_abandon(cio_task *t)
     cio__future_remove_cb(f, cio__waiter_cb, t);
     t->interrupt = NULL;
     t->wait_obj = NULL;
-    cio_future_release(f); /* the reference cio_await took */
+    cio_future_unref(f); /* the reference cio_await took */
     return 1;
 }
 
@@ -387,7 +387,7 @@ int cio_await(cio_future *f, void **result)
         rc = cio__future_add_cb(f, cio__waiter_cb, t);
         if (rc)
             return rc;
-        cio_future_retain(f);
+        cio_future_ref(f);
         t->interrupted = 0;
         cio__park(t, cio__await_interrupt, f);
         int code = t->interrupted;
@@ -395,10 +395,10 @@ int cio_await(cio_future *f, void **result)
         if (code) {
             /* The awaited future is done now; its outcome stays readable
              * with cio_future_result. */
-            cio_future_release(f);
+            cio_future_unref(f);
             return code;
         }
-        cio_future_release(f);
+        cio_future_unref(f);
     }
     return cio_future_result(f, result);
 }

@@ -20,11 +20,11 @@ int cio_loop_run_until_complete(cio_loop *loop, cio_future *fut, void **result)
         return cio__bad_arg(loop, __func__, "fut belongs to another loop");
     if (!loop)
         return cio__bad_arg(NULL, "cio_loop_run", "loop is NULL");
-    cio_future_retain(fut);
+    cio_future_ref(fut);
     int rc = cio__loop_run_until(loop, future_is_done, fut);
     if (rc == 0)
         rc = cio_future_result(fut, result);
-    cio_future_release(fut);
+    cio_future_unref(fut);
     return rc;
 }
 
@@ -46,12 +46,12 @@ static void cancel_and_drain(cio_loop *loop)
     while (s->tasks || s->compacted) {
         cio_task *t = s->tasks ? s->tasks : s->compacted;
         uint8_t retrieved = t->fut.flags & CIO__FF_RETRIEVED;
-        cio_task_retain(t);
+        cio_task_ref(t);
         int rc = cio_loop_run_until_complete(loop, &t->fut, NULL);
         if (!retrieved)
             t->fut.flags &= (uint8_t)~CIO__FF_RETRIEVED;
         int done = cio_task_done(t);
-        cio_task_release(t);
+        cio_task_unref(t);
         if (!done) {
             cio_log(CIO_LOG_WARNING, "cio_run: %zu task(s) did not finish after cancellation (%s)",
                     s->ntasks, cio_strerror(rc));
@@ -125,19 +125,19 @@ int cio_run_loop(cio_loop *loop, cio_coro_fn *main, void *arg, void **result)
     if (cio__running_loop)
         return CIO_ERUNNING;
     cio_task *t;
-    int rc = cio_create_task_at(loop, main, arg, "main", 0, &t, NULL, 0);
+    int rc = cio_task_new(loop, main, arg, &(cio_task_options){.name = "main"}, &t);
     if (rc < 0)
         return rc;
     struct sigint_state sigint = {t, 0};
     int sigint_on = sigint_install(loop, &sigint);
     rc = cio_loop_run_until_complete(loop, &t->fut, result);
-    if (rc == CIO_EDEADLOCK)
+    if (rc == CIO_ESTALLED)
         cio_log(CIO_LOG_ERROR, "cio_run: main task is blocked and nothing can wake it");
     cancel_and_drain(loop);
     run_scheduled_callbacks(loop);
     if (sigint_on)
         cio_loop_remove_signal_handler(loop, SIGINT);
-    cio_task_release(t);
+    cio_task_unref(t);
     int crc = cio_loop_close(loop);
     return crc < 0 && rc == 0 ? crc : rc;
 }

@@ -50,7 +50,7 @@ static void finish_unstarted(cio_task *t, int code)
     cio__task_retire(s, t);
     cio__future_complete(&t->fut, code, NULL, msg);
     t->flags &= (uint8_t)~CIO__TF_LOOPREF;
-    cio_task_release(t);
+    cio_task_unref(t);
 }
 
 /* Gives a new task its stack; 0, or 1 if it finished without running. */
@@ -196,7 +196,7 @@ static void task_finish(cio_task *t, int rc, void *result)
     char *msg = t->pending_message;
     t->pending_message = NULL;
     if (rc >= 0) {
-        /* cio_task_set_error_message only names a failure (task.h): a task
+        /* cio_set_error_message only names a failure (task.h): a task
          * that set one and then succeeded has no error message. */
         cio__free(msg);
         msg = NULL;
@@ -232,7 +232,7 @@ static void task_entry(void *arg)
     if (CIO_UNLIKELY(!cio__stack_canary_ok(s)))
         overflow_abort(t);
     t->flags &= (uint8_t)~CIO__TF_LOOPREF;
-    cio_task_release(t); /* may free t: use only locals from here */
+    cio_task_unref(t); /* may free t: use only locals from here */
     cio_task *next = must_return ? NULL : next_direct(loop);
     if (s->pooled)
         cio__sched_put_stack(sc, s);

@@ -20,7 +20,7 @@ static const char *current_task_name(void)
     return t ? cio_task_get_name(t) : NULL;
 }
 
-static void drop_future(void *fut) { cio_future_release(fut); }
+static void drop_future(void *fut) { cio_future_unref(fut); }
 
 /* The hooks below the task layer call up through; set once per process. */
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
@@ -119,7 +119,7 @@ static void sched_close(cio_loop *loop, struct cio__loop_ext *ext)
         cio_task *next = pending->next;
         pending->prev = pending->next = NULL;
         pending->flags &= (uint8_t)~CIO__TF_LOOPREF;
-        cio_task_release(pending);
+        cio_task_unref(pending);
         pending = next;
     }
     cio__tasks_fini(s);

@@ -26,8 +26,8 @@ static void link_unref(struct shield_link *l)
 {
     if (--l->refs)
         return;
-    cio_future_release(l->inner);
-    cio_future_release(l->outer);
+    cio_future_unref(l->inner);
+    cio_future_unref(l->outer);
     cio__free(l);
 }
 
@@ -71,7 +71,7 @@ int cio_shield(cio_future *inner, cio_future **outer)
     if (!inner)
         return cio__bad_arg(NULL, __func__, "inner is NULL");
     if (inner->state == CIO__F_DONE) {
-        cio_future_retain(inner);
+        cio_future_ref(inner);
         *outer = inner;
         return 0;
     }
@@ -88,7 +88,7 @@ int cio_shield(cio_future *inner, cio_future **outer)
     if (rc == 0 && (rc = cio__future_add_cb(out, outer_done, l)) < 0)
         cio__future_remove_cb(inner, inner_done, l);
     if (rc < 0) {
-        cio_future_release(out);
+        cio_future_unref(out);
         cio__free(l);
         return rc;
     }
@@ -96,8 +96,8 @@ int cio_shield(cio_future *inner, cio_future **outer)
     l->outer = out;
     l->refs = 2;
     l->cut = 0;
-    cio_future_retain(inner);
-    cio_future_retain(out);
+    cio_future_ref(inner);
+    cio_future_ref(out);
     *outer = out;
     return 0;
 }

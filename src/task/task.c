@@ -172,13 +172,13 @@ void cio__tasks_fini(struct cio__sched *s)
     s->nfree_tasks = 0;
 }
 
-void cio_task_retain(cio_task *t)
+void cio_task_ref(cio_task *t)
 {
     if (t)
         t->fut.refs++;
 }
 
-void cio_task_release(cio_task *t)
+void cio_task_unref(cio_task *t)
 {
     if (t && --t->fut.refs == 0)
         cio__task_free(t);
@@ -275,7 +275,7 @@ const char *cio_task_source(const cio_task *t)
     return t->source;
 }
 
-int cio_task_set_error_message(const char *fmt, ...)
+int cio_set_error_message(const char *fmt, ...)
 {
     cio_task *t = cio__current();
     if (!t)

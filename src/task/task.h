@@ -94,7 +94,7 @@ struct cio_task {
     uint64_t id;               /* 1, 2, ... per loop */
     char *name;                /* owned, or NULL for "Task-<id>" */
     char namebuf[24];          /* holds "Task-<id>" */
-    char *pending_message;     /* cio_task_set_error_message */
+    char *pending_message;     /* cio_set_error_message */
     char *cancel_msg;          /* message given to cio_task_cancel */
     const char *file;          /* where it was created */
     int line;

@@ -59,7 +59,7 @@ static void tg_task_done(struct cio__direct *d, cio_future *f)
     if (f->status < 0 && f->status != -ECANCELED) {
         /* capfails >= created, so this never allocates. */
         f->flags |= CIO__FF_RETRIEVED;
-        cio_task_retain(t);
+        cio_task_ref(t);
         g->fails[g->nfails].task = t;
         g->fails[g->nfails].code = f->status;
         g->nfails++;
@@ -79,7 +79,7 @@ static void tg_compact(cio_task_group *g)
     size_t j = 0;
     for (size_t i = 0; i < g->ntasks; i++) {
         if (g->tasks[i]->state == CIO__T_DONE)
-            cio_task_release(g->tasks[i]);
+            cio_task_unref(g->tasks[i]);
         else
             g->tasks[j++] = g->tasks[i];
     }
@@ -100,7 +100,7 @@ int cio_task_group_new(cio_task_group **out)
     g->d.fn = tg_task_done;
     g->loop = t->fut.loop;
     g->parent = t;
-    cio_task_retain(t);
+    cio_task_ref(t);
     *out = g;
     return 0;
 }
@@ -137,7 +137,7 @@ int cio_task_group_create_task(cio_task_group *g, cio_coro_fn *fn, void *arg, co
         g->capfails = cap;
     }
     cio_task *t;
-    int rc = cio_create_task_at(g->loop, fn, arg, name, 0, &t, NULL, 0);
+    int rc = cio_task_new(g->loop, fn, arg, &(cio_task_options){.name = name}, &t);
     if (rc < 0)
         return rc;
     /* A new task's inline callback slot is free: this cannot fail. */
@@ -146,7 +146,7 @@ int cio_task_group_create_task(cio_task_group *g, cio_coro_fn *fn, void *arg, co
     g->pending++;
     g->created++;
     if (out) {
-        cio_task_retain(t);
+        cio_task_ref(t);
         *out = t;
     }
     return 0;
@@ -227,11 +227,11 @@ int cio_task_group_free(cio_task_group *g)
     for (size_t i = 0; i < g->ntasks; i++) {
         if (g->tasks[i]->state != CIO__T_DONE)
             cio__future_remove_cb(&g->tasks[i]->fut, cio__direct_cb, &g->d);
-        cio_task_release(g->tasks[i]);
+        cio_task_unref(g->tasks[i]);
     }
     for (size_t i = 0; i < g->nfails; i++)
-        cio_task_release(g->fails[i].task);
-    cio_task_release(g->parent);
+        cio_task_unref(g->fails[i].task);
+    cio_task_unref(g->parent);
     cio__free(g->tasks);
     cio__free(g->fails);
     cio__free(g);

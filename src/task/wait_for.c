@@ -63,7 +63,7 @@ int cio_wait_for(cio_future *fut, double timeout, void **result)
         cio__deadline_stop(timer);
         return rc;
     }
-    cio_future_retain(fut);
+    cio_future_ref(fut);
     if (!timer)
         wait_for_timeout(&w); /* timeout 0: cancel now, then wait for it */
     if (fut->state != CIO__F_DONE)
@@ -72,10 +72,10 @@ int cio_wait_for(cio_future *fut, double timeout, void **result)
         cio__future_remove_cb(fut, cio__waiter_cb, t);
     cio__deadline_stop(timer);
     if (w.interrupted) {
-        cio_future_release(fut);
+        cio_future_unref(fut);
         return w.interrupted;
     }
     rc = cio_future_result(fut, result);
-    cio_future_release(fut);
+    cio_future_unref(fut);
     return w.timed_out && rc == -ECANCELED ? -ETIMEDOUT : rc;
 }

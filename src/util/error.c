@@ -28,7 +28,7 @@ static const struct {
     {CIO_EBROKEN, "barrier broken"},
     {CIO_ELIMIT, "limit overrun"},
     {CIO_EINCOMPLETE, "end of stream before the requested bytes"},
-    {CIO_EDEADLOCK, "nothing left that could complete the awaited future"},
+    {CIO_ESTALLED, "nothing left that could complete the awaited future"},
     {CIO_ETLS, "TLS error"},
     {CIO_EWORKERDIED, "worker process died"},
     {CIO_EPG, "PostgreSQL error"},

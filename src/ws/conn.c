@@ -141,11 +141,11 @@ void cio__ws_unref(cio_ws *ws)
     cio__ws_pings_fail(ws);
     if (ws->keepalive) {
         cio_handle_cancel(ws->keepalive);
-        cio_handle_release(ws->keepalive);
+        cio_handle_unref(ws->keepalive);
     }
     if (ws->close_timer) {
         cio_handle_cancel(ws->close_timer);
-        cio_handle_release(ws->close_timer);
+        cio_handle_unref(ws->close_timer);
     }
     cio_event_free(ws->readable);
     cio_event_free(ws->writable);
@@ -158,7 +158,7 @@ void cio__ws_unref(cio_ws *ws)
     cio__free(ws->rbuf);
     cio__free(ws->subprotocol);
     if (ws->t)
-        cio_transport_release(ws->t);
+        cio_transport_unref(ws->t);
     if (ws->owns_tls)
         cio_tls_context_free(ws->tls);
     cio__free(ws);
@@ -518,12 +518,12 @@ static void on_lost(cio_transport *t, int error, void *ud)
         ws->close_code = CIO__WS_CLOSE_ABNORMAL;
     if (ws->keepalive) {
         cio_handle_cancel(ws->keepalive);
-        cio_handle_release(ws->keepalive);
+        cio_handle_unref(ws->keepalive);
         ws->keepalive = NULL;
     }
     if (ws->close_timer) {
         cio_handle_cancel(ws->close_timer);
-        cio_handle_release(ws->close_timer);
+        cio_handle_unref(ws->close_timer);
         ws->close_timer = NULL;
     }
     cio__ws_pings_fail(ws);

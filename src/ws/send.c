@@ -273,7 +273,7 @@ static void ping_resolve(struct cio__ws_ping *p, int code)
             else
                 cio_future_set_result(p->done, NULL);
         }
-        cio_future_release(p->done);
+        cio_future_unref(p->done);
     }
     cio__free(p);
 }
@@ -293,7 +293,7 @@ static void keepalive_at(cio_ws *ws, double delay)
 {
     if (ws->keepalive) {
         cio_handle_cancel(ws->keepalive);
-        cio_handle_release(ws->keepalive);
+        cio_handle_unref(ws->keepalive);
         ws->keepalive = NULL;
     }
     if (delay < 0 || ws->state == CIO__WS_CLOSED)
@@ -353,7 +353,7 @@ static int ping_send(cio_ws *ws, const void *data, size_t len, cio_future *done)
     }
     p->done = done;
     if (done)
-        cio_future_retain(done);
+        cio_future_ref(done);
     struct cio__ws_ping **at = &ws->pings;
     while (*at)
         at = &(*at)->next;
@@ -364,7 +364,7 @@ static int ping_send(cio_ws *ws, const void *data, size_t len, cio_future *done)
 static void keepalive_tick(void *arg)
 {
     cio_ws *ws = arg;
-    cio_handle_release(ws->keepalive);
+    cio_handle_unref(ws->keepalive);
     ws->keepalive = NULL;
     if (!sendable(ws))
         return;
@@ -392,7 +392,7 @@ int cio_ws_ping(cio_ws *ws, const void *data, size_t len, double timeout)
     rc = ping_send(ws, data, len, f);
     if (rc >= 0)
         rc = cio_wait_for(f, timeout < 0 ? INFINITY : timeout, NULL);
-    cio_future_release(f);
+    cio_future_unref(f);
     return rc < 0 ? rc : 0;
 }
 
@@ -410,7 +410,7 @@ int cio_ws_pong(cio_ws *ws, const void *data, size_t len)
 static void close_timer_fired(void *arg)
 {
     cio_ws *ws = arg;
-    cio_handle_release(ws->close_timer);
+    cio_handle_unref(ws->close_timer);
     ws->close_timer = NULL;
     if (ws->state != CIO__WS_CLOSED) {
         ws->close_timed_out = 1;
