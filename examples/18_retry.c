@@ -24,7 +24,9 @@
  *         except RetryError as e:
  *             print("gave up:", e.last_attempt.exception())
  *
- * What to observe: each failed attempt is logged at warning level, prefixed
+ * What to observe: each failed attempt is logged at warning level (because
+ * the policy sets log_attempts, as the Python sets before_sleep_log:
+ * cio_retry is quiet otherwise), prefixed
  * with the task's name, with the attempt number, the error's name and the
  * delay before the next attempt, which doubles each time (with a little
  * jitter).  The second operation never succeeds: cio_retry gives up after
@@ -66,6 +68,7 @@ static int main_task(void *arg, void **result)
     p.jitter = 0.2;
     p.retryable = connection_error;
     p.name = "flaky_fetch";
+    p.log_attempts = 1; /* before_sleep_log: quiet without it */
 
     struct flaky once = {.fail_times = 2};
     void *data;

@@ -23,7 +23,17 @@
 #      one-line title " * Title: what it shows" on line 2 (what
 #      scripts/tour.sh prints for `make run`), " *" on line 3, then, in the
 #      comment, the asyncio program it mirrors ("asyncio program") and what
-#      to observe ("What to observe").
+#      to observe ("What to observe");
+#   6. docs/asyncio-map.md says something the headers do not: a status other
+#      than done / n/a / not provided, an asyncio name with two rows, or a
+#      cio name that include/ does not declare (scripts/check_asyncio_map.py
+#      says exactly what counts);
+#   7. README.md, docs/*.md or a public header names a file the repository
+#      does not have: a path under src/, include/, tests/, examples/,
+#      scripts/, docs/, bench/ or python/ (relative to the root, or to the
+#      page for ../ links), a relative markdown link, or a capitalised
+#      page such as DESIGN.md (the project's design notes live outside the
+#      repository: cite docs/README.md's sections instead).
 # Needs bash, grep, sort, diff, a POSIX awk and /usr/bin/python3 (the
 # generator uses its standard library only).
 set -euo pipefail
@@ -137,8 +147,30 @@ for ex in examples/*.c; do
     fi
 done
 
+if ! "$python" scripts/check_asyncio_map.py .; then
+    fail=1
+fi
+
+# Rule 7: file names that must exist.
+for f in README.md docs/*.md include/cio.h include/cio/*.h; do
+    [ -f "$f" ] || continue
+    dir=$(dirname "$f")
+    {
+        grep -oE '(\.\./)?\<(src|include|tests|examples|scripts|docs|bench|python)/[A-Za-z0-9_./-]*[A-Za-z0-9_]\.(c|h|S|md|sh|py)\>' "$f" || true
+        grep -oE '\]\([^)#:]+\)' "$f" | sed -e 's/^](//' -e 's/)$//' || true
+        grep -oE '\<[A-Z][A-Z_]+\.md\>' "$f" || true
+    } | sort -u | while read -r ref; do
+        [ -e "$ref" ] || [ -e "$dir/$ref" ] || [ -e "${ref#../}" ] ||
+            echo "check_docs: $f names $ref, which the repository does not have"
+    done
+done > "$gen_tmp/refs"
+if [ -s "$gen_tmp/refs" ]; then
+    cat "$gen_tmp/refs"
+    fail=1
+fi
+
 total=$(wc -l <<<"$funcs")
 if [ "$fail" = 0 ]; then
-    echo "check_docs: ok: $total public functions in ${#headers[@]} headers, each with a doc comment and mentioned in docs/; every example opens with a title"
+    echo "check_docs: ok: $total public functions in ${#headers[@]} headers, each with a doc comment and mentioned in docs/; every example opens with a title; the asyncio map agrees with the headers; every file the docs name exists"
 fi
 exit "$fail"

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test.h" /* test_python() */
+
 typedef struct http_server {
     pid_t pid;     /* the server process */
     int port;      /* where it listens on 127.0.0.1 */
@@ -148,7 +150,7 @@ static inline int hs_start_nginx(http_server *s)
 /* Starts python3 -m http.server on a free port serving s->dir/www. */
 static inline int hs_start_python(http_server *s)
 {
-    const char *py = "/usr/bin/python3";
+    const char *py = test_python();
     if (access(py, X_OK) != 0 || hs_mkdir(s) < 0)
         return -1;
     s->port = hs_free_port();

@@ -14,10 +14,9 @@
 
 #include "helpers.h"
 
-/* The interpreter the peers run (overridable, e.g. to try the skip path). */
-#ifndef PYTHON
-#define PYTHON "/usr/bin/python3"
-#endif
+/* The interpreter the peers run (test.h: $CIO_TEST_PYTHON overrides it,
+ * e.g. to try the skip paths). */
+#define PYTHON test_python()
 
 typedef struct peer {
     pid_t pid;                 /* the python process */
@@ -64,7 +63,9 @@ static inline int need_python(void)
 {
     if (access(PYTHON, X_OK) == 0)
         return 0;
-    test_skip_case("no " PYTHON);
+    char why[300];
+    snprintf(why, sizeof why, "no %s (the case needs Python)", PYTHON);
+    test_skip_case(why);
     return -1;
 }
 

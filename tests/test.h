@@ -81,6 +81,19 @@ static inline void test_skip_case(const char *why)
     test_skipped++;
 }
 
+/*
+ * The interpreter that the tests' Python peers and clients run:
+ * /usr/bin/python3 (Debian's, where the peers' modules are installed), or
+ * $CIO_TEST_PYTHON when set.  Pointing it at a missing path exercises
+ * the skip paths (tests/expect_skip.sh): a test without its Python must
+ * exit 77 with the reason, never 0.
+ */
+static inline char *test_python(void)
+{
+    char *p = getenv("CIO_TEST_PYTHON");
+    return p && *p ? p : "/usr/bin/python3";
+}
+
 /* main's return value: 1 if a check failed, else 77 if a case was
  * skipped, else 0. */
 static inline int test_finish(void)

@@ -98,6 +98,16 @@ static int results_main(void *arg, void **result)
     CHECK_RC(cio_executor_new(2, &ex), 0);
     CHECK_RC(cio_run_in_executor(ex, double_fn, (void *)(intptr_t)5, &r), 0);
     CHECK_EQ((intptr_t)r, 10);
+    /* An unknown flag bit is refused with nothing done: the pool still
+     * takes calls.  (A caller passing the old boolean pair's "1, 1" as
+     * flags 3 gets both meanings; anything past them is a mistake.) */
+    CHECK_RC(cio_executor_shutdown(ex, 1u << 2), -EINVAL);
+    CHECK_RC(cio_executor_shutdown(ex, ~0u), -EINVAL);
+    CHECK_RC(cio_run_in_executor(ex, double_fn, (void *)(intptr_t)6, &r), 0);
+    CHECK_EQ((intptr_t)r, 12);
+    /* Without CIO_SHUTDOWN_WAIT it returns at once and refuses new calls. */
+    CHECK_RC(cio_executor_shutdown(ex, 0), 0);
+    CHECK_RC(cio_run_in_executor(ex, double_fn, (void *)(intptr_t)6, &r), CIO_ESHUTDOWN);
     cio_executor_free(ex);
     return 0;
 }
@@ -108,7 +118,7 @@ static void test_results(void)
     CHECK_RC(cio_to_thread(double_fn, NULL, NULL), CIO_ENOTASK);
     CHECK_RC(cio_executor_new(0, NULL), -EINVAL);
     CHECK_RC(cio_executor_new(5000, &(cio_executor *){NULL}), -EINVAL);
-    CHECK_RC(cio_executor_shutdown(NULL, 1, 1), -EINVAL);
+    CHECK_RC(cio_executor_shutdown(NULL, CIO_SHUTDOWN_WAIT | CIO_SHUTDOWN_CANCEL_FUTURES), -EINVAL);
     cio_executor_free(NULL);
 }
 
@@ -353,7 +363,7 @@ static int shutdown_main(void *arg, void **result)
     struct pair p;
     pair_start(&p, "running", "pending");
     /* Cancel what has not started; do not wait. */
-    CHECK_RC(cio_executor_shutdown(p.ex, 0, 1), 0);
+    CHECK_RC(cio_executor_shutdown(p.ex, CIO_SHUTDOWN_CANCEL_FUTURES), 0);
     CHECK_RC(cio_task_await(p.t2, NULL), -ECANCELED);
     CHECK_EQ(discards, 0); /* the caller got -ECANCELED itself */
     CHECK_EQ(gate_get(&p.g2, &p.g2.entered), 0);
@@ -365,7 +375,7 @@ static int shutdown_main(void *arg, void **result)
     CHECK_RC(cio_task_await(p.t1, NULL), 0);
     CHECK_RC(p.c1.rc, 5);
     CHECK_EQ((intptr_t)p.c1.r, 99);
-    CHECK_RC(cio_executor_shutdown(p.ex, 1, 0), 0);
+    CHECK_RC(cio_executor_shutdown(p.ex, CIO_SHUTDOWN_WAIT), 0);
     cio_executor_free(p.ex);
     pair_end(&p);
     return 0;
@@ -383,7 +393,7 @@ static int shutdown_free_main(void *arg, void **result)
 {
     struct pair p;
     pair_start(&p, "running", "pending");
-    CHECK_RC(cio_executor_shutdown(p.ex, 0, 1), 0);
+    CHECK_RC(cio_executor_shutdown(p.ex, CIO_SHUTDOWN_CANCEL_FUTURES), 0);
     gate_open(&p.g1);
     cio_executor_free(p.ex); /* joins: t1's outcome is posted too */
     cio_task_cancel(p.t2, NULL);
@@ -432,7 +442,7 @@ static int shutdown_wait_main(void *arg, void **result)
     cio_task_unref(t);
     CHECK_EQ(__atomic_load_n(&slow_flag, __ATOMIC_ACQUIRE), 0);
     /* wait=1 blocks until the running call returned. */
-    CHECK_RC(cio_executor_shutdown(ex, 1, 0), 0);
+    CHECK_RC(cio_executor_shutdown(ex, CIO_SHUTDOWN_WAIT), 0);
     CHECK_EQ(__atomic_load_n(&slow_flag, __ATOMIC_ACQUIRE), 1);
     cio_executor_free(ex);
     /* Its outcome still arrives and is dropped on the loop. */

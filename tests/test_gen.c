@@ -204,6 +204,62 @@ static int aclose_main(void *arg, void **result)
 
 static void test_aclose(void) { CHECK_RC(test_run_virtual(aclose_main, NULL), 0); }
 
+/* An `async for` that ends with an error is not always a finished
+ * producer: a consumer cancelled in its loop body gets -ECANCELED from the
+ * next next() without the producer being resumed, so it still sits at its
+ * yield.  The rule the docs give - aclose unless rc == CIO_ITER_END - is
+ * what runs its cleanup (aclose from a cancelled task still closes, and
+ * waits).  After CIO_ITER_END aclose is a no-op. */
+static int error_exit_consumer(void *arg, void **result)
+{
+    struct counter *c = arg;
+    cio_gen *g = counter_gen(c);
+    cio_aiter *it = cio_gen_aiter(g);
+    void *v;
+    int rc;
+    CIO_FOR(it, v, rc) {
+        if ((intptr_t)v == 1)
+            cio_task_cancel(cio_current_task(), NULL); /* e.g. a timeout fired */
+    }
+    CHECK_RC(rc, -ECANCELED);
+    CHECK(!cio_gen_finished(g)); /* the producer did not finish */
+    CHECK_EQ(c->cleaned, 0);
+    if (rc != CIO_ITER_END)
+        CHECK_RC(cio_aiter_aclose(it), -ECANCELED); /* closes it all the same */
+    CHECK(cio_gen_finished(g));
+    CHECK_EQ(c->cleaned, 1);
+    cio_gen_unref(g);
+    return 0;
+}
+
+static int error_exit_main(void *arg, void **result)
+{
+    struct counter c;
+    counter_init(&c, 100);
+    cio_task *t;
+    CHECK_RC(cio_create_task(error_exit_consumer, &c, "consumer", &t), 0);
+    cio_task_await(t, NULL);
+    CHECK_EQ(c.cleaned, 1);
+    cio_task_unref(t);
+
+    /* Exhausted: aclose does nothing and returns 0. */
+    counter_init(&c, 2);
+    cio_gen *g = counter_gen(&c);
+    void *v;
+    int rc;
+    CIO_FOR(cio_gen_aiter(g), v, rc) {
+    }
+    CHECK_RC(rc, CIO_ITER_END);
+    CHECK_RC(cio_aiter_aclose(cio_gen_aiter(g)), 0);
+    cio_gen_unref(g);
+    return 0;
+}
+
+static void test_aclose_after_error(void)
+{
+    CHECK_RC(test_run_virtual(error_exit_main, NULL), 0);
+}
+
 /* Released without aclose: the cleanup runs in the background. */
 static int bg_errors;
 static void count_handler(cio_loop *loop, const cio_exception_context *ctx, void *ud)
@@ -721,6 +777,7 @@ int main(void)
     RUN(test_error);
     RUN(test_stack_values);
     RUN(test_aclose);
+    RUN(test_aclose_after_error);
     RUN(test_release);
     RUN(test_shutdown);
     RUN(test_loop_closed_under_generator);

@@ -31,7 +31,7 @@ static char base2[64]; /* http://127.0.0.1:B */
 
 static int start_peer(void)
 {
-    if (access("/usr/bin/python3", X_OK) != 0)
+    if (access(test_python(), X_OK) != 0)
         return -1;
     char dir[1024];
     snprintf(dir, sizeof dir, "%s", __FILE__);
@@ -46,7 +46,7 @@ static int start_peer(void)
         dup2(out[1], 1);
         close(in[1]);
         close(out[0]);
-        execl("/usr/bin/python3", "python3", "-u", script, (char *)NULL);
+        execl(test_python(), "python3", "-u", script, (char *)NULL);
         _exit(127);
     }
     close(in[0]);
@@ -696,7 +696,13 @@ int main(void)
     RUN(test_url);
     if (start_peer() < 0) {
         stop_peer();
-        test_skip_case("no /usr/bin/python3 to run tests/http_client_peer.py");
+        if (access(test_python(), X_OK) != 0) {
+            char why[300];
+            snprintf(why, sizeof why, "no %s to run tests/http_client_peer.py", test_python());
+            test_skip_case(why);
+        } else {
+            CHECK(!"tests/http_client_peer.py did not start");
+        }
         return test_finish();
     }
     RUN(test_basic);

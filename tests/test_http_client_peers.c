@@ -162,7 +162,10 @@ static void test_python_http_server(void)
 {
     if (hs_start_python(&srv) < 0) {
         hs_stop(&srv);
-        test_skip_case("no /usr/bin/python3 for python3 -m http.server");
+        char why[300];
+        snprintf(why, sizeof why, "no %s for python3 -m http.server (or it did not start)",
+                 test_python());
+        test_skip_case(why);
         return;
     }
     make_files();

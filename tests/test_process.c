@@ -4,8 +4,10 @@
  * a crashing worker (CIO_EWORKERDIED, then replaced), cancellation (returns
  * at once, worker killed and replaced), shutdown with a busy worker, and
  * no child left behind after free or loop close (checked in
- * /proc/self/task/<tid>/children and with waitpid).
+ * /proc/self/task/<tid>/children and with waitpid), and a worker's printf
+ * reaching the parent's stdout (stdin /dev/null).
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -58,9 +60,20 @@ static int nap(const void *in, size_t inlen, void **out, size_t *outlen)
     return 0;
 }
 
+/* Prints its input with printf (no fflush of its own, as a ported
+ * multiprocessing program would) and returns what read(0) gave. */
+static int shout(const void *in, size_t inlen, void **out, size_t *outlen)
+{
+    printf("worker %d says %.*s\n", (int)getpid(), (int)inlen, (const char *)in);
+    fprintf(stderr, "worker stderr %.*s\n", (int)inlen, (const char *)in);
+    char c;
+    ssize_t n = read(0, &c, 1);
+    return n < 0 ? -errno : (int)n;
+}
+
 static const cio_process_fn_entry fns[] = {
     {"square", square}, {"echo", echo}, {"whoami", whoami},
-    {"crash", crash},   {"fail", fail}, {"nap", nap},
+    {"crash", crash},   {"fail", fail}, {"nap", nap}, {"shout", shout},
 };
 #define NFNS (sizeof fns / sizeof fns[0])
 
@@ -305,6 +318,96 @@ static void test_loop_close(void)
     cio_process_pool_free(left_pool);
 }
 
+/* ---- a worker's output is the parent's --------------------------------- */
+
+/* Reads what is in fd now (non-blocking) into buf; returns the length. */
+static size_t drain(int fd, char *buf, size_t cap, size_t have)
+{
+    for (;;) {
+        ssize_t n = read(fd, buf + have, cap - 1 - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+    }
+    buf[have] = 0;
+    return have;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* What fd 1 and fd 2 received during test_worker_stdout. */
+static char cap_out[4096], cap_err[4096];
+
+static int stdout_main(void *arg, void **result)
+{
+    int *fds = arg; /* [0] the stdout pipe's read end, [1] the stderr one's */
+    char *out = cap_out, *err = cap_err;
+    /* Printed but (stdout being a pipe, fully buffered) not yet written
+     * when the workers fork: it must come out once, not once per worker. */
+    printf("parent-before-fork\n");
+    cio_process_pool *pool;
+    CHECK_RC(cio_process_pool_new(2, fns, NFNS, &pool), 0);
+    int pids[2] = {0, 0};
+    CHECK_EQ(cio_process_pool_pids(pool, pids, 2), 2);
+    /* stdin is /dev/null in a worker: read(0) gives 0 (end of file). */
+    CHECK_RC(cio_process_pool_call(pool, "shout", "hello", 5, NULL, NULL), 0);
+    CHECK_RC(cio_process_pool_call(pool, "shout", "again", 5, NULL, NULL), 0);
+    /* The worker flushed before answering: its lines are in the pipes now,
+     * while it is still alive. */
+    size_t no = drain(fds[0], out, sizeof cap_out, 0);
+    size_t ne = drain(fds[1], err, sizeof cap_err, 0);
+    CHECK(strstr(out, " says hello\n") != NULL);
+    CHECK(strstr(out, " says again\n") != NULL);
+    CHECK(strstr(err, "worker stderr hello\n") != NULL);
+    char w0[64], w1[64]; /* printed by one of the pool's workers */
+    snprintf(w0, sizeof w0, "worker %d says", pids[0]);
+    snprintf(w1, sizeof w1, "worker %d says", pids[1]);
+    CHECK(strstr(out, w0) || strstr(out, w1));
+    cio_process_pool_free(pool);
+    fflush(stdout);
+    no = drain(fds[0], out, sizeof cap_out, no);
+    ne = drain(fds[1], err, sizeof cap_err, ne);
+    CHECK_EQ(count(out, "parent-before-fork\n"), 1);
+    CHECK_EQ(count(out, " says "), 2);
+    CHECK_EQ(count(err, "worker stderr "), 2);
+    return 0;
+}
+
+static void test_worker_stdout(void)
+{
+    /* Fd 1 and 2 become non-blocking pipes for the run, then come back. */
+    fflush(stdout);
+    fflush(stderr);
+    int saved[2] = {dup(1), dup(2)};
+    int po[2], pe[2];
+    CHECK(pipe2(po, O_NONBLOCK) == 0 && pipe2(pe, O_NONBLOCK) == 0);
+    dup2(po[1], 1);
+    dup2(pe[1], 2);
+    close(po[1]);
+    close(pe[1]);
+    int fds[2] = {po[0], pe[0]};
+    int rc = cio_run(stdout_main, fds, NULL);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved[0], 1);
+    dup2(saved[1], 2);
+    close(saved[0]);
+    close(saved[1]);
+    /* The checks inside wrote their failures into the captured stderr:
+     * show it (and stdout) on the real one when something failed. */
+    if (rc != 0 || test_failures)
+        fprintf(stderr, "captured stdout:\n%s\ncaptured stderr:\n%s\n", cap_out, cap_err);
+    close(po[0]);
+    close(pe[0]);
+    CHECK_RC(rc, 0);
+}
+
 /* ---- allocation failures: the Nth allocation fails, for every N ---------- */
 
 /* Runs main under the counting allocator for N = 1, 2, ... until a run
@@ -344,6 +447,7 @@ int main(void)
     RUN(test_cancel);
     RUN(test_shutdown);
     RUN(test_loop_close);
+    RUN(test_worker_stdout);
     RUN(test_alloc_failures);
     return test_finish();
 }

@@ -2,14 +2,16 @@
  * test_retry.c - cio_retry: success after failures, giving up after the
  * last attempt, backoff growth and cap, jitter bounds and seeding, the
  * retryable predicate, the deadline, cancellation at each point (during an
- * attempt and during a backoff sleep), the log lines, misuse, and every
+ * attempt and during a backoff sleep), the log lines (only when asked for:
+ * quiet by default, as tenacity is), misuse, and every
  * allocation failing in turn.  The virtual clock measures the delays.
  */
 #include <math.h>
 
 #include "helpers.h"
 
-/* The warnings retries log, captured (helpers.h) at level WARNING. */
+/* The warnings retries log, captured (helpers.h) at level WARNING; the
+ * quiet case captures every level. */
 #define nlines (test_log()->n)
 #define lines (test_log()->lines)
 
@@ -54,6 +56,7 @@ static cio_retry_policy exact(int attempts, double initial, double mult)
     p.multiplier = mult;
     p.jitter = 0;
     p.name = "flaky";
+    p.log_attempts = 1; /* the cases below read the lines */
     return p;
 }
 
@@ -87,6 +90,49 @@ static int succeed_main(void *arg, void **result)
 }
 
 static void test_succeed(void) { CHECK_RC(test_run_virtual(succeed_main, NULL), 0); }
+
+/* Quiet unless asked: a policy from cio_retry_policy_init, or none, logs
+ * nothing at any level - not the failed attempts, not the late success,
+ * not giving up, not "not retried" - and still returns the codes. */
+static int quiet_main(void *arg, void **result)
+{
+    cio_log_set_level(CIO_LOG_DEBUG);
+    test_log_reset();
+    cio_retry_policy p;
+    cio_retry_policy_init(&p);
+    CHECK_EQ(p.log_attempts, 0);
+    p.initial_delay = 1.0;
+    struct flaky f = {.codes = {-ECONNREFUSED, -ECONNREFUSED}};
+    void *r = NULL;
+    CHECK_RC(cio_retry(&p, flaky_op, &f, &r), 0); /* two failures, then success */
+    CHECK_EQ((intptr_t)r, 102);
+    flaky_always(&f, -EIO);
+    CHECK_RC(cio_retry(&p, flaky_op, &f, NULL), -EIO); /* gives up after 3 */
+    CHECK_EQ(f.calls, 3);
+    flaky_always(&f, -EIO);
+    CHECK_RC(cio_retry(NULL, flaky_op, &f, NULL), -EIO); /* the defaults */
+    CHECK_EQ(f.calls, 3);
+    struct flaky c = {.codes = {-ECANCELED}};
+    CHECK_RC(cio_retry(&p, flaky_op, &c, NULL), -ECANCELED); /* not retried */
+    p.deadline = 0.5;
+    flaky_always(&f, -EIO);
+    CHECK_RC(cio_retry(&p, flaky_op, &f, NULL), -EIO); /* the deadline */
+    CHECK_EQ(f.calls, 1);
+    CHECK_EQ(test_log()->total, 0);
+
+    /* The same policy with log_attempts: the lines appear. */
+    p.deadline = 0;
+    p.log_attempts = 1;
+    flaky_always(&f, -EIO);
+    CHECK_RC(cio_retry(&p, flaky_op, &f, NULL), -EIO);
+    CHECK_EQ(test_log()->total, 3);
+    CHECK(test_log_find("retry operation: attempt 1/3 failed", "next in ") >= 0);
+    CHECK(test_log_find("attempt 3/3 failed", "giving up") >= 0);
+    cio_log_set_level(CIO_LOG_WARNING);
+    return 0;
+}
+
+static void test_quiet_by_default(void) { CHECK_RC(test_run_virtual(quiet_main, NULL), 0); }
 
 static int give_up_main(void *arg, void **result)
 {
@@ -352,6 +398,7 @@ int main(void)
 {
     test_log_start(CIO_LOG_WARNING);
     RUN(test_succeed);
+    RUN(test_quiet_by_default);
     RUN(test_give_up);
     RUN(test_jitter);
     RUN(test_predicate);

@@ -61,7 +61,9 @@ static int wait_pid(void *arg, void **result)
 
 static int have_python_websockets(void)
 {
-    return system("/usr/bin/python3 -c 'import websockets' 2>/dev/null") == 0;
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "%s -c 'import websockets' 2>/dev/null", test_python());
+    return system(cmd) == 0;
 }
 
 static int have_node_ws(void)
@@ -204,7 +206,7 @@ static void python_client(void)
         test_skip_case("python3-websockets not installed");
         return;
     }
-    char *argv[] = {"/usr/bin/python3", pyscript, "client", portstr, NULL};
+    char *argv[] = {test_python(), pyscript, "client", portstr, NULL};
     run_client_peer(argv);
 }
 
@@ -214,7 +216,7 @@ static void python_server(void)
         test_skip_case("python3-websockets not installed");
         return;
     }
-    char *argv[] = {"/usr/bin/python3", pyscript, "server", NULL};
+    char *argv[] = {test_python(), pyscript, "server", NULL};
     run_server_peer(argv);
 }
 

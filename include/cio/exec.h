@@ -71,7 +71,7 @@ CIO_EXTERN int cio_executor_new(size_t nthreads, cio_executor **out);
  * fn returns (see the file comment).  Suspends.
  * Errors: fn's own codes; -ECANCELED / -ETIMEDOUT (returned at once, fn's
  * late result is discarded); CIO_ESHUTDOWN (ex shut down, or shut down
- * with cancel_pending before fn started: then -ECANCELED); CIO_ENOTASK;
+ * with CIO_SHUTDOWN_CANCEL_FUTURES before fn started: then -ECANCELED); CIO_ENOTASK;
  * -EINVAL (fn NULL); -ENOMEM; -EAGAIN (no thread could be started).
  */
 CIO_EXTERN int cio_run_in_executor(cio_executor *ex, cio_thread_fn *fn, void *arg,
@@ -105,17 +105,27 @@ CIO_EXTERN int cio_to_thread(cio_thread_fn *fn, void *arg, void **result);
  */
 CIO_EXTERN int cio_loop_set_default_executor(cio_loop *loop, cio_executor *ex);
 
+/* Flags for cio_executor_shutdown, concurrent.futures' Executor.shutdown(
+ * wait, cancel_futures) as bits that name themselves at the call site. */
+enum {
+    CIO_SHUTDOWN_WAIT = 1 << 0,           /* block until running calls returned */
+    CIO_SHUTDOWN_CANCEL_FUTURES = 1 << 1  /* drop the calls not yet started */
+};
+
 /*
- * Executor.shutdown: refuses new calls (CIO_ESHUTDOWN).  With
- * cancel_pending, calls that have not started are dropped and their
- * callers wake with -ECANCELED (their on_discard is not called: the
+ * Executor.shutdown: refuses new calls (CIO_ESHUTDOWN).  flags is 0 or
+ * CIO_SHUTDOWN_WAIT and CIO_SHUTDOWN_CANCEL_FUTURES or'ed together.  With
+ * CIO_SHUTDOWN_CANCEL_FUTURES, calls that have not started are dropped and
+ * their callers wake with -ECANCELED (their on_discard is not called: the
  * caller's call returns normally with -ECANCELED and still owns arg).
- * With wait, blocks the calling thread until every running call has
- * returned and the threads have exited (do not call it with wait from
- * inside fn).  Idempotent; a later call may add wait or cancel_pending.
- * Returns 0, or -EINVAL (ex NULL).  Blocks the thread, never suspends.
+ * With CIO_SHUTDOWN_WAIT, blocks the calling thread until every running
+ * call has returned and the threads have exited (do not use it from
+ * inside fn).  Python's shutdown() waits by default; here 0 does not.
+ * Idempotent; a later call may add either flag.  Returns 0, or -EINVAL
+ * (ex NULL, or a bit other than these two: nothing is done then).  Blocks
+ * the thread with CIO_SHUTDOWN_WAIT, never suspends.
  */
-CIO_EXTERN int cio_executor_shutdown(cio_executor *ex, int wait, int cancel_pending);
+CIO_EXTERN int cio_executor_shutdown(cio_executor *ex, unsigned flags);
 
 /*
  * Shuts ex down (wait, without cancelling pending calls: queued calls

@@ -40,7 +40,11 @@
  * expires) while it waits in cio_gen_next(), the producer task is cancelled
  * too, as the CancelledError would reach an asyncio generator running in
  * the consumer's task; next waits until the producer has finished and
- * returns -ECANCELED (or -ETIMEDOUT).  The generator is then finished.  A
+ * returns -ECANCELED (or -ETIMEDOUT).  The generator is then finished.
+ * But a consumer cancelled before it calls next (in the body of its
+ * `async for`) gets -ECANCELED at once, the producer not resumed and not
+ * finished: close it with aclose on every path but CIO_ITER_END
+ * (cio/iter.h says when).  A
  * caller of aclose that is cancelled (or already cancelled when it calls)
  * cancels the producer and still waits for it: when aclose returns, the
  * producer has always finished.  To let an asynchronous cleanup run whole

@@ -26,25 +26,29 @@
  *     CIO_FOR(it, item, rc) {
  *         use(item);              // `break` leaves with rc == 0
  *     }
- *     if (rc == 0)
- *         cio_aiter_aclose(it);   // left with `break`: run the producer's cleanup
- *     else if (rc < 0)
- *         handle_error(rc);       // next failed; the producer has finished
- *     // else rc == CIO_ITER_END: exhausted normally
+ *     if (rc != CIO_ITER_END)
+ *         cio_aiter_aclose(it);   // left early (break or error): run the
+ *                                 // producer's cleanup and wait for it
+ *     if (rc < 0)
+ *         handle_error(rc);       // what next returned
  *
  * After the loop rc is CIO_ITER_END (the iterator is exhausted), a
  * negative code (the error next() returned: -ECANCELED, the producer's own
  * error, ...), or 0 if the body left with `break`.
  *
- * When to call cio_aiter_aclose(): when the loop left early, rc == 0.  As
- * in asyncio, leaving an `async for` early does not close the iterator,
- * and a generator left suspended at its yield keeps its resources until
- * it is closed (or, for cio_gen, until its last reference is released,
- * which closes it in the background).  After CIO_ITER_END or an error the
- * producer has finished: cio's own iterators then need no aclose
- * (cio_gen_aclose returns 0 at once; the queue and stream-line iterators
- * have no aclose), so calling it on every path is harmless but not
- * needed.
+ * When to call cio_aiter_aclose(): whenever the loop did not end with
+ * CIO_ITER_END - after a `break` (rc == 0) and after an error (rc < 0).
+ * As in asyncio, leaving an `async for` early does not close the
+ * iterator, and a generator left suspended at its yield keeps its
+ * resources until it is closed (or, for cio_gen, until its last reference
+ * is released, which closes it in the background).  An error does not
+ * always mean the producer finished: a consumer cancelled (or timed out)
+ * in its loop body gets -ECANCELED (-ETIMEDOUT) from the next next()
+ * without the producer being resumed, so a generator still sits at its
+ * yield; aclose from a cancelled task still closes it and waits (and
+ * returns -ECANCELED).  After CIO_ITER_END aclose is a no-op that returns
+ * 0 (cio_gen_aclose; the queue and stream-line iterators have no aclose),
+ * so calling it on every path is correct too.
  *
  * Writing your own iterator: fill a static cio_aiter_ops and return a
  * cio_aiter pointing at it and at your object (cio_aiter_init); see

@@ -14,14 +14,16 @@
  * timeout scope expires.  One task at a time may wait on a descriptor in
  * each direction (-EBUSY otherwise).
  *
- * How it works: every call here fills an operation (src/net/op.h: recv,
+ * How it works: every call here fills an operation (src/io/io.h: recv,
  * send, recvfrom, sendto, accept, connect, read, write, close - "do this,
  * resume me with the result") and runs it on the loop's op backend.  With
  * epoll the backend tries the syscall and, on EAGAIN, parks the task on
  * the descriptor (registered once, edge-triggered); a read shorter than
  * its buffer marks the descriptor drained, so the next read parks at once
- * instead of making a syscall just to meet EAGAIN.  An io_uring backend
- * (not written yet) would submit the same operations itself.
+ * instead of making a syscall just to meet EAGAIN.  The io_uring backend
+ * (src/io/uring.c; the default where the library was built with
+ * liburing; the environment variable CIO_BACKEND chooses) submits the same
+ * operations itself.
  */
 #ifndef CIO_NET_H
 #define CIO_NET_H

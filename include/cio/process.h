@@ -10,11 +10,19 @@
  *
  * Consequences of fork(): create the pool early, before the program holds
  * locks in other threads that a worker could need (glibc's malloc is
- * fork-safe); each worker closes every descriptor but stderr and its two
- * pipes - stdout too, so a worker's printf output goes nowhere: write
- * diagnostics to stderr, or return them in the output buffer - and resets
- * every signal to its default disposition, so it never touches the
- * parent's loop.  A worker runs one call at a time.
+ * fork-safe); each worker closes every descriptor of the parent but stdout
+ * and stderr, reads stdin from /dev/null, and resets every signal to its
+ * default disposition, so it never touches the parent's loop.  A worker
+ * runs one call at a time.
+ *
+ * Output: as in Python's multiprocessing, a worker's stdout and stderr are
+ * the parent's own descriptors, so what a function prints goes where the
+ * parent's output goes (terminal, pipe or file).  The pool's protocol has
+ * pipes of its own and never uses them.  The parent's stdio buffers are
+ * flushed before each fork (nothing printed twice), and the worker's after
+ * each call, before its result is sent: a function's output is written
+ * before the caller sees the result, though lines of workers running at
+ * the same time may interleave with the parent's.
  *
  * A worker that dies during a call (a crash, a signal, exit()) fails that
  * call with CIO_EWORKERDIED and is replaced by a fresh one.  A cancelled
@@ -24,7 +32,7 @@
  * loop stops the pools it owns).
  *
  * Wire format: a 16-byte header (function index or return value, length)
- * then the bytes, over two pipes per worker.  Tested in
+ * then the bytes, over two pipes per worker (not stdin/stdout).  Tested in
  * tests/test_process.c; timed against threads in
  * examples/16_process_vs_thread.c.
  */

@@ -239,14 +239,18 @@ static void join_all(cio_executor *ex)
     pthread_mutex_unlock(&ex->lock);
 }
 
-int cio_executor_shutdown(cio_executor *ex, int wait, int cancel_pending)
+int cio_executor_shutdown(cio_executor *ex, unsigned flags)
 {
     if (!ex)
         return cio__bad_arg(NULL, __func__, "executor is NULL");
+    if (flags & ~(unsigned)(CIO_SHUTDOWN_WAIT | CIO_SHUTDOWN_CANCEL_FUTURES))
+        return cio__bad_arg(NULL, __func__,
+                            "flags has a bit other than CIO_SHUTDOWN_WAIT and "
+                            "CIO_SHUTDOWN_CANCEL_FUTURES");
     struct cio__work *dropped = NULL;
     pthread_mutex_lock(&ex->lock);
     ex->shutdown = 1;
-    if (cancel_pending) {
+    if (flags & CIO_SHUTDOWN_CANCEL_FUTURES) {
         dropped = ex->head;
         ex->head = NULL;
         ex->tailp = &ex->head;
@@ -262,7 +266,7 @@ int cio_executor_shutdown(cio_executor *ex, int wait, int cancel_pending)
         w->result = NULL;
         cio__work_post(w);
     }
-    if (wait)
+    if (flags & CIO_SHUTDOWN_WAIT)
         join_all(ex);
     return 0;
 }
@@ -321,7 +325,7 @@ void cio_executor_free(cio_executor *ex)
         cio_log(CIO_LOG_ERROR, "cio_executor_free: the default executor is not freed");
         return;
     }
-    cio_executor_shutdown(ex, 1, 0);
+    cio_executor_shutdown(ex, CIO_SHUTDOWN_WAIT);
     pthread_cond_destroy(&ex->exit_cond);
     pthread_cond_destroy(&ex->work_cond);
     pthread_mutex_destroy(&ex->lock);

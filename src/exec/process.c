@@ -12,11 +12,15 @@
  *   request:  u32 function index, u32 0, u64 length, then the bytes;
  *   response: i32 return value,   u32 0, u64 length, then the bytes.
  * A worker that reads EOF on its request pipe exits; the parent sees a
- * dead worker as EOF (or EPIPE) on its pipes.
+ * dead worker as EOF (or EPIPE) on its pipes.  A worker's stdout and
+ * stderr are the parent's (the protocol never uses them); its stdin is
+ * /dev/null.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,12 +93,20 @@ static int write_full(int fd, const void *buf, size_t len)
     return 0;
 }
 
-/* Closes every descriptor except stderr and the worker's two pipe ends. */
+/* Closes every descriptor except stdout, stderr and the worker's two pipe
+ * ends (which may themselves be 0 or 1 if the parent had those closed). */
 static void close_others(int a, int b)
 {
-    int keep[3] = {2, a < b ? a : b, a < b ? b : a};
+    int keep[4] = {1, 2, a, b};
+    /* Sort the four (insertion sort), then close the gaps between them. */
+    for (int i = 1; i < 4; i++)
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int x = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = x;
+        }
     unsigned lo = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         if ((unsigned)keep[i] < lo)
             continue;
         if ((unsigned)keep[i] > lo)
@@ -102,6 +114,20 @@ static void close_others(int a, int b)
         lo = (unsigned)keep[i] + 1;
     }
     close_range(lo, ~0U, 0);
+}
+
+/* Standard input reads /dev/null, as in Python's multiprocessing: the
+ * workers must not compete with the parent for its input, and fd 0 stays
+ * taken so that no descriptor a function opens lands on it by surprise. */
+static void stdin_devnull(int a, int b)
+{
+    if (a == 0 || b == 0)
+        return; /* the parent had no stdin: a pipe took its number */
+    int fd = open("/dev/null", O_RDONLY); /* 0 itself: fd 0 was closed */
+    if (fd > 0) {
+        dup2(fd, 0);
+        close(fd);
+    }
 }
 
 static _Noreturn void worker_main(const cio_process_pool *pool, int rfd, int wfd)
@@ -113,8 +139,17 @@ static _Noreturn void worker_main(const cio_process_pool *pool, int rfd, int wfd
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     /* Nothing of the parent's stays open here (its sockets, its epoll
-     * instance): only stderr, for the functions' own diagnostics. */
+     * instance) but its stdout and stderr, which the worker shares, as
+     * multiprocessing's workers do: a function's printf reaches the same
+     * terminal, pipe or file as the parent's.  The pool talks over its own
+     * two pipes, never over stdout. */
     close_others(rfd, wfd);
+    stdin_devnull(rfd, wfd);
+    /* A copy of the parent's unwritten stdio buffers came with fork; it
+     * is the parent's to write (it flushed before forking), so drop it
+     * here or the worker's first flush would print it a second time. */
+    __fpurge(stdout);
+    __fpurge(stderr);
     for (;;) {
         struct wire rq;
         if (read_full(rfd, &rq, sizeof rq) < 0)
@@ -128,6 +163,11 @@ static _Noreturn void worker_main(const cio_process_pool *pool, int rfd, int wfd
                      ? pool->fns[rq.code].fn(in, (size_t)rq.len, &out, &outlen)
                      : -ENOENT;
         free(in);
+        /* The worker leaves with _exit, which writes no stdio buffer:
+         * flush what the function printed before its answer goes back, so
+         * that its output is out before the caller sees the result. */
+        fflush(stdout);
+        fflush(stderr);
         if (!out)
             outlen = 0;
         struct wire rs = {rc, 0, outlen};
@@ -152,6 +192,10 @@ static int worker_start(cio_process_pool *pool, struct worker *w)
         close(req[1]);
         return rc;
     }
+    /* What the parent printed but has not written yet goes out now, once,
+     * rather than in the worker's copy of the buffer too. */
+    fflush(stdout);
+    fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
         rc = -errno;

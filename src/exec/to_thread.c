@@ -144,7 +144,7 @@ static void work_interrupt(cio_task *t, int code)
     struct cio__exec_loop *xl = w->xl;
     w->task = NULL;
     /* A posted work is off its executor's queue, and that executor may
-     * already be freed (shut down with cancel_pending, then freed): do not
+     * already be freed (shut down with CIO_SHUTDOWN_CANCEL_FUTURES, then freed): do not
      * look there. */
     pthread_mutex_lock(&xl->lock);
     int posted = w->posted;

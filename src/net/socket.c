@@ -1,6 +1,6 @@
 /*
  * socket.c - the public socket coroutines (asyncio's loop.sock_*), each a
- * thin wrapper that fills a struct cio__op and runs it (op.c), plus
+ * thin wrapper that fills a struct cio__op and runs it (task/io_wait.c), plus
  * cio_socket, cio_fd_close, cio_wait_readable/writable and address
  * formatting.
  */

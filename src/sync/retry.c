@@ -1,7 +1,8 @@
 /*
  * retry.c - cio_retry: call a coroutine again after failures, sleeping an
  * exponentially growing, jittered delay between attempts, within a count
- * and a deadline, logging every failed attempt.
+ * and a deadline; quiet unless the policy asks for each failed attempt to
+ * be logged (log_attempts).
  *
  * Divided into: the policy's defaults and checks, the delay (backoff and a
  * small xorshift generator for the jitter), and the loop of attempts.
@@ -60,6 +61,19 @@ static double backoff(const cio_retry_policy *p, int n, uint64_t *rng)
     return d;
 }
 
+/* Logs one line of the retries, only when the policy asked for it: a
+ * library that retries must not fill the program's log by default. */
+static void CIO_PRINTF(3, 4) retry_log(const cio_retry_policy *p, cio_log_level level,
+                                        const char *fmt, ...)
+{
+    if (!p->log_attempts)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    cio_logv(level, fmt, ap);
+    va_end(ap);
+}
+
 static int default_retryable(int code, void *ud)
 {
     (void)ud;
@@ -98,7 +112,7 @@ int cio_retry(const cio_retry_policy *p, cio_coro_fn *fn, void *arg, void **resu
         rc = fn(arg, &r);
         if (rc >= 0) {
             if (n > 1)
-                cio_log(CIO_LOG_INFO, "retry %s: attempt %d succeeded", name, n);
+                retry_log(p, CIO_LOG_INFO, "retry %s: attempt %d succeeded", name, n);
             if (result)
                 *result = r;
             return rc;
@@ -107,37 +121,37 @@ int cio_retry(const cio_retry_policy *p, cio_coro_fn *fn, void *arg, void **resu
         if (stop) {
             /* The caller was cancelled (or timed out) during the attempt:
              * that, not the attempt's own failure, is what it must see. */
-            cio_log(CIO_LOG_WARNING, "retry %s: attempt %d failed: %s; not retried: %s", name,
-                    n, cio_strerror(rc), cio_strerror(stop));
+            retry_log(p, CIO_LOG_WARNING, "retry %s: attempt %d failed: %s; not retried: %s",
+                      name, n, cio_strerror(rc), cio_strerror(stop));
             return stop;
         }
         if (rc == -ECANCELED || !retryable(rc, p->retryable_ud)) {
-            cio_log(CIO_LOG_WARNING, "retry %s: attempt %d failed: %s; not retried", name, n,
-                    cio_strerror(rc));
+            retry_log(p, CIO_LOG_WARNING, "retry %s: attempt %d failed: %s; not retried", name,
+                      n, cio_strerror(rc));
             return rc;
         }
         if (p->max_attempts && n >= p->max_attempts) {
-            cio_log(CIO_LOG_WARNING, "retry %s: attempt %d/%d failed: %s; giving up", name, n,
-                    p->max_attempts, cio_strerror(rc));
+            retry_log(p, CIO_LOG_WARNING, "retry %s: attempt %d/%d failed: %s; giving up", name,
+                      n, p->max_attempts, cio_strerror(rc));
             return rc;
         }
         double d = backoff(p, n, &rng);
         if (p->deadline > 0) {
             double elapsed = (double)(cio__loop_now(loop) - start) / 1e9;
             if (elapsed + d > p->deadline) {
-                cio_log(CIO_LOG_WARNING,
-                        "retry %s: attempt %d failed: %s; giving up: the next attempt "
-                        "would start after the %.3f s deadline",
-                        name, n, cio_strerror(rc), p->deadline);
+                retry_log(p, CIO_LOG_WARNING,
+                          "retry %s: attempt %d failed: %s; giving up: the next attempt "
+                          "would start after the %.3f s deadline",
+                          name, n, cio_strerror(rc), p->deadline);
                 return rc;
             }
         }
         if (p->max_attempts)
-            cio_log(CIO_LOG_WARNING, "retry %s: attempt %d/%d failed: %s; next in %.3f s", name,
-                    n, p->max_attempts, cio_strerror(rc), d);
+            retry_log(p, CIO_LOG_WARNING, "retry %s: attempt %d/%d failed: %s; next in %.3f s",
+                      name, n, p->max_attempts, cio_strerror(rc), d);
         else
-            cio_log(CIO_LOG_WARNING, "retry %s: attempt %d failed: %s; next in %.3f s", name, n,
-                    cio_strerror(rc), d);
+            retry_log(p, CIO_LOG_WARNING, "retry %s: attempt %d failed: %s; next in %.3f s",
+                      name, n, cio_strerror(rc), d);
         int src = cio_sleep(d);
         if (src)
             return src;

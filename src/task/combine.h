@@ -1,6 +1,6 @@
 /*
  * combine.h - what the combinators (gather.c, wait.c, wait_for.c,
- * as_completed.c, shield.c, timeout.c, taskgroup.c) share: deadline
+ * as_completed.c, shield.c, timeout.c, task_group.c) share: deadline
  * timers that fire straight from the timer heap, and argument checks.
  */
 #ifndef CIO_COMBINE_INTERNAL_H

@@ -279,7 +279,7 @@ void cio__futures_fini(struct cio__sched *s);
 int cio__call_done_cb(cio_loop *loop, cio_done_fn *fn, cio_future *fut, void *arg);
 
 /*
- * Runs op for the calling task (io.c): submits it and, if it is pending,
+ * Runs op for the calling task (io_wait.c): submits it and, if it is pending,
  * parks until it ends; a cancel or an expired timeout scope asks the
  * backend to cancel it and waits for that to be confirmed (the op owns its
  * buffers until then).  Returns the op's result (count, fd, 0, -errno),
