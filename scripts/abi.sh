@@ -106,19 +106,19 @@ names() {
 }
 
 # The defined dynamic symbols of a shared library as "name version" lines
-# (version "-" when the symbol has none); the version node's own absolute
-# symbol is left out.
+# (version "-" when the symbol has none).  The version node's own absolute
+# symbol is left out: GNU nm prints it "A CIO_1.0", llvm-nm (clang
+# builds) "A CIO_1.0@@CIO_1.0".
 dynamic_symbols() {
     "$1" -D --defined-only "$2" | awk -v node="$VERSION_NODE" '
         NF < 2 { next }
-        { sym = $NF; type = $(NF - 1) }
-        type == "A" && sym == node { next }
         {
-            ver = "-"
+            sym = $NF; type = $(NF - 1); ver = "-"
             i = index(sym, "@")
             if (i) { ver = substr(sym, i); sub(/^@+/, "", ver); sym = substr(sym, 1, i - 1) }
-            print sym, ver
-        }' | LC_ALL=C sort -u
+        }
+        type == "A" && sym == node { next }
+        { print sym, ver }' | LC_ALL=C sort -u
 }
 
 # The global symbols an archive defines with default visibility.
