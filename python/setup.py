@@ -30,21 +30,21 @@ class BuildWithEngine(build_ext):
             '-DCMAKE_POSITION_INDEPENDENT_CODE=ON'], stdout=subprocess.DEVNULL)
         subprocess.check_call(['cmake', '--build', ENGINE, '--target', 'cio_static',
                                '-j', str(os.cpu_count() or 2)])
-        # Link what this build of the engine needs (liburing, libpq... are
-        # optional): its pkg-config file says.
+        # The archive needs what the engine was configured with (liburing,
+        # libpq, cJSON when found): the same list cio.pc gives static users.
+        libs = engine_libraries()
         for e in self.extensions:
-            e.libraries = engine_libraries()
+            e.libraries = libs
         super().run()
 
 
 def engine_libraries():
-    """The -l names of the engine's Libs.private in its cio.pc."""
-    libs = []
-    with open(os.path.join(ENGINE, 'cio.pc')) as pc:
-        for line in pc:
+    """The -l names of the engine build's cio.pc Libs.private line."""
+    with open(os.path.join(ENGINE, 'cio.pc')) as f:
+        for line in f:
             if line.startswith('Libs.private:'):
-                libs = [w[2:] for w in line.split()[1:] if w.startswith('-l')]
-    return libs
+                return [w[2:] for w in line.split()[1:] if w.startswith('-l')]
+    raise RuntimeError('no Libs.private in ' + os.path.join(ENGINE, 'cio.pc'))
 
 
 ext = Extension(
@@ -52,7 +52,9 @@ ext = Extension(
     sources=[os.path.join('src', f) for f in ('module.c', 'handle.c', 'loop.c')],
     include_dirs=[os.path.join(TOP, 'include')],
     extra_objects=[os.path.join(ENGINE, 'libcio.a')],
-    depends=[os.path.join(ENGINE, 'libcio.a')],  # relink when the engine changed
+    # Relink when the engine changed, not only when module sources did.
+    depends=[os.path.join(ENGINE, 'libcio.a')],
+    libraries=[],  # engine_libraries(), once the engine is configured
     extra_compile_args=['-std=gnu11', '-Wall', '-Wextra', '-Wshadow',
                         '-Wno-unused-parameter', '-Wno-missing-field-initializers'],
 )

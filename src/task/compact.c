@@ -53,12 +53,14 @@ static void list_push(cio_task **head, cio_task *t)
     *head = t;
 }
 
+#ifndef CIO_CORO_UCONTEXT /* the ucontext switch never compacts */
 /* Whether t waits at a point where its stack may be compacted. */
 static int compactable(const cio_task *t)
 {
     return t->state == CIO__T_PARKED && t->stack && !t->pinned &&
            (t->interrupt == cio__sleep_interrupt || t->interrupt == cio__await_interrupt);
 }
+#endif
 
 void cio__sched_compact(struct cio__sched *s)
 {

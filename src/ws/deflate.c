@@ -30,8 +30,12 @@ void cio__ws_buf_free(struct cio__ws_buf *b)
     b->len = b->cap = 0;
 }
 
+#ifdef CIO_HAVE_ZLIB
+#include <zlib.h>
+
 /* Makes room for at least want more bytes (doubling, so appends are
- * amortised O(1)).  -ENOMEM leaves b as it was. */
+ * amortised O(1)).  -ENOMEM leaves b as it was.  (Only the compressor and
+ * decompressor append: without zlib nothing does.) */
 static int buf_reserve(struct cio__ws_buf *b, size_t want)
 {
     if (b->cap - b->len >= want)
@@ -48,9 +52,6 @@ static int buf_reserve(struct cio__ws_buf *b, size_t want)
     b->cap = cap;
     return 0;
 }
-
-#ifdef CIO_HAVE_ZLIB
-#include <zlib.h>
 
 static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
 {
