@@ -61,7 +61,7 @@ ext = Extension(
 
 setup(
     name='cio',
-    version='0.1.0',
+    version='1.0.0',
     description='The asyncio event loop on the cio C engine',
     packages=['cio'],
     ext_modules=[ext],

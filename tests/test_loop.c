@@ -638,7 +638,7 @@ static void test_set_allocator_busy(void)
     CHECK(p != NULL);
     cio_free(p);
     cio_free(NULL);
-    CHECK(strcmp(cio_version(), "0.1.0") == 0);
+    CHECK(strcmp(cio_version(), "1.0.0") == 0);
 }
 
 /* ---- cio_strerror ---------------------------------------------------------- */

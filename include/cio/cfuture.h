@@ -102,7 +102,7 @@ CIO_EXTERN const char *cio_cfuture_error_message(cio_cfuture *cf);
  * Calls fn(cf, arg) once cf is done: on the thread that completes it, or
  * at once on this thread if cf is already done.  fn must not block for
  * long (it runs inside another thread's cio_cfuture_set_result) and may
- * release cf.  Any thread.  Errors: -EINVAL (cf or fn NULL), -ENOMEM (fn
+ * unref cf.  Any thread.  Errors: -EINVAL (cf or fn NULL), -ENOMEM (fn
  * will not be called).  Does not suspend.
  */
 CIO_EXTERN int cio_cfuture_add_done_callback(cio_cfuture *cf, cio_cfuture_done_fn *fn,

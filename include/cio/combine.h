@@ -103,7 +103,7 @@ typedef struct cio_call {
  * calls[i].fn(calls[i].arg) as a task of the calling task's loop, waits
  * until ALL of them have finished, stores their outcomes in call order
  * (results[i]: NULL for a failure; statuses[i]: 0 or the error code;
- * either array may be NULL, else it holds n entries) and releases the
+ * either array may be NULL, else it holds n entries) and drops the
  * tasks.  Nothing it starts outlives it, so the tasks may point into the
  * caller's frame (asyncio.TaskGroup's rule; cio_gather's fail-fast form
  * leaves the others running instead).
@@ -204,7 +204,7 @@ typedef struct cio_as_completed cio_as_completed;
 /*
  * asyncio.as_completed: an iterator over futs[0..n-1] in completion order,
  * with an overall timeout (seconds from now; < 0 or INFINITY: none).  It
- * takes a reference on each future, released by cio_as_completed_free().
+ * takes a reference on each future, dropped by cio_as_completed_free().
  * Futures already done come first, in index order.  futs itself is not
  * kept.  Does not suspend.
  * Errors: -EINVAL (futs NULL with n > 0, NULL future, futures on different
@@ -391,7 +391,7 @@ CIO_EXTERN int cio_task_group_new(cio_task_group **out);
  * tg.create_task(coro, name=name): creates a task in the group (any task
  * of the loop may, also while the parent waits).  The group keeps
  * its own reference; *out (may be NULL) receives one for the caller.
- * With out NULL (the common case) there is nothing to release: the
+ * With out NULL (the common case) there is nothing to unref: the
  * group's references go with cio_task_group_free(), and failures are read
  * with cio_task_group_errors().
  * When a task of the group fails (ends with an error other than

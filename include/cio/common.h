@@ -45,11 +45,11 @@ extern "C" {
 #endif
 
 /* Version of the library this header describes. */
-#define CIO_VERSION_MAJOR 0
-#define CIO_VERSION_MINOR 1
+#define CIO_VERSION_MAJOR 1
+#define CIO_VERSION_MINOR 0
 #define CIO_VERSION_PATCH 0
 
-/* Returns the version of the library linked, such as "0.1.0" (compare
+/* Returns the version of the library linked, such as "1.0.0" (compare
  * with the CIO_VERSION_* macros to catch a header/library mismatch).  The
  * string is static.  Never fails. */
 CIO_EXTERN const char *cio_version(void);

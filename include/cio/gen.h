@@ -52,7 +52,7 @@
  * cio_shield_end().
  *
  * Finalization (asyncio's shutdown_asyncgens and the generator finalizer
- * hook).  Releasing the last reference to a generator that is suspended at
+ * hook).  Dropping the last reference to a generator that is suspended at
  * a yield closes it in the background: its yield returns CIO_ECLOSED, its
  * cleanup runs in its task, and the memory is freed when it returns.  A
  * cleanup failure other than CIO_ECLOSED/-ECANCELED then goes to the
@@ -62,7 +62,7 @@
  * cleanup runs before the loop closes.  A program
  * that closes a loop itself must, as with any task, let pending producers
  * finish first (a task destroyed by cio_loop_close() never runs its
- * cleanup), and release its generators before freeing the loop.
+ * cleanup), and unref its generators before freeing the loop.
  */
 #ifndef CIO_GEN_H
 #define CIO_GEN_H
@@ -125,7 +125,7 @@ CIO_EXTERN int cio_gen_next(cio_gen *g, void **value);
 /*
  * The producer's `yield value`: hands value to the waiting consumer and
  * suspends until the consumer asks for the next item.  Returns 0 when it
- * does; CIO_ECLOSED once the generator is closed (aclose or last release:
+ * does; CIO_ECLOSED once the generator is closed (aclose or last unref:
  * run the cleanup and return; every later yield returns CIO_ECLOSED at
  * once without suspending); -ECANCELED / -ETIMEDOUT if the producer task is
  * cancelled or timed out.  Errors: CIO_ENOTASK, -EINVAL (g NULL, or not

@@ -36,7 +36,7 @@
  * Connections go back to the pool only when known clean: the answer was
  * read to its end, both sides kept the connection alive, and no byte is
  * left over.  Anything else (an error, a timeout, a cancellation at any
- * suspension point, a reply released before its body was read) closes the
+ * suspension point, a reply freed before its body was read) closes the
  * connection, so the pool never hands out a connection in the middle of a
  * message.
  *
@@ -161,7 +161,7 @@ CIO_EXTERN int cio_http_client_new(const cio_http_client_options *opts, cio_http
  * aiohttp's `await session.close()`: closes every pooled connection, waits
  * until they are closed, and frees the client.  No request may be in
  * progress (CIO_EINVALSTATE, and nothing changes); replies still held stay
- * valid (their connections are closed when they are released).  Runs
+ * valid (their connections are closed when they are freed).  Runs
  * shielded from cancellation.  Returns 0 or -EINVAL (NULL).  Suspends.
  */
 CIO_EXTERN int cio_http_client_close(cio_http_client *c);
@@ -169,7 +169,7 @@ CIO_EXTERN int cio_http_client_close(cio_http_client *c);
 /*
  * Sends req and waits for the answer's head, then (unless req->flags has
  * CIO_HTTP_STREAM) for its whole body, following redirects.  On success
- * *out is a reply the caller releases with cio_http_reply_free; on
+ * *out is a reply the caller frees with cio_http_reply_free; on
  * failure *out is NULL.  The errors are listed at the top of this file.
  * Suspends.
  */
@@ -200,15 +200,15 @@ CIO_EXTERN size_t cio_http_client_idle_count(const cio_http_client *c);
 CIO_EXTERN int cio_http_reply_status(const cio_http_reply *r);
 
 /* The reason phrase as sent ("OK"; may be ""), NUL-terminated, valid until
- * the reply is released; NULL for NULL. */
+ * the reply is freed; NULL for NULL. */
 CIO_EXTERN const char *cio_http_reply_reason(const cio_http_reply *r);
 
-/* The URL that gave this reply (after redirects); valid until release. */
+/* The URL that gave this reply (after redirects); valid until freed. */
 CIO_EXTERN const char *cio_http_reply_url(const cio_http_reply *r);
 
 /*
  * The value of the first header named name (case-insensitive), trimmed and
- * NUL-terminated, valid until the reply is released; NULL if absent (or r
+ * NUL-terminated, valid until the reply is freed; NULL if absent (or r
  * or name is NULL).  Headers that appear more than once: walk them with
  * cio_http_reply_header_at.
  */
@@ -218,7 +218,7 @@ CIO_EXTERN const char *cio_http_reply_header(const cio_http_reply *r, const char
 CIO_EXTERN size_t cio_http_reply_header_count(const cio_http_reply *r);
 
 /* The i-th header field, in the order received: *name as sent, *value
- * trimmed (both valid until release).  0, or -EINVAL (i out of range, a
+ * trimmed (both valid until freed).  0, or -EINVAL (i out of range, a
  * NULL argument). */
 CIO_EXTERN int cio_http_reply_header_at(const cio_http_reply *r, size_t i, const char **name,
                                         const char **value);
@@ -226,7 +226,7 @@ CIO_EXTERN int cio_http_reply_header_at(const cio_http_reply *r, size_t i, const
 /*
  * The buffered body (decoded), NUL-terminated for convenience (the NUL is
  * not counted); *len (if not NULL) gets its length.  Valid until the reply
- * is released.  For a reply sent with CIO_HTTP_STREAM it is "" (length 0):
+ * is freed.  For a reply sent with CIO_HTTP_STREAM it is "" (length 0):
  * read the body with cio_http_reply_read instead.  NULL for NULL.
  */
 CIO_EXTERN const char *cio_http_reply_body(const cio_http_reply *r, size_t *len);

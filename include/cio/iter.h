@@ -41,7 +41,7 @@
  * As in asyncio, leaving an `async for` early does not close the
  * iterator, and a generator left suspended at its yield keeps its
  * resources until it is closed (or, for cio_gen, until its last reference
- * is released, which closes it in the background).  An error does not
+ * is dropped (cio_gen_unref), which closes it in the background).  An error does not
  * always mean the producer finished: a consumer cancelled (or timed out)
  * in its loop body gets -ECANCELED (-ETIMEDOUT) from the next next()
  * without the producer being resumed, so a generator still sits at its

@@ -64,7 +64,7 @@ CIO_EXTERN const char *cio_loop_backend_name(const cio_loop *loop);
  * are dropped, so whatever their frames still owned is leaked: let them
  * finish first, as cio_run does) and, in debug mode, each is reported as
  * "Task was destroyed but it is pending" (and finished tasks never
- * awaited nor released as such: see cio_loop_set_debug).  Handles the caller holds stay
+ * awaited nor unreferenced as such: see cio_loop_set_debug).  Handles the caller holds stay
  * valid until cio_handle_unref(), which must come before
  * cio_loop_free().  Idempotent.  Errors: CIO_ERUNNING if the loop is
  * running, -EINVAL (NULL), CIO_EWRONGTHREAD (debug mode).
@@ -191,7 +191,7 @@ CIO_EXTERN int cio_handle_cancelled(const cio_handle *h);
  * call_soon handle (it has none) and for NULL. */
 CIO_EXTERN double cio_handle_when(const cio_handle *h);
 
-/* Drops the caller's reference to h.  Releasing does not cancel: the
+/* Drops the caller's reference to h.  Dropping it does not cancel: the
  * callback still runs unless cio_handle_cancel() was called.  NULL is a
  * no-op. */
 CIO_EXTERN void cio_handle_unref(cio_handle *h);
@@ -260,7 +260,7 @@ CIO_EXTERN void cio_loop_call_exception_handler(cio_loop *loop,
  * "cio error [forgotten]: Task exception was never retrieved: Invalid
  * argument (cannot parse 'xyz'); created at app.c:63".  The bracketed
  * context is ctx->task, the task the report is about (none without one),
- * not the task running when it is reported (the one that released the
+ * not the task running when it is reported (the one that dropped the
  * failed task or closed the loop).  A custom handler may call it to keep
  * the log line. */
 CIO_EXTERN void cio_loop_default_exception_handler(cio_loop *loop,
@@ -291,16 +291,16 @@ CIO_EXTERN int cio_loop_set_poll_hook(cio_loop *loop, cio_poll_hook_fn *fn, void
 /*
  * Debug mode: reports steps that hold the loop longer than the slow
  * callback duration, failures never retrieved with where the task was
- * created, tasks released while pending, bad arguments by name, and
+ * created, tasks unreferenced while pending, bad arguments by name, and
  * rejects calls from threads that do not own the loop.  The slow-step
  * report names the task, where it was created and the duration.  A task
  * whose function returns a positive value (which counts as success) gets
  * a warning naming the task and the value.  At close, a task that
  * finished while debug mode was on and that a caller still holds (created
- * with out non-NULL, or retained, and not released) whose outcome nobody
+ * with out non-NULL, or retained, and not unreferenced) whose outcome nobody
  * read (cio_await, cio_task_result, cio_gather, ...) is reported as "Task
  * was never awaited nor released" (asyncio's "coroutine ... was never
- * awaited"); releasing a task after close, before cio_loop_free, is
+ * awaited"); dropping a task after close, before cio_loop_free, is
  * allowed, so read its outcome first to keep that quiet.
  * cio_loop_set_debug returns 0; cio_loop_get_debug returns 1 or 0.  Also
  * switched on by CIO_DEBUG=1 in the environment.  See

@@ -29,7 +29,7 @@
  * drops the caller's hold (aborting the stream unless it was closed
  * gracefully, in which case the rest is sent in the background first).  A
  * stream handed to a server's connection callback belongs to the server:
- * it is closed and released when the callback returns.
+ * it is closed and its reference dropped when the callback returns.
  *
  * TLS (asyncio's ssl= parameters and start_tls): a stream is a coroutine
  * adapter over a transport (cio/transport.h) - a socket, a pipe, or a TLS
@@ -241,7 +241,7 @@ CIO_EXTERN size_t cio_stream_line_length(const cio_stream *s);
  * (len may be NULL) to their count; NULL and 0 when nothing is buffered.
  * The bytes stay the stream's: the pointer is valid until the next call
  * on s that may suspend (any read, fill, drain, wait_closed...) or that
- * consumes (read*, consume) or releases s; parse, consume what was
+ * consumes (read*, consume) or unrefs s; parse, consume what was
  * parsed, then fill for more.  Does not suspend.
  *
  *     size_t len, scanned = 0;
@@ -392,7 +392,7 @@ CIO_EXTERN const char *cio_stream_tls_error_message(const cio_stream *s);
 /*
  * The per-connection callback (client_connected_cb), run as its own task
  * for every accepted connection (on a TLS server, once the handshake
- * succeeded).  The stream is closed and released when
+ * succeeded).  The stream is closed and its reference dropped when
  * it returns; its return value is only logged if negative and not
  * -ECANCELED.
  */

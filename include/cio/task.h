@@ -22,8 +22,8 @@
  * suspension point.  asyncio would raise CancelledError into that await
  * and lose what it delivered.
  *
- * Futures and tasks are reference-counted (_retain / _release).  A task
- * created with out == NULL is owned by its loop alone and released when it
+ * Futures and tasks are reference-counted (_ref / _unref).  A task
+ * created with out == NULL is owned by its loop alone and freed when it
  * finishes.
  */
 #ifndef CIO_TASK_H
@@ -216,7 +216,7 @@ CIO_EXTERN int cio_loop_create_task(cio_loop *loop, cio_coro_fn *fn, void *arg,
 /* Adds a reference to t, which the caller must cio_task_unref().  NULL
  * is a no-op. */
 CIO_EXTERN void cio_task_ref(cio_task *t);
-/* Drops a reference.  Releasing the last reference of a pending task is
+/* Drops a reference.  Dropping the last reference of a pending task is
  * allowed (the loop holds its own until it finishes).  When a task is
  * freed with a failure nobody retrieved, the loop's exception handler
  * hears "Task exception was never retrieved".  NULL is a no-op. */
@@ -229,7 +229,7 @@ CIO_EXTERN cio_future *cio_task_future(cio_task *t);
 
 /* cio_await(cio_task_future(t), result): waits for the task and returns
  * its status and result.  The caller still owns its reference to t and
- * releases it afterwards.  Suspends. */
+ * drops it afterwards (cio_task_unref).  Suspends. */
 CIO_EXTERN int cio_task_await(cio_task *t, void **result);
 
 /*

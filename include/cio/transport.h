@@ -407,7 +407,7 @@ CIO_EXTERN void cio_transport_set_protocol(cio_transport *t, const cio_protocol 
 CIO_EXTERN cio_transport *cio_transport_ref(cio_transport *t);
 
 /* Drops a reference; the last one (after connection_lost) frees t.
- * Releasing an open transport does not close it. */
+ * Dropping the last reference of an open transport does not close it. */
 CIO_EXTERN void cio_transport_unref(cio_transport *t);
 
 /* ---- TLS ------------------------------------------------------------------------ */
@@ -455,11 +455,11 @@ CIO_EXTERN void cio_transport_unref(cio_transport *t);
 /*
  * loop.start_tls: upgrades the live transport t (a socket transport, or
  * any stream transport, TLS included) to TLS and returns the TLS
- * transport in *out (a reference owned by the caller: release it).  t's
+ * transport in *out (a reference owned by the caller: cio_transport_unref).  t's
  * protocol becomes the new transport's, without a second connection_made:
  * it is called with the new transport from the next callback on.  t is
  * then owned by the new transport: do not use it (the caller's references
- * to it stay valid until released).  A client handshake when server_side
+ * to it stay valid until unreferenced).  A client handshake when server_side
  * is 0 (ctx must be a client context, verifying against server_hostname,
  * required unless ctx opted out with cio_tls_context_set_check_hostname),
  * a server one when 1 (a server context).  Whatever t's protocol wrote

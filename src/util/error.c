@@ -10,7 +10,7 @@
 
 #include "internal.h"
 
-const char *cio_version(void) { return "0.1.0"; }
+const char *cio_version(void) { return "1.0.0"; }
 
 static const struct {
     int code;
