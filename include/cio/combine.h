@@ -328,9 +328,13 @@ CIO_EXTERN int cio_timeout_at_begin(double when, cio_timeout **out);
  * else 0 -- even if an outer scope fired, whose end then reports it (and
  * the task's suspension points keep returning -ETIMEDOUT until then).
  * Unlike asyncio, it reports the firing even if the code inside never
- * reached a suspension point after it.  Does not suspend.
- * Errors: -EINVAL (NULL, another task's scope, or not the innermost; the
- * scope stays open), CIO_ENOTASK.
+ * reached a suspension point after it.  Unlike asyncio's Timeout object,
+ * which stays readable after the `async with`, tm is gone once this
+ * returns: the return value is what Timeout.expired() would answer, and
+ * cio_timeout_when must be read before (the scope lives in the task's own
+ * bookkeeping, so that a scope per request costs no memory after it).
+ * Does not suspend.  Errors: -EINVAL (NULL, another task's scope, or not
+ * the innermost; the scope stays open), CIO_ENOTASK.
  */
 CIO_EXTERN int cio_timeout_end(cio_timeout *tm);
 
