@@ -15,6 +15,9 @@
  * The idle one ends at once, the busy one and the partial request finish
  * and their replies arrive, the stuck one is cancelled at the deadline;
  * the call returns -ETIMEDOUT then, or 0 when nothing had to be cut.
+ * Also: no limit, timeout 0, a cancelled caller, an enclosing timeout
+ * scope, bad arguments, and a protocol-mode server (cio_create_server),
+ * whose connections only their protocols end.
  *
  * Everything runs over real TCP sockets on loopback, clients being
  * streams of the same loop.
@@ -475,6 +478,81 @@ static int limits_main(void *arg, void **result)
 
 static void test_shutdown_limits(void) { CHECK_RC(cio_run(limits_main, NULL, NULL), 0); }
 
+/* Protocol-mode servers (cio_create_server): connections are their
+ * protocols' to end, so an idle one lasts until the deadline, then is
+ * aborted; one that its protocol closes lets the call return 0 first. */
+struct plain {
+    int made, lost;
+    cio_transport *t;          /* set at connection_made */
+};
+
+static void pl_made(cio_transport *t, void *ud)
+{
+    struct plain *p = ud;
+    p->made++;
+    p->t = t;
+}
+
+static void pl_lost(cio_transport *t, int err, void *ud)
+{
+    (void)t;
+    (void)err;
+    ((struct plain *)ud)->lost++;
+}
+
+static const cio_protocol pl_proto = {.connection_made = pl_made, .connection_lost = pl_lost};
+
+static int pl_factory(void *arg, const cio_protocol **proto, void **ud)
+{
+    *proto = &pl_proto;
+    *ud = arg; /* one connection at a time in this test */
+    return 0;
+}
+
+static int protocol_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    struct plain p = {0};
+    cio_server *srv = NULL;
+    CHECK_RC(cio_create_server(pl_factory, &p, "127.0.0.1", 0, NULL, &srv), 0);
+    cio_stream *c = connect_to(srv);
+    for (int i = 0; i < 1000 && !p.made; i++)
+        cio_sleep(0.001);
+    CHECK_EQ(p.made, 1);
+    double t0 = test_loop_now();
+    CHECK_RC(cio_server_shutdown(srv, 0.2), -ETIMEDOUT);
+    double took = test_loop_now() - t0;
+    CHECK(took >= 0.19 && took < 1);
+    CHECK_EQ(p.lost, 1);
+    CHECK_EQ(cio_server_num_clients(srv), 0);
+    char buf[8];
+    CHECK(cio_stream_read(c, buf, sizeof buf) <= 0);
+    cio_stream_release(c);
+    cio_server_release(srv);
+
+    /* The protocol closes its connection within the deadline: 0. */
+    memset(&p, 0, sizeof p);
+    CHECK_RC(cio_create_server(pl_factory, &p, "127.0.0.1", 0, NULL, &srv), 0);
+    c = connect_to(srv);
+    for (int i = 0; i < 1000 && !p.made; i++)
+        cio_sleep(0.001);
+    struct shutter sh = {srv, 5, 1, 0};
+    cio_task *st = test_spawn(shutter_task, &sh);
+    cio_sleep(0.05);
+    CHECK_EQ(sh.rc, 1);
+    cio_transport_close(p.t);
+    CHECK_RC(test_join(st), 0);
+    CHECK_RC(sh.rc, 0);
+    CHECK(sh.took < 1);
+    CHECK_EQ(p.lost, 1);
+    cio_stream_release(c);
+    cio_server_release(srv);
+    return 0;
+}
+
+static void test_shutdown_protocol_mode(void) { CHECK_RC(cio_run(protocol_main, NULL, NULL), 0); }
+
 int main(void)
 {
     RUN(test_retain_broadcast);
@@ -483,5 +561,6 @@ int main(void)
     RUN(test_shutdown_deadline);
     RUN(test_shutdown_all_finish);
     RUN(test_shutdown_limits);
+    RUN(test_shutdown_protocol_mode);
     return test_finish();
 }
