@@ -381,7 +381,8 @@ static int dns_ports_main(void *arg, void **result)
     CHECK_RC(port_of("80"), 80);
     CHECK_RC(port_of("65535"), 65535);
     CHECK_RC(port_of("08080"), 8080);
-    CHECK_RC(port_of("http"), 80); /* /etc/services */
+    if (getservbyname("http", "tcp")) /* (a system without /etc/services has none) */
+        CHECK_RC(port_of("http"), 80);
     static const char *const bad[] = {"70000", "65536", "99999999999999999999", "-1",
                                       "+80", " 80", "80 ", "80x", "0x50", ""};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

@@ -26,6 +26,10 @@
 
 #include "helpers.h"
 
+/* Settling waits and upper time bounds, stretched on slow machines and
+ * under sanitizers (CIO_TEST_TIMEOUT_MULTIPLIER). */
+#define SLOW(x) ((x) * test_timeout_multiplier())
+
 /* ---- shared: a server on 127.0.0.1 and its clients ------------------------- */
 
 static cio_stream *connect_to(cio_server *srv)
@@ -337,20 +341,20 @@ static int deadline_main(void *arg, void **result)
     CHECK_RC(cio_stream_write(part, "hel", 3), 0); /* a request still arriving */
     if (stuck)
         CHECK_RC(cio_stream_write(stuck, "stuck\n", 6), 0);
-    cio_sleep(0.05); /* every handler has its bytes */
+    cio_sleep(SLOW(0.05)); /* every handler has its bytes */
     CHECK(!stuck || q.stuck_started);
     CHECK_EQ(cio_server_num_clients(srv), with_stuck ? 4 : 3);
 
-    double deadline = with_stuck ? 1.0 : 10.0;
+    double deadline = with_stuck ? SLOW(1.0) : SLOW(10.0);
     struct shutter sh = {srv, deadline, 1, 0};
     double t0 = test_loop_now();
     cio_task *st = test_spawn(shutter_task, &sh);
-    cio_sleep(0.05);
+    cio_sleep(SLOW(0.05));
     /* No new connections. */
     cio_stream *late = NULL;
     CHECK_RC(cio_open_connection("127.0.0.1", cio_server_port(srv), NULL, &late), -ECONNREFUSED);
     /* The idle connection ended at once: a clean end, no reply lost. */
-    CHECK(q.idle_end > 0 && q.idle_end - t0 < 0.2);
+    CHECK(q.idle_end > 0 && q.idle_end - t0 < SLOW(0.2));
     CHECK_RC(cio_stream_readline(idle, buf, sizeof buf), 0);
     /* The request still arriving completes and is answered. */
     CHECK_RC(cio_stream_write(part, "lo\n", 3), 0);
@@ -367,13 +371,13 @@ static int deadline_main(void *arg, void **result)
         /* Cut at the deadline: the handler was cancelled, its stream
          * aborted. */
         CHECK_RC(sh.rc, -ETIMEDOUT);
-        CHECK(sh.took >= deadline - 0.01 && sh.took < deadline + 0.5);
+        CHECK(sh.took >= deadline - 0.01 && sh.took < deadline + SLOW(0.5));
         CHECK_RC(q.stuck_rc, -ECANCELED);
         CHECK(cio_stream_readline(stuck, buf, sizeof buf) <= 0);
     } else {
         /* Nothing to cut: done when the busy one was, not at the deadline. */
         CHECK_RC(sh.rc, 0);
-        CHECK(sh.took < 1.0);
+        CHECK(sh.took < SLOW(1.0));
     }
     CHECK_EQ(q.returned, with_stuck ? 4 : 3);
     CHECK_EQ(q.eof_seen, 3);
@@ -414,7 +418,7 @@ static int limits_main(void *arg, void **result)
     CHECK_RC(cio_start_server(req_handler, &q, "127.0.0.1", 0, NULL, &srv), 0);
     cio_stream *c1 = connect_to(srv), *c2 = connect_to(srv);
     CHECK_RC(ask(c1, "a\n", buf, sizeof buf), 2);
-    cio_sleep(0.02); /* c2 connected, its handler waits with nothing */
+    cio_sleep(SLOW(0.02)); /* c2 connected, its handler waits with nothing */
     CHECK_RC(cio_server_shutdown(srv, -1), 0);
     CHECK_EQ(q.eof_seen, 2);
     CHECK_RC(cio_stream_readline(c1, buf, sizeof buf), 0);
@@ -428,7 +432,7 @@ static int limits_main(void *arg, void **result)
     CHECK_RC(cio_start_server(req_handler, &q, "127.0.0.1", 0, NULL, &srv), 0);
     c1 = connect_to(srv);
     CHECK_RC(cio_stream_write(c1, "stuck\n", 6), 0);
-    cio_sleep(0.02);
+    cio_sleep(SLOW(0.02));
     CHECK(q.stuck_started);
     CHECK_RC(cio_server_shutdown(srv, 0), -ETIMEDOUT);
     CHECK_RC(q.stuck_rc, -ECANCELED);
@@ -440,10 +444,10 @@ static int limits_main(void *arg, void **result)
     CHECK_RC(cio_start_server(req_handler, &q, "127.0.0.1", 0, NULL, &srv), 0);
     c1 = connect_to(srv);
     CHECK_RC(cio_stream_write(c1, "stuck\n", 6), 0);
-    cio_sleep(0.02);
+    cio_sleep(SLOW(0.02));
     struct shutter sh = {srv, -1, 1, 0};
     cio_task *st = test_spawn(shutter_task, &sh);
-    cio_sleep(0.02);
+    cio_sleep(SLOW(0.02));
     CHECK_EQ(sh.rc, 1); /* waiting: no limit */
     cio_task_cancel(st, NULL);
     CHECK_RC(test_join(st), 0);
@@ -458,7 +462,7 @@ static int limits_main(void *arg, void **result)
     CHECK_RC(cio_start_server(req_handler, &q, "127.0.0.1", 0, NULL, &srv), 0);
     c1 = connect_to(srv);
     CHECK_RC(cio_stream_write(c1, "stuck\n", 6), 0);
-    cio_sleep(0.02);
+    cio_sleep(SLOW(0.02));
     cio_timeout *tm = NULL;
     CHECK_RC(cio_timeout_begin(0.05, &tm), 0);
     CHECK_RC(cio_server_shutdown(srv, -1), -ETIMEDOUT);
@@ -523,7 +527,7 @@ static int protocol_main(void *arg, void **result)
     double t0 = test_loop_now();
     CHECK_RC(cio_server_shutdown(srv, 0.2), -ETIMEDOUT);
     double took = test_loop_now() - t0;
-    CHECK(took >= 0.19 && took < 1);
+    CHECK(took >= 0.19 && took < SLOW(1));
     CHECK_EQ(p.lost, 1);
     CHECK_EQ(cio_server_num_clients(srv), 0);
     char buf[8];
@@ -539,12 +543,12 @@ static int protocol_main(void *arg, void **result)
         cio_sleep(0.001);
     struct shutter sh = {srv, 5, 1, 0};
     cio_task *st = test_spawn(shutter_task, &sh);
-    cio_sleep(0.05);
+    cio_sleep(SLOW(0.05));
     CHECK_EQ(sh.rc, 1);
     cio_transport_close(p.t);
     CHECK_RC(test_join(st), 0);
     CHECK_RC(sh.rc, 0);
-    CHECK(sh.took < 1);
+    CHECK(sh.took < SLOW(1));
     CHECK_EQ(p.lost, 1);
     cio_stream_release(c);
     cio_server_release(srv);
