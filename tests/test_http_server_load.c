@@ -187,6 +187,18 @@ static void test_shutdown_deadline(void)
     slow_seconds = 0.2;
 }
 
+/* A negative deadline is no limit (as cio_server_shutdown's): the slow
+ * request finishes; it used to be cut at once. */
+static void test_shutdown_no_limit(void)
+{
+    struct shut s = {0};
+    srv_ctx x = {.client = c_shutdown, .during = during_shutdown, .arg = &s};
+    x.shutdown_deadline = -1;
+    slow_seconds = 0.3;
+    CHECK_RC(serve(&x), 0);
+    slow_seconds = 0.2;
+}
+
 /* ---- many idle keep-alive connections ------------------------------------------ */
 
 static int many_conns;
@@ -256,6 +268,7 @@ int main(void)
     RUN(test_idle_timeout);
     RUN(test_graceful_shutdown);
     RUN(test_shutdown_deadline);
+    RUN(test_shutdown_no_limit);
     RUN(test_slowloris);
     RUN(test_many_idle);
     return test_finish();

@@ -355,6 +355,55 @@ static int dns_main(void *arg, void **result)
 
 static void test_dns(void) { CHECK_RC(cio_run(dns_main, NULL, NULL), 0); }
 
+/* The port a numeric host resolves to, or the error. */
+static int port_of(const char *port)
+{
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = (struct addrinfo *)&hints; /* must be cleared on failure */
+    int rc = cio_getaddrinfo("127.0.0.1", port, &hints, &res);
+    if (rc < 0) {
+        CHECK(res == NULL);
+        return rc;
+    }
+    rc = ntohs(((struct sockaddr_in *)res->ai_addr)->sin_port);
+    cio_freeaddrinfo(res);
+    return rc;
+}
+
+/* A numeric port out of 0..65535 used to wrap silently (getaddrinfo keeps
+ * 16 bits: "70000" was 4464, "65536" 0); anything that is not digits only
+ * nor a service name is refused too.  Service names still resolve. */
+static int dns_ports_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    CHECK_RC(port_of("0"), 0);
+    CHECK_RC(port_of("80"), 80);
+    CHECK_RC(port_of("65535"), 65535);
+    CHECK_RC(port_of("08080"), 8080);
+    if (getservbyname("http", "tcp")) /* (a system without /etc/services has none) */
+        CHECK_RC(port_of("http"), 80);
+    static const char *const bad[] = {"70000", "65536", "99999999999999999999", "-1",
+                                      "+80", " 80", "80 ", "80x", "0x50", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = port_of(bad[i]);
+        if (rc != -EINVAL)
+            fprintf(stderr, "  port \"%s\": %d\n", bad[i], rc);
+        CHECK_RC(rc, -EINVAL);
+    }
+    /* Through a name lookup (the thread pool) as well. */
+    struct addrinfo *res = NULL;
+    CHECK_RC(cio_getaddrinfo("localhost", "70000", NULL, &res), -EINVAL);
+    CHECK(res == NULL);
+    CHECK_RC(cio_getaddrinfo(NULL, "65536", NULL, &res), -EINVAL);
+    /* An unknown service name is getaddrinfo's error, not -EINVAL. */
+    CHECK_RC(cio_getaddrinfo("127.0.0.1", "no-such-service", NULL, &res),
+             CIO_EGAIERR + EAI_SERVICE);
+    return 0;
+}
+
+static void test_dns_ports(void) { CHECK_RC(cio_run(dns_ports_main, NULL, NULL), 0); }
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -365,5 +414,6 @@ int main(void)
     RUN(test_cancel_each_point);
     RUN(test_close_and_level);
     RUN(test_dns);
+    RUN(test_dns_ports);
     return test_finish();
 }

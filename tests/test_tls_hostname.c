@@ -5,7 +5,9 @@
  * (its CA is loaded).  A client given no name to check used to accept it
  * on all four ways to start a client session: cio_open_connection with
  * server_hostname = "", cio_stream_from_fd and cio_open_unix_connection
- * with TLS, cio_stream_start_tls(s, ctx, NULL).  asyncio refuses all four
+ * with TLS, cio_stream_start_tls(s, ctx, NULL); and so on the transport
+ * level's four (cio_create_connection, cio_connect_accepted_socket,
+ * cio_create_unix_connection, cio_start_tls).  asyncio refuses all four
  * (check_hostname requires server_hostname); so must cio, with -EINVAL, a
  * message naming server_hostname, and nothing sent.  The opt-out,
  * cio_tls_context_set_check_hostname(ctx, 0) (asyncio's
@@ -163,6 +165,115 @@ static void four_ways(struct evil *e, cio_tls_context *cctx, int want)
     finish(s);
 }
 
+/* ---- the same at the transport level (cio/transport.h) -------------------------- */
+
+/* A protocol that keeps what the evil echo server sends back. */
+struct tp {
+    int made, lost;
+    char got[16];
+    size_t len;
+};
+
+static void tp_made(cio_transport *t, void *ud)
+{
+    (void)t;
+    ((struct tp *)ud)->made++;
+}
+
+static void tp_data(cio_transport *t, const void *data, size_t n, void *ud)
+{
+    (void)t;
+    struct tp *p = ud;
+    size_t k = n < sizeof p->got - p->len ? n : sizeof p->got - p->len;
+    memcpy(p->got + p->len, data, k);
+    p->len += k;
+}
+
+static void tp_lost(cio_transport *t, int err, void *ud)
+{
+    (void)t;
+    (void)err;
+    ((struct tp *)ud)->lost++;
+}
+
+static const cio_protocol tp_proto = {
+    .connection_made = tp_made, .data_received = tp_data, .connection_lost = tp_lost};
+
+/* After a call that returned want with t (and p its protocol's record):
+ * refused, nothing was made; connected, a TLS transport that echoes. */
+static void tp_check(int want, cio_transport *t, struct tp *p)
+{
+    if (want < 0) {
+        CHECK(t == NULL);
+        CHECK_EQ(p->made, 0);
+        return;
+    }
+    CHECK(t && cio_transport_is_tls(t) && p->made == 1);
+    if (!t)
+        return;
+    CHECK_RC(cio_transport_write(t, "hi\n", 3), 0);
+    for (int i = 0; i < 2000 && p->len < 3; i++)
+        cio_sleep(0.001);
+    CHECK(p->len == 3 && memcmp(p->got, "hi\n", 3) == 0);
+    cio_transport_close(t); /* close_notify: the echo handler ends */
+    for (int i = 0; i < 2000 && !p->lost; i++)
+        cio_sleep(0.001);
+    cio_transport_unref(t);
+}
+
+/* The four client entry points of transport.h without a name: each must
+ * return want. */
+static void four_ways_transport(struct evil *e, cio_tls_context *cctx, int want)
+{
+    cio_transport *t = NULL;
+    /* 1. cio_create_connection with server_hostname = "". */
+    struct tp p1 = {0};
+    cio_transport_options o = {.tls = cctx, .server_hostname = ""};
+    CHECK_RC(cio_create_connection(&tp_proto, &p1, "127.0.0.1", e->port, &o, &t), want);
+    if (want < 0)
+        check_refused_message(cio_tls_context_error_message(cctx));
+    tp_check(want, t, &p1);
+    t = NULL;
+
+    /* 2. cio_connect_accepted_socket with a client context, no name. */
+    struct tp p2 = {0};
+    int fd = tcp_socket(e->port);
+    cio_transport_options of = {.tls = cctx};
+    CHECK_RC(cio_connect_accepted_socket(&tp_proto, &p2, fd, &of, &t), want);
+    if (want < 0 && !t) {
+        CHECK(fcntl(fd, F_GETFD) >= 0); /* the caller keeps fd */
+        close(fd);
+    }
+    tp_check(want, t, &p2);
+    t = NULL;
+
+    /* 3. cio_create_unix_connection with TLS. */
+    struct tp p3 = {0};
+    CHECK_RC(cio_create_unix_connection(&tp_proto, &p3, unix_path, &of, &t), want);
+    tp_check(want, t, &p3);
+    t = NULL;
+
+    /* 4. cio_start_tls(t, ctx, 0, NULL) on a plain connection. */
+    struct tp p4 = {0};
+    cio_transport *plain = NULL, *nt = NULL;
+    CHECK_RC(cio_create_connection(&tp_proto, &p4, "127.0.0.1", e->port, NULL, &plain), 0);
+    if (!plain)
+        return;
+    CHECK_RC(cio_start_tls(plain, cctx, 0, NULL, &nt), want);
+    if (want < 0) {
+        /* Nothing was done: the transport is plain and open. */
+        CHECK(nt == NULL);
+        CHECK(!cio_transport_is_tls(plain));
+        CHECK(!cio_transport_is_closing(plain));
+        cio_transport_abort(plain);
+        cio_transport_unref(plain);
+        return;
+    }
+    p4.made = 1; /* (no second connection_made after start_tls) */
+    tp_check(want, nt, &p4);
+    cio_transport_unref(plain);
+}
+
 /* ---- no name: refused on every entry point ------------------------------------ */
 
 static int refused_main(void *arg, void **result)
@@ -173,6 +284,7 @@ static int refused_main(void *arg, void **result)
     evil_start(&e);
     cio_tls_context *cctx = trusting_client(1);
     four_ways(&e, cctx, -EINVAL);
+    four_ways_transport(&e, cctx, -EINVAL);
     /* The evil server never got a session. */
     test_step(5);
     CHECK_EQ(handled, 0);
@@ -207,6 +319,7 @@ static int optout_main(void *arg, void **result)
     evil_start(&e);
     cio_tls_context *cctx = trusting_client(0);
     four_ways(&e, cctx, 0);
+    four_ways_transport(&e, cctx, 0);
     /* A name given is not checked either (asyncio's check_hostname =
      * False): it is only sent as SNI. */
     cio_stream *s = NULL;

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/stat.h>
 
 #include "tls_util.h"
@@ -544,6 +545,109 @@ static int giveback_main(void *arg, void **result)
 
 static void tls_stream_from_fd_gives_back(void) { CHECK_RC(cio_run(giveback_main, NULL, NULL), 0); }
 
+/* ---- a reset the writer meets first (test_stream_reset.c, over TLS) ---------- */
+
+/* The peer: a tls.h session on a socket of the test's own, so the test
+ * resets the connection itself (SO_LINGER 0, close) with no loop
+ * iteration in between, as test_stream_reset.c does in plain. */
+struct tls_peer {
+    int lfd;                   /* listening socket */
+    int fd;                    /* the accepted one, -1 before */
+    cio_tls_context *ctx;      /* a server context */
+    cio_tls *tls;              /* the session over fd */
+};
+
+static int tls_peer_task(void *arg, void **result)
+{
+    (void)result;
+    struct tls_peer *p = arg;
+    p->fd = cio_sock_accept(p->lfd, NULL, NULL);
+    CHECK(p->fd >= 0);
+    if (p->fd < 0)
+        return 0;
+    CHECK_RC(cio_tls_new(p->ctx, p->fd, NULL, &p->tls), 0);
+    CHECK_RC(cio_tls_handshake(p->tls), 0);
+    CHECK_RC(cio_tls_write(p->tls, "partial", 7), 0); /* no newline */
+    return 0;
+}
+
+struct line_reader {
+    cio_stream *s;
+    int rc;                    /* readline's result, 1 while it waits */
+};
+
+static int line_reader_task(void *arg, void **result)
+{
+    (void)result;
+    struct line_reader *r = arg;
+    char buf[64];
+    r->rc = cio_stream_readline(r->s, buf, sizeof buf);
+    return 0;
+}
+
+static int tls_reset_main(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    struct tls_peer p = {.fd = -1, .ctx = server_ctx()};
+    p.lfd = cio_socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    CHECK_EQ(bind(p.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    CHECK_EQ(listen(p.lfd, 1), 0);
+    CHECK_EQ(getsockname(p.lfd, (struct sockaddr *)&sa, &sl), 0);
+    cio_task *pt = test_spawn(tls_peer_task, &p);
+    cio_tls_context *cctx = client_ctx(1);
+    cio_stream_options o = {.tls = cctx, .server_hostname = "localhost"};
+    cio_stream *s = NULL;
+    CHECK_RC(cio_open_connection("127.0.0.1", ntohs(sa.sin_port), &o, &s), 0);
+    CHECK_RC(test_join(pt), 0);
+    cio_fd_close(p.lfd);
+    if (!s || p.fd < 0)
+        return -1;
+
+    /* The reader has "partial" and waits for the rest of the line. */
+    struct line_reader r = {s, 1};
+    cio_task *rt = test_spawn(line_reader_task, &r);
+    size_t len = 0;
+    for (int i = 0; i < 2000 && len < 7; i++) {
+        cio_sleep(0.001);
+        cio_stream_peek(s, &len);
+    }
+    CHECK_EQ(len, 7);
+    CHECK_EQ(r.rc, 1);
+
+    /* The peer resets (no close_notify), and the writer comes first. */
+    struct linger lg = {1, 0};
+    CHECK_EQ(setsockopt(p.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    cio_tls_free(p.tls);
+    cio_fd_close(p.fd);
+    struct pollfd pf = {.fd = cio_stream_fd(s), .events = POLLIN};
+    for (int i = 0; i < 2000 && !(pf.revents & (POLLERR | POLLHUP)); i++)
+        poll(&pf, 1, 1); /* blocks the loop: nobody reads meanwhile */
+    CHECK(pf.revents & (POLLERR | POLLHUP));
+    /* Encrypted and sent at once: the send takes the kernel's one report. */
+    CHECK_RC(cio_stream_write(s, "x", 1), -ECONNRESET);
+
+    /* The reader gets the reset, never "partial" as a complete line. */
+    CHECK_RC(test_join(rt), 0);
+    CHECK_RC(r.rc, -ECONNRESET);
+    char buf[64];
+    size_t partial = 0;
+    CHECK_RC(cio_stream_readline(s, buf, sizeof buf), -ECONNRESET);
+    CHECK_RC(cio_stream_readexactly(s, buf, 10, &partial), -ECONNRESET);
+    CHECK_EQ(partial, 7);
+    CHECK(!cio_stream_at_eof(s));
+    cio_stream_unref(s);
+    cio_tls_context_free(cctx);
+    cio_tls_context_free(p.ctx);
+    return 0;
+}
+
+static void tls_stream_reset_seen_by_writer(void)
+{
+    CHECK_RC(cio_run(tls_reset_main, NULL, NULL), 0);
+}
 
 int main(void)
 {
@@ -560,6 +664,7 @@ int main(void)
     RUN(tls_start_tls_cio);
     RUN(tls_stream_bad_arguments);
     RUN(tls_stream_from_fd_gives_back);
+    RUN(tls_stream_reset_seen_by_writer);
     RUN(tls_stream_every_allocation);
     remove_cert();
     return test_finish();

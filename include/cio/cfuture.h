@@ -43,9 +43,10 @@ typedef void cio_cfuture_done_fn(cio_cfuture *cf, void *arg);
  */
 CIO_EXTERN int cio_cfuture_new(cio_cfuture **out);
 
-/* Adds a reference, dropped with cio_cfuture_unref().  Any thread.
- * NULL is a no-op. */
-CIO_EXTERN void cio_cfuture_ref(cio_cfuture *cf);
+/* Adds a reference, dropped with cio_cfuture_unref(); returns cf, so
+ * `keep = cio_cfuture_ref(cf)` reads as it does.  Any thread.  NULL is a
+ * no-op returning NULL. */
+CIO_EXTERN cio_cfuture *cio_cfuture_ref(cio_cfuture *cf);
 
 /* Drops a reference; the last one frees cf (the result pointer is not
  * freed: it was never owned).  Any thread.  NULL is a no-op. */

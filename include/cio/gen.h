@@ -94,8 +94,9 @@ typedef int cio_gen_fn(cio_gen *g, void *arg);
  */
 CIO_EXTERN int cio_gen_new(cio_gen_fn *fn, void *arg, const char *name, cio_gen **out);
 
-/* Adds a reference. */
-CIO_EXTERN void cio_gen_ref(cio_gen *g);
+/* Adds a reference, dropped with cio_gen_unref(); returns g (NULL for
+ * NULL). */
+CIO_EXTERN cio_gen *cio_gen_ref(cio_gen *g);
 
 /*
  * Drops a reference.  The last one of a generator suspended at a yield

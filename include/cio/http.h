@@ -161,8 +161,9 @@ CIO_EXTERN int cio_http_server_serve_forever(cio_http_server *srv);
  * Graceful shutdown: stops accepting, closes idle connections at once,
  * lets requests in progress finish (their responses say "Connection:
  * close"), then waits until every connection has closed.  Connections
- * still open deadline seconds from now are aborted and their handlers
- * cancelled.  Returns 0 when everything ended by itself, -ETIMEDOUT when
+ * still open deadline seconds from now (< 0 or INFINITY: no limit; 0: at
+ * once) are aborted and their handlers cancelled, as
+ * cio_server_shutdown does for stream servers.  Returns 0 when everything ended by itself, -ETIMEDOUT when
  * some had to be aborted, -ECANCELED if the caller was cancelled (then
  * everything is aborted too).  Calling it again waits again.  Suspends.
  */

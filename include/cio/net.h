@@ -128,11 +128,16 @@ CIO_EXTERN int cio_fd_close(int fd);
 /*
  * loop.getaddrinfo: getaddrinfo(3) in the thread pool, so the loop never
  * blocks on DNS.  host or port may be NULL (not both); hints may be NULL.
- * On success *res receives a list to free with cio_freeaddrinfo().
- * Numeric hosts are resolved on the loop without a thread.  Errors:
- * CIO_EGAIERR + EAI_* (e.g. CIO_EGAIERR + EAI_NONAME for an unknown
- * name; cio_strerror names it), -ENOMEM, -EINVAL, -ECANCELED (at once, the
- * lookup thread's late answer is freed when it arrives).  Suspends.
+ * port is a decimal number of digits only, 0..65535 ("8080"), or a
+ * service name ("http", looked up in /etc/services); anything else
+ * ("70000", "-1", " 80", "80x", "") fails with -EINVAL (named in debug
+ * mode) where getaddrinfo(3) would silently keep the low 16 bits of a
+ * number.  On success *res receives a list to free with
+ * cio_freeaddrinfo().  Numeric hosts are resolved on the loop without a
+ * thread.  Errors: CIO_EGAIERR + EAI_* (e.g. CIO_EGAIERR + EAI_NONAME for
+ * an unknown name, + EAI_SERVICE for an unknown service; cio_strerror
+ * names it), -ENOMEM, -EINVAL, -ECANCELED (at once, the lookup thread's
+ * late answer is freed when it arrives).  Suspends.
  */
 CIO_EXTERN int cio_getaddrinfo(const char *host, const char *port,
                                const struct addrinfo *hints, struct addrinfo **res);

@@ -27,9 +27,12 @@
  * Lifetime: cio_stream_close() starts a graceful close (buffered data is
  * still sent), cio_stream_wait_closed() waits for it, cio_stream_unref()
  * drops the caller's hold (aborting the stream unless it was closed
- * gracefully, in which case the rest is sent in the background first).  A
- * stream handed to a server's connection callback belongs to the server:
- * it is closed and its reference dropped when the callback returns.
+ * gracefully, in which case the rest is sent in the background first).
+ * Streams are reference-counted: cio_stream_ref takes another hold,
+ * and only the last release ends the stream.  A stream handed to a
+ * server's connection callback belongs to the server: it is closed and
+ * the server's hold released when the callback returns (a task that
+ * retained it may still call it: writes then fail with CIO_ECLOSED).
  *
  * TLS (asyncio's ssl= parameters and start_tls): a stream is a coroutine
  * adapter over a transport (cio/transport.h) - a socket, a pipe, or a TLS
@@ -330,10 +333,35 @@ CIO_EXTERN int cio_stream_is_closing(const cio_stream *s);
  * or the error that ended the connection.  Suspends. */
 CIO_EXTERN int cio_stream_wait_closed(cio_stream *s);
 
-/* Drops the caller's hold on the stream.  If cio_stream_close was called,
- * buffered data is still sent in the background, then the socket closed
- * and the memory freed; otherwise the stream is aborted.  NULL is a no-op.
- * Tasks still blocked in its calls must be finished first. */
+/*
+ * Takes another hold on s (streams are reference-counted): s stays valid
+ * until each hold is dropped with cio_stream_unref, so a task that
+ * writes to other connections' streams (a broadcast, a chat room) can
+ * keep them safely while their owners - a server's handler that returns,
+ * a task that releases its stream - let go.  A hold keeps the object, not
+ * the connection: once the owner closed it (a server closes a handler's
+ * stream when the handler returns) writes fail with CIO_ECLOSED, and
+ * reads see what the connection left; nothing crashes.  Returns s (NULL
+ * for NULL).  Does not suspend.
+ *
+ *     cio_stream *peer = cio_stream_ref(other);  // while in the room
+ *     ...
+ *     if (cio_stream_write(peer, msg, len) < 0 || cio_stream_drain(peer) < 0)
+ *         ;                                         // that client is gone
+ *     cio_stream_unref(peer);                     // left the room
+ */
+CIO_EXTERN cio_stream *cio_stream_ref(cio_stream *s);
+
+/*
+ * Drops one hold on the stream (its creator's, or one cio_stream_ref
+ * took).  While other holds remain, nothing else happens.  The last one
+ * ends the stream: if cio_stream_close was called, buffered data is
+ * still sent in the background, then the socket closed and the memory
+ * freed; otherwise the stream is aborted.  NULL is a no-op.  Tasks still
+ * blocked in its calls keep the memory valid until they return, but
+ * should be finished first (an aborted stream's calls fail with
+ * CIO_ECLOSED).  Does not suspend.
+ */
 CIO_EXTERN void cio_stream_unref(cio_stream *s);
 
 /* ---- extra info (get_extra_info) ----------------------------------------- */
@@ -392,9 +420,13 @@ CIO_EXTERN const char *cio_stream_tls_error_message(const cio_stream *s);
 /*
  * The per-connection callback (client_connected_cb), run as its own task
  * for every accepted connection (on a TLS server, once the handshake
- * succeeded).  The stream is closed and its reference dropped when
- * it returns; its return value is only logged if negative and not
- * -ECANCELED.
+ * succeeded).  The stream is closed (gracefully: what was written is
+ * still sent) and the server's hold on it released when it returns;
+ * another task that needs the stream longer takes its own hold with
+ * cio_stream_ref.  The return value is only logged if negative and
+ * not -ECANCELED.  During cio_server_shutdown a read that would wait
+ * with nothing buffered returns the end of stream, so a handler looping
+ * over requests finishes after the one in progress.
  */
 typedef int cio_client_connected_fn(cio_stream *s, void *arg);
 
@@ -448,7 +480,10 @@ CIO_EXTERN int cio_server_serve_forever(cio_server *srv);
  * already accepted go on.  Idempotent.  Does not suspend. */
 CIO_EXTERN int cio_server_close(cio_server *srv);
 
-/* Server.close_clients: closes every connection gracefully. */
+/* Server.close_clients: closes every connection gracefully: queued data
+ * is sent, but a handler's reads fail at once (CIO_ECLOSED) and so do
+ * its later writes, even in the middle of a request; see
+ * cio_server_shutdown for an end that lets requests finish. */
 CIO_EXTERN void cio_server_close_clients(cio_server *srv);
 
 /* Server.abort_clients: closes every connection at once and cancels the
@@ -459,8 +494,48 @@ CIO_EXTERN void cio_server_abort_clients(cio_server *srv);
 CIO_EXTERN size_t cio_server_num_clients(const cio_server *srv);
 
 /* Server.wait_closed: waits until the server is closed and every handler
- * task has finished.  Returns 0, -ECANCELED or -ETIMEDOUT.  Suspends. */
+ * task has finished (and its connection closed).  A connection that
+ * stays open, an idle keep-alive one say, keeps it waiting: see
+ * cio_server_shutdown.  Returns 0, -ECANCELED or -ETIMEDOUT.
+ * Suspends. */
 CIO_EXTERN int cio_server_wait_closed(cio_server *srv);
+
+/*
+ * Graceful shutdown with a deadline (what asyncio programs write by hand
+ * with close, close_clients, wait_for(wait_closed) and abort_clients):
+ *
+ * 1. Stops accepting (cio_server_close).
+ * 2. Asks every connection handler to finish: from now on a read on its
+ *    stream that would wait with nothing buffered returns the end of
+ *    stream (cio_stream_read and readline 0, readexactly / readuntil /
+ *    fill CIO_EINCOMPLETE with nothing partial), and handlers waiting so
+ *    are woken to see it.  So an idle keep-alive connection ends at once,
+ *    while a request in progress runs to its end: a read that waits for
+ *    the rest of a message already begun still gets it, writes work, and
+ *    the reply is sent (the stream is closed gracefully when the handler
+ *    returns).  A handler that reads between requests must take the end
+ *    of stream as "stop", as it would when the client closes.
+ * 3. Waits for every handler to return and its connection to close, for
+ *    at most timeout seconds (< 0 or INFINITY: no limit; 0: cut at once).
+ * 4. At the deadline, cuts what is left, as cio_server_abort_clients:
+ *    streams are aborted (queued data dropped) and handlers cancelled
+ *    (-ECANCELED at their suspension points); then waits, shielded, until
+ *    they have returned.
+ *
+ * Protocol-mode servers (cio_create_server) are shut down the same way,
+ * except step 2: a connection's protocol decides when it ends (the HTTP
+ * server, which knows which connections are idle, ends those at once
+ * with its own cio_http_server_shutdown).
+ *
+ * Returns 0 when everything ended by itself, -ETIMEDOUT when some had to
+ * be cut (also when an enclosing timeout scope expired meanwhile),
+ * -ECANCELED when the caller was cancelled (everything is cut then, as at
+ * the deadline, and waited for).  In every case the server is closed and
+ * no handler runs any more when it returns.  Errors: -EINVAL (NULL, NaN
+ * timeout), CIO_ENOTASK, -ENOMEM (nothing done).  The server stays the
+ * caller's: release it afterwards.  Suspends.
+ */
+CIO_EXTERN int cio_server_shutdown(cio_server *srv, double timeout);
 
 /* Closes (if needed) and frees the server once its handlers are done; if
  * some still run, the last one to finish frees it.  NULL is a no-op. */

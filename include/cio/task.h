@@ -69,9 +69,9 @@ typedef void cio_done_fn(cio_future *fut, void *arg);
  * CIO_ECLOSED.  Does not suspend.
  */
 CIO_EXTERN int cio_future_new(cio_loop *loop, cio_future **out);
-/* Adds a reference, to be dropped with cio_future_unref().  NULL is a
- * no-op. */
-CIO_EXTERN void cio_future_ref(cio_future *fut);
+/* Adds a reference, to be dropped with cio_future_unref(); returns fut.
+ * NULL is a no-op returning NULL. */
+CIO_EXTERN cio_future *cio_future_ref(cio_future *fut);
 /* Drops a reference; the last one frees the future.  A failure nobody
  * retrieved (with cio_future_result or by awaiting) is reported to the
  * loop's exception handler then ("Future exception was never retrieved").
@@ -213,9 +213,9 @@ CIO_EXTERN int cio_loop_create_task(cio_loop *loop, cio_coro_fn *fn, void *arg,
                  (out_))
 #endif
 
-/* Adds a reference to t, which the caller must cio_task_unref().  NULL
- * is a no-op. */
-CIO_EXTERN void cio_task_ref(cio_task *t);
+/* Adds a reference to t, which the caller must cio_task_unref(); returns
+ * t.  NULL is a no-op returning NULL. */
+CIO_EXTERN cio_task *cio_task_ref(cio_task *t);
 /* Drops a reference.  Dropping the last reference of a pending task is
  * allowed (the loop holds its own until it finishes).  When a task is
  * freed with a failure nobody retrieved, the loop's exception handler

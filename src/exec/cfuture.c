@@ -52,10 +52,11 @@ int cio_cfuture_new(cio_cfuture **out)
     return 0;
 }
 
-void cio_cfuture_ref(cio_cfuture *cf)
+cio_cfuture *cio_cfuture_ref(cio_cfuture *cf)
 {
     if (cf)
         __atomic_add_fetch(&cf->refs, 1, __ATOMIC_RELAXED);
+    return cf;
 }
 
 void cio_cfuture_unref(cio_cfuture *cf)

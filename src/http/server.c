@@ -173,8 +173,8 @@ static void abort_all(cio_http_server *srv)
         cio__http_conn_abort(c);
 }
 
-/* Waits until no connection is left, at most until when (INFINITY: no
- * limit).  0, -ETIMEDOUT or -ECANCELED. */
+/* Waits until no connection is left, for at most timeout seconds (< 0 or
+ * INFINITY: no limit, 0: none).  0, -ETIMEDOUT or -ECANCELED. */
 static int wait_closed(cio_http_server *srv, double timeout)
 {
     while (srv->nconns) {
@@ -199,7 +199,7 @@ int cio_http_server_shutdown(cio_http_server *srv, double deadline)
     stop_listening(srv);
     for (cio__http_conn *c = srv->conns; c; c = c->next)
         cio__http_conn_close_idle(c);
-    int rc = wait_closed(srv, deadline > 0 ? deadline : 0);
+    int rc = wait_closed(srv, deadline); /* < 0: no limit, as cio_server_shutdown */
     if (rc < 0) {
         abort_all(srv);
         cio_shield_begin(); /* aborted connections end in one iteration */

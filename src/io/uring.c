@@ -439,12 +439,43 @@ static void uring_cancel(cio_loop *loop, struct cio__op *op, int code)
         wait_for_ops(loop, op, NULL);
 }
 
+/*
+ * A socket op whose CQE says -EAGAIN has not happened: io_uring waits for
+ * a socket with an internal poll, but after APOLL_MAX_RETRY (128) wakeups
+ * that still found it not ready (a peer whose receive window opens a few
+ * bytes at a time) it hands the request to a worker thread, where the
+ * O_NONBLOCK socket answers EAGAIN, and that is the result (Linux 6.18, a
+ * 32 MiB send to a peer that reads nothing: tests/test_stream_server.c).
+ * Epoll's ops wait on EAGAIN, so must ours: the op is submitted again,
+ * a fresh request whose first EAGAIN arms a new poll.  1 if it was.
+ */
+static int resubmit_eagain(struct uring_state *st, struct cio__op *op)
+{
+    const unsigned sock = 1u << CIO__OP_RECV | 1u << CIO__OP_SEND | 1u << CIO__OP_SENDMSG |
+                          1u << CIO__OP_RECVFROM | 1u << CIO__OP_SENDTO |
+                          1u << CIO__OP_ACCEPT;
+    if (op->state != CIO__OPS_PENDING || !((sock >> op->kind) & 1u) || st->dying)
+        return 0;
+    struct io_uring_sqe *sqe = get_sqe(st);
+    if (!sqe)
+        return 0;
+    if (prep_op(st, sqe, op) < 0) {
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data64(sqe, UD_IGNORE);
+        return 0;
+    }
+    io_uring_sqe_set_data64(sqe, ud_of(op, TAG_OP));
+    return 1;
+}
+
 /* The CQE of op: its result, then the waiter. */
 static void op_done(cio_loop *loop, struct cio__op *op, int res)
 {
     struct uring_state *st = state_of(loop);
     if (op->state == CIO__OPS_CANCELLING && (res == -ECANCELED || res == -EINTR))
         res = op->cancel_code;
+    if (res == -EAGAIN && resubmit_eagain(st, op))
+        return; /* still pending, the same slot and counts */
     switch (op->kind) {
     case CIO__OP_RECVFROM:
         if (res >= 0 && op->addrlen)

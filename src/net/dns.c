@@ -11,6 +11,7 @@
  * AI_NUMERICHOST answers without any I/O.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <stdlib.h>
 
 #include "cio/exec.h"
@@ -90,12 +91,50 @@ static int gai_code(int rc)
     return CIO_EGAIERR + rc;
 }
 
+/*
+ * Checks a port string before getaddrinfo sees it.  glibc parses a numeric
+ * service with strtoul and keeps the low 16 bits, so "70000" became port
+ * 4464 and "65536" port 0, and it accepts leading blanks and a sign too.
+ * A string of digits is a port number and must be 0..65535; one that
+ * starts as a number could (a digit, a sign, a blank) but is not only
+ * digits is refused; anything else is a service name ("http") for
+ * getaddrinfo to look up.  0, or -EINVAL with what is wrong in *why.
+ */
+static int check_port(const char *port, const char **why)
+{
+    if (!port)
+        return 0;
+    if (!*port) {
+        *why = "port is empty";
+        return -EINVAL;
+    }
+    unsigned long v = 0;
+    const char *p = port;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (unsigned long)(*p - '0');
+        if (v > 65535) {
+            *why = "port number out of range (0..65535)";
+            return -EINVAL;
+        }
+    }
+    if (!*p)
+        return 0; /* digits only, in range */
+    if (p != port || *port == '+' || *port == '-' || isspace((unsigned char)*port)) {
+        *why = "port is not a number of digits only, nor a service name";
+        return -EINVAL;
+    }
+    return 0; /* a service name */
+}
+
 int cio_getaddrinfo(const char *host, const char *port, const struct addrinfo *hints,
                     struct addrinfo **res)
 {
     if (!res || (!host && !port))
         return cio__bad_arg(cio__running_loop, __func__, "res NULL or no host and no port");
     *res = NULL;
+    const char *why = NULL;
+    if (check_port(port, &why) < 0)
+        return cio__bad_arg(cio__running_loop, __func__, why);
     cio_task *t = cio__current();
     if (!t)
         return CIO_ENOTASK;

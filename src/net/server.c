@@ -23,6 +23,7 @@
  * binding, the public calls.
  */
 #define _GNU_SOURCE
+#include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -692,6 +693,42 @@ int cio_server_wait_closed(cio_server *srv)
     if (!srv)
         return cio__bad_arg(cio__running_loop, __func__, "server is NULL");
     return wait_until(srv, 1);
+}
+
+int cio_server_shutdown(cio_server *srv, double timeout)
+{
+    if (!srv || isnan(timeout))
+        return cio__bad_arg(cio__running_loop, __func__, "server is NULL or timeout NaN");
+    if (!cio__current())
+        return CIO_ENOTASK;
+    /* The deadline first: failing here (-ENOMEM) leaves all as it was. */
+    cio_timeout *tm = NULL;
+    int rc = cio_timeout_begin(timeout < 0 ? INFINITY : timeout, &tm);
+    if (rc < 0)
+        return rc;
+    srv->refs++; /* the user may release it while we wait */
+    cio_server_close(srv);
+    /* Ask each handler to finish: its next read between messages ends the
+     * stream.  A protocol-mode connection is its protocol's to end. */
+    for (struct conn *c = srv->conns; c; c = c->next)
+        if (!c->t && !c->finished)
+            cio__stream_end_input(c->s);
+    rc = wait_until(srv, 1);
+    cio_timeout_end(tm); /* (a deadline that fired as the last one ended
+                            cut nothing: rc is 0 then) */
+    if (rc < 0) {
+        /* The deadline passed (this one or an outer scope's), or the
+         * caller was cancelled: what still runs is cut, and waited for,
+         * shielded, until it has unwound (handlers see -ECANCELED at
+         * their next suspension point, their streams are aborted). */
+        cio_server_abort_clients(srv);
+        cio_shield_begin();
+        wait_until(srv, 1);
+        cio_shield_end();
+        rc = rc == -ECANCELED ? rc : -ETIMEDOUT;
+    }
+    server_unref(srv);
+    return rc;
 }
 
 void cio_server_free(cio_server *srv)

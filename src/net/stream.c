@@ -52,6 +52,7 @@ int cio__stream_alloc(cio_loop *loop, const cio_stream_options *opts, cio_stream
         return -ENOMEM;
     s->loop = loop;
     s->refs = 1;
+    s->holds = 1;
     s->tls_handshake_timeout = opts && opts->tls_handshake_timeout ? opts->tls_handshake_timeout
                                                                    : 60.0;
     s->limit = opts && opts->limit ? opts->limit : CIO__STREAM_DEFAULT_LIMIT;
@@ -155,6 +156,12 @@ void cio__stream_unref(cio_stream *s)
 {
     if (--s->refs == 0)
         stream_free(s);
+}
+
+void cio__stream_end_input(cio_stream *s)
+{
+    s->input_ended = 1;
+    cio__waitq_wake_all(&s->readers, 0);
 }
 
 int cio__stream_park(cio_stream *s, struct cio__waitq *q, cio_task *t)
@@ -478,10 +485,24 @@ int cio_stream_wait_closed(cio_stream *s)
     return s->werr && s->werr != CIO_ECLOSED ? s->werr : 0;
 }
 
+cio_stream *cio_stream_ref(cio_stream *s)
+{
+    if (s) {
+        s->holds++;
+        s->refs++;
+    }
+    return s;
+}
+
 void cio_stream_unref(cio_stream *s)
 {
     if (!s)
         return;
+    if (s->holds > 1) { /* another holder keeps the stream as it is */
+        s->holds--;
+        cio__stream_unref(s);
+        return;
+    }
     /* Closed gracefully: the transport still sends what is queued and
      * holds the stream until connection_lost. */
     if (!(s->closing && s->graceful && s->user_closed))

@@ -36,9 +36,12 @@ enum {
 
 struct cio_stream {
     cio_loop *loop;            /* owner */
-    uint32_t refs;             /* the user's hold + the protocol's (from
+    uint32_t refs;             /* the users' holds + the protocol's (from
                                   connection_made until connection_lost) +
                                   one per parked call */
+    uint32_t holds;            /* the users' holds: the creator's and one
+                                  per cio_stream_ref; the last
+                                  cio_stream_unref closes or aborts */
     cio_transport *t;          /* the transport (a reference): set at
                                   connection_made, or before it while a
                                   TLS handshake runs; NULL before */
@@ -51,6 +54,9 @@ struct cio_stream {
                                   reading pauses above twice this */
     int rerr;                  /* sticky read error, 0 if none */
     uint8_t eof;               /* the peer ended its side */
+    uint8_t input_ended;       /* a server's shutdown asked the handler to
+                                  finish: a read that finds nothing
+                                  buffered sees the end of stream */
     uint8_t rpaused;           /* we paused the transport's reading */
     struct cio__waitq readers; /* tasks waiting for bytes, EOF or error */
     /* writing and closing */
@@ -95,6 +101,11 @@ void cio__stream_unref(cio_stream *s);
 /* Records a connection failure: the writer's error and, unless the end of
  * stream was seen, the reader's too (see cio_stream_read); wakes both. */
 void cio__stream_set_werr(cio_stream *s, int err);
+/* A server's shutdown (server.c): from now on a read that would wait
+ * with nothing buffered returns the end of stream, and readers waiting so
+ * are woken to see it; a read waiting for the rest of a message that has
+ * begun still waits for it.  Writing is unaffected. */
+void cio__stream_end_input(cio_stream *s);
 /* Parks the calling task t on q until woken; the stream stays alive
  * meanwhile.  0 or -ECANCELED / -ETIMEDOUT.  Suspends. */
 int cio__stream_park(cio_stream *s, struct cio__waitq *q, cio_task *t);

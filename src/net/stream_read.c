@@ -91,6 +91,8 @@ static inline __attribute__((always_inline)) int more_inline(cio_stream *s)
             return 0;
         if (s->closing || cio__stream_closed(s))
             return CIO_ECLOSED;
+        if (s->input_ended && !now)
+            return 0; /* shutdown, between messages: a clean end */
         if (s->rpaused) { /* the reader wants more than is kept: read on */
             s->rpaused = 0;
             cio_transport_resume_reading(s->t);

@@ -74,10 +74,11 @@ int cio_gen_new(cio_gen_fn *fn, void *arg, const char *name, cio_gen **out)
     return 0;
 }
 
-void cio_gen_ref(cio_gen *g)
+cio_gen *cio_gen_ref(cio_gen *g)
 {
     if (g)
         g->refs++;
+    return g;
 }
 
 static void producer_finished(cio_gen *g, int rc);

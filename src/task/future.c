@@ -78,10 +78,11 @@ int cio_future_new(cio_loop *loop, cio_future **out)
     return 0;
 }
 
-void cio_future_ref(cio_future *f)
+cio_future *cio_future_ref(cio_future *f)
 {
     if (f)
         f->refs++;
+    return f;
 }
 
 void cio__future_report_unretrieved(struct cio_future *f)

@@ -192,10 +192,11 @@ void cio__tasks_fini(struct cio__sched *s)
     s->nfree_tasks = 0;
 }
 
-void cio_task_ref(cio_task *t)
+cio_task *cio_task_ref(cio_task *t)
 {
     if (t)
         t->fut.refs++;
+    return t;
 }
 
 void cio_task_unref(cio_task *t)
