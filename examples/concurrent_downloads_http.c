@@ -154,6 +154,7 @@ static int amain(void *arg, void **result)
            connections);
 
     cio_http_client_close(client);
+    cio_http_client_free(client);
     cio_server_close(srv);
     cio_server_close_clients(srv);
     cio_server_wait_closed(srv);

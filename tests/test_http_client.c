@@ -240,6 +240,7 @@ static int basic_main(void *arg, void **result)
     CHECK(!strcmp(cio_http_reply_header(r, "x-accept-encoding"), ""));
     cio_http_reply_free(r);
     CHECK_RC(cio_http_client_close(raw), 0);
+    cio_http_client_free(raw);
 #endif
     /* JSON */
     CHECK_RC(cio_http_post_json(c, url("/json"), "[1, 2]", &r), 0);
@@ -251,6 +252,7 @@ static int basic_main(void *arg, void **result)
     CHECK(!cio_http_reply_is_json(r));
     cio_http_reply_free(r);
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
     return 0;
 }
 
@@ -302,6 +304,7 @@ static int headers_main(void *arg, void **result)
     CHECK_RC(cio_http_client_new(&nano, &bad), -EINVAL);
     CHECK_RC(cio_http_client_new(NULL, NULL), -EINVAL);
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
     return 0;
 }
 
@@ -362,6 +365,7 @@ static int redirects_main(void *arg, void **result)
     CHECK(strstr(cio_http_reply_body(r, NULL), "authorization") == NULL);
     cio_http_reply_free(r);
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
 
     /* following turned off: the 3xx is the answer */
     cio_http_client_options o = {.max_redirects = -1};
@@ -372,6 +376,7 @@ static int redirects_main(void *arg, void **result)
     CHECK(!strcmp(cio_http_reply_body(r, NULL), "moving"));
     cio_http_reply_free(r);
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
     return 0;
 }
 
@@ -442,6 +447,7 @@ static int keepalive_main(void *arg, void **result)
     cio_sleep(0.05);
     CHECK(!strcmp(get_body(c, "/hello", &st), "hello"));
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
 
     /* 100 at once, at most 4 connections */
     cio_http_client_options o = {.max_per_host = 4};
@@ -460,6 +466,7 @@ static int keepalive_main(void *arg, void **result)
     CHECK(after - before >= 1 && after - before <= 4);
     CHECK(cio_http_client_idle_count(c) <= 4);
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
 
     /* idle timeout: the pooled connection goes away */
     cio_http_client_options it = {.idle_timeout = 0.1};
@@ -469,6 +476,7 @@ static int keepalive_main(void *arg, void **result)
     cio_sleep(0.3);
     CHECK_EQ(cio_http_client_idle_count(c), 0);
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
     return 0;
 }
 
@@ -489,6 +497,7 @@ static int timeouts_main(void *arg, void **result)
     CHECK_RC(cio_http_get(c, url("/slow/0.1"), &r), 0); /* within the read timeout */
     cio_http_reply_free(r);
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
 
     cio_http_client_options tot = {.total_timeout = 0.3};
     c = new_client(&tot);
@@ -518,6 +527,7 @@ static int timeouts_main(void *arg, void **result)
     CHECK(rc == -ECONNRESET || rc == CIO_EINCOMPLETE);
     /* limits */
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
     cio_http_client_options lim = {.max_body = 1000};
     c = new_client(&lim);
     CHECK_RC(cio_http_get(c, url("/big/1000"), &r), 0);
@@ -525,6 +535,7 @@ static int timeouts_main(void *arg, void **result)
     CHECK_RC(cio_http_get(c, url("/big/1001"), &r), CIO_ELIMIT);
     CHECK_RC(cio_http_get(c, url("/chunked"), &r), CIO_ELIMIT);
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
     return 0;
 }
 
@@ -600,6 +611,7 @@ static int stream_main(void *arg, void **result)
     CHECK_RC(cio_http_client_send(c, &up, &r), -EINVAL);
     CHECK(!strcmp(get_body(c, "/hello", &st), "hello"));
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
     return 0;
 }
 
@@ -664,6 +676,7 @@ static int cancel_main(void *arg, void **result)
     CHECK(cancelled > 10);
     CHECK(finished > 0);
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
     return 0;
 }
 
@@ -685,6 +698,7 @@ static int gather_main(void *arg, void **result)
     CHECK_EQ(jobs[49].status, 200);
     CHECK_EQ(jobs[49].len, 5);
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
     return 0;
 }
 

@@ -130,6 +130,7 @@ static int nginx_main(void *arg, void **result)
     CHECK(!strcmp(cio_http_reply_body(r, NULL), "ab"));
     cio_http_reply_free(r);
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
     return 0;
 }
 
@@ -155,6 +156,7 @@ static int python_main(void *arg, void **result)
     CHECK_EQ(gz, 0);
     CHECK_EQ(cio_http_client_idle_count(c), 0); /* HTTP/1.0: every answer closed */
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
     return 0;
 }
 

@@ -96,6 +96,7 @@ static int run_case(void *arg, void **result)
         CHECK(strcmp(curl_out, "hello over tls") == 0);
     }
     CHECK_RC(cio_http_client_close(c), 0);
+    cio_http_client_free(c);
     CHECK_RC(cio_http_server_shutdown(srv, 5), 0);
     cio_http_server_free(srv);
     cio_tls_context_free(so.transport.tls);

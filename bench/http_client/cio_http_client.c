@@ -97,6 +97,7 @@ static int amain(void *arg, void **result)
     rps = (double)total / (w1 - w0);
     cpu_us = (c1 - c0) * 1e6 / (double)total;
     cio_http_client_close(client);
+    cio_http_client_free(client);
     return 0;
 }
 

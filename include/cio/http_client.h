@@ -150,21 +150,30 @@ CIO_EXTERN void cio_http_client_options_init(cio_http_client_options *opts);
 
 /*
  * Makes a client on the running loop with the given options (NULL: the
- * defaults; strings are copied).  *out is the caller's until
- * cio_http_client_close.  Errors: -EINVAL (out NULL, a NaN timeout, a
+ * defaults; strings are copied).  *out is the caller's: cio_http_client_close,
+ * then cio_http_client_free.  Errors: -EINVAL (out NULL, a NaN timeout, a
  * header name or value that is not valid HTTP), CIO_ENOLOOP (no loop is
  * running on this thread), -ENOMEM.  Does not suspend.
  */
 CIO_EXTERN int cio_http_client_new(const cio_http_client_options *opts, cio_http_client **out);
 
 /*
- * aiohttp's `await session.close()`: closes every pooled connection, waits
- * until they are closed, and frees the client.  No request may be in
- * progress (CIO_EINVALSTATE, and nothing changes); replies still held stay
- * valid (their connections are closed when they are freed).  Runs
- * shielded from cancellation.  Returns 0 or -EINVAL (NULL).  Suspends.
+ * aiohttp's `await session.close()`: closes every pooled connection and
+ * waits until they are closed; later requests fail with -EINVAL.  The
+ * client stays until cio_http_client_free.  No request may be in progress
+ * (CIO_EINVALSTATE, and nothing changes); replies still held stay valid
+ * (their connections are closed when they are freed).  Runs shielded from
+ * cancellation.  Returns 0, CIO_EINVALSTATE or -EINVAL (NULL).  Suspends.
  */
 CIO_EXTERN int cio_http_client_close(cio_http_client *c);
+
+/*
+ * Frees the client, closing its pooled connections without waiting if
+ * cio_http_client_close was not called.  Freeing a client with requests
+ * in progress is a bug: it is logged as an error and the client is left
+ * alone (leaked).  NULL is a no-op.  Does not suspend.
+ */
+CIO_EXTERN void cio_http_client_free(cio_http_client *c);
 
 /*
  * Sends req and waits for the answer's head, then (unless req->flags has

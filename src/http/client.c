@@ -220,13 +220,28 @@ int cio_http_client_close(cio_http_client *c)
             break; /* not in a task, or the loop is closing: nothing to wait for */
     }
     cio_shield_end();
-    /* Not in a task (nothing could be waited for): the connections still
-     * closing free themselves later, without the client. */
+    return 0;
+}
+
+void cio_http_client_free(cio_http_client *c)
+{
+    if (!c)
+        return;
+    if (c->inflight) {
+        /* Its requests' tasks would come back into freed memory. */
+        cio_log(CIO_LOG_ERROR, "cio_http_client_free: requests in progress; client leaked");
+        return;
+    }
+    if (!c->closing) {
+        c->closing = 1;
+        cio__hc_pool_close_all(c);
+    }
+    /* The connections still closing free themselves later, without the
+     * client. */
     while (c->conns)
         cio__hc_conn_detach(c->conns);
     cio__hc_pool_free(c);
     free_client(c);
-    return 0;
 }
 
 size_t cio_http_client_idle_count(const cio_http_client *c) { return c ? c->nidle : 0; }
