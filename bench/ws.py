@@ -1,7 +1,8 @@
 """ws.py - the WebSocket benchmarks (make bench-ws), read by bench/lib.py.
 
 Echo of 32-byte messages over 100 connections with 1 and 16 messages in
-flight each, and a broadcast (1 sender, 1,000 receivers); cio against
+flight each, and a broadcast (1 sender, 1,000 receivers); cio (on
+epoll, and as cio-uring on io_uring, as bench-net names them) against
 node's ws, Python's websockets, websockets on uvloop and Go's
 gorilla/websocket (bench/peers/ws_go.go), each run by bench/ws/drive.py
 (server pinned to one core, node's ws client as the load generator on the
@@ -18,7 +19,7 @@ import os
 from lib import PY, ROOT, Bench
 
 DRIVE = [PY, os.path.join(ROOT, "bench", "ws", "drive.py")]
-PEERS = ["cio", "node-ws", "websockets", "websockets-uvloop", "go"]
+PEERS = ["cio", "cio-uring", "node-ws", "websockets", "websockets-uvloop", "go"]
 CONTENDERS = {p: DRIVE + [p] for p in PEERS}
 
 BENCHES = [
