@@ -134,6 +134,26 @@ static void cio_clients_see_1001(void)
     cio_http_server_free(srv);
 }
 
+/* cio_http_server_free without a shutdown aborts the WebSockets too (no
+ * close frame: 1006); the server's memory lives until the last one has
+ * gone (ASan checks that). */
+static void free_aborts(void)
+{
+    int port = 0;
+    cio_http_server *srv = start(NULL, &port);
+    struct client c = {.port = port};
+    cio_task *t;
+    CHECK_RC(cio_create_task(client_task, &c, "client", &t), 0);
+    handlers_wait(1);
+    cio_sleep(0.05);
+    cio_http_server_free(srv);
+    CHECK_RC(cio_await(cio_task_future(t), NULL), 0);
+    cio_task_unref(t);
+    CHECK_RC(c.recv_rc, CIO_ECLOSED);
+    CHECK_EQ(c.code, 1006);
+    handlers_wait(0);
+}
+
 /* ---- a peer that never answers the close ---------------------------------------- */
 
 struct mute {
@@ -280,6 +300,7 @@ static int main_task(void *arg, void **result)
         sctx = server_ctx();
     RUN(cio_clients_see_1001);
     RUN(unanswered_close_aborted);
+    RUN(free_aborts);
     RUN(python_ws);
     RUN(python_wss);
     cio_tls_context_free(sctx);
