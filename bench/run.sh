@@ -44,7 +44,14 @@ for a in "${areas[@]}"; do
             gocache=${GOCACHE:-}
             [ -n "$gocache" ] || { [ -n "${HOME:-}" ] && gocache=$HOME/.cache/go-build; } ||
                 gocache=$PWD/$build/go-cache
-            GOCACHE=$gocache go build -o "$out" "$src"
+            # A peer importing a library (bench-ws's gorilla/websocket)
+            # builds in GOPATH mode against Debian's golang-*-dev sources:
+            # no module download.
+            if grep -q '"github.com/' "$src"; then
+                GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$gocache go build -o "$out" "$src"
+            else
+                GOCACHE=$gocache go build -o "$out" "$src"
+            fi
         else
             echo "run.sh: go not found, skipping $src (scripts/deps.sh bench installs it)" >&2
         fi

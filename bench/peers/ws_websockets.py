@@ -10,7 +10,15 @@ bcast = set()
 
 
 async def handler(ws, path=None):
-    path = path or ws.request.path
+    try:
+        await serve_one(ws, path)
+    except websockets.ConnectionClosed:
+        pass  # the load generator exits without closing
+
+
+async def serve_one(ws, path):
+    # websockets < 13 (Debian's 10.x) has ws.path; the new API ws.request
+    path = path or getattr(ws, "path", None) or ws.request.path
     if path == "/bcast":
         bcast.add(ws)
         try:

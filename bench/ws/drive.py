@@ -1,5 +1,6 @@
 """drive.py SERVER GROUP - one contender of bench-ws (bench/ws.py): starts
-the WebSocket server SERVER (cio, node-ws, websockets, websockets-uvloop)
+the WebSocket server SERVER (cio on epoll, cio-uring on io_uring,
+node-ws, websockets, websockets-uvloop, go)
 pinned to core 0, runs bench/ws/loadgen.js (node's ws client, pinned to
 the other cores) for the group's load, and prints "<group> <msgs/s>",
 "<group>:cpu_us_per_msg" (the server's user+sys CPU over the run divided
@@ -8,9 +9,11 @@ figure shows as such.
 
 Groups: echo_32x1 (100 connections, 1 message in flight each),
 echo_32x16 (100 connections, 16 in flight), broadcast_1000 (1,000
-connections, a message fanned out to all of them, the next when all got
-it).  node's ws is installed into BENCH_BUILD/node by
-tests/ws/node_setup.sh.  Go (gorilla/websocket) is not written yet.
+connections, one of them sends, the message is fanned out to all of
+them, the next is sent when all got it; msgs/s counts deliveries).
+node's ws is installed into BENCH_BUILD/node by tests/ws/node_setup.sh;
+the Go server (bench/peers/ws_go.go, gorilla/websocket) is built by
+bench/run.sh into BENCH_BUILD/bench/peers/ws_go.
 """
 import json
 import os
@@ -34,10 +37,22 @@ def server_argv(name, port):
     peers = os.path.join(ROOT, "bench", "peers")
     return {
         "cio": [os.path.join(BUILD, "bench", "bench_ws"), str(port)],
+        "cio-uring": [os.path.join(BUILD, "bench", "bench_ws"), str(port)],
         "node-ws": ["node", os.path.join(peers, "ws_node.js"), str(port)],
         "websockets": [PY, os.path.join(peers, "ws_websockets.py"), str(port)],
         "websockets-uvloop": [PY, os.path.join(peers, "ws_websockets.py"), str(port), "uvloop"],
+        "go": [os.path.join(BUILD, "bench", "peers", "ws_go"), str(port)],
     }[name]
+
+
+def server_env(name, env):
+    """cio runs on the backend its name says, as in bench-net: cio-uring on
+    io_uring, cio on epoll (cio's default is io_uring where it works, so
+    epoll is asked for by name)."""
+    env = dict(env)
+    if name.startswith("cio"):
+        env["CIO_BACKEND"] = "io_uring" if name.endswith("-uring") else "epoll"
+    return env
 
 
 def pin(cpus, argv):
@@ -78,7 +93,10 @@ def main():
     env = dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules"))
     mode, conns, inflight = GROUPS[group]
     port = free_port()
-    proc = subprocess.Popen(pin("0", server_argv(server, port)), env=env,
+    argv = server_argv(server, port)
+    if not os.path.exists(argv[0]) and os.sep in argv[0]:
+        sys.exit("drive.py: %s is not built (bench/run.sh builds it)" % argv[0])
+    proc = subprocess.Popen(pin("0", argv), env=server_env(server, env),
                             stdout=subprocess.DEVNULL)
     try:
         wait_listening(port, proc)

@@ -160,10 +160,12 @@ CIO_EXTERN int cio_http_server_serve_forever(cio_http_server *srv);
 /*
  * Graceful shutdown: stops accepting, closes idle connections at once,
  * lets requests in progress finish (their responses say "Connection:
- * close"), then waits until every connection has closed.  Connections
- * still open deadline seconds from now (< 0 or INFINITY: no limit; 0: at
- * once) are aborted and their handlers cancelled, as
- * cio_server_shutdown does for stream servers.  Returns 0 when everything ended by itself, -ETIMEDOUT when
+ * close"), tells upgraded connections registered with
+ * cio_http_request_on_shutdown to end (a WebSocket gets close 1001),
+ * then waits until every connection has closed.  Connections still open
+ * deadline seconds from now (< 0 or INFINITY: no limit; 0: at once) are
+ * aborted and their handlers cancelled, as cio_server_shutdown does for
+ * stream servers.  Returns 0 when everything ended by itself, -ETIMEDOUT when
  * some had to be aborted, -ECANCELED if the caller was cancelled (then
  * everything is aborted too).  Calling it again waits again.  Suspends.
  */
@@ -334,8 +336,9 @@ CIO_EXTERN const char *cio_http_reason(int status);
  * cio_http_response_header, then hands the transport over: from now on
  * proto (with ud) gets its callbacks - there is no connection_made; *out
  * gets a reference owned by the caller (cio_transport_unref).  The
- * connection leaves the server: no timeout, shutdown or access log
- * applies to it any more.  Reading is paused: call
+ * connection leaves the server: no timeout or access log applies to it
+ * any more, nor shutdown unless cio_http_request_on_shutdown keeps it
+ * there.  Reading is paused: call
  * cio_transport_resume_reading when the new protocol is ready.  Bytes
  * the client sent after the request, before it could have seen the 101,
  * are dropped; the return value counts them (a WebSocket server fails
@@ -349,6 +352,36 @@ CIO_EXTERN const char *cio_http_reason(int status);
 CIO_EXTERN int cio_http_request_upgrade(cio_http_request *req, const char *protocol,
                                         const cio_protocol *proto, void *ud,
                                         cio_transport **out);
+
+/* An upgraded connection's place in its server's graceful shutdown
+ * (cio_http_request_on_shutdown). */
+typedef struct cio_http_shutdown_hook cio_http_shutdown_hook;
+
+/* Called once when the server's graceful shutdown begins, on the loop;
+ * must not suspend. */
+typedef void cio_http_shutdown_fn(void *ud);
+
+/*
+ * Keeps a connection taken over with cio_http_request_upgrade in its
+ * server's graceful shutdown (Go's Server.RegisterOnShutdown, for one
+ * connection): call it from the same handler right after the upgrade.
+ * When cio_http_server_shutdown begins, fn(ud) runs once so the new
+ * protocol can end the connection politely (cio_ws_accept registers a
+ * hook that sends close 1001, going away); the shutdown waits for the
+ * connection like any other until cio_http_shutdown_hook_free, and at
+ * its deadline aborts the transport and cancels the handler if it still
+ * runs.  cio_http_server_free aborts it too.  *out is the protocol's: it
+ * frees it when its connection has ended (from connection_lost), which
+ * tells the shutdown.  Errors: -EINVAL (NULL, a request that was not
+ * upgraded), CIO_ECLOSED (the shutdown has begun), -ENOMEM.  Does not
+ * suspend.
+ */
+CIO_EXTERN int cio_http_request_on_shutdown(cio_http_request *req, cio_http_shutdown_fn *fn,
+                                            void *ud, cio_http_shutdown_hook **out);
+
+/* Ends the hook: the connection has ended (or no longer wants the
+ * server's shutdown); fn will not be called any more.  NULL is a no-op. */
+CIO_EXTERN void cio_http_shutdown_hook_free(cio_http_shutdown_hook *hook);
 
 /* ---- JSON ------------------------------------------------------------------ */
 

@@ -15,10 +15,15 @@
  * takes the connection over (cio_http_request_upgrade).  Bytes the client
  * sent before it could have seen the 101 are not taken as data: the
  * connection is failed with 1002.  cio_ws_serve does accept, handler,
- * close and free in one call.
+ * close and free in one call.  The connection stays in the HTTP server's
+ * graceful shutdown: cio_http_server_shutdown sends it close 1001 (going
+ * away), waits for the closing handshake until its deadline, then aborts
+ * it.  Over TLS (the server's transport options carry a context) the
+ * same route serves wss://.
  *
  * Client.  cio_ws_connect opens its own transport (TLS for "wss://", with
- * the system's CAs unless opts->tls gives a context), sends the handshake
+ * the system's CAs unless opts->tls gives a context; the certificate is
+ * verified and must name the URL's host), sends the handshake
  * with a fresh random key, and checks the answer strictly: status 101, the
  * Upgrade and Connection tokens, the Sec-WebSocket-Accept value, the
  * extension response (only what was offered, parameters within the
@@ -79,8 +84,9 @@ enum {
 typedef struct cio_ws_options {
     uint64_t max_message;     /* largest message received, after
                                  decompression (1 MiB; more: close 1009) */
-    uint64_t max_frame;       /* largest frame payload received (default
-                                 max_message; more: close 1009) */
+    uint64_t max_frame;       /* largest frame payload received (0, the
+                                 default: max_message, whatever it is set
+                                 to; more: close 1009) */
     size_t max_queue;         /* whole messages waiting for cio_ws_recv
                                  before reading pauses (16) */
     size_t fragment_size;     /* sent messages longer than this go out in

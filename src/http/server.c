@@ -171,19 +171,34 @@ static void abort_all(cio_http_server *srv)
 {
     for (cio__http_conn *c = srv->conns; c; c = c->next)
         cio__http_conn_abort(c);
+    cio__http_hooks_abort(srv);
 }
 
-/* Waits until no connection is left, for at most timeout seconds (< 0 or
- * INFINITY: no limit, 0: none).  0, -ETIMEDOUT or -ECANCELED. */
+void cio__http_server_check_closed(cio_http_server *srv)
+{
+    if (srv->nconns == 0 && srv->nhooks == 0 && srv->all_closed &&
+        !cio_future_done(srv->all_closed))
+        cio_future_set_result(srv->all_closed, NULL);
+}
+
+/* Waits until no connection (nor hooked upgraded one) is left, at most
+ * timeout seconds in all (< 0 or INFINITY: no limit, 0: none).  0,
+ * -ETIMEDOUT or -ECANCELED. */
 static int wait_closed(cio_http_server *srv, double timeout)
 {
-    while (srv->nconns) {
+    if (timeout < 0)
+        timeout = INFINITY;
+    double end = cio_loop_time(srv->loop) + timeout;
+    while (srv->nconns || srv->nhooks) {
+        double left = end - cio_loop_time(srv->loop);
+        if (left < 0)
+            left = 0;
         cio_future *f;
         int rc = cio_future_new(srv->loop, &f);
         if (rc < 0)
             return rc;
         srv->all_closed = f;
-        rc = cio_wait_for(f, timeout, NULL);
+        rc = cio_wait_for(f, left, NULL);
         srv->all_closed = NULL;
         cio_future_unref(f);
         if (rc < 0)
@@ -199,6 +214,7 @@ int cio_http_server_shutdown(cio_http_server *srv, double deadline)
     stop_listening(srv);
     for (cio__http_conn *c = srv->conns; c; c = c->next)
         cio__http_conn_close_idle(c);
+    cio__http_hooks_notify(srv);
     int rc = wait_closed(srv, deadline); /* < 0: no limit, as cio_server_shutdown */
     if (rc < 0) {
         abort_all(srv);

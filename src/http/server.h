@@ -142,6 +142,7 @@ typedef struct cio__http_conn {
     cio__http_parser parser;       /* the request parser */
     cio__http_header *hdrs;        /* its field array */
     cio_http_request req;          /* the request in progress */
+    uint8_t upgraded;              /* handed to another protocol (detach) */
     cio__http_buf out;             /* responses waiting for one write */
     cio_future *wake;              /* a task waiting for body or drain */
     int body_err;                  /* a streamed body's error, or 0 */
@@ -162,13 +163,23 @@ struct cio_http_server {
     int shutting_down;             /* shutdown began: no new requests */
     int freed;                     /* cio_http_server_free ran; the last
                                       connection frees the struct */
-    cio_future *all_closed;        /* set when nconns reaches 0 in shutdown */
+    cio_http_shutdown_hook *hooks; /* upgraded connections kept in the
+                                      graceful shutdown (upgrade.c) */
+    size_t nhooks;                 /* their count */
+    cio_http_shutdown_hook *notify_next; /* the hook shutdown notifies
+                                      next (a hook freed meanwhile moves
+                                      it on) */
+    cio_future *all_closed;        /* set when nconns and nhooks reach 0
+                                      in shutdown */
     cio_future *stopped;           /* serve_forever waits on it */
 };
 
 /* server.c: frees srv once cio_http_server_free ran and the last
  * connection struct is gone. */
 void cio__http_server_maybe_free(cio_http_server *srv);
+/* server.c: sets all_closed when no connection (nor hooked upgraded
+ * one) is left. */
+void cio__http_server_check_closed(cio_http_server *srv);
 
 /* White-box counter for tests: transport writes made by the server. */
 extern unsigned long cio__http_server_writes;
@@ -206,6 +217,16 @@ void cio__http_request_done(cio__http_conn *c);
 size_t cio__http_conn_detach(cio__http_conn *c);
 /* Wakes a task waiting on the connection. */
 void cio__http_conn_wake(cio__http_conn *c, int res);
+/* A reference on c (an upgraded connection's shutdown hook holds one). */
+void cio__http_conn_ref(cio__http_conn *c);
+void cio__http_conn_unref(cio__http_conn *c);
+
+/* upgrade.c: the shutdown hooks of upgraded connections. */
+/* Shutdown began: calls every hook's function once. */
+void cio__http_hooks_notify(cio_http_server *srv);
+/* Deadline or free: aborts every hooked connection, cancelling its
+ * handler if it still runs. */
+void cio__http_hooks_abort(cio_http_server *srv);
 
 /* date.c: the Date header's value for now, cached per second (29 bytes). */
 const char *cio__http_date(void);

@@ -52,6 +52,16 @@ static void conn_unref(cio__http_conn *c)
     cio__http_server_maybe_free(srv);
 }
 
+void cio__http_conn_ref(cio__http_conn *c)
+{
+    c->refs++;
+}
+
+void cio__http_conn_unref(cio__http_conn *c)
+{
+    conn_unref(c);
+}
+
 /* Frees what a request owned; the connection stays. */
 static void request_clear(cio_http_request *req)
 {
@@ -603,9 +613,7 @@ static void on_lost(cio_transport *t, int error, void *ud)
         cio_task_cancel(c->req.task, "http: client disconnected");
     else
         request_clear(&c->req);
-    if (srv->nconns == 0 && srv->all_closed) {
-        cio_future_set_result(srv->all_closed, NULL);
-    }
+    cio__http_server_check_closed(srv);
     conn_unref(c);
 }
 
@@ -703,6 +711,7 @@ size_t cio__http_conn_detach(cio__http_conn *c)
     cio_http_server *srv = c->srv;
     size_t extra = c->len > c->raw ? c->len - c->raw : 0;
     c->lost = 1;
+    c->upgraded = 1;
     c->state = CIO__CONN_CLOSING;
     if (c->prev)
         c->prev->next = c->next;
@@ -712,8 +721,7 @@ size_t cio__http_conn_detach(cio__http_conn *c)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     srv->nconns--;
-    if (srv->nconns == 0 && srv->all_closed && !cio_future_done(srv->all_closed))
-        cio_future_set_result(srv->all_closed, NULL);
+    cio__http_server_check_closed(srv);
     conn_unref(c);
     return extra;
 }

@@ -33,7 +33,7 @@ void cio_ws_options_init(cio_ws_options *o)
         return;
     memset(o, 0, sizeof *o);
     o->max_message = 1u << 20;
-    o->max_frame = o->max_message;
+    o->max_frame = 0; /* follows max_message, even one raised after this */
     o->max_queue = 16;
     o->send_buffer_limit = 1u << 20;
     o->ping_interval = 20;
@@ -58,7 +58,7 @@ static int options_fill(cio_ws_options *o, const cio_ws_options *in)
     if (!o->max_message)
         o->max_message = d.max_message;
     if (!o->max_frame)
-        o->max_frame = o->max_message;
+        o->max_frame = 0; /* follows max_message, even one raised after this */
     if (!o->max_queue)
         o->max_queue = d.max_queue;
     if (!o->send_buffer_limit)
@@ -147,6 +147,7 @@ void cio__ws_unref(cio_ws *ws)
         cio_handle_cancel(ws->close_timer);
         cio_handle_unref(ws->close_timer);
     }
+    cio_http_shutdown_hook_free(ws->hook);
     cio_event_free(ws->readable);
     cio_event_free(ws->writable);
     cio_event_free(ws->closed);
@@ -215,6 +216,17 @@ void cio__ws_fail(cio_ws *ws, unsigned code, const char *why)
     ws->state = CIO__WS_CLOSING;
     wake_all(ws);
     cio_transport_close(ws->t);
+}
+
+void cio__ws_going_away(void *ud)
+{
+    cio_ws *ws = ud;
+    /* as websockets does when its server closes: 1001, then the closing
+     * handshake runs as usual (the close timer and the server's deadline
+     * bound it) */
+    static const char why[] = "server shutdown";
+    if (ws->state == CIO__WS_OPEN && !ws->close_sent && !ws->failed)
+        cio__ws_send_close(ws, CIO__WS_CLOSE_GOING_AWAY, why, sizeof why - 1);
 }
 
 /* ---- receiving: messages ---------------------------------------------------------- */
@@ -527,6 +539,8 @@ static void on_lost(cio_transport *t, int error, void *ud)
         ws->close_timer = NULL;
     }
     cio__ws_pings_fail(ws);
+    cio_http_shutdown_hook_free(ws->hook); /* the server's shutdown may end */
+    ws->hook = NULL;
     wake_all(ws);
     cio_event_set(ws->hs_done);
     cio_event_set(ws->closed);

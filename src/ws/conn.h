@@ -100,6 +100,9 @@ struct cio_ws {
     double ka_sent;            /* loop time the keepalive ping went, or 0 */
     cio_handle *close_timer;   /* aborts a closing handshake that hangs */
     cio_event *closed;         /* set by connection_lost */
+    cio_http_shutdown_hook *hook; /* server: our place in the HTTP
+                                 server's graceful shutdown, until
+                                 connection_lost */
 
     /* client handshake */
     size_t head_len;           /* the 101 answer's length, once complete */
@@ -127,6 +130,9 @@ void cio__ws_process(cio_ws *ws);
 void cio__ws_fail(cio_ws *ws, unsigned code, const char *why);
 /* Drops the user's or the transport's reference. */
 void cio__ws_unref(cio_ws *ws);
+/* The HTTP server's shutdown began (a cio_http_shutdown_fn, ud = ws):
+ * close 1001, going away. */
+void cio__ws_going_away(void *ud);
 
 /* send.c */
 /* Writes one frame (masking it on the client side).  0 or an error of

@@ -189,7 +189,10 @@ int cio_ws_accept(cio_http_request *req, const cio_ws_options *opts, cio_ws **ou
     }
     cio__ws_attach(ws, t);
     ws->rpaused = 1; /* the HTTP server paused reading for its handler */
-    rc = cio__ws_start(ws, use_pmd ? &pmd : NULL);
+    /* the server's graceful shutdown sends us close 1001 */
+    rc = cio_http_request_on_shutdown(req, cio__ws_going_away, ws, &ws->hook);
+    if (rc >= 0)
+        rc = cio__ws_start(ws, use_pmd ? &pmd : NULL);
     if (rc < 0 || extra > 0) {
         /* §4.1: the client may not send frames before it has our answer */
         cio__ws_fail(ws, rc < 0 ? CIO__WS_CLOSE_INTERNAL : CIO__WS_CLOSE_PROTOCOL,
