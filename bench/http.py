@@ -1,0 +1,35 @@
+"""http.py - the HTTP benchmarks (make bench-http), read by bench/lib.py.
+
+Servers: each contender is bench/http/drive.py SERVER GROUP, which starts
+the server pinned to core 0, loads it with wrk (keep-alive, 100
+connections, one thread) pinned to core 1, and prints requests/s and the
+server's CPU per request (user+sys of its process tree over the measured
+run): cio (bench/http/cio_http.c, on epoll and on io_uring), nginx (one
+worker), h2o (one thread), Go net/http (bench/peers/http_go.go), uvicorn
+with uvloop and httptools (bench/peers/http_uvicorn.py), aiohttp on
+uvloop (bench/peers/http_aiohttp.py).  Each server benchmark comes as a
+pair: <group> in requests/s and <group>_cpu in server CPU us per request;
+wrk's own CPU and the server's read/write system calls per request ride
+along in the JSON line.
+
+The issue's targets are relative to nginx: hello_c100 at least nginx's
+requests/s at <= 0.8x its CPU per request, hello_c100_p16 at <= 0.3x its
+CPU per request - read them off the nginx column's ratio.
+
+Client: bench/http/drive_client.py CLIENT GROUP fetches N URLs with 100 in
+flight from nginx (see that file).
+"""
+import os
+
+from lib import PY, ROOT, Bench
+
+DRIVE = [PY, os.path.join(ROOT, "bench", "http", "drive.py")]
+SERVERS = ["cio", "cio-uring", "nginx", "h2o", "go", "uvicorn", "aiohttp"]
+CONTENDERS = {s: DRIVE + [s] for s in SERVERS}
+
+BENCHES = []
+for g in ("hello_c100", "hello_c100_p16", "json_c100"):
+    BENCHES.append(Bench(g, "req/s", group=g, contenders=SERVERS, better="higher", runs=3,
+                         timeout=120))
+    BENCHES.append(Bench(g + "_cpu", "us/req", group=g, contenders=SERVERS, runs=3,
+                         timeout=120))
