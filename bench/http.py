@@ -16,8 +16,16 @@ The issue's targets are relative to nginx: hello_c100 at least nginx's
 requests/s at <= 0.8x its CPU per request, hello_c100_p16 at <= 0.3x its
 CPU per request - read them off the nginx column's ratio.
 
-Client: bench/http/drive_client.py CLIENT GROUP fetches N URLs with 100 in
-flight from nginx (see that file).
+Client: client_get_c100 (drive.py hands client_* groups to
+bench/http/drive_client.py) fetches N URLs (BENCH_HTTP_CLIENT_N, default
+100,000) with 100 in flight from nginx: cio's client
+(bench/http_client/cio_http_client.c) against Go's net/http, libcurl's
+multi interface and aiohttp on uvloop; requests/s and the client's own
+CPU per request.  Target: >= 1.5x Go's requests/s at <= 0.5x its CPU per
+request.
+
+Quick smoke run (seconds, numbers meaningless on a busy machine):
+    BENCH_RUNS=1 BENCH_HTTP_SECONDS=1 BENCH_HTTP_CLIENT_N=5000 make bench-http
 """
 import os
 
@@ -33,3 +41,10 @@ for g in ("hello_c100", "hello_c100_p16", "json_c100"):
                          timeout=120))
     BENCHES.append(Bench(g + "_cpu", "us/req", group=g, contenders=SERVERS, runs=3,
                          timeout=120))
+
+CLIENTS = ["cio", "go", "curl-multi", "aiohttp"]
+CONTENDERS["curl-multi"] = DRIVE + ["curl-multi"]
+BENCHES.append(Bench("client_get_c100", "req/s", contenders=CLIENTS, better="higher", runs=3,
+                     timeout=600))
+BENCHES.append(Bench("client_get_c100_cpu", "us/req", group="client_get_c100",
+                     contenders=CLIENTS, runs=3, timeout=600))

@@ -23,6 +23,9 @@ hello_c100_p16 (16 pipelined), json_c100 (GET /json).  Servers: cio
 thread; "/" a file through file.file, "/json" a mruby handler), go,
 uvicorn (uvloop + httptools, raw ASGI), aiohttp (uvloop).  Environment:
 BENCH_HTTP_SECONDS (measured seconds, default 3), BENCH_BUILD.
+
+A group named client_* is the client benchmark: drive_client.py runs it
+(the same contender names, bench/http.py having one table of them).
 """
 import json
 import os
@@ -220,6 +223,10 @@ def wrk(port, path, conns, depth, seconds):
 
 def main():
     name, group = sys.argv[1], sys.argv[2]
+    if group.startswith("client_"):
+        # the client benchmark: same contender names, the clients' side
+        import drive_client
+        return drive_client.main()
     path, conns, depth = GROUPS[group]
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="cio-bench-http-") as tmp:
