@@ -9,8 +9,8 @@ worker), h2o (one thread), Go net/http (bench/peers/http_go.go), uvicorn
 with uvloop and httptools (bench/peers/http_uvicorn.py), aiohttp on
 uvloop (bench/peers/http_aiohttp.py).  Each server benchmark comes as a
 pair: <group> in requests/s and <group>_cpu in server CPU us per request;
-wrk's own CPU and the server's read/write system calls per request ride
-along in the JSON line.
+wrk's own CPU and the server's system calls per request (perf, in a
+separate short run) ride along in the JSON line.
 
 The issue's targets are relative to nginx: hello_c100 at least nginx's
 requests/s at <= 0.8x its CPU per request, hello_c100_p16 at <= 0.3x its

@@ -9,13 +9,17 @@ answer, runs wrk (one thread, keep-alive, 100 connections) pinned to core
     <group> <requests/s>
     <group>_cpu <server CPU us per request>
     <group>:loadgen_cpu_us_per_req <wrk's own CPU us per request>
+    <group>:syscalls_per_req <the server's system calls per request>
     <group>:p99_us, <group>:errors
 
 The server's CPU is user+sys from /proc/PID/stat, summed over the process
 and its descendants (nginx's worker, uvicorn's) around the measured run;
 on a loaded machine requests/s swings but CPU per request much less.
-System calls per request are not counted: /proc/PID/io's syscr/syscw
-miss recv/send, and strace would distort the run (perf trace would do).
+System calls per request come from a separate 1 s run between the
+warm-up and the measured run, counted by `perf stat -e
+raw_syscalls:sys_enter` attached to the server's processes (the
+tracepoint costs a little per call, so the measured run goes without
+it); absent when perf is missing or not allowed.
 
 Groups: hello_c100 (GET /, one request in flight per connection),
 hello_c100_p16 (16 pipelined), json_c100 (GET /json).  Servers: cio
@@ -221,6 +225,32 @@ def wrk(port, path, conns, depth, seconds):
                                                        p.stderr[-300:]))
 
 
+def count_syscalls(pid, port, path, conns, depth):
+    """The server's system calls per request over a 1 s wrk run, counted
+    by perf on every process of its tree; None when perf cannot."""
+    perf = shutil.which("perf")
+    if not perf or os.environ.get("BENCH_HTTP_SYSCALLS", "1") == "0":
+        return None
+    pids = ",".join(str(p) for p in tree(pid))
+    pp = subprocess.Popen([perf, "stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "-p", pids],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.2)  # attached before the load starts
+    if pp.poll() is not None:
+        return None
+    r, _ = wrk(port, path, conns, depth, 1)
+    pp.send_signal(signal.SIGINT)
+    try:
+        _, err = pp.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        pp.kill()
+        return None
+    for line in err.splitlines():
+        f = line.split(",")
+        if len(f) > 2 and "raw_syscalls:sys_enter" in f[2] and f[0].strip().isdigit():
+            return int(f[0]) / max(r["requests"], 1)
+    return None
+
+
 def main():
     name, group = sys.argv[1], sys.argv[2]
     if group.startswith("client_"):
@@ -236,6 +266,7 @@ def main():
         try:
             wait_ready(port, proc, path)
             wrk(port, path, conns, depth, WARMUP)
+            calls = count_syscalls(proc.pid, port, path, conns, depth)
             c0 = cpu_of(proc.pid)
             r, wrk_cpu = wrk(port, path, conns, depth, SECONDS)
             c1 = cpu_of(proc.pid)
@@ -251,6 +282,8 @@ def main():
     print("%s %.1f" % (group, r["requests"] / r["seconds"]))
     print("%s_cpu %.3f" % (group, (c1 - c0) * 1e6 / n))
     print("%s:loadgen_cpu_us_per_req %.3f" % (group, wrk_cpu * 1e6 / n))
+    if calls is not None:
+        print("%s:syscalls_per_req %.3f" % (group, calls))
     print("%s:p99_us %d" % (group, r["p99_us"]))
     print("%s:errors %d" % (group, errors))
 
