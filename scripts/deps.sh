@@ -25,8 +25,8 @@ case "$what" in
          need_pkgs+=(python3-uvloop libuv1-dev python3-matplotlib)
          # bench-http: the load generator, the servers compared with cio's
          # (nginx, h2o, uvicorn with httptools, aiohttp) and libcurl for the
-         # client benchmark's curl-multi peer.
-         need_cmds+=(wrk:wrk nginx:nginx-light)
+         # client benchmark's curl-multi peer; perf counts system calls.
+         need_cmds+=(wrk:wrk nginx:nginx-light perf:linux-perf)
          need_pkgs+=(h2o python3-uvicorn python3-httptools python3-aiohttp libcurl4-openssl-dev) ;;
   compare) need_cmds+=(/usr/bin/python3:python3 git:git) ;;
   report) need_cmds+=(/usr/bin/python3:python3)
