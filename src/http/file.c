@@ -33,8 +33,9 @@
 #include "server.h"
 
 #define PIECE (64u * 1024u)
-/* Bytes asked of one sendfile call: bounded so one connection's large
- * file yields the loop between calls' waits rather than never. */
+/* Bytes asked of one sendfile call: bounded so a single call stays short
+ * (the socket's buffer, full long before this on most links, is what
+ * sends the task to wait and lets the loop serve others). */
 #define SENDFILE_MAX (1u << 20)
 
 unsigned long cio__http_sendfile_calls;
