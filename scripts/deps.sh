@@ -22,7 +22,12 @@ case "$what" in
   aarch64) need_cmds+=(aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user)
          need_pkgs+=(libc6-dev-arm64-cross) ;;
   bench) need_cmds+=(/usr/bin/python3:python3 go:golang-go valgrind:valgrind)
-         need_pkgs+=(python3-uvloop libuv1-dev python3-matplotlib golang-github-gorilla-websocket-dev) ;;
+         need_pkgs+=(python3-uvloop libuv1-dev python3-matplotlib golang-github-gorilla-websocket-dev)
+         # bench-http: the load generator, the servers compared with cio's
+         # (nginx, h2o, uvicorn with httptools, aiohttp) and libcurl for the
+         # client benchmark's curl-multi peer; perf counts system calls.
+         need_cmds+=(wrk:wrk nginx:nginx-light perf:linux-perf)
+         need_pkgs+=(h2o python3-uvicorn python3-httptools python3-aiohttp libcurl4-openssl-dev) ;;
   compare) need_cmds+=(/usr/bin/python3:python3 git:git) ;;
   report) need_cmds+=(/usr/bin/python3:python3)
          need_pkgs+=(python3-matplotlib) ;;

@@ -164,6 +164,7 @@ static void add_routes(cio_http_server *srv)
     cio_http_server_route(srv, "POST", "/json", h_json_in, NULL, 0);
     cio_http_server_route(srv, "GET", "/big", h_big, NULL, CIO_HTTP_INLINE);
     cio_http_server_route(srv, "GET", "/file", h_file, NULL, 0);
+    cio_http_server_route(srv, "GET", "/file_inline", h_file, NULL, CIO_HTTP_INLINE);
     cio_http_server_route(srv, "GET", "/seq", h_seq, NULL, CIO_HTTP_INLINE);
 }
 

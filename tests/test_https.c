@@ -4,14 +4,20 @@
  *
  * The certificate (tests/tls_util.h) names localhost and 127.0.0.1; a
  * client must verify it and check the name, so a client that does not
- * trust it, or asks for another name, fails closed.
+ * trust it, or asks for another name, fails closed.  A file response
+ * over TLS is copied through the transport, never sendfile(2)'d past the
+ * encryption (the server's sendfile counter stays still).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/server.h" /* cio__http_sendfile_bytes */
 #include "test.h"
 #include "tls_util.h"
+
+#define FILE_BYTES 300000 /* the /file route's file */
+static char file_path[64];   /* its path */
 
 static int hello(cio_http_request *req, void *ud)
 {
@@ -19,11 +25,18 @@ static int hello(cio_http_request *req, void *ud)
     return cio_http_respond_text(req, 200, "hello over tls");
 }
 
+static int file_route(cio_http_request *req, void *ud)
+{
+    (void)ud;
+    return cio_http_respond_file(req, file_path, NULL);
+}
+
 struct https_case {
     cio_tls_context *client;   /* the client's context, NULL: the default */
     const char *host;          /* the URL's host */
     int want;                  /* 1: a 200 answer; 0: an error */
     int curl;                  /* also fetch with curl */
+    int file;                  /* also fetch /file and compare it */
 };
 
 static int port;
@@ -67,6 +80,7 @@ static int run_case(void *arg, void **result)
     cio_http_server *srv;
     CHECK_RC(cio_http_server_new(&so, &srv), 0);
     CHECK_RC(cio_http_server_route(srv, "GET", "/hello", hello, NULL, 0), 0);
+    CHECK_RC(cio_http_server_route(srv, "GET", "/file", file_route, NULL, 0), 0);
     CHECK_RC(cio_http_server_listen(srv, "127.0.0.1", 0), 0);
     port = cio_http_server_port(srv);
 
@@ -86,6 +100,22 @@ static int run_case(void *arg, void **result)
     } else {
         CHECK(rc < 0);
         CHECK(status == 0);
+    }
+    if (k->file) {
+        char url[128];
+        snprintf(url, sizeof url, "https://%s:%d/file", k->host, port);
+        uint64_t before = cio__http_sendfile_bytes;
+        cio_http_reply *r;
+        CHECK_RC(cio_http_get(c, url, &r), 0);
+        size_t len = 0;
+        const char *b = cio_http_reply_body(r, &len);
+        CHECK_EQ(len, FILE_BYTES);
+        int same = b && len == FILE_BYTES;
+        for (size_t i = 0; same && i < len; i++)
+            same = b[i] == (char)('a' + i % 23);
+        CHECK(same);
+        cio_http_reply_free(r);
+        CHECK_EQ(cio__http_sendfile_bytes - before, 0);
     }
     if (k->curl) {
         char cmd[600];
@@ -111,7 +141,8 @@ static void https_case(struct https_case *k)
 /* Our client trusting our certificate; curl too. */
 static void test_https_get(void)
 {
-    struct https_case k = {.client = client_ctx(1), .host = "localhost", .want = 1, .curl = 1};
+    struct https_case k = {.client = client_ctx(1), .host = "localhost", .want = 1, .curl = 1,
+                           .file = 1};
     https_case(&k);
     cio_tls_context_free(k.client);
 }
@@ -162,10 +193,20 @@ int main(void)
     if (!cio_tls_available())
         TEST_SKIP("built without OpenSSL");
     make_cert();
+    snprintf(file_path, sizeof file_path, "/tmp/cio_https_file_XXXXXX");
+    int fd = mkstemp(file_path);
+    if (fd < 0)
+        TEST_SKIP("no temporary file");
+    static char data[FILE_BYTES];
+    for (size_t i = 0; i < FILE_BYTES; i++)
+        data[i] = (char)('a' + i % 23);
+    CHECK_EQ(write(fd, data, FILE_BYTES), FILE_BYTES);
+    close(fd);
     RUN(test_https_get);
     RUN(test_https_ip);
     RUN(test_https_untrusted);
     RUN(test_https_wrong_name);
     remove_cert();
+    unlink(file_path);
     return test_finish();
 }

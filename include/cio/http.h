@@ -314,11 +314,16 @@ CIO_EXTERN int cio_http_sse_send(cio_http_request *req, const char *event, const
  * extension), Last-Modified and an ETag, "304 Not Modified" for a
  * matching If-None-Match or If-Modified-Since, "206 Partial Content" for
  * a single "Range: bytes=..." (416 if it cannot be satisfied), and the
- * body with sendfile where the connection allows.  A missing file is
- * answered 404, an unreadable one 403 (and 0 returned).  Errors:
- * CIO_EINVALSTATE, CIO_ECLOSED, -ETIMEDOUT, -ECANCELED, -ENOMEM.  Suspends
- * while the file is sent (in a task; an inline handler sends it all to
- * the connection's buffer).
+ * body: by sendfile(2) from the file to the socket on a plain TCP
+ * connection (the file's bytes never pass through user space), read and
+ * written through the transport over TLS.  A missing file is answered
+ * 404, an unreadable one 403 (and 0 returned).  Errors: CIO_EINVALSTATE,
+ * CIO_ECLOSED, -ETIMEDOUT (the peer read nothing for the write timeout),
+ * -ECANCELED, -ENOMEM, -EPIPE / -ECONNRESET (the peer left mid-file),
+ * -EIO (the file shrank while sent); an error after the head aborts the
+ * connection.  Suspends while the file is sent (in a task; an inline
+ * handler cannot wait: what the socket does not take at once is queued
+ * in the connection's buffer).
  */
 CIO_EXTERN int cio_http_respond_file(cio_http_request *req, const char *path,
                                      const char *content_type);

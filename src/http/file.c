@@ -2,26 +2,45 @@
  * file.c - static files: Content-Type from the extension, Last-Modified
  * and a weak-free ETag from (size, mtime), conditional requests
  * (If-None-Match before If-Modified-Since, RFC 9110 §13.2.2), a single
- * byte range (206, 416), HEAD, and the body read in pieces and written
- * through the transport, waiting for it to drain between pieces so a
- * large file never sits whole in memory.
+ * byte range (206, 416), HEAD, and the body.
  *
- * The body goes through the transport rather than sendfile(2): the
- * transport owns the socket's writes (its queue, TLS when it comes), and
- * writing beside it would reorder bytes.  A sendfile path belongs in the
- * transport layer (a "write this file range" member) - not done yet.
+ * The body goes by sendfile(2) from the file to the socket when it can:
+ * a plain TCP transport (TLS needs the bytes in user space), and the
+ * transport's own queue empty once the head is written to it - the
+ * transport owns the socket's writes, so writing beside it is safe only
+ * while it has nothing queued, and one request is answered at a time, so
+ * nothing else queues while the file goes out.  The socket is
+ * non-blocking on both backends: a full socket is waited on with
+ * cio_wait_writable (in a task, under the write timeout); an inline
+ * handler, which cannot wait, hands the rest to the copying path.
+ * Otherwise the body is read in pieces (pread, at the Range's offsets)
+ * and written through the transport, waiting for it to drain between
+ * pieces so a large file never sits whole in memory.
+ * cio__http_sendfile_calls / _bytes / _waits count what went by sendfile
+ * and how often a full socket was waited on (tests).
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server.h"
 
 #define PIECE (64u * 1024u)
+/* Bytes asked of one sendfile call: bounded so a single call stays short
+ * (the socket's buffer, full long before this on most links, is what
+ * sends the task to wait and lets the loop serve others). */
+#define SENDFILE_MAX (1u << 20)
+
+unsigned long cio__http_sendfile_calls;
+unsigned long cio__http_sendfile_waits;
+uint64_t cio__http_sendfile_bytes;
 
 static const struct {
     const char *ext;
@@ -102,6 +121,140 @@ static int parse_range(const char *v, uint64_t size, uint64_t *from, uint64_t *t
     *from = a;
     *to = b;
     return 1;
+}
+
+/* sendfile(2) without SIGPIPE for a peer that is gone: the signal is
+ * blocked around the call (unless ignored anyway) and a SIGPIPE it raised
+ * is consumed, so the error comes back as -EPIPE as the transport's own
+ * sends report it (they use MSG_NOSIGNAL, which sendfile lacks). */
+static ssize_t sendfile_nosigpipe(int sock, int fd, off_t *off, size_t n)
+{
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+        return sendfile(sock, fd, off, n);
+    sigset_t pipeset, old, pending;
+    sigemptyset(&pipeset);
+    sigaddset(&pipeset, SIGPIPE);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipeset, &old);
+    ssize_t r = sendfile(sock, fd, off, n);
+    int e = errno;
+    if (r < 0 && e == EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipeset, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return r;
+}
+
+/* Waits (in a task) until the socket takes more, for at most the
+ * server's write timeout. */
+static int wait_socket(cio__http_conn *c, int sock)
+{
+    double tmo = c->srv->opts.write_timeout;
+    cio_timeout *tm = NULL;
+    int rc = tmo > 0 ? cio_timeout_begin(tmo, &tm) : 0;
+    if (rc < 0)
+        return rc;
+    rc = cio_wait_writable(sock);
+    if (tm) {
+        int t = cio_timeout_end(tm);
+        if (rc >= 0 && t < 0)
+            rc = t;
+    }
+    return rc;
+}
+
+/* The sendfile path (see the file comment): writes the head, then sends
+ * [*off, *off + *left) of fd from the file to the socket, advancing *off
+ * and *left.  Leaves *left nonzero (and returns 0) where the rest must be
+ * copied instead: TLS, a transport with bytes still queued, an inline
+ * handler facing a full socket, a file system without sendfile. */
+static int send_by_sendfile(cio__http_conn *c, cio_http_request *req, int fd, uint64_t *off,
+                            uint64_t *left)
+{
+    if (cio_transport_is_tls(c->t))
+        return 0;
+    int sock = cio_transport_fd(c->t);
+    if (sock < 0)
+        return 0;
+    int rc = cio__http_flush(c);
+    if (rc < 0 || cio_transport_get_write_buffer_size(c->t) != 0)
+        return rc;
+    if (cio_transport_is_closing(c->t))
+        return CIO_ECLOSED;
+    int waiting_ok = req->in_task && cio_current_task();
+    while (*left) {
+        size_t want = *left < SENDFILE_MAX ? (size_t)*left : SENDFILE_MAX;
+        off_t o = (off_t)*off;
+        ssize_t n = sendfile_nosigpipe(sock, fd, &o, want);
+        if (n > 0) {
+            cio__http_sendfile_calls++;
+            cio__http_sendfile_bytes += (uint64_t)n;
+            *off += (uint64_t)n;
+            *left -= (uint64_t)n;
+            req->bytes_out += (uint64_t)n;
+            continue;
+        }
+        if (n == 0) {
+            /* the file shrank: the promised length cannot be kept */
+            cio_transport_abort(c->t);
+            return -EIO;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN) {
+            if (!waiting_ok)
+                return 0; /* the copying path queues the rest */
+            cio__http_sendfile_waits++;
+            if ((rc = wait_socket(c, sock)) < 0) {
+                cio_transport_abort(c->t);
+                return rc;
+            }
+            if (c->lost || cio_transport_is_closing(c->t))
+                return CIO_ECLOSED;
+            continue;
+        }
+        if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)
+            return 0; /* this file cannot be sent so: copy it */
+        rc = -errno;
+        cio_transport_abort(c->t);
+        return rc;
+    }
+    return 0;
+}
+
+/* The copying path: [off, off + left) of fd read in pieces and written
+ * through the transport (after whatever c->out holds), waiting for it to
+ * drain between pieces. */
+static int send_by_copy(cio__http_conn *c, cio_http_request *req, int fd, uint64_t off,
+                        uint64_t left)
+{
+    char *piece = cio__malloc(PIECE);
+    if (!piece)
+        return -ENOMEM;
+    int rc = 0;
+    while (left && rc >= 0) {
+        size_t want = left < PIECE ? (size_t)left : PIECE;
+        ssize_t n = pread(fd, piece, want, (off_t)off);
+        if (n <= 0) {
+            /* the file shrank: the promised length cannot be kept */
+            rc = n < 0 ? -errno : -EIO;
+            cio_transport_abort(c->t);
+            break;
+        }
+        rc = cio__http_write_now(c, piece, (size_t)n);
+        off += (uint64_t)n;
+        left -= (uint64_t)n;
+        req->bytes_out += (uint64_t)n;
+        if (rc >= 0 && left)
+            rc = cio__http_wait_drain(c);
+    }
+    cio__free(piece);
+    return rc;
 }
 
 int cio_http_respond_file(cio_http_request *req, const char *path, const char *content_type)
@@ -185,30 +338,10 @@ int cio_http_respond_file(cio_http_request *req, const char *path, const char *c
         close(fd);
         return rc < 0 ? rc : req->in_task ? cio__http_flush(c) : 0;
     }
-    char *piece = cio__malloc(PIECE);
-    if (!piece) {
-        close(fd);
-        req->close_after = 1;
-        return -ENOMEM;
-    }
     uint64_t off = from, left = len;
-    while (left && rc >= 0) {
-        size_t want = left < PIECE ? (size_t)left : PIECE;
-        ssize_t n = pread(fd, piece, want, (off_t)off);
-        if (n <= 0) {
-            /* the file shrank: the promised length cannot be kept */
-            rc = n < 0 ? -errno : -EIO;
-            cio_transport_abort(c->t);
-            break;
-        }
-        rc = cio__http_write_now(c, piece, (size_t)n);
-        off += (uint64_t)n;
-        left -= (uint64_t)n;
-        req->bytes_out += (uint64_t)n;
-        if (rc >= 0 && left)
-            rc = cio__http_wait_drain(c);
-    }
-    cio__free(piece);
+    rc = send_by_sendfile(c, req, fd, &off, &left);
+    if (rc >= 0 && left)
+        rc = send_by_copy(c, req, fd, off, left);
     close(fd);
     if (rc < 0)
         req->close_after = 1;

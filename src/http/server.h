@@ -183,6 +183,11 @@ void cio__http_server_check_closed(cio_http_server *srv);
 
 /* White-box counter for tests: transport writes made by the server. */
 extern unsigned long cio__http_server_writes;
+/* White-box counters for tests (file.c): successful sendfile(2) calls,
+ * the body bytes they sent, waits for a full socket. */
+extern unsigned long cio__http_sendfile_calls;
+extern unsigned long cio__http_sendfile_waits;
+extern uint64_t cio__http_sendfile_bytes;
 
 /* router.c: finds the route for req (sets req->route and parameters), or
  * returns 404 / 405 (writing the Allow list into allow). */
