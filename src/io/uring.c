@@ -334,6 +334,11 @@ static int uring_submit(cio_loop *loop, struct cio__op *op)
         op->res = -ENOMEM;
         return 0;
     }
+    if (op->kind == CIO__OP_ACCEPT && !op->addr && f->mode != CIO__FD_CALLBACKS) {
+        int rc = cio__uring_accept_submit(loop, op, f);
+        if (rc >= 0)
+            return rc;
+    }
     struct cio__op **slot = is_write(op) ? &f->wr_op : &f->rd_op;
     if (f->mode == CIO__FD_CALLBACKS || *slot) {
         op->res = -EBUSY;
@@ -397,6 +402,8 @@ static void wait_for_ops(cio_loop *loop, struct cio__op *a, struct cio__op *b)
 static void uring_cancel(cio_loop *loop, struct cio__op *op, int code)
 {
     struct uring_state *st = state_of(loop);
+    if (op->kind == CIO__OP_ACCEPT && cio__uring_accept_cancel(loop, op, code))
+        return;
     op->cancel_code = code;
     op->state = CIO__OPS_CANCELLING;
     cancel_ud(st, ud_of(op, TAG_OP));
@@ -533,6 +540,8 @@ static void dispatch(cio_loop *loop, uint64_t ud, int res, unsigned flags)
     void *p = (void *)(uintptr_t)(ud & ~(uint64_t)TAG_MASK);
     if ((ud & TAG_MASK) == TAG_WATCH)
         watch_done(loop, p, res);
+    else if ((ud & TAG_MASK) == TAG_ACCEPT)
+        cio__uring_accept_cqe(loop, p, res, flags);
     else if (((struct cio__op *)p)->kind == CIO__OP_RECV_MULTI)
         cio__uring_multi_cqe(loop, p, res, flags);
     else
@@ -720,6 +729,7 @@ static void uring_forget(cio_loop *loop, int fd, struct cio__fd *f)
         asked |= w->armed != 0;
         watch_detach(st, w);
     }
+    asked |= cio__uring_accept_forget(loop, fd);
     f->events = 0;
     /* The kernel holds the file while a request on it lives: let the
      * cancels run now, so closing fd really closes it (a peer sees EOF). */

@@ -19,6 +19,7 @@
 enum {
     TAG_OP = 0,                /* a struct cio__op */
     TAG_WATCH = 1,             /* a struct watch (callbacks' poll) */
+    TAG_ACCEPT = 2,            /* a struct acceptq (multishot accept) */
     TAG_MASK = 7
 };
 /* user_data of completions nobody waits for (cancels, poll removes) and
@@ -61,6 +62,8 @@ struct uring_state {
     uint8_t taskrun_flag;      /* IORING_SQ_TASKRUN says when to enter */
     struct bufring bufs;       /* multishot receives' buffers */
     struct cio__io_stats *stats; /* the loop's counts (cio__io.stats) */
+    struct acceptq **accq;     /* by fd: listeners' multishot accepts */
+    size_t naccq;
 };
 
 /* Newer kernel ABI than liburing 2.3 may know (linux/io_uring.h). */
@@ -97,7 +100,21 @@ void cio__uring_op_end(cio_loop *loop, struct cio__op *op, int res);
 int cio__uring_multi_prep(struct uring_state *st, struct io_uring_sqe *sqe, struct cio__op *op);
 /* uring_multi.c: a completion of a multishot op (res, CQE flags). */
 void cio__uring_multi_cqe(cio_loop *loop, struct cio__op *op, int res, unsigned flags);
-/* uring_multi.c: frees the buffer ring (nothing in flight any more). */
+/* uring_multi.c: an accept op (op->addr NULL) served by the listener's
+ * multishot accept: 0 done (op->res), 1 pending, -1 not for it (the
+ * caller submits a plain accept). */
+int cio__uring_accept_submit(cio_loop *loop, struct cio__op *op, struct cio__fd *f);
+/* uring_multi.c: cancels op if it waits on a multishot accept (it ends
+ * at once: the kernel holds nothing of it); 1 if it did. */
+int cio__uring_accept_cancel(cio_loop *loop, struct cio__op *op, int code);
+/* uring_multi.c: listener fd goes: its waiting accept ends with -EBADF,
+ * connections accepted but not taken are closed, the multishot accept
+ * is cancelled; 1 when a request on fd was in flight. */
+int cio__uring_accept_forget(cio_loop *loop, int fd);
+/* uring_multi.c: a completion of a multishot accept. */
+void cio__uring_accept_cqe(cio_loop *loop, struct acceptq *aq, int res, unsigned flags);
+/* uring_multi.c: frees the buffer ring and the accept table (nothing in
+ * flight any more). */
 void cio__uring_bufs_fini(struct uring_state *st);
 
 #endif
