@@ -17,8 +17,10 @@
  * (copied into "held", end of file as eof_held) and delivered in order
  * on resume, as a plain recv would have found it in the socket; what
  * comes after close is dropped, as asyncio stops reading at close.
- * Protocols with get_buffer keep the plain recv straight into their
- * buffer (a multishot receive would cost them a copy).
+ * A protocol with get_buffer (a stream) gets the bytes copied into its
+ * buffer (deliver_copy): a copy of what arrived, cheaper than a recv
+ * submission per read; the plain recv straight into its buffer stays
+ * for epoll.
  * Writing: write() tries sendmsg itself when nothing is queued; the rest
  * goes to the write buffer (chunks, transport_buf.c) that a writev op
  * drains, each op taking everything queued when it starts.  Closing: connection_lost always runs
@@ -268,11 +270,58 @@ static void fail(struct sock *t, int err)
 
 /* ---- reading ------------------------------------------------------------------- */
 
-/* n bytes came into the protocol's buffer (buffered) or at data. */
+/* Puts n bytes at data back in front of what is held (a buffered
+ * protocol paused in the middle of them). */
+static void hold_front(struct sock *t, const char *data, size_t n)
+{
+    struct cio__tchunk *c = cio__malloc(sizeof *c + n);
+    if (!c) {
+        fail(t, -ENOMEM);
+        return;
+    }
+    *c = (struct cio__tchunk){.next = t->held.head, .end = n, .cap = n};
+    memcpy(c->data, data, n);
+    t->held.head = c;
+    if (!t->held.tail)
+        t->held.tail = c;
+    t->held.size += n;
+}
+
+/* A buffered protocol gets n bytes at data (a multishot receive's):
+ * copied into its get_buffer's buffers, as many pieces as they take;
+ * what a pause leaves is held, in front. */
+static void deliver_copy(struct sock *t, const char *data, size_t n)
+{
+    /* Closing stops it, except while salvaging (see the top). */
+    while (n && (!t->closing || t->salvage)) {
+        size_t len = 0;
+        void *buf = t->b.proto->get_buffer(&t->b, n, &len, t->b.ud);
+        if (t->closing && !t->salvage)
+            return;
+        if (!buf || !len) {
+            fail(t, -ENOBUFS);
+            return;
+        }
+        size_t k = len < n ? len : n;
+        memcpy(buf, data, k);
+        if (t->b.proto->buffer_updated)
+            t->b.proto->buffer_updated(&t->b, k, t->b.ud);
+        data += k;
+        n -= k;
+        if (n && t->fl.rpaused && !t->closing) {
+            hold_front(t, data, n);
+            return;
+        }
+    }
+}
+
+/* n bytes came into the protocol's buffer (buffered) or are at data. */
 static void deliver(struct sock *t, const void *data, size_t n, int buffered)
 {
     if (buffered && t->b.proto->buffer_updated)
         t->b.proto->buffer_updated(&t->b, n, t->b.ud);
+    else if (!buffered && t->b.proto->get_buffer)
+        deliver_copy(t, data, n); /* only multishot bytes come so */
     else if (!buffered && t->b.proto->data_received)
         t->b.proto->data_received(&t->b, data, n, t->b.ud);
 }
@@ -414,8 +463,7 @@ static void read_step(struct sock *t)
         return;
     if (!want_read(t))
         return;
-    if (!t->b.proto->get_buffer && cio__io_recv_multi(t->b.loop) &&
-        t->read_size >= cio__io_ring_buf_size && read_multi(t))
+    if (cio__io_recv_multi(t->b.loop) && t->read_size >= cio__io_ring_buf_size && read_multi(t))
         return;
     void *buf;
     size_t len;
