@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 
 #include "net_peer.h"
+#include "io/io.h"
 
 static int echo_handler(cio_stream *s, void *arg)
 {
@@ -154,6 +155,14 @@ static int emfile_main(void *arg, void **result)
     CHECK_EQ(e->served, 30);
     CHECK_EQ(emfile_logs, 1); /* EMFILE was met, and logged once */
     CHECK(cio_server_is_serving(srv));
+    const char *be = cio_loop_backend_name(cio_get_running_loop());
+    if (be && !strcmp(be, "io_uring")) {
+        /* Through multishot accept: EMFILE ended it, the next accept
+         * after the back-off armed it again. */
+        const struct cio__io_stats *st = &cio__io_of(cio_get_running_loop())->stats;
+        CHECK(st->accept_multi_armed >= 2);
+        CHECK_EQ(st->accept_multi_fds, 30);
+    }
     setrlimit(RLIMIT_NOFILE, &old);
     cio_server_close(srv);
     CHECK_RC(cio_server_wait_closed(srv), 0);

@@ -119,7 +119,10 @@ typedef struct cio_transport_options {
     size_t high_water;    /* pause_writing above this (default 64 KiB) */
     size_t low_water;     /* resume_writing at this (default high / 4) */
     size_t read_size;     /* bytes asked of each read, the sizehint of
-                             get_buffer (default 64 KiB) */
+                             get_buffer (default 64 KiB); on io_uring a
+                             socket's reads take up to 16 KiB at a time
+                             from the loop's shared buffers (multishot
+                             receive) when read_size is at least that */
     double happy_eyeballs_delay; /* RFC 8305 attempt delay, s (default
                              0.25; negative: one address at a time) */
     int family;           /* AF_INET, AF_INET6 or 0 (any) for DNS */

@@ -18,6 +18,12 @@
 
 static int warned_unbuilt, warned_failed;
 
+/* A loop's provided buffers for multishot receives (io.h): 256 of 16 KiB
+ * (4 MiB per loop, shared by all its connections, where plain receives
+ * take a 64 KiB buffer per connection). */
+unsigned cio__io_ring_bufs = 256;
+unsigned cio__io_ring_buf_size = 16 * 1024;
+
 /* The backend named by CIO_BACKEND, or the default; *asked is set when
  * the environment named it. */
 static const struct cio__io_backend *choose(int *asked)

@@ -57,7 +57,10 @@ enum cio__op_kind {
     CIO__OP_WRITE,     /* write(fd, buf, len), may be partial */
     CIO__OP_WRITEV,    /* writev(fd, iov, iovcnt), may be partial */
     CIO__OP_POLL_IN,   /* wait until fd is readable; result 0 */
-    CIO__OP_POLL_OUT   /* wait until fd is writable; result 0 */
+    CIO__OP_POLL_OUT,  /* wait until fd is writable; result 0 */
+    /* Multishot receive into the loop's provided buffers (a backend with
+     * recv_multi only): see "Multishot receive" below. */
+    CIO__OP_RECV_MULTI
 };
 
 enum {
@@ -139,6 +142,8 @@ struct cio__io_backend {
      * handed over with the loop's next wait: a caller that would try the
      * syscall itself first (a transport's write) saves it by queueing. */
     uint8_t completion;
+    /* 1 when the backend takes CIO__OP_RECV_MULTI (io_uring). */
+    uint8_t recv_multi;
 };
 
 extern const struct cio__io_backend cio__io_epoll;
@@ -146,12 +151,26 @@ extern const struct cio__io_backend cio__io_epoll;
 extern const struct cio__io_backend cio__io_uring;
 #endif
 
+/* What a backend counts of its multishot requests: white-box numbers
+ * for tests and debugging (a backend without them leaves them 0). */
+struct cio__io_stats {
+    unsigned long recv_multi_armed;   /* multishot receives submitted
+                                         (first arms and re-arms) */
+    unsigned long recv_multi_data;    /* completions that carried bytes */
+    unsigned long recv_multi_rearmed; /* re-armed after a completion
+                                         without IORING_CQE_F_MORE */
+    unsigned long recv_multi_enobufs; /* of those: the buffer ring ran dry */
+    unsigned long accept_multi_armed; /* multishot accepts submitted */
+    unsigned long accept_multi_fds;   /* connections they delivered */
+};
+
 /* The I/O layer's state of a loop (loop->io). */
 struct cio__io {
     const struct cio__io_backend *backend;
     struct cio__fd *fds;       /* slots indexed by fd */
     size_t nfds;
     void *bdata;               /* the backend's own state */
+    struct cio__io_stats stats; /* the backend's counts */
 };
 
 static inline struct cio__io *cio__io_of(cio_loop *loop)
@@ -194,6 +213,35 @@ static inline int cio__io_completion(cio_loop *loop)
     struct cio__io *io = cio__io_of(loop);
     return io && io->backend->completion; /* (none once the loop closed) */
 }
+
+/*
+ * Multishot receive (CIO__OP_RECV_MULTI; only where cio__io_recv_multi()
+ * says so): one submission that keeps receiving on fd (op->fd, op->flags;
+ * op->buf and op->len are the backend's) into buffers the loop owns, a
+ * ring of them shared by every connection of the loop, until it is
+ * cancelled, fails or meets end of file.  Each arrival wakes op->waiter
+ * with the byte count while op->state is still PENDING (or CANCELLING),
+ * op->buf pointing at the bytes: they are valid only during that wake,
+ * the buffer going back to the ring when the waiter returns, so the
+ * waiter copies or consumes them then.  The backend re-arms it by itself
+ * when the kernel ends it early (no IORING_CQE_F_MORE, or -ENOBUFS when
+ * the ring ran dry); the op ends (state IDLE at its last wake) with 0 at
+ * end of file, -errno, or the cancel code, its last wake possibly
+ * carrying bytes too (res > 0, state IDLE).  A backend without it, or a
+ * ring that cannot be set up, fails the submission at once with
+ * -ENOTSUP: the caller then receives the plain way.
+ */
+static inline int cio__io_recv_multi(cio_loop *loop)
+{
+    struct cio__io *io = cio__io_of(loop);
+    return io && io->backend->recv_multi;
+}
+
+/* Provided buffers of a loop's ring (read when the ring is made, at the
+ * first multishot receive): a power of two, and bytes each.  Tests make
+ * them tiny to run the ring dry. */
+extern unsigned cio__io_ring_bufs;
+extern unsigned cio__io_ring_buf_size;
 
 /* Asks a pending op to end with code (-ECANCELED, -ETIMEDOUT).  It still
  * ends through its waiter: at once, or when the backend confirms; with its

@@ -46,7 +46,6 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <liburing.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,31 +53,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io.h"
-
-#define RING_ENTRIES 256       /* SQ entries: one iteration's submissions */
-#define CQ_ENTRIES 4096        /* completions the CQ holds before spilling */
-#define CQE_BATCH 64           /* completions copied out at a time */
-#define AWAIT_MAX 16           /* nested synchronous cancels while closing */
-
-/* user_data tags in the low bits of a pointer (structs are 8-aligned). */
-enum {
-    TAG_OP = 0,                /* a struct cio__op */
-    TAG_WATCH = 1,             /* a struct watch (callbacks' poll) */
-    TAG_MASK = 7
-};
-/* user_data of completions nobody waits for (cancels, poll removes) and
- * of the wakeup poll; not pointers.  (~0 is liburing's timeout marker.) */
-#define UD_IGNORE ((uint64_t)2)
-#define UD_WAKE ((uint64_t)4)
-
-/* Newer kernel ABI than liburing 2.3 may know (linux/io_uring.h). */
-#ifndef IORING_SETUP_SINGLE_ISSUER
-#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
-#endif
-#ifndef IORING_SETUP_DEFER_TASKRUN
-#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
-#endif
+#include "uring.h"
 
 /* A descriptor's readiness callbacks' poll request. */
 struct watch {
@@ -90,23 +65,9 @@ struct watch {
     uint8_t removing;          /* a poll remove is on its way */
 };
 
-struct uring_state {
-    struct io_uring ring;
-    struct cio__loop_ext ext;  /* on_closing: cancels become synchronous */
-    struct watch **watch;      /* by fd: callbacks' poll requests */
-    size_t nwatch_slots;
-    size_t inflight;           /* ops and watch polls the kernel holds */
-    struct cio__op *awaited[AWAIT_MAX]; /* closing: ops waited for */
-    uint8_t enabled;           /* ring enabled (first enter done) */
-    uint8_t wake_armed;        /* the multishot poll on wakefd is live */
-    uint8_t closing;           /* the loop is closing: wait for cancels */
-    uint8_t dying;             /* fini: new ops fail with -EBADF */
-    uint8_t taskrun_flag;      /* IORING_SQ_TASKRUN says when to enter */
-};
-
 static struct uring_state *state_of(cio_loop *loop)
 {
-    return cio__io_of(loop)->bdata;
+    return cio__uring_state(loop);
 }
 
 static void uring_closing(cio_loop *loop, struct cio__loop_ext *ext)
@@ -173,6 +134,7 @@ static int uring_init(cio_loop *loop)
     st->ext.on_close = uring_ext_close;
     cio__loop_ext_add(loop, &st->ext);
     cio__io_of(loop)->bdata = st;
+    st->stats = &cio__io_of(loop)->stats;
     return 0;
 }
 
@@ -209,7 +171,7 @@ static void ring_flush(struct uring_state *st)
 
 /* A free SQE; when the SQ is full, what is queued goes to the kernel
  * first.  NULL only if the kernel takes none. */
-static struct io_uring_sqe *get_sqe(struct uring_state *st)
+struct io_uring_sqe *cio__uring_get_sqe(struct uring_state *st)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
     if (CIO_UNLIKELY(!sqe)) {
@@ -220,15 +182,12 @@ static struct io_uring_sqe *get_sqe(struct uring_state *st)
     return sqe;
 }
 
-static uint64_t ud_of(const void *p, int tag)
-{
-    return (uint64_t)(uintptr_t)p | (uint64_t)tag;
-}
+#define ud_of cio__uring_ud
 
 /* Queues a cancel of the request with user_data ud (its CQE is ignored). */
 static void cancel_ud(struct uring_state *st, uint64_t ud)
 {
-    struct io_uring_sqe *sqe = get_sqe(st);
+    struct io_uring_sqe *sqe = cio__uring_get_sqe(st);
     if (!sqe)
         return;
     io_uring_prep_cancel64(sqe, ud, 0);
@@ -310,6 +269,12 @@ static int prep_op(struct uring_state *st, struct io_uring_sqe *sqe, struct cio_
             io_uring_prep_sendmsg(sqe, op->fd, m, (unsigned)(op->flags | MSG_NOSIGNAL));
         }
         break;
+    case CIO__OP_RECV_MULTI: {
+        int rc = cio__uring_multi_prep(st, sqe, op);
+        if (rc < 0)
+            return rc;
+        break;
+    }
     default:
         return -EINVAL;
     }
@@ -369,12 +334,17 @@ static int uring_submit(cio_loop *loop, struct cio__op *op)
         op->res = -ENOMEM;
         return 0;
     }
+    if (op->kind == CIO__OP_ACCEPT && !op->addr && f->mode != CIO__FD_CALLBACKS) {
+        int rc = cio__uring_accept_submit(loop, op, f);
+        if (rc >= 0)
+            return rc;
+    }
     struct cio__op **slot = is_write(op) ? &f->wr_op : &f->rd_op;
     if (f->mode == CIO__FD_CALLBACKS || *slot) {
         op->res = -EBUSY;
         return 0;
     }
-    struct io_uring_sqe *sqe = get_sqe(st);
+    struct io_uring_sqe *sqe = cio__uring_get_sqe(st);
     if (!sqe) {
         op->res = -EAGAIN;
         return 0;
@@ -432,6 +402,8 @@ static void wait_for_ops(cio_loop *loop, struct cio__op *a, struct cio__op *b)
 static void uring_cancel(cio_loop *loop, struct cio__op *op, int code)
 {
     struct uring_state *st = state_of(loop);
+    if (op->kind == CIO__OP_ACCEPT && cio__uring_accept_cancel(loop, op, code))
+        return;
     op->cancel_code = code;
     op->state = CIO__OPS_CANCELLING;
     cancel_ud(st, ud_of(op, TAG_OP));
@@ -469,7 +441,7 @@ static int resubmit_eagain(struct uring_state *st, struct cio__op *op)
 }
 
 /* The CQE of op: its result, then the waiter. */
-static void op_done(cio_loop *loop, struct cio__op *op, int res)
+void cio__uring_op_end(cio_loop *loop, struct cio__op *op, int res)
 {
     struct uring_state *st = state_of(loop);
     if (op->state == CIO__OPS_CANCELLING && (res == -ECANCELED || res == -EINTR))
@@ -518,7 +490,7 @@ static uint32_t from_poll(int32_t ev)
 
 static void watch_arm(struct uring_state *st, struct watch *w)
 {
-    struct io_uring_sqe *sqe = get_sqe(st);
+    struct io_uring_sqe *sqe = cio__uring_get_sqe(st);
     if (!sqe)
         return; /* the callbacks stay silent; nothing better to do */
     io_uring_prep_poll_add(sqe, w->fd, w->want);
@@ -531,7 +503,7 @@ static void watch_remove(struct uring_state *st, struct watch *w)
 {
     if (!w->armed || w->removing)
         return;
-    struct io_uring_sqe *sqe = get_sqe(st);
+    struct io_uring_sqe *sqe = cio__uring_get_sqe(st);
     if (!sqe)
         return;
     io_uring_prep_poll_remove(sqe, ud_of(w, TAG_WATCH));
@@ -577,7 +549,7 @@ static void watch_done(cio_loop *loop, struct watch *w, int res)
 
 static void wake_arm(struct uring_state *st, cio_loop *loop)
 {
-    struct io_uring_sqe *sqe = get_sqe(st);
+    struct io_uring_sqe *sqe = cio__uring_get_sqe(st);
     if (!sqe)
         return;
     io_uring_prep_poll_multishot(sqe, loop->wakefd, POLLIN);
@@ -599,8 +571,12 @@ static void dispatch(cio_loop *loop, uint64_t ud, int res, unsigned flags)
     void *p = (void *)(uintptr_t)(ud & ~(uint64_t)TAG_MASK);
     if ((ud & TAG_MASK) == TAG_WATCH)
         watch_done(loop, p, res);
+    else if ((ud & TAG_MASK) == TAG_ACCEPT)
+        cio__uring_accept_cqe(loop, p, res, flags);
+    else if (((struct cio__op *)p)->kind == CIO__OP_RECV_MULTI)
+        cio__uring_multi_cqe(loop, p, res, flags);
     else
-        op_done(loop, p, res);
+        cio__uring_op_end(loop, p, res);
 }
 
 /* Dispatches every completion in the CQ (and the overflow list), copied
@@ -784,6 +760,7 @@ static void uring_forget(cio_loop *loop, int fd, struct cio__fd *f)
         asked |= w->armed != 0;
         watch_detach(st, w);
     }
+    asked |= cio__uring_accept_forget(loop, fd);
     f->events = 0;
     /* The kernel holds the file while a request on it lives: let the
      * cancels run now, so closing fd really closes it (a peer sees EOF). */
@@ -809,7 +786,7 @@ static void uring_fini(cio_loop *loop)
         st->dying = 1;
         /* Whatever the kernel still holds ends before the memory goes. */
         for (int i = 0; st->inflight && i < 100; i++) {
-            struct io_uring_sqe *sqe = get_sqe(st);
+            struct io_uring_sqe *sqe = cio__uring_get_sqe(st);
             if (sqe) {
                 io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
                 io_uring_sqe_set_data64(sqe, UD_IGNORE);
@@ -817,6 +794,7 @@ static void uring_fini(cio_loop *loop)
             drain(loop, 1);
         }
         io_uring_queue_exit(&st->ring);
+        cio__uring_bufs_fini(st);
         for (size_t fd = 0; fd < st->nwatch_slots; fd++)
             cio__free(st->watch[fd]);
         cio__free(st->watch);
@@ -835,4 +813,5 @@ const struct cio__io_backend cio__io_uring = {
     .update = uring_update,
     .forget = uring_forget,
     .completion = 1,
+    .recv_multi = 1,
 };

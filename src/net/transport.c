@@ -7,6 +7,20 @@
  * Reading: one recv per loop iteration while reading is on.  A recv that
  * completes at once is handled and the next is scheduled with call_soon
  * (a fast peer cannot starve the loop); one that waits wakes rwait.
+ * Where the backend has multishot receive (io_uring, io.h) and the
+ * protocol takes data_received (no get_buffer), one CIO__OP_RECV_MULTI
+ * replaces them: armed once, it wakes rwait with each arrival, in a
+ * buffer of the loop's ring that data_received consumes and that goes
+ * back to the ring when it returns; no buffer of the transport's own.
+ * Pausing or closing cancels it, and the kernel may have received more
+ * before the cancel is confirmed: what comes while paused is held
+ * (copied into "held", end of file as eof_held) and delivered in order
+ * on resume, as a plain recv would have found it in the socket; what
+ * comes after close is dropped, as asyncio stops reading at close.
+ * A protocol with get_buffer (a stream) gets the bytes copied into its
+ * buffer (deliver_copy): a copy of what arrived, cheaper than a recv
+ * submission per read; the plain recv straight into its buffer stays
+ * for epoll.
  * Writing: write() tries sendmsg itself when nothing is queued; the rest
  * goes to the write buffer (chunks, transport_buf.c) that a writev op
  * drains, each op taking everything queued when it starts.  Closing: connection_lost always runs
@@ -41,9 +55,14 @@ struct sock {
     struct cio__waiter rwait;  /* woken when it ends */
     char *rbuf;                /* own read buffer (plain protocols), lazily */
     size_t read_size;          /* bytes per read */
-    uint8_t reading;           /* rop is pending (2: into get_buffer's) */
+    uint8_t reading;           /* rop is pending (2: into get_buffer's,
+                                  3: multishot, READ_MULTI) */
     uint8_t read_scheduled;    /* a read step is queued (call_soon) */
     uint8_t eof;               /* the peer's EOF was seen */
+    uint8_t eof_held;          /* ... while paused: eof_received after
+                                  held is delivered */
+    struct cio__tbuf held;     /* bytes a multishot receive brought while
+                                  reading was paused, in order */
     /* writing */
     struct cio__op wop;        /* the writev in flight */
     struct cio__waiter wwait;
@@ -68,6 +87,7 @@ struct sock {
 };
 
 #define DEFAULT_READ (64 * 1024)
+#define READ_MULTI 3           /* t->reading: a multishot receive */
 
 unsigned long cio__transport_writev_count;
 
@@ -75,6 +95,7 @@ unsigned long cio__transport_writev_count;
 static void read_wake(struct cio__waiter *w, int res);
 static void write_wake(struct cio__waiter *w, int res);
 static void schedule_read(struct sock *t);
+static void read_step(struct sock *t);
 static void flush(struct sock *t);
 static void sock_close(cio_transport *bt);
 static const struct cio__transport_vt sock_vt;
@@ -136,7 +157,7 @@ void cio__transport_keep_fd(cio_transport *t)
 /* ---- closing ------------------------------------------------------------------- */
 
 static int read_buffer(struct sock *t, void **buf, size_t *len, int *buffered);
-static void deliver(struct sock *t, size_t n, int buffered);
+static void deliver(struct sock *t, const void *data, size_t n, int buffered);
 
 /* A send failed: hands the protocol what the socket still holds (see the
  * top of the file).  No op is in flight: the read was cancelled and has
@@ -159,7 +180,7 @@ static void salvage(struct sock *t)
                                   .cancel_code = -ECANCELED};
         if (cio__io_submit(t->b.loop, &t->rop) != 0 || t->rop.res <= 0)
             break; /* (a NOWAIT op never stays pending) */
-        deliver(t, (size_t)t->rop.res, buffered);
+        deliver(t, t->rbuf, (size_t)t->rop.res, buffered);
     }
     t->b.refs--; /* never the last: the "alive" reference is held */
 }
@@ -200,6 +221,7 @@ static void call_connection_lost(void *arg)
         cio__tbuf_free(&t->wbuf);
     cio__free(t->rbuf);
     t->rbuf = NULL;
+    cio__tbuf_free(&t->held);
     unref(t); /* the "alive" reference */
 }
 
@@ -248,26 +270,73 @@ static void fail(struct sock *t, int err)
 
 /* ---- reading ------------------------------------------------------------------- */
 
-/* n bytes came into the protocol's buffer (buffered) or ours. */
-static void deliver(struct sock *t, size_t n, int buffered)
+/* Puts n bytes at data back in front of what is held (a buffered
+ * protocol paused in the middle of them). */
+static void hold_front(struct sock *t, const char *data, size_t n)
+{
+    struct cio__tchunk *c = cio__malloc(sizeof *c + n);
+    if (!c) {
+        fail(t, -ENOMEM);
+        return;
+    }
+    *c = (struct cio__tchunk){.next = t->held.head, .end = n, .cap = n};
+    memcpy(c->data, data, n);
+    t->held.head = c;
+    if (!t->held.tail)
+        t->held.tail = c;
+    t->held.size += n;
+}
+
+/* A buffered protocol gets n bytes at data (a multishot receive's):
+ * copied into its get_buffer's buffers, as many pieces as they take;
+ * what a pause leaves is held, in front. */
+static void deliver_copy(struct sock *t, const char *data, size_t n)
+{
+    /* Closing stops it, except while salvaging (see the top). */
+    while (n && (!t->closing || t->salvage)) {
+        size_t len = 0;
+        void *buf = t->b.proto->get_buffer(&t->b, n, &len, t->b.ud);
+        if (t->closing && !t->salvage)
+            return;
+        if (!buf || !len) {
+            fail(t, -ENOBUFS);
+            return;
+        }
+        size_t k = len < n ? len : n;
+        memcpy(buf, data, k);
+        if (t->b.proto->buffer_updated)
+            t->b.proto->buffer_updated(&t->b, k, t->b.ud);
+        data += k;
+        n -= k;
+        if (n && t->fl.rpaused && !t->closing) {
+            hold_front(t, data, n);
+            return;
+        }
+    }
+}
+
+/* n bytes came into the protocol's buffer (buffered) or are at data. */
+static void deliver(struct sock *t, const void *data, size_t n, int buffered)
 {
     if (buffered && t->b.proto->buffer_updated)
         t->b.proto->buffer_updated(&t->b, n, t->b.ud);
+    else if (!buffered && t->b.proto->get_buffer)
+        deliver_copy(t, data, n); /* only multishot bytes come so */
     else if (!buffered && t->b.proto->data_received)
-        t->b.proto->data_received(&t->b, t->rbuf, n, t->b.ud);
+        t->b.proto->data_received(&t->b, data, n, t->b.ud);
 }
 
-static void on_read(struct sock *t, int res, int buffered)
+static void on_read(struct sock *t, int res, const void *data, int buffered)
 {
     if (t->lost_scheduled) {
         /* A cancelled read that completed first (a completion backend
          * confirms later): its bytes count as salvaged. */
         if (t->salvage && res > 0)
-            deliver(t, (size_t)res, buffered);
+            deliver(t, data, (size_t)res, buffered);
         return;
     }
     if (res > 0) {
-        deliver(t, (size_t)res, buffered);
+        deliver(t, data, (size_t)res, buffered);
         return;
     }
     if (res == 0) {
@@ -308,10 +377,93 @@ static int read_buffer(struct sock *t, void **buf, size_t *len, int *buffered)
     return 0;
 }
 
+/* Whether held bytes or a held end of file wait for delivery now. */
+static int held_due(const struct sock *t)
+{
+    return (t->held.size || t->eof_held) && !t->fl.rpaused && !t->closing;
+}
+
+/* Delivers what a multishot receive held while reading was paused, in
+ * order, until the protocol pauses again; then a held end of file.  1
+ * when nothing is left held (reading may go on). */
+static int deliver_held(struct sock *t)
+{
+    while (t->held.head && !t->fl.rpaused && !t->closing) {
+        /* Taken out first: data_received may close, which frees held. */
+        struct cio__tchunk *c = t->held.head;
+        t->held.head = c->next;
+        if (!t->held.head)
+            t->held.tail = NULL;
+        t->held.size -= c->end - c->start;
+        deliver(t, c->data + c->start, c->end - c->start, 0);
+        cio__free(c);
+    }
+    if (t->held.head || t->fl.rpaused || t->closing)
+        return 0;
+    if (t->eof_held) {
+        t->eof_held = 0;
+        on_read(t, 0, NULL, 0);
+        return 0;
+    }
+    return 1;
+}
+
+/* Arms a multishot receive: 1 when it is pending, 0 when the backend
+ * has none for this loop (the caller receives the plain way). */
+static int read_multi(struct sock *t)
+{
+    t->rop.kind = CIO__OP_RECV_MULTI;
+    t->rop.opflags = 0;
+    t->rop.fd = t->fd;
+    t->rop.buf = NULL;
+    t->rop.len = 0;
+    t->rop.flags = 0;
+    t->rop.waiter = &t->rwait;
+    t->rop.cancel_code = -ECANCELED;
+    if (cio__io_submit(t->b.loop, &t->rop) != 1)
+        return 0; /* -ENOTSUP, or an error a plain recv meets too */
+    t->reading = READ_MULTI;
+    t->b.refs++;
+    return 1;
+}
+
+/* A multishot receive's wake: bytes (op still pending), or its end. */
+static void multi_wake(struct sock *t, int res)
+{
+    int ended = t->rop.state == CIO__OPS_IDLE;
+    if (ended)
+        t->reading = 0;
+    if (!t->lost_scheduled && (t->fl.rpaused || t->held.size || t->eof_held) && res >= 0) {
+        /* Paused (or older bytes wait): hold, for resume_reading. */
+        if (res == 0) {
+            t->eof = 1;
+            t->eof_held = 1;
+        } else if (!t->closing &&
+                   cio__tbuf_append(&t->held, &(struct iovec){t->rop.buf, (size_t)res}, 1,
+                                    (size_t)res, 0) < 0) {
+            fail(t, -ENOMEM);
+        }
+    } else if (res > 0 && t->closing && !t->lost_scheduled) {
+        /* closed: asyncio reads no more */
+    } else if (res != -ENOBUFS) {
+        on_read(t, res, t->rop.buf, 0);
+    }
+    if (!ended)
+        return; /* the op keeps its reference */
+    read_step(t);
+    if (t->lost_waiting && !t->writing)
+        call_connection_lost(t);
+    unref(t); /* the op's reference */
+}
+
 /* Starts one recv; handles it if it completed at once. */
 static void read_step(struct sock *t)
 {
+    if (CIO_UNLIKELY(t->held.size || t->eof_held) && (!held_due(t) || !deliver_held(t)))
+        return;
     if (!want_read(t))
+        return;
+    if (cio__io_recv_multi(t->b.loop) && t->read_size >= cio__io_ring_buf_size && read_multi(t))
         return;
     void *buf;
     size_t len;
@@ -341,7 +493,7 @@ static void read_step(struct sock *t)
         return;
     }
     t->b.refs++;
-    on_read(t, t->rop.res, buffered);
+    on_read(t, t->rop.res, buf, buffered);
     if (want_read(t))
         schedule_read(t);
     unref(t);
@@ -357,7 +509,7 @@ static void read_scheduled(void *arg)
 
 static void schedule_read(struct sock *t)
 {
-    if (t->read_scheduled || !want_read(t))
+    if (t->read_scheduled || (!want_read(t) && !held_due(t)))
         return;
     if (cio_call_soon(t->b.loop, read_scheduled, t, NULL) < 0) {
         fail(t, -ENOMEM);
@@ -370,9 +522,13 @@ static void schedule_read(struct sock *t)
 static void read_wake(struct cio__waiter *w, int res)
 {
     struct sock *t = CIO_CONTAINER_OF(w, struct sock, rwait);
+    if (t->reading == READ_MULTI) {
+        multi_wake(t, res);
+        return;
+    }
     int buffered = t->reading == 2;
     t->reading = 0;
-    on_read(t, res, buffered);
+    on_read(t, res, t->rbuf, buffered);
     read_step(t);
     if (t->lost_waiting && !t->writing)
         call_connection_lost(t);
@@ -643,6 +799,7 @@ static void sock_destroy(cio_transport *bt)
     struct sock *t = (struct sock *)bt;
     close_fd(t);
     cio__tbuf_free(&t->wbuf);
+    cio__tbuf_free(&t->held);
     cio__free(t->rbuf);
     cio__free(t);
 }
