@@ -428,7 +428,7 @@ static int resubmit_eagain(struct uring_state *st, struct cio__op *op)
                           1u << CIO__OP_ACCEPT;
     if (op->state != CIO__OPS_PENDING || !((sock >> op->kind) & 1u) || st->dying)
         return 0;
-    struct io_uring_sqe *sqe = get_sqe(st);
+    struct io_uring_sqe *sqe = cio__uring_get_sqe(st);
     if (!sqe)
         return 0;
     if (prep_op(st, sqe, op) < 0) {
