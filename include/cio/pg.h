@@ -55,6 +55,7 @@ typedef struct cio_pg_result cio_pg_result;
 typedef struct cio_pg_error cio_pg_error;
 typedef struct cio_pg_pool cio_pg_pool;
 typedef struct cio_pg_transaction cio_pg_transaction;
+typedef struct cio_pg_cursor cio_pg_cursor;
 
 /* Type OIDs of the types cio decodes. */
 enum {
@@ -257,6 +258,125 @@ CIO_EXTERN int cio_pg_fetchval(cio_pg_conn *conn, const char *sql,
  */
 CIO_EXTERN int cio_pg_executemany(cio_pg_conn *conn, const char *sql,
                                   const cio_pg_param *params, int nparams, int nrows);
+
+/* ---- streamed rows (cursors) -------------------------------------------- */
+
+/*
+ * Connection.cursor(): starts sql (with nparams parameters, as
+ * cio_pg_fetch) and hands its rows out one at a time through
+ * cio_pg_cursor_rows(), as asyncpg's `async for record in
+ * conn.cursor(sql)`.  Rows are read in libpq's single-row mode into a
+ * buffer of prefetch rows (0: 256); while it is full the connection stops
+ * reading, so memory stays bounded whatever the result's size.
+ *
+ * The query takes its place in the connection's pipeline like any other:
+ * queries other tasks sent before it are answered first, those sent after
+ * it wait until its last row has been read (or the cursor closed), and
+ * while a slow consumer holds the buffer full they wait too.  The task
+ * that opened the cursor must not run another query on conn while the
+ * cursor's query is in flight (it would wait for rows only this task
+ * reads): such a query fails with -EDEADLK.  Use a second connection, or
+ * read the cursor to its end (or close it) first.
+ *
+ * The caller owns *out: cio_pg_cursor_free().  Errors of the query itself
+ * (a bad statement, an error after some rows) come from the iterator's
+ * next; open fails only with: -EDEADLK (this task already streams on
+ * conn), CIO_ECLOSED, -ECONNRESET, CIO_EPG (the connection failed while
+ * sending), -ECANCELED / -ETIMEDOUT (while waiting behind a COPY),
+ * -EINVAL, -ENOMEM.  Suspends only while a COPY holds the connection.
+ */
+CIO_EXTERN int cio_pg_cursor_open(cio_pg_conn *conn, const char *sql, const cio_pg_param *params,
+                                  int nparams, size_t prefetch, cio_pg_cursor **out);
+
+/*
+ * The cursor's rows as an asynchronous iterator (CIO_FOR): each item is a
+ * cio_pg_result * holding one row (read row 0 with cio_pg_result_get),
+ * owned by the cursor and valid until the next next() or
+ * cio_pg_cursor_free() - do not free it.  next returns CIO_ITER_END after
+ * the last row; CIO_EPG if the query failed, after the rows that came
+ * before the error (cio_pg_last_error() has it); -ECONNRESET / CIO_ECLOSED
+ * if the connection was lost or freed; -ECANCELED / -ETIMEDOUT (the
+ * cursor stays open: close or free it).  aclose is cio_pg_cursor_close.
+ * The iterator lives inside cur; NULL if cur is NULL.  Does not suspend
+ * (next does).
+ */
+CIO_EXTERN cio_aiter *cio_pg_cursor_rows(cio_pg_cursor *cur);
+
+/*
+ * Stops the iteration early (the `break` out of `async for`): the rows
+ * not read yet are dropped as they arrive and, if no other query follows
+ * this one on the connection, a cancel request stops the server from
+ * sending the rest.  Later next calls return CIO_ITER_END.  Returns 0
+ * (-EINVAL for NULL); a no-op after the end or a second time.  Does not
+ * suspend.
+ */
+CIO_EXTERN int cio_pg_cursor_close(cio_pg_cursor *cur);
+
+/* Closes the cursor (cio_pg_cursor_close) and frees it, with the row
+ * handed out last.  NULL is a no-op.  Does not suspend. */
+CIO_EXTERN void cio_pg_cursor_free(cio_pg_cursor *cur);
+
+/* ---- COPY ---------------------------------------------------------------- */
+
+/*
+ * A COPY FROM's data source: stores the next chunk in *data / *len (any
+ * size, rows may span chunks; valid until the next call) and returns 1;
+ * returns 0 at the end of the data, or a negative code to abandon the
+ * COPY.  May suspend.
+ */
+typedef int cio_pg_copy_source_fn(void *arg, const void **data, size_t *len);
+
+/*
+ * A COPY TO's sink: gets each chunk PostgreSQL sends (one row in text and
+ * CSV formats; in binary, the header comes with the first row), valid
+ * only during the call.  Returns >= 0 to go on, a negative code to stop
+ * the COPY.  May suspend.
+ */
+typedef int cio_pg_copy_sink_fn(void *arg, const void *data, size_t len);
+
+/*
+ * Connection.copy_to_table: runs sql, a `COPY table [(cols)] FROM STDIN
+ * [WITH (FORMAT text|csv|binary)]`, with the data source() gives, and
+ * returns the rows copied (capped at INT32_MAX).  The bytes go to the
+ * server as they are, in the statement's format.
+ *
+ * PostgreSQL has no COPY in pipeline mode, so the COPY holds the
+ * connection alone: it waits until the queries already in the pipeline
+ * are answered, and queries other tasks issue meanwhile wait until it is
+ * over (a query from inside source() fails with -EDEADLK).  At most 256
+ * KiB wait in libpq's buffer: source is not called again until the socket
+ * has taken them.
+ *
+ * If source returns a negative code, or the task is cancelled or times
+ * out, the COPY is abandoned (the server stores none of its rows; the
+ * connection stays usable) and that code is returned.  Errors: CIO_EPG
+ * (the server refused the statement or the data: cio_pg_last_error(); or
+ * sql is not a COPY ... FROM STDIN, SQLSTATE 42601), -ECONNRESET,
+ * CIO_ECLOSED (freed meanwhile), -EDEADLK (this task's cursor streams on
+ * conn), -ECANCELED, -ETIMEDOUT, -EINVAL, -ENOMEM.  Suspends.
+ */
+CIO_EXTERN int cio_pg_copy_in(cio_pg_conn *conn, const char *sql, cio_pg_copy_source_fn *source,
+                              void *arg);
+
+/* As cio_pg_copy_in with the len bytes at data (the caller's, read
+ * during the call). */
+CIO_EXTERN int cio_pg_copy_in_buffer(cio_pg_conn *conn, const char *sql, const void *data,
+                                     size_t len);
+
+/*
+ * Connection.copy_from_query / copy_from_table: runs sql, a `COPY table
+ * TO STDOUT` or `COPY (query) TO STDOUT [WITH (FORMAT ...)]`, and hands
+ * the data to sink chunk by chunk; returns the rows copied (capped at
+ * INT32_MAX).  Holds the connection as cio_pg_copy_in does; the socket is
+ * read only when sink has taken every complete row, so a slow sink bounds
+ * the memory.  If sink returns a negative code, or the task is cancelled
+ * or times out, a cancel request stops the server, the rest is read away
+ * (the connection stays usable) and that code is returned.  Errors as
+ * cio_pg_copy_in (42601 for a statement that is not COPY ... TO STDOUT).
+ * Suspends.
+ */
+CIO_EXTERN int cio_pg_copy_out(cio_pg_conn *conn, const char *sql, cio_pg_copy_sink_fn *sink,
+                               void *arg);
 
 /* ---- results ------------------------------------------------------------ */
 

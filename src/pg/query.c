@@ -251,21 +251,57 @@ static int check_params(const cio_pg_param *params, int nparams, int nrows)
     return 0;
 }
 
-int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int nparams,
-                int nrows, struct pgreq **out)
+int cio__pg_wait_turn(cio_pg_conn *c)
 {
-    *out = NULL;
-    if (!c || !sql)
-        return -EINVAL;
-    int rc = check_params(params, nparams, nrows);
+    cio_task *me = cio_current_task();
+    for (;;) {
+        if (c->closed)
+            return CIO_ECLOSED;
+        if (c->broken)
+            return -ECONNRESET;
+        if (cio__pg_cursor_owned(c)) {
+            cio_log(CIO_LOG_DEBUG, "cio_pg: a query on a connection where this task's cursor "
+                                   "is still streaming would wait for itself: -EDEADLK");
+            return -EDEADLK;
+        }
+        if (!c->exclusive)
+            return 0;
+        if (c->copy_owner == me)
+            return -EDEADLK; /* from inside the COPY's own callback */
+        int rc = cio_event_wait(c->gate);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+int cio__pg_send(cio_pg_conn *c, struct pgreq *req, const char *sql, const cio_pg_param *params,
+                 int nparams, int nrows)
+{
+    int rc = send_segment(c, req, sql, params, nparams, nrows);
+    if (rc < 0) {
+        /* A half-appended segment cannot be taken back: libpq failed only
+         * if the connection is unusable (or out of memory), so give up on
+         * the connection rather than leave the pipeline out of step. */
+        if (rc == -EIO) {
+            cio__pg_set_error_msg("08006", PQerrorMessage(c->pg));
+            cio__pg_conn_lost(c);
+            return CIO_EPG;
+        }
+        return rc;
+    }
+    cio__pg_conn_push(c, req);
+    cio__pg_conn_schedule_flush(c);
+    return 0;
+}
+
+/* cio__pg_run's body; the caller holds a reference on c. */
+static int run_ref(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int nparams,
+                   int nrows, struct pgreq **out)
+{
+    int rc = cio_checkpoint();
     if (rc < 0)
         return rc;
-    if (c->closed)
-        return CIO_ECLOSED;
-    if (c->broken)
-        return -ECONNRESET;
-    rc = cio_checkpoint();
-    if (rc < 0)
+    if ((rc = cio__pg_wait_turn(c)) < 0)
         return rc;
     struct pgreq *req = cio__calloc(1, sizeof *req);
     if (!req)
@@ -274,20 +310,10 @@ int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int
         cio__free(req);
         return rc;
     }
-    rc = send_segment(c, req, sql, params, nparams, nrows);
-    if (rc < 0) {
-        /* A half-appended segment cannot be taken back: libpq failed only
-         * if the connection is unusable (or out of memory), so give up on
-         * the connection rather than leave the pipeline out of step. */
-        if (rc == -EIO)
-            cio__pg_set_error_msg("08006", PQerrorMessage(c->pg));
+    if ((rc = cio__pg_send(c, req, sql, params, nparams, nrows)) < 0) {
         cio__pg_req_free(c, req);
-        if (rc == -EIO)
-            cio__pg_conn_lost(c);
-        return rc == -EIO ? CIO_EPG : rc;
+        return rc;
     }
-    cio__pg_conn_push(c, req);
-    cio__pg_conn_schedule_flush(c);
 
     /* The request is the connection's if the future ends cancelled, so
      * keep a reference of our own to look at it afterwards. */
@@ -309,11 +335,45 @@ int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int
     return 0;
 }
 
+int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int nparams,
+                int nrows, struct pgreq **out)
+{
+    *out = NULL;
+    if (!c || !sql)
+        return -EINVAL;
+    int rc = check_params(params, nparams, nrows);
+    if (rc < 0)
+        return rc;
+    if (c->closed)
+        return CIO_ECLOSED;
+    /* Another task may free the connection while this one waits: the
+     * reference keeps the struct until this call is done with it. */
+    cio__pg_conn_ref(c);
+    rc = run_ref(c, sql, params, nparams, nrows, out);
+    cio__pg_conn_unref(c);
+    return rc;
+}
+
+static int run_retry(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int nparams,
+                     int nrows, struct pgreq **out);
+
 /* Runs the query, re-preparing once on 0A000; the request has no error. */
 static int run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int nparams,
                int nrows, struct pgreq **out)
 {
     cio__pg_clear_error();
+    if (!c)
+        return -EINVAL;
+    /* Held over the retry too (it touches the statement cache). */
+    cio__pg_conn_ref(c);
+    int rc = run_retry(c, sql, params, nparams, nrows, out);
+    cio__pg_conn_unref(c);
+    return rc;
+}
+
+static int run_retry(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int nparams,
+                     int nrows, struct pgreq **out)
+{
     for (int attempt = 0;; attempt++) {
         struct pgreq *req;
         int rc = cio__pg_run(c, sql, params, nparams, nrows, &req);
