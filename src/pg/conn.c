@@ -444,7 +444,9 @@ static void do_flush(cio_pg_conn *c)
         return;
     if (c->cancels) {
         /* A cancel request in flight: flushed once it is delivered
-         * (cancel.c); the level-triggered writer would only spin. */
+         * (cancel.c; new queries wait at the gate meanwhile, so this holds
+         * back only what was queued before); the level-triggered writer
+         * would only spin. */
         if (c->writer_on) {
             cio_loop_remove_writer(c->loop, c->fd);
             c->writer_on = 0;
@@ -572,8 +574,7 @@ void cio_pg_free(cio_pg_conn *c)
         if (!cio_future_done(w))
             cio_future_set_error(w, CIO_ECLOSED, "PostgreSQL connection closed");
     }
-    if (c->gate)
-        cio_event_set(c->gate); /* queries waiting behind a COPY fail */
+    cio__pg_gate_update(c); /* queries waiting at the gate fail */
     PQfinish(c->pg);
     c->pg = NULL;
     cio__pg_conn_unref(c);

@@ -5,7 +5,7 @@
  *
  * PostgreSQL does not allow COPY in pipeline mode, so a COPY takes the
  * connection for itself:
- *   1. it closes the gate (conn->exclusive): queries other tasks issue from
+ *   1. it holds the gate (conn->exclusive): queries other tasks issue from
  *      now on wait in cio__pg_wait_turn instead of entering the pipeline;
  *   2. it sends a bare Sync and waits for it, so every query already in
  *      the pipeline has been answered (again if more slipped in);
@@ -160,11 +160,8 @@ static int take(cio_pg_conn *c)
     int rc = cio__pg_wait_turn(c);
     if (rc < 0)
         return rc;
-    if (!c->gate && (rc = cio_event_new(c->loop, &c->gate)) < 0)
-        return rc;
     c->exclusive = 1;
     c->copy_owner = cio_current_task();
-    cio_event_clear(c->gate);
     /* Wait until the pipeline is empty. */
     while (c->head) {
         struct pgreq *req = cio__calloc(1, sizeof *req);
@@ -219,10 +216,55 @@ static void give_back(cio_pg_conn *c)
     }
     c->exclusive = 0;
     c->copy_owner = NULL;
-    if (c->gate)
-        cio_event_set(c->gate);
+    cio__pg_gate_update(c);
     if (!c->closed && !c->broken)
         cio__pg_conn_schedule_flush(c);
+}
+
+/*
+ * Brings the connection back to idle after a COPY was abandoned at any
+ * point (a cancellation, a callback's error, a statement that was no COPY
+ * of the expected kind), shielded so that a cancelled task still does it:
+ * a COPY FROM is ended with CopyFail (the server stores nothing), a COPY
+ * TO is stopped with a cancel request (cancel_server) and read away.
+ */
+static void recover(cio_pg_conn *c, int cancel_server)
+{
+    cio_shield_begin();
+    if (cancel_server)
+        cio_pg_cancel(c);
+    while (!c->closed && !c->broken) {
+        PGresult *res;
+        if (get_result(c, &res) < 0 || !res)
+            break;
+        ExecStatusType st = PQresultStatus(res);
+        PQclear(res);
+        if (st == PGRES_COPY_IN) {
+            int p;
+            while ((p = PQputCopyEnd(c->pg, "COPY abandoned by the client")) == 0)
+                if (wait_io(c, 1) < 0)
+                    break;
+            if (p != 1 || flush_all(c) < 0) {
+                if (!c->closed && !c->broken)
+                    lost(c);
+                break;
+            }
+        } else if (st == PGRES_COPY_OUT) {
+            char *buf;
+            int n;
+            while ((n = PQgetCopyData(c->pg, &buf, 1)) != -1) {
+                if (n > 0) {
+                    PQfreemem(buf);
+                } else if (n == -2 || wait_io(c, 0) < 0 || !PQconsumeInput(c->pg)) {
+                    if (!c->closed && !c->broken)
+                        lost(c);
+                    break;
+                }
+            }
+        }
+    }
+    cio_shield_end();
+    cio__pg_clear_error();
 }
 
 /* Sends the COPY statement and waits for the server to switch to COPY
@@ -231,77 +273,37 @@ static int start(cio_pg_conn *c, const char *sql, ExecStatusType want)
 {
     if (!PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0))
         return lost(c);
+    PGresult *res = NULL;
     int rc = flush_all(c);
-    if (rc < 0)
+    if (rc >= 0)
+        rc = get_result(c, &res);
+    if (rc < 0) {
+        /* Cancelled (or timed out) before the COPY began. */
+        if (!c->closed && !c->broken)
+            recover(c, want == PGRES_COPY_OUT);
         return rc;
-    PGresult *res;
-    if ((rc = get_result(c, &res)) < 0)
-        return rc;
+    }
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == want) {
         PQclear(res);
         return 0;
     }
-    if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
-        /* COPY the other way round: end it, report a clear error. */
-        PQclear(res);
-        if (st == PGRES_COPY_IN)
-            PQputCopyEnd(c->pg, "wrong COPY direction");
-        else
-            cio_pg_cancel(c);
-        cio_shield_begin();
-        if (st == PGRES_COPY_OUT) {
-            char *buf;
-            int n;
-            while ((n = PQgetCopyData(c->pg, &buf, 1)) != -1 && n != -2) {
-                if (n > 0)
-                    PQfreemem(buf);
-                else if ((rc = wait_io(c, 0)) < 0 || !PQconsumeInput(c->pg))
-                    break;
-            }
-        } else {
-            flush_all(c);
-        }
-        finish_results(c);
-        cio_shield_end();
+    recover(c, st == PGRES_COPY_OUT);
+    if (res && st == PGRES_FATAL_ERROR)
+        cio__pg_set_error_result(res);
+    else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT)
         cio__pg_set_error_msg("42601", want == PGRES_COPY_IN
                                            ? "cio_pg_copy_in needs COPY ... FROM STDIN"
                                            : "cio_pg_copy_out needs COPY ... TO STDOUT");
-        return CIO_EPG;
-    }
-    /* An error, or a statement that is no COPY at all. */
-    if (res && st == PGRES_FATAL_ERROR) {
-        cio_shield_begin();
-        rc = finish_results(c); /* the NULL after it */
-        cio_shield_end();
-        if (rc >= 0)
-            cio__pg_set_error_result(res);
-        PQclear(res);
-        return rc < 0 ? rc : CIO_EPG;
-    }
+    else
+        cio__pg_set_error_msg("42601", "not a COPY statement");
     PQclear(res);
-    cio_shield_begin();
-    finish_results(c);
-    cio_shield_end();
-    cio__pg_set_error_msg("42601", "not a COPY statement");
-    return CIO_EPG;
+    if (c->closed)
+        return CIO_ECLOSED;
+    return c->broken ? -ECONNRESET : CIO_EPG;
 }
 
 /* ---- COPY FROM STDIN ---------------------------------------------------------- */
-
-/* Ends a COPY FROM early: the server aborts it and stores nothing. */
-static void abort_in(cio_pg_conn *c)
-{
-    cio_shield_begin();
-    int p;
-    while ((p = PQputCopyEnd(c->pg, "COPY abandoned by the client")) == 0)
-        if (wait_io(c, 1) < 0)
-            break;
-    if (p == 1 && flush_all(c) >= 0)
-        finish_results(c); /* the server's "COPY from stdin failed" */
-    cio_shield_end();
-    cio__pg_clear_error();
-}
 
 /* Puts one chunk, waiting while libpq's buffer cannot take it. */
 static int put(cio_pg_conn *c, const char *d, size_t n)
@@ -362,7 +364,7 @@ static int copy_in_body(cio_pg_conn *c, const char *sql, cio_pg_copy_source_fn *
     return finish_results(c);
 abort:
     if (!c->closed && !c->broken)
-        abort_in(c);
+        recover(c, 0);
     return rc;
 }
 
@@ -413,32 +415,6 @@ int cio_pg_copy_in_buffer(cio_pg_conn *c, const char *sql, const void *data, siz
 
 /* ---- COPY TO STDOUT ------------------------------------------------------------ */
 
-/* Ends a COPY TO early: a cancel request, then the rest read away. */
-static void abort_out(cio_pg_conn *c)
-{
-    cio_shield_begin();
-    cio_pg_cancel(c);
-    for (;;) {
-        char *buf;
-        int n = PQgetCopyData(c->pg, &buf, 1);
-        if (n > 0) {
-            PQfreemem(buf);
-            continue;
-        }
-        if (n == -1) {
-            finish_results(c); /* 57014, or the COPY's tag if it ended first */
-            break;
-        }
-        if (n == -2 || wait_io(c, 0) < 0 || !PQconsumeInput(c->pg)) {
-            if (!c->closed)
-                lost(c);
-            break;
-        }
-    }
-    cio_shield_end();
-    cio__pg_clear_error();
-}
-
 static int copy_out_body(cio_pg_conn *c, const char *sql, cio_pg_copy_sink_fn *sink, void *arg)
 {
     int rc = start(c, sql, PGRES_COPY_OUT);
@@ -467,7 +443,7 @@ static int copy_out_body(cio_pg_conn *c, const char *sql, cio_pg_copy_sink_fn *s
             return lost(c);
     }
     if (!c->closed && !c->broken)
-        abort_out(c);
+        recover(c, 1);
     return rc;
 }
 

@@ -83,10 +83,13 @@ struct cio_pg_conn {
     struct cio_pg_cursor *cursors; /* open cursors with a query in flight */
     int exclusive;            /* a COPY holds the connection: new queries
                                  wait at the gate (copy.c) */
+    int cancel_holds;         /* cio_pg_cancel calls under way: new queries
+                                 wait at the gate, as for c->cancels */
     int copy_mode;            /* out of pipeline mode for a COPY: the
                                  pipeline's flush and reader stand still */
-    cio_event *gate;          /* set while no COPY holds the connection;
-                                 made at the first COPY */
+    cio_event *gate;          /* set while nothing holds new queries back
+                                 (a COPY, a cancel request in flight); made
+                                 by the first query that has to wait */
     cio_task *copy_owner;     /* the task whose COPY holds it (deadlock
                                  check), or NULL */
     cio_future *io_wait;      /* the COPY's wait for the socket, failed by
@@ -118,7 +121,10 @@ void cio__pg_conn_resume(cio_pg_conn *c);
 /* conn.c: watch (on 1) or stop watching (0) the socket with the pipeline's
  * reader; COPY turns it off while it drives the socket itself. */
 int cio__pg_conn_watch(cio_pg_conn *c, int on);
-/* query.c: waits while a COPY holds the connection, then checks that the
+/* query.c: opens the gate if nothing holds new queries back any more. */
+void cio__pg_gate_update(cio_pg_conn *c);
+/* query.c: waits while a COPY or a cancel request holds new queries back
+ * (cio__pg_gate_update), then checks that the
  * calling task does not hold a cursor in flight on it (-EDEADLK). */
 int cio__pg_wait_turn(cio_pg_conn *c);
 /* query.c: appends a segment to the pipeline and queues req; 0 or a

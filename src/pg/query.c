@@ -251,6 +251,29 @@ static int check_params(const cio_pg_param *params, int nparams, int nrows)
     return 0;
 }
 
+/* Is anything holding new queries back? */
+static int held(const cio_pg_conn *c)
+{
+    return c->exclusive || c->cancels || c->cancel_holds;
+}
+
+void cio__pg_gate_update(cio_pg_conn *c)
+{
+    if (c->gate && (c->closed || !held(c)))
+        cio_event_set(c->gate);
+}
+
+/*
+ * Why a cancel request holds new queries back: libpq 15's PQpipelineSync
+ * flushes at once (PQsendPipelineSync, which does not, is libpq 17), so a
+ * query issued while the request is on its way reaches the server at
+ * once - and the postmaster signals the backend twice (kill(pid) and
+ * kill(-pid), PostgreSQL 15's signal_child), so the second SIGINT can land
+ * on that next query after the first one cancelled the intended one.  Once
+ * PQcancel has returned, both signals are pending on the backend, which
+ * handles them before it can read anything new and, being idle then,
+ * ignores them.
+ */
 int cio__pg_wait_turn(cio_pg_conn *c)
 {
     cio_task *me = cio_current_task();
@@ -264,11 +287,17 @@ int cio__pg_wait_turn(cio_pg_conn *c)
                                    "is still streaming would wait for itself: -EDEADLK");
             return -EDEADLK;
         }
-        if (!c->exclusive)
+        if (!held(c))
             return 0;
-        if (c->copy_owner == me)
+        if (c->exclusive && c->copy_owner == me)
             return -EDEADLK; /* from inside the COPY's own callback */
-        int rc = cio_event_wait(c->gate);
+        int rc = 0;
+        if (!c->gate)
+            rc = cio_event_new(c->loop, &c->gate);
+        if (rc >= 0) {
+            cio_event_clear(c->gate);
+            rc = cio_event_wait(c->gate);
+        }
         if (rc < 0)
             return rc;
     }
