@@ -1,7 +1,8 @@
 /*
  * cio/pg.h - PostgreSQL clients on libpq (asyncpg's model): connections,
  * queries with parameters and binary results, automatic pipelining,
- * prepared statements, transactions, a pool, LISTEN/NOTIFY.
+ * prepared statements, streamed rows (cursors), COPY in and out,
+ * transactions, a pool, LISTEN/NOTIFY.
  *
  * Built when libpq was found at configure time (CIO_HAVE_LIBPQ); include
  * this header by itself (cio.h does not pull it in, since the library may
@@ -18,7 +19,14 @@
  * flight returns -ECANCELED at once; the connection reads and discards
  * that query's result, so it never gets out of step.  If the query was
  * the one the server was running, a cancel request is sent for it (from
- * the thread pool, as libpq 15's PQcancel blocks).
+ * the thread pool, as libpq 15's PQcancel blocks); until it is delivered,
+ * new queries wait, so that the request cannot reach a later query.
+ *
+ * A streamed query (cio_pg_cursor_open) keeps its place in the pipeline;
+ * queries issued after it are answered once its rows have been read.  A
+ * COPY (cio_pg_copy_in / _out) cannot be pipelined (PostgreSQL's rule): it
+ * waits for the queries in flight, then holds the connection alone while
+ * queries issued meanwhile wait.
  *
  * An explicit transaction (cio_pg_transaction_begin) covers every query
  * sent on the connection until it ends, whichever task sends it: give a
@@ -105,8 +113,14 @@ CIO_EXTERN int cio_pg_connect(const char *conninfo, const cio_pg_conn_options *o
                               cio_pg_conn **out);
 
 /*
- * Closes the connection and frees it.  Queries still in flight fail with
- * CIO_ECLOSED in their tasks (which must not use conn afterwards).  NULL is
+ * Closes the connection and frees it.  Other tasks may be inside calls on
+ * conn at that moment (a query, a notification or cursor next, a COPY, a
+ * transaction scope): the connection's memory stays until they return,
+ * and they fail with CIO_ECLOSED (the notification iterator ends); a
+ * cursor or transaction still open may be freed or ended afterwards (its
+ * calls give CIO_ECLOSED).  Calls that start after cio_pg_free has
+ * returned are a use after free: do not make them.  Freeing twice is
+ * logged as an error and ignored while the memory is still held.  NULL is
  * a no-op.  Does not suspend.
  */
 CIO_EXTERN void cio_pg_free(cio_pg_conn *conn);
