@@ -22,7 +22,8 @@ case "$what" in
   aarch64) need_cmds+=(aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user)
          need_pkgs+=(libc6-dev-arm64-cross) ;;
   bench) need_cmds+=(/usr/bin/python3:python3 go:golang-go valgrind:valgrind)
-         need_pkgs+=(python3-uvloop libuv1-dev python3-matplotlib) ;;
+         need_pkgs+=(python3-uvloop libuv1-dev python3-matplotlib python3-asyncpg
+                     postgresql-15 libpq-dev) ;;
   compare) need_cmds+=(/usr/bin/python3:python3 git:git) ;;
   report) need_cmds+=(/usr/bin/python3:python3)
          need_pkgs+=(python3-matplotlib) ;;
