@@ -583,7 +583,7 @@ CIO_EXTERN int cio_pg_pool_acquire(cio_pg_pool *pool, double timeout, cio_pg_con
 /*
  * Pool.release: gives conn back.  Its state is reset: an open transaction
  * is rolled back, LISTENs are dropped (UNLISTEN *); a lost or expired
- * connection is closed instead.  Runs shielded, so a cancelled task still
+ * connection, or one whose cursor still streams, is closed instead.  Runs shielded, so a cancelled task still
  * returns its connection.  Returns 0; -EINVAL if conn is not from pool.
  * Suspends.
  */

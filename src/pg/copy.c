@@ -190,6 +190,14 @@ static int take(cio_pg_conn *c)
         if (c->closed)
             return CIO_ECLOSED;
     }
+    /* A cancel request still on its way (a task cancelled its query
+     * meanwhile) could land on the COPY: wait until it is delivered.
+     * Rare, and short, so polling is enough. */
+    while (c->cancels && !c->closed)
+        if ((rc = cio_sleep(0.002)) < 0)
+            return rc;
+    if (c->closed)
+        return CIO_ECLOSED;
     /* The flush of that Sync may still be pending: finish it first. */
     if ((rc = flush_all(c)) < 0)
         return rc;
