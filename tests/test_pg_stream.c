@@ -3,7 +3,8 @@
  * (a private cluster from pg_util.h): cursors (rows as an async iterator,
  * memory bounded by a stalled server, errors mid-stream, closing early,
  * cancellation, other tasks' pipelined queries around a stream, the
- * -EDEADLK guard), COPY in and out (text, CSV, binary, a source that fails,
+ * -EDEADLK guard), COPY in and out (a million rows; text, CSV, binary; from
+ * a callback, a buffer and a generator; a source that fails,
  * a sink that stops, cancellation, other tasks' queries during a COPY),
  * and a connection freed while tasks are inside calls on it (run under
  * ASan: no use after free).  CIO_TEST_THREADS (cancel requests run in the
@@ -346,7 +347,7 @@ static int t_copy(void *arg, void **result)
     if (!c)
         return 0;
     CHECK_RC(cio_pg_execute(c, "CREATE TEMP TABLE ct (id int8, v text)", NULL, 0), 0);
-    enum { ROWS = 300000 };
+    enum { ROWS = 1000000 };
     struct gen_rows g = {0, ROWS, {0}, 0};
     double t0 = test_now();
     CHECK_EQ(cio_pg_copy_in(c, "COPY ct FROM STDIN", gen_source, &g), ROWS);
@@ -401,6 +402,65 @@ static int t_copy(void *arg, void **result)
     CHECK_RC(cio_pg_copy_out(c, "COPY ct TO STDOUT", NULL, NULL), -EINVAL);
     CHECK_EQ(val_i64(c, "SELECT 4", NULL, 0), 4);
     CHECK_EQ(cio_pg_pending(c), 0);
+    cio_pg_free(c);
+    return 0;
+}
+
+/* A generator yielding n chunks of 100 text rows each; *closed set if it
+ * was closed early. */
+struct gen_arg {
+    int chunks;  /* how many to yield */
+    int closed;  /* 1 if aclose reached it */
+    int null_at; /* > 0: yield a NULL item as chunk number null_at */
+};
+
+static int chunk_gen(cio_gen *gen, void *arg)
+{
+    struct gen_arg *a = arg;
+    char buf[4096];
+    cio_pg_copy_chunk ch;
+    for (int k = 0; k < a->chunks; k++) {
+        size_t n = 0;
+        for (int i = 0; i < 100; i++)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%d\tgen\n", k * 100 + i);
+        ch.data = buf;
+        ch.len = n;
+        int rc = cio_gen_yield(gen, a->null_at && k == a->null_at ? NULL : &ch);
+        if (rc) {
+            a->closed = rc == CIO_ECLOSED;
+            return rc == CIO_ECLOSED ? 0 : rc;
+        }
+    }
+    return 0;
+}
+
+static int t_copy_aiter(void *arg, void **result)
+{
+    cio_pg_conn *c = connect_or_fail();
+    if (!c)
+        return 0;
+    CHECK_RC(cio_pg_execute(c, "CREATE TEMP TABLE cg (id int8, v text)", NULL, 0), 0);
+    struct gen_arg a = {50, 0, 0};
+    cio_gen *g;
+    CHECK_RC(cio_gen_new(chunk_gen, &a, "chunks", &g), 0);
+    CHECK_EQ(cio_pg_copy_in_aiter(c, "COPY cg FROM STDIN", cio_gen_aiter(g)), 5000);
+    cio_gen_unref(g);
+    CHECK_EQ(val_i64(c, "SELECT count(DISTINCT id) FROM cg WHERE v = 'gen'", NULL, 0), 5000);
+    /* A bad item abandons the COPY (nothing stored) and closes the
+     * generator. */
+    struct gen_arg b = {50, 0, 10};
+    CHECK_RC(cio_gen_new(chunk_gen, &b, "chunks", &g), 0);
+    CHECK_RC(cio_pg_copy_in_aiter(c, "COPY cg FROM STDIN", cio_gen_aiter(g)), -EINVAL);
+    CHECK(b.closed);
+    cio_gen_unref(g);
+    /* The server refuses the data (it tells at the end of the COPY). */
+    struct gen_arg d = {5, 0, 0};
+    CHECK_RC(cio_gen_new(chunk_gen, &d, "chunks", &g), 0);
+    CHECK_RC(cio_pg_copy_in_aiter(c, "COPY cg (v) FROM STDIN", cio_gen_aiter(g)), CIO_EPG);
+    CHECK(!strcmp(cio_pg_error_sqlstate(cio_pg_last_error()), "22P04"));
+    cio_gen_unref(g);
+    CHECK_RC(cio_pg_copy_in_aiter(c, "COPY cg FROM STDIN", NULL), -EINVAL);
+    CHECK_EQ(val_i64(c, "SELECT count(*) FROM cg", NULL, 0), 5000);
     cio_pg_free(c);
     return 0;
 }
@@ -554,6 +614,7 @@ CASE(t_cursor_pipeline)
 CASE(t_cursor_cancel)
 CASE(t_copy)
 CASE(t_copy_shared)
+CASE(t_copy_aiter)
 CASE(t_free_in_use)
 
 int main(void)
@@ -567,6 +628,7 @@ int main(void)
     RUN(t_cursor_cancel_case);
     RUN(t_copy_case);
     RUN(t_copy_shared_case);
+    RUN(t_copy_aiter_case);
     RUN(t_free_in_use_case);
     return test_finish();
 }

@@ -377,6 +377,23 @@ CIO_EXTERN int cio_pg_copy_in(cio_pg_conn *conn, const char *sql, cio_pg_copy_so
 CIO_EXTERN int cio_pg_copy_in_buffer(cio_pg_conn *conn, const char *sql, const void *data,
                                      size_t len);
 
+/* A chunk of COPY data, the item of cio_pg_copy_in_aiter's iterator. */
+typedef struct cio_pg_copy_chunk {
+    const void *data; /* the bytes (the producer's, until its next item) */
+    size_t len;       /* how many */
+} cio_pg_copy_chunk;
+
+/*
+ * As cio_pg_copy_in with the data from an asynchronous iterator whose
+ * items are cio_pg_copy_chunk * (a generator yielding chunks, a queue):
+ * the COPY ends when it does (CIO_ITER_END); an error from its next
+ * abandons the COPY and is returned.  If the COPY ends before the
+ * iterator does (an error, a cancellation), the iterator is closed
+ * (cio_aiter_aclose, shielded).  Errors as cio_pg_copy_in; -EINVAL for a
+ * NULL iterator or item.  Suspends.
+ */
+CIO_EXTERN int cio_pg_copy_in_aiter(cio_pg_conn *conn, const char *sql, cio_aiter *it);
+
 /*
  * Connection.copy_from_query / copy_from_table: runs sql, a `COPY table
  * TO STDOUT` or `COPY (query) TO STDOUT [WITH (FORMAT ...)]`, and hands

@@ -421,6 +421,47 @@ int cio_pg_copy_in_buffer(cio_pg_conn *c, const char *sql, const void *data, siz
     return cio_pg_copy_in(c, sql, buffer_next, &b);
 }
 
+/* The source of cio_pg_copy_in_aiter: the iterator's chunks. */
+struct aiter_source {
+    cio_aiter *it; /* the caller's */
+    int ended;     /* next returned CIO_ITER_END */
+};
+
+static int aiter_next_chunk(void *arg, const void **data, size_t *len)
+{
+    struct aiter_source *a = arg;
+    void *item = NULL;
+    int rc = cio_aiter_next(a->it, &item);
+    if (rc == CIO_ITER_END) {
+        a->ended = 1;
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    const cio_pg_copy_chunk *ch = item;
+    if (!ch)
+        return -EINVAL;
+    *data = ch->data;
+    *len = ch->len;
+    return 1;
+}
+
+int cio_pg_copy_in_aiter(cio_pg_conn *c, const char *sql, cio_aiter *it)
+{
+    if (!c || !sql || !it || !it->ops)
+        return -EINVAL;
+    struct aiter_source a = {it, 0};
+    int rc = cio_pg_copy_in(c, sql, aiter_next_chunk, &a);
+    if (!a.ended) {
+        /* Left early (an error, a cancellation): the producer's cleanup,
+         * as `async for` leaves it to the consumer. */
+        cio_shield_begin();
+        cio_aiter_aclose(it);
+        cio_shield_end();
+    }
+    return rc;
+}
+
 /* ---- COPY TO STDOUT ------------------------------------------------------------ */
 
 static int copy_out_body(cio_pg_conn *c, const char *sql, cio_pg_copy_sink_fn *sink, void *arg)
