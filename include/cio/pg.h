@@ -10,8 +10,8 @@
  *
  * Automatic pipelining: any number of tasks may use one connection at
  * once.  Each query is appended to libpq's pipeline as soon as it is
- * issued, followed by its own Sync, and the pipeline is flushed once per
- * loop iteration; results come back in order and each goes to the task
+ * issued, followed by its own Sync, and sent without waiting for the
+ * answers of the queries before it; results come back in order and each goes to the task
  * that issued the query.  The Sync after every query makes each query its
  * own implicit transaction, exactly as if it ran alone: an error fails
  * only the query that caused it, and the others (before and after it in

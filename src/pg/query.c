@@ -6,9 +6,12 @@
  * executemany.
  *
  * A query goes into libpq's output buffer at once, in the order tasks
- * issue them, and the whole buffer is flushed once per loop iteration
- * (conn.c): that is the automatic pipelining.  Each query gets its own
- * Sync, so an error aborts only its own segment.
+ * issue them, without waiting for the answers of those before it: that
+ * is the automatic pipelining.  Each query gets its own Sync, so an error
+ * aborts only its own segment.  libpq 15's PQpipelineSync writes to the
+ * socket at once (one send per query); conn.c's flush once per loop
+ * iteration only finishes what a full socket left over.  (libpq 17's
+ * PQsendPipelineSync would let one send carry an iteration's queries.)
  *
  * A statement is marked cached when its Parse is queued, so the queries
  * that follow in the same iteration reuse it without waiting; if the
