@@ -4,7 +4,8 @@
  * memory bounded by a stalled server, errors mid-stream, closing early,
  * cancellation, other tasks' pipelined queries around a stream, the
  * -EDEADLK guard), COPY in and out (a million rows; text, CSV, binary; from
- * a callback, a buffer and a generator; a source that fails,
+ * a callback, a buffer and a generator; out to a callback and through an
+ * iterator; a source that fails,
  * a sink that stops, cancellation, other tasks' queries during a COPY),
  * and a connection freed while tasks are inside calls on it (run under
  * ASan: no use after free).  CIO_TEST_THREADS (cancel requests run in the
@@ -398,10 +399,56 @@ static int t_copy(void *arg, void **result)
     CHECK_RC(cio_pg_copy_out(c, "SELECT 1", sink_fn, &s), CIO_EPG);
     CHECK_RC(cio_pg_copy_out(c, "COPY nosuch TO STDOUT", sink_fn, &s), CIO_EPG);
     CHECK(!strcmp(cio_pg_error_sqlstate(cio_pg_last_error()), "42P01"));
+    /* COPY TO pulled through an iterator. */
+    cio_pg_copy_reader *rd;
+    CHECK_RC(cio_pg_copy_out_open(c, "COPY (SELECT g FROM generate_series(1, 10000) g) TO STDOUT",
+                                  &rd), 0);
+    long chunks = 0, total = 0;
+    void *item;
+    int rc;
+    CIO_FOR(cio_pg_copy_reader_chunks(rd), item, rc) {
+        cio_pg_copy_chunk *ch = item;
+        total += atol(ch->data); /* "123\n": atol stops at the newline */
+        chunks++;
+    }
+    CHECK_RC(rc, CIO_ITER_END);
+    CHECK_EQ(chunks, 10000);
+    CHECK(total == 10000L * 10001 / 2);
+    CHECK_EQ(cio_pg_copy_reader_close(rd), 10000);
+    cio_pg_copy_reader_free(rd);
+    /* Stopped early, with another task's query waiting for its turn and
+     * this task's own query refused. */
+    CHECK_RC(cio_pg_copy_out_open(c, "COPY ct TO STDOUT", &rd), 0);
+    for (int i = 0; i < 10; i++)
+        CHECK_RC(cio_aiter_next(cio_pg_copy_reader_chunks(rd), &item), 0);
+    struct side_job sj = {c, 5, 0};
+    cio_task *st;
+    CHECK_RC(cio_create_task(side_task, &sj, NULL, &st), 0);
+    cio_sleep(0.01);
+    CHECK(!sj.ok);
+    CHECK_RC(cio_pg_execute(c, "SELECT 1", NULL, 0), -EDEADLK);
+    CHECK_RC(cio_aiter_aclose(cio_pg_copy_reader_chunks(rd)), 0);
+    CHECK_RC(cio_pg_copy_reader_close(rd), 0);
+    cio_pg_copy_reader_free(rd);
+    cio_task_await(st, NULL);
+    cio_task_unref(st);
+    CHECK(sj.ok);
+    CHECK_RC(cio_pg_copy_out_open(c, "COPY nosuch TO STDOUT", &rd), CIO_EPG);
+    CHECK(rd == NULL);
+    CHECK(cio_pg_copy_reader_chunks(NULL) == NULL);
+    CHECK_RC(cio_pg_copy_reader_close(NULL), -EINVAL);
+    cio_pg_copy_reader_free(NULL);
     CHECK_RC(cio_pg_copy_in(c, NULL, gen_source, &g), -EINVAL);
     CHECK_RC(cio_pg_copy_out(c, "COPY ct TO STDOUT", NULL, NULL), -EINVAL);
     CHECK_EQ(val_i64(c, "SELECT 4", NULL, 0), 4);
     CHECK_EQ(cio_pg_pending(c), 0);
+    /* A reader freed while open cannot end its COPY: the connection goes
+     * (an error is logged). */
+    CHECK_RC(cio_pg_copy_out_open(c, "COPY ct TO STDOUT", &rd), 0);
+    CHECK_RC(cio_aiter_next(cio_pg_copy_reader_chunks(rd), &item), 0);
+    cio_pg_copy_reader_free(rd);
+    CHECK(cio_pg_is_closed(c));
+    CHECK_RC(cio_pg_execute(c, "SELECT 1", NULL, 0), -ECONNRESET);
     cio_pg_free(c);
     return 0;
 }

@@ -64,6 +64,7 @@ typedef struct cio_pg_error cio_pg_error;
 typedef struct cio_pg_pool cio_pg_pool;
 typedef struct cio_pg_transaction cio_pg_transaction;
 typedef struct cio_pg_cursor cio_pg_cursor;
+typedef struct cio_pg_copy_reader cio_pg_copy_reader;
 
 /* Type OIDs of the types cio decodes. */
 enum {
@@ -408,6 +409,45 @@ CIO_EXTERN int cio_pg_copy_in_aiter(cio_pg_conn *conn, const char *sql, cio_aite
  */
 CIO_EXTERN int cio_pg_copy_out(cio_pg_conn *conn, const char *sql, cio_pg_copy_sink_fn *sink,
                                void *arg);
+
+/*
+ * COPY ... TO STDOUT as an asynchronous iterator (the pull side of
+ * cio_pg_copy_out): runs sql and returns a reader whose chunks
+ * cio_pg_copy_reader_chunks() hands out.  The COPY holds the connection
+ * (as cio_pg_copy_out) from this call until the iteration ends or
+ * cio_pg_copy_reader_close(); meanwhile the calling task's own queries on
+ * conn fail with -EDEADLK and other tasks' wait.  The socket is read only
+ * when the consumer asks for more, so a slow consumer bounds the memory.
+ * The caller owns *out: cio_pg_copy_reader_close(), then
+ * cio_pg_copy_reader_free().  Errors as cio_pg_copy_out.  Suspends.
+ */
+CIO_EXTERN int cio_pg_copy_out_open(cio_pg_conn *conn, const char *sql,
+                                    cio_pg_copy_reader **out);
+
+/*
+ * The reader's chunks (CIO_FOR): each item is a cio_pg_copy_chunk * (one
+ * row in text and CSV formats), owned by the reader and valid until the
+ * next next() or close.  next returns CIO_ITER_END after the last chunk
+ * (the connection is given back then), CIO_EPG if the server failed the
+ * COPY, -ECONNRESET / CIO_ECLOSED; -ECANCELED / -ETIMEDOUT leave the COPY
+ * open (close the reader).  aclose is cio_pg_copy_reader_close.  NULL if
+ * rd is NULL.  Does not suspend (next does).
+ */
+CIO_EXTERN cio_aiter *cio_pg_copy_reader_chunks(cio_pg_copy_reader *rd);
+
+/*
+ * Ends the COPY and gives the connection back.  Stopped early, the COPY is
+ * cancelled on the server and the rest read away, shielded (it works in a
+ * cancelled task).  Returns the COPY's outcome: the rows copied if it ran
+ * to its end, 0 if it was stopped early, or the error that ended it; again
+ * the same on a second call.  -EINVAL for NULL.  Suspends.
+ */
+CIO_EXTERN int cio_pg_copy_reader_close(cio_pg_copy_reader *rd);
+
+/* Frees the reader.  One still open (not closed, not at its end) cannot
+ * be ended without waiting: its connection is dropped (-ECONNRESET for
+ * its users) and an error logged.  NULL is a no-op.  Does not suspend. */
+CIO_EXTERN void cio_pg_copy_reader_free(cio_pg_copy_reader *rd);
 
 /* ---- results ------------------------------------------------------------ */
 

@@ -1,7 +1,9 @@
 /*
  * copy.c - COPY ... FROM STDIN and COPY ... TO STDOUT (asyncpg's
  * copy_to_table / copy_from_query), text, CSV or binary: the bytes are the
- * caller's, cio only carries them.
+ * caller's, cio only carries them.  COPY FROM takes them from a callback,
+ * a buffer or an async iterator; COPY TO hands them to a callback or,
+ * pulled, through a reader's iterator (the last section).
  *
  * PostgreSQL does not allow COPY in pipeline mode, so a COPY takes the
  * connection for itself:
@@ -513,4 +515,139 @@ int cio_pg_copy_out(cio_pg_conn *c, const char *sql, cio_pg_copy_sink_fn *sink, 
     give_back(c);
     cio__pg_conn_unref(c);
     return rc;
+}
+
+/* ---- COPY TO STDOUT as an iterator ------------------------------------------------ */
+
+/* A COPY TO whose chunks the caller pulls (cio_pg_copy_out_open). */
+struct cio_pg_copy_reader {
+    cio_pg_conn *conn;       /* a reference, dropped by _free */
+    char *buf;               /* the chunk handed out last (libpq's) */
+    cio_pg_copy_chunk chunk; /* what next hands out */
+    int open;                /* 1 while the COPY holds the connection */
+    int rc;                  /* once over: rows copied, or the error */
+    cio_aiter iter;          /* what cio_pg_copy_reader_chunks hands out */
+};
+
+/* The COPY is over (or abandoned): give the connection back. */
+static void reader_end(cio_pg_copy_reader *rd, int rc)
+{
+    rd->open = 0;
+    rd->rc = rc;
+    give_back(rd->conn);
+}
+
+static int reader_next(void *self, void **value)
+{
+    cio_pg_copy_reader *rd = self;
+    cio_pg_conn *c = rd->conn;
+    PQfreemem(rd->buf);
+    rd->buf = NULL;
+    while (rd->open) {
+        int n = PQgetCopyData(c->pg, &rd->buf, 1);
+        if (n > 0) {
+            rd->chunk.data = rd->buf;
+            rd->chunk.len = (size_t)n;
+            *value = &rd->chunk;
+            return 0;
+        }
+        int rc;
+        if (n == -1) {
+            reader_end(rd, finish_results(c));
+            break;
+        }
+        if (n == -2) {
+            reader_end(rd, lost(c));
+            break;
+        }
+        if ((rc = wait_io(c, 0)) < 0) {
+            if (c->closed || c->broken)
+                reader_end(rd, rc);
+            return rc; /* cancelled or timed out: the COPY stays open */
+        }
+        if (!PQconsumeInput(c->pg)) {
+            reader_end(rd, lost(c));
+            break;
+        }
+    }
+    return rd->rc < 0 ? rd->rc : CIO_ITER_END;
+}
+
+static int reader_aclose(void *self)
+{
+    int rc = cio_pg_copy_reader_close(self);
+    return rc < 0 ? rc : 0;
+}
+
+static const cio_aiter_ops reader_ops = {.next = reader_next, .aclose = reader_aclose};
+
+int cio_pg_copy_out_open(cio_pg_conn *c, const char *sql, cio_pg_copy_reader **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!c || !sql)
+        return -EINVAL;
+    cio__pg_clear_error();
+    if (c->closed)
+        return CIO_ECLOSED;
+    int rc = cio_checkpoint();
+    if (rc < 0)
+        return rc;
+    cio_pg_copy_reader *rd = cio__calloc(1, sizeof *rd);
+    if (!rd)
+        return -ENOMEM;
+    cio__pg_conn_ref(c);
+    rd->conn = c;
+    rc = take(c);
+    if (rc >= 0)
+        rc = start(c, sql, PGRES_COPY_OUT);
+    if (rc < 0) {
+        give_back(c);
+        cio__pg_conn_unref(c);
+        cio__free(rd);
+        return rc;
+    }
+    rd->open = 1;
+    cio_aiter_init(&rd->iter, &reader_ops, rd);
+    *out = rd;
+    return 0;
+}
+
+cio_aiter *cio_pg_copy_reader_chunks(cio_pg_copy_reader *rd)
+{
+    return rd ? &rd->iter : NULL;
+}
+
+int cio_pg_copy_reader_close(cio_pg_copy_reader *rd)
+{
+    if (!rd)
+        return -EINVAL;
+    PQfreemem(rd->buf);
+    rd->buf = NULL;
+    if (rd->open) {
+        cio_pg_conn *c = rd->conn;
+        if (!c->closed && !c->broken)
+            recover(c, 1); /* shielded: works in a cancelled task */
+        reader_end(rd, c->closed ? CIO_ECLOSED : c->broken ? -ECONNRESET : 0);
+    }
+    return rd->rc;
+}
+
+void cio_pg_copy_reader_free(cio_pg_copy_reader *rd)
+{
+    if (!rd)
+        return;
+    PQfreemem(rd->buf);
+    rd->buf = NULL;
+    if (rd->open) {
+        /* Ending the COPY needs waiting, which free cannot do: the
+         * connection is given up rather than left in COPY mode. */
+        cio_pg_conn *c = rd->conn;
+        cio_log(CIO_LOG_ERROR, "cio_pg_copy_reader_free: the COPY was not closed; the "
+                               "connection is dropped");
+        reader_end(rd, c->closed ? CIO_ECLOSED : lost(c));
+    }
+    cio__pg_conn_unref(rd->conn);
+    cio__free(rd);
 }
