@@ -22,7 +22,8 @@ case "$what" in
   aarch64) need_cmds+=(aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user)
          need_pkgs+=(libc6-dev-arm64-cross) ;;
   bench) need_cmds+=(/usr/bin/python3:python3 go:golang-go valgrind:valgrind)
-         need_pkgs+=(python3-uvloop libuv1-dev python3-matplotlib golang-github-gorilla-websocket-dev)
+         need_pkgs+=(python3-uvloop libuv1-dev python3-matplotlib golang-github-gorilla-websocket-dev
+                     python3-asyncpg postgresql-15 libpq-dev)
          # bench-http: the load generator, the servers compared with cio's
          # (nginx, h2o, uvicorn with httptools, aiohttp) and libcurl for the
          # client benchmark's curl-multi peer; perf counts system calls.

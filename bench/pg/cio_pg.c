@@ -1,13 +1,27 @@
 /*
- * cio_pg.c - bench-pg's cio side: `SELECT $1+1` from 64 tasks on one
- * connection (automatic pipelining), queries per second and the client's
- * CPU time per query (user+sys of this process over the run).  Uses the
- * server named by CIO_PG_DSN, else starts a private cluster
- * (tests/pg_util.h); then runs the asyncpg peer (bench/peers/pg_asyncpg.py)
- * against the same server when python3-asyncpg is installed.
+ * cio_pg.c - bench-pg's cio side (bench/pg.py lists the benchmarks).
+ *
+ *     bench_pg GROUP            (the server from CIO_PG_DSN, a libpq
+ *                                conninfo; without it a private cluster
+ *                                is started, tests/pg_util.h)
+ *
+ * Groups, each printing "<bench> <value>" and "<bench>:<metric> <value>"
+ * lines (bench/lib.py):
+ *   select  `SELECT $1+1` (an int8 parameter, the answer checked) from 64
+ *           tasks for BENCH_PG_SECONDS (default 1.5 s): on one connection
+ *           (pg_select_1conn) and on 4 connections, 16 tasks each
+ *           (pg_select_4conn).  Queries per second, and the client's CPU
+ *           time (user+sys of this process, getrusage) per query in us.
+ *   fetch   10,000 rows of (int4, int8, text), every value decoded:
+ *           cio_pg_fetch (pg_fetch_10k) and a cursor with the default
+ *           prefetch (pg_fetch_10k_cursor, single-row mode).  Rows per
+ *           second and client CPU per row in ns.
+ * Automatic pipelining does the work in select: every task's query joins
+ * its connection's pipeline.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <cio.h>
@@ -23,32 +37,11 @@ int main(void)
 
 #include "../../tests/pg_util.h"
 
-enum { TASKS = 64 };
+enum { TASKS = 64, FETCH_ROWS = 10000 };
 
-struct bench {
-    cio_pg_conn *c; /* the shared connection */
-    long per_task;  /* queries per task */
-    long errors;    /* failed queries */
-};
-
-static int worker(void *arg, void **result)
-{
-    struct bench *b = arg;
-    for (long i = 0; i < b->per_task; i++) {
-        cio_pg_param p = cio_pg_pint8(i);
-        cio_pg_result *r;
-        cio_pg_value v;
-        int64_t x;
-        if (cio_pg_fetchval(b->c, "SELECT $1+1", &p, 1, &r, &v) != 1) {
-            b->errors++;
-            continue;
-        }
-        if (cio_pg_value_int64(&v, &x) < 0 || x != i + 1)
-            b->errors++;
-        cio_pg_result_free(r);
-    }
-    return 0;
-}
+#define FETCH_SQL                                                                        \
+    "SELECT g::int4 AS a, (g * 2)::int8 AS b, 'row ' || g AS c "                          \
+    "FROM generate_series(1, 10000) g"
 
 static double cpu_now(void)
 {
@@ -65,51 +58,202 @@ static double wall_now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int amain(void *arg, void **result)
+static double seconds(void)
 {
-    const char *dsn = arg;
-    struct bench b = {NULL, 2000, 0};
-    int rc = cio_pg_connect(dsn, NULL, &b.c);
+    const char *s = getenv("BENCH_PG_SECONDS");
+    return s && atof(s) > 0 ? atof(s) : 1.5;
+}
+
+/* ---- select ------------------------------------------------------------------ */
+
+struct worker {
+    cio_pg_conn *c;  /* its connection */
+    double until;    /* wall-clock deadline */
+    long done;       /* queries answered */
+    long errors;     /* wrong or failed */
+};
+
+static int select_worker(void *arg, void **result)
+{
+    struct worker *w = arg;
+    for (long i = 0; wall_now() < w->until; i++) {
+        cio_pg_param p = cio_pg_pint8(i);
+        cio_pg_result *r;
+        cio_pg_value v;
+        int64_t x = -1;
+        if (cio_pg_fetchval(w->c, "SELECT $1+1", &p, 1, &r, &v) != 1) {
+            w->errors++;
+            continue;
+        }
+        if (cio_pg_value_int64(&v, &x) < 0 || x != i + 1)
+            w->errors++;
+        cio_pg_result_free(r);
+        w->done++;
+    }
+    return 0;
+}
+
+/* 64 tasks over nconn connections; prints the two lines of name. */
+static int run_select(const char *dsn, int nconn, const char *name)
+{
+    cio_pg_conn *c[4] = {0};
+    int rc = 0;
+    for (int i = 0; i < nconn && rc >= 0; i++)
+        rc = cio_pg_connect(dsn, NULL, &c[i]);
+    if (rc < 0) {
+        fprintf(stderr, "connect: %s\n", cio_strerror(rc));
+        goto out;
+    }
+    /* Warm up: prepare the statement on every connection. */
+    for (int i = 0; i < nconn; i++) {
+        cio_pg_param p = cio_pg_pint8(1);
+        cio_pg_execute(c[i], "SELECT $1+1", &p, 1);
+    }
+    struct worker w[TASKS];
+    cio_task *t[TASKS];
+    double w0 = wall_now(), c0 = cpu_now();
+    for (int i = 0; i < TASKS; i++) {
+        w[i] = (struct worker){c[i % nconn], w0 + seconds(), 0, 0};
+        cio_create_task(select_worker, &w[i], NULL, &t[i]);
+    }
+    long n = 0, errors = 0;
+    for (int i = 0; i < TASKS; i++) {
+        cio_task_await(t[i], NULL);
+        cio_task_unref(t[i]);
+        n += w[i].done;
+        errors += w[i].errors;
+    }
+    double wall = wall_now() - w0, cpu = cpu_now() - c0;
+    if (errors) {
+        fprintf(stderr, "%s: %ld errors\n", name, errors);
+        rc = -1;
+        goto out;
+    }
+    printf("%s %.0f\n%s:cpu_us_per_query %.3f\n", name, n / wall, name, cpu / n * 1e6);
+out:
+    for (int i = 0; i < nconn; i++)
+        cio_pg_free(c[i]);
+    return rc;
+}
+
+/* ---- fetch --------------------------------------------------------------------- */
+
+/* Decodes one row's three values; returns a checksum part. */
+static int64_t use_row(const cio_pg_result *r, int row)
+{
+    cio_pg_value v;
+    int64_t a = 0, b = 0;
+    const char *s = NULL;
+    size_t len = 0;
+    cio_pg_result_get(r, row, 0, &v);
+    cio_pg_value_int64(&v, &a);
+    cio_pg_result_get(r, row, 1, &v);
+    cio_pg_value_int64(&v, &b);
+    cio_pg_result_get(r, row, 2, &v);
+    cio_pg_value_text(&v, &s, &len);
+    return a + b + (int64_t)len;
+}
+
+static int64_t want_sum(void)
+{
+    int64_t sum = 0;
+    char buf[32];
+    for (int g = 1; g <= FETCH_ROWS; g++)
+        sum += g + 2 * g + snprintf(buf, sizeof buf, "row %d", g);
+    return sum;
+}
+
+static int run_fetch(const char *dsn, int cursor, const char *name)
+{
+    cio_pg_conn *c;
+    int rc = cio_pg_connect(dsn, NULL, &c);
     if (rc < 0) {
         fprintf(stderr, "connect: %s\n", cio_strerror(rc));
         return rc;
     }
-    for (int run = 0; run < 3; run++) {
-        cio_task *t[TASKS];
-        double w0 = wall_now(), c0 = cpu_now();
-        for (int i = 0; i < TASKS; i++)
-            cio_create_task(worker, &b, NULL, &t[i]);
-        for (int i = 0; i < TASKS; i++) {
-            cio_task_await(t[i], NULL);
-            cio_task_unref(t[i]);
+    int64_t want = want_sum();
+    long rows = 0, bad = 0;
+    double w0 = wall_now(), c0 = cpu_now(), until = w0 + seconds();
+    while (wall_now() < until && !bad) {
+        int64_t sum = 0;
+        if (!cursor) {
+            cio_pg_result *r;
+            if (cio_pg_fetch(c, FETCH_SQL, NULL, 0, &r) < 0) {
+                bad++;
+                break;
+            }
+            int n = cio_pg_result_nrows(r);
+            for (int i = 0; i < n; i++)
+                sum += use_row(r, i);
+            rows += n;
+            cio_pg_result_free(r);
+        } else {
+            cio_pg_cursor *cur;
+            if (cio_pg_cursor_open(c, FETCH_SQL, NULL, 0, 0, &cur) < 0) {
+                bad++;
+                break;
+            }
+            void *item;
+            int irc;
+            CIO_FOR(cio_pg_cursor_rows(cur), item, irc) {
+                sum += use_row(item, 0);
+                rows++;
+            }
+            cio_pg_cursor_free(cur);
+            if (irc != CIO_ITER_END)
+                bad++;
         }
-        double wall = wall_now() - w0, cpu = cpu_now() - c0;
-        double n = (double)TASKS * b.per_task;
-        printf("cio      64 tasks, 1 connection: %9.0f queries/s, %6.2f us client CPU/query%s\n",
-               n / wall, cpu / n * 1e6, b.errors ? " (ERRORS)" : "");
+        if (sum != want)
+            bad++;
     }
-    cio_pg_free(b.c);
+    double wall = wall_now() - w0, cpu = cpu_now() - c0;
+    cio_pg_free(c);
+    if (bad || rows == 0) {
+        fprintf(stderr, "%s: wrong rows\n", name);
+        return -1;
+    }
+    printf("%s %.0f\n%s:cpu_ns_per_row %.1f\n", name, rows / wall, name, cpu / rows * 1e9);
     return 0;
 }
 
-int main(void)
+/* ---- main ------------------------------------------------------------------------ */
+
+static const char *group;
+
+static int amain(void *arg, void **result)
 {
+    const char *dsn = arg;
+    int rc = 0;
+    if (!strcmp(group, "select")) {
+        if ((rc = run_select(dsn, 1, "pg_select_1conn")) >= 0)
+            rc = run_select(dsn, 4, "pg_select_4conn");
+    } else if (!strcmp(group, "fetch")) {
+        if ((rc = run_fetch(dsn, 0, "pg_fetch_10k")) >= 0)
+            rc = run_fetch(dsn, 1, "pg_fetch_10k_cursor");
+    } else {
+        fprintf(stderr, "bench_pg: unknown group %s\n", group);
+        rc = -1;
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s select|fetch\n", argv[0]);
+        return 2;
+    }
+    group = argv[1];
     const char *dsn = getenv("CIO_PG_DSN");
     if (!dsn) {
         const char *why = pg_cluster_start();
         if (why) {
-            printf("skipped: %s\n", why);
+            fprintf(stderr, "bench_pg: %s\n", why);
             return 77;
         }
         dsn = pg_conninfo();
     }
     int rc = cio_run(amain, (void *)dsn, NULL);
-    fflush(stdout);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "CIO_PG_DSN='%s' /usr/bin/python3 %s/../peers/pg_asyncpg.py",
-             dsn, BENCH_PG_DIR);
-    if (system(cmd) != 0)
-        printf("asyncpg peer did not run (apt-get install python3-asyncpg)\n");
     return rc < 0 ? 1 : 0;
 }
 #endif

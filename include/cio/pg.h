@@ -1,7 +1,8 @@
 /*
  * cio/pg.h - PostgreSQL clients on libpq (asyncpg's model): connections,
  * queries with parameters and binary results, automatic pipelining,
- * prepared statements, transactions, a pool, LISTEN/NOTIFY.
+ * prepared statements, streamed rows (cursors), COPY in and out,
+ * transactions, a pool, LISTEN/NOTIFY.
  *
  * Built when libpq was found at configure time (CIO_HAVE_LIBPQ); include
  * this header by itself (cio.h does not pull it in, since the library may
@@ -9,8 +10,8 @@
  *
  * Automatic pipelining: any number of tasks may use one connection at
  * once.  Each query is appended to libpq's pipeline as soon as it is
- * issued, followed by its own Sync, and the pipeline is flushed once per
- * loop iteration; results come back in order and each goes to the task
+ * issued, followed by its own Sync, and sent without waiting for the
+ * answers of the queries before it; results come back in order and each goes to the task
  * that issued the query.  The Sync after every query makes each query its
  * own implicit transaction, exactly as if it ran alone: an error fails
  * only the query that caused it, and the others (before and after it in
@@ -18,7 +19,14 @@
  * flight returns -ECANCELED at once; the connection reads and discards
  * that query's result, so it never gets out of step.  If the query was
  * the one the server was running, a cancel request is sent for it (from
- * the thread pool, as libpq 15's PQcancel blocks).
+ * the thread pool, as libpq 15's PQcancel blocks); until it is delivered,
+ * new queries wait, so that the request cannot reach a later query.
+ *
+ * A streamed query (cio_pg_cursor_open) keeps its place in the pipeline;
+ * queries issued after it are answered once its rows have been read.  A
+ * COPY (cio_pg_copy_in / _out) cannot be pipelined (PostgreSQL's rule): it
+ * waits for the queries in flight, then holds the connection alone while
+ * queries issued meanwhile wait.
  *
  * An explicit transaction (cio_pg_transaction_begin) covers every query
  * sent on the connection until it ends, whichever task sends it: give a
@@ -55,6 +63,8 @@ typedef struct cio_pg_result cio_pg_result;
 typedef struct cio_pg_error cio_pg_error;
 typedef struct cio_pg_pool cio_pg_pool;
 typedef struct cio_pg_transaction cio_pg_transaction;
+typedef struct cio_pg_cursor cio_pg_cursor;
+typedef struct cio_pg_copy_reader cio_pg_copy_reader;
 
 /* Type OIDs of the types cio decodes. */
 enum {
@@ -104,8 +114,14 @@ CIO_EXTERN int cio_pg_connect(const char *conninfo, const cio_pg_conn_options *o
                               cio_pg_conn **out);
 
 /*
- * Closes the connection and frees it.  Queries still in flight fail with
- * CIO_ECLOSED in their tasks (which must not use conn afterwards).  NULL is
+ * Closes the connection and frees it.  Other tasks may be inside calls on
+ * conn at that moment (a query, a notification or cursor next, a COPY, a
+ * transaction scope): the connection's memory stays until they return,
+ * and they fail with CIO_ECLOSED (the notification iterator ends); a
+ * cursor or transaction still open may be freed or ended afterwards (its
+ * calls give CIO_ECLOSED).  Calls that start after cio_pg_free has
+ * returned are a use after free: do not make them.  Freeing twice is
+ * logged as an error and ignored while the memory is still held.  NULL is
  * a no-op.  Does not suspend.
  */
 CIO_EXTERN void cio_pg_free(cio_pg_conn *conn);
@@ -257,6 +273,181 @@ CIO_EXTERN int cio_pg_fetchval(cio_pg_conn *conn, const char *sql,
  */
 CIO_EXTERN int cio_pg_executemany(cio_pg_conn *conn, const char *sql,
                                   const cio_pg_param *params, int nparams, int nrows);
+
+/* ---- streamed rows (cursors) -------------------------------------------- */
+
+/*
+ * Connection.cursor(): starts sql (with nparams parameters, as
+ * cio_pg_fetch) and hands its rows out one at a time through
+ * cio_pg_cursor_rows(), as asyncpg's `async for record in
+ * conn.cursor(sql)`.  Rows are read in libpq's single-row mode into a
+ * buffer of prefetch rows (0: 256); while it is full the connection stops
+ * reading, so memory stays bounded whatever the result's size.
+ *
+ * The query takes its place in the connection's pipeline like any other:
+ * queries other tasks sent before it are answered first, those sent after
+ * it wait until its last row has been read (or the cursor closed), and
+ * while a slow consumer holds the buffer full they wait too.  The task
+ * that opened the cursor must not run another query on conn while the
+ * cursor's query is in flight (it would wait for rows only this task
+ * reads): such a query fails with -EDEADLK.  Use a second connection, or
+ * read the cursor to its end (or close it) first.
+ *
+ * The caller owns *out: cio_pg_cursor_free().  Errors of the query itself
+ * (a bad statement, an error after some rows) come from the iterator's
+ * next; open fails only with: -EDEADLK (this task already streams on
+ * conn), CIO_ECLOSED, -ECONNRESET, CIO_EPG (the connection failed while
+ * sending), -ECANCELED / -ETIMEDOUT (while waiting behind a COPY),
+ * -EINVAL, -ENOMEM.  Suspends only while a COPY holds the connection.
+ */
+CIO_EXTERN int cio_pg_cursor_open(cio_pg_conn *conn, const char *sql, const cio_pg_param *params,
+                                  int nparams, size_t prefetch, cio_pg_cursor **out);
+
+/*
+ * The cursor's rows as an asynchronous iterator (CIO_FOR): each item is a
+ * cio_pg_result * holding one row (read row 0 with cio_pg_result_get),
+ * owned by the cursor and valid until the next next() or
+ * cio_pg_cursor_free() - do not free it.  next returns CIO_ITER_END after
+ * the last row; CIO_EPG if the query failed, after the rows that came
+ * before the error (cio_pg_last_error() has it); -ECONNRESET / CIO_ECLOSED
+ * if the connection was lost or freed; -ECANCELED / -ETIMEDOUT (the
+ * cursor stays open: close or free it).  aclose is cio_pg_cursor_close.
+ * The iterator lives inside cur; NULL if cur is NULL.  Does not suspend
+ * (next does).
+ */
+CIO_EXTERN cio_aiter *cio_pg_cursor_rows(cio_pg_cursor *cur);
+
+/*
+ * Stops the iteration early (the `break` out of `async for`): the rows
+ * not read yet are dropped as they arrive and, if no other query follows
+ * this one on the connection, a cancel request stops the server from
+ * sending the rest.  Later next calls return CIO_ITER_END.  Returns 0
+ * (-EINVAL for NULL); a no-op after the end or a second time.  Does not
+ * suspend.
+ */
+CIO_EXTERN int cio_pg_cursor_close(cio_pg_cursor *cur);
+
+/* Closes the cursor (cio_pg_cursor_close) and frees it, with the row
+ * handed out last.  NULL is a no-op.  Does not suspend. */
+CIO_EXTERN void cio_pg_cursor_free(cio_pg_cursor *cur);
+
+/* ---- COPY ---------------------------------------------------------------- */
+
+/*
+ * A COPY FROM's data source: stores the next chunk in *data / *len (any
+ * size, rows may span chunks; valid until the next call) and returns 1;
+ * returns 0 at the end of the data, or a negative code to abandon the
+ * COPY.  May suspend.
+ */
+typedef int cio_pg_copy_source_fn(void *arg, const void **data, size_t *len);
+
+/*
+ * A COPY TO's sink: gets each chunk PostgreSQL sends (one row in text and
+ * CSV formats; in binary, the header comes with the first row), valid
+ * only during the call.  Returns >= 0 to go on, a negative code to stop
+ * the COPY.  May suspend.
+ */
+typedef int cio_pg_copy_sink_fn(void *arg, const void *data, size_t len);
+
+/*
+ * Connection.copy_to_table: runs sql, a `COPY table [(cols)] FROM STDIN
+ * [WITH (FORMAT text|csv|binary)]`, with the data source() gives, and
+ * returns the rows copied (capped at INT32_MAX).  The bytes go to the
+ * server as they are, in the statement's format.
+ *
+ * PostgreSQL has no COPY in pipeline mode, so the COPY holds the
+ * connection alone: it waits until the queries already in the pipeline
+ * are answered, and queries other tasks issue meanwhile wait until it is
+ * over (a query from inside source() fails with -EDEADLK).  At most 256
+ * KiB wait in libpq's buffer: source is not called again until the socket
+ * has taken them.
+ *
+ * If source returns a negative code, or the task is cancelled or times
+ * out, the COPY is abandoned (the server stores none of its rows; the
+ * connection stays usable) and that code is returned.  Errors: CIO_EPG
+ * (the server refused the statement or the data: cio_pg_last_error(); or
+ * sql is not a COPY ... FROM STDIN, SQLSTATE 42601), -ECONNRESET,
+ * CIO_ECLOSED (freed meanwhile), -EDEADLK (this task's cursor streams on
+ * conn), -ECANCELED, -ETIMEDOUT, -EINVAL, -ENOMEM.  Suspends.
+ */
+CIO_EXTERN int cio_pg_copy_in(cio_pg_conn *conn, const char *sql, cio_pg_copy_source_fn *source,
+                              void *arg);
+
+/* As cio_pg_copy_in with the len bytes at data (the caller's, read
+ * during the call). */
+CIO_EXTERN int cio_pg_copy_in_buffer(cio_pg_conn *conn, const char *sql, const void *data,
+                                     size_t len);
+
+/* A chunk of COPY data, the item of cio_pg_copy_in_aiter's iterator. */
+typedef struct cio_pg_copy_chunk {
+    const void *data; /* the bytes (the producer's, until its next item) */
+    size_t len;       /* how many */
+} cio_pg_copy_chunk;
+
+/*
+ * As cio_pg_copy_in with the data from an asynchronous iterator whose
+ * items are cio_pg_copy_chunk * (a generator yielding chunks, a queue):
+ * the COPY ends when it does (CIO_ITER_END); an error from its next
+ * abandons the COPY and is returned.  If the COPY ends before the
+ * iterator does (an error, a cancellation), the iterator is closed
+ * (cio_aiter_aclose, shielded).  Errors as cio_pg_copy_in; -EINVAL for a
+ * NULL iterator or item.  Suspends.
+ */
+CIO_EXTERN int cio_pg_copy_in_aiter(cio_pg_conn *conn, const char *sql, cio_aiter *it);
+
+/*
+ * Connection.copy_from_query / copy_from_table: runs sql, a `COPY table
+ * TO STDOUT` or `COPY (query) TO STDOUT [WITH (FORMAT ...)]`, and hands
+ * the data to sink chunk by chunk; returns the rows copied (capped at
+ * INT32_MAX).  Holds the connection as cio_pg_copy_in does; the socket is
+ * read only when sink has taken every complete row, so a slow sink bounds
+ * the memory.  If sink returns a negative code, or the task is cancelled
+ * or times out, a cancel request stops the server, the rest is read away
+ * (the connection stays usable) and that code is returned.  Errors as
+ * cio_pg_copy_in (42601 for a statement that is not COPY ... TO STDOUT).
+ * Suspends.
+ */
+CIO_EXTERN int cio_pg_copy_out(cio_pg_conn *conn, const char *sql, cio_pg_copy_sink_fn *sink,
+                               void *arg);
+
+/*
+ * COPY ... TO STDOUT as an asynchronous iterator (the pull side of
+ * cio_pg_copy_out): runs sql and returns a reader whose chunks
+ * cio_pg_copy_reader_chunks() hands out.  The COPY holds the connection
+ * (as cio_pg_copy_out) from this call until the iteration ends or
+ * cio_pg_copy_reader_close(); meanwhile the calling task's own queries on
+ * conn fail with -EDEADLK and other tasks' wait.  The socket is read only
+ * when the consumer asks for more, so a slow consumer bounds the memory.
+ * The caller owns *out: cio_pg_copy_reader_close(), then
+ * cio_pg_copy_reader_free().  Errors as cio_pg_copy_out.  Suspends.
+ */
+CIO_EXTERN int cio_pg_copy_out_open(cio_pg_conn *conn, const char *sql,
+                                    cio_pg_copy_reader **out);
+
+/*
+ * The reader's chunks (CIO_FOR): each item is a cio_pg_copy_chunk * (one
+ * row in text and CSV formats), owned by the reader and valid until the
+ * next next() or close.  next returns CIO_ITER_END after the last chunk
+ * (the connection is given back then), CIO_EPG if the server failed the
+ * COPY, -ECONNRESET / CIO_ECLOSED; -ECANCELED / -ETIMEDOUT leave the COPY
+ * open (close the reader).  aclose is cio_pg_copy_reader_close.  NULL if
+ * rd is NULL.  Does not suspend (next does).
+ */
+CIO_EXTERN cio_aiter *cio_pg_copy_reader_chunks(cio_pg_copy_reader *rd);
+
+/*
+ * Ends the COPY and gives the connection back.  Stopped early, the COPY is
+ * cancelled on the server and the rest read away, shielded (it works in a
+ * cancelled task).  Returns the COPY's outcome: the rows copied if it ran
+ * to its end, 0 if it was stopped early, or the error that ended it; again
+ * the same on a second call.  -EINVAL for NULL.  Suspends.
+ */
+CIO_EXTERN int cio_pg_copy_reader_close(cio_pg_copy_reader *rd);
+
+/* Frees the reader.  One still open (not closed, not at its end) cannot
+ * be ended without waiting: its connection is dropped (-ECONNRESET for
+ * its users) and an error logged.  NULL is a no-op.  Does not suspend. */
+CIO_EXTERN void cio_pg_copy_reader_free(cio_pg_copy_reader *rd);
 
 /* ---- results ------------------------------------------------------------ */
 
@@ -449,7 +640,7 @@ CIO_EXTERN int cio_pg_pool_acquire(cio_pg_pool *pool, double timeout, cio_pg_con
 /*
  * Pool.release: gives conn back.  Its state is reset: an open transaction
  * is rolled back, LISTENs are dropped (UNLISTEN *); a lost or expired
- * connection is closed instead.  Runs shielded, so a cancelled task still
+ * connection, or one whose cursor still streams, is closed instead.  Runs shielded, so a cancelled task still
  * returns its connection.  Returns 0; -EINVAL if conn is not from pool.
  * Suspends.
  */

@@ -19,10 +19,12 @@ struct cancel_job {
 /*
  * A background cancel request (cio__pg_cancel_soon) that the connection
  * waits for: until PQcancel has returned, the server may still be about to
- * interrupt whatever the backend runs, so nothing more is flushed to it -
- * a query sent meanwhile would be the one cancelled.  Once the request is
- * delivered, a backend that had already finished ignores it (it is reading
- * the next command), so holding the flush closes the race.
+ * interrupt whatever the backend runs, so no new query enters the
+ * pipeline (cio__pg_wait_turn holds them at the gate; holding only the
+ * flush is not enough, as libpq 15 flushes each Sync at once) - a query
+ * sent meanwhile could be the one cancelled.  Once the request is
+ * delivered, a backend that had already finished ignores it (it is idle,
+ * reading the next command), so holding new queries closes the race.
  */
 struct cio__pg_cancel {
     struct cancel_job job;     /* first: what the worker gets */
@@ -75,7 +77,15 @@ int cio_pg_cancel(cio_pg_conn *c)
     if (c->broken || c->closed)
         return CIO_ECLOSED;
     cio__pg_clear_error();
-    return send_cancel(c);
+    /* New queries wait until the request is delivered (see struct
+     * cio__pg_cancel); a COPY's own cancel needs no hold. */
+    cio__pg_conn_ref(c);
+    c->cancel_holds++;
+    int rc = send_cancel(c);
+    c->cancel_holds--;
+    cio__pg_gate_update(c);
+    cio__pg_conn_unref(c);
+    return rc;
 }
 
 /* The request was delivered (or failed, or is abandoned): the
@@ -91,8 +101,10 @@ static void cancel_done(struct cio__pg_cancel *pc)
             break;
         }
     pc->conn = NULL;
-    if (!c->cancels)
+    if (!c->cancels) {
+        cio__pg_gate_update(c);
         cio__pg_conn_schedule_flush(c);
+    }
 }
 
 void cio__pg_cancels_forget(cio_pg_conn *c)

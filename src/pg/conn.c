@@ -4,7 +4,10 @@
  * then the pipeline's two halves: the flush (one per loop iteration,
  * through call_soon, and an add_writer while libpq's buffer does not
  * drain) and the reader (an add_reader callback that hands each result to
- * the oldest request in flight).  Close, notices to the logger.
+ * the oldest request in flight; a streamed query's rows go to its cursor,
+ * and the reader pauses while that cursor's buffer is full).  Close (a
+ * reference count keeps the struct for tasks still inside a call on it),
+ * notices to the logger.
  *
  * The descriptor is only ever watched through add_reader/add_writer, and
  * both are removed before each PQconnectPoll and before PQfinish: libpq may
@@ -233,6 +236,7 @@ int cio_pg_connect(const char *conninfo, const cio_pg_conn_options *opts, cio_pg
     }
     c->pg = pg;
     c->loop = loop;
+    c->refs = 1;
     c->cache_cap = opts->statement_cache_size;
     c->created = c->last_used = cio_loop_time(loop);
     PQsetNoticeReceiver(pg, notice_receiver, c);
@@ -263,6 +267,8 @@ static void fail_all(cio_pg_conn *c, int code)
             cio__pg_stmt_unref(c, r->stmt);
             r->stmt = NULL;
         }
+        if (r->cur)
+            cio__pg_cursor_finish(r->cur, r, code);
         if (!r->fut || cio_future_set_error(r->fut, code, "PostgreSQL connection lost") < 0)
             cio__pg_req_free(c, r);
         r = next;
@@ -299,15 +305,44 @@ static void complete(cio_pg_conn *c)
         c->tail = NULL;
     c->pending--;
     r->next = NULL;
+    if (r->cur)
+        cio__pg_cursor_finish(r->cur, r, 0);
     if (!r->fut || cio_future_set_result(r->fut, r) < 0)
         cio__pg_req_free(c, r);
+}
+
+/* The reader stops: a cursor's buffer is full.  What the server sends
+ * meanwhile waits in the socket (and the server, once that is full), so
+ * a slow consumer bounds the memory a big result takes. */
+static void pause_reading(cio_pg_conn *c)
+{
+    if (!c->rd_paused) {
+        cio_loop_remove_reader(c->loop, c->fd);
+        c->rd_paused = 1;
+    }
 }
 
 /* Takes the results libpq has parsed, request by request. */
 static void drain_results(cio_pg_conn *c)
 {
     int nulls = 0;
-    while (c->head && !PQisBusy(c->pg)) {
+    while (c->head) {
+        struct pgreq *h = c->head;
+        if (h->stream) {
+            /* Single-row mode must be chosen when the query's Execute is
+             * libpq's current command and before anything of it is parsed
+             * (PQisBusy parses): PQsetSingleRowMode refuses at any other
+             * moment (during the Parse, or in an aborted pipeline), so
+             * trying it at the top of each round is exact. */
+            if (!h->single && PQsetSingleRowMode(c->pg))
+                h->single = 1;
+            if (h->cur && cio__pg_cursor_full(h->cur)) {
+                pause_reading(c);
+                return;
+            }
+        }
+        if (PQisBusy(c->pg))
+            break;
         PGresult *res = PQgetResult(c->pg);
         if (!res) {
             /* Separates commands; two in a row means libpq has nothing
@@ -322,6 +357,14 @@ static void drain_results(cio_pg_conn *c)
         if (st == PGRES_PIPELINE_SYNC) {
             PQclear(res);
             complete(c);
+            continue;
+        }
+        if (st == PGRES_SINGLE_TUPLE) {
+            r->nres++;
+            if (r->cur)
+                cio__pg_cursor_push(r->cur, res);
+            else
+                PQclear(res); /* the cursor was closed early */
             continue;
         }
         if (r->parse && r->nres == 0)
@@ -365,13 +408,45 @@ static void on_readable(void *arg)
     take_notifies(c);
 }
 
+void cio__pg_conn_resume(cio_pg_conn *c)
+{
+    if (!c->rd_paused || c->broken || c->copy_mode)
+        return;
+    c->rd_paused = 0;
+    if (cio_loop_add_reader(c->loop, c->fd, on_readable, c) < 0) {
+        cio__pg_conn_lost(c);
+        return;
+    }
+    /* libpq may hold parsed rows and whole messages already read: the
+     * socket would not report them. */
+    drain_results(c);
+    take_notifies(c);
+}
+
+int cio__pg_conn_watch(cio_pg_conn *c, int on)
+{
+    if (!on) {
+        stop_watching(c);
+        c->rd_paused = 0;
+        return 0;
+    }
+    int rc = cio_loop_add_reader(c->loop, c->fd, on_readable, c);
+    if (rc < 0)
+        return rc;
+    drain_results(c);
+    take_notifies(c);
+    return 0;
+}
+
 static void do_flush(cio_pg_conn *c)
 {
-    if (c->broken)
+    if (c->broken || c->copy_mode)
         return;
     if (c->cancels) {
         /* A cancel request in flight: flushed once it is delivered
-         * (cancel.c); the level-triggered writer would only spin. */
+         * (cancel.c; new queries wait at the gate meanwhile, so this holds
+         * back only what was queued before); the level-triggered writer
+         * would only spin. */
         if (c->writer_on) {
             cio_loop_remove_writer(c->loop, c->fd);
             c->writer_on = 0;
@@ -445,32 +520,69 @@ int cio__pg_conn_start(cio_pg_conn *c)
 
 /* ---- close and accessors --------------------------------------------------- */
 
+void cio__pg_conn_ref(cio_pg_conn *c)
+{
+    c->refs++;
+}
+
+void cio__pg_conn_unref(cio_pg_conn *c)
+{
+    if (--c->refs > 0)
+        return;
+    if (c->notifies)
+        cio_queue_free(c->notifies);
+    cio_event_free(c->gate);
+    cio__free(c);
+}
+
+/*
+ * Tasks may still be inside a call on c (waiting for a query, a
+ * notification, the rows of a cursor, a COPY): they hold references, so
+ * the struct stays and they wake with CIO_ECLOSED.  libpq's connection is
+ * finished at once.
+ */
 void cio_pg_free(cio_pg_conn *c)
 {
     if (!c)
         return;
+    if (c->closed) {
+        cio_log(CIO_LOG_ERROR, "cio_pg_free: connection %p freed twice", (void *)c);
+        return;
+    }
+    if (c->refs > 1)
+        cio_log(CIO_LOG_DEBUG, "cio_pg_free: %d calls, cursors or transactions still use "
+                               "the connection; they fail with CIO_ECLOSED", c->refs - 1);
     c->closed = 1;
     if (c->flush_handle) {
         cio_handle_cancel(c->flush_handle);
         cio_handle_unref(c->flush_handle);
         c->flush_handle = NULL;
     }
-    if (!c->broken) {
-        /* Whatever the server has not answered yet is dropped. */
-        stop_watching(c);
-        c->broken = 1;
-    }
+    /* Whatever the server has not answered yet is dropped.  (Also when
+     * broken: a COPY may have watched the socket meanwhile.) */
+    stop_watching(c);
+    c->broken = 1;
     fail_all(c, CIO_ECLOSED);
     cio__pg_cancels_forget(c);
     cio__pg_notify_end(c);
     cio__pg_stmt_clear(c);
+    if (c->io_wait) {
+        /* A COPY waits for the socket: stop_watching dropped its
+         * registration; wake it. */
+        cio_future *w = c->io_wait;
+        c->io_wait = NULL;
+        if (!cio_future_done(w))
+            cio_future_set_error(w, CIO_ECLOSED, "PostgreSQL connection closed");
+    }
+    cio__pg_gate_update(c); /* queries waiting at the gate fail */
     PQfinish(c->pg);
-    cio__free(c);
+    c->pg = NULL;
+    cio__pg_conn_unref(c);
 }
 
 int cio_pg_is_closed(const cio_pg_conn *c)
 {
-    return !c || c->broken || c->closed || PQstatus(c->pg) != CONNECTION_OK;
+    return !c || c->closed || c->broken || PQstatus(c->pg) != CONNECTION_OK;
 }
 
 int cio_pg_backend_pid(const cio_pg_conn *c)

@@ -3,8 +3,9 @@
  * to a queue of the connection, and cio_pg_notifications() iterates that
  * queue.  The queue is made at the first notification or the first call,
  * whichever comes first, so nothing received before is lost; it is shut
- * down when the connection is lost (the iteration ends) and freed, with
- * what it still holds, when the connection is closed.
+ * down when the connection is lost or closed (the iteration ends) and
+ * freed, with what it still holds, with the connection's struct (its last
+ * reference: a consumer waiting in next holds one).
  */
 #include "pgint.h"
 
@@ -52,11 +53,9 @@ void cio__pg_notify_end(cio_pg_conn *c)
 {
     if (!c->notifies)
         return;
+    /* Wakes a consumer waiting in next (it ends); the queue itself, with
+     * what it still holds, goes with the struct's last reference. */
     cio_queue_shutdown(c->notifies, 0);
-    if (c->closed) {
-        cio_queue_free(c->notifies);
-        c->notifies = NULL;
-    }
 }
 
 /* next makes the queue on first use, so running out of memory there is
@@ -67,7 +66,11 @@ static int notify_next(void *self, void **value)
     int rc = ensure_queue(c);
     if (rc < 0)
         return rc;
+    /* The consumer may wait here while another task frees the connection:
+     * its reference keeps the queue it sleeps on. */
+    cio__pg_conn_ref(c);
     rc = cio_queue_get(c->notifies, value);
+    cio__pg_conn_unref(c);
     return rc == CIO_ESHUTDOWN ? CIO_ITER_END : rc;
 }
 

@@ -42,6 +42,11 @@ struct pgreq {
     int parse;             /* 1 if the segment starts with its Parse */
     int nres;              /* results received so far */
     int64_t affected;      /* rows affected, summed over the commands */
+    struct cio_pg_cursor *cur; /* a streamed query's cursor (rows go there,
+                              one at a time), or NULL */
+    int stream;            /* streamed: single-row mode, rows handed to cur
+                              or, once the cursor closed early, dropped */
+    int single;            /* single-row mode was set for its Execute */
 };
 
 struct cio_pg_conn {
@@ -69,6 +74,26 @@ struct cio_pg_conn {
     struct cio__pg_cancel *cancels; /* background cancel requests in flight
                                  (cancel.c); nothing is flushed meanwhile */
     void *pool;               /* the pool it belongs to, or NULL */
+    int refs;                 /* the owner's reference (until cio_pg_free)
+                                 plus one per call in progress, cursor and
+                                 transaction: the struct outlives
+                                 cio_pg_free until the last one is dropped */
+    int rd_paused;            /* the reader is off: a cursor's buffer is
+                                 full (flow control), see cursor.c */
+    struct cio_pg_cursor *cursors; /* open cursors with a query in flight */
+    int exclusive;            /* a COPY holds the connection: new queries
+                                 wait at the gate (copy.c) */
+    int cancel_holds;         /* cio_pg_cancel calls under way: new queries
+                                 wait at the gate, as for c->cancels */
+    int copy_mode;            /* out of pipeline mode for a COPY: the
+                                 pipeline's flush and reader stand still */
+    cio_event *gate;          /* set while nothing holds new queries back
+                                 (a COPY, a cancel request in flight); made
+                                 by the first query that has to wait */
+    cio_task *copy_owner;     /* the task whose COPY holds it (deadlock
+                                 check), or NULL */
+    cio_future *io_wait;      /* the COPY's wait for the socket, failed by
+                                 cio_pg_free so the COPY task wakes */
 };
 
 /* An error's fields (cio_pg_error); strings owned by the record. */
@@ -86,6 +111,33 @@ void cio__pg_set_error_result(const PGresult *res);
 void cio__pg_set_error_msg(const char *sqlstate, const char *msg);
 /* Clears the thread's last error. */
 void cio__pg_clear_error(void);
+
+/* conn.c: references that keep the struct alive (see refs). */
+void cio__pg_conn_ref(cio_pg_conn *c);
+void cio__pg_conn_unref(cio_pg_conn *c);
+/* conn.c: a cursor consumed rows: turn the reader back on and take what
+ * libpq has buffered meanwhile. */
+void cio__pg_conn_resume(cio_pg_conn *c);
+/* conn.c: watch (on 1) or stop watching (0) the socket with the pipeline's
+ * reader; COPY turns it off while it drives the socket itself. */
+int cio__pg_conn_watch(cio_pg_conn *c, int on);
+/* query.c: opens the gate if nothing holds new queries back any more. */
+void cio__pg_gate_update(cio_pg_conn *c);
+/* query.c: waits while a COPY or a cancel request holds new queries back
+ * (cio__pg_gate_update), then checks that the
+ * calling task does not hold a cursor in flight on it (-EDEADLK). */
+int cio__pg_wait_turn(cio_pg_conn *c);
+/* query.c: appends a segment to the pipeline and queues req; 0 or a
+ * negative code (CIO_EPG: the connection gave up). */
+int cio__pg_send(cio_pg_conn *c, struct pgreq *req, const char *sql,
+                 const cio_pg_param *params, int nparams, int nrows);
+/* cursor.c: the reader's side of a streamed query. */
+int cio__pg_cursor_full(const struct cio_pg_cursor *cur);
+void cio__pg_cursor_push(struct cio_pg_cursor *cur, PGresult *row);
+void cio__pg_cursor_finish(struct cio_pg_cursor *cur, struct pgreq *req, int code);
+/* cursor.c: 1 if the calling task opened a cursor on c whose query is
+ * still in flight (a query of its own now would wait behind it forever). */
+int cio__pg_cursor_owned(cio_pg_conn *c);
 
 /* cancel.c: close forgets the connection's cancel requests in flight. */
 void cio__pg_cancels_forget(cio_pg_conn *c);

@@ -189,7 +189,7 @@ int cio_pg_pool_acquire(cio_pg_pool *p, double timeout, cio_pg_conn **out)
 /* Puts the session back as a new connection has it. */
 static void reset(cio_pg_conn *c)
 {
-    if (cio_pg_is_closed(c))
+    if (cio_pg_is_closed(c) || c->cursors)
         return;
     PGTransactionStatusType ts = PQtransactionStatus(c->pg);
     if (c->txn_depth > 0 || ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
@@ -213,7 +213,9 @@ int cio_pg_pool_release(cio_pg_pool *p, cio_pg_conn *c)
     reset(c);
     cio_shield_end();
     double now = cio_loop_time(NULL);
-    if (cio_pg_is_closed(c) || p->closing ||
+    /* A cursor still streaming would answer the next user's queries
+     * late: such a connection is closed rather than reused. */
+    if (cio_pg_is_closed(c) || p->closing || c->cursors ||
         (p->opts.max_lifetime > 0 && now - c->created > p->opts.max_lifetime))
         discard_conn(p, c);
     else

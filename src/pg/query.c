@@ -6,9 +6,12 @@
  * executemany.
  *
  * A query goes into libpq's output buffer at once, in the order tasks
- * issue them, and the whole buffer is flushed once per loop iteration
- * (conn.c): that is the automatic pipelining.  Each query gets its own
- * Sync, so an error aborts only its own segment.
+ * issue them, without waiting for the answers of those before it: that
+ * is the automatic pipelining.  Each query gets its own Sync, so an error
+ * aborts only its own segment.  libpq 15's PQpipelineSync writes to the
+ * socket at once (one send per query); conn.c's flush once per loop
+ * iteration only finishes what a full socket left over.  (libpq 17's
+ * PQsendPipelineSync would let one send carry an iteration's queries.)
  *
  * A statement is marked cached when its Parse is queued, so the queries
  * that follow in the same iteration reuse it without waiting; if the
@@ -251,21 +254,86 @@ static int check_params(const cio_pg_param *params, int nparams, int nrows)
     return 0;
 }
 
-int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int nparams,
-                int nrows, struct pgreq **out)
+/* Is anything holding new queries back? */
+static int held(const cio_pg_conn *c)
 {
-    *out = NULL;
-    if (!c || !sql)
-        return -EINVAL;
-    int rc = check_params(params, nparams, nrows);
+    return c->exclusive || c->cancels || c->cancel_holds;
+}
+
+void cio__pg_gate_update(cio_pg_conn *c)
+{
+    if (c->gate && (c->closed || !held(c)))
+        cio_event_set(c->gate);
+}
+
+/*
+ * Why a cancel request holds new queries back: libpq 15's PQpipelineSync
+ * flushes at once (PQsendPipelineSync, which does not, is libpq 17), so a
+ * query issued while the request is on its way reaches the server at
+ * once - and the postmaster signals the backend twice (kill(pid) and
+ * kill(-pid), PostgreSQL 15's signal_child), so the second SIGINT can land
+ * on that next query after the first one cancelled the intended one.  Once
+ * PQcancel has returned, both signals are pending on the backend, which
+ * handles them before it can read anything new and, being idle then,
+ * ignores them.
+ */
+int cio__pg_wait_turn(cio_pg_conn *c)
+{
+    cio_task *me = cio_current_task();
+    for (;;) {
+        if (c->closed)
+            return CIO_ECLOSED;
+        if (c->broken)
+            return -ECONNRESET;
+        if (cio__pg_cursor_owned(c)) {
+            cio_log(CIO_LOG_DEBUG, "cio_pg: a query on a connection where this task's cursor "
+                                   "is still streaming would wait for itself: -EDEADLK");
+            return -EDEADLK;
+        }
+        if (!held(c))
+            return 0;
+        if (c->exclusive && c->copy_owner == me)
+            return -EDEADLK; /* from inside the COPY's own callback */
+        int rc = 0;
+        if (!c->gate)
+            rc = cio_event_new(c->loop, &c->gate);
+        if (rc >= 0) {
+            cio_event_clear(c->gate);
+            rc = cio_event_wait(c->gate);
+        }
+        if (rc < 0)
+            return rc;
+    }
+}
+
+int cio__pg_send(cio_pg_conn *c, struct pgreq *req, const char *sql, const cio_pg_param *params,
+                 int nparams, int nrows)
+{
+    int rc = send_segment(c, req, sql, params, nparams, nrows);
+    if (rc < 0) {
+        /* A half-appended segment cannot be taken back: libpq failed only
+         * if the connection is unusable (or out of memory), so give up on
+         * the connection rather than leave the pipeline out of step. */
+        if (rc == -EIO) {
+            cio__pg_set_error_msg("08006", PQerrorMessage(c->pg));
+            cio__pg_conn_lost(c);
+            return CIO_EPG;
+        }
+        return rc;
+    }
+    cio__pg_conn_push(c, req);
+    cio__pg_conn_schedule_flush(c);
+    return 0;
+}
+
+/* cio__pg_run's body; the caller holds a reference on c. */
+static int run_ref(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int nparams,
+                   int nrows, struct pgreq **out)
+{
+    int rc = cio_checkpoint();
     if (rc < 0)
         return rc;
-    if (c->closed)
-        return CIO_ECLOSED;
-    if (c->broken)
-        return -ECONNRESET;
-    rc = cio_checkpoint();
-    if (rc < 0)
+    if ((rc = cio__pg_wait_turn(c)) < 0)
         return rc;
     struct pgreq *req = cio__calloc(1, sizeof *req);
     if (!req)
@@ -274,20 +342,10 @@ int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int
         cio__free(req);
         return rc;
     }
-    rc = send_segment(c, req, sql, params, nparams, nrows);
-    if (rc < 0) {
-        /* A half-appended segment cannot be taken back: libpq failed only
-         * if the connection is unusable (or out of memory), so give up on
-         * the connection rather than leave the pipeline out of step. */
-        if (rc == -EIO)
-            cio__pg_set_error_msg("08006", PQerrorMessage(c->pg));
+    if ((rc = cio__pg_send(c, req, sql, params, nparams, nrows)) < 0) {
         cio__pg_req_free(c, req);
-        if (rc == -EIO)
-            cio__pg_conn_lost(c);
-        return rc == -EIO ? CIO_EPG : rc;
+        return rc;
     }
-    cio__pg_conn_push(c, req);
-    cio__pg_conn_schedule_flush(c);
 
     /* The request is the connection's if the future ends cancelled, so
      * keep a reference of our own to look at it afterwards. */
@@ -309,11 +367,45 @@ int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int
     return 0;
 }
 
+int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int nparams,
+                int nrows, struct pgreq **out)
+{
+    *out = NULL;
+    if (!c || !sql)
+        return -EINVAL;
+    int rc = check_params(params, nparams, nrows);
+    if (rc < 0)
+        return rc;
+    if (c->closed)
+        return CIO_ECLOSED;
+    /* Another task may free the connection while this one waits: the
+     * reference keeps the struct until this call is done with it. */
+    cio__pg_conn_ref(c);
+    rc = run_ref(c, sql, params, nparams, nrows, out);
+    cio__pg_conn_unref(c);
+    return rc;
+}
+
+static int run_retry(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int nparams,
+                     int nrows, struct pgreq **out);
+
 /* Runs the query, re-preparing once on 0A000; the request has no error. */
 static int run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int nparams,
                int nrows, struct pgreq **out)
 {
     cio__pg_clear_error();
+    if (!c)
+        return -EINVAL;
+    /* Held over the retry too (it touches the statement cache). */
+    cio__pg_conn_ref(c);
+    int rc = run_retry(c, sql, params, nparams, nrows, out);
+    cio__pg_conn_unref(c);
+    return rc;
+}
+
+static int run_retry(cio_pg_conn *c, const char *sql, const cio_pg_param *params, int nparams,
+                     int nrows, struct pgreq **out)
+{
     for (int attempt = 0;; attempt++) {
         struct pgreq *req;
         int rc = cio__pg_run(c, sql, params, nparams, nrows, &req);

@@ -11,7 +11,8 @@
 #include "pgint.h"
 
 struct cio_pg_transaction {
-    cio_pg_conn *conn; /* the connection it runs on */
+    cio_pg_conn *conn; /* the connection it runs on (a reference: a scope
+                          outliving cio_pg_free ends with CIO_ECLOSED) */
     int depth;         /* 1: the transaction; > 1: savepoint cio_sp<depth> */
 };
 
@@ -46,10 +47,17 @@ int cio_pg_transaction_begin(cio_pg_conn *c, const cio_pg_transaction_options *o
         return rc;
     }
     tx->conn = c;
+    cio__pg_conn_ref(c);
     tx->depth = depth;
     c->txn_depth = depth;
     *out = tx;
     return 0;
+}
+
+static void tx_free(cio_pg_transaction *tx)
+{
+    cio__pg_conn_unref(tx->conn);
+    cio__free(tx);
 }
 
 /* Runs one statement of a scope's end, shielded from cancellation. */
@@ -77,7 +85,7 @@ static int do_rollback(cio_pg_transaction *tx)
         }
     }
     c->txn_depth = tx->depth - 1;
-    cio__free(tx);
+    tx_free(tx);
     return rc;
 }
 
@@ -117,14 +125,14 @@ int cio_pg_transaction_commit(cio_pg_transaction *tx)
         } else {
             /* A failed COMMIT has ended the transaction already. */
             c->txn_depth = 0;
-            cio__free(tx);
+            tx_free(tx);
         }
         if (rc == CIO_EPG)
             cio__pg_set_error_msg(state, msg);
         return rc;
     }
     c->txn_depth = tx->depth - 1;
-    cio__free(tx);
+    tx_free(tx);
     return 0;
 }
 

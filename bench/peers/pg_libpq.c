@@ -1,0 +1,211 @@
+/*
+ * pg_libpq.c - bench-pg's plain libpq peers (no cio), doing the work of
+ * bench/pg/cio_pg.c:
+ *
+ *     peer_pg_libpq sync|pipeline GROUP      (server: CIO_PG_DSN)
+ *
+ * sync: one query in flight per connection (PQexecPrepared), one thread
+ * per connection.  pipeline: libpq's pipeline mode, DEPTH queries in
+ * flight per connection (each with its own Sync, as cio sends them), one
+ * thread per connection.  Groups as cio_pg.c's: select (64 "tasks" =
+ * the depth summed over the connections: 1 connection 64 deep, or 4
+ * connections 16 deep; sync has 1 or 4 in flight) and fetch (sync only:
+ * 10,000 rows in binary, every value decoded).  Client CPU from
+ * getrusage(RUSAGE_SELF), which counts every thread.
+ */
+#include <arpa/inet.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define FETCH_SQL                                                                        \
+    "SELECT g::int4 AS a, (g * 2)::int8 AS b, 'row ' || g AS c "                          \
+    "FROM generate_series(1, 10000) g"
+
+static double cpu_now(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double seconds(void)
+{
+    const char *s = getenv("BENCH_PG_SECONDS");
+    return s && atof(s) > 0 ? atof(s) : 1.5;
+}
+
+static PGconn *connect_or_die(void)
+{
+    PGconn *c = PQconnectdb(getenv("CIO_PG_DSN"));
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "connect: %s", PQerrorMessage(c));
+        exit(1);
+    }
+    PGresult *r = PQprepare(c, "s", "SELECT $1+1", 1, (Oid[]){20});
+    PQclear(r);
+    return c;
+}
+
+static int64_t get_i64(const PGresult *r, int row, int col)
+{
+    const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
+    int len = PQgetlength(r, row, col);
+    uint64_t v = 0;
+    for (int i = 0; i < len; i++)
+        v = v << 8 | p[i];
+    if (len == 4)
+        return (int32_t)(uint32_t)v;
+    return (int64_t)v;
+}
+
+struct job {
+    int pipeline;  /* mode */
+    int depth;     /* queries in flight (pipeline) */
+    double until;  /* deadline */
+    long done;     /* queries answered */
+    long errors;   /* wrong or failed */
+};
+
+static void param(int64_t i, unsigned char buf[8])
+{
+    for (int k = 0; k < 8; k++)
+        buf[k] = (unsigned char)((uint64_t)i >> (56 - 8 * k));
+}
+
+static void *select_thread(void *arg)
+{
+    struct job *j = arg;
+    PGconn *c = connect_or_die();
+    int fmt = 1, len = 8;
+    if (!j->pipeline) {
+        for (int64_t i = 0; wall_now() < j->until; i++) {
+            unsigned char b[8];
+            param(i, b);
+            const char *v = (const char *)b;
+            PGresult *r = PQexecPrepared(c, "s", 1, &v, &len, &fmt, 1);
+            if (PQresultStatus(r) != PGRES_TUPLES_OK || get_i64(r, 0, 0) != i + 1)
+                j->errors++;
+            PQclear(r);
+            j->done++;
+        }
+        PQfinish(c);
+        return NULL;
+    }
+    PQenterPipelineMode(c);
+    int64_t sent = 0, got = 0;
+    int stop = 0;
+    for (;;) {
+        /* Keep depth queries in flight until the deadline. */
+        while (!stop && sent - got < j->depth) {
+            unsigned char b[8];
+            param(sent, b);
+            const char *v = (const char *)b;
+            PQsendQueryPrepared(c, "s", 1, &v, &len, &fmt, 1);
+            PQpipelineSync(c);
+            sent++;
+        }
+        if (got == sent)
+            break;
+        PQflush(c);
+        /* One answer: its result, the NULL, the Sync. */
+        PGresult *r = PQgetResult(c);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || get_i64(r, 0, 0) != got + 1)
+            j->errors++;
+        PQclear(r);
+        PQclear(PQgetResult(c));
+        r = PQgetResult(c);
+        if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+            j->errors++;
+        PQclear(r);
+        got++;
+        j->done++;
+        if (!stop && wall_now() >= j->until)
+            stop = 1;
+    }
+    PQexitPipelineMode(c);
+    PQfinish(c);
+    return NULL;
+}
+
+static int run_select(int pipeline, int nconn, const char *name)
+{
+    struct job j[4];
+    pthread_t t[4];
+    double w0 = wall_now(), c0 = cpu_now();
+    for (int i = 0; i < nconn; i++) {
+        j[i] = (struct job){pipeline, 64 / nconn, w0 + seconds(), 0, 0};
+        pthread_create(&t[i], NULL, select_thread, &j[i]);
+    }
+    long n = 0, errors = 0;
+    for (int i = 0; i < nconn; i++) {
+        pthread_join(t[i], NULL);
+        n += j[i].done;
+        errors += j[i].errors;
+    }
+    double wall = wall_now() - w0, cpu = cpu_now() - c0;
+    if (errors) {
+        fprintf(stderr, "%s: %ld errors\n", name, errors);
+        return -1;
+    }
+    printf("%s %.0f\n%s:cpu_us_per_query %.3f\n", name, n / wall, name, cpu / n * 1e6);
+    return 0;
+}
+
+static int run_fetch(void)
+{
+    PGconn *c = connect_or_die();
+    long rows = 0;
+    double w0 = wall_now(), c0 = cpu_now(), until = w0 + seconds();
+    while (wall_now() < until) {
+        PGresult *r = PQexecParams(c, FETCH_SQL, 0, NULL, NULL, NULL, NULL, 1);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            fprintf(stderr, "fetch: %s", PQerrorMessage(c));
+            return -1;
+        }
+        int n = PQntuples(r);
+        int64_t sum = 0;
+        for (int i = 0; i < n; i++)
+            sum += get_i64(r, i, 0) + get_i64(r, i, 1) + (int64_t)strlen(PQgetvalue(r, i, 2));
+        if (sum <= 0)
+            return -1;
+        rows += n;
+        PQclear(r);
+    }
+    double wall = wall_now() - w0, cpu = cpu_now() - c0;
+    PQfinish(c);
+    printf("pg_fetch_10k %.0f\npg_fetch_10k:cpu_ns_per_row %.1f\n", rows / wall, cpu / rows * 1e9);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3 || !getenv("CIO_PG_DSN")) {
+        fprintf(stderr, "usage: CIO_PG_DSN=... %s sync|pipeline select|fetch\n", argv[0]);
+        return 2;
+    }
+    int pipeline = !strcmp(argv[1], "pipeline");
+    if (!strcmp(argv[2], "select")) {
+        if (run_select(pipeline, 1, "pg_select_1conn") < 0 ||
+            run_select(pipeline, 4, "pg_select_4conn") < 0)
+            return 1;
+        return 0;
+    }
+    if (!strcmp(argv[2], "fetch"))
+        return run_fetch() < 0 ? 1 : 0;
+    fprintf(stderr, "unknown group %s\n", argv[2]);
+    return 2;
+}
