@@ -22,8 +22,9 @@ case "$what" in
          need_pkgs+=(python3-dev python3-setuptools) ;;
   aarch64) need_cmds+=(aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user)
          need_pkgs+=(libc6-dev-arm64-cross) ;;
-  bench) need_cmds+=(/usr/bin/python3:python3 go:golang-go valgrind:valgrind)
-         need_pkgs+=(python3-uvloop libuv1-dev python3-matplotlib) ;;
+  bench) need_cmds+=(/usr/bin/python3:python3 go:golang-go valgrind:valgrind wrk:wrk)
+         need_pkgs+=(python3-uvloop libuv1-dev python3-matplotlib python3-dev python3-setuptools
+                     python3-aiohttp python3-uvicorn python3-httptools) ;;
   compare) need_cmds+=(/usr/bin/python3:python3 git:git) ;;
   report) need_cmds+=(/usr/bin/python3:python3)
          need_pkgs+=(python3-matplotlib) ;;

@@ -27,6 +27,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def plain_env():
+    """This environment without LD_PRELOAD: under python/tests/asan.sh the
+    interpreter has libasan preloaded, and PostgreSQL's programs must not
+    (initdb's `postgres -V` hangs with it)."""
+    env = dict(os.environ)
+    env.pop('LD_PRELOAD', None)
+    return env
+
+
 class PgCluster:
     def __init__(self):
         self.dir = None      # the temporary directory (socket and data/)
@@ -36,7 +45,7 @@ class PgCluster:
 
     def _run(self, argv, **kw):
         return subprocess.run(self.as_user + argv, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, **kw).returncode
+                              stderr=subprocess.DEVNULL, env=plain_env(), **kw).returncode
 
     def start(self):
         """Starts the cluster: None on success, else why it cannot run."""
@@ -55,11 +64,11 @@ class PgCluster:
                       '--no-sync', '-E', 'UTF8', '--locale=C']) != 0:
             return 'initdb failed'
         # The watchdog: once this process is gone, stop the server and clean up.
-        subprocess.Popen(
-            ['setsid', 'sh', '-c',
-             'while kill -0 %d 2>/dev/null; do sleep 1; done; %s %s/pg_ctl -D %s -m immediate stop; rm -rf %s'
-             % (os.getpid(), ' '.join(self.as_user), PG_BIN, data, self.dir)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The shell puts it in the background and returns at once.
+        watch = ('while kill -0 %d 2>/dev/null; do sleep 1; done; %s %s/pg_ctl -D %s -m immediate stop; rm -rf %s'
+                 % (os.getpid(), ' '.join(self.as_user), PG_BIN, data, self.dir))
+        subprocess.run(['sh', '-c', 'setsid sh -c "$0" >/dev/null 2>&1 </dev/null &', watch],
+                       env=plain_env(), check=False)
         for _ in range(5):
             self.port = free_port()
             opts = ('-k %s -p %d -c listen_addresses=127.0.0.1 -c fsync=off '

@@ -17,6 +17,7 @@ framework's Debian package is missing (the run is partial; reasons printed).
 import asyncio
 import http.client
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -32,10 +33,12 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYDIR = os.path.dirname(HERE)
-sys.path.insert(0, PYDIR)
+# The in-place build (python/), unless PYTHONPATH names the build to test.
+if not os.environ.get('PYTHONPATH'):
+    sys.path.insert(0, PYDIR)
 sys.path.insert(0, HERE)
 import cio  # noqa: E402
-from pgcluster import PgCluster  # noqa: E402
+from pgcluster import PgCluster, plain_env  # noqa: E402
 
 CIO_LOOP = 'cio.Loop'
 MISSING = []   # Debian packages whose tests were skipped (exit 77)
@@ -111,7 +114,7 @@ class ServerProcess:
         self.proc = None
 
     def start(self):
-        env = dict(os.environ, PYTHONPATH=PYDIR + ':' + self.dir)
+        env = dict(os.environ, PYTHONPATH=os.environ.get('PYTHONPATH', PYDIR) + ':' + self.dir)
         for _ in range(3):   # a port taken between free_port() and bind: retry
             self.port = free_port()
             self.proc = subprocess.Popen([sys.executable, self.script, str(self.port)], env=env,
@@ -277,7 +280,7 @@ class Uvicorn(unittest.TestCase):
         if shutil.which('curl'):
             out = subprocess.run(['curl', '-sS', '--max-time', '10',
                                   'http://127.0.0.1:%d/via-curl' % port],
-                                 capture_output=True, text=True, timeout=20)
+                                 capture_output=True, text=True, timeout=20, env=plain_env())
             self.assertEqual(json.loads(out.stdout)['path'], '/via-curl', out.stderr)
         out = srv.stop()
         self.assertIn('Shutting down', out)
@@ -456,7 +459,7 @@ class Aiohttp(unittest.TestCase):
                             return await r.json()
                     bodies = await asyncio.gather(*[get(i) for i in range(50)])
                     big = os.urandom(3 << 20)
-                    async with s.post(base + '/echo', data=big) as r:
+                    async with s.post(base + '/echo', data=io.BytesIO(big)) as r:
                         echoed = await r.read()
                     async with s.get(base + '/stream') as r:
                         chunks = [c async for c in r.content.iter_any()]
@@ -466,9 +469,13 @@ class Aiohttp(unittest.TestCase):
                         await w.send_bytes(b'abc')
                         rev = (await w.receive()).data
                 # A plain HTTP client from outside the loop, meanwhile.
-                st, outside = await asyncio.get_running_loop().run_in_executor(
-                    None, lambda: get_json(http.client.HTTPConnection('127.0.0.1', port, timeout=10),
-                                           'GET', '/?q=outside'))
+                def outside_get():
+                    c = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+                    try:
+                        return get_json(c, 'GET', '/?q=outside')
+                    finally:
+                        c.close()
+                st, outside = await asyncio.get_running_loop().run_in_executor(None, outside_get)
             finally:
                 await runner.cleanup()
             return bodies, echoed == big, b''.join(chunks), upper, rev, st, outside
