@@ -22,7 +22,8 @@ TOP = os.path.dirname(HERE)
 SANITIZE = os.environ.get('CIO_SANITIZE', '')
 ENGINE = os.environ.get('CIO_ENGINE_BUILD', os.path.join(
     HERE, 'build', 'engine-' + SANITIZE.replace(',', '-') if SANITIZE else 'engine'))
-SAN_FLAGS = ['-fsanitize=' + SANITIZE, '-fno-omit-frame-pointer'] if SANITIZE else []
+SAN_FLAGS = (['-fsanitize=' + SANITIZE, '-fno-omit-frame-pointer', '-fno-sanitize-recover=all']
+             if SANITIZE else [])
 
 
 class BuildWithEngine(build_ext):
