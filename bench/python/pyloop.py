@@ -19,6 +19,11 @@ Groups:
                   streams / loop.sock_recv+sock_sendall) pinned to core 0,
                   bench/net/loadgen.c pinned to core 1 (100 connections,
                   64-byte messages): msgs/s, p99_us, cpu_us_per_msg.
+  pg              asyncpg (python3-asyncpg) against a private PostgreSQL 15
+                  cluster (python/tests/pgcluster.py), its server pinned to
+                  core 0: SELECT 1 one at a time on one connection
+                  (pg_select1) and from 10 tasks over a pool of 10
+                  (pg_select1_pool10); queries/s, cpu_us_per_query.
   http_aiohttp, http_uvicorn
                   "hello, world" from aiohttp's web server and from uvicorn
                   (httptools) with a plain ASGI app, loaded by wrk (50
@@ -302,6 +307,52 @@ def http_group(name, group):
     print('%s:cpu_us_per_req %.3f' % (group, (c1 - c0) * 1e6 / max(reqs, 1)))
 
 
+async def pg_select1(dsn, n):
+    import asyncpg
+    conn = await asyncpg.connect(dsn)
+    for _ in range(n):
+        await conn.fetchval('SELECT 1')
+    await conn.close()
+
+
+async def pg_select1_pool(dsn, n, width=10):
+    import asyncpg
+    pool = await asyncpg.create_pool(dsn, min_size=width, max_size=width)
+
+    async def worker(k):
+        for _ in range(k):
+            await pool.fetchval('SELECT 1')
+    await asyncio.gather(*[worker(n // width) for _ in range(width)])
+    await pool.close()
+
+
+def pg_group(name):
+    try:
+        import asyncpg  # noqa: F401
+    except ImportError:
+        sys.exit('pyloop.py: python3-asyncpg is not installed')
+    sys.path.insert(0, os.path.join(ROOT, 'python', 'tests'))
+    from pgcluster import PgCluster
+    cl = PgCluster()
+    try:
+        why = cl.start()
+        if why:
+            sys.exit('pyloop.py: no PostgreSQL cluster: ' + why)
+        with open(os.path.join(cl.dir, 'data', 'postmaster.pid')) as f:
+            os.sched_setaffinity(int(f.readline()), {0})   # backends fork from it
+        dsn = 'postgresql://postgres@/postgres?host=%s&port=%d' % (cl.socket_dir, cl.port)
+        for bench, fn, n in (('pg_select1', pg_select1, 20000),
+                             ('pg_select1_pool10', pg_select1_pool, 20000)):
+            run(name, fn(dsn, n // 10))              # warm-up
+            c0, t0 = time.process_time(), time.perf_counter()
+            run(name, fn(dsn, n))
+            t1, c1 = time.perf_counter(), time.process_time()
+            print('%s %.1f' % (bench, n / (t1 - t0)))
+            print('%s:cpu_us_per_query %.3f' % (bench, (c1 - c0) * 1e6 / n))
+    finally:
+        cl.stop()
+
+
 def main():
     name = sys.argv[1]
     if sys.argv[2] == 'serve':
@@ -315,6 +366,8 @@ def main():
         echo_group(name, group)
     elif group in HTTP:
         http_group(name, group)
+    elif group == 'pg':
+        pg_group(name)
     else:
         sys.exit('pyloop.py: unknown group %r' % group)
 
