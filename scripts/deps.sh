@@ -12,7 +12,8 @@ case "$what" in
   test)  need_cmds+=(/usr/bin/python3:python3 curl:curl openssl:openssl valgrind:valgrind clang:clang)
          need_pkgs+=(libclang-rt-14-dev postgresql-15 python3-aiohttp python3-h11 python3-websockets
                      python3-dev python3-setuptools libpython3.11-testsuite
-                     python3-uvicorn python3-fastapi python3-httptools python3-asyncpg)
+                     python3-uvicorn python3-fastapi python3-httptools python3-asyncpg
+                     python3-tornado python3-aiopg python3-psycopg2)
          # By command, not package: a machine whose node comes from another
          # build (with npm inside, which conflicts with Debian's npm package)
          # already has them.

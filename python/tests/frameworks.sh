@@ -1,7 +1,7 @@
 #!/bin/sh
 # frameworks.sh - the ctest entry python_frameworks: uvicorn (ASGI and
-# FastAPI), aiohttp, asyncpg and websockets, unchanged, on the cio loop
-# (test_frameworks.py).  Skipped (77) when the extension is not built (make
+# FastAPI), aiohttp, Tornado, websockets, asyncpg and aiopg, unchanged, on
+# the cio loop (test_frameworks.py, test_frameworks_pg.py).  Skipped (77) when the extension is not built (make
 # python), without Debian's python3, or when a framework's package is
 # missing (test_frameworks.py says which); a failure is exit 1.
 here=$(cd "$(dirname "$0")/.." && pwd)

@@ -6,9 +6,9 @@ uvicorn serving a plain ASGI app and a FastAPI app (started as the
 tutorials do, `uvicorn.run(...)` in a process of its own with cio's policy
 installed, and in-process through asyncio.Runner(loop_factory=...)),
 aiohttp's server (`web.run_app(..., loop=cio.new_event_loop())`, and an
-AppRunner in-process) and client, asyncpg against a private PostgreSQL
-cluster (pgcluster.py, made as the C tests make theirs), websockets'
-client and server.  Servers are driven with real HTTP from outside the
+AppRunner in-process) and client, Tornado's server, client and WebSocket,
+asyncpg and aiopg against a private PostgreSQL cluster (pgcluster.py, made
+as the C tests make theirs), websockets' client and server.  Servers are driven with real HTTP from outside the
 loop (http.client, curl), and every response says which loop served it.
 
 Exit status as ctest reads it: 0 all ran and passed, 1 a failure, 77 a
@@ -16,13 +16,11 @@ framework's Debian package is missing (the run is partial; reasons printed).
 """
 import asyncio
 import http.client
-import importlib.util
 import io
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,69 +29,10 @@ import threading
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PYDIR = os.path.dirname(HERE)
-# The in-place build (python/), unless PYTHONPATH names the build to test.
-if not os.environ.get('PYTHONPATH'):
-    sys.path.insert(0, PYDIR)
-sys.path.insert(0, HERE)
-import cio  # noqa: E402
-from pgcluster import PgCluster, plain_env  # noqa: E402
-
-CIO_LOOP = 'cio.Loop'
-MISSING = []   # Debian packages whose tests were skipped (exit 77)
-
-
-def need(*pairs):
-    """Skips the caller's tests unless every (module, package) imports."""
-    for module, package in pairs:
-        if importlib.util.find_spec(module) is None:
-            if package not in MISSING:
-                MISSING.append(package)
-            raise unittest.SkipTest('%s not installed (import %s)' % (package, module))
-
-
-def loop_name():
-    loop = asyncio.get_running_loop()
-    return type(loop).__module__ + '.' + type(loop).__qualname__
-
-
-def run(coro, timeout=60):
-    """Runs coro on a fresh cio loop (no policy involved), with a deadline."""
-    with asyncio.Runner(loop_factory=cio.new_event_loop) as r:
-        return r.run(asyncio.wait_for(coro, timeout))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port, proc, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError('server exited early (%s): %s' % (proc.returncode, proc.stdout.read()))
-        try:
-            socket.create_connection(('127.0.0.1', port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError('server never listened on %d' % port)
-
-
-def get_json(conn, method, path, body=None, headers=None):
-    """One request on a kept-alive http.client connection: (status, json)."""
-    hdrs = dict(headers or {})
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        hdrs['Content-Type'] = 'application/json'
-    conn.request(method, path, body=data, headers=hdrs)
-    resp = conn.getresponse()
-    raw = resp.read()
-    return resp.status, (json.loads(raw) if raw else None)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fwutil import (CIO_LOOP, MISSING, PYDIR, free_port, get_json, loop_name,  # noqa: E402
+                    need, run, wait_listening)
+from pgcluster import plain_env  # noqa: E402
 
 
 class ServerProcess:
@@ -574,111 +513,81 @@ class Websockets(unittest.TestCase):
         self.assertEqual(heard, ['to all'] * 5)
 
 
-class Asyncpg(unittest.TestCase):
-    """asyncpg (python3-asyncpg) against a private PostgreSQL 15 cluster."""
-
-    cluster = None
+class Tornado(unittest.TestCase):
+    """Tornado (python3-tornado): its HTTP server, AsyncHTTPClient and
+    WebSocket, which run on the asyncio loop through add_reader/add_writer."""
 
     @classmethod
     def setUpClass(cls):
-        need(('asyncpg', 'python3-asyncpg'))
-        cls.cluster = PgCluster()
-        why = cls.cluster.start()
-        if why:
-            cls.cluster.stop()
-            MISSING.append('postgresql-15 (%s)' % why)
-            raise unittest.SkipTest(why)
+        need(('tornado', 'python3-tornado'))
 
-    @classmethod
-    def tearDownClass(cls):
-        if cls.cluster:
-            cls.cluster.stop()
+    def test_server_client_websocket(self):
+        import tornado.httpclient
+        import tornado.httpserver
+        import tornado.netutil
+        import tornado.web
+        import tornado.websocket
 
-    def connect(self, **kw):
-        import asyncpg
-        return asyncpg.connect(host=self.cluster.socket_dir, port=self.cluster.port,
-                               user='postgres', database='postgres', **kw)
+        class Main(tornado.web.RequestHandler):
+            async def get(self):
+                await asyncio.sleep(0.001)
+                self.write({'loop': loop_name(), 'q': self.get_argument('q', '')})
 
-    def test_queries_unix_and_tcp(self):
-        import asyncpg
+            async def post(self):
+                self.write(self.request.body)
 
-        async def main():
-            c = await self.connect()
-            one = await c.fetchval('SELECT 1')
-            row = await c.fetchrow('SELECT $1::int + $2::int AS s, $3::text AS t', 2, 3, 'x')
-            await c.execute('CREATE TEMP TABLE t (id int PRIMARY KEY, name text)')
-            await c.executemany('INSERT INTO t VALUES ($1, $2)', [(i, 'n%d' % i) for i in range(100)])
-            async with c.transaction():
-                names = [r['name'] async for r in c.cursor('SELECT name FROM t WHERE id < 5 ORDER BY id')]
-            try:
-                async with c.transaction():
-                    await c.execute('DELETE FROM t')
-                    raise RuntimeError('roll back')
-            except RuntimeError:
-                pass
-            count = await c.fetchval('SELECT count(*) FROM t')
-            copied = await c.copy_records_to_table('t', records=[(1000 + i, 'c') for i in range(50)])
-            try:
-                await c.execute('INSERT INTO t VALUES (1, $1)', 'dup')
-                dup = None
-            except asyncpg.UniqueViolationError as e:
-                dup = type(e).__name__
-            await c.close()
-            tcp = await asyncpg.connect(self.cluster.dsn_tcp)
-            over_tcp = await tcp.fetchval("SELECT inet_client_addr()::text")
-            await tcp.close()
-            return one, (row['s'], row['t']), names, count, copied, dup, over_tcp
-
-        one, row, names, count, copied, dup, over_tcp = run(main())
-        self.assertEqual(one, 1)
-        self.assertEqual(row, (5, 'x'))
-        self.assertEqual(names, ['n0', 'n1', 'n2', 'n3', 'n4'])
-        self.assertEqual(count, 100)
-        self.assertEqual(copied, 'COPY 50')
-        self.assertEqual(dup, 'UniqueViolationError')
-        self.assertEqual(over_tcp, '127.0.0.1/32')
-
-    def test_pool_concurrency_timeout_and_notify(self):
-        import asyncpg
+        class Echo(tornado.websocket.WebSocketHandler):
+            def on_message(self, message):
+                self.write_message(message[::-1] if isinstance(message, bytes) else message.upper(),
+                                   binary=isinstance(message, bytes))
 
         async def main():
-            pool = await asyncpg.create_pool(host=self.cluster.socket_dir, port=self.cluster.port,
-                                             user='postgres', database='postgres',
-                                             min_size=2, max_size=5)
-            # 20 queries of 0.2 s over 5 connections: about 0.8 s, not 4.
-            t0 = time.monotonic()
-            got = await asyncio.gather(*[pool.fetchval('SELECT $1::int FROM pg_sleep(0.2)', i)
-                                         for i in range(20)])
-            took = time.monotonic() - t0
-            # A query cut by its timeout; the connection stays usable.
-            async with pool.acquire() as c:
-                try:
-                    await c.fetchval('SELECT pg_sleep(5)', timeout=0.2)
-                    timed_out = False
-                except asyncio.TimeoutError:
-                    timed_out = True
-                after = await c.fetchval('SELECT 2')
-            # LISTEN/NOTIFY delivered as a callback on the loop.
-            heard = asyncio.get_running_loop().create_future()
-            listener = await self.connect()
-            await listener.add_listener('chan', lambda *a: heard.done() or heard.set_result(a[3]))
-            await pool.execute("NOTIFY chan, 'ping'")
-            payload = await asyncio.wait_for(heard, 10)
-            await listener.close()
-            await pool.close()
-            return got, took, timed_out, after, payload
+            app = tornado.web.Application([(r'/', Main), (r'/ws', Echo)])
+            sockets = tornado.netutil.bind_sockets(0, '127.0.0.1')
+            port = sockets[0].getsockname()[1]
+            server = tornado.httpserver.HTTPServer(app)
+            server.add_sockets(sockets)
+            base = 'http://127.0.0.1:%d' % port
+            client = tornado.httpclient.AsyncHTTPClient()
+            try:
+                rs = await asyncio.gather(*[client.fetch(base + '/?q=%d' % i) for i in range(20)])
+                bodies = [json.loads(r.body) for r in rs]
+                big = os.urandom(1 << 20)
+                echoed = (await client.fetch(base + '/', method='POST', body=big)).body
+                ws = await tornado.websocket.websocket_connect('ws://127.0.0.1:%d/ws' % port)
+                await ws.write_message('hi')
+                upper = await ws.read_message()
+                await ws.write_message(b'abc', binary=True)
+                rev = await ws.read_message()
+                ws.close()
 
-        got, took, timed_out, after, payload = run(main())
-        self.assertEqual(got, list(range(20)))
-        self.assertLess(took, 3.5)   # 4 s if the pool's connections did not overlap
-        self.assertTrue(timed_out)
-        self.assertEqual(after, 2)
-        self.assertEqual(payload, 'ping')
+                def outside_get():
+                    c = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+                    try:
+                        return get_json(c, 'GET', '/?q=outside')
+                    finally:
+                        c.close()
+                outside = await asyncio.get_running_loop().run_in_executor(None, outside_get)
+            finally:
+                client.close()
+                server.stop()
+                await server.close_all_connections()
+            return bodies, echoed == big, upper, rev, outside
+
+        bodies, same, upper, rev, outside = run(main())
+        self.assertEqual([b['q'] for b in bodies], [str(i) for i in range(20)])
+        self.assertTrue(all(b['loop'] == CIO_LOOP for b in bodies))
+        self.assertTrue(same)
+        self.assertEqual((upper, rev), ('HI', b'cba'))
+        self.assertEqual(outside, (200, {'loop': CIO_LOOP, 'q': 'outside'}))
 
 
 def main():
     verbosity = 2 if '-v' in sys.argv else 1
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    import test_frameworks_pg
+    loader = unittest.defaultTestLoader
+    suite = unittest.TestSuite([loader.loadTestsFromModule(sys.modules[__name__]),
+                                loader.loadTestsFromModule(test_frameworks_pg)])
     result = unittest.TextTestRunner(verbosity=verbosity).run(suite)
     if not result.wasSuccessful():
         return 1
