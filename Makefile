@@ -103,6 +103,7 @@ docs:
 
 bench:
 	@bash scripts/deps.sh bench
+	$(MAKE) python
 	@bash bench/run.sh all
 
 # Explicit rules win over bench-% (which would take them for areas).
