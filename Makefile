@@ -3,6 +3,8 @@
 #   make test    build and run every test: normal, ASan+UBSan, TSan for
 #                the threaded tests, and aarch64 under qemu
 #   make bench   run every benchmark (make bench-core, bench-sync, ...)
+#   make bench-python
+#                asyncio vs uvloop vs cio's loop on the same Python programs
 #   make bench-compare BASE=<git rev> [AREAS="core sync net"]
 #                cio at revision BASE against the current tree, side by
 #                side on this machine: the change of every benchmark, flagged
@@ -37,7 +39,7 @@ CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
 CHAT_PORT  ?= 8080
 
-.PHONY: chat all deps build run docs python test test-normal test-asan test-tsan test-aarch64 bench bench-% \
+.PHONY: chat all deps build run docs python test test-normal test-asan test-tsan test-aarch64 bench bench-% bench-python \
         bench-compare bench-report fuzz install clean
 
 all: build
@@ -102,6 +104,7 @@ docs:
 
 bench:
 	@bash scripts/deps.sh bench
+	$(MAKE) python
 	@bash bench/run.sh all
 
 # Explicit rules win over bench-% (which would take them for areas).
@@ -113,6 +116,13 @@ bench-compare:
 bench-report:
 	@bash scripts/deps.sh report
 	@/usr/bin/python3 bench/report.py
+
+# The Python loops (asyncio, uvloop, cio's) on the same programs
+# (bench/python.py); the cio contender needs the extension, built here.
+bench-python:
+	@bash scripts/deps.sh bench
+	$(MAKE) python
+	@bash bench/run.sh python
 
 bench-%:
 	@bash scripts/deps.sh bench

@@ -16,7 +16,14 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
-ENGINE = os.environ.get('CIO_ENGINE_BUILD', os.path.join(HERE, 'build', 'engine'))
+# CIO_SANITIZE=address (or address,undefined): the engine and the extension
+# built with those sanitizers, Debug, the engine in a directory of its own
+# (python/tests/asan.sh; the interpreter then needs libasan preloaded).
+SANITIZE = os.environ.get('CIO_SANITIZE', '')
+ENGINE = os.environ.get('CIO_ENGINE_BUILD', os.path.join(
+    HERE, 'build', 'engine-' + SANITIZE.replace(',', '-') if SANITIZE else 'engine'))
+SAN_FLAGS = (['-fsanitize=' + SANITIZE, '-fno-omit-frame-pointer', '-fno-sanitize-recover=all']
+             if SANITIZE else [])
 
 
 class BuildWithEngine(build_ext):
@@ -25,7 +32,9 @@ class BuildWithEngine(build_ext):
     def run(self):
         os.makedirs(ENGINE, exist_ok=True)
         subprocess.check_call([
-            'cmake', '-S', TOP, '-B', ENGINE, '-DCMAKE_BUILD_TYPE=RelWithDebInfo',
+            'cmake', '-S', TOP, '-B', ENGINE,
+            '-DCMAKE_BUILD_TYPE=' + ('Debug' if SANITIZE else 'RelWithDebInfo'),
+            '-DCIO_SANITIZE=' + SANITIZE,
             '-DCIO_BUILD_TESTS=OFF', '-DCIO_BUILD_EXAMPLES=OFF',
             '-DCMAKE_POSITION_INDEPENDENT_CODE=ON'], stdout=subprocess.DEVNULL)
         subprocess.check_call(['cmake', '--build', ENGINE, '--target', 'cio_static',
@@ -56,7 +65,9 @@ ext = Extension(
     depends=[os.path.join(ENGINE, 'libcio.a')],
     libraries=[],  # engine_libraries(), once the engine is configured
     extra_compile_args=['-std=gnu11', '-Wall', '-Wextra', '-Wshadow',
-                        '-Wno-unused-parameter', '-Wno-missing-field-initializers'],
+                        '-Wno-unused-parameter', '-Wno-missing-field-initializers'] + SAN_FLAGS
+                       + (['-O0', '-g'] if SANITIZE else []),
+    extra_link_args=SAN_FLAGS,
 )
 
 setup(

@@ -11,7 +11,9 @@ need_pkgs=(libssl-dev zlib1g-dev libcjson-dev liburing-dev ca-certificates libpq
 case "$what" in
   test)  need_cmds+=(/usr/bin/python3:python3 curl:curl openssl:openssl valgrind:valgrind clang:clang)
          need_pkgs+=(libclang-rt-14-dev postgresql-15 python3-aiohttp python3-h11 python3-websockets
-                     python3-dev python3-setuptools libpython3.11-testsuite)
+                     python3-dev python3-setuptools libpython3.11-testsuite
+                     python3-uvicorn python3-fastapi python3-httptools python3-asyncpg
+                     python3-tornado python3-aiopg python3-psycopg2)
          # By command, not package: a machine whose node comes from another
          # build (with npm inside, which conflicts with Debian's npm package)
          # already has them.
@@ -22,7 +24,7 @@ case "$what" in
   aarch64) need_cmds+=(aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user)
          need_pkgs+=(libc6-dev-arm64-cross) ;;
   bench) need_cmds+=(/usr/bin/python3:python3 go:golang-go valgrind:valgrind)
-         need_pkgs+=(python3-uvloop libuv1-dev python3-matplotlib golang-github-gorilla-websocket-dev
+         need_pkgs+=(python3-uvloop libuv1-dev python3-matplotlib golang-github-gorilla-websocket-dev python3-dev python3-setuptools
                      python3-asyncpg postgresql-15 libpq-dev)
          # bench-http: the load generator, the servers compared with cio's
          # (nginx, h2o, uvicorn with httptools, aiohttp) and libcurl for the

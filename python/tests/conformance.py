@@ -29,7 +29,10 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))  # python/: import cio in place
+# python/: import cio in place, unless PYTHONPATH names the build to test
+# (python/tests/asan.sh's sanitizer build); workers inherit the environment.
+if not os.environ.get('PYTHONPATH'):
+    sys.path.insert(0, os.path.dirname(HERE))
 
 # (suite name, mode, module, class, factory method)
 SUITES = [
@@ -38,11 +41,14 @@ SUITES = [
     ('test_sendfile mixin', 'mixin', 'test_sendfile', 'EPollEventLoopTests', 'create_event_loop'),
     ('test_server', 'mixin', 'test_server', 'SelectorStartServerTests', 'new_loop'),
     ('test_sslproto start_tls', 'mixin', 'test_sslproto', 'SelectorStartTLSTests', 'new_loop'),
+    ('test_buffered_proto mixin', 'mixin', 'test_buffered_proto', 'BufferedProtocolSelectorTests',
+     'new_loop'),
 ] + [(m, 'module', m, None, None) for m in (
     'test_futures', 'test_futures2', 'test_locks', 'test_queues', 'test_timeouts',
     'test_taskgroups', 'test_waitfor', 'test_runners', 'test_tasks', 'test_streams',
     'test_context', 'test_pep492', 'test_threads', 'test_subprocess', 'test_ssl',
-    'test_buffered_proto', 'test_protocols')]
+    'test_protocols', 'test_transports', 'test_base_events', 'test_selector_events',
+    'test_unix_events')]
 
 QUICK = ['test_events mixins', 'test_futures', 'test_locks', 'test_queues', 'test_timeouts',
          'test_taskgroups', 'test_waitfor', 'test_runners']
@@ -161,6 +167,11 @@ def worker(args):
     out = os.fdopen(os.dup(1), 'w')
     # The tests' own output goes to stderr so it cannot garble the protocol.
     os.dup2(2, 1)
+    # Ctrl-C as an interactive run has it, whoever started us: a shell runs
+    # background jobs with SIGINT ignored, and test_runners' interrupt tests
+    # then wait forever for a KeyboardInterrupt (on every loop alike).
+    import signal
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     mod, tests = load_suite(args.loop, args.mode, args.module, args.cls, args.method)
     if args.list:
         for t in tests:
