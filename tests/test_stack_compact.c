@@ -3,8 +3,8 @@
  * src/task/compact.c): the stacks of tasks parked past the loop's idle time
  * give their pages back and come back intact.
  *
- *   policy          on by default (5 s); with 2 s, tasks parked 1 s are left
- *                   alone and tasks parked 4 s are compacted: no page of
+ *   policy          on by default (5 s; CIO_STACK_COMPACTION sets it); with
+ *                   2 s, tasks parked 1 s are left alone and tasks parked 4 s are compacted: no page of
  *                   their stacks is resident (mincore); a task in gather is
  *                   never compacted
  *   intact          a linked list built on the stack, pointers into it and
@@ -241,6 +241,18 @@ static void policy(void)
     cio_loop *loop = virtual_loop(-1);
     CHECK_EQ(loop->compact_after_ns, 5 * CIO_NS_PER_SEC);
     cio_loop_free(loop);
+    /* CIO_STACK_COMPACTION sets the default; what it cannot parse is
+     * ignored. */
+    static const struct { const char *env; int64_t ns; } envs[] = {
+        {"2", 2 * CIO_NS_PER_SEC}, {"0", 0}, {"0.25", CIO_NS_PER_SEC / 4},
+        {"soon", 5 * CIO_NS_PER_SEC}, {"-1", 5 * CIO_NS_PER_SEC}, {"", 5 * CIO_NS_PER_SEC}};
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+        CHECK(setenv("CIO_STACK_COMPACTION", envs[i].env, 1) == 0);
+        loop = virtual_loop(-1);
+        CHECK_EQ(loop->compact_after_ns, envs[i].ns);
+        cio_loop_free(loop);
+    }
+    unsetenv("CIO_STACK_COMPACTION");
 
     loop = virtual_loop(2);
     CHECK_RC(cio_run_loop(loop, policy_main, NULL, NULL), 0);
@@ -592,6 +604,7 @@ int main(void)
     printf("skip: the ucontext fallback does not compact stacks\n");
     return 77;
 #endif
+    unsetenv("CIO_STACK_COMPACTION"); /* the defaults are under test */
     RUN(policy);
     RUN(intact);
     RUN(own_mapping);
