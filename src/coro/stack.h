@@ -138,8 +138,9 @@ const char *cio__stack_guard_method(void);
 void cio__stack_compactor_init(struct cio__stack_compactor *c);
 /*
  * Compacts s, in use by a parked context whose saved stack pointer is sp.
- * Full (1): copies [sp, lo + size) into a new image and queues all of s's
- * pages in c to become guard markers; any access faults them back in.
+ * Full (1): copies [sp, lo + size) into a new image and queues the pages
+ * it came from in c to become guard markers (any access faults them back
+ * in), the dead pages below to be dropped.
  * Partial (0): queues the pages below the one sp is in to be dropped.
  * Queued advice is applied when a batch fills or at
  * cio__stack_compactor_flush.  -ENOMEM (no image: s unchanged), -E2BIG

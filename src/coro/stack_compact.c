@@ -5,10 +5,11 @@
  * A parked task needs only the live part of its stack, from its saved
  * stack pointer to the top (a few hundred bytes for a task in cio_sleep),
  * yet keeps at least one page resident.  Full compaction copies the live
- * part into an image and turns all the stack's pages into guard markers
+ * part into an image, turns the pages it came from into guard markers
  * (MADV_GUARD_INSTALL, Linux >= 6.13: the pages are dropped, any access
  * faults, and no VMA is split, so a million compacted stacks cost no
- * mappings).  The owner's resume copies the bytes back (cio__stack_expand).
+ * mappings) and drops the dead pages below it.  The owner's resume copies
+ * the bytes back (cio__stack_expand).
  *
  * Other code may point into a parked task's live frames (a child task
  * given a pointer to its parent's locals writes its result there, an
@@ -140,11 +141,19 @@ static void raw_copy(void *dst, const void *src, size_t len)
         d[i] = s[i];
 }
 
+/* The guarded part of compacted s: the pages its image came from. */
+static char *guarded_from(const cio__stack *s)
+{
+    char *hi = s->lo + s->size;
+    return (char *)((uintptr_t)(hi - s->image_len) & ~(uintptr_t)(cio__stack_page_size - 1));
+}
+
 /* Removes s's markers and copies its image back; the caller moved fstate
  * to RESTORING.  Async-signal-safe. */
 static void restore(cio__stack *s)
 {
-    madvise(s->lo, s->size, MADV_GUARD_REMOVE);
+    char *g = guarded_from(s);
+    madvise(g, (size_t)(s->lo + s->size - g), MADV_GUARD_REMOVE);
     raw_copy(s->lo + s->size - s->image_len, s->image, s->image_len);
     if (s->guard == CIO__GUARD_CANARY) /* went with the pages */
         *(uint64_t *)(void *)s->lo = CIO__STACK_CANARY;
@@ -306,6 +315,12 @@ int cio__stack_compact(cio__stack *s, const void *sp, struct cio__stack_compacto
     }
     if (len > COMPACT_MAX)
         return -E2BIG;
+    /* Only the pages of the live part become markers (one, usually): the
+     * ones below are dead, nothing may point there, and dropped they
+     * read as zeros; markers there would only make removing them, at
+     * every resume, walk more of the page table (a resume took 2-3x as
+     * long with the whole stack guarded). */
+    char *live = (char *)((uintptr_t)from & ~(uintptr_t)(cio__stack_page_size - 1));
     char *img = cio__malloc(len ? len : 1);
     if (!img)
         return -ENOMEM;
@@ -315,7 +330,9 @@ int cio__stack_compact(cio__stack *s, const void *sp, struct cio__stack_compacto
     s->pooled |= CIO__STACK_COMPACTED;
     /* Before the markers exist: a fault on them finds the image. */
     __atomic_store_n(&s->fstate, CIO__STACK_F_GUARDED, __ATOMIC_RELEASE);
-    queue(&c->guard, s->lo, s->size, s);
+    queue(&c->guard, live, (size_t)(hi - live), s);
+    if (live > s->lo)
+        queue(&c->drop, s->lo, (size_t)(live - s->lo), NULL);
     return 1;
 }
 
@@ -329,7 +346,8 @@ static void take_back(cio__stack *s, int copy)
         if (copy) {
             restore(s);
         } else {
-            madvise(s->lo, s->size, MADV_GUARD_REMOVE);
+            char *g = guarded_from(s);
+            madvise(g, (size_t)(s->lo + s->size - g), MADV_GUARD_REMOVE);
             if (s->guard == CIO__GUARD_CANARY)
                 *(uint64_t *)(void *)s->lo = CIO__STACK_CANARY;
         }
