@@ -22,7 +22,7 @@
  *                   compacted and writes a new value there; it reads the
  *                   right value, and the parent sees the write on resume;
  *                   the same from another thread
- *   crash           other faults still crash: a NULL write, and a write to
+ *   crash           other faults still crash: a write to page 1, and to
  *                   a stack's guard page, with compacted stacks around
  *                   (forked children die of SIGSEGV)
  *   bad_args        the setter's errors
@@ -553,7 +553,7 @@ static int crash_main(void *arg, void **result)
     CHECK(compacted(t));
     crash_guard = t->stack->lo - 1;
     if (crash_how == 0)
-        *(volatile int *)(uintptr_t)crash_how = 1; /* NULL */
+        *(volatile int *)(uintptr_t)4096 = 1; /* never mapped (mmap_min_addr) */
     else
         *(volatile char *)crash_guard = 1;
     return 0;
