@@ -26,7 +26,7 @@
  *                    and of one whose stack was compacted
  *                    (compact_resume_compacted), and page faults per resume
  *
- * sleep_100k, timers and compact_resume also print the minor page faults
+ * spawn_join, sleep_100k, timers and compact_resume also print the minor page faults
  * (getrusage ru_minflt) per task or timer: *_faults lines.
  */
 #include <stdio.h>
@@ -178,10 +178,13 @@ static int spawn_main(void *arg, void **result)
 {
     long n = *(long *)arg;
     spawn_join_n(1000);
+    long f0 = minflt();
     double t0 = now_s();
     spawn_join_n(n);
     double t1 = now_s();
+    long f1 = minflt();
     printf("spawn_join %.3f\n", (t1 - t0) * 1e9 / (double)n);
+    printf("spawn_join_faults %.4f\n", (double)(f1 - f0) / (double)n);
     return 0;
 }
 
