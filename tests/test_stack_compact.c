@@ -22,6 +22,9 @@
  *                   compacted and writes a new value there; it reads the
  *                   right value, and the parent sees the write on resume;
  *                   the same from another thread
+ *   displaced       another SIGSEGV handler installed over cio's: a
+ *                   warning, and later compactions are partial (the live
+ *                   page stays, no image), the lent pointer still works
  *   crash           other faults still crash: a write to page 1, and to
  *                   a stack's guard page, with compacted stacks around
  *                   (forked children die of SIGSEGV)
@@ -540,6 +543,53 @@ static void lent(void)
     cio_loop_free(loop);
 }
 
+/* ---- displaced ---------------------------------------------------------- */
+
+static void other_handler(int sig) { (void)sig; _exit(3); }
+
+static int displaced_main(void *arg, void **result)
+{
+    cio_task *a, *b;
+    static struct job ja, jb;
+    ja = (struct job){.how = 0, .delay = 10, .depth = 1};
+    CHECK_RC(cio_create_task(list_task, &ja, NULL, &a), 0);
+    CHECK_RC(cio_sleep(3), 0);
+    CHECK(compacted(a) && a->stack->image != NULL); /* full: handler in place */
+    struct sigaction mine, other;
+    memset(&other, 0, sizeof other);
+    other.sa_handler = other_handler;
+    sigemptyset(&other.sa_mask);
+    CHECK(sigaction(SIGSEGV, &other, &mine) == 0);
+    jb = (struct job){.how = 0, .delay = 4, .depth = 1};
+    CHECK_RC(cio_create_task(list_task, &jb, NULL, &b), 0);
+    CHECK_RC(cio_sleep(3), 0);
+    CHECK(compacted(b));
+    CHECK(b->stack->image == NULL);          /* partial */
+    CHECK(resident_pages(b) >= 1);           /* the live page stayed */
+    CHECK(sigaction(SIGSEGV, &mine, NULL) == 0);
+    CHECK_RC(cio_task_await(b, NULL), 0);
+    check_result(b, 0);
+    CHECK_RC(cio_task_await(a, NULL), 0);
+    check_result(a, 0);
+    cio_task_unref(a);
+    cio_task_unref(b);
+    return 0;
+}
+
+static void displaced(void)
+{
+    if (!cio__stack_guard_markers()) {
+        printf("  (no guard markers: nothing to displace)\n");
+        return;
+    }
+    test_log_start(CIO_LOG_WARNING);
+    cio_loop *loop = virtual_loop(1);
+    CHECK_RC(cio_run_loop(loop, displaced_main, NULL, NULL), 0);
+    cio_loop_free(loop);
+    CHECK(test_log_find("SIGSEGV handler replaced", "partially") >= 0);
+    test_log_stop();
+}
+
 /* ---- crash -------------------------------------------------------------- */
 
 static int crash_how;
@@ -612,6 +662,7 @@ int main(void)
     RUN(close_loop);
     RUN(twice);
     RUN(lent);
+    RUN(displaced);
     RUN(crash);
     RUN(bad_args);
     return test_finish();

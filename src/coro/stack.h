@@ -92,8 +92,9 @@ struct cio__stack_drops {
 /* Both batches of a compaction pass: the guard markers of full
  * compactions, the dead pages of partial ones. */
 struct cio__stack_compactor {
-    int full;                /* full compaction possible at all (the
-                                handler is in place: cio__stack_fault_ready) */
+    int full;                /* full compaction possible at all (guard
+                                markers work, the handler is in place);
+                                -1: not asked yet */
     struct cio__stack_drops guard, drop;
 };
 
@@ -132,9 +133,10 @@ const char *cio__stack_guard_method(void);
 
 /* stack_compact.c. */
 
-/* Starts a compaction pass: c's batches empty; c->full says whether full
- * compaction is possible (guard markers work and the SIGSEGV handler is
- * installed and still in place; installs it the first time). */
+/* Starts a compaction pass: c's batches empty.  Whether full compaction
+ * is possible (guard markers work, the SIGSEGV handler is installed and
+ * still in place) is asked at the pass's first stack; the handler is
+ * installed then, the first time. */
 void cio__stack_compactor_init(struct cio__stack_compactor *c);
 /*
  * Compacts s, in use by a parked context whose saved stack pointer is sp.

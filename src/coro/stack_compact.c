@@ -260,7 +260,9 @@ void cio__stack_compactor_init(struct cio__stack_compactor *c)
     c->guard.n = 0;
     c->drop.advice = MADV_DONTNEED;
     c->drop.n = 0;
-    c->full = cio__stack_guard_markers() && handler_ready();
+    /* Asked at the first stack to compact: a program with no task idle
+     * for long never gets the handler, nor pays the check. */
+    c->full = -1;
 }
 
 void cio__stack_drops_flush(struct cio__stack_drops *d)
@@ -305,7 +307,9 @@ int cio__stack_compact(cio__stack *s, const void *sp, struct cio__stack_compacto
     if (from < s->lo || from > hi || (s->pooled & CIO__STACK_COMPACTED))
         return -EINVAL;
     size_t len = (size_t)(hi - from);
-    if (!c->full || !s->faultable) {
+    if (s->faultable && c->full < 0)
+        c->full = cio__stack_guard_markers() && handler_ready();
+    if (!s->faultable || !c->full) {
         /* Partial: the pages wholly below the live part. */
         char *live = (char *)((uintptr_t)from & ~(uintptr_t)(cio__stack_page_size - 1));
         if (live > s->lo)
