@@ -21,7 +21,9 @@
  *   lent            a child reads its parent's local while the parent is
  *                   compacted and writes a new value there; it reads the
  *                   right value, and the parent sees the write on resume;
- *                   the same from another thread
+ *                   the same from another thread, and from an executor
+ *                   thread (those block signals, not SIGSEGV) writing
+ *                   into the local the awaiting task lent it
  *   displaced       another SIGSEGV handler installed over cio's: a
  *                   warning, and later compactions are partial (the live
  *                   page stays, no image), the lent pointer still works
@@ -530,6 +532,47 @@ static int thread_outer(void *arg, void **result)
     return 0;
 }
 
+/* An executor thread writes into the awaiting task's frame once the
+ * task is compacted. */
+static cio_task *exec_parent;
+static int exec_saw_compacted;
+
+static int exec_fn(void *arg, void **result)
+{
+    (void)result;
+    for (int i = 0; i < 1000; i++) {
+        if (__atomic_load_n(&exec_parent->flags, __ATOMIC_ACQUIRE) & CIO__TF_COMPACT) {
+            exec_saw_compacted = 1;
+            break;
+        }
+        usleep(5000);
+    }
+    volatile long *p = arg;
+    *p = *p * 11; /* reads 7, writes 77 */
+    return 0;
+}
+
+/* The child hands its parent's local to the thread (the executor's own
+ * wait is not compacted; the parent's join is). */
+static int exec_child(void *arg, void **result)
+{
+    (void)result;
+    return cio_run_in_executor(NULL, exec_fn, arg, NULL);
+}
+
+static int exec_main(void *arg, void **result)
+{
+    long local = 7;
+    exec_parent = cio_current_task();
+    cio_task *c;
+    CHECK_RC(cio_create_task(exec_child, &local, NULL, &c), 0);
+    CHECK_RC(cio_task_await(c, NULL), 0);
+    cio_task_unref(c);
+    CHECK(exec_saw_compacted);
+    CHECK_EQ(local, 77);
+    return 0;
+}
+
 static void lent(void)
 {
     if (!cio__stack_guard_markers()) {
@@ -540,6 +583,12 @@ static void lent(void)
     cio_loop_free(loop);
     loop = virtual_loop(1);
     CHECK_RC(cio_run_loop(loop, thread_outer, NULL, NULL), 0);
+    cio_loop_free(loop);
+    /* On the real clock: the virtual one does not move while the loop
+     * waits for the thread; compacted at the next trim, about 1 s. */
+    CHECK_RC(cio_loop_new(&loop), 0);
+    CHECK_RC(cio_loop_set_stack_compaction(loop, 0.001), 0);
+    CHECK_RC(cio_run_loop(loop, exec_main, NULL, NULL), 0);
     cio_loop_free(loop);
 }
 

@@ -357,6 +357,8 @@ CIO_EXTERN int cio_loop_set_stack_size(cio_loop *loop, size_t bytes);
  * pointer into a compacted stack (read(2) by a child into its parent's
  * buffer while the parent sleeps for long) fails with EFAULT; turn
  * compaction off for loops whose tasks lend buffers to raw system calls.
+ * A thread of the program's own that blocks SIGSEGV (cio's executor
+ * threads do not) dies on touching a compacted stack.
  * cio's own suspension points that keep state on the waiting task's
  * stack (gather, wait, wait_for, locks, queues, I/O, connecting) are never
  * compacted.
