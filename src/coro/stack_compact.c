@@ -37,6 +37,13 @@
  * with its own mapping (not in the registry), a program that replaced our
  * SIGSEGV handler after we installed it (checked at every pass).
  *
+ * A window remains for other threads: a write into the live part between
+ * the copy into the image and the batch's markers (microseconds, once per
+ * compaction) is lost when the markers drop the page.  Closing it needs
+ * the page read-only around the copy (mprotect: two more system calls a
+ * stack and a transient VMA split); not done yet.  Tasks of the loop's
+ * own thread cannot hit it (nothing else runs during a pass).
+ *
  * What no handler can cover: a system call given a pointer into a
  * compacted stack (read(2) into a parent's buffer by its child while the
  * parent is compacted) fails with EFAULT instead of faulting the page in.
