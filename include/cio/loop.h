@@ -330,28 +330,38 @@ CIO_EXTERN int cio_loop_set_virtual_clock(cio_loop *loop, int enabled);
 CIO_EXTERN int cio_loop_set_stack_size(cio_loop *loop, size_t bytes);
 
 /*
- * Idle-stack compaction, for programs that keep very many tasks waiting
- * (a million idle tasks in under 1 KiB each).  Off by default; with
- * idle_seconds > 0, a task that has stayed parked in cio_sleep or
- * cio_await (or a call built on them, such as joining a task) for at
- * least idle_seconds has the live part of its stack (from its stack
- * pointer to the top, typically a few hundred bytes) copied into a small
- * buffer, and all the stack's pages are given back to the kernel.  When
- * the task is about to run again, the bytes are copied back to the same
- * addresses first, so pointers into the stack stay valid; that resume
- * costs a page fault (about 2 us on a VM) and a short copy.  The loop
- * checks about once a second, so a task is compacted between idle_seconds
- * and idle_seconds + 1 s after it parked.  0 (the default) turns it off.
- * Any time, also while the loop runs.
+ * Idle-stack compaction: the stacks of tasks that wait for long give their
+ * memory back (a million idle tasks in under 1 KiB each).  On by default
+ * with 5 seconds; a task that has stayed parked in cio_sleep or cio_await
+ * (or a call built on them, such as joining a task) for at least
+ * idle_seconds has the live part of its stack (from its stack pointer to
+ * the top, typically a few hundred bytes) copied into a small buffer, and
+ * all the stack's pages are given back to the kernel.  When the task is
+ * about to run again, the bytes are copied back to the same addresses
+ * first, so pointers into the stack stay valid; that resume costs a page
+ * fault and a system call (a few microseconds).  Other code that reads or
+ * writes the stack meanwhile (a child task given a pointer to its
+ * parent's local variables, an executor thread filling a buffer) faults
+ * the bytes back in the same way and sees them.  The loop checks about
+ * once a second, so a task is compacted between idle_seconds and
+ * idle_seconds + 1 s after it parked.  0 turns it off.  Any time, also
+ * while the loop runs.  The environment variable CIO_STACK_COMPACTION
+ * (seconds, 0 for off) sets the default of new loops.
  *
- * The rule it adds, why it is off by default: while a task waits that
- * long, no other code may read or write its stack.  The common pattern of
- * passing a child task a pointer to the parent's local variables and
- * awaiting the child breaks it (the child would read zeros): turn it on
- * only for loops whose tasks keep what they share on the heap.  Debug
- * mode reports a task whose stack was used while compacted.  cio's own
- * suspension points that keep state on the waiting task's stack (gather,
- * wait, wait_for, locks, queues, I/O, connecting) are never compacted.
+ * The faulting back needs Linux >= 6.13 (guard markers) and installs a
+ * SIGSEGV handler once per process, which passes every other fault on to
+ * the handler installed before it.  Without them (or if the program
+ * replaces that handler later) compaction is partial and as safe: only
+ * the stack's pages below the live part are given back, leaving a parked
+ * task one page.  What cannot fault anything back: a system call given a
+ * pointer into a compacted stack (read(2) by a child into its parent's
+ * buffer while the parent sleeps for long) fails with EFAULT; turn
+ * compaction off for loops whose tasks lend buffers to raw system calls.
+ * A thread of the program's own that blocks SIGSEGV (cio's executor
+ * threads do not) dies on touching a compacted stack.
+ * cio's own suspension points that keep state on the waiting task's
+ * stack (gather, wait, wait_for, locks, queues, I/O, connecting) are never
+ * compacted.
  *
  * Errors: -EINVAL (loop NULL, idle_seconds negative, NaN or > 1e9).
  */

@@ -38,11 +38,11 @@
 #endif
 
 #define SLAB_BYTES ((size_t)32 << 20) /* 32 MiB of address space a slab */
-#define COMPACT_MAX (16 * 1024)       /* live bytes worth an image at most */
 
 #define BATCH 256                     /* ranges per process_madvise call */
 
-static size_t page_size;
+size_t cio__stack_page_size;
+#define page_size cio__stack_page_size
 static int pm_refused;                /* process_madvise refused: madvise only */
 static int madv_guard = -1;           /* -1 unknown, 0 refused, 1 works */
 static long mprotect_budget = -1;     /* guards mprotect may still make */
@@ -91,6 +91,11 @@ static int guard_faults(const char *p)
     return n < 0 && e == EFAULT;
 }
 
+int cio__stack_guard_markers(void)
+{
+    return __atomic_load_n(&madv_guard, __ATOMIC_RELAXED) == 1;
+}
+
 const char *cio__stack_guard_method(void)
 {
     init_globals();
@@ -106,7 +111,7 @@ const char *cio__stack_guard_method(void)
  * another way.  Installing a guard page cost 760 ns a madvise here, 430 ns
  * batched; dropping a stack's pages 1.4 us, batched 0.5 us.  Thread-safe.
  */
-static size_t advise_batch(struct iovec *iov, size_t n, int advice)
+size_t cio__stack_advise_batch(struct iovec *iov, size_t n, int advice)
 {
     size_t done = 0;
 #if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
@@ -164,7 +169,8 @@ static int install_guard(char *slot, char *lo)
 }
 
 /* Fills descriptor s for the stack mapped at [slot, slot + bytes). */
-static cio__stack *describe(cio__stack *s, char *slot, size_t bytes, int pooled, int guarded)
+static cio__stack *describe(cio__stack *s, char *slot, size_t bytes, int pooled, int guarded,
+                            int faultable)
 {
     char *lo = slot + page_size;
     int guard = guarded ? CIO__GUARD_MADVISE : install_guard(slot, lo);
@@ -176,6 +182,8 @@ static cio__stack *describe(cio__stack *s, char *slot, size_t bytes, int pooled,
     s->guard = (uint8_t)guard;
     s->pooled = (uint8_t)pooled;
     s->clean = 0;
+    s->faultable = (uint8_t)faultable;
+    s->fstate = CIO__STACK_F_NONE;
     s->vg_id = VALGRIND_STACK_REGISTER(lo, lo + s->size);
     return s;
 }
@@ -212,7 +220,11 @@ static int new_slab(cio__stack_pool *pool)
         return -1;
     }
     pool->slabs[pool->nslabs].mem = m;
-    pool->slabs[pool->nslabs++].descs = descs;
+    pool->slabs[pool->nslabs].descs = descs;
+    /* Known to the fault handler, so that its stacks can be compacted
+     * fully (stack_compact.c). */
+    pool->slabs[pool->nslabs++].reg =
+        cio__stack_registry_add(m, pool->slab_bytes, pool->stride, descs);
     pool->carve = m;
     pool->carve_end = (char *)m + pool->slab_bytes;
     pool->guarded_end = m;
@@ -227,7 +239,7 @@ static int new_slab(cio__stack_pool *pool)
                 iov[k].iov_base = slot;
                 iov[k].iov_len = page_size;
             }
-            size_t done = advise_batch(iov, k, MADV_GUARD_INSTALL);
+            size_t done = cio__stack_advise_batch(iov, k, MADV_GUARD_INSTALL);
             pool->guarded_end += done * pool->stride;
             if (done < k)
                 break;
@@ -259,7 +271,7 @@ static cio__stack *own_mapping(size_t size)
         cio__free(s);
         return NULL;
     }
-    return describe(s, m, bytes, 0, 0);
+    return describe(s, m, bytes, 0, 0, 0);
 }
 
 cio__stack *cio__stack_get(cio__stack_pool *pool, size_t size)
@@ -281,7 +293,7 @@ cio__stack *cio__stack_get(cio__stack_pool *pool, size_t size)
             return NULL;
         struct cio__stack_slab *sl = &pool->slabs[pool->nslabs - 1];
         cio__stack *d = &sl->descs[(size_t)(pool->carve - sl->mem) / pool->stride];
-        s = describe(d, pool->carve, pool->stride, 1, pool->carve < pool->guarded_end);
+        s = describe(d, pool->carve, pool->stride, 1, pool->carve < pool->guarded_end, sl->reg >= 0);
         pool->carve += pool->stride;
     }
     if (s)
@@ -293,14 +305,9 @@ cio__stack *cio__stack_get(cio__stack_pool *pool, size_t size)
  * no stack frame. */
 static __attribute__((noinline)) void put_slow(cio__stack_pool *pool, cio__stack *s)
 {
-    int compacted = s->image != NULL;
-    if (compacted) {
-        /* Its task will never run again (loop close): the pages are gone
-         * already, the image is not needed. */
-        cio__free(s->image);
-        s->image = NULL;
-        s->pooled &= (uint8_t)~CIO__STACK_COMPACTED;
-    }
+    int compacted = (s->pooled & CIO__STACK_COMPACTED) != 0;
+    if (compacted) /* its task will never run again (loop close) */
+        cio__stack_discard(s);
     if (!s->pooled) {
         /* Never called on s itself: a task with its own mapping ends on
          * the loop's stack, which unmaps it (task.c). */
@@ -311,7 +318,7 @@ static __attribute__((noinline)) void put_slow(cio__stack_pool *pool, cio__stack
         cio__free(s);
         return;
     }
-    s->clean = 1; /* compacted: its pages are gone */
+    s->clean = compacted; /* compacted: its pages are gone (mostly) */
     s->next = pool->cold;
     pool->cold = s;
 }
@@ -328,34 +335,20 @@ void cio__stack_put(cio__stack_pool *pool, cio__stack *s)
     pool->nhot++;
 }
 
-static void drop_pages(struct iovec *iov, size_t n)
-{
-    for (size_t i = advise_batch(iov, n, MADV_DONTNEED); i < n; i++)
-        madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED);
-}
-
-void cio__stack_drops_flush(struct cio__stack_drops *d)
-{
-    struct iovec iov[sizeof d->r / sizeof d->r[0]];
-    for (size_t i = 0; i < d->n; i++) {
-        iov[i].iov_base = d->r[i].base;
-        iov[i].iov_len = d->r[i].len;
-    }
-    drop_pages(iov, d->n);
-    d->n = 0;
-}
-
 static void drops_add(struct cio__stack_drops *d, void *base, size_t len)
 {
     d->r[d->n].base = base;
     d->r[d->n].len = len;
+    d->r[d->n].owner = NULL;
     if (++d->n == sizeof d->r / sizeof d->r[0])
         cio__stack_drops_flush(d);
 }
 
 void cio__stack_trim(cio__stack_pool *pool)
 {
-    struct cio__stack_drops d = {0};
+    struct cio__stack_drops d;
+    d.advice = MADV_DONTNEED;
+    d.n = 0;
     while (pool->nhot > CIO__STACK_HOT_MAX) {
         cio__stack *s = pool->hot;
         pool->hot = s->next;
@@ -373,76 +366,6 @@ void cio__stack_trim(cio__stack_pool *pool)
     cio__stack_drops_flush(&d);
 }
 
-/*
- * The copies of compaction and expansion read and write stack bytes that
- * the sanitizers see differently from ordinary memory: under ASan the
- * stack carries the redzones of the parked frames (poisoned shadow, which
- * stays as it is while the pages are away and is right again once the
- * bytes are back), under TSan the bytes were last written by the task's
- * own fiber.  So the copy is not instrumented, and written so that the
- * compiler cannot turn it into a call to the (intercepted) memcpy.
- */
-#if defined(CIO_ASAN) || defined(CIO_TSAN)
-__attribute__((no_sanitize("address", "thread"), noinline))
-static void raw_copy(void *dst, const void *src, size_t len)
-{
-    volatile uint64_t *d = dst;
-    const volatile uint64_t *s = src;
-    for (size_t i = 0; i < len / 8; i++)
-        d[i] = s[i];
-}
-#else
-#define raw_copy memcpy
-#endif
-
-int cio__stack_compact(cio__stack *s, const void *sp, struct cio__stack_drops *d)
-{
-    char *hi = s->lo + s->size;
-    const char *from = (const char *)((uintptr_t)sp & ~(uintptr_t)7);
-    if (from < s->lo || from > hi || s->image)
-        return -EINVAL;
-    size_t len = (size_t)(hi - from);
-    if (len > COMPACT_MAX)
-        return -E2BIG;
-    char *img = cio__malloc(len ? len : 1);
-    if (!img)
-        return -ENOMEM;
-    raw_copy(img, from, len);
-    s->image = img;
-    s->image_len = (uint32_t)len;
-    s->pooled |= CIO__STACK_COMPACTED;
-    drops_add(d, s->lo, s->size);
-    return 0;
-}
-
-void cio__stack_expand(cio__stack *s)
-{
-    char *hi = s->lo + s->size;
-    raw_copy(hi - s->image_len, s->image, s->image_len);
-    cio__free(s->image);
-    s->image = NULL;
-    s->image_len = 0;
-    s->pooled &= (uint8_t)~CIO__STACK_COMPACTED;
-    /* The canary at lo went with the pages. */
-    if (s->guard == CIO__GUARD_CANARY)
-        *(uint64_t *)(void *)s->lo = CIO__STACK_CANARY;
-}
-
-int cio__stack_touched(const cio__stack *s)
-{
-    unsigned char vec[256];
-    size_t chunk = sizeof vec * page_size;
-    for (size_t off = 0; off < s->size; off += chunk) {
-        size_t len = s->size - off < chunk ? s->size - off : chunk;
-        if (mincore(s->lo + off, len, vec) < 0)
-            return 0; /* cannot tell */
-        for (size_t i = 0; i < len / page_size; i++)
-            if (vec[i] & 1)
-                return 1;
-    }
-    return 0;
-}
-
 void cio__stack_pool_fini(cio__stack_pool *pool)
 {
     for (size_t i = 0; i < pool->nslabs; i++) {
@@ -456,6 +379,8 @@ void cio__stack_pool_fini(cio__stack_pool *pool)
                 __atomic_add_fetch(&mprotect_budget, 1, __ATOMIC_RELAXED);
             cio__free(s->image); /* compacted stacks of destroyed tasks */
         }
+        if (pool->slabs[i].reg >= 0)
+            cio__stack_registry_del(pool->slabs[i].reg);
         munmap(slab, pool->slab_bytes);
         cio__free(pool->slabs[i].descs);
     }

@@ -13,15 +13,23 @@
  * that every page of a stack can be given back: a free stack trimmed, or
  * the stack of a task parked for long, compacted.  Compaction copies the
  * live part of the stack (from the saved stack pointer to the top, a few
- * hundred bytes) into an image and drops all the stack's pages; expanding
- * copies the bytes back to the same addresses before the task runs again,
- * so pointers into the stack stay valid.
+ * hundred bytes) into an image and replaces all the stack's pages by
+ * guard markers (MADV_GUARD_INSTALL drops the pages and makes any access
+ * fault); expanding copies the bytes back to the same addresses before
+ * the task runs again, so pointers into the stack stay valid, and any
+ * other access to the stack meanwhile, from any thread, faults it back in
+ * the same way (stack_compact.c's SIGSEGV handler).  Where that cannot be
+ * had (no guard markers, a stack with its own mapping, the handler
+ * displaced), compaction is partial: only the dead pages below the live
+ * part are dropped, which nothing may point into.
  */
 #ifndef CIO_STACK_H
 #define CIO_STACK_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+struct iovec;
 
 enum cio__guard {
     CIO__GUARD_MADVISE = 1, /* MADV_GUARD_INSTALL marker */
@@ -42,20 +50,52 @@ typedef struct cio__stack {
                                 case tests one byte */
     uint8_t clean;           /* on the cold list: its pages (all but the
                                 top one, if trimmed) were dropped */
+    uint8_t faultable;       /* in a slab the SIGSEGV handler knows
+                                (stack_compact.c's registry) */
+    int fstate;              /* enum cio__stack_fstate, atomic: the
+                                handler on other threads reads it */
     unsigned vg_id;          /* valgrind's stack id */
 } cio__stack;
+
+/* Where a compacted stack's live bytes are, for the owner's expansion and
+ * the fault handler, which may race (another thread touching the stack). */
+enum cio__stack_fstate {
+    CIO__STACK_F_NONE = 0,      /* not compacted, or partially: pages hold
+                                   the bytes */
+    CIO__STACK_F_GUARDED = 1,   /* bytes in image, pages are guard markers
+                                   (or about to be) */
+    CIO__STACK_F_RESTORING = 2, /* someone is putting the bytes back */
+    CIO__STACK_F_RESTORED = 3   /* a fault put them back: image stale */
+};
 
 /* A slab of pooled stacks and the descriptors of its slots. */
 struct cio__stack_slab {
     char *mem;               /* slab_bytes of address space */
     cio__stack *descs;       /* one per slot, slot i at mem + i * stride */
+    int reg;                 /* index in the fault handler's registry, or
+                                -1: its stacks are compacted partially */
 };
 
-/* Page ranges to drop, gathered so that one system call drops many
- * (process_madvise); cio__stack_drops_flush drops them. */
+/* Page ranges to advise, gathered so that one system call advises many
+ * (process_madvise); cio__stack_drops_flush applies the advice. */
 struct cio__stack_drops {
+    int advice;              /* MADV_DONTNEED, or MADV_GUARD_INSTALL */
     size_t n;
-    struct { void *base; size_t len; } r[64];
+    struct {
+        void *base;
+        size_t len;
+        cio__stack *owner;   /* for guard markers: the compacted stack,
+                                whose bytes come back if advice fails */
+    } r[64];
+};
+
+/* Both batches of a compaction pass: the guard markers of full
+ * compactions, the dead pages of partial ones. */
+struct cio__stack_compactor {
+    int full;                /* full compaction possible at all (guard
+                                markers work, the handler is in place);
+                                -1: not asked yet */
+    struct cio__stack_drops guard, drop;
 };
 
 typedef struct cio__stack_pool {
@@ -91,23 +131,49 @@ void cio__stack_trim(cio__stack_pool *pool);
 /* Name of the guard method new stacks get ("madvise guard", ...). */
 const char *cio__stack_guard_method(void);
 
+/* stack_compact.c. */
+
+/* Starts a compaction pass: c's batches empty.  Whether full compaction
+ * is possible (guard markers work, the SIGSEGV handler is installed and
+ * still in place) is asked at the pass's first stack; the handler is
+ * installed then, the first time. */
+void cio__stack_compactor_init(struct cio__stack_compactor *c);
 /*
- * Compacts s, in use by a parked context whose saved stack pointer is sp:
- * copies [sp, lo + size) into a new image and queues all of s's pages in d
- * to be dropped (they go when d fills or is flushed).  0, or -ENOMEM (no
- * image: s unchanged), -E2BIG (live part too large to be worth it).
- * Must not run on s.
+ * Compacts s, in use by a parked context whose saved stack pointer is sp.
+ * Full (1): copies [sp, lo + size) into a new image and queues the pages
+ * it came from in c to become guard markers (any access faults them back
+ * in), the dead pages below to be dropped.
+ * Partial (0): queues the pages below the one sp is in to be dropped.
+ * Queued advice is applied when a batch fills or at
+ * cio__stack_compactor_flush.  -ENOMEM (no image: s unchanged), -E2BIG
+ * (live part too large to be worth it).  Must not run on s.
  */
-int cio__stack_compact(cio__stack *s, const void *sp, struct cio__stack_drops *d);
-/* Drops the pages queued in d. */
+int cio__stack_compact(cio__stack *s, const void *sp, struct cio__stack_compactor *c);
+/* Applies the advice queued in c. */
+void cio__stack_compactor_flush(struct cio__stack_compactor *c);
+/* Applies the advice queued in d. */
 void cio__stack_drops_flush(struct cio__stack_drops *d);
 /* Undoes cio__stack_compact: the live bytes go back to their addresses
- * (faulting in the pages they cover) and the image is freed.  Must not
- * run on s, and d must have been flushed. */
+ * (unless a fault did it already) and the image is freed.  Must not run
+ * on s; the compactor must have been flushed. */
 void cio__stack_expand(cio__stack *s);
-/* Whether any page of compacted s is resident again: something read or
- * wrote its memory while it was compacted (debug mode asks, mincore). */
-int cio__stack_touched(const cio__stack *s);
+/* A compacted stack whose task will never run: its guard markers go, its
+ * image is freed (its pages hold zeros). */
+void cio__stack_discard(cio__stack *s);
+/* The fault handler's registry of slabs (stack_compact.c): the index of
+ * the slab [mem, mem + bytes) of stride-byte slots described by descs, or
+ * -1 when full; and its removal (before the slab is unmapped). */
+int cio__stack_registry_add(char *mem, size_t bytes, size_t stride, cio__stack *descs);
+void cio__stack_registry_del(int reg);
+
+/* stack.c, for stack_compact.c. */
+
+/* Whether MADV_GUARD_INSTALL works on this kernel (asked once). */
+int cio__stack_guard_markers(void);
+/* Advises [base, base + len) for each range of iov with process_madvise;
+ * how many leading ranges were done. */
+size_t cio__stack_advise_batch(struct iovec *iov, size_t n, int advice);
+extern size_t cio__stack_page_size;
 
 static inline int cio__stack_canary_ok(const cio__stack *s)
 {

@@ -127,7 +127,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Starts one worker with every signal blocked, in a free slot; ex->lock
+/* Starts one worker with every signal blocked but those of faults, in a free slot; ex->lock
  * held.  (A slot is EXITED only after shutdown, when nothing starts.) */
 static int start_thread(cio_executor *ex)
 {
@@ -139,6 +139,14 @@ static int start_thread(cio_executor *ex)
         return -EAGAIN; /* max_threads threads are live */
     sigset_t all, old;
     sigfillset(&all);
+    /* But the signals of faults: blocked, a fault kills the process
+     * instead of running its handler, and the handler of SIGSEGV is what
+     * faults a compacted task's stack back in when a worker writes a
+     * result into a caller's local variable (src/coro/stack_compact.c). */
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGILL);
+    sigdelset(&all, SIGFPE);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t tid;
     int err = pthread_create(&tid, NULL, worker_main, ex);

@@ -35,10 +35,21 @@ int cio__loop_create(cio_loop **out)
     loop->debug = (uint8_t)cio__env_debug();
     loop->slow_ns = CIO_NS_PER_SEC / 10;
     loop->stack_size = 128 * 1024;
-    /* Off unless asked for: compaction forbids other code to touch a
-     * waiting task's stack, which ordinary C code does (a child given a
-     * pointer to its parent's locals while the parent awaits it). */
-    loop->compact_after_ns = 0;
+    /* On: other code touching a compacted stack faults its bytes back in
+     * (src/coro/stack_compact.c).  5 s: a resume after compaction costs
+     * a few microseconds, nothing beside 5 s of waiting, and tasks that
+     * wait less (most, in a busy server) are never looked at twice. */
+    loop->compact_after_ns = 5 * CIO_NS_PER_SEC;
+    /* CIO_STACK_COMPACTION=seconds overrides it (0: off), for a program
+     * that cannot call the setter, and for running a test suite with
+     * every wait compacted. */
+    const char *ce = getenv("CIO_STACK_COMPACTION");
+    if (ce && *ce) {
+        char *end;
+        double sec = strtod(ce, &end);
+        if (*end == '\0' && sec >= 0 && sec <= 1e9)
+            loop->compact_after_ns = sec > 0 && cio__sec_to_ns(sec) < 1 ? 1 : cio__sec_to_ns(sec);
+    }
     pthread_mutex_init(&loop->ts_lock, NULL);
     loop->ts_tailp = &loop->ts_head;
     int rc = cio__threadsafe_init(loop);

@@ -9,8 +9,10 @@
  * park) the scheduler copies that part of every task parked longer than
  * the loop's compact_after_ns into an image and drops all the stack's
  * pages (cio__stack_compact, in batches of one system call); the stack
- * keeps its addresses.  Just before the task runs again the bytes go back
- * to the same addresses, so every pointer into the stack is valid again:
+ * keeps its addresses, and any access to it by other code (a child task
+ * writing into its parent's frame) faults the bytes back in
+ * (src/coro/stack_compact.c).  Just before the task runs again the bytes
+ * go back to the same addresses, so every pointer into the stack is valid:
  * a compacted task's ready-queue node runs cio__task_node_run_compacted,
  * which the direct task-to-task switches of sched.c do not take, so the
  * task resumes through the loop's context, and the hot switch paths carry
@@ -71,8 +73,8 @@ void cio__sched_compact(struct cio__sched *s)
     int64_t after = loop->compact_after_ns;
     if (!after || !s->entered)
         return;
-    struct cio__stack_drops d;
-    d.n = 0;
+    struct cio__stack_compactor c;
+    cio__stack_compactor_init(&c);
     int young = 0;
     for (cio_task *t = s->tasks, *next; t; t = next) {
         next = t->next;
@@ -82,7 +84,7 @@ void cio__sched_compact(struct cio__sched *s)
             young = 1;
             continue;
         }
-        if (cio__stack_compact(t->stack, t->ctx.sp, &d) < 0)
+        if (cio__stack_compact(t->stack, t->ctx.sp, &c) < 0)
             continue; /* no memory for the image, or too deep: as it is */
         list_unlink(&s->tasks, t);
         list_push(&s->compacted, t);
@@ -90,7 +92,7 @@ void cio__sched_compact(struct cio__sched *s)
         t->flags |= CIO__TF_COMPACT;
         s->ncompacted++;
     }
-    cio__stack_drops_flush(&d);
+    cio__stack_compactor_flush(&c);
     /* Tasks that will be old enough later need another look; those that
      * park afterwards ask for one themselves (cio__park). */
     if (young)
@@ -102,15 +104,6 @@ void cio__task_node_run_compacted(struct cio__node *node)
 {
     cio_task *t = CIO_CONTAINER_OF(node, cio_task, node);
     struct cio__sched *s = t->fut.loop->sched;
-    /* Debug mode catches the one thing compaction forbids (a resident
-     * page means someone read zeros there or wrote what the copy back
-     * is about to overwrite); a system call, so only then. */
-    if (CIO_UNLIKELY(t->fut.loop->debug) && cio__stack_touched(t->stack))
-        cio_log(CIO_LOG_ERROR,
-                "task '%s' had its stack used by other code while it was compacted "
-                "(a pointer to its local variables lent out?): reads there saw zeros, "
-                "writes are lost; turn cio_loop_set_stack_compaction off for this loop",
-                cio_task_get_name(t));
     cio__stack_expand(t->stack);
     t->node.run = cio__task_node_run;
     t->flags &= (uint8_t)~CIO__TF_COMPACT;
