@@ -3,8 +3,9 @@
  * loopback sockets: an echo server with many connections, a Python
  * asyncio server and client as peers, write flow control (pause/resume
  * writing), pause_reading against a fast sender, the buffered protocol,
- * coalesced writes, callback ordering, a server closed with live
- * transports, connect_accepted_socket, and an allocation-failure sweep.
+ * a protocol replaced while a read is in flight, coalesced writes,
+ * callback ordering, a server closed with live transports,
+ * connect_accepted_socket, and an allocation-failure sweep.
  * How connections end (half-close, abort, close, reset) is in
  * test_transport_close.c.
  */
@@ -288,6 +289,123 @@ static int buffered_main(void *arg, void **result)
 
 static void test_buffered(void) { CHECK_RC(cio_run(buffered_main, NULL, NULL), 0); }
 
+/* ---- set_protocol while a read is in flight --------------------------------------
+ * On io_uring pause_reading only asks the kernel to cancel the pending recv,
+ * so a protocol swapped in right after (start_tls does this) may meet a recv
+ * that completes anyway, with the bytes in the old protocol's buffer: the new
+ * protocol must get them.  Made deterministic: A's buffer_updated for the
+ * first bytes queues swap(), which runs in the same loop iteration after the
+ * transport has queued its next recv into A's buffer but before the ring
+ * submits it; swap pauses reading (its cancel is queued behind the recv),
+ * the peer writes, B replaces A, reading resumes.  The next io_uring_enter
+ * completes the recv with the peer's bytes, into A's buffer, then the cancel
+ * finds nothing.  That is the plain recv (read_size under the ring's buffer
+ * size); with a multishot receive the bytes are the ring's and are held or
+ * delivered to whoever is the protocol then.  On epoll the cancel is
+ * immediate and B reads the bytes itself. */
+
+struct swapper {
+    cio_transport *t;          /* set at A's connection_made */
+    int peer;                  /* the socket pair's other end */
+    const cio_protocol *to;    /* B: rec_proto or buffered_proto */
+    struct rec *b;             /* B's record */
+    char abuf[64];             /* A's receive buffer */
+    size_t a_got;              /* bytes A received */
+    char a_data[64];           /* the first of them */
+    int swapped;               /* swap() ran */
+};
+
+static const char swap_second[] = "bytes for protocol B!"; /* > B's buffer of 7 */
+
+static void swap(void *arg)
+{
+    struct swapper *w = arg;
+    cio_transport_pause_reading(w->t);
+    CHECK_EQ(write(w->peer, swap_second, sizeof swap_second - 1),
+             (ssize_t)(sizeof swap_second - 1));
+    w->b->made = 1; /* B takes over a made connection */
+    w->b->t = w->t;
+    cio_transport_set_protocol(w->t, w->to, w->b);
+    cio_transport_resume_reading(w->t);
+    w->swapped = 1;
+}
+
+static void sw_made(cio_transport *t, void *ud) { ((struct swapper *)ud)->t = t; }
+
+static void *sw_get_buffer(cio_transport *t, size_t hint, size_t *len, void *ud)
+{
+    (void)t;
+    (void)hint;
+    struct swapper *w = ud;
+    *len = sizeof w->abuf;
+    return w->abuf;
+}
+
+static void sw_updated(cio_transport *t, size_t n, void *ud)
+{
+    (void)t;
+    struct swapper *w = ud;
+    if (w->a_got + n <= sizeof w->a_data)
+        memcpy(w->a_data + w->a_got, w->abuf, n);
+    if (!w->a_got)
+        CHECK_RC(cio_call_soon(NULL, swap, w, NULL), 0);
+    w->a_got += n;
+}
+
+static const cio_protocol swap_proto = {
+    .connection_made = sw_made, .get_buffer = sw_get_buffer, .buffer_updated = sw_updated,
+};
+
+/* How swap_main runs: B's protocol and the transport's read_size. */
+struct swap_case {
+    const cio_protocol *to;
+    size_t read_size;          /* 64: plain recvs; 0: multishot on io_uring */
+};
+
+static int swap_main(void *arg, void **result)
+{
+    (void)result;
+    const struct swap_case *sc = arg;
+    int sv[2];
+    CHECK_RC(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct swapper *w = calloc(1, sizeof *w);
+    w->peer = sv[1];
+    w->to = sc->to;
+    w->b = rec_new();
+    cio_transport_options o = {.read_size = sc->read_size};
+    cio_transport *t;
+    CHECK_RC(cio_connect_accepted_socket(&swap_proto, w, sv[0], &o, &t), 0);
+    CHECK_EQ(write(sv[1], "first", 5), 5);
+    size_t want = sizeof swap_second - 1;
+    CHECK(wait_size(&w->b->got, want));
+    CHECK_EQ(w->swapped, 1);
+    CHECK_EQ(w->a_got, (size_t)5); /* A had only its own bytes */
+    CHECK(!memcmp(w->a_data, "first", 5));
+    CHECK_EQ(w->b->got, want);
+    CHECK(w->b->got == want && !memcmp(w->b->data, swap_second, want));
+    CHECK_EQ(write(sv[1], "more", 4), 4); /* and B goes on reading */
+    CHECK(wait_size(&w->b->got, want + 4));
+    CHECK(!memcmp(w->b->data + want, "more", 4));
+    cio_transport_close(t);
+    CHECK(wait_int(&w->b->lost, 1));
+    CHECK_EQ(w->b->bad_order, 0);
+    cio_transport_unref(t);
+    close(sv[1]);
+    free(w->b);
+    free(w);
+    return 0;
+}
+
+static void test_swap_in_flight(void)
+{
+    /* B takes data_received, or B is itself buffered (its buffer of 7
+     * bytes takes them in pieces); plain recvs, then the multishot. */
+    static const struct swap_case cases[] = {
+        {&rec_proto, 64}, {&buffered_proto, 64}, {&rec_proto, 0}, {&buffered_proto, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_RC(cio_run(swap_main, (void *)&cases[i], NULL), 0);
+}
+
 /* ---- a server closed with live transports; refused connections ----------------- */
 
 static int server_close_main(void *arg, void **result)
@@ -455,6 +573,7 @@ int main(void)
     RUN(test_flow_control);
     RUN(test_coalesce);
     RUN(test_buffered);
+    RUN(test_swap_in_flight);
     RUN(test_server_close);
     RUN(test_accepted_socket);
     RUN(test_alloc_failures);

@@ -402,7 +402,15 @@ CIO_EXTERN int cio_transport_sockname(const cio_transport *t, struct sockaddr *a
 CIO_EXTERN int cio_transport_peername(const cio_transport *t, struct sockaddr *addr,
                                       socklen_t *len);
 
-/* Replaces the protocol (BaseTransport.set_protocol) from now on. */
+/*
+ * Replaces the protocol (BaseTransport.set_protocol) from now on.  Bytes
+ * that a read already in flight brings go to the new protocol (copied
+ * into its get_buffer's buffer if it has one): on io_uring pausing only
+ * asks the kernel to cancel the pending read, so a pause just before the
+ * swap does not rule them out.  Until the new protocol's first callback
+ * (data, eof_received or connection_lost), the buffer the old protocol's
+ * get_buffer last returned must stay valid: that read may still fill it.
+ */
 CIO_EXTERN void cio_transport_set_protocol(cio_transport *t, const cio_protocol *proto,
                                            void *ud);
 

@@ -188,6 +188,13 @@ int cio_stream_start_tls(cio_stream *s, cio_tls_context *ctx, const char *server
     /* Everything written in plaintext goes out before the ClientHello. */
     if ((rc = flush_all(s)) < 0)
         return rc;
+    /* On io_uring the pause only asked the kernel to cancel the receive
+     * in flight: one that completes after the swap anyway (with the
+     * peer's first TLS bytes) goes to the TLS layer, the socket transport
+     * sees to it (cio_transport_set_protocol).  A plain recv (no provided
+     * buffer ring) reads into our buffer, which stays put until then: it
+     * moves only in our get_buffer / data_received, which the TLS
+     * transport calls only with what raw delivered after that recv. */
     int server = cio__tls_context_is_server(ctx);
     cio_transport_options to = tls_options(s);
     cio_transport *nt = NULL;

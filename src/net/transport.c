@@ -20,7 +20,10 @@
  * A protocol with get_buffer (a stream) gets the bytes copied into its
  * buffer (deliver_copy): a copy of what arrived, cheaper than a recv
  * submission per read; the plain recv straight into its buffer stays
- * for epoll.
+ * for epoll.  A protocol replaced (set_protocol, start_tls) while a
+ * plain recv into its buffer is in flight, which pausing does not end
+ * at once on io_uring, does not lose what that recv brings: the new
+ * protocol gets the bytes as it takes bytes (deliver).
  * Writing: write() tries sendmsg itself when nothing is queued; the rest
  * goes to the write buffer (chunks, transport_buf.c) that a writev op
  * drains, each op taking everything queued when it starts.  Closing: connection_lost always runs
@@ -54,6 +57,10 @@ struct sock {
     struct cio__op rop;        /* the read in flight (recv) */
     struct cio__waiter rwait;  /* woken when it ends */
     char *rbuf;                /* own read buffer (plain protocols), lazily */
+    const cio_protocol *rproto; /* whose buffer rop reads into: a protocol
+                                  set since then (a swap with the read in
+                                  flight) is fed the bytes (deliver) */
+    void *rud;                 /* and that protocol's pointer */
     size_t read_size;          /* bytes per read */
     uint8_t reading;           /* rop is pending (2: into get_buffer's,
                                   3: multishot, READ_MULTI) */
@@ -287,7 +294,8 @@ static void hold_front(struct sock *t, const char *data, size_t n)
     t->held.size += n;
 }
 
-/* A buffered protocol gets n bytes at data (a multishot receive's):
+/* A buffered protocol gets n bytes at data (a multishot receive's, or
+ * a recv's into the buffer of a protocol replaced since, deliver):
  * copied into its get_buffer's buffers, as many pieces as they take;
  * what a pause leaves is held, in front. */
 static void deliver_copy(struct sock *t, const char *data, size_t n)
@@ -318,10 +326,20 @@ static void deliver_copy(struct sock *t, const char *data, size_t n)
 /* n bytes came into the protocol's buffer (buffered) or are at data. */
 static void deliver(struct sock *t, const void *data, size_t n, int buffered)
 {
+    if (buffered && CIO_UNLIKELY(t->b.proto != t->rproto || t->b.ud != t->rud)) {
+        /* The protocol was replaced while this recv was in flight: on
+         * io_uring pausing (start_tls pauses, then swaps) only asks the
+         * kernel to cancel it, and a recv that the same io_uring_enter
+         * completes first brings bytes meant for the new protocol (a
+         * ServerHello) into the old one's buffer.  The new one gets them
+         * as it takes bytes; dropping them stalled the handshake. */
+        data = t->rop.buf;
+        buffered = 0;
+    }
     if (buffered && t->b.proto->buffer_updated)
         t->b.proto->buffer_updated(&t->b, n, t->b.ud);
     else if (!buffered && t->b.proto->get_buffer)
-        deliver_copy(t, data, n); /* only multishot bytes come so */
+        deliver_copy(t, data, n); /* multishot bytes, or a swap's (above) */
     else if (!buffered && t->b.proto->data_received)
         t->b.proto->data_received(&t->b, data, n, t->b.ud);
 }
@@ -360,6 +378,8 @@ static int want_read(const struct sock *t)
  * our own buffer.  0, or -ENOBUFS / -ENOMEM. */
 static int read_buffer(struct sock *t, void **buf, size_t *len, int *buffered)
 {
+    t->rproto = t->b.proto;
+    t->rud = t->b.ud;
     *buffered = t->b.proto->get_buffer != NULL;
     if (*buffered) {
         *len = 0;
