@@ -53,7 +53,22 @@ static void run_example(int loops, int sig)
         dup2(out[1], 1);
         close(out[0]);
         close(out[1]);
+#ifdef LOOP_PER_CORE_EMULATOR
+        /* "qemu-aarch64 -L /usr/aarch64-linux-gnu": words, then the
+         * example and its arguments. */
+        char emu[] = LOOP_PER_CORE_EMULATOR;
+        char *argv[16];
+        int argc = 0;
+        for (char *w = strtok(emu, " "); w && argc < 12; w = strtok(NULL, " "))
+            argv[argc++] = w;
+        argv[argc++] = (char *)LOOP_PER_CORE_BIN;
+        argv[argc++] = (char *)"0";
+        argv[argc++] = nloops;
+        argv[argc] = NULL;
+        execvp(argv[0], argv);
+#else
         execl(LOOP_PER_CORE_BIN, "loop_per_core", "0", nloops, (char *)NULL);
+#endif
         _exit(127);
     }
     close(out[1]);

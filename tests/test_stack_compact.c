@@ -259,6 +259,10 @@ static void policy(void)
     }
     unsetenv("CIO_STACK_COMPACTION");
 
+    if (!cio__stack_compact_full()) {
+        printf("  (partial compaction here: full-compaction checks skipped)\n");
+        return;
+    }
     loop = virtual_loop(2);
     CHECK_RC(cio_run_loop(loop, policy_main, NULL, NULL), 0);
     cio_loop_free(loop);
@@ -302,6 +306,10 @@ static int intact_main(void *arg, void **result)
 
 static void intact(void)
 {
+    if (!cio__stack_compact_full()) {
+        printf("  (partial compaction here: nothing is copied out)\n");
+        return;
+    }
     cio_loop *loop = virtual_loop(1);
     CHECK_RC(cio_run_loop(loop, intact_main, NULL, NULL), 0);
     cio_loop_free(loop);
@@ -453,7 +461,7 @@ static int reader(void *arg, void **result)
 {
     CHECK_RC(cio_sleep(3), 0);
     CHECK(compacted(lent_parent));
-    if (cio__stack_guard_markers())
+    if (cio__stack_compact_full())
         CHECK_EQ(resident_pages(lent_parent), 0);
     volatile long *p = arg;
     *result = (void *)(intptr_t)*p;
@@ -508,7 +516,8 @@ static int thread_poker(void *arg, void **result)
     cio_task *sleeper = arg;
     CHECK_RC(cio_sleep(3), 0);
     CHECK(compacted(sleeper));
-    CHECK_EQ(resident_pages(sleeper), 0);
+    if (cio__stack_compact_full())
+        CHECK_EQ(resident_pages(sleeper), 0);
     pthread_t th;
     CHECK(pthread_create(&th, NULL, writer_thread, tj) == 0);
     CHECK(pthread_join(th, NULL) == 0);
@@ -575,7 +584,7 @@ static int exec_main(void *arg, void **result)
 
 static void lent(void)
 {
-    if (!cio__stack_guard_markers()) {
+    if (!cio__stack_compact_full()) {
         printf("  (no guard markers: compaction is partial, nothing to fault in)\n");
     }
     cio_loop *loop = virtual_loop(1);
@@ -627,7 +636,7 @@ static int displaced_main(void *arg, void **result)
 
 static void displaced(void)
 {
-    if (!cio__stack_guard_markers()) {
+    if (!cio__stack_compact_full()) {
         printf("  (no guard markers: nothing to displace)\n");
         return;
     }

@@ -170,6 +170,11 @@ void cio__stack_registry_del(int reg);
 
 /* Whether MADV_GUARD_INSTALL works on this kernel (asked once). */
 int cio__stack_guard_markers(void);
+/* 1 if idle stacks are compacted fully here (guard markers that really
+ * fault, and cio's fault handler installed), else they are compacted
+ * partially (dead pages dropped).  Under qemu-user, say, the markers are
+ * accepted but the handler cannot serve the faults. */
+int cio__stack_compact_full(void);
 /* Advises [base, base + len) for each range of iov with process_madvise;
  * how many leading ranges were done. */
 size_t cio__stack_advise_batch(struct iovec *iov, size_t n, int advice);

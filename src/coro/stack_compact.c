@@ -259,6 +259,11 @@ static int handler_ready(void)
     return 1;
 }
 
+int cio__stack_compact_full(void)
+{
+    return cio__stack_guard_markers() && handler_ready();
+}
+
 /* ---- compaction ------------------------------------------------------- */
 
 void cio__stack_compactor_init(struct cio__stack_compactor *c)
