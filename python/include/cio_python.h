@@ -61,14 +61,17 @@ extern "C" {
 #define CIOPY_API_VERSION 1
 
 /*
- * Turns a C task's successful outcome into the Python result: status is
- * what the coroutine returned (>= 0), result what it stored in *result,
+ * Turns a C task's result into the Python value its awaiter gets: result
+ * is what the coroutine stored in *result (NULL if it stored nothing),
  * arg the argument it was started with.  Returns a new reference, or NULL
  * with a Python exception set (the awaiting Python code gets that
  * exception).  Runs on the loop thread with the GIL held, once, only on
- * success; freeing what result points to is its job.
+ * success (the coroutine returned >= 0); freeing what result points to is
+ * its job (or release's, which runs after it).  Without a converter the
+ * value is None.  CioPy_IntResult is one for coroutines that store an
+ * integer: *result = (void *)(intptr_t)n.
  */
-typedef PyObject *CioPy_ConvertFn(int status, void *result, void *arg);
+typedef PyObject *CioPy_ConvertFn(void *result, void *arg);
 
 /* Called once when the task has ended, however it ended (after the
  * converter, if that ran), with the GIL held: frees arg. */
@@ -111,14 +114,14 @@ typedef struct CioPy_CAPI {
      * pyloop's cio_loop (pyloop NULL: the running loop, as running_loop)
      * and returns a new reference to an asyncio.Task of that loop which
      * Python awaits, gathers, waits for or cancels as any task:
-     *   - success: the task's result is convert(status, result, arg), or
-     *     the int status when convert is NULL;
+     *   - success: the task's result is convert(result, arg), or None
+     *     when convert is NULL;
      *   - failure with an errno code: OSError(errno, message) (so the
      *     subclasses: TimeoutError for -ETIMEDOUT, ConnectionResetError,
      *     ...), message being the task's error message
      *     (cio_set_error_message) or strerror;
-     *   - failure with a cio code (CIO_E*): cio.CioError(code, message),
-     *     with .code and .name (e.g. "CIO_ECLOSED");
+     *   - failure with a cio code (CIO_E*): cio.CioError(message), with
+     *     .code, .name (e.g. "CIO_ECLOSED") and .message;
      *   - the C task ending cancelled (-ECANCELED: cancelled by C code, or
      *     returning it): asyncio.CancelledError with its message;
      *   - the Python task cancelled (task.cancel(msg), a timeout, a
@@ -140,6 +143,10 @@ typedef struct CioPy_CAPI {
     /* Raises the Python exception for a cio or errno code (as start_task
      * maps a failure; message NULL: cio_strerror) and returns NULL. */
     PyObject *(*raise_code)(int code, const char *message);
+
+    /* A converter: the integer the coroutine stored as
+     * *result = (void *)(intptr_t)n, as a Python int. */
+    CioPy_ConvertFn *int_result;
 
     CioPy_Engine engine; /* every public cio_* function; last: it grows */
 } CioPy_CAPI;
@@ -180,6 +187,7 @@ static inline int CioPy_Import(void)
     (CioPy_API->start_task((pyloop), (fn), (arg), (name), (convert), (release)))
 #define CioPy_RaiseCode(code, message) (CioPy_API->raise_code((code), (message)))
 #define CioPy_Error (CioPy_API->error_type)
+#define CioPy_IntResult (CioPy_API->int_result)
 
 /* Now every cio_* name becomes a call through the table. */
 #define CIOPY_ENGINE_MACROS

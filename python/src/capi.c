@@ -67,7 +67,7 @@ static PyObject *make_exception(int code, const char *message)
         return PyObject_CallFunction(cancelled_type, "s", message);
     if (code < 0 && code >= -CIO_ERRNO_MAX)
         return PyObject_CallFunction(PyExc_OSError, "is", -code, message);
-    PyObject *e = PyObject_CallFunction(cio_error_type, "is", code, message);
+    PyObject *e = PyObject_CallFunction(cio_error_type, "s", message);
     if (!e)
         return NULL;
     PyObject *c = PyLong_FromLong(code);
@@ -137,7 +137,7 @@ static void resolve(CTask *ct, int rc, void *res, const char *msg)
 {
     PyObject *r = NULL;
     if (rc >= 0) {
-        PyObject *val = ct->convert ? ct->convert(rc, res, ct->arg) : PyLong_FromLong(rc);
+        PyObject *val = ct->convert ? ct->convert(res, ct->arg) : (Py_INCREF(Py_None), Py_None);
         if (val) {
             r = PyObject_CallMethod(ct->done, "set_result", "O", val);
             Py_DECREF(val);
@@ -290,6 +290,11 @@ out:
     return task;
 }
 
+static PyObject *api_int_result(void *result, void *arg)
+{
+    return PyLong_FromSsize_t((Py_ssize_t)(intptr_t)result);
+}
+
 static CioPy_CAPI capi = {
     .version = CIOPY_API_VERSION,
     .engine_count = CIOPY_ENGINE_COUNT,
@@ -297,6 +302,7 @@ static CioPy_CAPI capi = {
     .loop_of = api_loop_of,
     .start_task = api_start_task,
     .raise_code = api_raise_code,
+    .int_result = api_int_result,
     .engine = {
 #define FILL(name) .name = name,
         CIOPY_ENGINE_FUNCTIONS(FILL)
@@ -310,7 +316,7 @@ int cio_capi_init(PyObject *m)
         return -1;
     cio_error_type = PyErr_NewExceptionWithDoc(
         "cio.CioError",
-        "A cio engine error code (CIO_E*) from C code: args (code, message); "
+        "A cio engine error (a CIO_E* code) from C code: args (message,); "
         "attributes code, name, message.",
         PyExc_Exception, NULL);
     if (!cio_error_type)
