@@ -219,16 +219,13 @@ def get_include():
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), 'include')
 
 
-def _start_c_task(loop, done, ctask, name):
-    """The asyncio.Task that callers of CioPy_StartTask() await."""
-    return loop.create_task(_c_task_main(done, ctask), name=name)
-
-
-async def _c_task_main(done, ctask):
-    """Waits for the C task's future done (set by capi.c's c_done) and
-    gives its outcome.  Cancelled, it cancels the C task and waits until
-    that has unwound before ending cancelled: asyncio.wait never cancels
-    done, so the outcome still arrives."""
+async def _c_task_main(ctask):
+    """The coroutine CioPy_StartTask() returns: starts the C task, waits
+    for its future (set by capi.c's c_done) and gives its outcome.
+    Cancelled, it cancels the C task and waits until that has unwound
+    before ending cancelled: asyncio.wait never cancels done, so the
+    outcome still arrives."""
+    done = ctask._start()
     try:
         await asyncio.wait((done,))
     except asyncio.CancelledError as exc:
@@ -244,4 +241,4 @@ async def _c_task_main(done, ctask):
     return done.result()
 
 
-_set_c_task_starter(_start_c_task)
+_set_c_task_starter(_c_task_main)

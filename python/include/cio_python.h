@@ -110,29 +110,33 @@ typedef struct CioPy_CAPI {
     cio_loop *(*loop_of)(PyObject *pyloop);
 
     /*
-     * Starts fn(arg) as a cio task (named name, copied; NULL: "Task-N") on
-     * pyloop's cio_loop (pyloop NULL: the running loop, as running_loop)
-     * and returns a new reference to an asyncio.Task of that loop which
-     * Python awaits, gathers, waits for or cancels as any task:
-     *   - success: the task's result is convert(result, arg), or None
-     *     when convert is NULL;
+     * A C coroutine as a Python one: returns a new reference to a
+     * coroutine object that, once awaited (or wrapped in a task:
+     * asyncio.create_task, gather, wait_for, TaskGroup), starts fn(arg) as
+     * a cio task named name (copied; NULL: "Task-N") on pyloop's cio_loop
+     * (pyloop NULL: the running loop, checked now as running_loop does),
+     * waits for it, and gives its outcome:
+     *   - success: convert(result, arg), or None when convert is NULL;
      *   - failure with an errno code: OSError(errno, message) (so the
-     *     subclasses: TimeoutError for -ETIMEDOUT, ConnectionResetError,
-     *     ...), message being the task's error message
-     *     (cio_set_error_message) or strerror;
+     *     subclasses: TimeoutError for -ETIMEDOUT, FileNotFoundError, ...),
+     *     message being the task's error message (cio_set_error_message)
+     *     or strerror;
      *   - failure with a cio code (CIO_E*): cio.CioError(message), with
      *     .code, .name (e.g. "CIO_ECLOSED") and .message;
      *   - the C task ending cancelled (-ECANCELED: cancelled by C code, or
      *     returning it): asyncio.CancelledError with its message;
-     *   - the Python task cancelled (task.cancel(msg), a timeout, a
-     *     cancelled gather): the C task is cancelled with msg
-     *     (cio_task_cancel) and the Python task waits until it has
-     *     unwound (its shielded cleanup included), then ends cancelled.
-     * The C task starts at the loop's next iteration.  release(arg), if
-     * given, runs once the task has ended.  On failure returns NULL with
-     * an exception (RuntimeError for the loop, TypeError for fn NULL,
-     * MemoryError) and neither fn nor release runs.  Needs the GIL; does
-     * not suspend (it is not called from a C task).
+     *   - the awaiting Python task cancelled (task.cancel(msg), a timeout,
+     *     a TaskGroup's sibling failing): the C task is cancelled with msg
+     *     (cio_task_cancel) and the Python side waits until it has
+     *     unwound (its shielded cleanup included), then raises
+     *     CancelledError.
+     * As for a Python coroutine, nothing runs until it is awaited; a
+     * coroutine dropped unawaited never runs fn (Python warns "never
+     * awaited").  release(arg), if given, runs once: after the task ended,
+     * or when a never-started coroutine is freed.  On failure returns NULL
+     * with an exception (RuntimeError for the loop, TypeError for fn
+     * NULL, MemoryError); then neither fn nor release runs and the caller
+     * keeps arg.  Needs the GIL; not from inside a C task.
      */
     PyObject *(*start_task)(PyObject *pyloop, cio_coro_fn *fn, void *arg, const char *name,
                             CioPy_ConvertFn *convert, CioPy_ReleaseFn *release);

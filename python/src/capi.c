@@ -4,12 +4,12 @@
  * C coroutines on it as Python-awaitable tasks, and call the one engine
  * linked into this module through its function table.
  *
- * A started C task is paired with an asyncio.Future ("done") that a cio
- * done callback (c_done) resolves with the converted outcome, and with a
- * _CTask object that owns the cio_task reference.  The Python task that
- * callers await runs cio._c_task_main (cio/__init__.py): it waits for
- * done without ever cancelling it, so cancelling the Python task cancels
- * the C task and then waits for it to unwind.
+ * CioPy_StartTask returns the coroutine cio._c_task_main(ctask)
+ * (cio/__init__.py), ctask a _CTask holding the C coroutine.  When that
+ * coroutine first runs it starts the cio task (_CTask._start) and waits for
+ * an asyncio.Future ("done") that the cio task's done callback (c_done)
+ * resolves with the converted outcome; it never cancels done, so cancelling
+ * the Python side cancels the C task and then waits for it to unwind.
  */
 #define CIOPY_BUILDING_CIO
 #include "cio_py.h"
@@ -22,9 +22,14 @@ static PyObject *get_running;    /* _asyncio._get_running_loop */
 static PyObject *cancelled_type; /* asyncio.CancelledError */
 static PyObject *start_py;       /* cio._start_c_task */
 
-/* The pairing of a C task with its Python future. */
+/* A C coroutine to run as a cio task, and its pairing with the Python
+ * future that reports its outcome. */
 typedef struct CTask {
     PyObject_HEAD
+    PyObject *loop;              /* the cio.Loop it runs on */
+    cio_coro_fn *fn;             /* the coroutine */
+    char *name;                  /* the task's name (PyMem), or NULL */
+    int started;                 /* _start ran: fn runs, or ran */
     cio_task *t;                 /* owned reference; NULL once ended */
     PyObject *done;              /* the asyncio.Future c_done resolves */
     CioPy_ConvertFn *convert;    /* success → Python value, or NULL */
@@ -207,18 +212,60 @@ static PyObject *ctask_cancel(CTask *ct, PyObject *const *a, Py_ssize_t n)
     return PyBool_FromLong(rc);
 }
 
+/* _CTask._start(): starts the C task on its loop (when the coroutine
+ * CioPy_StartTask returned first runs) and returns the future c_done
+ * resolves. */
+static PyObject *ctask_start(CTask *ct, PyObject *unused)
+{
+    if (ct->started) {
+        PyErr_SetString(PyExc_RuntimeError, "C task already started");
+        return NULL;
+    }
+    cio_loop *cl = api_loop_of(ct->loop);
+    if (!cl)
+        return NULL;
+    PyObject *done = PyObject_CallMethod(ct->loop, "create_future", NULL);
+    if (!done)
+        return NULL;
+    cio_task *t;
+    int rc = cio_task_new(cl, ct->fn, ct->arg, &(cio_task_options){.name = ct->name}, &t);
+    if (rc < 0) {
+        Py_DECREF(done);
+        return api_raise_code(rc, NULL);
+    }
+    rc = cio_future_add_done_callback(cio_task_future(t), c_done, ct);
+    if (rc < 0) {
+        cio_task_cancel(t, NULL); /* not started: it ends without running */
+        cio_task_unref(t);
+        Py_DECREF(done);
+        return api_raise_code(rc, NULL);
+    }
+    Py_INCREF(ct); /* c_done's */
+    ct->t = t;
+    ct->started = 1;
+    ct->done = done;
+    Py_INCREF(done);
+    return done;
+}
+
 static void ctask_dealloc(CTask *ct)
 {
     /* c_done holds a reference until the task ended, so here the task is
-     * done, or was never started (start_task failed). */
+     * done, or was never started: its coroutine was dropped unawaited, fn
+     * never ran, and arg is released here. */
     if (ct->t)
         cio_task_unref(ct->t);
+    if (!ct->started && ct->release)
+        ct->release(ct->arg);
     Py_XDECREF(ct->done);
+    Py_XDECREF(ct->loop);
+    PyMem_Free(ct->name);
     Py_TYPE(ct)->tp_free((PyObject *)ct);
 }
 
 static PyMethodDef ctask_methods[] = {
     {"_cancel", (PyCFunction)(void (*)(void))ctask_cancel, METH_FASTCALL, NULL},
+    {"_start", (PyCFunction)ctask_start, METH_NOARGS, NULL},
     {NULL}};
 
 PyTypeObject CioCTask_Type = {
@@ -238,56 +285,43 @@ static PyObject *api_start_task(PyObject *pyloop, cio_coro_fn *fn, void *arg, co
         PyErr_SetString(PyExc_TypeError, "CioPy_StartTask: fn is NULL");
         return NULL;
     }
+    if (!start_py) {
+        PyErr_SetString(PyExc_RuntimeError, "import cio first");
+        return NULL;
+    }
     PyObject *loop = pyloop ? (Py_INCREF(pyloop), pyloop) : running_pyloop();
     if (!loop)
         return NULL;
-    cio_loop *cl = api_loop_of(loop);
-    CTask *ct = NULL;
-    PyObject *task = NULL, *pyname = NULL;
-    if (!cl)
-        goto out;
-    ct = PyObject_New(CTask, &CioCTask_Type);
-    if (!ct)
-        goto out;
+    if (!api_loop_of(loop)) {
+        Py_DECREF(loop);
+        return NULL;
+    }
+    CTask *ct = PyObject_New(CTask, &CioCTask_Type);
+    if (!ct) {
+        Py_DECREF(loop);
+        return NULL;
+    }
+    ct->loop = loop;
+    ct->fn = fn;
+    ct->name = NULL;
+    ct->started = 0;
     ct->t = NULL;
+    ct->done = NULL;
     ct->convert = convert;
-    ct->release = release;
+    ct->release = NULL; /* set on success: on failure the caller keeps arg */
     ct->arg = arg;
-    ct->done = PyObject_CallMethod(loop, "create_future", NULL);
-    if (!ct->done)
-        goto out;
-    pyname = name ? PyUnicode_FromString(name) : (Py_INCREF(Py_None), Py_None);
-    if (!pyname)
-        goto out;
-    int rc = cio_task_new(cl, fn, arg, &(cio_task_options){.name = name}, &ct->t);
-    if (rc < 0) {
-        ct->t = NULL;
-        api_raise_code(rc, NULL);
-        goto out;
+    PyObject *coro = NULL;
+    if (name && !(ct->name = PyMem_Malloc(strlen(name) + 1)))
+        PyErr_NoMemory();
+    else {
+        if (name)
+            strcpy(ct->name, name);
+        coro = PyObject_CallOneArg(start_py, (PyObject *)ct);
     }
-    Py_INCREF(ct); /* c_done's */
-    rc = cio_future_add_done_callback(cio_task_future(ct->t), c_done, ct);
-    if (rc < 0) {
-        Py_DECREF(ct);
-        ct->release = NULL;
-        cio_task_cancel(ct->t, NULL); /* not started: it ends without running */
-        api_raise_code(rc, NULL);
-        goto out;
-    }
-    task = !start_py ? (PyErr_SetString(PyExc_RuntimeError, "import cio first"), NULL)
-                     : PyObject_CallFunctionObjArgs(start_py, loop, ct->done, (PyObject *)ct, pyname, NULL);
-    if (!task) {
-        /* fn never runs (cancelled before it starts) and the caller keeps
-         * arg: c_done must not release it. */
-        ct->release = NULL;
-        ct->convert = NULL;
-        cio_task_cancel(ct->t, NULL);
-    }
-out:
-    Py_XDECREF(pyname);
-    Py_XDECREF(ct);
-    Py_DECREF(loop);
-    return task;
+    if (coro)
+        ct->release = release;
+    Py_DECREF(ct);
+    return coro;
 }
 
 static PyObject *api_int_result(void *result, void *arg)
@@ -352,8 +386,8 @@ int cio_capi_init(PyObject *m)
 }
 
 /* cio._cio._set_c_task_starter(fn): cio/__init__.py hands over
- * _start_c_task(loop, done, ctask, name), which wraps done in the
- * asyncio.Task callers await (done at import, before any C task). */
+ * _c_task_main(ctask), the coroutine function whose coroutine callers of
+ * CioPy_StartTask await (done at import, before any C task). */
 PyObject *cio_set_c_task_starter(PyObject *self, PyObject *fn)
 {
     Py_INCREF(fn);

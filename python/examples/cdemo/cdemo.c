@@ -41,7 +41,18 @@ static PyObject *double_result(void *result, void *arg)
     return PyFloat_FromDouble(*(double *)result);
 }
 
-static void free_arg(void *arg) { PyMem_Free(arg); }
+static int released_count; /* args freed by free_arg */
+
+static void free_arg(void *arg)
+{
+    released_count++;
+    PyMem_Free(arg);
+}
+
+static PyObject *released(PyObject *self, PyObject *unused)
+{
+    return PyLong_FromLong(released_count);
+}
 
 static PyObject *sleep_value(PyObject *self, PyObject *args)
 {
@@ -174,6 +185,7 @@ static PyMethodDef methods[] = {
     {"sleep_value", sleep_value, METH_VARARGS, "sleep_value(seconds, value): a C task; returns value"},
     {"fail", fail, METH_VARARGS, "fail(code, message): a C task failing with code"},
     {"forever", forever, METH_NOARGS, "forever(): a C task that runs until cancelled"},
+    {"released", released, METH_NOARGS, "how many sleep_value/fail arguments were freed"},
     {"unwound", unwound, METH_NOARGS, "how many forever() tasks finished their cleanup"},
     {"cancel_self", cancel_self, METH_NOARGS, "cancel_self(): a C task that cancels itself"},
     {"number", number, METH_O, "number(n): a C task whose result is the int n"},
