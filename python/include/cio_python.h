@@ -114,7 +114,10 @@ typedef struct CioPy_CAPI {
      * coroutine object that, once awaited (or wrapped in a task:
      * asyncio.create_task, gather, wait_for, TaskGroup), starts fn(arg) as
      * a cio task named name (copied; NULL: "Task-N") on pyloop's cio_loop
-     * (pyloop NULL: the running loop, checked now as running_loop does),
+     * (pyloop NULL: the loop running when it starts; a running loop that
+     * is not a cio loop is refused at once, and an await on one later
+     * raises the same RuntimeError as running_loop, so the call works
+     * before the loop runs: loop.run_until_complete(ext.fn())),
      * waits for it, and gives its outcome:
      *   - success: convert(result, arg), or None when convert is NULL;
      *   - failure with an errno code: OSError(errno, message) (so the
@@ -133,7 +136,9 @@ typedef struct CioPy_CAPI {
      * As for a Python coroutine, nothing runs until it is awaited; a
      * coroutine dropped unawaited never runs fn (Python warns "never
      * awaited").  release(arg), if given, runs once: after the task ended,
-     * or when a never-started coroutine is freed.  On failure returns NULL
+     * when a never-started coroutine is freed, or when the loop is closed
+     * under the pending task (which then never runs again, as
+     * cio_loop_close does to tasks).  On failure returns NULL
      * with an exception (RuntimeError for the loop, TypeError for fn
      * NULL, MemoryError); then neither fn nor release runs and the caller
      * keeps arg.  Needs the GIL; not from inside a C task.

@@ -26,7 +26,8 @@ static PyObject *start_py;       /* cio._start_c_task */
  * future that reports its outcome. */
 typedef struct CTask {
     PyObject_HEAD
-    PyObject *loop;              /* the cio.Loop it runs on */
+    PyObject *loop;              /* the cio.Loop it runs on; NULL: the
+                                    running one when it starts */
     cio_coro_fn *fn;             /* the coroutine */
     char *name;                  /* the task's name (PyMem), or NULL */
     int started;                 /* _start ran: fn runs, or ran */
@@ -35,7 +36,24 @@ typedef struct CTask {
     CioPy_ConvertFn *convert;    /* success → Python value, or NULL */
     CioPy_ReleaseFn *release;    /* frees arg once the task ended, or NULL */
     void *arg;                   /* the coroutine's argument */
+    struct CTask *prev, *next;   /* the started ones whose c_done has not
+                                    run (live list, for a closing loop) */
 } CTask;
+
+/* Started C tasks still waiting for c_done, so that a loop closed under
+ * them (cio_capi_loop_closed) can let go of them.  The GIL guards it. */
+static CTask *live;
+
+static void live_unlink(CTask *ct)
+{
+    if (ct->prev)
+        ct->prev->next = ct->next;
+    else
+        live = ct->next;
+    if (ct->next)
+        ct->next->prev = ct->prev;
+    ct->prev = ct->next = NULL;
+}
 
 /* cio's own codes by name, for CioError.name. */
 static const char *code_name(int code)
@@ -175,6 +193,7 @@ static void resolve(CTask *ct, int rc, void *res, const char *msg)
 static void c_done(cio_future *fut, void *arg)
 {
     CTask *ct = arg;
+    live_unlink(ct);
     void *res = NULL;
     int rc = cio_task_result(ct->t, &res);
     const char *msg = cio_task_error_message(ct->t);
@@ -221,6 +240,8 @@ static PyObject *ctask_start(CTask *ct, PyObject *unused)
         PyErr_SetString(PyExc_RuntimeError, "C task already started");
         return NULL;
     }
+    if (!ct->loop && !(ct->loop = running_pyloop()))
+        return NULL;
     cio_loop *cl = api_loop_of(ct->loop);
     if (!cl)
         return NULL;
@@ -241,6 +262,11 @@ static PyObject *ctask_start(CTask *ct, PyObject *unused)
         return api_raise_code(rc, NULL);
     }
     Py_INCREF(ct); /* c_done's */
+    ct->prev = NULL;
+    ct->next = live;
+    if (live)
+        live->prev = ct;
+    live = ct;
     ct->t = t;
     ct->started = 1;
     ct->done = done;
@@ -289,10 +315,17 @@ static PyObject *api_start_task(PyObject *pyloop, cio_coro_fn *fn, void *arg, co
         PyErr_SetString(PyExc_RuntimeError, "import cio first");
         return NULL;
     }
-    PyObject *loop = pyloop ? (Py_INCREF(pyloop), pyloop) : running_pyloop();
-    if (!loop)
+    /* The loop: the one given, else the running one if any (a foreign
+     * loop is refused now), else the one the coroutine will run on
+     * (loop.run_until_complete(ext.fn()) calls before the loop runs). */
+    PyObject *loop = pyloop;
+    if (loop)
+        Py_INCREF(loop);
+    else if (!(loop = PyObject_CallNoArgs(get_running)))
         return NULL;
-    if (!api_loop_of(loop)) {
+    if (loop == Py_None)
+        Py_CLEAR(loop);
+    if (loop && !api_loop_of(loop)) {
         Py_DECREF(loop);
         return NULL;
     }
@@ -310,6 +343,7 @@ static PyObject *api_start_task(PyObject *pyloop, cio_coro_fn *fn, void *arg, co
     ct->convert = convert;
     ct->release = NULL; /* set on success: on failure the caller keeps arg */
     ct->arg = arg;
+    ct->prev = ct->next = NULL;
     PyObject *coro = NULL;
     if (name && !(ct->name = PyMem_Malloc(strlen(name) + 1)))
         PyErr_NoMemory();
@@ -343,6 +377,28 @@ static CioPy_CAPI capi = {
 #undef FILL
     },
 };
+
+/* The Python loop closed its cio_loop l: the engine destroyed the tasks
+ * still pending there and dropped their done callbacks, so c_done will
+ * never run for them.  Release their arguments and drop the references
+ * c_done held; their Python awaitables stay pending, as asyncio's own
+ * tasks do on a loop closed under them. */
+void cio_capi_loop_closed(cio_loop *l)
+{
+    CTask *ct = live, *next;
+    for (; ct; ct = next) {
+        next = ct->next;
+        if (((CioLoop *)ct->loop)->loop != l) /* started: a CioLoop */
+            continue;
+        live_unlink(ct);
+        if (ct->release)
+            ct->release(ct->arg);
+        ct->release = NULL;
+        cio_task_unref(ct->t);
+        ct->t = NULL;
+        Py_DECREF(ct);
+    }
+}
 
 int cio_capi_init(PyObject *m)
 {

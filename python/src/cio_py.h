@@ -84,6 +84,8 @@ void cio_loop_unlink(CioLoop *L, CioHandle *h);
 extern PyTypeObject CioCTask_Type;
 extern PyObject *cio_error_type;
 int cio_capi_init(PyObject *m);
+/* Called by the loop core after cio_loop_close(l): C tasks left there. */
+void cio_capi_loop_closed(cio_loop *l);
 PyObject *cio_set_c_task_starter(PyObject *self, PyObject *fn);
 
 #endif

@@ -260,9 +260,27 @@ class LoopCheck(unittest.TestCase):
 
     def test_no_running_loop(self):
         with self.assertRaisesRegex(RuntimeError, 'no running event loop'):
-            cdemo.sleep_value(0.01, 1)
-        with self.assertRaisesRegex(RuntimeError, 'no running event loop'):
             cdemo.loop_time()
+        # Called before a loop runs, the coroutine takes the loop it runs on
+        loop = cio.new_event_loop()
+        try:
+            self.assertEqual(loop.run_until_complete(cdemo.sleep_value(0.01, 3)), 3.0)
+        finally:
+            loop.close()
+        c = cdemo.sleep_value(0.01, 4)
+        with self.assertRaisesRegex(RuntimeError, 'not a cio event loop'):
+            asyncio.run(c)  # asyncio's loop: refused when it starts
+
+    def test_closed_with_c_tasks_pending(self):
+        """A loop closed under pending C tasks (nobody cancelled them): no
+        crash, and the tasks are not run further."""
+        before = cdemo.released()
+        loop = cio.new_event_loop()
+        ts = [loop.create_task(cdemo.forever()), loop.create_task(cdemo.sleep_value(10, 1))]
+        loop.run_until_complete(asyncio.sleep(0.02))
+        loop.close()
+        self.assertFalse(any(t.done() for t in ts))
+        self.assertEqual(cdemo.released(), before + 1)  # sleep_value's argument
 
     def test_one_engine(self):
         """cdemo references no cio_* symbol: it calls the engine in _cio."""
