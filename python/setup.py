@@ -7,9 +7,16 @@ Offline: setuptools from Debian (python3-setuptools), the C headers from
 python3-dev.  The engine is built first with CMake as a position-
 independent static library (in python/build/engine, or CIO_ENGINE_BUILD)
 and linked into the extension, so the installed module needs no libcio.
+
+The C API for other extensions (python/include/cio_python.h) is installed
+with the package, beside the engine's headers, in cio/include
+(cio.get_include()).
 """
+import glob
 import os
+import shutil
 import subprocess
+import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -26,10 +33,26 @@ SAN_FLAGS = (['-fsanitize=' + SANITIZE, '-fno-omit-frame-pointer', '-fno-sanitiz
              if SANITIZE else [])
 
 
+def copy_headers():
+    """cio/include: cio_python.h and the engine headers it includes, for
+    client extensions (package data; also there for in-place builds)."""
+    dst = os.path.join(HERE, 'cio', 'include')
+    os.makedirs(os.path.join(dst, 'cio'), exist_ok=True)
+    srcs = ([os.path.join(TOP, 'include', 'cio.h')] +
+            glob.glob(os.path.join(HERE, 'include', '*.h')))
+    for src in srcs:
+        shutil.copyfile(src, os.path.join(dst, os.path.basename(src)))
+    for src in glob.glob(os.path.join(TOP, 'include', 'cio', '*.h')):
+        shutil.copyfile(src, os.path.join(dst, 'cio', os.path.basename(src)))
+
+
 class BuildWithEngine(build_ext):
     """build_ext that first builds libcio.a with CMake."""
 
     def run(self):
+        # The capsule's engine table follows the public headers.
+        subprocess.check_call([sys.executable, os.path.join(HERE, 'tools', 'gen_engine_table.py')])
+        copy_headers()  # again: the table may have grown
         os.makedirs(ENGINE, exist_ok=True)
         subprocess.check_call([
             'cmake', '-S', TOP, '-B', ENGINE,
@@ -58,11 +81,12 @@ def engine_libraries():
 
 ext = Extension(
     'cio._cio',
-    sources=[os.path.join('src', f) for f in ('module.c', 'handle.c', 'loop.c')],
-    include_dirs=[os.path.join(TOP, 'include')],
+    sources=[os.path.join('src', f) for f in ('module.c', 'handle.c', 'loop.c', 'capi.c')],
+    include_dirs=[os.path.join(TOP, 'include'), os.path.join(HERE, 'include')],
     extra_objects=[os.path.join(ENGINE, 'libcio.a')],
     # Relink when the engine changed, not only when module sources did.
-    depends=[os.path.join(ENGINE, 'libcio.a')],
+    depends=[os.path.join(ENGINE, 'libcio.a'), os.path.join(HERE, 'include', 'cio_python.h'),
+             os.path.join(HERE, 'include', 'cio_python_engine.h')],
     libraries=[],  # engine_libraries(), once the engine is configured
     extra_compile_args=['-std=gnu11', '-Wall', '-Wextra', '-Wshadow',
                         '-Wno-unused-parameter', '-Wno-missing-field-initializers'] + SAN_FLAGS
@@ -70,11 +94,14 @@ ext = Extension(
     extra_link_args=SAN_FLAGS,
 )
 
+copy_headers()
+
 setup(
     name='cio',
     version='1.0.0',
     description='The asyncio event loop on the cio C engine',
     packages=['cio'],
+    package_data={'cio': ['include/*.h', 'include/cio/*.h']},
     ext_modules=[ext],
     cmdclass={'build_ext': BuildWithEngine},
     python_requires='>=3.11',

@@ -24,9 +24,12 @@ import weakref
 
 from asyncio import base_events, events, selector_events, unix_events
 
-from ._cio import Handle, TimerHandle, _LoopCore
+import os
+
+from ._cio import CioError, Handle, TimerHandle, _LoopCore, _set_c_task_starter
 
 __all__ = ('Loop', 'new_event_loop', 'EventLoopPolicy', 'install', 'run',
+           'CioError', 'get_include',
            'Handle', 'TimerHandle')
 
 logger = logging.getLogger('asyncio')
@@ -205,3 +208,37 @@ def run(main, *, debug=None, **run_kwargs):
                            **run_kwargs)
     with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
         return runner.run(main)
+
+
+# ---- C coroutines on this loop (python/include/cio_python.h) ----------
+
+def get_include():
+    """The directory holding cio_python.h and the engine's headers, for
+    building C extensions that run cio tasks on the cio loop (as
+    numpy.get_include())."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), 'include')
+
+
+async def _c_task_main(ctask):
+    """The coroutine CioPy_StartTask() returns: starts the C task, waits
+    for its future (set by capi.c's c_done) and gives its outcome.
+    Cancelled, it cancels the C task and waits until that has unwound
+    before ending cancelled: asyncio.wait never cancels done, so the
+    outcome still arrives."""
+    done = ctask._start()
+    try:
+        await asyncio.wait((done,))
+    except asyncio.CancelledError as exc:
+        ctask._cancel(exc.args[0] if exc.args else None)
+        while not done.done():
+            try:
+                await asyncio.wait((done,))
+            except asyncio.CancelledError:
+                pass
+        if not done.cancelled():
+            done.exception()  # retrieved: the cancellation wins
+        raise
+    return done.result()
+
+
+_set_c_task_starter(_c_task_main)

@@ -1,6 +1,7 @@
 /*
  * cio_py.h - the CPython extension's shared declarations: the loop core
- * object (loop.c) and the Handle/TimerHandle objects (handle.c).
+ * object (loop.c), the Handle/TimerHandle objects (handle.c) and the C API
+ * capsule for other extensions (capi.c).
  *
  * The core schedules Python callbacks on a cio_loop: each scheduled Handle
  * is the argument of one cio callback (sched_cb in loop.c) and holds a
@@ -77,5 +78,14 @@ int cio_handle_run(CioHandle *h);
 /* Links h into / out of its loop's scheduled list (the list's ref). */
 void cio_loop_link(CioLoop *L, CioHandle *h);
 void cio_loop_unlink(CioLoop *L, CioHandle *h);
+
+/* capi.c: the C API capsule and cio.CioError, added to module m; and
+ * _set_c_task_starter (the Python half of a started C task). */
+extern PyTypeObject CioCTask_Type;
+extern PyObject *cio_error_type;
+int cio_capi_init(PyObject *m);
+/* Called by the loop core after cio_loop_close(l): C tasks left there. */
+void cio_capi_loop_closed(cio_loop *l);
+PyObject *cio_set_c_task_starter(PyObject *self, PyObject *fn);
 
 #endif

@@ -439,6 +439,7 @@ static void core_close(CioLoop *L)
             cio_loop_remove_writer(L->loop, i);
     }
     cio_loop_close(L->loop);
+    cio_capi_loop_closed(L->loop); /* C tasks of other extensions left */
     /* The engine dropped its queue unrun: drop the handles' own refs. */
     CioHandle *r;
     while ((r = pop_ready(L)))

@@ -1,6 +1,7 @@
 /*
  * module.c - the _cio extension module: registers the loop core and the
- * handle types and looks up the asyncio helpers they call.
+ * handle types, exports the C API capsule (capi.c) and looks up the
+ * asyncio helpers they call.
  */
 #include "cio_py.h"
 
@@ -9,11 +10,16 @@ PyObject *cio_str_log_slow;
 PyObject *cio_str_check_thread;
 PyObject *cio_format_cb;
 
+static PyMethodDef cio_functions[] = {
+    {"_set_c_task_starter", cio_set_c_task_starter, METH_O, NULL},
+    {NULL}};
+
 static struct PyModuleDef cio_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "cio._cio",
     .m_doc = "The asyncio event loop core on cio's C engine.",
     .m_size = -1,
+    .m_methods = cio_functions,
 };
 
 PyMODINIT_FUNC PyInit__cio(void)
@@ -41,7 +47,8 @@ PyMODINIT_FUNC PyInit__cio(void)
     Py_INCREF(&CioLoop_Type);
     if (PyModule_AddObject(m, "Handle", (PyObject *)&CioHandle_Type) < 0 ||
         PyModule_AddObject(m, "TimerHandle", (PyObject *)&CioTimerHandle_Type) < 0 ||
-        PyModule_AddObject(m, "_LoopCore", (PyObject *)&CioLoop_Type) < 0) {
+        PyModule_AddObject(m, "_LoopCore", (PyObject *)&CioLoop_Type) < 0 ||
+        cio_capi_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,5 +1,6 @@
 #!/bin/sh
-# run.sh - the Python extension's ctest entry (python_loop): its own tests,
+# run.sh - the Python extension's ctest entry (python_loop): its own tests
+# (the loop, and the C API with the example extension python/examples/cdemo),
 # then a quick conformance subset of CPython's test_asyncio on the cio loop
 # (all must pass, no hang).  Needs the extension built in place (make
 # python); skipped (77) when it is not, or without Debian's python3.
@@ -14,6 +15,10 @@ fi
 # failure, never a skip.
 PYTHONPATH=$here $py -c 'import cio._cio'
 PYTHONPATH=$here:$here/tests $py -m unittest test_cio_loop
+# The C API for other extensions: builds python/examples/cdemo against it.
+PYTHONPATH=$here:$here/tests $py -m unittest test_c_api
+# The capsule's engine table lists every public function.
+$py "$here/tools/gen_engine_table.py" --check
 if [ -d /usr/lib/python3.11/test/test_asyncio ]; then
     # test_events' mixins 73 + futures 155 + locks 70 + queues 44 +
     # timeouts 22 + taskgroups 30 + waitfor 15 + runners 26 = 435, all pass on cio.
