@@ -40,79 +40,26 @@
  * look) until the socket has no more or the protocol pauses reading,
  * delivers them, and only then reports the error.
  *
- * Divided into: lifetime, closing, reading, writing, public methods.
+ * Divided into: lifetime, closing, writing, public methods; the reading
+ * is transport_read.c, the state both share transport_sock.h.
  */
 #define _GNU_SOURCE
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "../util/internal.h"
-#include "transport.h"
-
-/* The socket transport: the base, then its reading and writing state. */
-struct sock {
-    struct cio_transport b;    /* first: what protocols see */
-    int fd;                    /* the socket, -1 once closed */
-    /* reading */
-    struct cio__op rop;        /* the read in flight (recv) */
-    struct cio__waiter rwait;  /* woken when it ends */
-    char *rbuf;                /* own read buffer (plain protocols), lazily */
-    const cio_protocol *rproto; /* whose buffer rop reads into: a protocol
-                                  set since then (a swap with the read in
-                                  flight) is fed the bytes (deliver) */
-    void *rud;                 /* and that protocol's pointer */
-    size_t read_size;          /* bytes per read */
-    uint8_t reading;           /* rop is pending (2: into get_buffer's,
-                                  3: multishot, READ_MULTI) */
-    uint8_t read_scheduled;    /* a read step is queued (call_soon) */
-    uint8_t eof;               /* the peer's EOF was seen */
-    uint8_t eof_held;          /* ... while paused: eof_received after
-                                  held is delivered */
-    struct cio__tbuf held;     /* bytes a multishot receive brought while
-                                  reading was paused, in order */
-    /* writing */
-    struct cio__op wop;        /* the writev in flight */
-    struct cio__waiter wwait;
-    struct iovec wiov[CIO__TRANSPORT_IOV]; /* its pieces */
-    struct cio__tbuf wbuf;     /* the buffer (transport_buf.c) */
-    struct cio__tflow fl;      /* watermarks, paused writing and reading */
-    uint8_t writing;           /* wop is pending */
-    uint8_t eof_wanted;        /* write_eof: shutdown once flushed */
-    uint8_t eof_sent;          /* shutdown(SHUT_WR) done */
-    /* closing */
-    uint8_t made;              /* connection_made was called */
-    uint8_t closing;           /* close/abort/failure began */
-    uint8_t lost_scheduled;    /* connection_lost is queued or done */
-    uint8_t lost;              /* connection_lost has run */
-    uint8_t lost_waiting;      /* connection_lost waits for an op's end */
-    uint8_t keep_fd;           /* the socket goes back to its giver at the
-                                  end: forgotten by the loop, not closed */
-    uint8_t salvage;           /* a send failed while reading was on:
-                                  deliver what the socket still holds
-                                  before connection_lost */
-    int error;                 /* what connection_lost will report */
-};
-
-#define DEFAULT_READ (64 * 1024)
-#define READ_MULTI 3           /* t->reading: a multishot receive */
+#include "transport_sock.h"
 
 unsigned long cio__transport_writev_count;
 
 
-static void read_wake(struct cio__waiter *w, int res);
 static void write_wake(struct cio__waiter *w, int res);
-static void schedule_read(struct sock *t);
-static void read_step(struct sock *t);
 static void flush(struct sock *t);
 static void sock_close(cio_transport *bt);
 static const struct cio__transport_vt sock_vt;
 
 /* ---- lifetime ---------------------------------------------------------------- */
 
-static void unref(struct sock *t)
-{
-    cio__transport_unref(&t->b);
-}
 
 int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts,
                        cio_transport **out)
@@ -127,7 +74,7 @@ int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts
     t->fd = fd;
     t->b.refs = 1; /* alive until connection_lost has run */
     t->b.proto = &cio__no_protocol;
-    t->rwait.wake = read_wake;
+    t->rwait.wake = cio__sock_read_wake;
     t->wwait.wake = write_wake;
     t->read_size = opts && opts->read_size ? opts->read_size : DEFAULT_READ;
     if (t->read_size > INT32_MAX)
@@ -147,8 +94,8 @@ void cio__transport_start(cio_transport *bt, const cio_protocol *proto, void *ud
     if (t->b.proto->connection_made)
         t->b.proto->connection_made(&t->b, t->b.ud);
     if (!t->closing)
-        schedule_read(t);
-    unref(t);
+        cio__sock_schedule_read(t);
+    cio__sock_unref(t);
 }
 
 void cio__transport_discard(cio_transport *t)
@@ -163,8 +110,6 @@ void cio__transport_keep_fd(cio_transport *t)
 
 /* ---- closing ------------------------------------------------------------------- */
 
-static int read_buffer(struct sock *t, void **buf, size_t *len, int *buffered);
-static void deliver(struct sock *t, const void *data, size_t n, int buffered);
 
 /* A send failed: hands the protocol what the socket still holds (see the
  * top of the file).  No op is in flight: the read was cancelled and has
@@ -180,14 +125,14 @@ static void salvage(struct sock *t)
         void *buf;
         size_t len;
         int buffered;
-        if (read_buffer(t, &buf, &len, &buffered) < 0 || t->fl.rpaused)
+        if (cio__sock_read_buffer(t, &buf, &len, &buffered) < 0 || t->fl.rpaused)
             break;
         t->rop = (struct cio__op){.kind = CIO__OP_RECV, .fd = t->fd, .buf = buf, .len = len,
                                   .opflags = CIO__OPF_NOWAIT, .waiter = &t->rwait,
                                   .cancel_code = -ECANCELED};
         if (cio__io_submit(t->b.loop, &t->rop) != 0 || t->rop.res <= 0)
             break; /* (a NOWAIT op never stays pending) */
-        deliver(t, t->rbuf, (size_t)t->rop.res, buffered);
+        cio__sock_deliver(t, t->rbuf, (size_t)t->rop.res, buffered);
     }
     t->b.refs--; /* never the last: the "alive" reference is held */
 }
@@ -204,14 +149,14 @@ static void close_fd(struct sock *t)
         cio__io_close(t->b.loop, fd);
 }
 
-static void call_connection_lost(void *arg)
+void cio__sock_call_lost(void *arg)
 {
     struct sock *t = arg;
     if (t->reading || t->writing) {
         /* A cancelled op is not confirmed yet (io_uring confirms later):
          * its buffer - the protocol's own, with get_buffer - may still be
          * written, so connection_lost, after which the protocol frees it,
-         * waits for the op's end (read_wake / write_wake call again). */
+         * waits for the op's end (cio__sock_read_wake / write_wake call again). */
         t->lost_waiting = 1;
         return;
     }
@@ -229,7 +174,7 @@ static void call_connection_lost(void *arg)
     cio__free(t->rbuf);
     t->rbuf = NULL;
     cio__tbuf_free(&t->held);
-    unref(t); /* the "alive" reference */
+    cio__sock_unref(t); /* the "alive" reference */
 }
 
 /* Queues connection_lost (once). */
@@ -238,8 +183,8 @@ static void schedule_lost(struct sock *t)
     if (t->lost_scheduled)
         return;
     t->lost_scheduled = 1;
-    if (cio_call_soon(t->b.loop, call_connection_lost, t, NULL) < 0)
-        call_connection_lost(t); /* loop closed or no memory: now, not never */
+    if (cio_call_soon(t->b.loop, cio__sock_call_lost, t, NULL) < 0)
+        cio__sock_call_lost(t); /* loop closed or no memory: now, not never */
 }
 
 /* asyncio's _force_close: drop the buffer, stop everything, lost(err). */
@@ -265,294 +210,14 @@ static void force_close(struct sock *t, int err)
      * after a stream's release or a server's wait_closed. */
     if (!t->reading && !t->writing && !t->salvage && !t->lost)
         close_fd(t);
-    unref(t);
+    cio__sock_unref(t);
 }
 
 /* A fatal error: asyncio's _fatal_error. */
-static void fail(struct sock *t, int err)
+void cio__sock_fail(struct sock *t, int err)
 {
     cio_log(CIO_LOG_DEBUG, "transport: fd %d failed: %s", t->fd, cio_strerror(err));
     force_close(t, err);
-}
-
-/* ---- reading ------------------------------------------------------------------- */
-
-/* Puts n bytes at data back in front of what is held (a buffered
- * protocol paused in the middle of them). */
-static void hold_front(struct sock *t, const char *data, size_t n)
-{
-    struct cio__tchunk *c = cio__malloc(sizeof *c + n);
-    if (!c) {
-        fail(t, -ENOMEM);
-        return;
-    }
-    *c = (struct cio__tchunk){.next = t->held.head, .end = n, .cap = n};
-    memcpy(c->data, data, n);
-    t->held.head = c;
-    if (!t->held.tail)
-        t->held.tail = c;
-    t->held.size += n;
-}
-
-/* A buffered protocol gets n bytes at data (a multishot receive's, or
- * a recv's into the buffer of a protocol replaced since, deliver):
- * copied into its get_buffer's buffers, as many pieces as they take;
- * what a pause leaves is held, in front. */
-static void deliver_copy(struct sock *t, const char *data, size_t n)
-{
-    /* Closing stops it, except while salvaging (see the top). */
-    while (n && (!t->closing || t->salvage)) {
-        size_t len = 0;
-        void *buf = t->b.proto->get_buffer(&t->b, n, &len, t->b.ud);
-        if (t->closing && !t->salvage)
-            return;
-        if (!buf || !len) {
-            fail(t, -ENOBUFS);
-            return;
-        }
-        size_t k = len < n ? len : n;
-        memcpy(buf, data, k);
-        if (t->b.proto->buffer_updated)
-            t->b.proto->buffer_updated(&t->b, k, t->b.ud);
-        data += k;
-        n -= k;
-        if (n && t->fl.rpaused && !t->closing) {
-            hold_front(t, data, n);
-            return;
-        }
-    }
-}
-
-/* n bytes came into the protocol's buffer (buffered) or are at data. */
-static void deliver(struct sock *t, const void *data, size_t n, int buffered)
-{
-    if (buffered && CIO_UNLIKELY(t->b.proto != t->rproto || t->b.ud != t->rud)) {
-        /* The protocol was replaced while this recv was in flight: on
-         * io_uring pausing (start_tls pauses, then swaps) only asks the
-         * kernel to cancel it, and a recv that the same io_uring_enter
-         * completes first brings bytes meant for the new protocol (a
-         * ServerHello) into the old one's buffer.  The new one gets them
-         * as it takes bytes; dropping them stalled the handshake. */
-        data = t->rop.buf;
-        buffered = 0;
-    }
-    if (buffered && t->b.proto->buffer_updated)
-        t->b.proto->buffer_updated(&t->b, n, t->b.ud);
-    else if (!buffered && t->b.proto->get_buffer)
-        deliver_copy(t, data, n); /* multishot bytes, or a swap's (above) */
-    else if (!buffered && t->b.proto->data_received)
-        t->b.proto->data_received(&t->b, data, n, t->b.ud);
-}
-
-static void on_read(struct sock *t, int res, const void *data, int buffered)
-{
-    if (t->lost_scheduled) {
-        /* A cancelled read that completed first (a completion backend
-         * confirms later): its bytes count as salvaged. */
-        if (t->salvage && res > 0)
-            deliver(t, data, (size_t)res, buffered);
-        return;
-    }
-    if (res > 0) {
-        deliver(t, data, (size_t)res, buffered);
-        return;
-    }
-    if (res == 0) {
-        t->eof = 1;
-        int keep = t->b.proto->eof_received ? t->b.proto->eof_received(&t->b, t->b.ud) : 0;
-        if (!keep)
-            sock_close(&t->b);
-        return;
-    }
-    if (res == -ECANCELED || res == -EAGAIN)
-        return; /* pause_reading or close cancelled it */
-    fail(t, res);
-}
-
-static int want_read(const struct sock *t)
-{
-    return !t->closing && !t->fl.rpaused && !t->eof && !t->reading && t->fd >= 0;
-}
-
-/* Where the next recv goes: the protocol's get_buffer (*buffered 1) or
- * our own buffer.  0, or -ENOBUFS / -ENOMEM. */
-static int read_buffer(struct sock *t, void **buf, size_t *len, int *buffered)
-{
-    t->rproto = t->b.proto;
-    t->rud = t->b.ud;
-    *buffered = t->b.proto->get_buffer != NULL;
-    if (*buffered) {
-        *len = 0;
-        *buf = t->b.proto->get_buffer(&t->b, t->read_size, len, t->b.ud);
-        if (!*buf || !*len)
-            return -ENOBUFS;
-        if (*len > INT32_MAX)
-            *len = INT32_MAX;
-        return 0;
-    }
-    if (!t->rbuf && !(t->rbuf = cio__malloc(t->read_size)))
-        return -ENOMEM;
-    *buf = t->rbuf;
-    *len = t->read_size;
-    return 0;
-}
-
-/* Whether held bytes or a held end of file wait for delivery now. */
-static int held_due(const struct sock *t)
-{
-    return (t->held.size || t->eof_held) && !t->fl.rpaused && !t->closing;
-}
-
-/* Delivers what a multishot receive held while reading was paused, in
- * order, until the protocol pauses again; then a held end of file.  1
- * when nothing is left held (reading may go on). */
-static int deliver_held(struct sock *t)
-{
-    while (t->held.head && !t->fl.rpaused && !t->closing) {
-        /* Taken out first: data_received may close, which frees held. */
-        struct cio__tchunk *c = t->held.head;
-        t->held.head = c->next;
-        if (!t->held.head)
-            t->held.tail = NULL;
-        t->held.size -= c->end - c->start;
-        deliver(t, c->data + c->start, c->end - c->start, 0);
-        cio__free(c);
-    }
-    if (t->held.head || t->fl.rpaused || t->closing)
-        return 0;
-    if (t->eof_held) {
-        t->eof_held = 0;
-        on_read(t, 0, NULL, 0);
-        return 0;
-    }
-    return 1;
-}
-
-/* Arms a multishot receive: 1 when it is pending, 0 when the backend
- * has none for this loop (the caller receives the plain way). */
-static int read_multi(struct sock *t)
-{
-    t->rop.kind = CIO__OP_RECV_MULTI;
-    t->rop.opflags = 0;
-    t->rop.fd = t->fd;
-    t->rop.buf = NULL;
-    t->rop.len = 0;
-    t->rop.flags = 0;
-    t->rop.waiter = &t->rwait;
-    t->rop.cancel_code = -ECANCELED;
-    if (cio__io_submit(t->b.loop, &t->rop) != 1)
-        return 0; /* -ENOTSUP, or an error a plain recv meets too */
-    t->reading = READ_MULTI;
-    t->b.refs++;
-    return 1;
-}
-
-/* A multishot receive's wake: bytes (op still pending), or its end. */
-static void multi_wake(struct sock *t, int res)
-{
-    int ended = t->rop.state == CIO__OPS_IDLE;
-    if (ended)
-        t->reading = 0;
-    if (!t->lost_scheduled && (t->fl.rpaused || t->held.size || t->eof_held) && res >= 0) {
-        /* Paused (or older bytes wait): hold, for resume_reading. */
-        if (res == 0) {
-            t->eof = 1;
-            t->eof_held = 1;
-        } else if (!t->closing &&
-                   cio__tbuf_append(&t->held, &(struct iovec){t->rop.buf, (size_t)res}, 1,
-                                    (size_t)res, 0) < 0) {
-            fail(t, -ENOMEM);
-        }
-    } else if (res > 0 && t->closing && !t->lost_scheduled) {
-        /* closed: asyncio reads no more */
-    } else if (res != -ENOBUFS) {
-        on_read(t, res, t->rop.buf, 0);
-    }
-    if (!ended)
-        return; /* the op keeps its reference */
-    read_step(t);
-    if (t->lost_waiting && !t->writing)
-        call_connection_lost(t);
-    unref(t); /* the op's reference */
-}
-
-/* Starts one recv; handles it if it completed at once. */
-static void read_step(struct sock *t)
-{
-    if (CIO_UNLIKELY(t->held.size || t->eof_held) && (!held_due(t) || !deliver_held(t)))
-        return;
-    if (!want_read(t))
-        return;
-    if (cio__io_recv_multi(t->b.loop) && t->read_size >= cio__io_ring_buf_size && read_multi(t))
-        return;
-    void *buf;
-    size_t len;
-    int buffered;
-    int rc = read_buffer(t, &buf, &len, &buffered);
-    if (rc < 0) {
-        fail(t, rc);
-        return;
-    }
-    if (t->closing || t->fl.rpaused)
-        return; /* get_buffer closed (or aborted) or paused: the rest of
-                   want_read is the transport's own, not changed by it */
-    /* Field by field: a compound literal would clear the whole op (its
-     * iov, addr... fields, unused by a receive) on every read. */
-    t->rop.kind = CIO__OP_RECV;
-    t->rop.opflags = 0;
-    t->rop.fd = t->fd;
-    t->rop.buf = buf;
-    t->rop.len = len;
-    t->rop.flags = 0;
-    t->rop.waiter = &t->rwait;
-    t->rop.cancel_code = -ECANCELED;
-    rc = cio__io_submit(t->b.loop, &t->rop);
-    if (rc == 1) {
-        t->reading = 1 + buffered; /* 2: into the protocol's buffer */
-        t->b.refs++;
-        return;
-    }
-    t->b.refs++;
-    on_read(t, t->rop.res, buf, buffered);
-    if (want_read(t))
-        schedule_read(t);
-    unref(t);
-}
-
-static void read_scheduled(void *arg)
-{
-    struct sock *t = arg;
-    t->read_scheduled = 0;
-    read_step(t);
-    unref(t);
-}
-
-static void schedule_read(struct sock *t)
-{
-    if (t->read_scheduled || (!want_read(t) && !held_due(t)))
-        return;
-    if (cio_call_soon(t->b.loop, read_scheduled, t, NULL) < 0) {
-        fail(t, -ENOMEM);
-        return;
-    }
-    t->read_scheduled = 1;
-    t->b.refs++;
-}
-
-static void read_wake(struct cio__waiter *w, int res)
-{
-    struct sock *t = CIO_CONTAINER_OF(w, struct sock, rwait);
-    if (t->reading == READ_MULTI) {
-        multi_wake(t, res);
-        return;
-    }
-    int buffered = t->reading == 2;
-    t->reading = 0;
-    on_read(t, res, t->rbuf, buffered);
-    read_step(t);
-    if (t->lost_waiting && !t->writing)
-        call_connection_lost(t);
-    unref(t); /* the pending op's reference */
 }
 
 /* ---- writing ------------------------------------------------------------------- */
@@ -585,7 +250,7 @@ static void send_failed(struct sock *t, int err)
 {
     if (!t->eof && !t->fl.rpaused && !t->closing && t->made)
         t->salvage = 1;
-    fail(t, err);
+    cio__sock_fail(t, err);
 }
 
 /* The socket's error for a failed send: a reset rather than EPIPE. */
@@ -640,8 +305,8 @@ static void write_wake(struct cio__waiter *w, int res)
         flush(t);
     }
     if (t->lost_waiting && !t->reading)
-        call_connection_lost(t);
-    unref(t);
+        cio__sock_call_lost(t);
+    cio__sock_unref(t);
 }
 
 /* ---- public methods ------------------------------------------------------------- */
@@ -674,7 +339,7 @@ static int queue_rest(struct sock *t, const struct iovec *iov, int iovcnt, size_
     int rc = cio__tbuf_append(&t->wbuf, iov, iovcnt, total, sent);
     if (rc < 0) {
         if (sent)
-            fail(t, rc); /* the stream lost bytes in the middle */
+            cio__sock_fail(t, rc); /* the stream lost bytes in the middle */
         return rc;
     }
     if (!t->writing)
@@ -777,7 +442,7 @@ static void sock_resume_reading(cio_transport *bt)
 {
     struct sock *t = (struct sock *)bt;
     if (cio__tflow_resume_reading(&t->fl, t->closing) && !t->reading)
-        schedule_read(t);
+        cio__sock_schedule_read(t);
 }
 
 static int sock_is_reading(const cio_transport *bt)
