@@ -95,7 +95,7 @@ static int amain(void *arg, void **result)
     if (rc >= 0 && (rc = cio_pg_cursor_open(conn, "SELECT id FROM people", NULL, 0, 100, &cur)) >= 0) {
         int64_t total = 0;
         void *row;
-        CIO_FOR(cio_pg_cursor_rows(cur), row, rc) {
+        CIO_FOR(cio_pg_cursor_aiter(cur), row, rc) {
             cio_pg_value v;
             int64_t id = 0;
             cio_pg_result_get(row, 0, 0, &v);

@@ -642,11 +642,11 @@ static int t_notify(void *arg, void **result)
     CHECK_RC(cio_pg_execute(a, "LISTEN ch", NULL, 0), 0);
     cio_task *t;
     CHECK_RC(cio_create_task(notifier, b, NULL, &t), 0);
-    CHECK(cio_pg_notifications(NULL) == NULL);
+    CHECK(cio_pg_notify_aiter(NULL) == NULL);
     int n = 0, inorder = 1;
     void *item;
     int rc;
-    CIO_FOR(cio_pg_notifications(a), item, rc) {
+    CIO_FOR(cio_pg_notify_aiter(a), item, rc) {
         cio_pg_notify *m = item;
         if (strcmp(m->channel, "ch") != 0 || atoi(m->payload) != n)
             inorder = 0;
@@ -662,7 +662,7 @@ static int t_notify(void *arg, void **result)
     /* The iteration ends when the connection is lost. */
     cio_pg_param pid = cio_pg_pint4(cio_pg_backend_pid(a));
     CHECK_RC(cio_pg_execute(b, "SELECT pg_terminate_backend($1)", &pid, 1), 1);
-    CHECK_RC(cio_aiter_next(cio_pg_notifications(a), &item), CIO_ITER_END);
+    CHECK_RC(cio_aiter_next(cio_pg_notify_aiter(a), &item), CIO_ITER_END);
     CHECK(cio_pg_is_closed(a));
     CHECK_RC(cio_pg_execute(a, "SELECT 1", NULL, 0), -ECONNRESET);
     cio_pg_free(a);

@@ -73,7 +73,7 @@ static int t_cursor_rows(void *arg, void **result)
     int64_t n = 0, inorder = 1;
     void *item;
     int rc;
-    CIO_FOR(cio_pg_cursor_rows(cur), item, rc) {
+    CIO_FOR(cio_pg_cursor_aiter(cur), item, rc) {
         CHECK_EQ(cio_pg_result_nrows(item), 1);
         if (row_i64(item, 0) != n + 1)
             inorder = 0;
@@ -82,22 +82,22 @@ static int t_cursor_rows(void *arg, void **result)
     CHECK_RC(rc, CIO_ITER_END);
     CHECK_EQ(n, 10000);
     CHECK(inorder);
-    CHECK_RC(cio_aiter_next(cio_pg_cursor_rows(cur), &item), CIO_ITER_END);
+    CHECK_RC(cio_aiter_next(cio_pg_cursor_aiter(cur), &item), CIO_ITER_END);
     cio_pg_cursor_free(cur);
     /* No rows; default prefetch. */
     CHECK_RC(cio_pg_cursor_open(c, "SELECT 1 WHERE false", NULL, 0, 0, &cur), 0);
-    CHECK_RC(cio_aiter_next(cio_pg_cursor_rows(cur), &item), CIO_ITER_END);
+    CHECK_RC(cio_aiter_next(cio_pg_cursor_aiter(cur), &item), CIO_ITER_END);
     cio_pg_cursor_free(cur);
     /* A bad statement: the error comes from next. */
     CHECK_RC(cio_pg_cursor_open(c, "SELECT nosuchcolumn", NULL, 0, 0, &cur), 0);
-    CHECK_RC(cio_aiter_next(cio_pg_cursor_rows(cur), &item), CIO_EPG);
+    CHECK_RC(cio_aiter_next(cio_pg_cursor_aiter(cur), &item), CIO_EPG);
     CHECK(!strcmp(cio_pg_error_sqlstate(cio_pg_last_error()), "42703"));
     cio_pg_cursor_free(cur);
     /* An error mid-stream: the rows before it, then the error. */
     CHECK_RC(cio_pg_cursor_open(c, "SELECT 10 / (5000 - g) FROM generate_series(1, 10000) g",
                                 NULL, 0, 64, &cur), 0);
     n = 0;
-    CIO_FOR(cio_pg_cursor_rows(cur), item, rc)
+    CIO_FOR(cio_pg_cursor_aiter(cur), item, rc)
         n++;
     CHECK_RC(rc, CIO_EPG);
     CHECK(!strcmp(cio_pg_error_sqlstate(cio_pg_last_error()), "22012"));
@@ -106,7 +106,7 @@ static int t_cursor_rows(void *arg, void **result)
     /* Bad arguments. */
     CHECK_RC(cio_pg_cursor_open(c, NULL, NULL, 0, 0, &cur), -EINVAL);
     CHECK_RC(cio_pg_cursor_open(c, "SELECT $1", NULL, 1, 0, &cur), -EINVAL);
-    CHECK(cio_pg_cursor_rows(NULL) == NULL);
+    CHECK(cio_pg_cursor_aiter(NULL) == NULL);
     CHECK_RC(cio_pg_cursor_close(NULL), -EINVAL);
     cio_pg_cursor_free(NULL);
     CHECK_EQ(val_i64(c, "SELECT 6 * 7", NULL, 0), 42);
@@ -128,7 +128,7 @@ static int t_cursor_bounded(void *arg, void **result)
                                 NULL, 0, 32, &cur), 0);
     void *item;
     for (int i = 0; i < 10; i++)
-        CHECK_RC(cio_aiter_next(cio_pg_cursor_rows(cur), &item), 0);
+        CHECK_RC(cio_aiter_next(cio_pg_cursor_aiter(cur), &item), 0);
     cio_pg_param pid = cio_pg_pint4(cio_pg_backend_pid(c));
     int blocked = 0;
     for (int i = 0; i < 100 && !blocked; i++) {
@@ -145,7 +145,7 @@ static int t_cursor_bounded(void *arg, void **result)
     CHECK(blocked);
     double t0 = test_now();
     CHECK_RC(cio_pg_cursor_close(cur), 0);
-    CHECK_RC(cio_aiter_next(cio_pg_cursor_rows(cur), &item), CIO_ITER_END);
+    CHECK_RC(cio_aiter_next(cio_pg_cursor_aiter(cur), &item), CIO_ITER_END);
     cio_pg_cursor_free(cur);
     /* Cancelled on the server: far sooner than reading 200 MB. */
     CHECK_EQ(val_i64(c, "SELECT 5", NULL, 0), 5);
@@ -206,7 +206,7 @@ static int t_cursor_pipeline(void *arg, void **result)
     int64_t sum = 0;
     void *item;
     int rc;
-    CIO_FOR(cio_pg_cursor_rows(cur), item, rc)
+    CIO_FOR(cio_pg_cursor_aiter(cur), item, rc)
         sum += row_i64(item, 0);
     CHECK_RC(rc, CIO_ITER_END);
     CHECK(sum == 5000LL * 5001 / 2);
@@ -222,9 +222,9 @@ static int t_cursor_pipeline(void *arg, void **result)
     jobs[0] = (struct side_job){c, 7, 0};
     CHECK_RC(cio_create_task(side_task, &jobs[0], NULL, &t[0]), 0);
     for (int i = 0; i < 3; i++)
-        CHECK_RC(cio_aiter_next(cio_pg_cursor_rows(cur), &item), 0);
+        CHECK_RC(cio_aiter_next(cio_pg_cursor_aiter(cur), &item), 0);
     cio_sleep(0.01);
-    CHECK_RC(cio_aiter_aclose(cio_pg_cursor_rows(cur)), 0);
+    CHECK_RC(cio_aiter_aclose(cio_pg_cursor_aiter(cur)), 0);
     cio_pg_cursor_free(cur);
     cio_task_await(t[0], NULL);
     cio_task_unref(t[0]);
@@ -245,7 +245,7 @@ static int consume_task(void *arg, void **result)
 {
     struct consumer *k = arg;
     void *item;
-    CIO_FOR(cio_pg_cursor_rows(k->cur), item, k->rc)
+    CIO_FOR(cio_pg_cursor_aiter(k->cur), item, k->rc)
         k->rows++;
     return 0;
 }
@@ -277,7 +277,7 @@ static int t_cursor_cancel(void *arg, void **result)
     cio_timeout *tm;
     cio_timeout_begin(0.2, &tm);
     void *item;
-    int nrc = cio_aiter_next(cio_pg_cursor_rows(k.cur), &item);
+    int nrc = cio_aiter_next(cio_pg_cursor_aiter(k.cur), &item);
     if (nrc == CIO_EPG)
         fprintf(stderr, "  unexpected: %s %s\n", cio_pg_error_sqlstate(cio_pg_last_error()),
                 cio_pg_error_message(cio_pg_last_error()));
@@ -406,7 +406,7 @@ static int t_copy(void *arg, void **result)
     long chunks = 0, total = 0;
     void *item;
     int rc;
-    CIO_FOR(cio_pg_copy_reader_chunks(rd), item, rc) {
+    CIO_FOR(cio_pg_copy_reader_aiter(rd), item, rc) {
         cio_pg_copy_chunk *ch = item;
         total += atol(ch->data); /* "123\n": atol stops at the newline */
         chunks++;
@@ -420,14 +420,14 @@ static int t_copy(void *arg, void **result)
      * this task's own query refused. */
     CHECK_RC(cio_pg_copy_out_open(c, "COPY ct TO STDOUT", &rd), 0);
     for (int i = 0; i < 10; i++)
-        CHECK_RC(cio_aiter_next(cio_pg_copy_reader_chunks(rd), &item), 0);
+        CHECK_RC(cio_aiter_next(cio_pg_copy_reader_aiter(rd), &item), 0);
     struct side_job sj = {c, 5, 0};
     cio_task *st;
     CHECK_RC(cio_create_task(side_task, &sj, NULL, &st), 0);
     cio_sleep(0.01);
     CHECK(!sj.ok);
     CHECK_RC(cio_pg_execute(c, "SELECT 1", NULL, 0), -EDEADLK);
-    CHECK_RC(cio_aiter_aclose(cio_pg_copy_reader_chunks(rd)), 0);
+    CHECK_RC(cio_aiter_aclose(cio_pg_copy_reader_aiter(rd)), 0);
     CHECK_RC(cio_pg_copy_reader_close(rd), 0);
     cio_pg_copy_reader_free(rd);
     cio_task_await(st, NULL);
@@ -435,7 +435,7 @@ static int t_copy(void *arg, void **result)
     CHECK(sj.ok);
     CHECK_RC(cio_pg_copy_out_open(c, "COPY nosuch TO STDOUT", &rd), CIO_EPG);
     CHECK(rd == NULL);
-    CHECK(cio_pg_copy_reader_chunks(NULL) == NULL);
+    CHECK(cio_pg_copy_reader_aiter(NULL) == NULL);
     CHECK_RC(cio_pg_copy_reader_close(NULL), -EINVAL);
     cio_pg_copy_reader_free(NULL);
     CHECK_RC(cio_pg_copy_in(c, NULL, gen_source, &g), -EINVAL);
@@ -445,7 +445,7 @@ static int t_copy(void *arg, void **result)
     /* A reader freed while open cannot end its COPY: the connection goes
      * (an error is logged). */
     CHECK_RC(cio_pg_copy_out_open(c, "COPY ct TO STDOUT", &rd), 0);
-    CHECK_RC(cio_aiter_next(cio_pg_copy_reader_chunks(rd), &item), 0);
+    CHECK_RC(cio_aiter_next(cio_pg_copy_reader_aiter(rd), &item), 0);
     cio_pg_copy_reader_free(rd);
     CHECK(cio_pg_is_closed(c));
     CHECK_RC(cio_pg_execute(c, "SELECT 1", NULL, 0), -ECONNRESET);
@@ -593,7 +593,7 @@ static int notify_task(void *arg, void **result)
 {
     struct copy_job *j = arg;
     void *item;
-    j->rc = cio_aiter_next(cio_pg_notifications(j->c), &item);
+    j->rc = cio_aiter_next(cio_pg_notify_aiter(j->c), &item);
     return 0;
 }
 
@@ -643,7 +643,7 @@ static int t_free_in_use(void *arg, void **result)
     CHECK_RC(cp.rc, CIO_ECLOSED);
     /* The cursor outlived its connection: still safe to read and free. */
     void *item;
-    CHECK_RC(cio_aiter_next(cio_pg_cursor_rows(k.cur), &item), CIO_ECLOSED);
+    CHECK_RC(cio_aiter_next(cio_pg_cursor_aiter(k.cur), &item), CIO_ECLOSED);
     cio_pg_cursor_free(k.cur);
     return 0;
 }

@@ -195,7 +195,7 @@ static int run_fetch(const char *dsn, int cursor, const char *name)
             }
             void *item;
             int irc;
-            CIO_FOR(cio_pg_cursor_rows(cur), item, irc) {
+            CIO_FOR(cio_pg_cursor_aiter(cur), item, irc) {
                 sum += use_row(item, 0);
                 rows++;
             }

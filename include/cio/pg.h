@@ -279,7 +279,7 @@ CIO_EXTERN int cio_pg_executemany(cio_pg_conn *conn, const char *sql,
 /*
  * Connection.cursor(): starts sql (with nparams parameters, as
  * cio_pg_fetch) and hands its rows out one at a time through
- * cio_pg_cursor_rows(), as asyncpg's `async for record in
+ * cio_pg_cursor_aiter(), as asyncpg's `async for record in
  * conn.cursor(sql)`.  Rows are read in libpq's single-row mode into a
  * buffer of prefetch rows (0: 256); while it is full the connection stops
  * reading, so memory stays bounded whatever the result's size.
@@ -315,7 +315,7 @@ CIO_EXTERN int cio_pg_cursor_open(cio_pg_conn *conn, const char *sql, const cio_
  * The iterator lives inside cur; NULL if cur is NULL.  Does not suspend
  * (next does).
  */
-CIO_EXTERN cio_aiter *cio_pg_cursor_rows(cio_pg_cursor *cur);
+CIO_EXTERN cio_aiter *cio_pg_cursor_aiter(cio_pg_cursor *cur);
 
 /*
  * Stops the iteration early (the `break` out of `async for`): the rows
@@ -413,7 +413,7 @@ CIO_EXTERN int cio_pg_copy_out(cio_pg_conn *conn, const char *sql, cio_pg_copy_s
 /*
  * COPY ... TO STDOUT as an asynchronous iterator (the pull side of
  * cio_pg_copy_out): runs sql and returns a reader whose chunks
- * cio_pg_copy_reader_chunks() hands out.  The COPY holds the connection
+ * cio_pg_copy_reader_aiter() hands out.  The COPY holds the connection
  * (as cio_pg_copy_out) from this call until the iteration ends or
  * cio_pg_copy_reader_close(); meanwhile the calling task's own queries on
  * conn fail with -EDEADLK and other tasks' wait.  The socket is read only
@@ -433,7 +433,7 @@ CIO_EXTERN int cio_pg_copy_out_open(cio_pg_conn *conn, const char *sql,
  * open (close the reader).  aclose is cio_pg_copy_reader_close.  NULL if
  * rd is NULL.  Does not suspend (next does).
  */
-CIO_EXTERN cio_aiter *cio_pg_copy_reader_chunks(cio_pg_copy_reader *rd);
+CIO_EXTERN cio_aiter *cio_pg_copy_reader_aiter(cio_pg_copy_reader *rd);
 
 /*
  * Ends the COPY and gives the connection back.  Stopped early, the COPY is
@@ -685,7 +685,7 @@ typedef struct cio_pg_notify {
  * is); NULL if conn is NULL.  next's errors: -ENOMEM, -ECANCELED...  Does
  * not suspend (next does).
  */
-CIO_EXTERN cio_aiter *cio_pg_notifications(cio_pg_conn *conn);
+CIO_EXTERN cio_aiter *cio_pg_notify_aiter(cio_pg_conn *conn);
 
 /* Frees a notification.  NULL is a no-op. */
 CIO_EXTERN void cio_pg_notify_free(cio_pg_notify *n);

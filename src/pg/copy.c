@@ -526,7 +526,7 @@ struct cio_pg_copy_reader {
     cio_pg_copy_chunk chunk; /* what next hands out */
     int open;                /* 1 while the COPY holds the connection */
     int rc;                  /* once over: rows copied, or the error */
-    cio_aiter iter;          /* what cio_pg_copy_reader_chunks hands out */
+    cio_aiter iter;          /* what cio_pg_copy_reader_aiter hands out */
 };
 
 /* The COPY is over (or abandoned): give the connection back. */
@@ -614,7 +614,7 @@ int cio_pg_copy_out_open(cio_pg_conn *c, const char *sql, cio_pg_copy_reader **o
     return 0;
 }
 
-cio_aiter *cio_pg_copy_reader_chunks(cio_pg_copy_reader *rd)
+cio_aiter *cio_pg_copy_reader_aiter(cio_pg_copy_reader *rd)
 {
     return rd ? &rd->iter : NULL;
 }

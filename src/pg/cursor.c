@@ -41,7 +41,7 @@ struct cio_pg_cursor {
     int rc;                     /* then: 0, CIO_EPG, -ECONNRESET, CIO_ECLOSED */
     PGresult *err;              /* the server's error when rc is CIO_EPG */
     int closed;                 /* cio_pg_cursor_close ran */
-    cio_aiter iter;             /* what cio_pg_cursor_rows hands out */
+    cio_aiter iter;             /* what cio_pg_cursor_aiter hands out */
 };
 
 enum { DEFAULT_PREFETCH = 256 };
@@ -204,7 +204,7 @@ fail:
     return rc;
 }
 
-cio_aiter *cio_pg_cursor_rows(cio_pg_cursor *cur)
+cio_aiter *cio_pg_cursor_aiter(cio_pg_cursor *cur)
 {
     return cur ? &cur->iter : NULL;
 }

@@ -1,6 +1,6 @@
 /*
  * notify.c - LISTEN/NOTIFY: the reader (conn.c) hands each notification
- * to a queue of the connection, and cio_pg_notifications() iterates that
+ * to a queue of the connection, and cio_pg_notify_aiter() iterates that
  * queue.  The queue is made at the first notification or the first call,
  * whichever comes first, so nothing received before is lost; it is shut
  * down when the connection is lost or closed (the iteration ends) and
@@ -76,7 +76,7 @@ static int notify_next(void *self, void **value)
 
 static const cio_aiter_ops notify_ops = {.next = notify_next, .aclose = NULL};
 
-cio_aiter *cio_pg_notifications(cio_pg_conn *c)
+cio_aiter *cio_pg_notify_aiter(cio_pg_conn *c)
 {
     if (!c)
         return NULL;

@@ -67,7 +67,7 @@ struct cio_pg_conn {
     int txn_depth;            /* open transaction scopes (savepoints) */
     int listened;             /* a LISTEN ran (the pool resets it) */
     cio_queue *notifies;      /* notifications for the iterator, or NULL */
-    cio_aiter notify_iter;    /* what cio_pg_notifications hands out */
+    cio_aiter notify_iter;    /* what cio_pg_notify_aiter hands out */
     double created;           /* loop time of the connect (pool lifetime) */
     double last_used;         /* loop time of the last release (pool) */
     cio_pg_conn *pool_next;   /* the pool's idle list */
