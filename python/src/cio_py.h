@@ -78,4 +78,7 @@ int cio_handle_run(CioHandle *h);
 void cio_loop_link(CioLoop *L, CioHandle *h);
 void cio_loop_unlink(CioLoop *L, CioHandle *h);
 
+/* Adds asgi.c's _AsgiServer to the module; -1 with an exception set. */
+int cio_asgi_init(PyObject *m);
+
 #endif

@@ -1,6 +1,7 @@
 /*
  * module.c - the _cio extension module: registers the loop core and the
- * handle types and looks up the asyncio helpers they call.
+ * handle types and looks up the asyncio helpers they call; asgi.c adds
+ * the ASGI server's types.
  */
 #include "cio_py.h"
 
@@ -42,6 +43,10 @@ PyMODINIT_FUNC PyInit__cio(void)
     if (PyModule_AddObject(m, "Handle", (PyObject *)&CioHandle_Type) < 0 ||
         PyModule_AddObject(m, "TimerHandle", (PyObject *)&CioTimerHandle_Type) < 0 ||
         PyModule_AddObject(m, "_LoopCore", (PyObject *)&CioLoop_Type) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (cio_asgi_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

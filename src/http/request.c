@@ -181,3 +181,15 @@ int cio_http_request_disconnected(const cio_http_request *req)
 {
     return req && req->conn ? req->conn->lost : 1;
 }
+
+int cio_http_request_abort(cio_http_request *req)
+{
+    if (!req || !req->conn)
+        return -EINVAL;
+    if (req->conn->lost || cio_transport_is_closing(req->conn->t))
+        return CIO_ECLOSED;
+    /* connection_lost follows in a later iteration: it cancels the
+     * handler and takes the connection out of the server */
+    cio_transport_abort(req->conn->t);
+    return 0;
+}
