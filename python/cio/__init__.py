@@ -27,7 +27,7 @@ from asyncio import base_events, events, selector_events, unix_events
 from ._cio import Handle, TimerHandle, _LoopCore
 
 __all__ = ('Loop', 'new_event_loop', 'EventLoopPolicy', 'install', 'run',
-           'Handle', 'TimerHandle')
+           'Handle', 'TimerHandle', 'serve_asgi', 'run_asgi')
 
 logger = logging.getLogger('asyncio')
 
@@ -205,3 +205,12 @@ def run(main, *, debug=None, **run_kwargs):
                            **run_kwargs)
     with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
         return runner.run(main)
+
+
+def __getattr__(name):
+    # cio.serve_asgi / cio.run_asgi (cio/asgi.py), imported on first use
+    # so that `python3 -m cio.asgi` runs the module once
+    if name in ('serve_asgi', 'run_asgi'):
+        from . import asgi
+        return getattr(asgi, name)
+    raise AttributeError(f"module 'cio' has no attribute {name!r}")
