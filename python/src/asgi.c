@@ -89,9 +89,8 @@ static PyObject *code_error(int rc)
     if (rc == CIO_ECLOSED || rc == -ECANCELED || rc == CIO_EINCOMPLETE)
         return PyObject_CallFunction(PyExc_ConnectionResetError, "s",
                                      "the client disconnected");
-    if (rc < 0 && rc > -4096)
-        return PyObject_CallFunction(PyExc_OSError, "is", -rc, cio_strerror(rc));
-    return PyObject_CallFunction(PyExc_RuntimeError, "s", cio_strerror(rc));
+    /* errno codes and cio's own (CIO_ELIMIT: the body is too large) */
+    return PyObject_CallFunction(PyExc_OSError, "is", -rc, cio_strerror(rc));
 }
 
 static PyObject *raise_rc(int rc)
