@@ -16,7 +16,8 @@ import sys
 import time
 import unittest
 
-from asgiutil import PYDIR, ServerThread, raw_request
+import cio
+from asgiutil import ServerThread, raw_request
 
 
 def lifespan_ok(scope):
@@ -387,7 +388,8 @@ class CommandLine(unittest.TestCase):
             with socket.socket() as s:
                 s.bind(('127.0.0.1', 0))
                 port = s.getsockname()[1]
-            env = dict(os.environ, PYTHONPATH=PYDIR)
+            # the build under test (the in-place one, or asan.sh's)
+            env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(cio.__file__)))
             p = subprocess.Popen([sys.executable, '-m', 'cio.asgi', 'test_asgi:cli_app',
                                   '--port', str(port), '--app-dir', appdir],
                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
