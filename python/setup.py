@@ -58,7 +58,7 @@ def engine_libraries():
 
 ext = Extension(
     'cio._cio',
-    sources=[os.path.join('src', f) for f in ('module.c', 'handle.c', 'loop.c', 'asgi.c')],
+    sources=[os.path.join('src', f) for f in ('module.c', 'handle.c', 'loop.c', 'asgi.c', 'asgi_scope.c')],
     include_dirs=[os.path.join(TOP, 'include')],
     extra_objects=[os.path.join(ENGINE, 'libcio.a')],
     # Relink when the engine changed, not only when module sources did.

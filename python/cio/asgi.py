@@ -34,18 +34,12 @@ class _Cycle:
                  'started', 'status', 'headers', 'streaming', 'complete',
                  'disc_fut', 'body_error')
 
-    def __init__(self, conn, scope, loop):
+    def __init__(self, conn, loop, body):
         self.conn = conn
         self.loop = loop
-        length = None
-        chunked = False
-        for name, value in scope['headers']:
-            if name == b'content-length':
-                length = int(value)
-            elif name == b'transfer-encoding':
-                chunked = True
-        self.has_body = chunked or bool(length)
-        self.left = None if chunked else length
+        # body: the Content-Length, or -1 for a chunked body
+        self.has_body = body != 0
+        self.left = body if body > 0 else None
         self.body_done = False      # http.request with more_body False sent
         self.disconnected = False
         self.started = False        # http.response.start received
@@ -148,17 +142,17 @@ class _Server:
         self.state = {}
         self.c = _AsgiServer(loop, self._on_request, host, port, **limits)
 
-    def _on_request(self, conn, scope):
+    def _on_request(self, conn, scope, body):
         # runs on the loop's stack for each request's head
         if self.root_path:
             scope['root_path'] = self.root_path
         scope['state'] = self.state.copy()
-        task = self.loop.create_task(self._run(conn, scope))
+        task = self.loop.create_task(self._run(conn, scope, body))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _run(self, conn, scope):
-        cycle = _Cycle(conn, scope, self.loop)
+    async def _run(self, conn, scope, body):
+        cycle = _Cycle(conn, self.loop, body)
         abort = False
         try:
             await self.app(scope, cycle.receive, cycle.send)

@@ -14,70 +14,29 @@
  * scope, start the application and resolve the asyncio futures.  The
  * handler then serves the application's requests that must suspend in a
  * task - reading the body, writing a streamed body with the server's
- * backpressure - one at a time, woken by a cio_event, until the
- * application says it is finished.  Calls that never suspend (a complete
+ * backpressure - queued in the order asked (a receive() and a send()
+ * may be pending together, as Starlette's disconnect listener does while
+ * a response streams) and done one at a time, woken by a cio_event, until
+ * the application says it is finished.  Calls that never suspend (a complete
  * response, starting and ending a stream) are made straight from Python.
  *
- * The request state (struct xreq) is shared by the handler and the
- * Python _AsgiConn object, and counted: each of them, and each engine
+ * The request state (struct xreq, asgi.h) is shared by the handler and
+ * the Python _AsgiConn object, and counted: each of them, and each engine
  * callback in flight, holds one reference.  Reference counts of Python
- * objects are only ever dropped on the loop's stack.
+ * objects are only ever dropped on the loop's stack (the server's, held
+ * by each request, through a callback when it could be the last).  The
+ * scope is built by asgi_scope.c.
  */
-#include "cio_py.h"
+#include "asgi.h"
 
-#include <arpa/inet.h>
-#include <cio/http.h>
 #include <cio/sync.h>
 #include <cio/task.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <string.h>
 
 #define RBUF 65536 /* bytes read from a body at a time */
 
-enum { OP_NONE, OP_READ, OP_WRITE };
-
-struct AsgiServer;
-
-/* One request between the handler task and Python. */
-struct xreq {
-    int refs;                  /* handler + _AsgiConn + callbacks in flight */
-    cio_http_request *req;     /* NULL once the handler has returned */
-    struct AsgiServer *S;      /* borrowed: the server outlives its handlers */
-    cio_event *wake;           /* the handler waits on it for work */
-    struct AsgiConn *conn;     /* the Python object, NULL before / after */
-    int pending;               /* the operation asked, not yet taken */
-    int op;                    /* the operation taken (for done_cb) */
-    int read_err;              /* a body read failed (not a disconnect) */
-    PyObject *fut;             /* the asyncio future op resolves */
-    PyObject *data;            /* OP_WRITE: the bytes to write */
-    char *rbuf;                /* OP_READ: the bytes read */
-    int rc;                    /* op's result (count read, or error) */
-    int finished;              /* Python is done with the request */
-    int abort;                 /* ... and wants the connection aborted */
-    int lost_told;             /* the loss was reported to Python */
-};
-
-typedef struct AsgiConn {
-    PyObject_HEAD
-    struct xreq *x;            /* shared state (one reference) */
-    PyObject *on_lost;         /* called once when the handler is gone
-                                  before Python finished */
-} AsgiConn;
-
-typedef struct AsgiServer {
-    PyObject_HEAD
-    CioLoop *L;                /* the cio.Loop (strong) */
-    cio_http_server *srv;      /* NULL before start / after close */
-    cio_http_server_options opts; /* limits and timeouts */
-    PyObject *on_request;      /* callable(conn, scope), on the loop stack */
-    PyObject *host;            /* str: the address listened on */
-    int port;                  /* asked, then the one bound */
-    PyObject *fut;             /* start/shutdown: its asyncio future */
-    int rc;                    /* start/shutdown: its result */
-    double deadline;           /* shutdown's deadline */
-    int busy;                  /* a start or shutdown task runs */
-} AsgiServer;
+enum { OP_READ = 1, OP_WRITE };
 
 static PyTypeObject AsgiConn_Type;
 static PyObject *str_set_result, *str_set_exception, *str_done, *str_create_future;
@@ -126,13 +85,45 @@ static void resolve(PyObject *fut, PyObject *val, int rc)
     Py_DECREF(fut);
 }
 
+static void server_decref_cb(void *arg) { Py_DECREF((PyObject *)arg); }
+
+/* Drops a reference on x.  May run on the handler's stack: the last
+ * reference on the server is then dropped by a callback on the loop's
+ * stack (its dealloc may run arbitrary Python). */
 static void x_unref(struct xreq *x)
 {
     if (--x->refs > 0)
         return;
+    AsgiServer *S = x->S;
     cio_event_free(x->wake);
     PyMem_RawFree(x->rbuf);
     PyMem_RawFree(x);
+    /* the loop closed: leaked rather than freed on a task's stack */
+    if (Py_REFCNT(S) > 1)
+        Py_DECREF(S);
+    else
+        (void)cio_call_soon(S->L->loop, server_decref_cb, S, NULL);
+}
+
+/* Frees an operation (loop stack); its future, if still pending, gets
+ * the exception for rc. */
+static void op_drop(struct xop *op, int rc)
+{
+    if (op->fut)
+        resolve(op->fut, NULL, rc);
+    Py_XDECREF(op->data);
+    PyMem_RawFree(op);
+}
+
+/* Fails every operation still queued (loop stack). */
+static void drop_queue(struct xreq *x, int rc)
+{
+    while (x->qhead) {
+        struct xop *op = x->qhead;
+        x->qhead = op->next;
+        op_drop(op, rc);
+    }
+    x->qtail = &x->qhead;
 }
 
 /* Schedules fn(x) on the loop's stack with a reference on x. */
@@ -147,145 +138,25 @@ static int post(struct xreq *x, cio_callback_fn *fn)
 
 /* ---- the handler's callbacks (loop stack) ------------------------------------ */
 
-static PyObject *bytes_str(const char *s) { return PyBytes_FromString(s ? s : ""); }
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 32);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* "%2F" -> "/": the scope's path is decoded (bad UTF-8 replaced). */
-static PyObject *decoded_path(const char *p, size_t n)
-{
-    char small[512];
-    char *buf = n < sizeof small ? small : PyMem_Malloc(n + 1);
-    if (!buf)
-        return PyErr_NoMemory();
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        int h1, h2;
-        if (p[i] == '%' && i + 2 < n && (h1 = hexval(p[i + 1])) >= 0 &&
-            (h2 = hexval(p[i + 2])) >= 0) {
-            buf[k++] = (char)(h1 * 16 + h2);
-            i += 2;
-        } else {
-            buf[k++] = p[i];
-        }
-    }
-    PyObject *s = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)k, "replace");
-    if (buf != small)
-        PyMem_Free(buf);
-    return s;
-}
-
-static PyObject *addr_tuple(const struct sockaddr_storage *ss)
-{
-    char ip[INET6_ADDRSTRLEN];
-    int port;
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const void *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-        port = ntohs(a->sin_port);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const void *)ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-        port = ntohs(a->sin6_port);
-    } else {
-        Py_RETURN_NONE;
-    }
-    return Py_BuildValue("(si)", ip, port);
-}
-
-static int set_item(PyObject *d, const char *k, PyObject *v)
-{
-    if (!v)
-        return -1;
-    int rc = PyDict_SetItemString(d, k, v);
-    Py_DECREF(v);
-    return rc;
-}
-
-/* The ASGI 3 HTTP scope of x's request. */
-static PyObject *make_scope(struct xreq *x)
-{
-    cio_http_request *req = x->req;
-    AsgiServer *S = x->S;
-    PyObject *d = PyDict_New();
-    if (!d)
-        return NULL;
-    const char *target = cio_http_request_target(req);
-    const char *path = cio_http_request_path(req);
-    const char *q = strchr(target, '?');
-    size_t plen = strlen(path);
-    size_t nh = cio_http_request_header_count(req);
-    PyObject *headers = PyList_New((Py_ssize_t)nh);
-    if (!headers)
-        goto fail;
-    for (size_t i = 0; i < nh; i++) {
-        const char *name, *value;
-        cio_http_request_header_at(req, i, &name, &value);
-        size_t nl = strlen(name);
-        PyObject *n = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)nl);
-        if (!n) {
-            Py_DECREF(headers);
-            goto fail;
-        }
-        char *nb = PyBytes_AS_STRING(n);
-        for (size_t j = 0; j < nl; j++)
-            nb[j] = (char)(name[j] >= 'A' && name[j] <= 'Z' ? name[j] | 32 : name[j]);
-        PyObject *v = bytes_str(value);
-        PyObject *t = v ? PyTuple_Pack(2, n, v) : NULL;
-        Py_DECREF(n);
-        Py_XDECREF(v);
-        if (!t) {
-            Py_DECREF(headers);
-            goto fail;
-        }
-        PyList_SET_ITEM(headers, (Py_ssize_t)i, t);
-    }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    PyObject *client = cio_http_request_peer(req, (struct sockaddr *)&ss, &sl) == 0
-                           ? addr_tuple(&ss)
-                           : (Py_INCREF(Py_None), Py_None);
-    if (set_item(d, "type", PyUnicode_FromString("http")) ||
-        set_item(d, "asgi", Py_BuildValue("{ssss}", "version", "3.0", "spec_version", "2.3")) ||
-        set_item(d, "http_version",
-                 PyUnicode_FromString(cio_http_request_version(req) ? "1.1" : "1.0")) ||
-        set_item(d, "method", PyUnicode_FromString(cio_http_request_method(req))) ||
-        set_item(d, "scheme", PyUnicode_FromString("http")) ||
-        set_item(d, "path", decoded_path(path, plen)) ||
-        set_item(d, "raw_path", PyBytes_FromStringAndSize(path, (Py_ssize_t)plen)) ||
-        set_item(d, "query_string", PyBytes_FromString(q ? q + 1 : "")) ||
-        set_item(d, "root_path", PyUnicode_FromString("")) || set_item(d, "headers", headers) ||
-        set_item(d, "client", client) ||
-        set_item(d, "server", Py_BuildValue("(Oi)", S->host, S->port)))
-        goto fail;
-    return d;
-fail:
-    Py_DECREF(d);
-    return NULL;
-}
-
-/* Starts the application for x's request. */
+/* Starts the application for x's request: on_request(conn, scope, body). */
 static void start_cb(void *arg)
 {
     struct xreq *x = arg;
     if (x->req) {
+        long long body = 0;
         AsgiConn *c = PyObject_New(AsgiConn, &AsgiConn_Type);
-        PyObject *scope = c ? make_scope(x) : NULL;
+        PyObject *scope = c ? cio_asgi_scope(x, &body) : NULL;
         if (c) {
             c->x = x;
             c->on_lost = NULL;
             x->refs++;
             x->conn = c;
         }
-        PyObject *r = scope ? PyObject_CallFunctionObjArgs(x->S->on_request, c, scope, NULL)
+        PyObject *r = scope ? PyObject_CallFunction(x->S->on_request, "OOL", c, scope, body)
                             : NULL;
-        if (!r) {
+        if (r) {
+            x->started = 1;
+        } else {
             PyErr_WriteUnraisable(x->S->on_request);
             x->finished = 1; /* the handler answers 500 */
             cio_event_set(x->wake);
@@ -297,22 +168,24 @@ static void start_cb(void *arg)
     x_unref(x);
 }
 
-/* The handler finished an operation: resolve its future. */
+/* The handler finished its operation x->cur: resolve its future, and let
+ * the handler take the next one. */
 static void done_cb(void *arg)
 {
     struct xreq *x = arg;
-    PyObject *fut = x->fut, *val = NULL;
-    int op = x->op, rc = x->rc;
-    x->fut = NULL;
-    PyObject *data = x->data;
-    x->data = NULL;
-    Py_XDECREF(data);
-    if (rc >= 0)
-        val = op == OP_READ ? PyBytes_FromStringAndSize(x->rbuf, rc) : (Py_INCREF(Py_None), Py_None);
-    if (fut)
-        resolve(fut, val, rc);
-    else
-        Py_XDECREF(val);
+    struct xop *op = x->cur;
+    x->cur = NULL;
+    if (op) {
+        PyObject *fut = op->fut, *val = NULL;
+        op->fut = NULL;
+        if (x->rc >= 0)
+            val = op->kind == OP_READ ? PyBytes_FromStringAndSize(x->rbuf, x->rc)
+                                      : (Py_INCREF(Py_None), Py_None);
+        resolve(fut, val, x->rc);
+        op_drop(op, 0);
+    }
+    if (x->qhead && x->req)
+        cio_event_set(x->wake);
     x_unref(x);
 }
 
@@ -321,11 +194,7 @@ static void done_cb(void *arg)
 static void lost_cb(void *arg)
 {
     struct xreq *x = arg;
-    PyObject *fut = x->fut;
-    x->fut = NULL;
-    Py_CLEAR(x->data);
-    if (fut)
-        resolve(fut, NULL, CIO_ECLOSED);
+    drop_queue(x, CIO_ECLOSED);
     AsgiConn *c = x->conn;
     if (c && c->on_lost) {
         PyObject *cb = c->on_lost;
@@ -350,6 +219,8 @@ static int asgi_handler(cio_http_request *req, void *ud)
     x->refs = 1;
     x->req = req;
     x->S = S;
+    x->qtail = &x->qhead;
+    Py_INCREF(S); /* no dealloc here: S holds the server that runs us */
     int rc = cio_event_new(S->L->loop, &x->wake);
     if (rc < 0 || (rc = post(x, start_cb)) < 0) {
         x_unref(x);
@@ -357,7 +228,8 @@ static int asgi_handler(cio_http_request *req, void *ud)
     }
     int ret = 0;
     for (;;) {
-        while (!x->finished && x->pending == OP_NONE) {
+        /* one operation at a time: the next once done_cb has run */
+        while (!x->finished && (x->cur || !x->qhead)) {
             rc = cio_event_wait(x->wake);
             cio_event_clear(x->wake);
             if (rc < 0)
@@ -365,9 +237,12 @@ static int asgi_handler(cio_http_request *req, void *ud)
         }
         if (x->finished)
             break;
-        x->op = x->pending;
-        x->pending = OP_NONE;
-        if (x->op == OP_READ) {
+        struct xop *op = x->qhead;
+        x->qhead = op->next;
+        if (!x->qhead)
+            x->qtail = &x->qhead;
+        x->cur = op;
+        if (op->kind == OP_READ) {
             if (!x->rbuf && !(x->rbuf = PyMem_RawMalloc(RBUF)))
                 x->rc = -ENOMEM;
             else
@@ -375,15 +250,15 @@ static int asgi_handler(cio_http_request *req, void *ud)
             if (x->rc < 0)
                 x->read_err = x->rc;
         } else {
-            x->rc = cio_http_response_write(req, PyBytes_AS_STRING(x->data),
-                                            (size_t)PyBytes_GET_SIZE(x->data));
+            x->rc = cio_http_response_write(req, PyBytes_AS_STRING(op->data),
+                                            (size_t)PyBytes_GET_SIZE(op->data));
         }
         int r = x->rc;
         post(x, done_cb);
         if (r == -ECANCELED || (r < 0 && cio_http_request_disconnected(req)))
             goto gone;
     }
-    if (!x->conn && !x->abort)
+    if (!x->started && !x->abort)
         ret = -EIO; /* the application never started: 500 */
     else if (x->read_err && !cio_http_response_status(req))
         ret = x->read_err; /* 413, 400, else 500 */
@@ -503,25 +378,33 @@ static PyObject *conn_end(AsgiConn *c, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-/* Hands op to the handler; returns the future it resolves. */
-static PyObject *conn_op(AsgiConn *c, int op, PyObject *data)
+/* Queues an operation for the handler; returns the future it resolves. */
+static PyObject *conn_op(AsgiConn *c, int kind, PyObject *data)
 {
     if (conn_check(c))
         return NULL;
     struct xreq *x = c->x;
-    if (x->fut || x->finished) {
-        PyErr_SetString(PyExc_RuntimeError, "another receive() or send() is in progress");
+    if (x->finished) {
+        PyErr_SetString(PyExc_RuntimeError, "the request is finished");
         return NULL;
     }
+    struct xop *op = PyMem_RawCalloc(1, sizeof *op);
+    if (!op)
+        return PyErr_NoMemory();
     PyObject *fut = PyObject_CallMethodNoArgs((PyObject *)x->S->L, str_create_future);
-    if (!fut)
+    if (!fut) {
+        PyMem_RawFree(op);
         return NULL;
+    }
     Py_INCREF(fut);
-    x->fut = fut;
+    op->fut = fut;
     Py_XINCREF(data);
-    x->data = data;
-    x->pending = op;
-    cio_event_set(x->wake);
+    op->data = data;
+    op->kind = kind;
+    *x->qtail = op;
+    x->qtail = &op->next;
+    if (!x->cur)
+        cio_event_set(x->wake);
     return fut;
 }
 
@@ -547,14 +430,7 @@ static PyObject *conn_finish(AsgiConn *c, PyObject *arg)
         x->finished = 1;
         x->abort = abort;
         Py_CLEAR(c->on_lost);
-        if (x->pending != OP_NONE) { /* asked, never taken: dropped */
-            x->pending = OP_NONE;
-            Py_CLEAR(x->data);
-            PyObject *fut = x->fut;
-            x->fut = NULL;
-            if (fut)
-                resolve(fut, NULL, -ECANCELED);
-        }
+        drop_queue(x, -ECANCELED); /* asked, never taken */
         if (x->req)
             cio_event_set(x->wake);
     }
@@ -587,8 +463,7 @@ static void conn_dealloc(AsgiConn *c)
     Py_CLEAR(c->on_lost);
     if (x) {
         x->conn = NULL;
-        Py_CLEAR(x->data);
-        Py_CLEAR(x->fut);
+        drop_queue(x, -ECANCELED);
         if (!x->finished) { /* dropped without finish(): end the request */
             x->finished = 1;
             if (x->req)

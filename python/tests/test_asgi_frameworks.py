@@ -60,7 +60,8 @@ def starlette_app(events):
 
     return Starlette(routes=[Route('/', hello), Route('/users/{uid:int}', user),
                              Route('/items', create, methods=['POST']),
-                             Route('/stream', stream), Route('/fail', fail)],
+                             Route('/stream', stream, methods=['GET', 'POST']),
+                             Route('/fail', fail)],
                      lifespan=lifespan)
 
 
@@ -130,6 +131,10 @@ class StarletteOnCio(unittest.TestCase):
                                 {'Content-Type': 'application/json'})
             self.assertEqual((st, json.loads(body)), (201, {'got': {'items': [1, 2, 3]}, 'n': 3}))
             st, ct, body = fetch(c, 'GET', '/stream')
+            self.assertEqual((st, body), (200, b''.join(b'line %d\n' % i for i in range(5))))
+            # a body the endpoint never reads: Starlette's disconnect
+            # listener receive()s it while the response streams
+            st, ct, body = fetch(c, 'POST', '/stream', b'b' * 300000)
             self.assertEqual((st, body), (200, b''.join(b'line %d\n' % i for i in range(5))))
             self.assertEqual(fetch(c, 'GET', '/nope')[0], 404)
             self.assertEqual(fetch(c, 'PUT', '/')[0], 405)
