@@ -246,12 +246,18 @@ class _Lifespan:
         await self.started.wait()
         return self.failed is None
 
-    async def shutdown(self):
+    async def shutdown(self, timeout=None):
+        """Sends lifespan.shutdown and waits (up to timeout seconds, then
+        the lifespan task is cancelled) for the application's answer."""
         if self.mode == 'off' or self.unsupported or self.task is None:
             return
         if not self.task.done():
             await self.inbox.put({'type': 'lifespan.shutdown'})
-            await self.stopped.wait()
+            try:
+                await asyncio.wait_for(self.stopped.wait(), timeout)
+            except asyncio.TimeoutError:
+                logger.error('ASGI lifespan shutdown took longer than %s s', timeout)
+                self.task.cancel()
 
 
 async def serve_asgi(app, host='127.0.0.1', port=8000, *, lifespan='auto',
@@ -281,7 +287,7 @@ async def serve_asgi(app, host='127.0.0.1', port=8000, *, lifespan='auto',
     server = _Server(app, loop, host, port, limits, root_path)
     life = _Lifespan(app, server.state, lifespan)
     if not await life.startup():
-        await life.shutdown()
+        await life.shutdown(shutdown_timeout)
         raise RuntimeError(f'ASGI application startup failed: {life.failed}')
     stopping = loop.create_future()
     if stop is not None:
@@ -299,7 +305,7 @@ async def serve_asgi(app, host='127.0.0.1', port=8000, *, lifespan='auto',
         try:
             bound = await server.c.start()
         except BaseException:
-            await life.shutdown()
+            await life.shutdown(shutdown_timeout)
             raise
         logger.info('cio.asgi serving on http://%s:%d', host, bound)
         if started is not None and not started.done():
@@ -317,7 +323,7 @@ async def serve_asgi(app, host='127.0.0.1', port=8000, *, lifespan='auto',
             if server.tasks:
                 await asyncio.wait(list(server.tasks), timeout=1.0)
             server.c.close()
-            await life.shutdown()
+            await life.shutdown(shutdown_timeout)
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)

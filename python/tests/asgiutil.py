@@ -20,8 +20,9 @@ class ServerThread:
     started; .stop() ends it gracefully and returns serve_asgi's result
     (or raises its exception)."""
 
-    def __init__(self, app, **kwargs):
+    def __init__(self, app, port=0, **kwargs):
         self.app = app
+        self.want_port = port
         self.kwargs = kwargs
         self.port = None
         self.result = None
@@ -37,7 +38,7 @@ class ServerThread:
             self._stop = self.loop.create_future()
             started = self.loop.create_future()
             started.add_done_callback(lambda f: self._started(f.result()))
-            return await cio.serve_asgi(self.app, '127.0.0.1', 0, started=started,
+            return await cio.serve_asgi(self.app, '127.0.0.1', self.want_port, started=started,
                                         stop=self._stop, handle_signals=False,
                                         **self.kwargs)
         try:

@@ -337,6 +337,26 @@ class Lifecycle(unittest.TestCase):
             srv.start()
             srv.stop()
 
+    def test_port_in_use(self):
+        events = []
+        async def app(scope, receive, send):
+            m = await receive()
+            events.append(m['type'])
+            await send({'type': m['type'] + '.complete'})
+            if m['type'] == 'lifespan.startup':
+                events.append((await receive())['type'])
+                await send({'type': 'lifespan.shutdown.complete'})
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            s.listen()
+            srv = ServerThread(app, port=s.getsockname()[1])
+            with self.assertRaises(OSError) as cm:
+                srv.start()
+                srv.stop()
+        self.assertEqual(cm.exception.errno, 98)   # EADDRINUSE
+        # the application was started, then shut down
+        self.assertEqual(events, ['lifespan.startup', 'lifespan.shutdown'])
+
     def test_app_without_lifespan(self):
         # 'auto': an application that raises for lifespan still serves http
         async def app(scope, receive, send):
