@@ -73,8 +73,10 @@ static int h_chunked(cio_http_request *req, void *ud)
     return rc < 0 ? rc : cio_http_response_end(req);
 }
 
-/* A streamed response that fails after its head: cut short. */
+/* A streamed response that fails after its head: cut short.  The
+ * results are read by the client thread once abort_done is set. */
 static int abort_rc[2];
+static _Atomic int abort_done;
 static int h_abort(cio_http_request *req, void *ud)
 {
     (void)ud;
@@ -83,6 +85,7 @@ static int h_abort(cio_http_request *req, void *ud)
         rc = cio_http_response_write(req, "partial", 7);
     abort_rc[0] = cio_http_request_abort(req);
     abort_rc[1] = cio_http_request_abort(req); /* already going: CIO_ECLOSED */
+    abort_done = 1;
     return rc;
 }
 

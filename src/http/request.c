@@ -186,10 +186,13 @@ int cio_http_request_abort(cio_http_request *req)
 {
     if (!req || !req->conn)
         return -EINVAL;
-    if (req->conn->lost || cio_transport_is_closing(req->conn->t))
+    /* aborted: its loss may already be on its way (the peer's EOF), when
+     * the transport does not say it is closing yet */
+    if (req->conn->lost || req->conn->aborted || cio_transport_is_closing(req->conn->t))
         return CIO_ECLOSED;
-    /* connection_lost follows in a later iteration: it cancels the
-     * handler and takes the connection out of the server */
+    req->conn->aborted = 1;
+    /* connection_lost follows (it cancels the handler and takes the
+     * connection out of the server) */
     cio_transport_abort(req->conn->t);
     return 0;
 }
