@@ -118,6 +118,13 @@ def make_app(ev):
                 await send({'type': 'http.response.body', 'body': b'y' * 65536, 'more_body': True})
                 ev.items.append(('big', i))
             await send({'type': 'http.response.body', 'body': b''})
+        elif path == '/partial':
+            # the client leaves in the middle of its body
+            m = await receive()
+            ev.items.append(('partial', m['type'], len(m.get('body', b''))))
+            while m['type'] == 'http.request' and m.get('more_body'):
+                m = await receive()
+                ev.items.append(('partial', m['type'], len(m.get('body', b''))))
         elif path == '/slow':
             await read_body(receive)
             await asyncio.sleep(float(scope['query_string'] or b'0.5'))
@@ -266,10 +273,16 @@ class Raw(unittest.TestCase):
         self.assertEqual(len(ports), 1)   # one connection served them all
 
     def test_pipelining(self):
-        req = b''.join(b'GET /stream?%d HTTP/1.1\r\nHost: x\r\n\r\n' % n for n in (1, 2, 3))
+        req = b'POST /echo?a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello'
+        req += (b'POST /echo?b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n'
+                b'3\r\nabc\r\n0\r\n\r\n')
+        req += b''.join(b'GET /stream?%d HTTP/1.1\r\nHost: x\r\n\r\n' % n for n in (1, 2, 3))
         req += b'GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
         out = raw_request(self.port, req)
-        self.assertEqual(out.count(b'HTTP/1.1 200 OK'), 4)
+        self.assertEqual(out.count(b'HTTP/1.1 200 OK'), 6)
+        self.assertLess(out.index(b'"query_string": "a"'), out.index(b'"query_string": "b"'))
+        self.assertIn(b'"body_md5": "%s"' % hashlib.md5(b'hello').hexdigest().encode(), out)
+        self.assertIn(b'"body_md5": "%s"' % hashlib.md5(b'abc').hexdigest().encode(), out)
         i1, i2, i3 = (out.index(b'chunk %d\n' % k) for k in (0, 1, 2))
         self.assertLess(i1, i2)
         self.assertTrue(out.rstrip().endswith(b'}'))
@@ -298,6 +311,20 @@ class Raw(unittest.TestCase):
                 break
             time.sleep(0.05)
         self.assertIn(('watch', 'http.disconnect'), self.ev.items)
+
+    def test_disconnect_mid_body(self):
+        self.ev.items[:] = [i for i in self.ev.items if not isinstance(i, tuple)]
+        with socket.create_connection(('127.0.0.1', self.port)) as s:
+            s.sendall(b'POST /partial HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n'
+                      + b'p' * 1000)
+            time.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+                i[:2] == ('partial', 'http.disconnect') for i in self.ev.items if isinstance(i, tuple)):
+            time.sleep(0.05)
+        got = [i for i in self.ev.items if isinstance(i, tuple) and i[0] == 'partial']
+        self.assertEqual(got[0], ('partial', 'http.request', 1000))
+        self.assertEqual(got[-1][:2], ('partial', 'http.disconnect'))
 
     def test_backpressure(self):
         self.ev.items[:] = [i for i in self.ev.items if not isinstance(i, tuple)]
