@@ -178,10 +178,16 @@ static void done_cb(void *arg)
     if (op) {
         PyObject *fut = op->fut, *val = NULL;
         op->fut = NULL;
-        if (x->rc >= 0)
-            val = op->kind == OP_READ ? PyBytes_FromStringAndSize(x->rbuf, x->rc)
+        int rc = x->rc;
+        if (rc >= 0) {
+            val = op->kind == OP_READ ? PyBytes_FromStringAndSize(x->rbuf, rc)
                                       : (Py_INCREF(Py_None), Py_None);
-        resolve(fut, val, x->rc);
+            if (!val) { /* no memory for the bytes: the future fails */
+                PyErr_Clear();
+                rc = -ENOMEM;
+            }
+        }
+        resolve(fut, val, rc);
         op_drop(op, 0);
     }
     if (x->qhead && x->req)
