@@ -5,6 +5,8 @@
 #   make bench   run every benchmark (make bench-core, bench-sync, ...)
 #   make bench-python
 #                asyncio vs uvloop vs cio's loop on the same Python programs
+#   make bench-asgi
+#                cio.serve_asgi vs uvicorn (uvloop+httptools, asyncio+h11)
 #   make bench-compare BASE=<git rev> [AREAS="core sync net"]
 #                cio at revision BASE against the current tree, side by
 #                side on this machine: the change of every benchmark, flagged
@@ -39,7 +41,7 @@ CTEST_ARGS ?= --output-on-failure -j$(JOBS)
 
 CHAT_PORT  ?= 8080
 
-.PHONY: chat all deps build run docs python test test-normal test-asan test-tsan test-aarch64 bench bench-% bench-python \
+.PHONY: chat all deps build run docs python test test-normal test-asan test-tsan test-aarch64 bench bench-% bench-python bench-asgi \
         bench-compare bench-report fuzz install clean
 
 all: build
@@ -123,6 +125,13 @@ bench-python:
 	@bash scripts/deps.sh bench
 	$(MAKE) python
 	@bash bench/run.sh python
+
+# cio.serve_asgi against uvicorn (uvloop+httptools, asyncio+h11): needs
+# the extension, wrk, python3-uvicorn/-uvloop/-httptools/-h11/-fastapi.
+bench-asgi:
+	@bash scripts/deps.sh bench
+	$(MAKE) python
+	@bash bench/run.sh asgi
 
 bench-%:
 	@bash scripts/deps.sh bench

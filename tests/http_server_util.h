@@ -73,6 +73,22 @@ static int h_chunked(cio_http_request *req, void *ud)
     return rc < 0 ? rc : cio_http_response_end(req);
 }
 
+/* A streamed response that fails after its head: cut short.  The
+ * results are read by the client thread once abort_done is set. */
+static int abort_rc[2];
+static _Atomic int abort_done;
+static int h_abort(cio_http_request *req, void *ud)
+{
+    (void)ud;
+    int rc = cio_http_response_start(req, 200, "text/plain");
+    if (rc == 0)
+        rc = cio_http_response_write(req, "partial", 7);
+    abort_rc[0] = cio_http_request_abort(req);
+    abort_rc[1] = cio_http_request_abort(req); /* already going: CIO_ECLOSED */
+    abort_done = 1;
+    return rc;
+}
+
 static int h_sse(cio_http_request *req, void *ud)
 {
     (void)ud;
@@ -158,6 +174,7 @@ static void add_routes(cio_http_server *srv)
     cio_http_server_route(srv, "POST", "/echo", h_echo, NULL, 0);
     cio_http_server_route(srv, "POST", "/count", h_count, NULL, CIO_HTTP_STREAM_BODY);
     cio_http_server_route(srv, "GET", "/chunked", h_chunked, NULL, 0);
+    cio_http_server_route(srv, "GET", "/abort", h_abort, NULL, 0);
     cio_http_server_route(srv, "GET", "/sse", h_sse, NULL, 0);
     cio_http_server_route(srv, "GET", "/slow", h_slow, NULL, 0);
     cio_http_server_route(srv, "GET", "/query", h_query, NULL, CIO_HTTP_INLINE);

@@ -83,6 +83,18 @@ static int c_basics(srv_ctx *x)
     CHECK(strstr(out, "Transfer-Encoding: chunked\r\n") != NULL);
     CHECK(strstr(out, "8\r\npiece 0\n\r\n8\r\npiece 1\n\r\n8\r\npiece 2\n\r\n0\r\n\r\n") != NULL);
 
+    /* cio_http_request_abort: the head and a chunk, never the last chunk */
+    r = "GET /abort HTTP/1.1\r\nHost: a\r\n\r\n";
+    exchange(x->port, r, strlen(r), out, sizeof out, &eof);
+    CHECK(strstr(out, "Transfer-Encoding: chunked\r\n") != NULL);
+    CHECK(strstr(out, "0\r\n\r\n") == NULL);
+    CHECK(eof);
+    for (int i = 0; i < 500 && !abort_done; i++)
+        usleep(10000); /* the client may see EOF before the second call */
+    CHECK(abort_done);
+    CHECK_RC(abort_rc[0], 0);
+    CHECK_RC(abort_rc[1], CIO_ECLOSED);
+
     /* SSE */
     r = "GET /sse HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     exchange(x->port, r, strlen(r), out, sizeof out, &eof);

@@ -245,6 +245,17 @@ CIO_EXTERN int cio_http_request_peer(const cio_http_request *req, struct sockadd
 /* 1 if the client is gone (the connection was lost), else 0. */
 CIO_EXTERN int cio_http_request_disconnected(const cio_http_request *req);
 
+/*
+ * Aborts the request's connection: buffered output is dropped and the
+ * socket closed at once, so a response in progress is cut short and the
+ * client sees it incomplete (how a server tells a client that a streamed
+ * response failed after its head went out).  The handler is cancelled
+ * as for a lost client (its next suspension returns -ECANCELED) and
+ * should return.  Returns 0, CIO_ECLOSED (already gone), -EINVAL.  Does
+ * not suspend.
+ */
+CIO_EXTERN int cio_http_request_abort(cio_http_request *req);
+
 /* ---- the response ---------------------------------------------------------- */
 
 /*

@@ -30,7 +30,7 @@ from ._cio import CioError, Handle, TimerHandle, _LoopCore, _set_c_task_starter
 
 __all__ = ('Loop', 'new_event_loop', 'EventLoopPolicy', 'install', 'run',
            'CioError', 'get_include',
-           'Handle', 'TimerHandle')
+           'Handle', 'TimerHandle', 'serve_asgi', 'run_asgi')
 
 logger = logging.getLogger('asyncio')
 
@@ -242,3 +242,10 @@ async def _c_task_main(ctask):
 
 
 _set_c_task_starter(_c_task_main)
+def __getattr__(name):
+    # cio.serve_asgi / cio.run_asgi (cio/asgi.py), imported on first use
+    # so that `python3 -m cio.asgi` runs the module once
+    if name in ('serve_asgi', 'run_asgi'):
+        from . import asgi
+        return getattr(asgi, name)
+    raise AttributeError(f"module 'cio' has no attribute {name!r}")

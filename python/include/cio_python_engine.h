@@ -7,7 +7,7 @@
 #define CIO_PYTHON_ENGINE_H
 
 /* How many engine functions this header knows. */
-#define CIOPY_ENGINE_COUNT 439
+#define CIOPY_ENGINE_COUNT 440
 
 /* X(name) for each engine function, in slot order. */
 #define CIOPY_ENGINE_FUNCTIONS(X) \
@@ -450,6 +450,7 @@
     X(cio_ws_subprotocol) \
     X(cio_ws_compressed) \
     X(cio_ws_transport) \
+    X(cio_http_request_abort) \
     /* end */
 
 #endif
@@ -1775,5 +1776,8 @@
 #endif
 #ifndef cio_ws_transport
 #define cio_ws_transport (CioPy_API->engine.cio_ws_transport)
+#endif
+#ifndef cio_http_request_abort
+#define cio_http_request_abort (CioPy_API->engine.cio_http_request_abort)
 #endif
 #endif

@@ -87,5 +87,7 @@ int cio_capi_init(PyObject *m);
 /* Called by the loop core after cio_loop_close(l): C tasks left there. */
 void cio_capi_loop_closed(cio_loop *l);
 PyObject *cio_set_c_task_starter(PyObject *self, PyObject *fn);
+/* Adds asgi.c's _AsgiServer to the module; -1 with an exception set. */
+int cio_asgi_init(PyObject *m);
 
 #endif

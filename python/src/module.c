@@ -1,7 +1,7 @@
 /*
  * module.c - the _cio extension module: registers the loop core and the
  * handle types, exports the C API capsule (capi.c) and looks up the
- * asyncio helpers they call.
+ * asyncio helpers they call; asgi.c adds the ASGI server's types.
  */
 #include "cio_py.h"
 
@@ -49,6 +49,10 @@ PyMODINIT_FUNC PyInit__cio(void)
         PyModule_AddObject(m, "TimerHandle", (PyObject *)&CioTimerHandle_Type) < 0 ||
         PyModule_AddObject(m, "_LoopCore", (PyObject *)&CioLoop_Type) < 0 ||
         cio_capi_init(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (cio_asgi_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

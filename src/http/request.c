@@ -181,3 +181,18 @@ int cio_http_request_disconnected(const cio_http_request *req)
 {
     return req && req->conn ? req->conn->lost : 1;
 }
+
+int cio_http_request_abort(cio_http_request *req)
+{
+    if (!req || !req->conn)
+        return -EINVAL;
+    /* aborted: its loss may already be on its way (the peer's EOF), when
+     * the transport does not say it is closing yet */
+    if (req->conn->lost || req->conn->aborted || cio_transport_is_closing(req->conn->t))
+        return CIO_ECLOSED;
+    req->conn->aborted = 1;
+    /* connection_lost follows (it cancels the handler and takes the
+     * connection out of the server) */
+    cio_transport_abort(req->conn->t);
+    return 0;
+}

@@ -143,6 +143,7 @@ typedef struct cio__http_conn {
     cio__http_header *hdrs;        /* its field array */
     cio_http_request req;          /* the request in progress */
     uint8_t upgraded;              /* handed to another protocol (detach) */
+    uint8_t aborted;               /* cio_http_request_abort ran */
     cio__http_buf out;             /* responses waiting for one write */
     cio_future *wake;              /* a task waiting for body or drain */
     int body_err;                  /* a streamed body's error, or 0 */

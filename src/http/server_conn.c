@@ -228,7 +228,7 @@ static int head_done(cio__http_conn *c, cio__http_buf *allow, int *route_status)
 static void handler_returned(cio__http_conn *c, int rc)
 {
     cio_http_request *req = &c->req;
-    if (c->lost)
+    if (c->lost || c->aborted) /* an aborted response stays cut short */
         return;
     if (req->resp == CIO__RESP_NONE) {
         if (rc < 0 && rc != -ECANCELED && !c->body_err)
@@ -259,10 +259,10 @@ static int handler_task(void *arg, void **result)
         cio_task_unref(req->task);
         req->task = NULL;
     }
-    if (!c->lost)
+    if (!c->lost && !c->aborted)
         cio__http_request_done(c);
     else
-        request_clear(req);
+        request_clear(req); /* an aborted one: on_lost follows */
     conn_unref(c);
     return 0;
 }
@@ -294,7 +294,7 @@ static void dispatch(cio__http_conn *c, int route_status, cio__http_buf *allow)
     if (req->route->flags & CIO_HTTP_INLINE) {
         int rc = req->route->handler(req, req->route->ud);
         handler_returned(c, rc);
-        if (!c->lost)
+        if (!c->lost && !c->aborted)
             cio__http_request_done(c);
         return;
     }

@@ -1,0 +1,376 @@
+"""cio.asgi: an ASGI 3 server whose HTTP/1.1 is cio's C server.
+
+    await cio.serve_asgi(app, host='127.0.0.1', port=8000)   # in a cio loop
+    cio.run_asgi(app, port=8000)                              # a new cio loop
+    python3 -m cio.asgi module:app --host 0.0.0.0 --port 8000
+
+Parsing, keep-alive, pipelining, limits, timeouts, chunked bodies and
+graceful shutdown are the engine's (include/cio/http.h); each request's
+application call ``app(scope, receive, send)`` runs as an asyncio task on
+the same cio loop.  The C half is cio._cio._AsgiServer (src/asgi.c).
+Lifespan events are sent when the application takes them.  WebSocket
+scopes are not served (the route answers HTTP only).
+"""
+import argparse
+import asyncio
+import importlib
+import logging
+import signal
+import sys
+
+from ._cio import _AsgiServer
+
+__all__ = ('serve_asgi', 'run_asgi', 'main')
+
+logger = logging.getLogger('cio.asgi')
+
+_NO_BODY = (b'', False)
+
+
+class _Cycle:
+    """One request's receive() and send()."""
+
+    __slots__ = ('conn', 'loop', 'has_body', 'left', 'body_done', 'disconnected',
+                 'started', 'status', 'headers', 'streaming', 'complete',
+                 'disc_fut', 'body_error')
+
+    def __init__(self, conn, loop, body):
+        self.conn = conn
+        self.loop = loop
+        # body: the Content-Length, or -1 for a chunked body
+        self.has_body = body != 0
+        self.left = body if body > 0 else None
+        self.body_done = False      # http.request with more_body False sent
+        self.disconnected = False
+        self.started = False        # http.response.start received
+        self.status = 200
+        self.headers = ()
+        self.streaming = False      # the head went out (chunked body)
+        self.complete = False       # the response is complete
+        self.disc_fut = None        # receive() waiting for http.disconnect
+        self.body_error = False     # a body read failed (413, 400, timeout)
+        conn.set_on_lost(self._lost)
+
+    def _lost(self):
+        self.disconnected = True
+        self._wake()
+
+    def _wake(self):
+        fut = self.disc_fut
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    async def receive(self):
+        if not self.body_done and not self.disconnected:
+            if not self.has_body:
+                self.body_done = True
+                return {'type': 'http.request', 'body': b'', 'more_body': False}
+            try:
+                data = await self.conn.read()
+            except ConnectionError:
+                self.disconnected = True
+                return {'type': 'http.disconnect'}
+            except OSError:
+                # too large (413), bad chunked framing (400), timeout:
+                # the server answers for the application
+                self.body_error = True
+                self.disconnected = True
+                return {'type': 'http.disconnect'}
+            if self.left is not None:
+                self.left -= len(data)
+                more = self.left > 0 and bool(data)
+            else:
+                more = bool(data)
+            if not more:
+                self.body_done = True
+            return {'type': 'http.request', 'body': data, 'more_body': more}
+        if not self.disconnected and not self.complete:
+            self.disc_fut = self.loop.create_future()
+            try:
+                await self.disc_fut
+            finally:
+                self.disc_fut = None
+        return {'type': 'http.disconnect'}
+
+    async def send(self, message):
+        kind = message['type']
+        if not self.started:
+            if kind != 'http.response.start':
+                raise RuntimeError(f"expected 'http.response.start', got {kind!r}")
+            self.started = True
+            self.status = message['status']
+            self.headers = message.get('headers', ())
+            return
+        if kind != 'http.response.body':
+            raise RuntimeError(f"expected 'http.response.body', got {kind!r}")
+        if self.complete:
+            raise RuntimeError('the response is already complete')
+        if self.disconnected:
+            return
+        body = message.get('body', b'')
+        more = message.get('more_body', False)
+        if not isinstance(body, bytes):
+            body = bytes(body)
+        try:
+            if not self.streaming:
+                if not more:
+                    self.conn.respond(self.status, self.headers, body)
+                    self.complete = True
+                    self._wake()
+                    return
+                self.conn.start(self.status, self.headers)
+                self.streaming = True
+            if body:
+                await self.conn.write(body)
+            if not more:
+                self.conn.end()
+                self.complete = True
+                self._wake()
+        except ConnectionError:
+            self.disconnected = True
+            self._wake()
+
+
+class _Server:
+    """serve_asgi's state: the C server, the requests running, lifespan."""
+
+    def __init__(self, app, loop, host, port, limits, root_path):
+        self.app = app
+        self.loop = loop
+        self.root_path = root_path
+        self.tasks = set()
+        self.state = {}
+        self.c = _AsgiServer(loop, self._on_request, host, port, **limits)
+
+    def _on_request(self, conn, scope, body):
+        # runs on the loop's stack for each request's head
+        if self.root_path:
+            scope['root_path'] = self.root_path
+        scope['state'] = self.state.copy()
+        task = self.loop.create_task(self._run(conn, scope, body))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, conn, scope, body):
+        cycle = _Cycle(conn, self.loop, body)
+        abort = False
+        try:
+            await self.app(scope, cycle.receive, cycle.send)
+        except BaseException as exc:
+            if not isinstance(exc, asyncio.CancelledError):
+                logger.error('Exception in ASGI application', exc_info=exc)
+            abort = self._failed(cycle)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            if not cycle.complete and not cycle.disconnected:
+                logger.error('ASGI callable returned without completing the response')
+                abort = self._failed(cycle)
+        finally:
+            conn.finish(abort)
+
+    @staticmethod
+    def _failed(cycle):
+        """500 if nothing went out, else True: abort the connection."""
+        if cycle.disconnected or cycle.body_error or cycle.complete:
+            return False
+        if cycle.streaming:
+            return True
+        try:
+            cycle.conn.respond(500, [(b'content-type', b'text/plain; charset=utf-8')],
+                               b'Internal Server Error')
+            cycle.complete = True
+        except (ConnectionError, RuntimeError):
+            pass
+        return False
+
+
+class _Lifespan:
+    """The lifespan protocol: startup before serving, shutdown after."""
+
+    def __init__(self, app, state, mode):
+        self.app = app
+        self.state = state
+        self.mode = mode            # 'auto', 'on', 'off'
+        self.inbox = asyncio.Queue()
+        self.started = asyncio.Event()
+        self.stopped = asyncio.Event()
+        self.failed = None          # the failure message
+        self.unsupported = False
+        self.task = None
+
+    async def _receive(self):
+        return await self.inbox.get()
+
+    async def _send(self, message):
+        kind = message['type']
+        if kind == 'lifespan.startup.complete':
+            self.started.set()
+        elif kind == 'lifespan.startup.failed':
+            self.failed = message.get('message', '') or 'startup failed'
+            self.started.set()
+        elif kind == 'lifespan.shutdown.complete':
+            self.stopped.set()
+        elif kind == 'lifespan.shutdown.failed':
+            logger.error('ASGI lifespan shutdown failed: %s', message.get('message', ''))
+            self.stopped.set()
+
+    async def _main(self):
+        scope = {'type': 'lifespan', 'asgi': {'version': '3.0', 'spec_version': '2.3'},
+                 'state': self.state}
+        try:
+            await self.app(scope, self._receive, self._send)
+        except BaseException as exc:
+            if not self.started.is_set():
+                if self.mode == 'on':
+                    self.failed = f'lifespan failed: {exc!r}'
+                    logger.error('Exception in ASGI lifespan', exc_info=exc)
+                else:
+                    # 'auto': an application without lifespan support
+                    self.unsupported = True
+                    logger.info('ASGI lifespan unsupported (%r)', exc)
+            elif not isinstance(exc, asyncio.CancelledError):
+                logger.error('Exception in ASGI lifespan', exc_info=exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            self.started.set()
+            self.stopped.set()
+
+    async def startup(self):
+        """False when the application's startup failed."""
+        if self.mode == 'off':
+            return True
+        self.task = asyncio.get_running_loop().create_task(self._main())
+        await self.inbox.put({'type': 'lifespan.startup'})
+        await self.started.wait()
+        return self.failed is None
+
+    async def shutdown(self, timeout=None):
+        """Sends lifespan.shutdown and waits (up to timeout seconds, then
+        the lifespan task is cancelled) for the application's answer."""
+        if self.mode == 'off' or self.unsupported or self.task is None:
+            return
+        if not self.task.done():
+            await self.inbox.put({'type': 'lifespan.shutdown'})
+            try:
+                await asyncio.wait_for(self.stopped.wait(), timeout)
+            except asyncio.TimeoutError:
+                logger.error('ASGI lifespan shutdown took longer than %s s', timeout)
+                self.task.cancel()
+
+
+async def serve_asgi(app, host='127.0.0.1', port=8000, *, lifespan='auto',
+                     root_path='', shutdown_timeout=10.0, max_body=16 * 1024 * 1024,
+                     header_timeout=None, body_timeout=None, idle_timeout=None,
+                     write_timeout=None, log_requests=False, started=None,
+                     stop=None, handle_signals=True):
+    """Serves the ASGI 3 application app on host:port until SIGINT or
+    SIGTERM (handle_signals) or until the future/event stop is set/done.
+
+    The loop must be a cio loop.  lifespan: 'auto' (sent if the
+    application takes it), 'on' (its failure is an error), 'off'.  A
+    startup failure raises RuntimeError before anything is served.  On
+    stop the server stops accepting, idle connections close, requests in
+    progress get shutdown_timeout seconds to finish, then are aborted
+    (and their application tasks cancelled).  started, if given, is a
+    future whose result becomes the port bound (port 0: a free one).
+    Limits and timeouts are cio_http_server_options' (None: cio's
+    default; max_body: a body larger than this gets 413)."""
+    loop = asyncio.get_running_loop()
+    from . import Loop
+    if not isinstance(loop, Loop):
+        raise RuntimeError('serve_asgi needs a cio loop (cio.run, cio.new_event_loop)')
+    limits = dict(max_body=max_body, header_timeout=header_timeout,
+                  body_timeout=body_timeout, idle_timeout=idle_timeout,
+                  write_timeout=write_timeout, log_requests=1 if log_requests else 0)
+    server = _Server(app, loop, host, port, limits, root_path)
+    life = _Lifespan(app, server.state, lifespan)
+    if not await life.startup():
+        await life.shutdown(shutdown_timeout)
+        raise RuntimeError(f'ASGI application startup failed: {life.failed}')
+    stopping = loop.create_future()
+    if stop is not None:
+        asyncio.ensure_future(stop).add_done_callback(
+            lambda _f: stopping.done() or stopping.set_result(None))
+    signals = []
+    if handle_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, lambda: stopping.done() or stopping.set_result(None))
+                signals.append(sig)
+            except (ValueError, RuntimeError, NotImplementedError):
+                pass  # not the main thread
+    try:
+        try:
+            bound = await server.c.start()
+        except BaseException:
+            await life.shutdown(shutdown_timeout)
+            raise
+        logger.info('cio.asgi serving on http://%s:%d', host, bound)
+        if started is not None and not started.done():
+            started.set_result(bound)
+        try:
+            await stopping
+        finally:
+            timed_out = 0
+            try:
+                await server.c.shutdown(shutdown_timeout)
+            except TimeoutError:
+                timed_out = 1
+            for t in list(server.tasks):
+                t.cancel()
+            if server.tasks:
+                await asyncio.wait(list(server.tasks), timeout=1.0)
+            server.c.close()
+            await life.shutdown(shutdown_timeout)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    return timed_out  # 1: some requests had to be aborted at the deadline
+
+
+def run_asgi(app, host='127.0.0.1', port=8000, **kwargs):
+    """serve_asgi on a new cio loop (cio.run), until SIGINT/SIGTERM."""
+    from . import run
+    return run(serve_asgi(app, host, port, **kwargs))
+
+
+def _load(spec):
+    module, _, attr = spec.partition(':')
+    if not attr:
+        raise SystemExit(f'expected module:attribute, got {spec!r}')
+    obj = importlib.import_module(module)
+    for part in attr.split('.'):
+        obj = getattr(obj, part)
+    return obj
+
+
+def main(argv=None):
+    """python3 -m cio.asgi module:app [--host H] [--port P] ..."""
+    p = argparse.ArgumentParser(prog='python3 -m cio.asgi',
+                                description="Serve an ASGI app on cio's C HTTP server.")
+    p.add_argument('app', help='module:attribute of the ASGI application')
+    p.add_argument('--host', default='127.0.0.1')
+    p.add_argument('--port', type=int, default=8000)
+    p.add_argument('--lifespan', choices=('auto', 'on', 'off'), default='auto')
+    p.add_argument('--root-path', default='')
+    p.add_argument('--timeout-graceful-shutdown', type=float, default=10.0)
+    p.add_argument('--app-dir', default='.', help='prepended to sys.path (default .)')
+    p.add_argument('--access-log', action='store_true', help="log each request (cio_log)")
+    p.add_argument('--log-level', default='info')
+    a = p.parse_args(argv)
+    logging.basicConfig(level=a.log_level.upper(), format='%(levelname)s: %(message)s')
+    sys.path.insert(0, a.app_dir)
+    app = _load(a.app)
+    try:
+        run_asgi(app, a.host, a.port, lifespan=a.lifespan, root_path=a.root_path,
+                 shutdown_timeout=a.timeout_graceful_shutdown, log_requests=a.access_log)
+    except RuntimeError as exc:
+        logger.error('%s', exc)
+        return 3
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

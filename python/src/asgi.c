@@ -1,0 +1,721 @@
+/*
+ * asgi.c - cio._cio._AsgiServer and _AsgiConn: the C half of
+ * cio.serve_asgi.  cio's HTTP/1.1 server (include/cio/http.h) parses,
+ * keeps connections alive, pipelines, times out and shuts down; the
+ * Python half (cio/asgi.py) runs the ASGI application as an asyncio task
+ * on the same loop.
+ *
+ * One route ("*", "/{path...}", streamed body) takes every request.  Its
+ * handler runs as a cio task and never runs Python: Python frames must
+ * not live on a task's stack (the stack is switched away when the task
+ * suspends, and the interpreter's frame chain would then point into it).
+ * So the handler only schedules engine callbacks (cio_call_soon), which
+ * run on the loop's own stack with the GIL held, and those build the
+ * scope, start the application and resolve the asyncio futures.  The
+ * handler then serves the application's requests that must suspend in a
+ * task - reading the body, writing a streamed body with the server's
+ * backpressure - queued in the order asked (a receive() and a send()
+ * may be pending together, as Starlette's disconnect listener does while
+ * a response streams) and done one at a time, woken by a cio_event, until
+ * the application says it is finished.  Calls that never suspend (a complete
+ * response, starting and ending a stream) are made straight from Python.
+ *
+ * The request state (struct xreq, asgi.h) is shared by the handler and
+ * the Python _AsgiConn object, and counted: each of them, and each engine
+ * callback in flight, holds one reference.  Reference counts of Python
+ * objects are only ever dropped on the loop's stack (the server's, held
+ * by each request, through a callback when it could be the last).  The
+ * scope is built by asgi_scope.c.
+ */
+#include "asgi.h"
+
+#include <cio/sync.h>
+#include <cio/task.h>
+#include <errno.h>
+#include <string.h>
+
+#define RBUF 65536 /* bytes read from a body at a time */
+
+enum { OP_READ = 1, OP_WRITE };
+
+static PyTypeObject AsgiConn_Type;
+static PyObject *str_set_result, *str_set_exception, *str_done, *str_create_future;
+
+/* ---- helpers (loop stack) -------------------------------------------------- */
+
+static PyObject *code_error(int rc)
+{
+    if (rc == CIO_ECLOSED || rc == -ECANCELED || rc == CIO_EINCOMPLETE)
+        return PyObject_CallFunction(PyExc_ConnectionResetError, "s",
+                                     "the client disconnected");
+    /* errno codes and cio's own (CIO_ELIMIT: the body is too large) */
+    return PyObject_CallFunction(PyExc_OSError, "is", -rc, cio_strerror(rc));
+}
+
+static PyObject *raise_rc(int rc)
+{
+    PyObject *e = code_error(rc);
+    if (e) {
+        PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+        Py_DECREF(e);
+    }
+    return NULL;
+}
+
+/* Resolves fut (stolen) with val (stolen) or, val NULL, the exception
+ * for rc; a future already done (cancelled) is left alone. */
+static void resolve(PyObject *fut, PyObject *val, int rc)
+{
+    PyObject *done = PyObject_CallMethodNoArgs(fut, str_done);
+    int is_done = done ? PyObject_IsTrue(done) : -1;
+    Py_XDECREF(done);
+    if (is_done == 0) {
+        PyObject *r = val ? PyObject_CallMethodOneArg(fut, str_set_result, val)
+                          : NULL;
+        if (!val) {
+            PyObject *e = code_error(rc);
+            r = e ? PyObject_CallMethodOneArg(fut, str_set_exception, e) : NULL;
+            Py_XDECREF(e);
+        }
+        Py_XDECREF(r);
+    }
+    if (PyErr_Occurred())
+        PyErr_WriteUnraisable(fut);
+    Py_XDECREF(val);
+    Py_DECREF(fut);
+}
+
+static void server_decref_cb(void *arg) { Py_DECREF((PyObject *)arg); }
+
+/* Drops a reference on x.  May run on the handler's stack: the last
+ * reference on the server is then dropped by a callback on the loop's
+ * stack (its dealloc may run arbitrary Python). */
+static void x_unref(struct xreq *x)
+{
+    if (--x->refs > 0)
+        return;
+    AsgiServer *S = x->S;
+    cio_event_free(x->wake);
+    PyMem_RawFree(x->rbuf);
+    PyMem_RawFree(x);
+    /* the loop closed: leaked rather than freed on a task's stack */
+    if (Py_REFCNT(S) > 1)
+        Py_DECREF(S);
+    else
+        (void)cio_call_soon(S->L->loop, server_decref_cb, S, NULL);
+}
+
+/* Frees an operation (loop stack); its future, if still pending, gets
+ * the exception for rc. */
+static void op_drop(struct xop *op, int rc)
+{
+    if (op->fut)
+        resolve(op->fut, NULL, rc);
+    Py_XDECREF(op->data);
+    PyMem_RawFree(op);
+}
+
+/* Fails every operation still queued (loop stack). */
+static void drop_queue(struct xreq *x, int rc)
+{
+    while (x->qhead) {
+        struct xop *op = x->qhead;
+        x->qhead = op->next;
+        op_drop(op, rc);
+    }
+    x->qtail = &x->qhead;
+}
+
+/* Schedules fn(x) on the loop's stack with a reference on x. */
+static int post(struct xreq *x, cio_callback_fn *fn)
+{
+    x->refs++;
+    int rc = cio_call_soon(x->S->L->loop, fn, x, NULL);
+    if (rc < 0)
+        x->refs--;
+    return rc;
+}
+
+/* ---- the handler's callbacks (loop stack) ------------------------------------ */
+
+/* Starts the application for x's request: on_request(conn, scope, body). */
+static void start_cb(void *arg)
+{
+    struct xreq *x = arg;
+    if (x->req) {
+        long long body = 0;
+        AsgiConn *c = PyObject_New(AsgiConn, &AsgiConn_Type);
+        PyObject *scope = c ? cio_asgi_scope(x, &body) : NULL;
+        if (c) {
+            c->x = x;
+            c->on_lost = NULL;
+            x->refs++;
+            x->conn = c;
+        }
+        PyObject *r = scope ? PyObject_CallFunction(x->S->on_request, "OOL", c, scope, body)
+                            : NULL;
+        if (r) {
+            x->started = 1;
+        } else {
+            PyErr_WriteUnraisable(x->S->on_request);
+            x->finished = 1; /* the handler answers 500 */
+            cio_event_set(x->wake);
+        }
+        Py_XDECREF(r);
+        Py_XDECREF(scope);
+        Py_XDECREF(c);
+    }
+    x_unref(x);
+}
+
+/* The handler finished its operation x->cur: resolve its future, and let
+ * the handler take the next one. */
+static void done_cb(void *arg)
+{
+    struct xreq *x = arg;
+    struct xop *op = x->cur;
+    x->cur = NULL;
+    if (op) {
+        PyObject *fut = op->fut, *val = NULL;
+        op->fut = NULL;
+        int rc = x->rc;
+        if (rc >= 0) {
+            val = op->kind == OP_READ ? PyBytes_FromStringAndSize(x->rbuf, rc)
+                                      : (Py_INCREF(Py_None), Py_None);
+            if (!val) { /* no memory for the bytes: the future fails */
+                PyErr_Clear();
+                rc = -ENOMEM;
+            }
+        }
+        resolve(fut, val, rc);
+        op_drop(op, 0);
+    }
+    if (x->qhead && x->req)
+        cio_event_set(x->wake);
+    x_unref(x);
+}
+
+/* The handler returned before Python finished (client gone, shutdown
+ * deadline): fail what waits and tell the Python side. */
+static void lost_cb(void *arg)
+{
+    struct xreq *x = arg;
+    drop_queue(x, CIO_ECLOSED);
+    AsgiConn *c = x->conn;
+    if (c && c->on_lost) {
+        PyObject *cb = c->on_lost;
+        c->on_lost = NULL;
+        PyObject *r = PyObject_CallNoArgs(cb);
+        if (!r)
+            PyErr_WriteUnraisable(cb);
+        Py_XDECREF(r);
+        Py_DECREF(cb);
+    }
+    x_unref(x);
+}
+
+/* ---- the route's handler (a cio task: no Python runs here) ------------------- */
+
+static int asgi_handler(cio_http_request *req, void *ud)
+{
+    AsgiServer *S = ud;
+    struct xreq *x = PyMem_RawCalloc(1, sizeof *x);
+    if (!x)
+        return -ENOMEM;
+    x->refs = 1;
+    x->req = req;
+    x->S = S;
+    x->qtail = &x->qhead;
+    Py_INCREF(S); /* no dealloc here: S holds the server that runs us */
+    int rc = cio_event_new(S->L->loop, &x->wake);
+    if (rc < 0 || (rc = post(x, start_cb)) < 0) {
+        x_unref(x);
+        return rc;
+    }
+    int ret = 0;
+    for (;;) {
+        /* one operation at a time: the next once done_cb has run */
+        while (!x->finished && (x->cur || !x->qhead)) {
+            rc = cio_event_wait(x->wake);
+            cio_event_clear(x->wake);
+            if (rc < 0)
+                goto gone;
+        }
+        if (x->finished)
+            break;
+        struct xop *op = x->qhead;
+        x->qhead = op->next;
+        if (!x->qhead)
+            x->qtail = &x->qhead;
+        x->cur = op;
+        if (op->kind == OP_READ) {
+            if (!x->rbuf && !(x->rbuf = PyMem_RawMalloc(RBUF)))
+                x->rc = -ENOMEM;
+            else
+                x->rc = cio_http_request_read(req, x->rbuf, RBUF);
+            if (x->rc < 0)
+                x->read_err = x->rc;
+        } else {
+            x->rc = cio_http_response_write(req, PyBytes_AS_STRING(op->data),
+                                            (size_t)PyBytes_GET_SIZE(op->data));
+        }
+        int r = x->rc;
+        post(x, done_cb);
+        if (r == -ECANCELED || (r < 0 && cio_http_request_disconnected(req)))
+            goto gone;
+    }
+    if (!x->started && !x->abort)
+        ret = -EIO; /* the application never started: 500 */
+    else if (x->read_err && !cio_http_response_status(req))
+        ret = x->read_err; /* 413, 400, else 500 */
+    if (x->abort)
+        cio_http_request_abort(req);
+    x->req = NULL;
+    x_unref(x);
+    return ret;
+gone:
+    x->req = NULL;
+    if (!x->finished)
+        post(x, lost_cb);
+    x_unref(x);
+    return -ECANCELED;
+}
+
+/* ---- _AsgiConn (loop stack) ------------------------------------------------------ */
+
+static int conn_check(AsgiConn *c)
+{
+    if (!c->x || !c->x->req) {
+        raise_rc(CIO_ECLOSED);
+        return -1;
+    }
+    return 0;
+}
+
+/* Adds the application's headers; the server's own (Content-Length,
+ * Transfer-Encoding, Connection, Date) are left to it. */
+static int add_headers(cio_http_request *req, PyObject *headers)
+{
+    PyObject *it = PyObject_GetIter(headers);
+    if (!it)
+        return -1;
+    PyObject *item;
+    while ((item = PyIter_Next(it))) {
+        PyObject *n = NULL, *v = NULL;
+        PyObject *seq = PySequence_Fast(item, "a header is a [name, value] pair");
+        Py_DECREF(item);
+        if (!seq)
+            break;
+        if (PySequence_Fast_GET_SIZE(seq) != 2) {
+            PyErr_SetString(PyExc_TypeError, "a header is a [name, value] pair");
+            Py_DECREF(seq);
+            break;
+        }
+        n = PySequence_Fast_GET_ITEM(seq, 0);
+        v = PySequence_Fast_GET_ITEM(seq, 1);
+        if (!PyBytes_Check(n) || !PyBytes_Check(v)) {
+            PyErr_SetString(PyExc_TypeError, "header names and values are bytes");
+            Py_DECREF(seq);
+            break;
+        }
+        const char *ns = PyBytes_AS_STRING(n);
+        if (strcasecmp(ns, "content-length") && strcasecmp(ns, "transfer-encoding") &&
+            strcasecmp(ns, "connection") && strcasecmp(ns, "date")) {
+            if (strlen(ns) != (size_t)PyBytes_GET_SIZE(n) ||
+                strlen(PyBytes_AS_STRING(v)) != (size_t)PyBytes_GET_SIZE(v)) {
+                PyErr_SetString(PyExc_ValueError, "a header holds a NUL byte");
+                Py_DECREF(seq);
+                break;
+            }
+            int rc = cio_http_response_header(req, ns, PyBytes_AS_STRING(v));
+            if (rc < 0) {
+                PyErr_Format(PyExc_ValueError, "bad response header %R: %s", n,
+                             cio_strerror(rc));
+                Py_DECREF(seq);
+                break;
+            }
+        }
+        Py_DECREF(seq);
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* respond(status, headers, body): a complete response. */
+static PyObject *conn_respond(AsgiConn *c, PyObject *args)
+{
+    int status;
+    PyObject *headers;
+    Py_buffer body;
+    if (!PyArg_ParseTuple(args, "iOy*", &status, &headers, &body))
+        return NULL;
+    PyObject *res = NULL;
+    if (conn_check(c) == 0 && add_headers(c->x->req, headers) == 0) {
+        int rc = cio_http_respond(c->x->req, status, NULL, body.buf, (size_t)body.len);
+        res = rc < 0 ? raise_rc(rc) : (Py_INCREF(Py_None), Py_None);
+    }
+    PyBuffer_Release(&body);
+    return res;
+}
+
+/* start(status, headers): the head of a streamed response. */
+static PyObject *conn_start(AsgiConn *c, PyObject *args)
+{
+    int status;
+    PyObject *headers;
+    if (!PyArg_ParseTuple(args, "iO", &status, &headers))
+        return NULL;
+    if (conn_check(c) || add_headers(c->x->req, headers))
+        return NULL;
+    int rc = cio_http_response_start(c->x->req, status, NULL);
+    if (rc < 0)
+        return raise_rc(rc);
+    Py_RETURN_NONE;
+}
+
+/* end(): the last chunk of a streamed response. */
+static PyObject *conn_end(AsgiConn *c, PyObject *unused)
+{
+    if (conn_check(c))
+        return NULL;
+    int rc = cio_http_response_end(c->x->req);
+    if (rc < 0)
+        return raise_rc(rc);
+    Py_RETURN_NONE;
+}
+
+/* Queues an operation for the handler; returns the future it resolves. */
+static PyObject *conn_op(AsgiConn *c, int kind, PyObject *data)
+{
+    if (conn_check(c))
+        return NULL;
+    struct xreq *x = c->x;
+    if (x->finished) {
+        PyErr_SetString(PyExc_RuntimeError, "the request is finished");
+        return NULL;
+    }
+    struct xop *op = PyMem_RawCalloc(1, sizeof *op);
+    if (!op)
+        return PyErr_NoMemory();
+    PyObject *fut = PyObject_CallMethodNoArgs((PyObject *)x->S->L, str_create_future);
+    if (!fut) {
+        PyMem_RawFree(op);
+        return NULL;
+    }
+    Py_INCREF(fut);
+    op->fut = fut;
+    Py_XINCREF(data);
+    op->data = data;
+    op->kind = kind;
+    *x->qtail = op;
+    x->qtail = &op->next;
+    if (!x->cur)
+        cio_event_set(x->wake);
+    return fut;
+}
+
+static PyObject *conn_read(AsgiConn *c, PyObject *unused) { return conn_op(c, OP_READ, NULL); }
+
+static PyObject *conn_write(AsgiConn *c, PyObject *data)
+{
+    if (!PyBytes_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "body must be bytes");
+        return NULL;
+    }
+    return conn_op(c, OP_WRITE, data);
+}
+
+/* finish(abort): the application is done; abort cuts the connection. */
+static PyObject *conn_finish(AsgiConn *c, PyObject *arg)
+{
+    struct xreq *x = c->x;
+    int abort = PyObject_IsTrue(arg);
+    if (abort < 0)
+        return NULL;
+    if (x && !x->finished) {
+        x->finished = 1;
+        x->abort = abort;
+        Py_CLEAR(c->on_lost);
+        drop_queue(x, -ECANCELED); /* asked, never taken */
+        if (x->req)
+            cio_event_set(x->wake);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *conn_set_on_lost(AsgiConn *c, PyObject *cb)
+{
+    Py_INCREF(cb);
+    Py_XSETREF(c->on_lost, cb);
+    if (c->x && !c->x->req && !c->x->finished) { /* already gone */
+        c->on_lost = NULL;
+        PyObject *r = PyObject_CallNoArgs(cb);
+        Py_DECREF(cb);
+        if (!r)
+            return NULL;
+        Py_DECREF(r);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *conn_disconnected(AsgiConn *c, PyObject *unused)
+{
+    return PyBool_FromLong(!c->x || !c->x->req || cio_http_request_disconnected(c->x->req));
+}
+
+static void conn_dealloc(AsgiConn *c)
+{
+    struct xreq *x = c->x;
+    Py_CLEAR(c->on_lost);
+    if (x) {
+        x->conn = NULL;
+        drop_queue(x, -ECANCELED);
+        if (!x->finished) { /* dropped without finish(): end the request */
+            x->finished = 1;
+            if (x->req)
+                cio_event_set(x->wake);
+        }
+        x_unref(x);
+    }
+    PyObject_Free(c);
+}
+
+static PyMethodDef conn_methods[] = {
+    {"respond", (PyCFunction)conn_respond, METH_VARARGS, "respond(status, headers, body)"},
+    {"start", (PyCFunction)conn_start, METH_VARARGS, "start(status, headers)"},
+    {"end", (PyCFunction)conn_end, METH_NOARGS, "end()"},
+    {"read", (PyCFunction)conn_read, METH_NOARGS, "read() -> future of bytes (b'' at the end)"},
+    {"write", (PyCFunction)conn_write, METH_O, "write(bytes) -> future (drained)"},
+    {"finish", (PyCFunction)conn_finish, METH_O, "finish(abort)"},
+    {"set_on_lost", (PyCFunction)conn_set_on_lost, METH_O, "set_on_lost(callable)"},
+    {"disconnected", (PyCFunction)conn_disconnected, METH_NOARGS, NULL},
+    {NULL}};
+
+static PyTypeObject AsgiConn_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "cio._AsgiConn",
+    .tp_basicsize = sizeof(AsgiConn),
+    .tp_dealloc = (destructor)conn_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One HTTP request served to an ASGI application (cio/asgi.py).",
+    .tp_methods = conn_methods,
+};
+
+/* ---- _AsgiServer ------------------------------------------------------------------ */
+
+static void server_done_cb(void *arg)
+{
+    AsgiServer *S = arg;
+    PyObject *fut = S->fut;
+    S->fut = NULL;
+    S->busy = 0;
+    if (fut)
+        resolve(fut, S->rc >= 0 ? PyLong_FromLong(S->rc) : NULL, S->rc);
+    Py_DECREF(S);
+}
+
+static int start_task(void *arg, void **result)
+{
+    AsgiServer *S = arg;
+    const char *host = PyUnicode_AsUTF8(S->host); /* cached: no allocation */
+    int rc = cio_http_server_new(&S->opts, &S->srv);
+    if (rc == 0)
+        rc = cio_http_server_route(S->srv, "*", "/{path...}", asgi_handler, S,
+                                   CIO_HTTP_STREAM_BODY);
+    if (rc == 0)
+        rc = cio_http_server_listen(S->srv, host, S->port);
+    if (rc == 0)
+        rc = S->port = cio_http_server_port(S->srv);
+    S->rc = rc;
+    if (rc < 0 && S->srv) {
+        cio_http_server_free(S->srv);
+        S->srv = NULL;
+    }
+    if (cio_call_soon(S->L->loop, server_done_cb, S, NULL) < 0)
+        S->busy = 0; /* the loop is closing: nobody waits */
+    return 0;
+}
+
+static int shutdown_task(void *arg, void **result)
+{
+    AsgiServer *S = arg;
+    S->rc = cio_http_server_shutdown(S->srv, S->deadline);
+    if (cio_call_soon(S->L->loop, server_done_cb, S, NULL) < 0)
+        S->busy = 0;
+    return 0;
+}
+
+/* Runs fn in a cio task; returns the future server_done_cb resolves. */
+static PyObject *server_run(AsgiServer *S, cio_coro_fn *fn)
+{
+    if (S->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "a start or shutdown is in progress");
+        return NULL;
+    }
+    PyObject *fut = PyObject_CallMethodNoArgs((PyObject *)S->L, str_create_future);
+    if (!fut)
+        return NULL;
+    int rc = cio_loop_create_task(S->L->loop, fn, S, "asgi-server", NULL);
+    if (rc < 0) {
+        Py_DECREF(fut);
+        return raise_rc(rc);
+    }
+    S->busy = 1;
+    Py_INCREF(S); /* server_done_cb's */
+    Py_INCREF(fut);
+    S->fut = fut;
+    return fut;
+}
+
+static PyObject *server_start(AsgiServer *S, PyObject *unused)
+{
+    if (S->srv) {
+        PyErr_SetString(PyExc_RuntimeError, "already started");
+        return NULL;
+    }
+    return server_run(S, start_task);
+}
+
+static PyObject *server_shutdown(AsgiServer *S, PyObject *arg)
+{
+    double d = PyFloat_AsDouble(arg);
+    if (d == -1 && PyErr_Occurred())
+        return NULL;
+    if (!S->srv) {
+        PyErr_SetString(PyExc_RuntimeError, "not started");
+        return NULL;
+    }
+    S->deadline = d;
+    return server_run(S, shutdown_task);
+}
+
+static PyObject *server_close(AsgiServer *S, PyObject *unused)
+{
+    if (S->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "a start or shutdown is in progress");
+        return NULL;
+    }
+    cio_http_server_free(S->srv);
+    S->srv = NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *server_connections(AsgiServer *S, PyObject *unused)
+{
+    return PyLong_FromSize_t(S->srv ? cio_http_server_connections(S->srv) : 0);
+}
+
+static PyObject *server_get_port(AsgiServer *S, void *unused) { return PyLong_FromLong(S->port); }
+
+static int opt_double(PyObject *kw, const char *k, double *out)
+{
+    PyObject *v = kw ? PyDict_GetItemString(kw, k) : NULL;
+    if (!v || v == Py_None)
+        return 0;
+    double d = PyFloat_AsDouble(v);
+    if (d == -1 && PyErr_Occurred())
+        return -1;
+    *out = d;
+    return 0;
+}
+
+/* _AsgiServer(loop, on_request, host, port, **limits) */
+static PyObject *server_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    PyObject *loop, *cb, *host;
+    int port;
+    if (!PyArg_ParseTuple(args, "O!OUi", &CioLoop_Type, &loop, &cb, &host, &port))
+        return NULL;
+    AsgiServer *S = (AsgiServer *)type->tp_alloc(type, 0);
+    if (!S)
+        return NULL;
+    Py_INCREF(loop);
+    S->L = (CioLoop *)loop;
+    Py_INCREF(cb);
+    S->on_request = cb;
+    Py_INCREF(host);
+    S->host = host;
+    S->port = port;
+    cio_http_server_options_init(&S->opts);
+    double mb = -1, lr = 0;
+    if (opt_double(kw, "max_body", &mb) || opt_double(kw, "header_timeout", &S->opts.header_timeout) ||
+        opt_double(kw, "body_timeout", &S->opts.body_timeout) ||
+        opt_double(kw, "idle_timeout", &S->opts.idle_timeout) ||
+        opt_double(kw, "write_timeout", &S->opts.write_timeout) ||
+        opt_double(kw, "log_requests", &lr) || PyUnicode_AsUTF8(host) == NULL) {
+        Py_DECREF(S);
+        return NULL;
+    }
+    if (mb > 0)
+        S->opts.max_body = (uint64_t)mb;
+    S->opts.log_requests = lr != 0;
+    return (PyObject *)S;
+}
+
+static int server_traverse(AsgiServer *S, visitproc visit, void *arg)
+{
+    Py_VISIT(S->L);
+    Py_VISIT(S->on_request);
+    Py_VISIT(S->fut);
+    return 0;
+}
+
+static int server_clear(AsgiServer *S)
+{
+    Py_CLEAR(S->on_request);
+    return 0;
+}
+
+static void server_dealloc(AsgiServer *S)
+{
+    PyObject_GC_UnTrack(S);
+    if (S->srv && S->L->loop)
+        cio_http_server_free(S->srv);
+    Py_CLEAR(S->on_request);
+    Py_CLEAR(S->host);
+    Py_CLEAR(S->fut);
+    Py_CLEAR(S->L);
+    Py_TYPE(S)->tp_free((PyObject *)S);
+}
+
+static PyMethodDef server_methods[] = {
+    {"start", (PyCFunction)server_start, METH_NOARGS, "start() -> future of the port"},
+    {"shutdown", (PyCFunction)server_shutdown, METH_O, "shutdown(deadline) -> future"},
+    {"close", (PyCFunction)server_close, METH_NOARGS, "frees the server (aborts what is open)"},
+    {"connections", (PyCFunction)server_connections, METH_NOARGS, NULL},
+    {NULL}};
+
+static PyGetSetDef server_getset[] = {
+    {"port", (getter)server_get_port, NULL, "the port (bound, once started)", NULL},
+    {NULL}};
+
+PyTypeObject CioAsgiServer_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "cio._AsgiServer",
+    .tp_basicsize = sizeof(AsgiServer),
+    .tp_dealloc = (destructor)server_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "cio's HTTP/1.1 server feeding an ASGI application (cio/asgi.py).",
+    .tp_traverse = (traverseproc)server_traverse,
+    .tp_clear = (inquiry)server_clear,
+    .tp_methods = server_methods,
+    .tp_getset = server_getset,
+    .tp_new = server_new,
+};
+
+int cio_asgi_init(PyObject *m)
+{
+    str_set_result = PyUnicode_InternFromString("set_result");
+    str_set_exception = PyUnicode_InternFromString("set_exception");
+    str_done = PyUnicode_InternFromString("done");
+    str_create_future = PyUnicode_InternFromString("create_future");
+    if (!str_set_result || !str_set_exception || !str_done || !str_create_future ||
+        PyType_Ready(&AsgiConn_Type) < 0 || PyType_Ready(&CioAsgiServer_Type) < 0)
+        return -1;
+    Py_INCREF(&CioAsgiServer_Type);
+    if (PyModule_AddObject(m, "_AsgiServer", (PyObject *)&CioAsgiServer_Type) < 0) {
+        Py_DECREF(&CioAsgiServer_Type);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,64 @@
+/*
+ * asgi.h - what asgi.c (the ASGI server's C half) and asgi_scope.c (the
+ * ASGI scope of a request) share.
+ */
+#ifndef CIO_PY_ASGI_H
+#define CIO_PY_ASGI_H
+
+#include "cio_py.h"
+
+#include <cio/http.h>
+#include <cio/sync.h>
+
+/* One request between the handler task and Python. */
+struct xreq {
+    int refs;                  /* handler + _AsgiConn + callbacks in flight */
+    cio_http_request *req;     /* NULL once the handler has returned */
+    struct AsgiServer *S;      /* strong (dropped on the loop's stack) */
+    cio_event *wake;           /* the handler waits on it for work */
+    struct AsgiConn *conn;     /* the Python object, NULL before / after */
+    struct xop *qhead;         /* operations asked, not yet taken (FIFO) */
+    struct xop **qtail;        /* &last->next, or &qhead */
+    struct xop *cur;           /* taken: running, or its done_cb pending */
+    char *rbuf;                /* OP_READ: the bytes read */
+    int rc;                    /* cur's result (count read, or error) */
+    int read_err;              /* a body read failed (not a disconnect) */
+    int started;               /* the application was called */
+    int finished;              /* Python is done with the request */
+    int abort;                 /* ... and wants the connection aborted */
+};
+
+/* One receive()/send() operation the handler task performs. */
+struct xop {
+    struct xop *next;          /* the queue */
+    int kind;                  /* OP_READ, OP_WRITE */
+    PyObject *fut;             /* the asyncio future it resolves */
+    PyObject *data;            /* OP_WRITE: the bytes to write */
+};
+
+typedef struct AsgiConn {
+    PyObject_HEAD
+    struct xreq *x;            /* shared state (one reference) */
+    PyObject *on_lost;         /* called once when the handler is gone
+                                  before Python finished */
+} AsgiConn;
+
+typedef struct AsgiServer {
+    PyObject_HEAD
+    CioLoop *L;                /* the cio.Loop (strong) */
+    cio_http_server *srv;      /* NULL before start / after close */
+    cio_http_server_options opts; /* limits and timeouts */
+    PyObject *on_request;      /* callable(conn, scope), on the loop stack */
+    PyObject *host;            /* str: the address listened on */
+    int port;                  /* asked, then the one bound */
+    PyObject *fut;             /* start/shutdown: its asyncio future */
+    int rc;                    /* start/shutdown: its result */
+    double deadline;           /* shutdown's deadline */
+    int busy;                  /* a start or shutdown task runs */
+} AsgiServer;
+
+/* The ASGI 3 HTTP scope of x's request (a new dict), or NULL with an
+ * exception set.  *body: -1 chunked, else the Content-Length (0: none). */
+PyObject *cio_asgi_scope(struct xreq *x, long long *body);
+
+#endif

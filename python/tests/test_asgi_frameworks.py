@@ -1,0 +1,211 @@
+"""test_asgi_frameworks.py - Starlette and FastAPI applications, unchanged,
+served by cio.serve_asgi (cio's C HTTP server), over real sockets:
+JSON routes, path parameters, a POST with a JSON body, a streaming
+response, lifespan handlers, keep-alive with many requests, concurrent
+clients.  Exit 77 (skipped) when python3-starlette or python3-fastapi is
+missing.
+"""
+import http.client
+import importlib.util
+import json
+import sys
+import threading
+import unittest
+
+from asgiutil import ServerThread
+
+MISSING = [p for m, p in (('starlette', 'python3-starlette'), ('fastapi', 'python3-fastapi'))
+           if importlib.util.find_spec(m) is None]
+
+
+def fetch(conn, method, path, body=None, headers=None):
+    conn.request(method, path, body=body, headers=headers or {})
+    r = conn.getresponse()
+    return r.status, r.getheader('content-type'), r.read()
+
+
+def starlette_app(events):
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+    from starlette.routing import Route
+
+    async def hello(request):
+        return PlainTextResponse('Hello, world!')
+
+    async def user(request):
+        return JSONResponse({'id': request.path_params['uid'],
+                             'q': request.query_params.get('q'),
+                             'greeting': request.state.greeting})
+
+    async def create(request):
+        data = await request.json()
+        return JSONResponse({'got': data, 'n': len(data['items'])}, status_code=201)
+
+    async def stream(request):
+        async def gen():
+            for i in range(5):
+                yield ('line %d\n' % i).encode()
+        return StreamingResponse(gen(), media_type='text/plain')
+
+    async def fail(request):
+        raise RuntimeError('starlette handler failed (expected by the test)')
+
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app):
+        events.append('startup')
+        yield {'greeting': 'hello from lifespan'}
+        events.append('shutdown')
+
+    return Starlette(routes=[Route('/', hello), Route('/users/{uid:int}', user),
+                             Route('/items', create, methods=['POST']),
+                             Route('/stream', stream, methods=['GET', 'POST']),
+                             Route('/fail', fail)],
+                     lifespan=lifespan)
+
+
+def fastapi_app(events):
+    from typing import List, Optional
+    from fastapi import FastAPI, HTTPException
+    from fastapi.responses import StreamingResponse
+    from pydantic import BaseModel
+
+    app = FastAPI()
+
+    class Item(BaseModel):
+        name: str
+        price: float
+        tags: List[str] = []
+
+    @app.on_event('startup')
+    async def startup():
+        events.append('startup')
+
+    @app.on_event('shutdown')
+    async def shutdown():
+        events.append('shutdown')
+
+    @app.get('/')
+    async def root():
+        return {'message': 'Hello World'}
+
+    @app.get('/items/{item_id}')
+    async def read_item(item_id: int, q: Optional[str] = None):
+        if item_id == 404:
+            raise HTTPException(status_code=404, detail='no such item')
+        return {'item_id': item_id, 'q': q}
+
+    @app.post('/items')
+    async def create_item(item: Item):
+        return {'name': item.name, 'total': item.price * 2, 'tags': item.tags}
+
+    @app.get('/sync')
+    def sync_endpoint():
+        return {'thread': threading.current_thread() is not threading.main_thread()}
+
+    @app.get('/stream')
+    async def stream():
+        async def gen():
+            for i in range(4):
+                yield b'{"n": %d}\n' % i
+        return StreamingResponse(gen(), media_type='application/x-ndjson')
+
+    return app
+
+
+@unittest.skipIf(MISSING, 'not installed: ' + ' '.join(MISSING))
+class StarletteOnCio(unittest.TestCase):
+    def test_starlette(self):
+        events = []
+        with ServerThread(starlette_app(events)) as srv:
+            self.assertEqual(events, ['startup'])
+            c = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=10)
+            self.assertEqual(fetch(c, 'GET', '/'),
+                             (200, 'text/plain; charset=utf-8', b'Hello, world!'))
+            st, ct, body = fetch(c, 'GET', '/users/42?q=x')
+            self.assertEqual((st, ct), (200, 'application/json'))
+            self.assertEqual(json.loads(body), {'id': 42, 'q': 'x',
+                                                'greeting': 'hello from lifespan'})
+            st, _, body = fetch(c, 'POST', '/items', json.dumps({'items': [1, 2, 3]}),
+                                {'Content-Type': 'application/json'})
+            self.assertEqual((st, json.loads(body)), (201, {'got': {'items': [1, 2, 3]}, 'n': 3}))
+            st, ct, body = fetch(c, 'GET', '/stream')
+            self.assertEqual((st, body), (200, b''.join(b'line %d\n' % i for i in range(5))))
+            # a body the endpoint never reads: Starlette's disconnect
+            # listener receive()s it while the response streams
+            st, ct, body = fetch(c, 'POST', '/stream', b'b' * 300000)
+            self.assertEqual((st, body), (200, b''.join(b'line %d\n' % i for i in range(5))))
+            self.assertEqual(fetch(c, 'GET', '/nope')[0], 404)
+            self.assertEqual(fetch(c, 'PUT', '/')[0], 405)
+            self.assertEqual(fetch(c, 'GET', '/fail')[0], 500)
+            c.close()
+            c = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=10)
+            for i in range(200):   # keep-alive: one connection
+                st, _, body = fetch(c, 'GET', '/users/%d' % i)
+                self.assertEqual((st, json.loads(body)['id']), (200, i))
+            c.close()
+        self.assertEqual(events, ['startup', 'shutdown'])
+
+
+@unittest.skipIf(MISSING, 'not installed: ' + ' '.join(MISSING))
+class FastAPIOnCio(unittest.TestCase):
+    def test_fastapi(self):
+        events = []
+        with ServerThread(fastapi_app(events)) as srv:
+            self.assertEqual(events, ['startup'])
+            c = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=10)
+            st, ct, body = fetch(c, 'GET', '/')
+            self.assertEqual((st, ct, json.loads(body)),
+                             (200, 'application/json', {'message': 'Hello World'}))
+            st, _, body = fetch(c, 'GET', '/items/7?q=abc')
+            self.assertEqual((st, json.loads(body)), (200, {'item_id': 7, 'q': 'abc'}))
+            self.assertEqual(fetch(c, 'GET', '/items/404')[0], 404)
+            self.assertEqual(fetch(c, 'GET', '/items/notanint')[0], 422)
+            st, _, body = fetch(c, 'POST', '/items',
+                                json.dumps({'name': 'pen', 'price': 1.5, 'tags': ['a']}),
+                                {'Content-Type': 'application/json'})
+            self.assertEqual((st, json.loads(body)), (200, {'name': 'pen', 'total': 3.0,
+                                                            'tags': ['a']}))
+            st, _, body = fetch(c, 'POST', '/items', b'{"name": "x"}',
+                                {'Content-Type': 'application/json'})
+            self.assertEqual(st, 422)
+            self.assertEqual(json.loads(fetch(c, 'GET', '/sync')[2]), {'thread': True})
+            st, ct, body = fetch(c, 'GET', '/stream')
+            self.assertEqual((st, ct), (200, 'application/x-ndjson'))
+            self.assertEqual([json.loads(x)['n'] for x in body.splitlines()], [0, 1, 2, 3])
+            st, _, body = fetch(c, 'GET', '/openapi.json')
+            self.assertEqual(st, 200)
+            self.assertIn('/items/{item_id}', json.loads(body)['paths'])
+            for i in range(300):   # keep-alive: one connection
+                st, _, body = fetch(c, 'GET', '/items/%d' % i)
+                self.assertEqual((st, json.loads(body)['item_id']), (200, i))
+            c.close()
+
+            errors = []
+            def client(k):
+                try:
+                    cc = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=10)
+                    for i in range(50):
+                        st, _, b = fetch(cc, 'GET', '/items/%d?q=%d' % (i, k))
+                        assert st == 200 and json.loads(b) == {'item_id': i, 'q': str(k)}, b
+                    cc.close()
+                except Exception as exc:  # reported below
+                    errors.append(exc)
+            ts = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(30)
+            self.assertEqual(errors, [])
+        self.assertEqual(events, ['startup', 'shutdown'])
+
+
+if __name__ == '__main__':
+    result = unittest.main(exit=False, verbosity=2).result
+    if not result.wasSuccessful():
+        sys.exit(1)
+    if MISSING:
+        print('skipped: not installed: ' + ' '.join(MISSING))
+        sys.exit(77)
+    sys.exit(0)
