@@ -20,6 +20,7 @@
 
 #include "http/url.h"
 #include "test.h"
+#include "helpers.h"
 
 /* ---- the Python peer ------------------------------------------------------- */
 
@@ -675,8 +676,22 @@ static int cancel_main(void *arg, void **result)
     }
     CHECK(cancelled > 10);
     CHECK(finished > 0);
+    /* With a request in progress, close is refused and free is logged
+     * and does nothing: the request finishes normally. */
+    struct cjob j = {.c = c, .url = url("/slow/0.2"), .stream = 0};
+    cio_task *t;
+    CHECK_RC(cio_create_task(cancellable, &j, NULL, &t), 0);
+    cio_sleep(0.05);
+    CHECK_RC(cio_http_client_close(c), CIO_EINVALSTATE);
+    test_log_start(CIO_LOG_ERROR);
+    cio_http_client_free(c);
+    CHECK(test_log_find("cio_http_client_free", "in progress") >= 0);
+    test_log_stop();
+    CHECK_RC(cio_task_await(t, NULL), 0);
+    cio_task_unref(t);
     CHECK_RC(cio_http_client_close(c), 0);
     cio_http_client_free(c);
+    cio_http_client_free(NULL);
     return 0;
 }
 

@@ -19,53 +19,28 @@ int main(void)
 
 #include <cio/pg.h>
 
-#include "pg_util.h"
-
-static cio_pg_conn *connect_or_fail(const char *ci)
-{
-    cio_pg_conn *c = NULL;
-    int rc = cio_pg_connect(ci, NULL, &c);
-    if (rc < 0)
-        fprintf(stderr, "connect %s: %s: %s\n", ci, cio_strerror(rc),
-                cio_pg_error_message(cio_pg_last_error()));
-    CHECK_RC(rc, 0);
-    return c;
-}
-
-static int64_t val_i64(cio_pg_conn *c, const char *sql, const cio_pg_param *p, int n)
-{
-    cio_pg_result *r;
-    cio_pg_value v;
-    int64_t x = -999;
-    int rc = cio_pg_fetchval(c, sql, p, n, &r, &v);
-    CHECK_EQ(rc, 1);
-    if (rc == 1) {
-        CHECK_RC(cio_pg_value_int64(&v, &x), 0);
-        cio_pg_result_free(r);
-    }
-    return x;
-}
+#include "pg_test.h"
 
 /* ---- connecting ------------------------------------------------------------ */
 
 static int t_connect(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail(pg_conninfo());
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (c) {
         CHECK(cio_pg_backend_pid(c) > 0);
-        CHECK_EQ(val_i64(c, "SELECT 41 + 1", NULL, 0), 42);
+        CHECK_EQ(pg_test_val_i64(c, "SELECT 41 + 1", NULL, 0), 42);
         cio_pg_free(c);
     }
-    c = connect_or_fail(pg_conninfo_tcp());
+    c = pg_test_connect(pg_conninfo_tcp());
     if (c) {
-        CHECK_EQ(val_i64(c, "SELECT 7::int8", NULL, 0), 7);
+        CHECK_EQ(pg_test_val_i64(c, "SELECT 7::int8", NULL, 0), 7);
         cio_pg_free(c);
     }
     /* A name: resolved by cio's DNS, then hostaddr. */
     char ci[256];
     snprintf(ci, sizeof ci, "host=localhost port=%d user=postgres dbname=postgres sslmode=disable",
              pg_cl.port);
-    c = connect_or_fail(ci);
+    c = pg_test_connect(ci);
     if (c)
         cio_pg_free(c);
     /* A database that does not exist: the server's error. */
@@ -123,7 +98,7 @@ static void check_fmt(cio_pg_result *r, int col, const char *want)
 
 static int t_types(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail(pg_conninfo());
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     cio_pg_result *r = NULL;
@@ -201,7 +176,7 @@ static int t_types(void *arg, void **result)
 
 static int t_params(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail(pg_conninfo());
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     cio_pg_param p[6] = {cio_pg_pint8(40), cio_pg_ptext("2"), cio_pg_pfloat8(0.5),
@@ -241,7 +216,7 @@ static int t_params(void *arg, void **result)
 
 static int t_errors(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail(pg_conninfo());
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     CHECK_RC(cio_pg_execute(c, "SELECT 1/0", NULL, 0), CIO_EPG);
@@ -263,7 +238,7 @@ static int t_errors(void *arg, void **result)
     CHECK_RC(cio_pg_execute(c, "SELEC 1", NULL, 0), CIO_EPG);
     CHECK(!strcmp(cio_pg_error_sqlstate(cio_pg_last_error()), "42601"));
     /* The connection is fine afterwards; a success clears the error. */
-    CHECK_EQ(val_i64(c, "SELECT 5", NULL, 0), 5);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT 5", NULL, 0), 5);
     CHECK(cio_pg_last_error() == NULL);
     cio_pg_free(c);
     return 0;
@@ -299,7 +274,7 @@ static int pipe_task(void *arg, void **result)
 
 static int t_pipeline(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail(pg_conninfo());
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     enum { N = 64 };
@@ -350,7 +325,7 @@ static int slow_task(void *arg, void **result)
  * it finishes before being cancelled; the connection must stay in step. */
 static int t_cancel_every_point(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail(pg_conninfo());
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     int finished = 0;
@@ -369,7 +344,7 @@ static int t_cancel_every_point(void *arg, void **result)
             CHECK(j.rc == -ECANCELED);
         /* The next query gets its own answer, not the cancelled one's. */
         cio_pg_param p = cio_pg_pint8(k);
-        CHECK_EQ(val_i64(c, "SELECT $1 * 10", &p, 1), k * 10);
+        CHECK_EQ(pg_test_val_i64(c, "SELECT $1 * 10", &p, 1), k * 10);
     }
     CHECK(finished);
     CHECK_EQ(cio_pg_pending(c), 0);
@@ -387,7 +362,7 @@ static int long_task(void *arg, void **result)
 /* A running query cancelled: the cancel request stops it on the server. */
 static int t_cancel_running(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail(pg_conninfo());
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     struct cancel_job j = {c, 1};
@@ -399,7 +374,7 @@ static int t_cancel_running(void *arg, void **result)
     cio_task_await(t, NULL);
     cio_task_unref(t);
     CHECK_RC(j.rc, -ECANCELED);
-    CHECK_EQ(val_i64(c, "SELECT 3", NULL, 0), 3);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT 3", NULL, 0), 3);
     CHECK(test_now() - t0 < 5.0);
     /* Timeout scope on a query: the same path. */
     cio_timeout *tm;
@@ -407,7 +382,7 @@ static int t_cancel_running(void *arg, void **result)
     int rc = cio_pg_execute(c, "SELECT pg_sleep(30)", NULL, 0);
     CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
     CHECK_RC(rc, -ETIMEDOUT);
-    CHECK_EQ(val_i64(c, "SELECT 4", NULL, 0), 4);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT 4", NULL, 0), 4);
     /* cio_pg_cancel from another task. */
     j.rc = 1;
     CHECK_RC(cio_create_task(long_task, &j, NULL, &t), 0);
@@ -416,7 +391,7 @@ static int t_cancel_running(void *arg, void **result)
     cio_task_await(t, NULL);
     cio_task_unref(t);
     CHECK_RC(j.rc, CIO_EPG);
-    CHECK_EQ(val_i64(c, "SELECT 5", NULL, 0), 5);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT 5", NULL, 0), 5);
     CHECK(test_now() - t0 < 10.0);
     cio_pg_free(c);
     return 0;
@@ -433,7 +408,7 @@ static int t_statement_timeout(void *arg, void **result)
         return 0;
     CHECK_RC(cio_pg_execute(c, "SELECT pg_sleep(5)", NULL, 0), CIO_EPG);
     CHECK(!strcmp(cio_pg_error_sqlstate(cio_pg_last_error()), "57014"));
-    CHECK_EQ(val_i64(c, "SELECT 1", NULL, 0), 1);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT 1", NULL, 0), 1);
     cio_pg_free(c);
     return 0;
 }
@@ -453,10 +428,10 @@ static int t_stmt_cache(void *arg, void **result)
     for (int round = 0; round < 3; round++)
         for (int i = 0; i < 8; i++) {
             snprintf(sql, sizeof sql, "SELECT %d", i);
-            CHECK_EQ(val_i64(c, sql, NULL, 0), i);
+            CHECK_EQ(pg_test_val_i64(c, sql, NULL, 0), i);
         }
     /* LRU: at most the capacity stays prepared on the server. */
-    int64_t n = val_i64(c, "SELECT count(*) FROM pg_prepared_statements", NULL, 0);
+    int64_t n = pg_test_val_i64(c, "SELECT count(*) FROM pg_prepared_statements", NULL, 0);
     CHECK(n >= 1 && n <= 3);
     /* Re-prepare on "cached plan must not change result type". */
     CHECK_RC(cio_pg_execute(c, "CREATE TEMP TABLE rp (a int)", NULL, 0), 0);
@@ -478,8 +453,8 @@ static int t_stmt_cache(void *arg, void **result)
     o.statement_cache_size = 0;
     CHECK_RC(cio_pg_connect(pg_conninfo(), &o, &c), 0);
     if (c) {
-        CHECK_EQ(val_i64(c, "SELECT 9", NULL, 0), 9);
-        CHECK_EQ(val_i64(c, "SELECT count(*) FROM pg_prepared_statements", NULL, 0), 0);
+        CHECK_EQ(pg_test_val_i64(c, "SELECT 9", NULL, 0), 9);
+        CHECK_EQ(pg_test_val_i64(c, "SELECT count(*) FROM pg_prepared_statements", NULL, 0), 0);
         cio_pg_free(c);
     }
     return 0;
@@ -509,7 +484,7 @@ static int txn_cancelled(void *arg, void **result)
 
 static int t_transactions(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail(pg_conninfo());
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     CHECK_RC(cio_pg_execute(c, "CREATE TEMP TABLE tx (a int)", NULL, 0), 0);
@@ -523,7 +498,7 @@ static int t_transactions(void *arg, void **result)
     CHECK_RC(cio_pg_execute(c, "INSERT INTO tx VALUES (3)", NULL, 0), 1);
     CHECK_RC(cio_pg_transaction_commit(sp), 0);
     CHECK_RC(cio_pg_transaction_commit(tx), 0);
-    CHECK_EQ(val_i64(c, "SELECT sum(a) FROM tx", NULL, 0), 4);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT sum(a) FROM tx", NULL, 0), 4);
     /* Error inside: rolled back, connection usable. */
     CHECK_RC(cio_pg_transaction_begin(c, NULL, &tx), 0);
     CHECK_RC(cio_pg_execute(c, "INSERT INTO tx VALUES (10)", NULL, 0), 1);
@@ -531,10 +506,10 @@ static int t_transactions(void *arg, void **result)
     CHECK_RC(cio_pg_execute(c, "SELECT 1", NULL, 0), CIO_EPG); /* 25P02 */
     CHECK(!strcmp(cio_pg_error_sqlstate(cio_pg_last_error()), "25P02"));
     CHECK_RC(cio_pg_transaction_rollback(tx), 0);
-    CHECK_EQ(val_i64(c, "SELECT sum(a) FROM tx", NULL, 0), 4);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT sum(a) FROM tx", NULL, 0), 4);
     /* run(): fn fails -> rollback. */
     CHECK_RC(cio_pg_transaction_run(c, NULL, txn_body_fail, c, NULL), -EINVAL);
-    CHECK_EQ(val_i64(c, "SELECT sum(a) FROM tx", NULL, 0), 4);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT sum(a) FROM tx", NULL, 0), 4);
     /* Cancellation inside: rolled back. */
     cio_task *t;
     CHECK_RC(cio_create_task(txn_cancelled, c, NULL, &t), 0);
@@ -542,8 +517,8 @@ static int t_transactions(void *arg, void **result)
     cio_task_cancel(t, NULL);
     CHECK_RC(cio_task_await(t, NULL), -ECANCELED);
     cio_task_unref(t);
-    CHECK_EQ(val_i64(c, "SELECT sum(a) FROM tx", NULL, 0), 4);
-    CHECK_EQ(val_i64(c, "SELECT count(*) FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+    CHECK_EQ(pg_test_val_i64(c, "SELECT sum(a) FROM tx", NULL, 0), 4);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT count(*) FROM pg_stat_activity WHERE pid = pg_backend_pid()"
                         " AND state = 'active'", NULL, 0), 1);
     /* Read-only, serializable deferrable. */
     cio_pg_transaction_options o = {.isolation = CIO_PG_SERIALIZABLE, .readonly = 1, .deferrable = 1};
@@ -566,7 +541,7 @@ static int t_transactions(void *arg, void **result)
 
 static int t_executemany(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail(pg_conninfo());
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     CHECK_RC(cio_pg_execute(c, "CREATE TEMP TABLE em (a int8 PRIMARY KEY, b text)", NULL, 0), 0);
@@ -579,7 +554,7 @@ static int t_executemany(void *arg, void **result)
         p[2 * i + 1] = cio_pg_ptext(txt[i]);
     }
     CHECK_RC(cio_pg_executemany(c, "INSERT INTO em VALUES ($1, $2)", p, 2, N), N);
-    CHECK_EQ(val_i64(c, "SELECT count(*) FROM em", NULL, 0), N);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT count(*) FROM em", NULL, 0), N);
     /* A duplicate in the batch: nothing of it stays. */
     p[2 * 500] = cio_pg_pint8(5);
     for (int i = 0; i < N; i++)
@@ -587,14 +562,14 @@ static int t_executemany(void *arg, void **result)
             p[2 * i] = cio_pg_pint8(N + i);
     CHECK_RC(cio_pg_executemany(c, "INSERT INTO em VALUES ($1, $2)", p, 2, N), CIO_EPG);
     CHECK(!strcmp(cio_pg_error_sqlstate(cio_pg_last_error()), "23505"));
-    CHECK_EQ(val_i64(c, "SELECT count(*) FROM em", NULL, 0), N);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT count(*) FROM em", NULL, 0), N);
     cio_pg_free(c);
     return 0;
 }
 
 static int t_big_result(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail(pg_conninfo());
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     cio_pg_result *r;
@@ -635,8 +610,8 @@ static int notifier(void *arg, void **result)
 
 static int t_notify(void *arg, void **result)
 {
-    cio_pg_conn *a = connect_or_fail(pg_conninfo());
-    cio_pg_conn *b = connect_or_fail(pg_conninfo());
+    cio_pg_conn *a = pg_test_connect(pg_conninfo());
+    cio_pg_conn *b = pg_test_connect(pg_conninfo());
     if (!a || !b)
         return 0;
     CHECK_RC(cio_pg_execute(a, "LISTEN ch", NULL, 0), 0);

@@ -6,6 +6,7 @@
  * lifetime.  CIO_TEST_THREADS (cancel requests use the thread pool).
  */
 #include "test.h"
+#include "helpers.h"
 
 #ifndef CIO_HAVE_LIBPQ
 int main(void)
@@ -109,6 +110,12 @@ static int t_timeout_and_reset(void *arg, void **result)
     CHECK_RC(cio_pg_pool_release(p, c), 0);
     CHECK_RC(cio_pg_pool_acquire(p, 1, &c2), 0);
     CHECK(c2 == c);
+    /* Freeing the pool with a connection acquired is refused (logged),
+     * not a use after free for the holder: the pool goes on. */
+    test_log_start(CIO_LOG_ERROR);
+    cio_pg_pool_free(p);
+    CHECK(test_log_find("cio_pg_pool_free", "still acquired") >= 0);
+    test_log_stop();
     CHECK_EQ(val_i64(c2, "SELECT count(*) FROM pg_listening_channels()"), 0);
     CHECK_EQ(val_i64(c2, "SELECT count(*) FROM pg_class WHERE relname = 'rst'"), 0);
     CHECK_RC(cio_pg_pool_release(p, c2), 0);

@@ -22,32 +22,7 @@ int main(void)
 
 #include <cio/pg.h>
 
-#include "pg_util.h"
-
-static cio_pg_conn *connect_or_fail(void)
-{
-    cio_pg_conn *c = NULL;
-    int rc = cio_pg_connect(pg_conninfo(), NULL, &c);
-    if (rc < 0)
-        fprintf(stderr, "connect: %s: %s\n", cio_strerror(rc),
-                cio_pg_error_message(cio_pg_last_error()));
-    CHECK_RC(rc, 0);
-    return c;
-}
-
-static int64_t val_i64(cio_pg_conn *c, const char *sql, const cio_pg_param *p, int n)
-{
-    cio_pg_result *r;
-    cio_pg_value v;
-    int64_t x = -999;
-    int rc = cio_pg_fetchval(c, sql, p, n, &r, &v);
-    CHECK_EQ(rc, 1);
-    if (rc == 1) {
-        CHECK_RC(cio_pg_value_int64(&v, &x), 0);
-        cio_pg_result_free(r);
-    }
-    return x;
-}
+#include "pg_test.h"
 
 static int64_t row_i64(void *item, int col)
 {
@@ -62,7 +37,7 @@ static int64_t row_i64(void *item, int col)
 
 static int t_cursor_rows(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail();
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     /* Prefetch 16 on 10,000 rows: the reader pauses and resumes often. */
@@ -109,7 +84,7 @@ static int t_cursor_rows(void *arg, void **result)
     CHECK(cio_pg_cursor_aiter(NULL) == NULL);
     CHECK_RC(cio_pg_cursor_close(NULL), -EINVAL);
     cio_pg_cursor_free(NULL);
-    CHECK_EQ(val_i64(c, "SELECT 6 * 7", NULL, 0), 42);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT 6 * 7", NULL, 0), 42);
     CHECK_EQ(cio_pg_pending(c), 0);
     cio_pg_free(c);
     return 0;
@@ -120,7 +95,7 @@ static int t_cursor_rows(void *arg, void **result)
  * buffering 200 MB; closing early cancels the query. */
 static int t_cursor_bounded(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail(), *watch = connect_or_fail();
+    cio_pg_conn *c = pg_test_connect(pg_conninfo()), *watch = pg_test_connect(pg_conninfo());
     if (!c || !watch)
         return 0;
     cio_pg_cursor *cur;
@@ -148,7 +123,7 @@ static int t_cursor_bounded(void *arg, void **result)
     CHECK_RC(cio_aiter_next(cio_pg_cursor_aiter(cur), &item), CIO_ITER_END);
     cio_pg_cursor_free(cur);
     /* Cancelled on the server: far sooner than reading 200 MB. */
-    CHECK_EQ(val_i64(c, "SELECT 5", NULL, 0), 5);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT 5", NULL, 0), 5);
     CHECK(test_now() - t0 < 5.0);
     cio_pg_free(c);
     cio_pg_free(watch);
@@ -182,7 +157,7 @@ static int side_task(void *arg, void **result)
  * drains instead of cancelling. */
 static int t_cursor_pipeline(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail();
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     enum { N = 20 };
@@ -229,7 +204,7 @@ static int t_cursor_pipeline(void *arg, void **result)
     cio_task_await(t[0], NULL);
     cio_task_unref(t[0]);
     CHECK(jobs[0].ok);
-    CHECK_EQ(val_i64(c, "SELECT 8", NULL, 0), 8);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT 8", NULL, 0), 8);
     CHECK_EQ(cio_pg_pending(c), 0);
     cio_pg_free(c);
     return 0;
@@ -254,7 +229,7 @@ static int consume_task(void *arg, void **result)
  * afterwards leaves the connection in step. */
 static int t_cursor_cancel(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail();
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     struct consumer k = {NULL, 0, 1};
@@ -271,7 +246,7 @@ static int t_cursor_cancel(void *arg, void **result)
     CHECK_RC(k.rc, -ECANCELED);
     CHECK(k.rows > 0 && k.rows < 100000);
     cio_pg_cursor_free(k.cur);
-    CHECK_EQ(val_i64(c, "SELECT 11", NULL, 0), 11);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT 11", NULL, 0), 11);
     /* A timeout scope around the iteration: the same path. */
     CHECK_RC(cio_pg_cursor_open(c, "SELECT pg_sleep(30)", NULL, 0, 0, &k.cur), 0);
     cio_timeout *tm;
@@ -285,7 +260,7 @@ static int t_cursor_cancel(void *arg, void **result)
     CHECK_RC(cio_timeout_end(tm), -ETIMEDOUT);
     double t0 = test_now();
     cio_pg_cursor_free(k.cur);
-    CHECK_EQ(val_i64(c, "SELECT 12", NULL, 0), 12);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT 12", NULL, 0), 12);
     CHECK(test_now() - t0 < 5.0);
     cio_pg_free(c);
     return 0;
@@ -344,7 +319,7 @@ static int sink_fn(void *arg, const void *data, size_t len)
 
 static int t_copy(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail();
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     CHECK_RC(cio_pg_execute(c, "CREATE TEMP TABLE ct (id int8, v text)", NULL, 0), 0);
@@ -353,8 +328,8 @@ static int t_copy(void *arg, void **result)
     double t0 = test_now();
     CHECK_EQ(cio_pg_copy_in(c, "COPY ct FROM STDIN", gen_source, &g), ROWS);
     fprintf(stderr, "  COPY FROM of %d rows: %.2f s\n", ROWS, test_now() - t0);
-    CHECK_EQ(val_i64(c, "SELECT count(*) FROM ct", NULL, 0), ROWS);
-    CHECK_EQ(val_i64(c, "SELECT sum(id)::int8 FROM ct WHERE v = 'value ' || id", NULL, 0),
+    CHECK_EQ(pg_test_val_i64(c, "SELECT count(*) FROM ct", NULL, 0), ROWS);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT sum(id)::int8 FROM ct WHERE v = 'value ' || id", NULL, 0),
              (int64_t)ROWS * (ROWS + 1) / 2);
     /* Out as text: one chunk per row. */
     struct sink s = {0};
@@ -368,7 +343,7 @@ static int t_copy(void *arg, void **result)
     CHECK_RC(cio_pg_execute(c, "CREATE TEMP TABLE ct2 (id int8, v text)", NULL, 0), 0);
     CHECK_EQ(cio_pg_copy_in_buffer(c, "COPY ct2 FROM STDIN WITH (FORMAT csv)", csv.buf, csv.bytes),
              1000);
-    CHECK_EQ(val_i64(c, "SELECT count(*) FROM ct2 WHERE v = 'value ' || id || ',\"q\"'", NULL, 0),
+    CHECK_EQ(pg_test_val_i64(c, "SELECT count(*) FROM ct2 WHERE v = 'value ' || id || ',\"q\"'", NULL, 0),
              1000);
     free(csv.buf);
     /* Binary round trip. */
@@ -379,17 +354,17 @@ static int t_copy(void *arg, void **result)
     CHECK_RC(cio_pg_execute(c, "TRUNCATE ct2", NULL, 0), 0);
     CHECK_EQ(cio_pg_copy_in_buffer(c, "COPY ct2 FROM STDIN WITH (FORMAT binary)", bin.buf,
                                    bin.bytes), ROWS);
-    CHECK_EQ(val_i64(c, "SELECT count(*) FROM ct2 JOIN ct USING (id, v)", NULL, 0), ROWS);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT count(*) FROM ct2 JOIN ct USING (id, v)", NULL, 0), ROWS);
     free(bin.buf);
     /* A source that fails: nothing stored, the connection in step. */
     struct gen_rows bad = {0, ROWS, {0}, 5000};
     CHECK_RC(cio_pg_copy_in(c, "COPY ct2 FROM STDIN", gen_source, &bad), -EPIPE);
-    CHECK_EQ(val_i64(c, "SELECT count(*) FROM ct2", NULL, 0), ROWS);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT count(*) FROM ct2", NULL, 0), ROWS);
     /* A sink that stops. */
     struct sink stop = {0};
     stop.stop_after = 100;
     CHECK_RC(cio_pg_copy_out(c, "COPY ct TO STDOUT", sink_fn, &stop), -EINTR);
-    CHECK_EQ(val_i64(c, "SELECT 3", NULL, 0), 3);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT 3", NULL, 0), 3);
     /* Errors: bad data, wrong direction, no COPY at all, no table. */
     CHECK_RC(cio_pg_copy_in_buffer(c, "COPY ct2 FROM STDIN", "x\ty\n", 4), CIO_EPG);
     CHECK(!strcmp(cio_pg_error_sqlstate(cio_pg_last_error()), "22P02"));
@@ -440,7 +415,7 @@ static int t_copy(void *arg, void **result)
     cio_pg_copy_reader_free(NULL);
     CHECK_RC(cio_pg_copy_in(c, NULL, gen_source, &g), -EINVAL);
     CHECK_RC(cio_pg_copy_out(c, "COPY ct TO STDOUT", NULL, NULL), -EINVAL);
-    CHECK_EQ(val_i64(c, "SELECT 4", NULL, 0), 4);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT 4", NULL, 0), 4);
     CHECK_EQ(cio_pg_pending(c), 0);
     /* A reader freed while open cannot end its COPY: the connection goes
      * (an error is logged). */
@@ -483,7 +458,7 @@ static int chunk_gen(cio_gen *gen, void *arg)
 
 static int t_copy_aiter(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail();
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     CHECK_RC(cio_pg_execute(c, "CREATE TEMP TABLE cg (id int8, v text)", NULL, 0), 0);
@@ -492,7 +467,7 @@ static int t_copy_aiter(void *arg, void **result)
     CHECK_RC(cio_gen_new(chunk_gen, &a, "chunks", &g), 0);
     CHECK_EQ(cio_pg_copy_in_aiter(c, "COPY cg FROM STDIN", cio_gen_aiter(g)), 5000);
     cio_gen_unref(g);
-    CHECK_EQ(val_i64(c, "SELECT count(DISTINCT id) FROM cg WHERE v = 'gen'", NULL, 0), 5000);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT count(DISTINCT id) FROM cg WHERE v = 'gen'", NULL, 0), 5000);
     /* A bad item abandons the COPY (nothing stored) and closes the
      * generator. */
     struct gen_arg b = {50, 0, 10};
@@ -507,7 +482,7 @@ static int t_copy_aiter(void *arg, void **result)
     CHECK(!strcmp(cio_pg_error_sqlstate(cio_pg_last_error()), "22P04"));
     cio_gen_unref(g);
     CHECK_RC(cio_pg_copy_in_aiter(c, "COPY cg FROM STDIN", NULL), -EINVAL);
-    CHECK_EQ(val_i64(c, "SELECT count(*) FROM cg", NULL, 0), 5000);
+    CHECK_EQ(pg_test_val_i64(c, "SELECT count(*) FROM cg", NULL, 0), 5000);
     cio_pg_free(c);
     return 0;
 }
@@ -537,7 +512,7 @@ static int copy_task(void *arg, void **result)
  * nothing. */
 static int t_copy_shared(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail();
+    cio_pg_conn *c = pg_test_connect(pg_conninfo());
     if (!c)
         return 0;
     CHECK_RC(cio_pg_execute(c, "CREATE TEMP TABLE cc (id int8, v text)", NULL, 0), 0);
@@ -574,7 +549,7 @@ static int t_copy_shared(void *arg, void **result)
         cio_task_await(t[0], NULL);
         cio_task_unref(t[0]);
         CHECK(jobs[0].ok);
-        CHECK_EQ(val_i64(c, "SELECT count(*) FROM cc", NULL, 0), 50000);
+        CHECK_EQ(pg_test_val_i64(c, "SELECT count(*) FROM cc", NULL, 0), 50000);
     }
     cio_pg_free(c);
     return 0;
@@ -613,7 +588,7 @@ static int txn_task(void *arg, void **result)
 
 static int t_free_in_use(void *arg, void **result)
 {
-    cio_pg_conn *c = connect_or_fail(), *c2 = connect_or_fail();
+    cio_pg_conn *c = pg_test_connect(pg_conninfo()), *c2 = pg_test_connect(pg_conninfo());
     if (!c || !c2)
         return 0;
     struct copy_job q = {c, 0, 1}, n = {c, 0, 1}, x = {c2, 0, 1}, cp = {c2, 1, 1};

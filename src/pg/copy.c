@@ -378,10 +378,17 @@ abort:
     return rc;
 }
 
-int cio_pg_copy_in(cio_pg_conn *c, const char *sql, cio_pg_copy_source_fn *source, void *arg)
+/* What both directions do around their body: the connection referenced
+ * (a task freeing it meanwhile only closes it) and taken for the COPY
+ * alone.  copy_begin: 0, or the error with nothing left to undo. */
+static void copy_end(cio_pg_conn *c)
 {
-    if (!c || !sql || !source)
-        return -EINVAL;
+    give_back(c);
+    cio__pg_conn_unref(c);
+}
+
+static int copy_begin(cio_pg_conn *c)
+{
     cio__pg_clear_error();
     if (c->closed)
         return CIO_ECLOSED;
@@ -390,10 +397,20 @@ int cio_pg_copy_in(cio_pg_conn *c, const char *sql, cio_pg_copy_source_fn *sourc
         return rc;
     cio__pg_conn_ref(c);
     rc = take(c);
-    if (rc >= 0)
-        rc = copy_in_body(c, sql, source, arg);
-    give_back(c);
-    cio__pg_conn_unref(c);
+    if (rc < 0)
+        copy_end(c);
+    return rc;
+}
+
+int cio_pg_copy_in(cio_pg_conn *c, const char *sql, cio_pg_copy_source_fn *source, void *arg)
+{
+    if (!c || !sql || !source)
+        return -EINVAL;
+    int rc = copy_begin(c);
+    if (rc < 0)
+        return rc;
+    rc = copy_in_body(c, sql, source, arg);
+    copy_end(c);
     return rc;
 }
 
@@ -502,18 +519,11 @@ int cio_pg_copy_out(cio_pg_conn *c, const char *sql, cio_pg_copy_sink_fn *sink, 
 {
     if (!c || !sql || !sink)
         return -EINVAL;
-    cio__pg_clear_error();
-    if (c->closed)
-        return CIO_ECLOSED;
-    int rc = cio_checkpoint();
+    int rc = copy_begin(c);
     if (rc < 0)
         return rc;
-    cio__pg_conn_ref(c);
-    rc = take(c);
-    if (rc >= 0)
-        rc = copy_out_body(c, sql, sink, arg);
-    give_back(c);
-    cio__pg_conn_unref(c);
+    rc = copy_out_body(c, sql, sink, arg);
+    copy_end(c);
     return rc;
 }
 
