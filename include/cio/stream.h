@@ -289,8 +289,10 @@ CIO_EXTERN int cio_stream_consume(cio_stream *s, size_t n);
 
 /*
  * Queues len bytes of buf (copied: buf may be reused at once) and sends
- * what the kernel takes now.  Errors: CIO_ECLOSED after close/write_eof,
- * the connection's error (-EPIPE, -ECONNRESET) once one occurred,
+ * what the kernel takes now (on io_uring, a write of up to 16 KiB goes
+ * with the loop's next submission: see cio_transport_write).  Errors:
+ * CIO_ECLOSED after close/write_eof, the connection's error (-EPIPE,
+ * -ECONNRESET) once one occurred,
  * -ENOMEM.  Does not suspend.
  */
 CIO_EXTERN int cio_stream_write(cio_stream *s, const void *buf, size_t len);

@@ -6,7 +6,8 @@
  *
  * The body goes by sendfile(2) from the file to the socket when it can:
  * a plain TCP transport (TLS needs the bytes in user space), and the
- * transport's own queue empty once the head is written to it - the
+ * transport's own queue empty once the head is sent (by send_head, on the
+ * socket, with MSG_MORE) - the
  * transport owns the socket's writes, so writing beside it is safe only
  * while it has nothing queued, and one request is answered at a time, so
  * nothing else queues while the file goes out.  The socket is
@@ -26,6 +27,7 @@
 #include <strings.h>
 #include <signal.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -168,6 +170,37 @@ static int wait_socket(cio__http_conn *c, int sock)
     return rc;
 }
 
+/* Sends what c->out holds (the head, after any earlier responses of the
+ * batch) to the socket itself when the transport has nothing queued, with
+ * MSG_MORE so it shares a segment with the file's first bytes; what the
+ * socket does not take goes through the transport.  Itself, because a
+ * transport on a completion backend (io_uring) queues a small write for
+ * the loop's next submission, and the file must not overtake it. */
+static int send_head(cio__http_conn *c, int sock)
+{
+    size_t len = c->out.len, sent = 0;
+    if (!len || cio_transport_get_write_buffer_size(c->t) != 0)
+        return cio__http_flush(c);
+    ssize_t n;
+    do
+        n = send(sock, c->out.data, len, MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        int rc = -errno;
+        c->out.len = 0;
+        cio_transport_abort(c->t);
+        return rc;
+    }
+    cio__http_server_writes++;
+    sent = n > 0 ? (size_t)n : 0;
+    if (sent == len) {
+        c->out.len = 0;
+        return 0;
+    }
+    c->out.len = 0;
+    return cio__http_write_now(c, c->out.data + sent, len - sent);
+}
+
 /* The sendfile path (see the file comment): writes the head, then sends
  * [*off, *off + *left) of fd from the file to the socket, advancing *off
  * and *left.  Leaves *left nonzero (and returns 0) where the rest must be
@@ -181,11 +214,11 @@ static int send_by_sendfile(cio__http_conn *c, cio_http_request *req, int fd, ui
     int sock = cio_transport_fd(c->t);
     if (sock < 0)
         return 0;
-    int rc = cio__http_flush(c);
+    if (cio_transport_is_closing(c->t) || c->lost)
+        return CIO_ECLOSED;
+    int rc = send_head(c, sock);
     if (rc < 0 || cio_transport_get_write_buffer_size(c->t) != 0)
         return rc;
-    if (cio_transport_is_closing(c->t))
-        return CIO_ECLOSED;
     int waiting_ok = req->in_task && cio_current_task();
     while (*left) {
         size_t want = *left < SENDFILE_MAX ? (size_t)*left : SENDFILE_MAX;

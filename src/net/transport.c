@@ -24,9 +24,16 @@
  * plain recv into its buffer is in flight, which pausing does not end
  * at once on io_uring, does not lose what that recv brings: the new
  * protocol gets the bytes as it takes bytes (deliver).
- * Writing: write() tries sendmsg itself when nothing is queued; the rest
- * goes to the write buffer (chunks, transport_buf.c) that a writev op
- * drains, each op taking everything queued when it starts.  Closing: connection_lost always runs
+ * Writing: on a readiness backend (epoll) write() tries sendmsg itself
+ * when nothing is queued; the rest goes to the write buffer (chunks,
+ * transport_buf.c) that a writev op drains, each op taking everything
+ * queued when it starts.  On a completion backend (io_uring) a write of
+ * up to QUEUE_MAX bytes is copied to the buffer and its op submitted with
+ * the loop's next io_uring_enter, beside the iteration's other
+ * submissions and the wait: no system call per write (issue 9).  A reset
+ * then reaches the protocol through connection_lost, as asyncio's write
+ * reports it, instead of through write's return value; a larger write
+ * is still tried at once, where the copy would cost more than the call.  Closing: connection_lost always runs
  * from a call_soon callback, once, and the socket is closed after it.
  *
  * A failed send delivers first what the socket still holds ("salvage"):
@@ -80,6 +87,7 @@ int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts
     if (t->read_size > INT32_MAX)
         t->read_size = INT32_MAX;
     cio__tflow_init(&t->fl, opts);
+    t->queue_writes = cio__io_of(loop)->backend->completion;
     *out = &t->b;
     return 0;
 }
@@ -311,6 +319,16 @@ static void write_wake(struct cio__waiter *w, int res)
 
 /* ---- public methods ------------------------------------------------------------- */
 
+/* The largest write a completion backend queues rather than sends. */
+#define QUEUE_MAX 16384
+
+/* Whether a write of len bytes is sent at once: nothing is queued before
+ * it, and the backend would not take it with its next submission. */
+static inline int send_at_once(const struct sock *t, size_t len)
+{
+    return !t->wbuf.size && !t->writing && !(t->queue_writes && len <= QUEUE_MAX);
+}
+
 /* Why writing is refused (closing, or after write_eof), or 0. */
 static int write_refused(const struct sock *t)
 {
@@ -355,10 +373,7 @@ static int sock_writelines(cio_transport *bt, const struct iovec *iov, int iovcn
     if (rc || !total)
         return rc;
     size_t sent = 0;
-    /* Sent at once on every backend, so a write reports a reset the same
-     * way on epoll and io_uring (queueing it for the ring's next enter
-     * would save the syscall but delay the error). */
-    if (!t->wbuf.size && !t->writing) {
+    if (send_at_once(t, total)) {
         int cnt = iovcnt < 1024 ? iovcnt : 1024;
         struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
         ssize_t n;
@@ -384,7 +399,7 @@ static int sock_write(cio_transport *bt, const void *data, size_t len)
     if (!len)
         return 0;
     size_t sent = 0;
-    if (!t->wbuf.size && !t->writing) {
+    if (send_at_once(t, len)) {
         ssize_t n;
         do
             n = send(t->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);

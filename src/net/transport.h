@@ -99,6 +99,10 @@ void cio__transport_keep_fd(cio_transport *t);
 struct cio__tbuf {
     struct cio__tchunk *head, *tail; /* oldest, newest (NULL: empty) */
     size_t size;               /* bytes queued */
+    struct cio__tchunk *spare; /* an emptied chunk of CHUNK_MIN bytes kept
+                                  for the next append: a connection that
+                                  queues every write (io_uring) does not
+                                  allocate and free one per message */
 };
 
 /* Appends the bytes of iov from offset skip on (total: the bytes of iov);

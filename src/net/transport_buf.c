@@ -6,13 +6,23 @@
  * their defaults, pause_writing / resume_writing, the paused reading).
  *
  * Chunks are at least CHUNK_MIN bytes, so many small writes share one
- * allocation, and never move, so a write in flight may point into them.
+ * allocation, and never move, so a write in flight may point into them;
+ * one emptied chunk is kept as a spare for the next append.
  */
 #include "../util/internal.h"
 #include "transport.h"
 
 #define CHUNK_MIN 16384
 #define DEFAULT_HIGH (64 * 1024)
+
+/* Keeps an emptied chunk of the common size as the spare, else frees it. */
+static void keep_or_free(struct cio__tbuf *b, struct cio__tchunk *c)
+{
+    if (!b->spare && c->cap == CHUNK_MIN)
+        b->spare = c;
+    else
+        cio__free(c);
+}
 
 int cio__tbuf_append(struct cio__tbuf *b, const struct iovec *iov, int iovcnt, size_t total,
                      size_t skip)
@@ -24,8 +34,12 @@ int cio__tbuf_append(struct cio__tbuf *b, const struct iovec *iov, int iovcnt, s
         /* One allocation for whatever does not fit the last chunk, made
          * first so a failure leaves the buffer as it was. */
         size_t cap = total - room < CHUNK_MIN ? CHUNK_MIN : total - room;
-        if (!(nc = cio__malloc(sizeof *nc + cap)))
+        if (cap == CHUNK_MIN && b->spare) {
+            nc = b->spare;
+            b->spare = NULL;
+        } else if (!(nc = cio__malloc(sizeof *nc + cap))) {
             return -ENOMEM;
+        }
         *nc = (struct cio__tchunk){.cap = cap};
     }
     for (int i = 0; i < iovcnt; i++) {
@@ -57,7 +71,8 @@ int cio__tbuf_append(struct cio__tbuf *b, const struct iovec *iov, int iovcnt, s
             b->size += k;
         }
     }
-    cio__free(nc); /* not needed after all */
+    if (nc) /* not needed after all */
+        keep_or_free(b, nc);
     return 0;
 }
 
@@ -73,7 +88,7 @@ void cio__tbuf_consume(struct cio__tbuf *b, size_t n)
             b->head = c->next;
             if (!b->head)
                 b->tail = NULL;
-            cio__free(c);
+            keep_or_free(b, c);
         }
     }
 }
@@ -96,7 +111,8 @@ void cio__tbuf_free(struct cio__tbuf *b)
         n = c->next;
         cio__free(c);
     }
-    b->head = b->tail = NULL;
+    cio__free(b->spare);
+    b->head = b->tail = b->spare = NULL;
     b->size = 0;
 }
 
