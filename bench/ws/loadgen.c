@@ -26,8 +26,9 @@
  * by one per message (per connection for echo, per round for broadcast),
  * so a wrong byte, a lost, duplicated or reordered message, a close or a
  * compressed/fragmented frame stops the run with exit code 1 and
- * {"errors": 1}: a broken server cannot score.  So does no message at all
- * for 5 s.
+ * {"errors": 1}: a broken server cannot score.  So do no message at all
+ * for 5 s, and a connection still waiting for a message at the end that
+ * has received nothing for 1 s (a message lost there).
  *
  * Runs WARMUP_SECONDS (default 0.5) unmeasured, then prints the line
  * "measuring" (drive.py samples the server's CPU there), runs SECONDS
@@ -53,13 +54,15 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MSG_SIZE 32      /* payload of every message, as loadgen.js */
 #define BUF_SIZE 4096    /* per-connection input and output buffers */
 #define PATTERN 256      /* distinct messages before the content repeats */
-#define STALL_NS 5000000000LL
+#define STALL_NS 5000000000LL /* no message at all for this long: fail */
+#define LATE_NS 1000000000LL   /* a message unanswered this long at the end: fail */
 
 struct conn {
     int fd;                     /* the socket, non-blocking once upgraded */
@@ -67,6 +70,7 @@ struct conn {
     int out_armed;              /* EPOLLOUT is registered (output pending) */
     uint64_t sent;              /* echo: messages sent on this connection */
     uint64_t got;               /* messages received on this connection */
+    int64_t last;               /* when it last received (or started) */
     size_t in_len;              /* bytes in in[] not yet parsed */
     size_t out_off, out_len;    /* out[out_off..out_len) is still to send */
     unsigned char in[BUF_SIZE];  /* received bytes, a frame may be partial */
@@ -81,6 +85,7 @@ static uint64_t msgs;           /* messages received (reset after warm-up) */
 static uint64_t rounds;         /* bcast: messages the first connection sent */
 static int pending;             /* bcast: receivers still to get this round */
 static int64_t last_msg;        /* when a message last arrived (stall check) */
+static int64_t loop_now;        /* the event loop's time for this round of events */
 static uint64_t rng;            /* xorshift state for the frame masks */
 static unsigned char pattern[PATTERN + MSG_SIZE]; /* message k: pattern + k % PATTERN */
 
@@ -268,6 +273,7 @@ static void on_message(struct conn *c, const unsigned char *p, uint64_t n)
              (unsigned long long)c->got, (unsigned long long)n,
              n == MSG_SIZE ? ", other content or order" : "");
     c->got++;
+    c->last = loop_now;
     msgs++;
     if (!bcast) {
         queue_frame(c, 0x1, message(base_of(c), c->sent), MSG_SIZE);
@@ -523,9 +529,11 @@ int main(int argc, char **argv)
     int measuring = 0;
     double cpu0 = 0;
     last_msg = now_ns();
+    for (int i = 0; i < nconns; i++)
+        conns[i].last = last_msg;
     struct epoll_event evs[1024];
     for (;;) {
-        int64_t t = now_ns();
+        int64_t t = loop_now = now_ns();
         if (!measuring && t >= measure_from) {
             measuring = 1;
             printf("measuring\n");
@@ -560,6 +568,14 @@ int main(int argc, char **argv)
     double cpu = cpu_seconds() - cpu0;
     if (msgs == 0)
         fail("no message in the measured %.1f s", elapsed);
+    /* A message lost on one connection stalls only that one (echo) or
+     * the run's last round (broadcast): the others would still score. */
+    for (int i = 0; i < nconns; i++) {
+        struct conn *c = &conns[i];
+        if ((bcast ? c->got < rounds : c->got < c->sent) && loop_now - c->last > LATE_NS)
+            fail("connection %d: message %llu unanswered for %.1f s", c->id,
+                 (unsigned long long)c->got, (double)(loop_now - c->last) / 1e9);
+    }
     printf("{\"msgs\": %llu, \"seconds\": %.3f, \"msgs_per_s\": %.1f, \"cpu_s\": %.3f, "
            "\"conns\": %d, \"inflight\": %d, \"errors\": 0}\n",
            (unsigned long long)msgs, elapsed, (double)msgs / elapsed, cpu, nconns,
