@@ -92,6 +92,10 @@ def main():
     env_now = {"BENCH_BUILD": now_build}
     env_base = {"BENCH_BUILD": base_build,
                 "BENCH_LOADGEN": os.path.join(now_build, "bench", "bench_loadgen")}
+    # bench-ws's C load generator likewise, unless node's is asked for
+    # (BENCH_WS_LOADGEN=node, the same on both sides).
+    if os.environ.get("BENCH_WS_LOADGEN", "c") == "c":
+        env_base["BENCH_WS_LOADGEN"] = os.path.join(now_build, "bench", "bench_ws_loadgen")
     out_path = lib.results_file("BENCH_COMPARE", "compare.jsonl")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -62,8 +62,10 @@ done
 targets=()
 for a in "${kept[@]}"; do
     targets+=("bench_$a")
-    # bench-net's load generator: the current one drives both servers.
+    # bench-net's and bench-ws's load generators: the current one drives
+    # both servers.
     [ "$a" != net ] || targets+=(bench_loadgen)
+    [ "$a" != ws ] || targets+=(bench_ws_loadgen)
 done
 echo "  building ${targets[*]} at $now ..." >&2
 bash bench/build.sh . "$build" "${targets[@]}"

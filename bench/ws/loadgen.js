@@ -2,8 +2,10 @@
 // (node's ws client).  MODE echo: CONNS connections to /echo, each keeping
 // INFLIGHT 32-byte messages in flight; MODE bcast: CONNS connections to
 // /bcast, one of them sends a message whenever the previous one reached
-// every connection.  Prints one JSON line {"msgs": N, "seconds": S,
-// "cpu_s": C} (messages received; the generator's own CPU).
+// every connection.  Prints "measuring" once connected (drive.py samples
+// the server's CPU there), then one JSON line {"msgs": N, "seconds": S,
+// "cpu_s": C} (messages received; the generator's own CPU).  No longer the
+// default: bench/ws/loadgen.c is (BENCH_WS_LOADGEN=node picks this one).
 'use strict';
 const WebSocket = require('ws');
 const [port, mode, conns, inflight, seconds] = process.argv.slice(2).map((x, i) => i === 1 ? x : Number(x));
@@ -22,6 +24,7 @@ function open() {
 
 (async () => {
     for (let i = 0; i < conns; i++) socks.push(await open());
+    console.log('measuring');
     const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
     running = true;
     if (mode === 'bcast') {
