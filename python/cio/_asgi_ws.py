@@ -122,6 +122,8 @@ class WsCycle:
             text, data = message.get('text'), message.get('bytes')
             if (text is None) == (data is None):
                 raise TypeError("websocket.send takes one of 'text' and 'bytes'")
+            if text is not None and not isinstance(text, str):
+                raise TypeError("websocket.send's 'text' must be str")
             if self.state == _CLOSED:
                 raise ClientDisconnected('the WebSocket client is gone')
             try:

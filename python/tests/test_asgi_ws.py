@@ -421,6 +421,42 @@ class Options(unittest.TestCase):
         it = seen.wait_for(lambda i: i[0] == 'disconnect')
         self.assertEqual(it[2]['code'], 1001)
 
+    def test_shutdown_with_apps_that_do_not_end(self):
+        # one application ignores its disconnect, one never answers the
+        # handshake: the shutdown closes the first (1001), aborts the
+        # second at the deadline, and cancels both tasks
+        events = []
+        async def app(scope, receive, send):
+            if scope['type'] != 'websocket':
+                return
+            await receive()
+            if scope['path'] == '/accepted':
+                await send({'type': 'websocket.accept'})
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                events.append(scope['path'])
+        srv = ServerThread(app, lifespan='off', shutdown_timeout=1).start()
+        url = f'ws://127.0.0.1:{srv.port}'
+        async def go():
+            c = await websockets.connect(url + '/accepted')
+            async def pending():
+                try:
+                    async with websockets.connect(url + '/pending', open_timeout=20):
+                        return 'opened'
+                except Exception as exc:
+                    return type(exc).__name__
+            p = asyncio.ensure_future(pending())
+            await asyncio.sleep(0.3)
+            res = await asyncio.get_running_loop().run_in_executor(None, srv.stop)
+            with self.assertRaises(ConnectionClosed) as cm:
+                await c.recv()
+            return res, cm.exception.rcvd.code, await p
+        res, code, pend = run(go())
+        self.assertEqual((res, code), (1, 1001))   # 1: one had to be aborted
+        self.assertNotEqual(pend, 'opened')
+        self.assertEqual(sorted(events), ['/accepted', '/pending'])
+
 
 if __name__ == '__main__':
     unittest.main(verbosity=2)
