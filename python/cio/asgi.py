@@ -8,8 +8,9 @@ Parsing, keep-alive, pipelining, limits, timeouts, chunked bodies and
 graceful shutdown are the engine's (include/cio/http.h); each request's
 application call ``app(scope, receive, send)`` runs as an asyncio task on
 the same cio loop.  The C half is cio._cio._AsgiServer (src/asgi.c).
-Lifespan events are sent when the application takes them.  WebSocket
-scopes are not served (the route answers HTTP only).
+Lifespan events are sent when the application takes them.  A request
+asking for a WebSocket upgrade gets a "websocket" scope served by cio's
+WebSocket server (include/cio/ws.h; cio/_asgi_ws.py, src/asgi_ws.c).
 """
 import argparse
 import asyncio
@@ -19,8 +20,9 @@ import signal
 import sys
 
 from ._cio import _AsgiServer
+from ._asgi_ws import ClientDisconnected, run_websocket
 
-__all__ = ('serve_asgi', 'run_asgi', 'main')
+__all__ = ('serve_asgi', 'run_asgi', 'main', 'ClientDisconnected')
 
 logger = logging.getLogger('cio.asgi')
 
@@ -147,7 +149,11 @@ class _Server:
         if self.root_path:
             scope['root_path'] = self.root_path
         scope['state'] = self.state.copy()
-        task = self.loop.create_task(self._run(conn, scope, body))
+        if scope['type'] == 'websocket':
+            coro = run_websocket(self.app, conn, scope, self.loop, logger)
+        else:
+            coro = self._run(conn, scope, body)
+        task = self.loop.create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -263,7 +269,9 @@ class _Lifespan:
 async def serve_asgi(app, host='127.0.0.1', port=8000, *, lifespan='auto',
                      root_path='', shutdown_timeout=10.0, max_body=16 * 1024 * 1024,
                      header_timeout=None, body_timeout=None, idle_timeout=None,
-                     write_timeout=None, log_requests=False, started=None,
+                     write_timeout=None, log_requests=False, ws_max_message=None,
+                     ws_max_queue=None, ws_ping_interval=None, ws_ping_timeout=None,
+                     ws_close_timeout=None, ws_compression=True, started=None,
                      stop=None, handle_signals=True):
     """Serves the ASGI 3 application app on host:port until SIGINT or
     SIGTERM (handle_signals) or until the future/event stop is set/done.
@@ -276,14 +284,25 @@ async def serve_asgi(app, host='127.0.0.1', port=8000, *, lifespan='auto',
     (and their application tasks cancelled).  started, if given, is a
     future whose result becomes the port bound (port 0: a free one).
     Limits and timeouts are cio_http_server_options' (None: cio's
-    default; max_body: a body larger than this gets 413)."""
+    default; max_body: a body larger than this gets 413).
+
+    WebSocket: the ws_* options are cio_ws_options' (None: cio's
+    default): ws_max_message (bytes; larger: close 1009, 1 MiB),
+    ws_max_queue (messages kept before reading pauses, 16),
+    ws_ping_interval / ws_ping_timeout (keepalive, 20 s each),
+    ws_close_timeout (the closing handshake, 10 s), ws_compression
+    (permessage-deflate when the client offers it).  On stop, open
+    WebSockets get close 1001 (going away)."""
     loop = asyncio.get_running_loop()
     from . import Loop
     if not isinstance(loop, Loop):
         raise RuntimeError('serve_asgi needs a cio loop (cio.run, cio.new_event_loop)')
     limits = dict(max_body=max_body, header_timeout=header_timeout,
                   body_timeout=body_timeout, idle_timeout=idle_timeout,
-                  write_timeout=write_timeout, log_requests=1 if log_requests else 0)
+                  write_timeout=write_timeout, log_requests=1 if log_requests else 0,
+                  ws_max_message=ws_max_message, ws_max_queue=ws_max_queue,
+                  ws_ping_interval=ws_ping_interval, ws_ping_timeout=ws_ping_timeout,
+                  ws_close_timeout=ws_close_timeout, ws_compression=1 if ws_compression else 0)
     server = _Server(app, loop, host, port, limits, root_path)
     life = _Lifespan(app, server.state, lifespan)
     if not await life.startup():
@@ -358,6 +377,11 @@ def main(argv=None):
     p.add_argument('--timeout-graceful-shutdown', type=float, default=10.0)
     p.add_argument('--app-dir', default='.', help='prepended to sys.path (default .)')
     p.add_argument('--access-log', action='store_true', help="log each request (cio_log)")
+    p.add_argument('--ws-max-size', type=int, default=None,
+                   help="largest WebSocket message received, bytes (cio's default 1 MiB)")
+    p.add_argument('--ws-ping-interval', type=float, default=None)
+    p.add_argument('--ws-ping-timeout', type=float, default=None)
+    p.add_argument('--ws-per-message-deflate', choices=('true', 'false'), default='true')
     p.add_argument('--log-level', default='info')
     a = p.parse_args(argv)
     logging.basicConfig(level=a.log_level.upper(), format='%(levelname)s: %(message)s')
@@ -365,7 +389,10 @@ def main(argv=None):
     app = _load(a.app)
     try:
         run_asgi(app, a.host, a.port, lifespan=a.lifespan, root_path=a.root_path,
-                 shutdown_timeout=a.timeout_graceful_shutdown, log_requests=a.access_log)
+                 shutdown_timeout=a.timeout_graceful_shutdown, log_requests=a.access_log,
+                 ws_max_message=a.ws_max_size, ws_ping_interval=a.ws_ping_interval,
+                 ws_ping_timeout=a.ws_ping_timeout,
+                 ws_compression=a.ws_per_message_deflate == 'true')
     except RuntimeError as exc:
         logger.error('%s', exc)
         return 3

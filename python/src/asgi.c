@@ -25,7 +25,8 @@
  * callback in flight, holds one reference.  Reference counts of Python
  * objects are only ever dropped on the loop's stack (the server's, held
  * by each request, through a callback when it could be the last).  The
- * scope is built by asgi_scope.c.
+ * scope is built by asgi_scope.c.  A request asking for a WebSocket
+ * upgrade goes to asgi_ws.c's handler instead (the websocket scope).
  */
 #include "asgi.h"
 
@@ -43,7 +44,7 @@ static PyObject *str_set_result, *str_set_exception, *str_done, *str_create_futu
 
 /* ---- helpers (loop stack) -------------------------------------------------- */
 
-static PyObject *code_error(int rc)
+PyObject *cio_asgi_code_error(int rc)
 {
     if (rc == CIO_ECLOSED || rc == -ECANCELED || rc == CIO_EINCOMPLETE)
         return PyObject_CallFunction(PyExc_ConnectionResetError, "s",
@@ -52,9 +53,9 @@ static PyObject *code_error(int rc)
     return PyObject_CallFunction(PyExc_OSError, "is", -rc, cio_strerror(rc));
 }
 
-static PyObject *raise_rc(int rc)
+PyObject *cio_asgi_raise(int rc)
 {
-    PyObject *e = code_error(rc);
+    PyObject *e = cio_asgi_code_error(rc);
     if (e) {
         PyErr_SetObject((PyObject *)Py_TYPE(e), e);
         Py_DECREF(e);
@@ -64,7 +65,7 @@ static PyObject *raise_rc(int rc)
 
 /* Resolves fut (stolen) with val (stolen) or, val NULL, the exception
  * for rc; a future already done (cancelled) is left alone. */
-static void resolve(PyObject *fut, PyObject *val, int rc)
+void cio_asgi_resolve(PyObject *fut, PyObject *val, int rc)
 {
     PyObject *done = PyObject_CallMethodNoArgs(fut, str_done);
     int is_done = done ? PyObject_IsTrue(done) : -1;
@@ -73,7 +74,7 @@ static void resolve(PyObject *fut, PyObject *val, int rc)
         PyObject *r = val ? PyObject_CallMethodOneArg(fut, str_set_result, val)
                           : NULL;
         if (!val) {
-            PyObject *e = code_error(rc);
+            PyObject *e = cio_asgi_code_error(rc);
             r = e ? PyObject_CallMethodOneArg(fut, str_set_exception, e) : NULL;
             Py_XDECREF(e);
         }
@@ -110,7 +111,7 @@ static void x_unref(struct xreq *x)
 static void op_drop(struct xop *op, int rc)
 {
     if (op->fut)
-        resolve(op->fut, NULL, rc);
+        cio_asgi_resolve(op->fut, NULL, rc);
     Py_XDECREF(op->data);
     PyMem_RawFree(op);
 }
@@ -145,7 +146,7 @@ static void start_cb(void *arg)
     if (x->req) {
         long long body = 0;
         AsgiConn *c = PyObject_New(AsgiConn, &AsgiConn_Type);
-        PyObject *scope = c ? cio_asgi_scope(x, &body) : NULL;
+        PyObject *scope = c ? cio_asgi_scope(x->req, x->S, 0, &body) : NULL;
         if (c) {
             c->x = x;
             c->on_lost = NULL;
@@ -187,7 +188,7 @@ static void done_cb(void *arg)
                 rc = -ENOMEM;
             }
         }
-        resolve(fut, val, rc);
+        cio_asgi_resolve(fut, val, rc);
         op_drop(op, 0);
     }
     if (x->qhead && x->req)
@@ -219,6 +220,8 @@ static void lost_cb(void *arg)
 static int asgi_handler(cio_http_request *req, void *ud)
 {
     AsgiServer *S = ud;
+    if (cio_asgi_ws_wanted(req))
+        return cio_asgi_ws_handler(req, S); /* asgi_ws.c */
     struct xreq *x = PyMem_RawCalloc(1, sizeof *x);
     if (!x)
         return -ENOMEM;
@@ -286,7 +289,7 @@ gone:
 static int conn_check(AsgiConn *c)
 {
     if (!c->x || !c->x->req) {
-        raise_rc(CIO_ECLOSED);
+        cio_asgi_raise(CIO_ECLOSED);
         return -1;
     }
     return 0;
@@ -294,7 +297,7 @@ static int conn_check(AsgiConn *c)
 
 /* Adds the application's headers; the server's own (Content-Length,
  * Transfer-Encoding, Connection, Date) are left to it. */
-static int add_headers(cio_http_request *req, PyObject *headers)
+int cio_asgi_add_headers(cio_http_request *req, PyObject *headers)
 {
     PyObject *it = PyObject_GetIter(headers);
     if (!it)
@@ -350,9 +353,9 @@ static PyObject *conn_respond(AsgiConn *c, PyObject *args)
     if (!PyArg_ParseTuple(args, "iOy*", &status, &headers, &body))
         return NULL;
     PyObject *res = NULL;
-    if (conn_check(c) == 0 && add_headers(c->x->req, headers) == 0) {
+    if (conn_check(c) == 0 && cio_asgi_add_headers(c->x->req, headers) == 0) {
         int rc = cio_http_respond(c->x->req, status, NULL, body.buf, (size_t)body.len);
-        res = rc < 0 ? raise_rc(rc) : (Py_INCREF(Py_None), Py_None);
+        res = rc < 0 ? cio_asgi_raise(rc) : (Py_INCREF(Py_None), Py_None);
     }
     PyBuffer_Release(&body);
     return res;
@@ -365,11 +368,11 @@ static PyObject *conn_start(AsgiConn *c, PyObject *args)
     PyObject *headers;
     if (!PyArg_ParseTuple(args, "iO", &status, &headers))
         return NULL;
-    if (conn_check(c) || add_headers(c->x->req, headers))
+    if (conn_check(c) || cio_asgi_add_headers(c->x->req, headers))
         return NULL;
     int rc = cio_http_response_start(c->x->req, status, NULL);
     if (rc < 0)
-        return raise_rc(rc);
+        return cio_asgi_raise(rc);
     Py_RETURN_NONE;
 }
 
@@ -380,7 +383,7 @@ static PyObject *conn_end(AsgiConn *c, PyObject *unused)
         return NULL;
     int rc = cio_http_response_end(c->x->req);
     if (rc < 0)
-        return raise_rc(rc);
+        return cio_asgi_raise(rc);
     Py_RETURN_NONE;
 }
 
@@ -510,7 +513,7 @@ static void server_done_cb(void *arg)
     S->fut = NULL;
     S->busy = 0;
     if (fut)
-        resolve(fut, S->rc >= 0 ? PyLong_FromLong(S->rc) : NULL, S->rc);
+        cio_asgi_resolve(fut, S->rc >= 0 ? PyLong_FromLong(S->rc) : NULL, S->rc);
     Py_DECREF(S);
 }
 
@@ -558,7 +561,7 @@ static PyObject *server_run(AsgiServer *S, cio_coro_fn *fn)
     int rc = cio_loop_create_task(S->L->loop, fn, S, "asgi-server", NULL);
     if (rc < 0) {
         Py_DECREF(fut);
-        return raise_rc(rc);
+        return cio_asgi_raise(rc);
     }
     S->busy = 1;
     Py_INCREF(S); /* server_done_cb's */
@@ -642,7 +645,8 @@ static PyObject *server_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         opt_double(kw, "body_timeout", &S->opts.body_timeout) ||
         opt_double(kw, "idle_timeout", &S->opts.idle_timeout) ||
         opt_double(kw, "write_timeout", &S->opts.write_timeout) ||
-        opt_double(kw, "log_requests", &lr) || PyUnicode_AsUTF8(host) == NULL) {
+        opt_double(kw, "log_requests", &lr) || cio_asgi_ws_options(S, kw) ||
+        PyUnicode_AsUTF8(host) == NULL) {
         Py_DECREF(S);
         return NULL;
     }
@@ -710,7 +714,8 @@ int cio_asgi_init(PyObject *m)
     str_done = PyUnicode_InternFromString("done");
     str_create_future = PyUnicode_InternFromString("create_future");
     if (!str_set_result || !str_set_exception || !str_done || !str_create_future ||
-        PyType_Ready(&AsgiConn_Type) < 0 || PyType_Ready(&CioAsgiServer_Type) < 0)
+        PyType_Ready(&AsgiConn_Type) < 0 || PyType_Ready(&CioAsgiServer_Type) < 0 ||
+        cio_asgi_ws_init() < 0)
         return -1;
     Py_INCREF(&CioAsgiServer_Type);
     if (PyModule_AddObject(m, "_AsgiServer", (PyObject *)&CioAsgiServer_Type) < 0) {

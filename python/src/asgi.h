@@ -1,6 +1,6 @@
 /*
- * asgi.h - what asgi.c (the ASGI server's C half) and asgi_scope.c (the
- * ASGI scope of a request) share.
+ * asgi.h - what asgi.c (the ASGI server's C half), asgi_ws.c (its
+ * WebSocket scopes) and asgi_scope.c (the ASGI scope of a request) share.
  */
 #ifndef CIO_PY_ASGI_H
 #define CIO_PY_ASGI_H
@@ -9,6 +9,7 @@
 
 #include <cio/http.h>
 #include <cio/sync.h>
+#include <cio/ws.h>
 
 /* One request between the handler task and Python. */
 struct xreq {
@@ -48,6 +49,7 @@ typedef struct AsgiServer {
     CioLoop *L;                /* the cio.Loop (strong) */
     cio_http_server *srv;      /* NULL before start / after close */
     cio_http_server_options opts; /* limits and timeouts */
+    cio_ws_options ws_opts;    /* WebSocket limits, keepalive, deflate */
     PyObject *on_request;      /* callable(conn, scope), on the loop stack */
     PyObject *host;            /* str: the address listened on */
     int port;                  /* asked, then the one bound */
@@ -57,8 +59,31 @@ typedef struct AsgiServer {
     int busy;                  /* a start or shutdown task runs */
 } AsgiServer;
 
-/* The ASGI 3 HTTP scope of x's request (a new dict), or NULL with an
- * exception set.  *body: -1 chunked, else the Content-Length (0: none). */
-PyObject *cio_asgi_scope(struct xreq *x, long long *body);
+/* The ASGI 3 scope of req served by S (a new dict), or NULL with an
+ * exception set: "http", or "websocket" when websocket is 1.  *body: -1
+ * chunked, else the Content-Length (0: none). */
+PyObject *cio_asgi_scope(cio_http_request *req, AsgiServer *S, int websocket, long long *body);
+
+/* asgi.c, for asgi_ws.c (loop stack). */
+/* The exception for a cio error code (a new reference, or NULL). */
+PyObject *cio_asgi_code_error(int rc);
+/* Raises the exception for rc; returns NULL. */
+PyObject *cio_asgi_raise(int rc);
+/* Resolves fut (stolen) with val (stolen) or, val NULL, the exception for
+ * rc; a future already done (cancelled) is left alone. */
+void cio_asgi_resolve(PyObject *fut, PyObject *val, int rc);
+/* Adds the application's [name, value] byte pairs to req's response
+ * (the server's own framing headers skipped); -1 with an exception. */
+int cio_asgi_add_headers(cio_http_request *req, PyObject *headers);
+
+/* asgi_ws.c */
+/* 1 if req asks for a WebSocket upgrade (Upgrade: websocket). */
+int cio_asgi_ws_wanted(cio_http_request *req);
+/* The route's handler for such a request (a cio task, no Python). */
+int cio_asgi_ws_handler(cio_http_request *req, AsgiServer *S);
+/* Reads serve_asgi's WebSocket keywords from kw into S->ws_opts. */
+int cio_asgi_ws_options(AsgiServer *S, PyObject *kw);
+/* Makes the _AsgiWs type ready; -1 with an exception set. */
+int cio_asgi_ws_init(void);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * asgi_scope.c - the ASGI 3 HTTP scope of a request served by cio's HTTP
- * server (asgi.c): built on the loop's stack from the request's accessors.
+ * asgi_scope.c - the ASGI 3 scope of a request served by cio's HTTP
+ * server (asgi.c): "http", or "websocket" for an upgrade request
+ * (asgi_ws.c); built on the loop's stack from the request's accessors.
  */
 #include "asgi.h"
 
@@ -8,6 +9,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static PyObject *bytes_str(const char *s) { return PyBytes_FromString(s ? s : ""); }
 
@@ -70,10 +72,42 @@ static int set_item(PyObject *d, const char *k, PyObject *v)
     return rc;
 }
 
-PyObject *cio_asgi_scope(struct xreq *x, long long *body)
+/* The subprotocols a WebSocket client offers: every Sec-WebSocket-Protocol
+ * field's comma-separated tokens, in order (a new list). */
+static PyObject *subprotocols(cio_http_request *req)
 {
-    cio_http_request *req = x->req;
-    AsgiServer *S = x->S;
+    PyObject *list = PyList_New(0);
+    size_t nh = cio_http_request_header_count(req);
+    for (size_t i = 0; list && i < nh; i++) {
+        const char *name, *v;
+        if (cio_http_request_header_at(req, i, &name, &v) < 0 ||
+            strcasecmp(name, "sec-websocket-protocol") != 0)
+            continue;
+        while (*v) {
+            while (*v == ' ' || *v == '\t' || *v == ',')
+                v++;
+            const char *s = v;
+            while (*v && *v != ',')
+                v++;
+            const char *e = v;
+            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            if (e == s)
+                continue;
+            PyObject *t = PyUnicode_DecodeLatin1(s, e - s, NULL);
+            if (!t || PyList_Append(list, t) < 0) {
+                Py_XDECREF(t);
+                Py_CLEAR(list);
+                break;
+            }
+            Py_DECREF(t);
+        }
+    }
+    return list;
+}
+
+PyObject *cio_asgi_scope(cio_http_request *req, AsgiServer *S, int websocket, long long *body)
+{
     *body = 0;
     PyObject *d = PyDict_New();
     if (!d)
@@ -118,18 +152,25 @@ PyObject *cio_asgi_scope(struct xreq *x, long long *body)
     PyObject *client = cio_http_request_peer(req, (struct sockaddr *)&ss, &sl) == 0
                            ? addr_tuple(&ss)
                            : (Py_INCREF(Py_None), Py_None);
-    if (set_item(d, "type", PyUnicode_FromString("http")) ||
-        set_item(d, "asgi", Py_BuildValue("{ssss}", "version", "3.0", "spec_version", "2.3")) ||
+    if (set_item(d, "type", PyUnicode_FromString(websocket ? "websocket" : "http")) ||
+        set_item(d, "asgi", Py_BuildValue("{ssss}", "version", "3.0", "spec_version",
+                                          websocket ? "2.4" : "2.3")) ||
         set_item(d, "http_version",
                  PyUnicode_FromString(cio_http_request_version(req) ? "1.1" : "1.0")) ||
-        set_item(d, "method", PyUnicode_FromString(cio_http_request_method(req))) ||
-        set_item(d, "scheme", PyUnicode_FromString("http")) ||
+        (!websocket &&
+         set_item(d, "method", PyUnicode_FromString(cio_http_request_method(req)))) ||
+        set_item(d, "scheme", PyUnicode_FromString(websocket ? "ws" : "http")) ||
         set_item(d, "path", decoded_path(path, plen)) ||
         set_item(d, "raw_path", PyBytes_FromStringAndSize(path, (Py_ssize_t)plen)) ||
         set_item(d, "query_string", PyBytes_FromString(q ? q + 1 : "")) ||
         set_item(d, "root_path", PyUnicode_FromString("")) || set_item(d, "headers", headers) ||
         set_item(d, "client", client) ||
         set_item(d, "server", Py_BuildValue("(Oi)", S->host, S->port)))
+        goto fail;
+    /* the WebSocket Denial Response extension: an HTTP answer instead */
+    if (websocket && (set_item(d, "subprotocols", subprotocols(req)) ||
+                      set_item(d, "extensions",
+                               Py_BuildValue("{s{}}", "websocket.http.response"))))
         goto fail;
     return d;
 fail:

@@ -2,9 +2,11 @@
 served by cio.serve_asgi (cio's C HTTP server), over real sockets:
 JSON routes, path parameters, a POST with a JSON body, a streaming
 response, lifespan handlers, keep-alive with many requests, concurrent
-clients.  Exit 77 (skipped) when python3-starlette or python3-fastapi is
-missing.
+clients, and their WebSocket endpoints (cio's WebSocket server) with the
+websockets library as client.  Exit 77 (skipped) when python3-starlette,
+python3-fastapi or python3-websockets is missing.
 """
+import asyncio
 import http.client
 import importlib.util
 import json
@@ -14,8 +16,24 @@ import unittest
 
 from asgiutil import ServerThread
 
-MISSING = [p for m, p in (('starlette', 'python3-starlette'), ('fastapi', 'python3-fastapi'))
+MISSING = [p for m, p in (('starlette', 'python3-starlette'), ('fastapi', 'python3-fastapi'),
+                          ('websockets', 'python3-websockets'))
            if importlib.util.find_spec(m) is None]
+
+
+def ws_run(coro, timeout=30):
+    """Runs a websockets client coroutine on a fresh asyncio loop."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def ws_status(url):
+    """The HTTP status a refused WebSocket handshake got."""
+    import websockets
+    try:
+        async with websockets.connect(url):
+            return 101
+    except websockets.exceptions.InvalidStatusCode as exc:
+        return exc.status_code
 
 
 def fetch(conn, method, path, body=None, headers=None):
@@ -27,7 +45,9 @@ def fetch(conn, method, path, body=None, headers=None):
 def starlette_app(events):
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
-    from starlette.routing import Route
+    from starlette.endpoints import WebSocketEndpoint
+    from starlette.routing import Route, WebSocketRoute
+    from starlette.websockets import WebSocketDisconnect
 
     async def hello(request):
         return PlainTextResponse('Hello, world!')
@@ -50,6 +70,32 @@ def starlette_app(events):
     async def fail(request):
         raise RuntimeError('starlette handler failed (expected by the test)')
 
+    async def ws_echo(websocket):
+        # the subprotocol the client prefers, uppercase echo, a JSON reply
+        await websocket.accept(subprotocol=(websocket.scope['subprotocols'] or [None])[0])
+        try:
+            while True:
+                text = await websocket.receive_text()
+                if text == 'json':
+                    await websocket.send_json({'path': websocket.url.path,
+                                               'q': websocket.query_params.get('q')})
+                elif text == 'bye':
+                    await websocket.close(code=4000, reason='see you')
+                    return
+                else:
+                    await websocket.send_text(text.upper())
+        except WebSocketDisconnect as exc:
+            events.append(('ws disconnect', exc.code))
+
+    class Counter(WebSocketEndpoint):
+        encoding = 'bytes'
+
+        async def on_receive(self, websocket, data):
+            await websocket.send_bytes(str(len(data)).encode())
+
+        async def on_disconnect(self, websocket, close_code):
+            events.append(('counter closed', close_code))
+
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
@@ -61,13 +107,14 @@ def starlette_app(events):
     return Starlette(routes=[Route('/', hello), Route('/users/{uid:int}', user),
                              Route('/items', create, methods=['POST']),
                              Route('/stream', stream, methods=['GET', 'POST']),
-                             Route('/fail', fail)],
+                             Route('/fail', fail), WebSocketRoute('/ws', ws_echo),
+                             WebSocketRoute('/count', Counter)],
                      lifespan=lifespan)
 
 
 def fastapi_app(events):
     from typing import List, Optional
-    from fastapi import FastAPI, HTTPException
+    from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect, status
     from fastapi.responses import StreamingResponse
     from pydantic import BaseModel
 
@@ -103,6 +150,26 @@ def fastapi_app(events):
     @app.get('/sync')
     def sync_endpoint():
         return {'thread': threading.current_thread() is not threading.main_thread()}
+
+    rooms = {}
+
+    @app.websocket('/chat/{room}')
+    async def chat(websocket: WebSocket, room: str, name: Optional[str] = None):
+        if not name:   # refused before accept: HTTP 403
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
+            return
+        await websocket.accept()
+        members = rooms.setdefault(room, [])
+        members.append(websocket)
+        try:
+            while True:
+                data = await websocket.receive_json()
+                for m in list(members):
+                    await m.send_json({'from': name, 'msg': data['msg']})
+        except WebSocketDisconnect as exc:
+            events.append(('left', name, exc.code))
+        finally:
+            members.remove(websocket)
 
     @app.get('/stream')
     async def stream():
@@ -146,6 +213,47 @@ class StarletteOnCio(unittest.TestCase):
                 self.assertEqual((st, json.loads(body)['id']), (200, i))
             c.close()
         self.assertEqual(events, ['startup', 'shutdown'])
+
+    def test_starlette_websocket(self):
+        import websockets
+        from websockets.exceptions import ConnectionClosed
+        events = []
+        with ServerThread(starlette_app(events)) as srv:
+            base = f'ws://127.0.0.1:{srv.port}'
+
+            async def go():
+                async with websockets.connect(base + '/ws?q=7', subprotocols=['chat', 'x']) as c:
+                    self.assertEqual(c.subprotocol, 'chat')
+                    await c.send('hello')
+                    self.assertEqual(await c.recv(), 'HELLO')
+                    await c.send('json')
+                    self.assertEqual(json.loads(await c.recv()), {'path': '/ws', 'q': '7'})
+                    await c.send('bye')
+                    with self.assertRaises(ConnectionClosed) as cm:
+                        await c.recv()
+                    self.assertEqual((cm.exception.rcvd.code, cm.exception.rcvd.reason),
+                                     (4000, 'see you'))
+                async with websockets.connect(base + '/ws') as c:
+                    await c.send('x' * 100000)
+                    self.assertEqual(await c.recv(), 'X' * 100000)
+                    await c.close(4001)
+                async with websockets.connect(base + '/count') as c:
+                    for n in (0, 1, 65536):
+                        await c.send(b'b' * n)
+                        self.assertEqual(await c.recv(), str(n).encode())
+                # no such WebSocket route: Starlette closes before accept
+                self.assertEqual(await ws_status(base + '/nope'), 403)
+            ws_run(go())
+            for _ in range(100):
+                if len(events) >= 3:
+                    break
+                threading.Event().wait(0.02)
+            self.assertIn(('ws disconnect', 4001), events)
+            self.assertIn(('counter closed', 1000), events)
+            # HTTP still served on the same port
+            c = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=10)
+            self.assertEqual(fetch(c, 'GET', '/')[0], 200)
+            c.close()
 
 
 @unittest.skipIf(MISSING, 'not installed: ' + ' '.join(MISSING))
@@ -199,6 +307,36 @@ class FastAPIOnCio(unittest.TestCase):
                 t.join(30)
             self.assertEqual(errors, [])
         self.assertEqual(events, ['startup', 'shutdown'])
+
+    def test_fastapi_websocket(self):
+        import websockets
+        events = []
+        with ServerThread(fastapi_app(events)) as srv:
+            base = f'ws://127.0.0.1:{srv.port}'
+
+            async def go():
+                self.assertEqual(await ws_status(base + '/chat/lobby'), 403)
+                async with websockets.connect(base + '/chat/lobby?name=ann') as a, \
+                        websockets.connect(base + '/chat/lobby?name=bob') as b:
+                    await a.send(json.dumps({'msg': 'hi all'}))
+                    for c in (a, b):
+                        self.assertEqual(json.loads(await c.recv()),
+                                         {'from': 'ann', 'msg': 'hi all'})
+                    await b.send(json.dumps({'msg': 'hey'}))
+                    for c in (a, b):
+                        self.assertEqual(json.loads(await c.recv()),
+                                         {'from': 'bob', 'msg': 'hey'})
+                    await b.close(4004, 'gone')
+                    await asyncio.sleep(0.1)
+                    await a.send(json.dumps({'msg': 'alone'}))
+                    self.assertEqual(json.loads(await a.recv()), {'from': 'ann', 'msg': 'alone'})
+            ws_run(go())
+            for _ in range(100):
+                if len(events) >= 3:
+                    break
+                threading.Event().wait(0.02)
+            self.assertIn(('left', 'bob', 4004), events)
+            self.assertIn(('left', 'ann', 1000), events)
 
 
 if __name__ == '__main__':
