@@ -330,7 +330,7 @@ CIO_EXTERN int cio_connect_write_pipe(const cio_protocol *proto, void *ud, int f
  * abort or connection loss (nothing written), -EPIPE after write_eof,
  * -EINVAL, -ENOMEM (then the connection is failed: bytes may have gone),
  * or a send error (the connection is failed and connection_lost will
- * report it).  On io_uring a write of up to 16 KiB is copied and sent with
+ * report it).  On io_uring a write of up to 4 KiB is copied and sent with
  * the loop's next submission, beside the iteration's other I/O, instead of
  * by a system call of its own: a send error then reaches connection_lost
  * (and a later write's return value), as asyncio's write reports it.
