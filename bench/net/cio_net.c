@@ -82,6 +82,8 @@ static int sock_server(int port)
             cio_sleep(0.01);
             continue;
         }
+        if (fd == -ECANCELED)
+            return 0; /* SIGINT/SIGTERM cancelled the main task: stop */
         if (fd < 0)
             continue;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
