@@ -278,9 +278,28 @@ static void flush(struct sock *t)
 {
     while (t->wbuf.size && !t->writing && !t->lost_scheduled && t->fd >= 0) {
         int n = cio__tbuf_iov(&t->wbuf, t->wiov, CIO__TRANSPORT_IOV);
-        t->wop = (struct cio__op){.kind = CIO__OP_SENDMSG, .fd = t->fd, .iov = t->wiov,
-                                  .iovcnt = n, .waiter = &t->wwait,
-                                  .cancel_code = -ECANCELED};
+        /* The fields each kind reads, not the whole op (its msghdr is the
+         * backend's scratch): a queued write makes one per message on
+         * io_uring.  One piece goes as a plain send, which spares the
+         * kernel copying a msghdr and an iovec in. */
+        struct cio__op *op = &t->wop;
+        op->state = CIO__OPS_IDLE;
+        op->opflags = 0;
+        op->fd = t->fd;
+        op->flags = 0;
+        op->waiter = &t->wwait;
+        op->cancel_code = -ECANCELED;
+        if (n == 1) {
+            op->kind = CIO__OP_SEND;
+            op->buf = t->wiov[0].iov_base;
+            op->len = t->wiov[0].iov_len;
+        } else {
+            op->kind = CIO__OP_SENDMSG;
+            op->iov = t->wiov;
+            op->iovcnt = n;
+            op->addr = NULL;
+            op->addrlen_in = 0;
+        }
         cio__transport_writev_count++;
         if (cio__io_submit(t->b.loop, &t->wop) == 1) {
             t->writing = 1;

@@ -27,6 +27,17 @@ static void keep_or_free(struct cio__tbuf *b, struct cio__tchunk *c)
 int cio__tbuf_append(struct cio__tbuf *b, const struct iovec *iov, int iovcnt, size_t total,
                      size_t skip)
 {
+    /* One piece into an empty buffer with its spare at hand: a queued
+     * write's common case on io_uring. */
+    if (iovcnt == 1 && !b->head && b->spare && total - skip <= CHUNK_MIN) {
+        struct cio__tchunk *c = b->spare;
+        b->spare = NULL;
+        *c = (struct cio__tchunk){.cap = CHUNK_MIN, .end = total - skip};
+        memcpy(c->data, (const char *)iov[0].iov_base + skip, total - skip);
+        b->head = b->tail = c;
+        b->size = total - skip;
+        return 0;
+    }
     total -= skip;
     size_t room = b->tail ? b->tail->cap - b->tail->end : 0;
     struct cio__tchunk *nc = NULL;
