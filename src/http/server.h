@@ -94,7 +94,10 @@ struct cio_http_request {
     size_t pname_len[CIO__HTTP_MAX_PARAMS]; /* their lengths */
     const char *pvals[CIO__HTTP_MAX_PARAMS]; /* decoded values */
     int nparams;                   /* parameters set */
-    char *pbuf;                    /* storage of path and parameter values */
+    char *pbuf;                    /* storage of path and parameter values
+                                      (the connection's: kept and reused
+                                      from request to request) */
+    size_t pbuf_cap;               /* its size */
     void *json;                    /* parsed body (cJSON *), or NULL */
     int json_err;                  /* the parse's error, once tried */
 
@@ -129,6 +132,9 @@ typedef struct cio__http_conn {
     uint8_t write_paused;          /* the transport asked us to pause */
     uint8_t in_batch;              /* inside buffer_updated: coalesce */
     uint8_t dispatching;           /* inside process(): no re-entry */
+    uint8_t now_valid;             /* now holds this process() batch's
+                                      loop time */
+    double now;                    /* that time (conn_now) */
     double deadline;               /* loop time the current state expires */
     double write_stall;            /* loop time writing was paused, or 0 */
     char *buf;                     /* receive buffer */
