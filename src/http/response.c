@@ -176,10 +176,10 @@ int cio__http_head_start(cio__http_conn *c, cio_http_request *req, int status)
 {
     cio_http_server *srv = c->srv;
     cio__http_buf *o = &c->out;
-    const char *reason = cio_http_reason(status);
-    size_t rlen = strlen(reason);
+    const char *reason = status == 200 ? "OK" : cio_http_reason(status);
+    size_t rlen = status == 200 ? 2 : strlen(reason);
     const char *name = srv->opts.server_name;
-    size_t nlen = name ? strlen(name) : 0;
+    size_t nlen = srv->name_len;
     /* one reservation for the whole head: the rest copies unchecked */
     if (cio__http_buf_reserve(o, 13 + rlen + 8 + 29 + 2 + 8 + nlen + 2 + req->rh.len + 24) < 0)
         return -ENOMEM;

@@ -89,10 +89,6 @@ struct cio_http_request {
     const char *body;              /* buffered body (or NULL) */
     size_t body_len;               /* its length */
     size_t body_read;              /* bytes given out by request_read */
-    const char *pnames[CIO__HTTP_MAX_PARAMS]; /* parameter names (in the
-                                      route pattern, '}'-terminated) */
-    size_t pname_len[CIO__HTTP_MAX_PARAMS]; /* their lengths */
-    const char *pvals[CIO__HTTP_MAX_PARAMS]; /* decoded values */
     int nparams;                   /* parameters set */
     char *pbuf;                    /* storage of path and parameter values
                                       (the connection's: kept and reused
@@ -110,6 +106,13 @@ struct cio_http_request {
     uint64_t bytes_out;            /* body bytes sent (access log) */
     double t_start;                /* loop time at the head's end */
     cio_task *task;                /* the handler task, or NULL */
+
+    /* Last, and not cleared between requests (nparams says how many are
+     * set): clearing the arrays was a third of a request's reset. */
+    const char *pnames[CIO__HTTP_MAX_PARAMS]; /* parameter names (in the
+                                      route pattern, '}'-terminated) */
+    size_t pname_len[CIO__HTTP_MAX_PARAMS]; /* their lengths */
+    const char *pvals[CIO__HTTP_MAX_PARAMS]; /* decoded values */
 };
 
 /* Connection states (what the sweep timer checks). */
@@ -158,6 +161,7 @@ typedef struct cio__http_conn {
 struct cio_http_server {
     cio_http_server_options opts;  /* copied options, defaults filled */
     cio__http_limits lim;          /* parser limits from opts */
+    size_t name_len;               /* strlen(opts.server_name) (0: none) */
     cio_loop *loop;                /* the loop it runs on */
     cio__http_route *routes;       /* routes in order */
     size_t nroutes, route_cap;     /* count and capacity */

@@ -23,6 +23,7 @@
  * buffered body stays in the receive buffer, which does not move while
  * reading is paused.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,7 +74,7 @@ static void request_clear(cio_http_request *req)
     char *pbuf = req->pbuf; /* kept for the next request: no malloc per request */
     size_t pbuf_cap = req->pbuf_cap;
     cio__http_conn *c = req->conn;
-    memset(req, 0, sizeof *req);
+    memset(req, 0, offsetof(cio_http_request, pnames));
     req->rh = keep;
     req->pbuf = pbuf;
     req->pbuf_cap = pbuf_cap;
