@@ -150,6 +150,24 @@ static int c_pipeline(srv_ctx *x)
     read_until_count(fd, out, sizeof out, "HTTP/1.1 200", 3, 2);
     const char *a = strstr(out, "seq a"), *b = strstr(out, "\"b\""), *c = strstr(out, "seq c");
     CHECK(a && b && c && a < b && b < c);
+    /* the path buffer is the connection's, kept between requests: a long
+     * path grows it, the shorter ones after reuse it, each with its own
+     * parameter */
+    char id[201]; /* a 207-byte path: more than the buffer's first 256 with its room */
+    memset(id, 'x', sizeof id - 1);
+    id[sizeof id - 1] = 0;
+    char seq[1024];
+    snprintf(seq, sizeof seq,
+             "GET /items/%s HTTP/1.1\r\nHost: a\r\n\r\nGET /items/q%%20r HTTP/1.1\r\nHost: "
+             "a\r\n\r\nGET /items/z HTTP/1.1\r\nHost: a\r\n\r\n",
+             id);
+    send_all(fd, seq, strlen(seq));
+    read_until_count(fd, out, sizeof out, "HTTP/1.1 200", 3, 2);
+    char want[440];
+    snprintf(want, sizeof want, "{\"id\":\"%s\"}", id);
+    const char *l = strstr(out, want), *m = strstr(out, "{\"id\":\"q r\"}"),
+               *z = strstr(out, "{\"id\":\"z\"}");
+    CHECK(l && m && z && l < m && m < z);
     close(fd);
     return 0;
 }

@@ -163,6 +163,27 @@ static uint8_t method_id(const unsigned char *s, size_t n)
 #undef IS
 }
 
+/* The first index in [i, end) whose byte is not in class mask, or end.
+ * Four bytes a round while they last: one bound check for four lookups. */
+static inline size_t span(const unsigned char *b, size_t i, size_t end, unsigned mask)
+{
+    const uint8_t *cls = cio__http_class;
+    while (end - i >= 4) {
+        if (!(cls[b[i]] & mask))
+            return i;
+        if (!(cls[b[i + 1]] & mask))
+            return i + 1;
+        if (!(cls[b[i + 2]] & mask))
+            return i + 2;
+        if (!(cls[b[i + 3]] & mask))
+            return i + 3;
+        i += 4;
+    }
+    while (i < end && (cls[b[i]] & mask))
+        i++;
+    return i;
+}
+
 /* uri-host [":" port] (RFC 3986): an IP-literal in brackets or a reg-name /
  * IPv4 address, then an optional port of digits (may be empty).  With
  * need_port (CONNECT's authority-form) the port must be there. */
@@ -176,8 +197,7 @@ static int valid_authority(const unsigned char *s, size_t n, int need_port)
             return 0;
         i++;
     } else {
-        while (i < n && cio__http_is(s[i], CIO__HTTP_REGNAME))
-            i++;
+        i = span(s, 0, n, CIO__HTTP_REGNAME);
     }
     if (i == n)
         return !need_port;
@@ -438,27 +458,6 @@ static int finish_response(cio__http_parser *p, size_t n)
 }
 
 /* ---- the scanner -------------------------------------------------------- */
-
-/* The first index in [i, end) whose byte is not in class mask, or end.
- * Four bytes a round while they last: one bound check for four lookups. */
-static inline size_t span(const unsigned char *b, size_t i, size_t end, unsigned mask)
-{
-    const uint8_t *cls = cio__http_class;
-    while (end - i >= 4) {
-        if (!(cls[b[i]] & mask))
-            return i;
-        if (!(cls[b[i + 1]] & mask))
-            return i + 1;
-        if (!(cls[b[i + 2]] & mask))
-            return i + 2;
-        if (!(cls[b[i + 3]] & mask))
-            return i + 3;
-        i += 4;
-    }
-    while (i < end && (cls[b[i]] & mask))
-        i++;
-    return i;
-}
 
 #define NEED(st)                                                                       \
     do {                                                                               \

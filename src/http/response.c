@@ -165,38 +165,49 @@ const char *cio_http_reason(int status)
     }
 }
 
+/* Appends n bytes at o's end; the caller reserved the room. */
+#define PUT(o, p, n)                                                                   \
+    do {                                                                               \
+        memcpy((o)->data + (o)->len, (p), (n));                                        \
+        (o)->len += (n);                                                               \
+    } while (0)
+
 int cio__http_head_start(cio__http_conn *c, cio_http_request *req, int status)
 {
     cio_http_server *srv = c->srv;
     cio__http_buf *o = &c->out;
-    const char *reason = cio_http_reason(status);
-    if (cio__http_buf_reserve(o, 128 + req->rh.len) < 0)
+    const char *reason = status == 200 ? "OK" : cio_http_reason(status);
+    size_t rlen = status == 200 ? 2 : strlen(reason);
+    const char *name = srv->opts.server_name;
+    size_t nlen = srv->name_len;
+    /* one reservation for the whole head: the rest copies unchecked */
+    if (cio__http_buf_reserve(o, 13 + rlen + 8 + 29 + 2 + 8 + nlen + 2 + req->rh.len + 24) < 0)
         return -ENOMEM;
     /* status line: "HTTP/1.1 200 OK" */
-    memcpy(o->data + o->len, "HTTP/1.1 ", 9);
-    o->data[o->len + 9] = (char)('0' + status / 100);
-    o->data[o->len + 10] = (char)('0' + status / 10 % 10);
-    o->data[o->len + 11] = (char)('0' + status % 10);
-    o->data[o->len + 12] = ' ';
+    char *d = o->data + o->len;
+    memcpy(d, "HTTP/1.1 ", 9);
+    d[9] = (char)('0' + status / 100);
+    d[10] = (char)('0' + status / 10 % 10);
+    d[11] = (char)('0' + status % 10);
+    d[12] = ' ';
     o->len += 13;
-    cio__http_buf_adds(o, reason);
-    cio__http_buf_add(o, "\r\nDate: ", 8);
-    cio__http_buf_add(o, cio__http_date(), 29);
-    cio__http_buf_add(o, "\r\n", 2);
-    const char *name = srv->opts.server_name;
-    if (name && *name) {
-        cio__http_buf_add(o, "Server: ", 8);
-        cio__http_buf_adds(o, name);
-        cio__http_buf_add(o, "\r\n", 2);
+    PUT(o, reason, rlen);
+    PUT(o, "\r\nDate: ", 8);
+    PUT(o, cio__http_date(), 29);
+    PUT(o, "\r\n", 2);
+    if (nlen) {
+        PUT(o, "Server: ", 8);
+        PUT(o, name, nlen);
+        PUT(o, "\r\n", 2);
     }
     if (req->rh.len)
-        cio__http_buf_add(o, req->rh.data, req->rh.len);
+        PUT(o, req->rh.data, req->rh.len);
     if (req->streaming_body && c->parser.phase != CIO__HTTP_PH_DONE)
         req->close_after = 1; /* the rest of the body is not read */
     if (!req->keep_alive || req->close_after || srv->shutting_down)
-        cio__http_buf_add(o, "Connection: close\r\n", 19);
+        PUT(o, "Connection: close\r\n", 19);
     else if (req->version == 0)
-        cio__http_buf_add(o, "Connection: keep-alive\r\n", 24);
+        PUT(o, "Connection: keep-alive\r\n", 24);
     req->status = status;
     return 0;
 }
@@ -260,33 +271,51 @@ int cio__http_send_simple(cio__http_conn *c, cio_http_request *req, int status,
         }
     }
 #endif
+    cio__http_buf *o = &c->out;
+    size_t mark = o->len; /* a failure takes the head back out */
     int rc = cio__http_head_start(c, req, status);
     if (rc < 0) {
         cio__free(gz);
         return rc;
     }
-    cio__http_buf *o = &c->out;
+    int no_body = status == 204 || status == 304 || status < 200;
+    int copy_body = !no_body && !req->is_head && len && len < BIG_BODY;
+    size_t clen = ctype ? strlen(ctype) : 0;
+    /* the rest of the head (and a small body) in one reservation */
+    if (cio__http_buf_reserve(o, 14 + clen + 2 + 47 + 16 + 20 + 2 + 2 + (copy_body ? len : 0)) <
+        0) {
+        o->len = mark;
+        cio__free(gz);
+        return -ENOMEM;
+    }
     if (ctype) {
-        cio__http_buf_add(o, "Content-Type: ", 14);
-        cio__http_buf_adds(o, ctype);
-        cio__http_buf_add(o, "\r\n", 2);
+        PUT(o, "Content-Type: ", 14);
+        PUT(o, ctype, clen);
+        PUT(o, "\r\n", 2);
     }
     if (gz)
-        cio__http_buf_add(o, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n", 47);
-    int no_body = status == 204 || status == 304 || status < 200;
+        PUT(o, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n", 47);
     if (!no_body) {
-        cio__http_buf_add(o, "Content-Length: ", 16);
-        cio__http_buf_addu(o, len);
-        cio__http_buf_add(o, "\r\n", 2);
+        PUT(o, "Content-Length: ", 16);
+        char tmp[24];
+        size_t i = sizeof tmp;
+        size_t v = len;
+        do {
+            tmp[--i] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        PUT(o, tmp + i, sizeof tmp - i);
+        PUT(o, "\r\n", 2);
     }
-    rc = cio__http_buf_add(o, "\r\n", 2);
+    PUT(o, "\r\n", 2);
+    rc = 0;
     req->resp = CIO__RESP_DONE;
     if (!no_body && !req->is_head && len) {
         req->bytes_out = len;
-        if (len >= BIG_BODY)
-            rc = cio__http_write_now(c, body, len);
+        if (copy_body)
+            PUT(o, body, len);
         else
-            rc = cio__http_buf_add(o, body, len);
+            rc = cio__http_write_now(c, body, len);
     }
     cio__free(gz);
     if (rc >= 0 && req->in_task)

@@ -92,6 +92,7 @@ int cio_http_server_new(const cio_http_server_options *opts, cio_http_server **o
         return -EINVAL;
     }
     srv->loop = loop;
+    srv->name_len = srv->opts.server_name ? strlen(srv->opts.server_name) : 0;
     double m = min_timeout(&srv->opts);
     srv->sweep_every = isinf(m) ? 1.0 : m / 10 < 0.02 ? 0.02 : m / 10 > 1 ? 1 : m / 10;
     *out = srv;

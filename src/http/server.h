@@ -89,12 +89,11 @@ struct cio_http_request {
     const char *body;              /* buffered body (or NULL) */
     size_t body_len;               /* its length */
     size_t body_read;              /* bytes given out by request_read */
-    const char *pnames[CIO__HTTP_MAX_PARAMS]; /* parameter names (in the
-                                      route pattern, '}'-terminated) */
-    size_t pname_len[CIO__HTTP_MAX_PARAMS]; /* their lengths */
-    const char *pvals[CIO__HTTP_MAX_PARAMS]; /* decoded values */
     int nparams;                   /* parameters set */
-    char *pbuf;                    /* storage of path and parameter values */
+    char *pbuf;                    /* storage of path and parameter values
+                                      (the connection's: kept and reused
+                                      from request to request) */
+    size_t pbuf_cap;               /* its size */
     void *json;                    /* parsed body (cJSON *), or NULL */
     int json_err;                  /* the parse's error, once tried */
 
@@ -107,6 +106,13 @@ struct cio_http_request {
     uint64_t bytes_out;            /* body bytes sent (access log) */
     double t_start;                /* loop time at the head's end */
     cio_task *task;                /* the handler task, or NULL */
+
+    /* Last, and not cleared between requests (nparams says how many are
+     * set): clearing the arrays was a third of a request's reset. */
+    const char *pnames[CIO__HTTP_MAX_PARAMS]; /* parameter names (in the
+                                      route pattern, '}'-terminated) */
+    size_t pname_len[CIO__HTTP_MAX_PARAMS]; /* their lengths */
+    const char *pvals[CIO__HTTP_MAX_PARAMS]; /* decoded values */
 };
 
 /* Connection states (what the sweep timer checks). */
@@ -129,6 +135,9 @@ typedef struct cio__http_conn {
     uint8_t write_paused;          /* the transport asked us to pause */
     uint8_t in_batch;              /* inside buffer_updated: coalesce */
     uint8_t dispatching;           /* inside process(): no re-entry */
+    uint8_t now_valid;             /* now holds this process() batch's
+                                      loop time */
+    double now;                    /* that time (conn_now) */
     double deadline;               /* loop time the current state expires */
     double write_stall;            /* loop time writing was paused, or 0 */
     char *buf;                     /* receive buffer */
@@ -152,6 +161,7 @@ typedef struct cio__http_conn {
 struct cio_http_server {
     cio_http_server_options opts;  /* copied options, defaults filled */
     cio__http_limits lim;          /* parser limits from opts */
+    size_t name_len;               /* strlen(opts.server_name) (0: none) */
     cio_loop *loop;                /* the loop it runs on */
     cio__http_route *routes;       /* routes in order */
     size_t nroutes, route_cap;     /* count and capacity */

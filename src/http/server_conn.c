@@ -23,6 +23,7 @@
  * buffered body stays in the receive buffer, which does not move while
  * reading is paused.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +46,7 @@ static void conn_unref(cio__http_conn *c)
     cio__free(c->hdrs);
     cio__http_buf_free(&c->out);
     cio__http_buf_free(&c->req.rh);
+    cio__free(c->req.pbuf);
     if (c->t)
         cio_transport_unref(c->t);
     cio__free(c);
@@ -66,13 +68,16 @@ void cio__http_conn_unref(cio__http_conn *c)
 static void request_clear(cio_http_request *req)
 {
     cio__free(req->head_copy);
-    cio__free(req->pbuf);
     cio__http_json_free(req);
     req->rh.len = 0;
     cio__http_buf keep = req->rh;
+    char *pbuf = req->pbuf; /* kept for the next request: no malloc per request */
+    size_t pbuf_cap = req->pbuf_cap;
     cio__http_conn *c = req->conn;
-    memset(req, 0, sizeof *req);
+    memset(req, 0, offsetof(cio_http_request, pnames));
     req->rh = keep;
+    req->pbuf = pbuf;
+    req->pbuf_cap = pbuf_cap;
     req->conn = c;
 }
 
@@ -86,10 +91,26 @@ void cio__http_conn_wake(cio__http_conn *c, int res)
     cio_future_unref(f);
 }
 
+/* Loop time for deadlines and t_start: read once per process() batch
+ * (the sweep checks deadlines a tenth of the shortest timeout apart, so
+ * the microseconds a batch takes do not matter), saving a clock read per
+ * state change. */
+static double conn_now(cio__http_conn *c)
+{
+    if (c->dispatching) {
+        if (!c->now_valid) {
+            c->now = cio_loop_time(c->srv->loop);
+            c->now_valid = 1;
+        }
+        return c->now;
+    }
+    return cio_loop_time(c->srv->loop);
+}
+
 static void set_state(cio__http_conn *c, int state, double timeout)
 {
     c->state = (uint8_t)state;
-    c->deadline = timeout > 0 ? cio_loop_time(c->srv->loop) + timeout : 0;
+    c->deadline = timeout > 0 ? conn_now(c) + timeout : 0;
 }
 
 static void pause_reading(cio__http_conn *c)
@@ -149,30 +170,41 @@ static void request_bind(cio__http_conn *c, char *base)
         base[c->hdrs[i].name.off + c->hdrs[i].name.len] = 0;
         base[c->hdrs[i].value.off + c->hdrs[i].value.len] = 0;
     }
-    char *q = strchr(base + p->target.off, '?');
+    char *q = memchr(base + p->target.off, '?', p->target.len);
     req->query = q ? q + 1 : NULL;
     req->query_decoded = 0;
 }
 
-/* Splits the target into path and query (the path is copied into pbuf,
- * with room for the decoded parameters after it).  0, or the status. */
-static int request_split(cio_http_request *req)
+/* Splits the target (tlen bytes) into path and query (the path is
+ * copied into pbuf, with room for the decoded parameters after it; pbuf
+ * is the connection's, kept from request to request).  0, or the
+ * status. */
+static int request_split(cio_http_request *req, size_t tlen)
 {
     const char *t = req->target;
-    /* absolute-form (RFC 9112 §3.2.2): keep the path of it */
-    if (strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0) {
-        const char *s = strchr(t + 8, '/');
-        t = s ? s : "/";
-    } else if (t[0] != '/') {
-        if (!(t[0] == '*' && t[1] == 0 && req->method_id == CIO__HTTP_OPTIONS))
+    if (t[0] != '/') {
+        /* absolute-form (RFC 9112 §3.2.2): keep the path of it */
+        if (strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0) {
+            const char *s = strchr(t + (t[4] == 's' ? 8 : 7), '/');
+            t = s ? s : "/";
+            tlen = strlen(t);
+        } else if (!(t[0] == '*' && t[1] == 0 && req->method_id == CIO__HTTP_OPTIONS)) {
             return 400;
+        }
     }
-    const char *q = strchr(t, '?');
-    size_t plen = q ? (size_t)(q - t) : strlen(t);
+    const char *q = memchr(t, '?', tlen);
+    size_t plen = q ? (size_t)(q - t) : tlen;
     /* the path, then as much room again for decoded parameters */
-    req->pbuf = cio__malloc(2 * plen + 2);
-    if (!req->pbuf)
-        return 503;
+    size_t need = 2 * plen + 2;
+    if (req->pbuf_cap < need) {
+        size_t cap = need < 256 ? 256 : need;
+        char *nb = cio__malloc(cap);
+        if (!nb)
+            return 503;
+        cio__free(req->pbuf);
+        req->pbuf = nb;
+        req->pbuf_cap = cap;
+    }
     memcpy(req->pbuf, t, plen);
     req->pbuf[plen] = 0;
     req->path = req->pbuf;
@@ -212,10 +244,10 @@ static int head_done(cio__http_conn *c, cio__http_buf *allow, int *route_status)
     req->is_head = p->method == CIO__HTTP_HEAD;
     req->keep_alive = (p->flags & CIO__HTTP_F_KEEP_ALIVE) != 0;
     req->want_continue = (p->flags & CIO__HTTP_F_CONTINUE) && p->phase != CIO__HTTP_PH_DONE;
-    req->t_start = cio_loop_time(c->srv->loop);
+    req->t_start = conn_now(c);
     if (c->srv->opts.gzip)
         req->gzip_ok = (uint8_t)accepts_gzip(c);
-    int st = request_split(req);
+    int st = request_split(req, p->target.len);
     if (st)
         return st;
     *route_status = cio__http_route_match(c->srv, req, allow);
@@ -285,8 +317,8 @@ static void dispatch(cio__http_conn *c, int route_status, cio__http_buf *allow)
         cio__http_request_done(c);
         return;
     }
-    if (!req->streaming_body)
-        request_bind(c, c->buf + c->pos); /* the buffer may have moved */
+    if (!req->streaming_body && req->head != c->buf + c->pos)
+        request_bind(c, c->buf + c->pos); /* the buffer moved (a body arrived) */
     if (c->parser.body != CIO__HTTP_BODY_NONE && !req->streaming_body) {
         req->body = c->buf + c->pos + c->head_len;
         req->body_len = c->body_end - (c->pos + c->head_len);
@@ -427,6 +459,7 @@ static void process(cio__http_conn *c)
     if (c->dispatching)
         return;
     c->dispatching = 1;
+    c->now_valid = 0;
     cio_http_server *srv = c->srv;
     cio__http_buf allow = {0};
     while (!c->lost && c->state != CIO__CONN_CLOSING) {
