@@ -12,18 +12,29 @@ Groups (each program prints its benchmarks' lines; see bench/pg/cio_pg.c):
           queries/s, with the client's CPU per query (cpu_us_per_query)
   fetch   10,000 rows of (int4, int8, text), every value decoded:
           rows/s, with the client's CPU per row (cpu_ns_per_row)
+  executemany
+          an INSERT of 10,000 rows of (int4, int8, text) into a temporary
+          table in one batch (one round trip, one Sync), the table checked
+          after each batch: rows/s and the client's CPU per row
+          (cpu_ns_per_row), both over the batches alone
 Contenders: cio (automatic pipelining; the fetch also through a cursor,
-pg_fetch_10k_cursor), asyncpg and asyncpg on uvloop (Debian's
-python3-asyncpg: one query in flight per connection; the 4-connection case
-through its pool), plain libpq with one query in flight per connection
-(libpq-sync) and in pipeline mode 64 deep over the connections
-(libpq-pipeline); see bench/peers/pg_asyncpg.py and pg_libpq.c.
+pg_fetch_10k_cursor; cio_pg_executemany), asyncpg and asyncpg on uvloop
+(Debian's python3-asyncpg: one query in flight per connection; the
+4-connection case through its pool; conn.executemany), psycopg 3 async
+(Debian's python3-psycopg, its AsyncConnection: the tasks share one
+connection, which serialises their queries, or an AsyncConnectionPool of
+4 from python3-psycopg-pool; cursor.executemany, pipeline mode), plain
+libpq with one query in flight per connection (libpq-sync) and in pipeline
+mode 64 deep over the connections, or all 10,000 INSERTs then one Sync
+(libpq-pipeline); see bench/peers/pg_asyncpg.py, pg_psycopg.py and
+pg_libpq.c.  psycopg is left out, with a note, when it is not installed.
 Targets are the issue's: >= 10x asyncpg+uvloop's queries/s on one
 connection, <= 1.5 us client CPU per query, <= 0.25x asyncpg's CPU per row.
 On a 2-core machine shared with other work, figures are noisy: the CPU per
 query/row is the steadier one.
 """
 import atexit
+import importlib.util
 import os
 import pwd
 import shutil
@@ -92,18 +103,31 @@ if not os.environ.get("CIO_PG_DSN"):
     if dsn:
         os.environ["CIO_PG_DSN"] = dsn  # inherited by every contender
 
+def python_peer(path, module):
+    """argv of a Python peer, or None (with a note) when the module it
+    needs is not installed for PY (lib.py runs this file under PY too)."""
+    if importlib.util.find_spec(module) is None:
+        print("bench-pg: %s not installed (scripts/deps.sh bench), %s skipped" %
+              (module, os.path.basename(path)))
+        return None
+    return [PY, path]
+
+
 PEER = os.path.join(ROOT, "bench", "peers", "pg_asyncpg.py")
+PSYCOPG = python_peer(os.path.join(ROOT, "bench", "peers", "pg_psycopg.py"), "psycopg")
 LIBPQ = os.path.join(BUILD, "bench", "peer_pg_libpq")
 CONTENDERS = {
     "cio": exe(os.path.join(BUILD, "bench", "bench_pg")),
     "asyncpg": [PY, PEER],
     "asyncpg-uvloop": [PY, PEER, "--uvloop"],
+    "psycopg": PSYCOPG,
     "libpq-sync": exe(LIBPQ, "sync"),
     "libpq-pipeline": exe(LIBPQ, "pipeline"),
 }
 
-SELECT = ["cio", "asyncpg", "asyncpg-uvloop", "libpq-sync", "libpq-pipeline"]
-FETCH = ["cio", "asyncpg", "asyncpg-uvloop", "libpq-sync"]
+SELECT = ["cio", "asyncpg", "asyncpg-uvloop", "psycopg", "libpq-sync", "libpq-pipeline"]
+FETCH = ["cio", "asyncpg", "asyncpg-uvloop", "psycopg", "libpq-sync"]
+EXECUTEMANY = ["cio", "asyncpg", "asyncpg-uvloop", "psycopg", "libpq-pipeline"]
 
 BENCHES = [
     Bench("pg_select_1conn", "queries/s", group="select", contenders=SELECT, better="higher",
@@ -114,4 +138,6 @@ BENCHES = [
           timeout=120),
     Bench("pg_fetch_10k_cursor", "rows/s", group="fetch", contenders=["cio"], better="higher",
           runs=3, timeout=120),
+    Bench("pg_executemany_10k", "rows/s", group="executemany", contenders=EXECUTEMANY,
+          better="higher", runs=3, timeout=120),
 ]

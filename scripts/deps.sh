@@ -25,7 +25,7 @@ case "$what" in
          need_pkgs+=(libc6-dev-arm64-cross) ;;
   bench) need_cmds+=(/usr/bin/python3:python3 go:golang-go valgrind:valgrind)
          need_pkgs+=(python3-uvloop libuv1-dev python3-matplotlib golang-github-gorilla-websocket-dev python3-dev python3-setuptools
-                     python3-asyncpg postgresql-15 libpq-dev)
+                     python3-asyncpg python3-psycopg python3-psycopg-pool postgresql-15 libpq-dev)
          # bench-http: the load generator, the servers compared with cio's
          # (nginx, h2o, uvicorn with httptools, aiohttp) and libcurl for the
          # client benchmark's curl-multi peer; perf counts system calls.

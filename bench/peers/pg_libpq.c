@@ -9,12 +9,17 @@
  * flight per connection (each with its own Sync, as cio sends them), one
  * thread per connection.  Groups as cio_pg.c's: select (64 "tasks" =
  * the depth summed over the connections: 1 connection 64 deep, or 4
- * connections 16 deep; sync has 1 or 4 in flight) and fetch (sync only:
- * 10,000 rows in binary, every value decoded).  Client CPU from
- * getrusage(RUSAGE_SELF), which counts every thread.
+ * connections 16 deep; sync has 1 or 4 in flight), fetch (sync only:
+ * 10,000 rows in binary, every value decoded and summed) and executemany (pipeline
+ * only: the 10,000 INSERTs of cio_pg.c's executemany sent back to back
+ * with one Sync at the end, as cio_pg_executemany does, in non-blocking
+ * mode so that reading the answers keeps pace with sending; the table
+ * checked with the same query).  Client CPU from getrusage(RUSAGE_SELF),
+ * which counts every thread.
  */
 #include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -168,6 +173,11 @@ static int run_select(int pipeline, int nconn, const char *name)
 static int run_fetch(void)
 {
     PGconn *c = connect_or_die();
+    /* The sum of a + b + length(c) over the 10,000 rows, as cio_pg.c's. */
+    int64_t want = 0;
+    char buf[32];
+    for (int g = 1; g <= 10000; g++)
+        want += g + 2 * g + snprintf(buf, sizeof buf, "row %d", g);
     long rows = 0;
     double w0 = wall_now(), c0 = cpu_now(), until = w0 + seconds();
     while (wall_now() < until) {
@@ -180,8 +190,10 @@ static int run_fetch(void)
         int64_t sum = 0;
         for (int i = 0; i < n; i++)
             sum += get_i64(r, i, 0) + get_i64(r, i, 1) + (int64_t)strlen(PQgetvalue(r, i, 2));
-        if (sum <= 0)
+        if (sum != want) {
+            fprintf(stderr, "fetch: wrong rows\n");
             return -1;
+        }
         rows += n;
         PQclear(r);
     }
@@ -191,10 +203,179 @@ static int run_fetch(void)
     return 0;
 }
 
+/* ---- executemany (pipeline mode) --------------------------------------------- */
+
+enum { EM_ROWS = 10000 };
+
+/* The table, rows and check of bench/pg/cio_pg.c's executemany. */
+#define EM_TABLE "CREATE TEMP TABLE em (a int4, b int8, c text)"
+#define EM_INSERT "INSERT INTO em VALUES ($1, $2, $3)"
+#define EM_CHECK                                                                         \
+    "SELECT count(*) = 10000 AND count(DISTINCT a) = 10000 AND min(a) = 0 AND "           \
+    "max(a) = 9999 AND bool_and(b = a + 5000000000 AND c = 'row ' || a) FROM em"
+
+/* One row's parameters: int4 and int8 in binary, the text as text. */
+struct em_row {
+    unsigned char a[4];  /* int4, network order */
+    unsigned char b[8];  /* int8, network order */
+    char c[16];          /* "row i" */
+};
+
+/* Reads every result already complete without blocking; counts the
+ * INSERTs answered in *got (each: its result, then a NULL) and wrong ones
+ * in *bad.  *between: the NULL after a result is due next. */
+static void em_drain(PGconn *c, long *got, long *bad, int *between)
+{
+    while (!PQisBusy(c)) {
+        PGresult *r = PQgetResult(c);
+        if (*between) {
+            if (r)
+                (*bad)++;
+            *between = 0;
+        } else if (!r) {
+            break;  /* nothing pending (all answered so far) */
+        } else {
+            if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdTuples(r), "1"))
+                (*bad)++;
+            (*got)++;
+            *between = 1;
+        }
+        PQclear(r);
+    }
+}
+
+/* Waits until the socket can take more output or has input, then reads
+ * what came. */
+static int em_wait(PGconn *c)
+{
+    struct pollfd p = {PQsocket(c), POLLIN | POLLOUT, 0};
+    if (poll(&p, 1, -1) < 0 || !PQconsumeInput(c))
+        return -1;
+    return 0;
+}
+
+/* One executemany: every INSERT, one Sync, every answer.  Returns the
+ * rows inserted, or -1. */
+static long em_round(PGconn *c, const struct em_row *rows)
+{
+    int fmt[3] = {1, 1, 0}, len[3] = {4, 8, 0};
+    long got = 0, bad = 0;
+    int between = 0;
+    PQenterPipelineMode(c);
+    for (int i = 0; i < EM_ROWS; i++) {
+        const char *v[3] = {(const char *)rows[i].a, (const char *)rows[i].b, rows[i].c};
+        len[2] = (int)strlen(rows[i].c);
+        if (!PQsendQueryPrepared(c, "em", 3, v, len, fmt, 0))
+            return -1;
+        /* Every 64 rows, keep the output moving and read the answers come
+         * so far, so neither side's buffers fill up while the other waits
+         * (libpq itself sends its buffer 8 KiB at a time). */
+        if ((i & 63) == 63) {
+            int f;
+            while ((f = PQflush(c)) == 1) {
+                if (em_wait(c) < 0)
+                    return -1;
+                em_drain(c, &got, &bad, &between);
+            }
+            if (f < 0 || !PQconsumeInput(c))
+                return -1;
+            em_drain(c, &got, &bad, &between);
+        }
+    }
+    if (!PQpipelineSync(c))
+        return -1;
+    int f;
+    while ((f = PQflush(c)) == 1)
+        if (em_wait(c) < 0)
+            return -1;
+    if (f < 0)
+        return -1;
+    /* The rest, waiting as needed (PQgetResult blocks in either mode). */
+    while (got < EM_ROWS && !bad) {
+        PGresult *r = PQgetResult(c);
+        if (between) {
+            if (r)
+                bad++;
+            between = 0;
+        } else {
+            if (!r || PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdTuples(r), "1"))
+                bad++;
+            got++;
+            between = 1;
+        }
+        PQclear(r);
+    }
+    if (between)
+        PQclear(PQgetResult(c));
+    PGresult *r = PQgetResult(c);
+    if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+        bad++;
+    PQclear(r);
+    if (!PQexitPipelineMode(c))
+        bad++;
+    return bad ? -1 : got;
+}
+
+static int em_check(PGconn *c)
+{
+    PGresult *r = PQexec(c, EM_CHECK);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+             !strcmp(PQgetvalue(r, 0, 0), "t");
+    PQclear(r);
+    r = PQexec(c, "TRUNCATE em");
+    ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+}
+
+static int run_executemany(void)
+{
+    PGconn *c = connect_or_die();
+    static struct em_row rows[EM_ROWS];
+    for (int i = 0; i < EM_ROWS; i++) {
+        uint32_t a = (uint32_t)i;
+        for (int k = 0; k < 4; k++)
+            rows[i].a[k] = (unsigned char)(a >> (24 - 8 * k));
+        param(i + 5000000000LL, rows[i].b);
+        snprintf(rows[i].c, sizeof rows[i].c, "row %d", i);
+    }
+    PGresult *r = PQexec(c, EM_TABLE);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    r = PQprepare(c, "em", EM_INSERT, 3, (Oid[]){23, 20, 25});
+    ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok || PQsetnonblocking(c, 1) < 0) {
+        fprintf(stderr, "executemany: setup: %s", PQerrorMessage(c));
+        return -1;
+    }
+    long rows_done = 0;
+    double wall = 0, cpu = 0, until = wall_now() + seconds();
+    /* Round 0 warms up, untimed; the check and TRUNCATE are not timed. */
+    for (int round = 0; round == 0 || rows_done == 0 || wall_now() < until; round++) {
+        double w0 = wall_now(), c0 = cpu_now();
+        long n = em_round(c, rows);
+        double w1 = wall_now(), c1 = cpu_now();
+        if (n != EM_ROWS || !em_check(c)) {
+            fprintf(stderr, "executemany: wrong rows (%ld): %s", n, PQerrorMessage(c));
+            return -1;
+        }
+        if (round > 0) {
+            wall += w1 - w0;
+            cpu += c1 - c0;
+            rows_done += n;
+        }
+    }
+    PQfinish(c);
+    printf("pg_executemany_10k %.0f\npg_executemany_10k:cpu_ns_per_row %.1f\n",
+           rows_done / wall, cpu / rows_done * 1e9);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3 || !getenv("CIO_PG_DSN")) {
-        fprintf(stderr, "usage: CIO_PG_DSN=... %s sync|pipeline select|fetch\n", argv[0]);
+        fprintf(stderr, "usage: CIO_PG_DSN=... %s sync|pipeline select|fetch|executemany\n", argv[0]);
         return 2;
     }
     int pipeline = !strcmp(argv[1], "pipeline");
@@ -206,6 +387,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[2], "fetch"))
         return run_fetch() < 0 ? 1 : 0;
+    if (!strcmp(argv[2], "executemany"))
+        return run_executemany() < 0 ? 1 : 0;
     fprintf(stderr, "unknown group %s\n", argv[2]);
     return 2;
 }

@@ -16,6 +16,13 @@
  *           cio_pg_fetch (pg_fetch_10k) and a cursor with the default
  *           prefetch (pg_fetch_10k_cursor, single-row mode).  Rows per
  *           second and client CPU per row in ns.
+ *   executemany
+ *           an INSERT of 10,000 rows of (int4, int8, text) into a temporary
+ *           table with one cio_pg_executemany (one round trip, one Sync)
+ *           (pg_executemany_10k).  Rows per second and client CPU per row in
+ *           ns, both over the executemany calls alone: after each, the
+ *           table's contents are checked (EM_CHECK) and it is truncated,
+ *           outside the clock.  The first round warms up, untimed.
  * Automatic pipelining does the work in select: every task's query joins
  * its connection's pipeline.
  */
@@ -216,6 +223,76 @@ static int run_fetch(const char *dsn, int cursor, const char *name)
     return 0;
 }
 
+/* ---- executemany ------------------------------------------------------------------ */
+
+#define EM_TABLE "CREATE TEMP TABLE em (a int4, b int8, c text)"
+#define EM_INSERT "INSERT INTO em VALUES ($1, $2, $3)"
+/* True iff em holds exactly the rows i = 0..9999 as (i, i + 5000000000,
+ * 'row i'): every contender inserts these and runs this check. */
+#define EM_CHECK                                                                         \
+    "SELECT count(*) = 10000 AND count(DISTINCT a) = 10000 AND min(a) = 0 AND "           \
+    "max(a) = 9999 AND bool_and(b = a + 5000000000 AND c = 'row ' || a) FROM em"
+
+static int em_check(cio_pg_conn *c)
+{
+    cio_pg_result *r = NULL;
+    cio_pg_value v;
+    const char *ok = NULL;
+    int good = cio_pg_fetchval(c, EM_CHECK, NULL, 0, &r, &v) == 1 && v.type == CIO_PG_BOOL &&
+               v.len == 1 && (ok = v.data) && *ok == 1;
+    if (r)
+        cio_pg_result_free(r);
+    return good && cio_pg_execute(c, "TRUNCATE em", NULL, 0) >= 0;
+}
+
+static int run_executemany(const char *dsn, const char *name)
+{
+    cio_pg_conn *c;
+    int rc = cio_pg_connect(dsn, NULL, &c);
+    if (rc < 0) {
+        fprintf(stderr, "connect: %s\n", cio_strerror(rc));
+        return rc;
+    }
+    /* The rows, built once, as a user would hold them: 3 parameters each,
+     * the text ones pointing into text. */
+    cio_pg_param *params = malloc(sizeof *params * 3 * FETCH_ROWS);
+    char(*text)[16] = malloc(sizeof *text * FETCH_ROWS);
+    if (!params || !text || cio_pg_execute(c, EM_TABLE, NULL, 0) < 0) {
+        fprintf(stderr, "%s: setup failed\n", name);
+        rc = -1;
+        goto out;
+    }
+    for (int i = 0; i < FETCH_ROWS; i++) {
+        snprintf(text[i], sizeof text[i], "row %d", i);
+        params[3 * i] = cio_pg_pint4(i);
+        params[3 * i + 1] = cio_pg_pint8(i + 5000000000LL);
+        params[3 * i + 2] = cio_pg_ptext(text[i]);
+    }
+    long rows = 0;
+    double wall = 0, cpu = 0, until = wall_now() + seconds();
+    for (int round = 0; round == 0 || rows == 0 || wall_now() < until; round++) {
+        double w0 = wall_now(), c0 = cpu_now();
+        int n = cio_pg_executemany(c, EM_INSERT, params, 3, FETCH_ROWS);
+        double w1 = wall_now(), c1 = cpu_now();
+        if (n != FETCH_ROWS || !em_check(c)) {
+            fprintf(stderr, "%s: wrong rows (%d: %s)\n", name, n, n < 0 ? cio_strerror(n) : "");
+            rc = -1;
+            goto out;
+        }
+        if (round > 0) {
+            wall += w1 - w0;
+            cpu += c1 - c0;
+            rows += n;
+        }
+    }
+    printf("%s %.0f\n%s:cpu_ns_per_row %.1f\n", name, rows / wall, name, cpu / rows * 1e9);
+out:
+    free(params);
+    free(text);
+    cio_pg_free(c);
+    return rc;
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 static const char *group;
@@ -230,6 +307,8 @@ static int amain(void *arg, void **result)
     } else if (!strcmp(group, "fetch")) {
         if ((rc = run_fetch(dsn, 0, "pg_fetch_10k")) >= 0)
             rc = run_fetch(dsn, 1, "pg_fetch_10k_cursor");
+    } else if (!strcmp(group, "executemany")) {
+        rc = run_executemany(dsn, "pg_executemany_10k");
     } else {
         fprintf(stderr, "bench_pg: unknown group %s\n", group);
         rc = -1;
@@ -240,7 +319,7 @@ static int amain(void *arg, void **result)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s select|fetch\n", argv[0]);
+        fprintf(stderr, "usage: %s select|fetch|executemany\n", argv[0]);
         return 2;
     }
     group = argv[1];
