@@ -10,8 +10,8 @@ client do not share a core.
 Groups (each program prints its benchmarks' lines; see bench/pg/cio_pg.c):
   select  `SELECT $1+1` from 64 tasks on 1 connection and on 4:
           queries/s, with the client's CPU per query (cpu_us_per_query)
-  fetch   10,000 rows of (int4, int8, text), every value decoded:
-          rows/s, with the client's CPU per row (cpu_ns_per_row)
+  fetch   10,000 rows of (int4, int8, text), every value decoded and
+          summed (the sum checked): rows/s, with the client's CPU per row (cpu_ns_per_row)
   executemany
           an INSERT of 10,000 rows of (int4, int8, text) into a temporary
           table in one batch (one round trip, one Sync), the table checked
@@ -22,8 +22,10 @@ pg_fetch_10k_cursor; cio_pg_executemany), asyncpg and asyncpg on uvloop
 (Debian's python3-asyncpg: one query in flight per connection; the
 4-connection case through its pool; conn.executemany), psycopg 3 async
 (Debian's python3-psycopg, its AsyncConnection: the tasks share one
-connection, which serialises their queries, or an AsyncConnectionPool of
-4 from python3-psycopg-pool; cursor.executemany, pipeline mode), plain
+connection with a cursor each, which psycopg's docs give for concurrency,
+and the connection's lock runs one query at a time; the 4-connection case
+through an AsyncConnectionPool, python3-psycopg-pool;
+cursor.executemany, pipeline mode), plain
 libpq with one query in flight per connection (libpq-sync) and in pipeline
 mode 64 deep over the connections, or all 10,000 INSERTs then one Sync
 (libpq-pipeline); see bench/peers/pg_asyncpg.py, pg_psycopg.py and
