@@ -402,10 +402,15 @@ int cio__pg_send(cio_pg_conn *c, struct pgreq *req, const char *sql, const cio_p
         if (rc == -EIO) {
             cio__pg_set_error_msg("08006", PQerrorMessage(c->pg));
             cio__pg_conn_lost(c);
-            return CIO_EPG;
+            rc = CIO_EPG;
         }
-        if (cio_future_cancelled(req->fut))
+        if (cio_future_cancelled(req->fut)) {
             cio__pg_conn_schedule_flush(c); /* abandoned: its end goes out */
+            return rc;
+        }
+        /* Queued midway, req was failed with the connection: rc says it. */
+        if (cio_future_done(req->fut))
+            cio_future_result(req->fut, NULL);
         return rc;
     }
     cio__pg_conn_schedule_flush(c);
