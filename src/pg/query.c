@@ -444,6 +444,12 @@ static int run_ref(cio_pg_conn *c, const char *sql, const cio_pg_param *params, 
     cio_future *fut = req->fut;
     cio_future_ref(fut);
     rc = cio_await(fut, NULL);
+    /* A cancellation that came while the task was not parked (woken from
+     * a wait midway, or at the gate, and cancelled before it ran) is
+     * delivered at the await without touching fut: cancel fut here, so the
+     * request is the connection's as if it had come during the wait. */
+    if (rc < 0 && !cio_future_done(fut))
+        cio_future_cancel(fut, NULL);
     if (cio_future_cancelled(fut)) {
         if (!c->closed && c->head && c->head->fut == fut)
             cio__pg_cancel_soon(c); /* the server is running it now */
