@@ -3,11 +3,12 @@
  * (PQconnectStartParams / PQconnectPoll, woken by readiness callbacks),
  * then the pipeline's two halves: the flush (one per loop iteration,
  * through call_soon, and an add_writer while libpq's buffer does not
- * drain) and the reader (an add_reader callback that hands each result to
- * the oldest request in flight; a streamed query's rows go to its cursor,
- * and the reader pauses while that cursor's buffer is full).  Close (a
- * reference count keeps the struct for tasks still inside a call on it),
- * notices to the logger.
+ * drain, which also wakes a big segment's task waiting for it midway,
+ * cio__pg_conn_drain) and the reader (an add_reader callback that hands
+ * each result to the oldest request in flight; a streamed query's rows go
+ * to its cursor, and the reader pauses while that cursor's buffer is
+ * full).  Close (a reference count keeps the struct for tasks still
+ * inside a call on it), notices to the logger.
  *
  * The descriptor is only ever watched through add_reader/add_writer, and
  * both are removed before each PQconnectPoll and before PQfinish: libpq may

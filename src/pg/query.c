@@ -13,6 +13,11 @@
  * iteration only finishes what a full socket left over.  (libpq 17's
  * PQsendPipelineSync would let one send carry an iteration's queries.)
  *
+ * A big segment (executemany) goes in in chunks, each sent before the
+ * next is appended, its task waiting for the socket in between while new
+ * queries wait at the gate (send_segment): appended whole, libpq tried a
+ * send and a read per message once the socket was full.
+ *
  * A statement is marked cached when its Parse is queued, so the queries
  * that follow in the same iteration reuse it without waiting; if the
  * Parse fails, it leaves the cache and the next call prepares again.  On
