@@ -268,8 +268,13 @@ CIO_EXTERN int cio_pg_fetchval(cio_pg_conn *conn, const char *sql,
  * Connection.executemany: runs sql once per row of parameters, all in one
  * round trip (one pipeline segment, one Sync): params holds nrows rows of
  * nparams each.  Atomic as asyncpg's: if one row fails, none takes effect.
- * Returns the total rows affected (capped at INT32_MAX).  Errors as
- * cio_pg_execute.  Suspends.
+ * A batch bigger than the socket takes is sent in chunks of about 7 KiB,
+ * the task waiting for the socket between them (the server's answers are
+ * read meanwhile); other tasks' queries on the connection wait until the
+ * whole batch is in the pipeline.  Cancelled (or timed out) midway, the
+ * batch is ended with a statement that fails, so none of it takes effect,
+ * and the connection stays usable.  Returns the total rows affected
+ * (capped at INT32_MAX).  Errors as cio_pg_execute.  Suspends.
  */
 CIO_EXTERN int cio_pg_executemany(cio_pg_conn *conn, const char *sql,
                                   const cio_pg_param *params, int nparams, int nrows);

@@ -3,11 +3,12 @@
  * (PQconnectStartParams / PQconnectPoll, woken by readiness callbacks),
  * then the pipeline's two halves: the flush (one per loop iteration,
  * through call_soon, and an add_writer while libpq's buffer does not
- * drain) and the reader (an add_reader callback that hands each result to
- * the oldest request in flight; a streamed query's rows go to its cursor,
- * and the reader pauses while that cursor's buffer is full).  Close (a
- * reference count keeps the struct for tasks still inside a call on it),
- * notices to the logger.
+ * drain, which also wakes a big segment's task waiting for it midway,
+ * cio__pg_conn_drain) and the reader (an add_reader callback that hands
+ * each result to the oldest request in flight; a streamed query's rows go
+ * to its cursor, and the reader pauses while that cursor's buffer is
+ * full).  Close (a reference count keeps the struct for tasks still
+ * inside a call on it), notices to the logger.
  *
  * The descriptor is only ever watched through add_reader/add_writer, and
  * both are removed before each PQconnectPoll and before PQfinish: libpq may
@@ -252,6 +253,15 @@ int cio_pg_connect(const char *conninfo, const cio_pg_conn_options *opts, cio_pg
 
 /* ---- the pipeline -------------------------------------------------------- */
 
+/* Wakes a task waiting in cio__pg_conn_drain (it looks again). */
+static void wake_drainer(cio_pg_conn *c)
+{
+    cio_future *f = c->drain_wait;
+    c->drain_wait = NULL;
+    if (f && !cio_future_done(f))
+        cio_future_set_result(f, NULL);
+}
+
 /* Fails every request in flight with code (the connection is gone). */
 static void fail_all(cio_pg_conn *c, int code)
 {
@@ -294,6 +304,7 @@ void cio__pg_conn_lost(cio_pg_conn *c)
     stop_watching(c);
     fail_all(c, -ECONNRESET);
     cio__pg_notify_end(c);
+    wake_drainer(c);
 }
 
 /* A request's segment is complete: hand it over. */
@@ -464,6 +475,8 @@ static void do_flush(cio_pg_conn *c)
         cio_loop_remove_writer(c->loop, c->fd);
         c->writer_on = 0;
     }
+    if (rc != 1)
+        wake_drainer(c);
 }
 
 static void flush_soon_cb(void *arg)
@@ -484,6 +497,46 @@ void cio__pg_conn_schedule_flush(cio_pg_conn *c)
         return;
     }
     c->flush_soon = 1;
+}
+
+int cio__pg_conn_drain(cio_pg_conn *c)
+{
+    for (;;) {
+        if (c->closed)
+            return CIO_ECLOSED;
+        if (c->broken)
+            return -ECONNRESET;
+        /* While a cancel request is on its way nothing is flushed (see
+         * do_flush): its end schedules the flush that wakes us. */
+        if (!c->cancels) {
+            int rc = PQflush(c->pg);
+            if (rc < 0)
+                return -EIO;
+            if (rc == 0)
+                return 0;
+            /* The socket is full: do_flush finishes when it drains, and
+             * the reader takes the server's answers meanwhile, so the
+             * server never blocks writing to us while we wait for it to
+             * read. */
+            if (!c->writer_on) {
+                rc = cio_loop_add_writer(c->loop, c->fd, (cio_callback_fn *)do_flush, c);
+                if (rc < 0)
+                    return rc;
+                c->writer_on = 1;
+            }
+        }
+        cio_future *f;
+        int rc = cio_future_new(c->loop, &f);
+        if (rc < 0)
+            return rc;
+        c->drain_wait = f;
+        rc = cio_await(f, NULL);
+        if (c->drain_wait == f)
+            c->drain_wait = NULL;
+        cio_future_unref(f);
+        if (rc < 0)
+            return rc;
+    }
 }
 
 void cio__pg_conn_push(cio_pg_conn *c, struct pgreq *req)
@@ -575,6 +628,7 @@ void cio_pg_free(cio_pg_conn *c)
             cio_future_set_error(w, CIO_ECLOSED, "PostgreSQL connection closed");
     }
     cio__pg_gate_update(c); /* queries waiting at the gate fail */
+    wake_drainer(c);
     PQfinish(c->pg);
     c->pg = NULL;
     cio__pg_conn_unref(c);

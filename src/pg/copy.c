@@ -182,6 +182,8 @@ static int take(cio_pg_conn *c)
         cio_future *fut = req->fut;
         cio_future_ref(fut);
         rc = cio_await(fut, NULL);
+        if (rc < 0 && !cio_future_done(fut))
+            cio_future_cancel(fut, NULL); /* cancelled before it parked: as query.c */
         int cancelled = cio_future_cancelled(fut);
         cio_future_unref(fut);
         if (cancelled)

@@ -94,6 +94,12 @@ struct cio_pg_conn {
                                  check), or NULL */
     cio_future *io_wait;      /* the COPY's wait for the socket, failed by
                                  cio_pg_free so the COPY task wakes */
+    int appending;            /* a big segment is being appended and its
+                                 task waits for libpq's buffer to drain:
+                                 new queries wait at the gate (query.c) */
+    cio_future *drain_wait;   /* that task's wait (cio__pg_conn_drain),
+                                 completed by the flush once libpq's buffer
+                                 is empty, or by loss and close */
 };
 
 /* An error's fields (cio_pg_error); strings owned by the record. */
@@ -128,7 +134,9 @@ void cio__pg_gate_update(cio_pg_conn *c);
  * calling task does not hold a cursor in flight on it (-EDEADLK). */
 int cio__pg_wait_turn(cio_pg_conn *c);
 /* query.c: appends a segment to the pipeline and queues req; 0 or a
- * negative code (CIO_EPG: the connection gave up). */
+ * negative code (CIO_EPG: the connection gave up).  A segment of many rows
+ * may suspend midway (query.c's send_segment); if it fails then, req is
+ * the connection's when its future is cancelled, else the caller's. */
 int cio__pg_send(cio_pg_conn *c, struct pgreq *req, const char *sql,
                  const cio_pg_param *params, int nparams, int nrows);
 /* cursor.c: the reader's side of a streamed query. */
@@ -146,6 +154,11 @@ void cio__pg_cancels_forget(cio_pg_conn *c);
 int cio__pg_conn_start(cio_pg_conn *c);
 /* conn.c: the pipeline got commands: flush them once this iteration. */
 void cio__pg_conn_schedule_flush(cio_pg_conn *c);
+/* conn.c: sends all of libpq's output buffer, suspending (the reader
+ * reads meanwhile) while the socket is full: 0; -EIO if libpq failed
+ * (the caller gives the connection up); CIO_ECLOSED or -ECONNRESET if it
+ * was closed or lost meanwhile; the wait's codes (-ECANCELED, ...). */
+int cio__pg_conn_drain(cio_pg_conn *c);
 /* conn.c: the connection is unusable: fail what is in flight. */
 void cio__pg_conn_lost(cio_pg_conn *c);
 /* conn.c: append req to the in-flight FIFO. */

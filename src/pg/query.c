@@ -13,6 +13,11 @@
  * iteration only finishes what a full socket left over.  (libpq 17's
  * PQsendPipelineSync would let one send carry an iteration's queries.)
  *
+ * A big segment (executemany) goes in in chunks, each sent before the
+ * next is appended, its task waiting for the socket in between while new
+ * queries wait at the gate (send_segment): appended whole, libpq tried a
+ * send and a read per message once the socket was full.
+ *
  * A statement is marked cached when its Parse is queued, so the queries
  * that follow in the same iteration reuse it without waiting; if the
  * Parse fails, it leaves the cache and the next call prepares again.  On
@@ -169,7 +174,64 @@ static char *make_key(const char *sql, const Oid *types, int n, size_t *klen)
     return k;
 }
 
-/* Appends the segment to libpq's pipeline; 0 or a negative code. */
+/*
+ * A big segment (executemany) is appended in chunks of at most this many
+ * bytes of libpq's output buffer, each sent before the next is appended.
+ * libpq tries a send whenever a message it appends leaves 8 KiB or more in
+ * that buffer, and in non-blocking mode a send that fails (the socket is
+ * full) is followed by a read attempt: appended whole, 10,000 rows cost a
+ * failed send and read per message once the socket filled.  Kept below
+ * that mark, libpq never sends on its own: each chunk goes in one send.
+ */
+enum { CHUNK_BYTES = 7 * 1024 };
+
+/* What a segment abandoned midway appends before its Sync: a statement
+ * that fails, so the segment fails as a whole, nothing of it is kept. */
+static const char ABANDON_SQL[] =
+    "SELECT 'cio_pg_executemany cancelled midway: the batch fails'::pg_catalog.int4";
+
+/*
+ * A segment's task is about to wait midway (cio__pg_conn_drain): from now
+ * on new queries wait at the gate, as they must not enter the middle of
+ * the segment, and the request is queued, so that the reader hands it the
+ * results of the rows already sent while the rest is being appended.
+ */
+static int wait_midway(cio_pg_conn *c, struct pgreq *req)
+{
+    if (!c->appending) {
+        c->appending = 1;
+        cio__pg_conn_push(c, req);
+    }
+    return cio__pg_conn_drain(c);
+}
+
+/*
+ * The wait midway failed with code (the task was cancelled or timed out,
+ * or had no memory to wait): the half-appended segment cannot be taken
+ * back, so it is ended with a statement that fails and its Sync, which
+ * leaves the pipeline in step.  The request becomes the connection's (its
+ * future cancelled: pgint.h), and if the server is running the segment,
+ * it is cancelled there too, as run_ref does.  -EIO if libpq failed.
+ */
+static int abandon(cio_pg_conn *c, struct pgreq *req, int code)
+{
+    if (!PQsendQueryParams(c->pg, ABANDON_SQL, 0, NULL, NULL, NULL, NULL, 1) ||
+        !PQpipelineSync(c->pg))
+        return -EIO;
+    cio_future_cancel(req->fut, NULL);
+    if (c->head == req)
+        cio__pg_cancel_soon(c);
+    return code;
+}
+
+/*
+ * Appends the segment to libpq's pipeline and queues req; 0 or a negative
+ * code.  A segment of more than CHUNK_BYTES may suspend between rows until
+ * libpq's buffer is sent (other tasks' queries wait at the gate
+ * meanwhile); if the connection is closed or lost then, the code says so
+ * and req has been failed and unqueued; if the wait fails otherwise, the
+ * segment is abandoned and req is the connection's (its future cancelled).
+ */
 static int send_segment(cio_pg_conn *c, struct pgreq *req, const char *sql,
                         const cio_pg_param *params, int nparams, int nrows)
 {
@@ -181,6 +243,10 @@ static int send_segment(cio_pg_conn *c, struct pgreq *req, const char *sql,
     int *lens = lens_s, *fmts = fmts_s;
     int rc = 0;
     char *key = NULL;
+    /* Bytes appended since libpq's buffer was last found empty: an upper
+     * bound of libpq's encoding (Bind, Describe, Execute; a Parse per row
+     * without the cache). */
+    size_t pend = 0;
     if (nparams > 16) {
         types = cio__malloc((size_t)nparams * sizeof *types);
         vals = cio__malloc((size_t)nparams * sizeof *vals);
@@ -213,16 +279,31 @@ static int send_segment(cio_pg_conn *c, struct pgreq *req, const char *sql,
         s->refs++;
         req->stmt = s;
         req->parse = isnew;
+        if (isnew)
+            pend = strlen(sql) + 32 + (size_t)nparams * 4;
     }
+    size_t per_row = 48 + (size_t)nparams * 10 +
+                     (req->stmt ? strlen(req->stmt->name) : strlen(sql) + (size_t)nparams * 4);
     for (int row = 0; row < nrows; row++) {
         const cio_pg_param *p = params + (size_t)row * (size_t)nparams;
+        size_t bytes = per_row;
         for (int i = 0; i < nparams; i++) {
             lens[i] = p[i].len < 0 ? 0 : p[i].len;
             fmts[i] = p[i].format;
             vals[i] = p[i].len < 0 ? NULL
                       : p[i].data  ? (const char *)p[i].data
                                    : (const char *)p[i].inline_;
+            bytes += (size_t)lens[i];
         }
+        if (row > 0 && pend + bytes > CHUNK_BYTES) {
+            if ((rc = wait_midway(c, req)) < 0) {
+                if (rc != -EIO && !c->closed && !c->broken)
+                    rc = abandon(c, req, rc);
+                goto out;
+            }
+            pend = 0;
+        }
+        pend += bytes;
         int ok = req->stmt ? PQsendQueryPrepared(c->pg, req->stmt->name, nparams, vals, lens,
                                                  fmts, 1)
                            : PQsendQueryParams(c->pg, sql, nparams, types, vals, lens, fmts, 1);
@@ -231,9 +312,17 @@ static int send_segment(cio_pg_conn *c, struct pgreq *req, const char *sql,
             goto out;
         }
     }
-    if (!PQpipelineSync(c->pg))
+    if (!PQpipelineSync(c->pg)) {
         rc = -EIO;
+        goto out;
+    }
+    if (!c->appending)
+        cio__pg_conn_push(c, req);
 out:
+    if (c->appending) {
+        c->appending = 0;
+        cio__pg_gate_update(c);
+    }
     cio__free(key);
     if (types != types_s) {
         cio__free(types);
@@ -257,7 +346,7 @@ static int check_params(const cio_pg_param *params, int nparams, int nrows)
 /* Is anything holding new queries back? */
 static int held(const cio_pg_conn *c)
 {
-    return c->exclusive || c->cancels || c->cancel_holds;
+    return c->exclusive || c->cancels || c->cancel_holds || c->appending;
 }
 
 void cio__pg_gate_update(cio_pg_conn *c)
@@ -313,15 +402,22 @@ int cio__pg_send(cio_pg_conn *c, struct pgreq *req, const char *sql, const cio_p
     if (rc < 0) {
         /* A half-appended segment cannot be taken back: libpq failed only
          * if the connection is unusable (or out of memory), so give up on
-         * the connection rather than leave the pipeline out of step. */
+         * the connection rather than leave the pipeline out of step (this
+         * also fails req if it was queued already). */
         if (rc == -EIO) {
             cio__pg_set_error_msg("08006", PQerrorMessage(c->pg));
             cio__pg_conn_lost(c);
-            return CIO_EPG;
+            rc = CIO_EPG;
         }
+        if (cio_future_cancelled(req->fut)) {
+            cio__pg_conn_schedule_flush(c); /* abandoned: its end goes out */
+            return rc;
+        }
+        /* Queued midway, req was failed with the connection: rc says it. */
+        if (cio_future_done(req->fut))
+            cio_future_result(req->fut, NULL);
         return rc;
     }
-    cio__pg_conn_push(c, req);
     cio__pg_conn_schedule_flush(c);
     return 0;
 }
@@ -343,7 +439,8 @@ static int run_ref(cio_pg_conn *c, const char *sql, const cio_pg_param *params, 
         return rc;
     }
     if ((rc = cio__pg_send(c, req, sql, params, nparams, nrows)) < 0) {
-        cio__pg_req_free(c, req);
+        if (!cio_future_cancelled(req->fut)) /* else abandoned midway: the connection's */
+            cio__pg_req_free(c, req);
         return rc;
     }
 
@@ -352,6 +449,12 @@ static int run_ref(cio_pg_conn *c, const char *sql, const cio_pg_param *params, 
     cio_future *fut = req->fut;
     cio_future_ref(fut);
     rc = cio_await(fut, NULL);
+    /* A cancellation that came while the task was not parked (woken from
+     * a wait midway, or at the gate, and cancelled before it ran) is
+     * delivered at the await without touching fut: cancel fut here, so the
+     * request is the connection's as if it had come during the wait. */
+    if (rc < 0 && !cio_future_done(fut))
+        cio_future_cancel(fut, NULL);
     if (cio_future_cancelled(fut)) {
         if (!c->closed && c->head && c->head->fut == fut)
             cio__pg_cancel_soon(c); /* the server is running it now */
@@ -419,8 +522,13 @@ static int run_retry(cio_pg_conn *c, const char *sql, const cio_pg_param *params
         const char *msg = PQresultErrorField(req->err, PG_DIAG_MESSAGE_PRIMARY);
         if (attempt == 0 && req->stmt && st && !strcmp(st, "0A000") && msg &&
             strstr(msg, "cached plan must not change result type")) {
-            stmt_uncache(c, req->stmt, 1);
+            /* The DEALLOCATE enters the pipeline: not in the middle of
+             * another task's segment (the turn), nor on a closed one. */
+            rc = cio__pg_wait_turn(c);
+            stmt_uncache(c, req->stmt, rc >= 0);
             cio__pg_req_free(c, req);
+            if (rc < 0)
+                return rc;
             continue;
         }
         cio__pg_set_error_result(req->err);
