@@ -6,7 +6,8 @@
  * transfer with pause/resume both ways, close_notify in both directions,
  * abort (the peer sees a truncation), start_tls on a live plain
  * transport, handshake timeouts (virtual clock, and a silent client on a
- * server), the shutdown timeout, and an allocation-failure sweep.
+ * server), a server closed during a handshake, the shutdown timeout, and
+ * an allocation-failure sweep.
  *
  * A self-signed certificate for localhost / 127.0.0.1 is made with the
  * openssl command (tls_util.h); without it, or without OpenSSL in cio,
@@ -473,6 +474,37 @@ static int silent_client_main(void *arg, void **result)
     return 0;
 }
 
+/* A connection still in its handshake when the server closes has no
+ * protocol yet: it is aborted, and the factory is never asked for one. */
+static int close_in_handshake_main(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    static struct pool p;
+    memset(&p, 0, sizeof p);
+    cio_tls_context *sctx = server_ctx();
+    cio_server *srv = tls_server(&p, sctx, 0);
+    int fd = cio_socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cio_server_port(srv)),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK_RC(cio_sock_connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    for (int i = 0; i < 100 && !cio_server_num_clients(srv); i++)
+        cio_sleep(0.005);
+    CHECK_EQ((int)cio_server_num_clients(srv), 1);
+    CHECK_RC(cio_server_close(srv), 0);
+    cio_timeout *tm;
+    CHECK_RC(cio_timeout_begin(5, &tm), 0);
+    CHECK_RC(cio_server_wait_closed(srv), 0); /* none left, at once */
+    cio_timeout_end(tm);
+    CHECK_EQ((int)cio_server_num_clients(srv), 0);
+    char buf[16];
+    int n = cio_sock_recv_into(fd, buf, sizeof buf);
+    CHECK(n == 0 || n == -ECONNRESET); /* aborted on us */
+    CHECK_EQ(p.n, 0);                   /* no protocol was made */
+    cio_fd_close(fd);
+    cio_server_free(srv);
+    cio_tls_context_free(sctx);
+    return 0;
+}
 
 /* The shutdown timeout: the peer keeps its side open after our
  * close_notify (its eof_received returns 1) and never sends its own; 30 s
@@ -537,6 +569,7 @@ static void test_handshake_timeout(void)
     CHECK_RC(cio_run_loop(loop, hs_timeout_main, NULL, NULL), 0);
     cio_loop_free(loop);
     CHECK_RC(cio_run(silent_client_main, NULL, NULL), 0);
+    CHECK_RC(cio_run(close_in_handshake_main, NULL, NULL), 0);
     CHECK_RC(cio_loop_new(&loop), 0);
     CHECK_RC(cio_loop_set_virtual_clock(loop, 1), 0);
     CHECK_RC(cio_run_loop(loop, sd_timeout_main, NULL, NULL), 0);

@@ -479,7 +479,9 @@ CIO_EXTERN int cio_server_is_serving(const cio_server *srv);
 CIO_EXTERN int cio_server_serve_forever(cio_server *srv);
 
 /* Server.close: stops listening (the sockets are closed); connections
- * already accepted go on.  Idempotent.  Does not suspend. */
+ * already accepted go on, except a TLS connection still in its handshake,
+ * which has no protocol yet and is aborted (its protocol would come from
+ * the factory of a closed server).  Idempotent.  Does not suspend. */
 CIO_EXTERN int cio_server_close(cio_server *srv);
 
 /* Server.close_clients: closes every connection gracefully: queued data

@@ -601,9 +601,20 @@ int cio_server_close(cio_server *srv)
         cio__free(srv->unix_path);
         srv->unix_path = NULL;
     }
+    /* A TLS connection still in its handshake was never handed over: its
+     * protocol would come from the factory of a server that is closed
+     * (and, with cio_server_free, of an owner that may be gone).  It goes
+     * as one still in the listen backlog does. */
+    srv->refs++;
+    for (struct conn *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->t && cio__tls_transport_awaits_protocol(c->t))
+            cio_transport_abort(c->t); /* leaves the list at connection_lost */
+    }
     if (!cio_future_done(srv->closed_fut))
         cio_future_set_result(srv->closed_fut, NULL);
     check_idle(srv);
+    server_unref(srv);
     return 0;
 }
 

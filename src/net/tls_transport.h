@@ -89,6 +89,10 @@ void cio__tls_transport_start(cio_transport *t, const cio_protocol *proto, void 
  * after the handshake (refusing closes the connection). */
 void cio__tls_transport_start_server(cio_transport *t, cio_protocol_factory_fn *factory,
                                      void *arg);
+
+/* 1 while a server's connection t is in its handshake, its protocol not
+ * asked of the factory yet (cio__tls_transport_start_server). */
+int cio__tls_transport_awaits_protocol(const cio_transport *t);
 /* start_tls: raw (live) hands its protocol to t and gets t as its own;
  * the handshake begins.  No connection_made follows. */
 void cio__tls_transport_upgrade(cio_transport *t);

@@ -80,6 +80,12 @@ void cio__tls_transport_start_server(cio_transport *t, cio_protocol_factory_fn *
     cio__tls_transport_start(t, NULL, NULL);
 }
 
+int cio__tls_transport_awaits_protocol(const cio_transport *t)
+{
+    const struct cio__tls_transport *s = (const struct cio__tls_transport *)t;
+    return s->factory && !s->handshaken;
+}
+
 void cio__tls_transport_upgrade(cio_transport *t)
 {
     struct cio__tls_transport *s = (struct cio__tls_transport *)t;
@@ -271,6 +277,11 @@ void cio__tls_transport_start_server(cio_transport *t, cio_protocol_factory_fn *
     (void)arg;
 }
 void cio__tls_transport_quick_close(cio_transport *t) { (void)t; }
+int cio__tls_transport_awaits_protocol(const cio_transport *t)
+{
+    (void)t;
+    return 0;
+}
 int cio__start_tls(cio_transport *t, cio_tls_context *ctx, int server_side,
                    const char *server_hostname, const cio_transport_options *opts,
                    cio_transport **out)
