@@ -646,7 +646,7 @@ static PyObject *server_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         opt_double(kw, "idle_timeout", &S->opts.idle_timeout) ||
         opt_double(kw, "write_timeout", &S->opts.write_timeout) ||
         opt_double(kw, "log_requests", &lr) || cio_asgi_ws_options(S, kw) ||
-        PyUnicode_AsUTF8(host) == NULL) {
+        cio_asgi_tls_options(S, kw) || PyUnicode_AsUTF8(host) == NULL) {
         Py_DECREF(S);
         return NULL;
     }
@@ -675,6 +675,7 @@ static void server_dealloc(AsgiServer *S)
     PyObject_GC_UnTrack(S);
     if (S->srv && S->L->loop)
         cio_http_server_free(S->srv);
+    cio_tls_context_free(S->tls); /* sessions still open hold their own reference */
     Py_CLEAR(S->on_request);
     Py_CLEAR(S->host);
     Py_CLEAR(S->fut);
