@@ -66,7 +66,29 @@ enum {
     CIO_HTTP_STREAM_BODY = 0x02, /* do not buffer the body: the handler
                                     starts at the head and reads the body
                                     with cio_http_request_read */
+    CIO_HTTP_WATCH_CLOSE = 0x04, /* with CIO_HTTP_STREAM_BODY (ignored
+                                    without it): once the body is read,
+                                    keep reading while the handler runs,
+                                    so a client that closes its side is
+                                    noticed at once (see below) */
 };
+
+/*
+ * CIO_HTTP_WATCH_CLOSE: the client going away while a handler still
+ * works (a long poll, an event stream between events).  By default the
+ * server stops reading a connection once the request's body is read, so
+ * a client that closes is noticed only when a write fails or the
+ * handler returns.  With the flag, a task handler's connection is still
+ * read after the body: the client's end of stream (it closed, or
+ * half-closed, its side) closes the connection at once, and the handler
+ * is then cancelled as for a lost client: the call it is suspended in
+ * (or its next) returns -ECANCELED and cio_http_request_disconnected()
+ * says 1.  A half-closing client therefore gets no response on such a
+ * route, as with uvicorn.  Bytes of a pipelined next request arriving
+ * meanwhile stop the watch (they wait, unread further, for this
+ * response), so a pipelining client is watched no more.  Inline routes
+ * are never watched.
+ */
 
 /* One line of the access log, given to cio_http_server_options.access_log. */
 typedef struct cio_http_access_entry {
@@ -130,7 +152,7 @@ CIO_EXTERN int cio_http_server_new(const cio_http_server_options *opts, cio_http
  * are tried in the order they were added.  A GET route answers HEAD too.
  * A request whose path matches routes of other methods only gets 405 with
  * an Allow header; no match at all gets 404.  flags: CIO_HTTP_INLINE,
- * CIO_HTTP_STREAM_BODY.  method and pattern are copied.  Errors: -EINVAL
+ * CIO_HTTP_STREAM_BODY, CIO_HTTP_WATCH_CLOSE.  method and pattern are copied.  Errors: -EINVAL
  * (NULL, pattern not starting with '/', a bad "{...}"), -ENOMEM.
  */
 CIO_EXTERN int cio_http_server_route(cio_http_server *srv, const char *method,

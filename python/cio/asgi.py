@@ -3,6 +3,7 @@
     await cio.serve_asgi(app, host='127.0.0.1', port=8000)   # in a cio loop
     cio.run_asgi(app, port=8000)                              # a new cio loop
     python3 -m cio.asgi module:app --host 0.0.0.0 --port 8000
+    python3 -m cio.asgi module:app --ssl-certfile cert.pem --ssl-keyfile key.pem
 
 Parsing, keep-alive, pipelining, limits, timeouts, chunked bodies and
 graceful shutdown are the engine's (include/cio/http.h); each request's
@@ -271,8 +272,9 @@ async def serve_asgi(app, host='127.0.0.1', port=8000, *, lifespan='auto',
                      header_timeout=None, body_timeout=None, idle_timeout=None,
                      write_timeout=None, log_requests=False, ws_max_message=None,
                      ws_max_queue=None, ws_ping_interval=None, ws_ping_timeout=None,
-                     ws_close_timeout=None, ws_compression=True, started=None,
-                     stop=None, handle_signals=True):
+                     ws_close_timeout=None, ws_compression=True, ssl_certfile=None,
+                     ssl_keyfile=None, ssl_keyfile_password=None, ssl_ca_certs=None,
+                     ssl_cert_reqs=0, started=None, stop=None, handle_signals=True):
     """Serves the ASGI 3 application app on host:port until SIGINT or
     SIGTERM (handle_signals) or until the future/event stop is set/done.
 
@@ -292,7 +294,18 @@ async def serve_asgi(app, host='127.0.0.1', port=8000, *, lifespan='auto',
     ws_ping_interval / ws_ping_timeout (keepalive, 20 s each),
     ws_close_timeout (the closing handshake, 10 s), ws_compression
     (permessage-deflate when the client offers it).  On stop, open
-    WebSockets get close 1001 (going away)."""
+    WebSockets get close 1001 (going away).
+
+    TLS (uvicorn's names; cio's TLS is OpenSSL driven from C, so these
+    are PEM file paths, not an ssl.SSLContext): ssl_certfile (the
+    certificate chain) and ssl_keyfile (its unencrypted key; None: in
+    the certificate file) serve https:// and wss:// (the scope's scheme
+    says so) with ALPN http/1.1.  ssl_cert_reqs=ssl.CERT_REQUIRED (2)
+    asks every client for a certificate signed by a CA in ssl_ca_certs;
+    ssl.CERT_NONE (0, the default) asks none; CERT_OPTIONAL and
+    ssl_keyfile_password (encrypted keys) are refused with ValueError.
+    A file that cannot be opened raises its OSError (FileNotFoundError),
+    one OpenSSL refuses ssl.SSLError, before anything is served."""
     loop = asyncio.get_running_loop()
     from . import Loop
     if not isinstance(loop, Loop):
@@ -302,7 +315,10 @@ async def serve_asgi(app, host='127.0.0.1', port=8000, *, lifespan='auto',
                   write_timeout=write_timeout, log_requests=1 if log_requests else 0,
                   ws_max_message=ws_max_message, ws_max_queue=ws_max_queue,
                   ws_ping_interval=ws_ping_interval, ws_ping_timeout=ws_ping_timeout,
-                  ws_close_timeout=ws_close_timeout, ws_compression=1 if ws_compression else 0)
+                  ws_close_timeout=ws_close_timeout, ws_compression=1 if ws_compression else 0,
+                  ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+                  ssl_keyfile_password=ssl_keyfile_password, ssl_ca_certs=ssl_ca_certs,
+                  ssl_cert_reqs=int(ssl_cert_reqs) if ssl_cert_reqs is not None else 0)
     server = _Server(app, loop, host, port, limits, root_path)
     life = _Lifespan(app, server.state, lifespan)
     if not await life.startup():
@@ -326,7 +342,8 @@ async def serve_asgi(app, host='127.0.0.1', port=8000, *, lifespan='auto',
         except BaseException:
             await life.shutdown(shutdown_timeout)
             raise
-        logger.info('cio.asgi serving on http://%s:%d', host, bound)
+        logger.info('cio.asgi serving on %s://%s:%d', 'https' if ssl_certfile else 'http',
+                    host, bound)
         if started is not None and not started.done():
             started.set_result(bound)
         try:
@@ -382,6 +399,13 @@ def main(argv=None):
     p.add_argument('--ws-ping-interval', type=float, default=None)
     p.add_argument('--ws-ping-timeout', type=float, default=None)
     p.add_argument('--ws-per-message-deflate', choices=('true', 'false'), default='true')
+    p.add_argument('--ssl-certfile', default=None, help='PEM certificate chain: serve HTTPS')
+    p.add_argument('--ssl-keyfile', default=None, help="PEM private key (unencrypted)")
+    p.add_argument('--ssl-keyfile-password', default=None,
+                   help='refused: cio loads unencrypted keys only')
+    p.add_argument('--ssl-ca-certs', default=None, help='CA file for client certificates')
+    p.add_argument('--ssl-cert-reqs', type=int, default=0,
+                   help='0: no client certificate (default), 2: one is required')
     p.add_argument('--log-level', default='info')
     a = p.parse_args(argv)
     logging.basicConfig(level=a.log_level.upper(), format='%(levelname)s: %(message)s')
@@ -392,8 +416,11 @@ def main(argv=None):
                  shutdown_timeout=a.timeout_graceful_shutdown, log_requests=a.access_log,
                  ws_max_message=a.ws_max_size, ws_ping_interval=a.ws_ping_interval,
                  ws_ping_timeout=a.ws_ping_timeout,
-                 ws_compression=a.ws_per_message_deflate == 'true')
-    except RuntimeError as exc:
+                 ws_compression=a.ws_per_message_deflate == 'true',
+                 ssl_certfile=a.ssl_certfile, ssl_keyfile=a.ssl_keyfile,
+                 ssl_keyfile_password=a.ssl_keyfile_password, ssl_ca_certs=a.ssl_ca_certs,
+                 ssl_cert_reqs=a.ssl_cert_reqs)
+    except (RuntimeError, ValueError, OSError) as exc:
         logger.error('%s', exc)
         return 3
     return 0

@@ -5,7 +5,10 @@
  * Python half (cio/asgi.py) runs the ASGI application as an asyncio task
  * on the same loop.
  *
- * One route ("*", "/{path...}", streamed body) takes every request.  Its
+ * One route ("*", "/{path...}", streamed body, watched for the client
+ * closing: CIO_HTTP_WATCH_CLOSE, so a client that leaves while the
+ * application still works cancels the handler and receive() returns
+ * http.disconnect at once) takes every request.  Its
  * handler runs as a cio task and never runs Python: Python frames must
  * not live on a task's stack (the stack is switched away when the task
  * suspends, and the interpreter's frame chain would then point into it).
@@ -524,7 +527,7 @@ static int start_task(void *arg, void **result)
     int rc = cio_http_server_new(&S->opts, &S->srv);
     if (rc == 0)
         rc = cio_http_server_route(S->srv, "*", "/{path...}", asgi_handler, S,
-                                   CIO_HTTP_STREAM_BODY);
+                                   CIO_HTTP_STREAM_BODY | CIO_HTTP_WATCH_CLOSE);
     if (rc == 0)
         rc = cio_http_server_listen(S->srv, host, S->port);
     if (rc == 0)
@@ -646,7 +649,7 @@ static PyObject *server_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         opt_double(kw, "idle_timeout", &S->opts.idle_timeout) ||
         opt_double(kw, "write_timeout", &S->opts.write_timeout) ||
         opt_double(kw, "log_requests", &lr) || cio_asgi_ws_options(S, kw) ||
-        PyUnicode_AsUTF8(host) == NULL) {
+        cio_asgi_tls_options(S, kw) || PyUnicode_AsUTF8(host) == NULL) {
         Py_DECREF(S);
         return NULL;
     }
@@ -675,6 +678,7 @@ static void server_dealloc(AsgiServer *S)
     PyObject_GC_UnTrack(S);
     if (S->srv && S->L->loop)
         cio_http_server_free(S->srv);
+    cio_tls_context_free(S->tls); /* sessions still open hold their own reference */
     Py_CLEAR(S->on_request);
     Py_CLEAR(S->host);
     Py_CLEAR(S->fut);

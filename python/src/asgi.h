@@ -1,6 +1,7 @@
 /*
  * asgi.h - what asgi.c (the ASGI server's C half), asgi_ws.c (its
- * WebSocket scopes) and asgi_scope.c (the ASGI scope of a request) share.
+ * WebSocket scopes), asgi_scope.c (the ASGI scope of a request) and
+ * asgi_tls.c (its TLS options) share.
  */
 #ifndef CIO_PY_ASGI_H
 #define CIO_PY_ASGI_H
@@ -9,6 +10,7 @@
 
 #include <cio/http.h>
 #include <cio/sync.h>
+#include <cio/tls.h>
 #include <cio/ws.h>
 
 /* One request between the handler task and Python. */
@@ -50,6 +52,7 @@ typedef struct AsgiServer {
     cio_http_server *srv;      /* NULL before start / after close */
     cio_http_server_options opts; /* limits and timeouts */
     cio_ws_options ws_opts;    /* WebSocket limits, keepalive, deflate */
+    cio_tls_context *tls;      /* HTTPS / WSS (owned), or NULL: plain */
     PyObject *on_request;      /* callable(conn, scope), on the loop stack */
     PyObject *host;            /* str: the address listened on */
     int port;                  /* asked, then the one bound */
@@ -85,5 +88,12 @@ int cio_asgi_ws_handler(cio_http_request *req, AsgiServer *S);
 int cio_asgi_ws_options(AsgiServer *S, PyObject *kw);
 /* Makes the _AsgiWs type ready; -1 with an exception set. */
 int cio_asgi_ws_init(void);
+
+/* asgi_tls.c */
+/* Reads serve_asgi's ssl_* keywords from kw: with ssl_certfile, S->tls
+ * becomes a server context (ALPN http/1.1) that S->opts' transport uses;
+ * without, S->tls is NULL.  -1 with an exception set (a file that cannot
+ * be opened, OpenSSL refusing it, an option cio cannot honour). */
+int cio_asgi_tls_options(AsgiServer *S, PyObject *kw);
 
 #endif

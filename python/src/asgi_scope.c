@@ -159,7 +159,8 @@ PyObject *cio_asgi_scope(cio_http_request *req, AsgiServer *S, int websocket, lo
                  PyUnicode_FromString(cio_http_request_version(req) ? "1.1" : "1.0")) ||
         (!websocket &&
          set_item(d, "method", PyUnicode_FromString(cio_http_request_method(req)))) ||
-        set_item(d, "scheme", PyUnicode_FromString(websocket ? "ws" : "http")) ||
+        set_item(d, "scheme", PyUnicode_FromString(websocket ? (S->tls ? "wss" : "ws")
+                                                             : (S->tls ? "https" : "http"))) ||
         set_item(d, "path", decoded_path(path, plen)) ||
         set_item(d, "raw_path", PyBytes_FromStringAndSize(path, (Py_ssize_t)plen)) ||
         set_item(d, "query_string", PyBytes_FromString(q ? q + 1 : "")) ||

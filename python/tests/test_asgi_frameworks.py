@@ -1,17 +1,19 @@
 """test_asgi_frameworks.py - Starlette and FastAPI applications, unchanged,
 served by cio.serve_asgi (cio's C HTTP server), over real sockets:
 JSON routes, path parameters, a POST with a JSON body, a streaming
-response, lifespan handlers, keep-alive with many requests, concurrent
-clients, and their WebSocket endpoints (cio's WebSocket server) with the
-websockets library as client.  Exit 77 (skipped) when python3-starlette,
+response, a long poll on request.is_disconnected(), lifespan handlers,
+keep-alive with many requests, concurrent clients, and their WebSocket
+endpoints (cio's WebSocket server) with the websockets library as client.  Exit 77 (skipped) when python3-starlette,
 python3-fastapi or python3-websockets is missing.
 """
 import asyncio
 import http.client
 import importlib.util
 import json
+import socket
 import sys
 import threading
+import time
 import unittest
 
 from asgiutil import ServerThread
@@ -70,6 +72,13 @@ def starlette_app(events):
     async def fail(request):
         raise RuntimeError('starlette handler failed (expected by the test)')
 
+    async def poll(request):
+        # a long poll asking Starlette whether its client is still there
+        while not await request.is_disconnected():
+            await asyncio.sleep(0.02)
+        events.append(('poll left', time.monotonic()))
+        return PlainTextResponse('nobody reads this')
+
     async def ws_echo(websocket):
         # the subprotocol the client prefers, uppercase echo, a JSON reply
         await websocket.accept(subprotocol=(websocket.scope['subprotocols'] or [None])[0])
@@ -107,7 +116,8 @@ def starlette_app(events):
     return Starlette(routes=[Route('/', hello), Route('/users/{uid:int}', user),
                              Route('/items', create, methods=['POST']),
                              Route('/stream', stream, methods=['GET', 'POST']),
-                             Route('/fail', fail), WebSocketRoute('/ws', ws_echo),
+                             Route('/fail', fail), Route('/poll', poll),
+                             WebSocketRoute('/ws', ws_echo),
                              WebSocketRoute('/count', Counter)],
                      lifespan=lifespan)
 
@@ -207,6 +217,19 @@ class StarletteOnCio(unittest.TestCase):
             self.assertEqual(fetch(c, 'PUT', '/')[0], 405)
             self.assertEqual(fetch(c, 'GET', '/fail')[0], 500)
             c.close()
+            # request.is_disconnected() turns True as the client leaves
+            s = socket.create_connection(('127.0.0.1', srv.port), timeout=10)
+            s.sendall(b'GET /poll HTTP/1.1\r\nHost: x\r\n\r\n')
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            s.close()
+            while time.monotonic() < t0 + 5 and not any(e[0] == 'poll left' for e in events
+                                                        if isinstance(e, tuple)):
+                time.sleep(0.01)
+            left = [e[1] for e in events if isinstance(e, tuple) and e[0] == 'poll left']
+            self.assertEqual(len(left), 1, events)
+            self.assertLess(left[0] - t0, 1.0)
+            events.remove(('poll left', left[0]))
             c = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=10)
             for i in range(200):   # keep-alive: one connection
                 st, _, body = fetch(c, 'GET', '/users/%d' % i)

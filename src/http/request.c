@@ -126,7 +126,8 @@ int cio_http_request_read(cio_http_request *req, void *buf, size_t len)
         size_t n = req->body_len - req->body_read;
         if (n > len)
             n = len;
-        memcpy(buf, req->body + req->body_read, n);
+        if (n) /* a request without a body has no body pointer */
+            memcpy(buf, req->body + req->body_read, n);
         req->body_read += n;
         return (int)n;
     }

@@ -68,7 +68,7 @@ int cio_http_server_route(cio_http_server *srv, const char *method, const char *
                           cio_http_handler_fn *handler, void *ud, int flags)
 {
     if (!srv || !method || !*method || !pattern || !handler || !pattern_ok(pattern) ||
-        (flags & ~(CIO_HTTP_INLINE | CIO_HTTP_STREAM_BODY)))
+        (flags & ~(CIO_HTTP_INLINE | CIO_HTTP_STREAM_BODY | CIO_HTTP_WATCH_CLOSE)))
         return cio__bad_arg_debug(-1, "cio_http_server_route", "bad method, pattern or flags");
     if (srv->nroutes == srv->route_cap) {
         size_t ncap = srv->route_cap ? srv->route_cap * 2 : 8;

@@ -47,7 +47,8 @@ typedef struct cio__http_route {
     char *pattern;               /* as given (segments split at '/') */
     cio_http_handler_fn *handler; /* the handler */
     void *ud;                    /* its ud */
-    int flags;                   /* CIO_HTTP_INLINE, CIO_HTTP_STREAM_BODY */
+    int flags;                   /* CIO_HTTP_INLINE, CIO_HTTP_STREAM_BODY,
+                                    CIO_HTTP_WATCH_CLOSE */
 } cio__http_route;
 
 /* Where a request's response is. */

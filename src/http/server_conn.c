@@ -22,6 +22,12 @@
  * receive buffer may move under it (streamed bodies keep reading); a
  * buffered body stays in the receive buffer, which does not move while
  * reading is paused.
+ *
+ * Watching (CIO_HTTP_WATCH_CLOSE, streamed-body routes only, so nothing
+ * of the request lives in the receive buffer): after the body, reading
+ * goes on while the handler runs, only to see the client's end of
+ * stream, which then closes the connection (connection_lost cancels the
+ * handler).  The first byte of a next request pauses reading as usual.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -127,6 +133,18 @@ static void resume_reading(cio__http_conn *c)
         c->paused = 0;
         cio_transport_resume_reading(c->t);
     }
+}
+
+/* 1 while c's running task handler has its connection watched for the
+ * client closing (CIO_HTTP_WATCH_CLOSE): the body read, nothing of a next
+ * request received. */
+static int watching(const cio__http_conn *c)
+{
+    const cio_http_request *req = &c->req;
+    int want = CIO_HTTP_WATCH_CLOSE | CIO_HTTP_STREAM_BODY;
+    return c->state == CIO__CONN_ACTIVE && req->in_task && req->route &&
+           (req->route->flags & want) == want && c->parser.phase == CIO__HTTP_PH_DONE &&
+           c->len == c->raw;
 }
 
 /* Closes after the output is flushed; nothing more is read. */
@@ -353,7 +371,7 @@ static void dispatch(cio__http_conn *c, int route_status, cio__http_buf *allow)
     }
     req->task = task;
     cio__http_flush(c);
-    if (!req->streaming_body || c->parser.phase == CIO__HTTP_PH_DONE)
+    if ((!req->streaming_body || c->parser.phase == CIO__HTTP_PH_DONE) && !watching(c))
         pause_reading(c);
 }
 
@@ -446,8 +464,9 @@ size_t cio__http_body_take(cio__http_conn *c, void *dst, size_t n)
     c->body_end -= n;
     c->raw -= n;
     c->len -= n;
-    if (c->paused && c->state == CIO__CONN_ACTIVE && c->body_end - start < STREAM_WINDOW / 2 &&
-        c->parser.phase != CIO__HTTP_PH_DONE)
+    if (c->paused && c->state == CIO__CONN_ACTIVE &&
+        ((c->body_end - start < STREAM_WINDOW / 2 && c->parser.phase != CIO__HTTP_PH_DONE) ||
+         watching(c)))
         resume_reading(c);
     return n;
 }
@@ -465,9 +484,14 @@ static void process(cio__http_conn *c)
     while (!c->lost && c->state != CIO__CONN_CLOSING) {
         cio_http_request *req = &c->req;
         if (c->state == CIO__CONN_ACTIVE) {
-            /* only a streamed body is read while a handler runs */
-            if (!req->streaming_body || c->parser.phase == CIO__HTTP_PH_DONE)
+            /* only a streamed body is read while a handler runs (and,
+             * watched, the client's end of stream: a next request's
+             * bytes stop that) */
+            if (!req->streaming_body || c->parser.phase == CIO__HTTP_PH_DONE) {
+                if (!watching(c))
+                    pause_reading(c);
                 break;
+            }
             int rc = decode_body(c);
             if (rc < 0) {
                 c->body_err = rc;
@@ -478,7 +502,7 @@ static void process(cio__http_conn *c)
             if (c->body_end > c->pos + c->head_len || c->parser.phase == CIO__HTTP_PH_DONE)
                 cio__http_conn_wake(c, 0);
             if (c->body_end - (c->pos + c->head_len) >= STREAM_WINDOW ||
-                c->parser.phase == CIO__HTTP_PH_DONE)
+                (c->parser.phase == CIO__HTTP_PH_DONE && !watching(c)))
                 pause_reading(c);
             break;
         }
@@ -592,6 +616,8 @@ static int on_eof(cio_transport *t, void *ud)
 {
     (void)t;
     cio__http_conn *c = ud;
+    if (watching(c))
+        return 0; /* the client left: close, which cancels the handler */
     if (c->state == CIO__CONN_ACTIVE) {
         /* the client half-closed: finish the response, then close */
         c->req.close_after = 1;

@@ -51,6 +51,10 @@ int cio_http_request_upgrade(cio_http_request *req, const char *protocol,
     if (rc < 0)
         return rc == -ENOMEM ? rc : CIO_ECLOSED;
     cio_transport *t = c->t;
+    if (!c->paused) { /* a watched route (CIO_HTTP_WATCH_CLOSE) still reads */
+        c->paused = 1;
+        cio_transport_pause_reading(t);
+    }
     cio_transport_set_protocol(t, proto, ud);
     *out = cio_transport_ref(t);
     size_t extra = cio__http_conn_detach(c);
