@@ -152,8 +152,9 @@ CIO_EXTERN int cio_http_server_new(const cio_http_server_options *opts, cio_http
  * are tried in the order they were added.  A GET route answers HEAD too.
  * A request whose path matches routes of other methods only gets 405 with
  * an Allow header; no match at all gets 404.  flags: CIO_HTTP_INLINE,
- * CIO_HTTP_STREAM_BODY, CIO_HTTP_WATCH_CLOSE.  method and pattern are copied.  Errors: -EINVAL
- * (NULL, pattern not starting with '/', a bad "{...}"), -ENOMEM.
+ * CIO_HTTP_STREAM_BODY, CIO_HTTP_WATCH_CLOSE.  method and pattern are
+ * copied.  Errors: -EINVAL (NULL, pattern not starting with '/', a bad
+ * "{...}", an unknown flag), -ENOMEM.
  */
 CIO_EXTERN int cio_http_server_route(cio_http_server *srv, const char *method,
                                      const char *pattern, cio_http_handler_fn *handler,
