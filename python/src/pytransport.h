@@ -1,0 +1,91 @@
+/*
+ * pytransport.h - the socket transport of the Python loop, shared by its
+ * two files: transport.c (the SocketTransport type: construction, the
+ * asyncio methods, lifetime) and transport_proto.c (the engine's protocol
+ * callbacks, which call the Python protocol, and asyncio's error paths).
+ *
+ * A SocketTransport is a cio_transport (include/cio/transport.h) seen from
+ * Python as an asyncio.Transport: its type is a heap type whose base is
+ * asyncio.Transport itself, so isinstance() against Transport,
+ * ReadTransport, WriteTransport and BaseTransport holds and
+ * get_extra_info / is_closing's documented behaviour come from the real
+ * classes.  The engine works on a duplicate of the socket's descriptor:
+ * the socket.socket that asyncio hands over stays the owner of its own
+ * (get_extra_info('socket') wraps it, as asyncio's TransportSocket does)
+ * and is closed after connection_lost, as asyncio closes it; the engine
+ * closes its duplicate then too, so nothing is closed twice.
+ */
+#ifndef CIO_PY_TRANSPORT_H
+#define CIO_PY_TRANSPORT_H
+
+#include "cio_py.h"
+
+#include <cio/transport.h>
+#include <stdint.h>
+
+typedef struct CioTransport {
+    PyObject_HEAD
+    PyObject *extra;           /* asyncio.BaseTransport's _extra slot: where
+                                  its __slots__ put it (checked at import) */
+    PyObject *dict;            /* __dict__ (attributes set on a transport) */
+    PyObject *weakreflist;     /* loop._transports holds transports weakly */
+    CioLoop *L;                /* the loop (strong) */
+    cio_transport *t;          /* the engine's transport, our reference;
+                                  NULL after connection_lost (or detach) */
+    PyObject *sock;            /* the socket.socket; closed and NULL after
+                                  connection_lost (asyncio's _sock) */
+    PyObject *protocol;        /* NULL after connection_lost */
+    PyObject *server;          /* the asyncio.Server to _detach, or NULL */
+    PyObject *pending_exc;     /* what _force_close gives connection_lost */
+    PyObject *empty_waiter;    /* sendfile's future: done when the write
+                                  buffer is empty (asyncio's) */
+    Py_buffer view;            /* get_buffer's buffer, held while a read
+                                  may fill it */
+    Py_buffer prev;            /* the one before (a read in flight during
+                                  set_protocol may still fill it) */
+    size_t high, low;          /* the write buffer limits as set */
+    int fd;                    /* sock.fileno(): repr, loop._transports */
+    int conn_lost;             /* asyncio's _conn_lost: writes are dropped */
+    uint8_t has_view, has_prev; /* view / prev hold an export */
+    uint8_t buffered;          /* the protocol is a BufferedProtocol */
+    uint8_t closing;           /* close, abort or a failure (_closing) */
+    uint8_t paused;            /* pause_reading (asyncio's _paused) */
+    uint8_t started;           /* connection_made has been called: reading
+                                  may start (asyncio adds its reader then) */
+    uint8_t eof;               /* write_eof was called */
+    uint8_t protocol_paused;   /* the protocol was told pause_writing */
+    uint8_t drain_wait;        /* the empty waiter is pending: the engine's
+                                  limits are (0, 0) so that its resume
+                                  says when the buffer is empty */
+    uint8_t live;              /* the engine may still call us: we hold a
+                                  reference on ourselves until then */
+    uint8_t lost;              /* connection_lost has run */
+} CioTransport;
+
+/* The engine's protocol tables: plain (data_received) and buffered
+ * (get_buffer / buffer_updated). */
+extern const cio_protocol cio_tr_proto_data;
+extern const cio_protocol cio_tr_proto_buf;
+
+/* Interned method names and asyncio objects (transport.c, at import). */
+extern PyObject *cio_tr_str_close, *cio_tr_logger;
+
+/* The exception set now came from a protocol callback: SystemExit and
+ * KeyboardInterrupt stop the loop; anything else is asyncio's
+ * _fatal_error(exc, msg). */
+void cio_tr_callback_failed(CioTransport *self, const char *msg);
+/* asyncio's _fatal_error: the exception handler for a non-OSError, then
+ * _force_close(exc).  Borrows exc. */
+void cio_tr_fatal(CioTransport *self, PyObject *exc, const char *msg);
+/* asyncio's _force_close: drops the buffer, connection_lost(exc) in a
+ * later iteration.  Borrows exc (None or NULL: a clean end). */
+void cio_tr_force_close(CioTransport *self, PyObject *exc);
+/* BaseTransport.close. */
+void cio_tr_close(CioTransport *self);
+/* Reports to the loop's exception handler: message, exception, this
+ * transport and its protocol.  Never fails (an error is unraisable). */
+void cio_tr_report(CioTransport *self, PyObject *exc, const char *msg);
+/* Releases the held get_buffer exports. */
+void cio_tr_release_views(CioTransport *self);
+
+#endif
