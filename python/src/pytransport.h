@@ -9,7 +9,8 @@
  * asyncio.Transport itself, so isinstance() against Transport,
  * ReadTransport, WriteTransport and BaseTransport holds and
  * get_extra_info / is_closing's documented behaviour come from the real
- * classes.  The engine works on a duplicate of the socket's descriptor:
+ * classes.  (Its base is transports._FlowControlMixin, a Transport,
+ * because asyncio's sendfile fallback requires one.)  The engine works on a duplicate of the socket's descriptor:
  * the socket.socket that asyncio hands over stays the owner of its own
  * (get_extra_info('socket') wraps it, as asyncio's TransportSocket does)
  * and is closed after connection_lost, as asyncio closes it; the engine
@@ -27,6 +28,11 @@ typedef struct CioTransport {
     PyObject_HEAD
     PyObject *extra;           /* asyncio.BaseTransport's _extra slot: where
                                   its __slots__ put it (checked at import) */
+    PyObject *fc_slots[4];     /* _FlowControlMixin's slots (_loop,
+                                  _protocol_paused, _high_water,
+                                  _low_water): shadowed by our getters,
+                                  unused, NULL unless written through the
+                                  base's descriptors */
     PyObject *dict;            /* __dict__ (attributes set on a transport) */
     PyObject *weakreflist;     /* loop._transports holds transports weakly */
     CioLoop *L;                /* the loop (strong) */

@@ -54,6 +54,16 @@ static int engine_closing(const CioTransport *self)
     return self->closing || !self->t || cio_transport_is_closing(self->t);
 }
 
+/* A failure the engine met (a send or read error) closes the transport
+ * at once, as asyncio's _force_close sets _closing; connection_lost
+ * follows. */
+static int closing(CioTransport *self)
+{
+    if (!self->closing && self->t && cio_transport_is_closing(self->t))
+        self->closing = 1;
+    return self->closing;
+}
+
 static int call_soon(CioTransport *self, PyObject *fn, PyObject *arg)
 {
     PyObject *r = PyObject_CallMethodObjArgs((PyObject *)self->L, str_call_soon, fn, arg, NULL);
@@ -259,6 +269,15 @@ static PyObject *dropped_write(CioTransport *self)
     Py_RETURN_NONE;
 }
 
+/* A send error failed the connection: connection_lost reports it, as
+ * asyncio's _fatal_error does; closed and lost meanwhile. */
+static void write_failed(CioTransport *self)
+{
+    self->closing = 1;
+    if (!self->conn_lost)
+        self->conn_lost = 1;
+}
+
 static int write_checks(CioTransport *self)
 {
     if (self->eof) {
@@ -300,10 +319,8 @@ static PyObject *tr_write(CioTransport *self, PyObject *data)
     else if (self->conn_lost || engine_closing(self))
         res = dropped_write(self);
     else {
-        /* A send error fails the connection: connection_lost reports it,
-         * as asyncio's _fatal_error does. */
-        if (cio_transport_write(self->t, buf, (size_t)len) < 0 && !self->conn_lost)
-            self->conn_lost = 1;
+        if (cio_transport_write(self->t, buf, (size_t)len) < 0)
+            write_failed(self);
         res = Py_NewRef(Py_None);
     }
     if (has_view)
@@ -348,8 +365,8 @@ static PyObject *tr_writelines(CioTransport *self, PyObject *list)
     } else if (self->conn_lost || engine_closing(self)) {
         res = dropped_write(self);
     } else {
-        if (cio_transport_writelines(self->t, iov, (int)n) < 0 && !self->conn_lost)
-            self->conn_lost = 1;
+        if (cio_transport_writelines(self->t, iov, (int)n) < 0)
+            write_failed(self);
         res = Py_NewRef(Py_None);
     }
 out:
@@ -365,7 +382,7 @@ out:
 
 static PyObject *tr_write_eof(CioTransport *self, PyObject *unused)
 {
-    if (self->closing || self->eof)
+    if (closing(self) || self->eof)
         Py_RETURN_NONE;
     self->eof = 1;
     if (self->t)
@@ -431,12 +448,12 @@ static PyObject *tr_set_write_buffer_limits(CioTransport *self, PyObject *args, 
 
 static PyObject *tr_is_reading(CioTransport *self, PyObject *unused)
 {
-    return PyBool_FromLong(!self->paused && !self->closing);
+    return PyBool_FromLong(!self->paused && !closing(self));
 }
 
 static PyObject *tr_pause_reading(CioTransport *self, PyObject *unused)
 {
-    if (self->closing || self->paused)
+    if (closing(self) || self->paused)
         Py_RETURN_NONE;
     self->paused = 1;
     if (self->started && self->t)
@@ -446,7 +463,7 @@ static PyObject *tr_pause_reading(CioTransport *self, PyObject *unused)
 
 static PyObject *tr_resume_reading(CioTransport *self, PyObject *unused)
 {
-    if (self->closing || !self->paused)
+    if (closing(self) || !self->paused)
         Py_RETURN_NONE;
     self->paused = 0;
     if (self->started && self->t)
@@ -491,7 +508,7 @@ static PyObject *tr_abort(CioTransport *self, PyObject *unused)
 
 static PyObject *tr_is_closing(CioTransport *self, PyObject *unused)
 {
-    return PyBool_FromLong(self->closing);
+    return PyBool_FromLong(closing(self));
 }
 
 static PyObject *tr_force_close_m(CioTransport *self, PyObject *exc)
@@ -585,7 +602,7 @@ static PyObject *tr_reset_empty_waiter(CioTransport *self, PyObject *unused)
 
 static PyObject *tr_repr(CioTransport *self)
 {
-    const char *state = !self->sock ? " closed" : self->closing ? " closing" : "";
+    const char *state = !self->sock ? " closed" : closing(self) ? " closing" : "";
     if (self->lost || !self->L || self->L->closed)
         return PyUnicode_FromFormat("<%s%s fd=%d>", _PyType_Name(Py_TYPE(self)), state, self->fd);
     size_t size = self->t ? cio_transport_get_write_buffer_size(self->t) : 0;
@@ -616,6 +633,8 @@ static int tr_traverse(CioTransport *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->extra);
+    for (int i = 0; i < 4; i++)
+        Py_VISIT(self->fc_slots[i]);
     Py_VISIT(self->dict);
     Py_VISIT(self->L);
     Py_VISIT(self->sock);
@@ -629,6 +648,8 @@ static int tr_traverse(CioTransport *self, visitproc visit, void *arg)
 static int tr_clear(CioTransport *self)
 {
     Py_CLEAR(self->extra);
+    for (int i = 0; i < 4; i++)
+        Py_CLEAR(self->fc_slots[i]);
     Py_CLEAR(self->dict);
     Py_CLEAR(self->protocol);
     Py_CLEAR(self->server);
@@ -662,7 +683,9 @@ static PyObject *get_loop(CioTransport *self, void *c)
     return Py_NewRef(self->lost || !self->L ? Py_None : (PyObject *)self->L);
 }
 static PyObject *get_protocol_attr(CioTransport *self, void *c) { return tr_get_protocol(self, NULL); }
-static PyObject *get_closing(CioTransport *self, void *c) { return PyBool_FromLong(self->closing); }
+static PyObject *get_closing(CioTransport *self, void *c) { return PyBool_FromLong(closing(self)); }
+static PyObject *get_high(CioTransport *self, void *c) { return PyLong_FromSize_t(self->high); }
+static PyObject *get_low(CioTransport *self, void *c) { return PyLong_FromSize_t(self->low); }
 static PyObject *get_paused(CioTransport *self, void *c) { return PyBool_FromLong(self->protocol_paused); }
 static PyObject *get_server(CioTransport *self, void *c) { return Py_NewRef(self->server ? self->server : Py_None); }
 static PyObject *get_empty_waiter(CioTransport *self, void *c)
@@ -678,6 +701,8 @@ static PyGetSetDef tr_getset[] = {
     {"_closing", (getter)get_closing, NULL, NULL},
     {"_protocol_paused", (getter)get_paused, NULL, NULL},
     {"_server", (getter)get_server, NULL, NULL},
+    {"_high_water", (getter)get_high, NULL, NULL},
+    {"_low_water", (getter)get_low, NULL, NULL},
     {"_empty_waiter", (getter)get_empty_waiter, NULL, NULL},
     {NULL}};
 
@@ -733,26 +758,29 @@ static PyType_Spec tr_spec = {
     .slots = tr_slots,
 };
 
-/* Whether asyncio.BaseTransport's layout is the one CioTransport mirrors:
- * an object header and the _extra slot, nothing else. */
+/* Whether the base's layout is the one CioTransport mirrors: an object
+ * header, BaseTransport's _extra slot, then _FlowControlMixin's four
+ * slots, nothing else (no __dict__, no __weakref__). */
 static int layout_ok(PyObject *base)
 {
-    PyObject *bt = PyObject_GetAttrString(base, "__mro__");
-    if (!bt)
-        return -1;
-    Py_DECREF(bt);
-    PyObject *d = PyObject_GetAttrString(base, "_extra");
-    if (!d)
-        return -1;
-    int ok = Py_IS_TYPE(d, &PyMemberDescr_Type) &&
-             ((PyMemberDescrObject *)d)->d_member->offset ==
-                 (Py_ssize_t)offsetof(CioTransport, extra) &&
-             ((PyTypeObject *)base)->tp_basicsize ==
-                 (Py_ssize_t)(offsetof(CioTransport, extra) + sizeof(PyObject *)) &&
-             ((PyTypeObject *)base)->tp_dictoffset == 0 &&
-             ((PyTypeObject *)base)->tp_weaklistoffset == 0;
-    Py_DECREF(d);
-    return ok;
+    static const char *names[] = {"_extra", "_loop", "_protocol_paused", "_high_water",
+                                  "_low_water"};
+    const Py_ssize_t first = (Py_ssize_t)offsetof(CioTransport, fc_slots);
+    for (int i = 0; i < 5; i++) {
+        PyObject *d = PyObject_GetAttrString(base, names[i]);
+        if (!d)
+            return -1;
+        Py_ssize_t off = Py_IS_TYPE(d, &PyMemberDescr_Type)
+                             ? ((PyMemberDescrObject *)d)->d_member->offset
+                             : -1;
+        Py_DECREF(d);
+        if (i == 0 ? off != (Py_ssize_t)offsetof(CioTransport, extra)
+                   : off < first || off >= first + 4 * (Py_ssize_t)sizeof(PyObject *))
+            return 0;
+    }
+    PyTypeObject *b = (PyTypeObject *)base;
+    return b->tp_basicsize == (Py_ssize_t)offsetof(CioTransport, dict) &&
+           b->tp_dictoffset == 0 && b->tp_weaklistoffset == 0;
 }
 
 int cio_transport_init(PyObject *m)
@@ -780,15 +808,16 @@ int cio_transport_init(PyObject *m)
     PyObject *futures = PyImport_ImportModule("asyncio.futures");
     PyObject *constants = PyImport_ImportModule("asyncio.constants");
     PyObject *log = PyImport_ImportModule("asyncio.log");
+    PyObject *transports = PyImport_ImportModule("asyncio.transports");
     PyObject *base = NULL, *thr = NULL, *mode = NULL;
     int rc = -1;
-    if (!asyncio || !trsock || !futures || !constants || !log)
+    if (!asyncio || !trsock || !futures || !constants || !log || !transports)
         goto out;
     if (!(buffered_type = PyObject_GetAttrString(asyncio, "BufferedProtocol")) ||
         !(transport_socket = PyObject_GetAttrString(trsock, "TransportSocket")) ||
         !(set_unless_cancelled = PyObject_GetAttrString(futures, "_set_result_unless_cancelled")) ||
         !(cio_tr_logger = PyObject_GetAttrString(log, "logger")) ||
-        !(base = PyObject_GetAttrString(asyncio, "Transport")))
+        !(base = PyObject_GetAttrString(transports, "_FlowControlMixin")))
         goto out;
     thr = PyObject_GetAttrString(constants, "LOG_THRESHOLD_FOR_CONNLOST_WRITES");
     if (thr)
@@ -823,6 +852,7 @@ out:
     Py_XDECREF(futures);
     Py_XDECREF(constants);
     Py_XDECREF(log);
+    Py_XDECREF(transports);
     Py_XDECREF(base);
     Py_XDECREF(thr);
     Py_XDECREF(mode);
