@@ -44,7 +44,7 @@ _C_FAMILIES = (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX)
 
 __all__ = ('Loop', 'new_event_loop', 'EventLoopPolicy', 'install', 'run',
            'CioError', 'get_include',
-           'Handle', 'TimerHandle', 'serve_asgi', 'run_asgi')
+           'Handle', 'TimerHandle', 'SocketTransport', 'serve_asgi', 'run_asgi')
 
 logger = logging.getLogger('asyncio')
 
@@ -200,7 +200,8 @@ class Loop(_LoopCore, unix_events._UnixSelectorEventLoop):
         # The engine's transports belong to the running loop (they are
         # made in its thread, from its callbacks and tasks).
         return (SocketTransport is not None and sock.type == socket.SOCK_STREAM and
-                sock.family in _C_FAMILIES and self._core_running())
+                sock.family in _C_FAMILIES and self._core_running() and
+                self._thread_id == threading.get_ident())
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *,
                                extra=None, server=None):

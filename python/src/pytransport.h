@@ -60,9 +60,12 @@ typedef struct CioTransport {
                                   may start (asyncio adds its reader then) */
     uint8_t eof;               /* write_eof was called */
     uint8_t protocol_paused;   /* the protocol was told pause_writing */
-    uint8_t drain_wait;        /* the empty waiter is pending: the engine's
-                                  limits are (0, 0) so that its resume
-                                  says when the buffer is empty */
+    uint8_t drain_wait;        /* the empty waiter is pending */
+    uint8_t close_wait;        /* close() with bytes buffered: the engine
+                                  closes once they are sent; writes meanwhile
+                                  are still taken, as asyncio takes them */
+    /* While either waits, the engine's limits are (0, 0), so that its
+     * resume_writing says when the buffer is empty (cio_tr_watch_empty). */
     uint8_t live;              /* the engine may still call us: we hold a
                                   reference on ourselves until then */
     uint8_t lost;              /* connection_lost has run */
@@ -93,5 +96,42 @@ void cio_tr_close(CioTransport *self);
 void cio_tr_report(CioTransport *self, PyObject *exc, const char *msg);
 /* Releases the held get_buffer exports. */
 void cio_tr_release_views(CioTransport *self);
+
+#define CIO_TR_DEFAULT_HIGH (64 * 1024) /* asyncio's high-water mark */
+
+/* Whether a write is void: after close with nothing buffered, abort, a
+ * failure, connection_lost (asyncio's _conn_lost).  A close() waiting
+ * for the buffer still takes writes. */
+static inline int write_refused(const CioTransport *self)
+{
+    return self->conn_lost || !self->t || cio_transport_is_closing(self->t);
+}
+
+/* A failure the engine met (a send or read error) closes the transport
+ * at once, as asyncio's _force_close sets _closing; connection_lost
+ * follows. */
+static inline int closing(CioTransport *self)
+{
+    if (!self->closing && self->t && cio_transport_is_closing(self->t))
+        self->closing = 1;
+    return self->closing;
+}
+
+/* transport_write.c: the WriteTransport methods and sendfile's waiter. */
+PyObject *cio_tr_write(CioTransport *self, PyObject *data);
+PyObject *cio_tr_writelines(CioTransport *self, PyObject *list);
+PyObject *cio_tr_write_eof(CioTransport *self, PyObject *unused);
+PyObject *cio_tr_can_write_eof(CioTransport *self, PyObject *unused);
+PyObject *cio_tr_get_write_buffer_size(CioTransport *self, PyObject *unused);
+PyObject *cio_tr_get_write_buffer_limits(CioTransport *self, PyObject *unused);
+PyObject *cio_tr_set_write_buffer_limits(CioTransport *self, PyObject *args, PyObject *kw);
+PyObject *cio_tr_make_empty_waiter(CioTransport *self, PyObject *unused);
+PyObject *cio_tr_reset_empty_waiter(CioTransport *self, PyObject *unused);
+int cio_tr_write_init(void);
+/* Gives the engine limits of (0, 0) while the buffer's emptying is
+ * awaited (drain_wait, close_wait), else the transport's own. */
+void cio_tr_watch_empty(CioTransport *self);
+/* transport_proto.c's names, at import */
+int cio_tr_proto_init(void);
 
 #endif

@@ -35,34 +35,15 @@
 
 PyObject *cio_tr_str_close, *cio_tr_logger;
 static PyObject *str_call_soon, *str_start_reading, *str_connection_made, *str_attach,
-    *str_fileno, *str_getsockname, *str_getpeername, *str_transports, *str_create_future,
-    *str_set_result, *str_peername, *str_sockname, *str_socket;
+    *str_fileno, *str_getsockname, *str_getpeername, *str_transports,
+    *str_peername, *str_sockname, *str_socket;
 static PyObject *buffered_type;   /* asyncio.BufferedProtocol */
 static PyObject *transport_socket; /* asyncio.trsock.TransportSocket */
 static PyObject *set_unless_cancelled; /* asyncio.futures._set_result_unless_cancelled */
-static long log_threshold = 5;     /* constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES */
 static PyObject *transport_type;
 
-int cio_tr_proto_init(void);
-
-#define DEFAULT_HIGH (64 * 1024)
 
 /* ---- helpers --------------------------------------------------------------- */
-
-static int engine_closing(const CioTransport *self)
-{
-    return self->closing || !self->t || cio_transport_is_closing(self->t);
-}
-
-/* A failure the engine met (a send or read error) closes the transport
- * at once, as asyncio's _force_close sets _closing; connection_lost
- * follows. */
-static int closing(CioTransport *self)
-{
-    if (!self->closing && self->t && cio_transport_is_closing(self->t))
-        self->closing = 1;
-    return self->closing;
-}
 
 static int call_soon(CioTransport *self, PyObject *fn, PyObject *arg)
 {
@@ -100,7 +81,8 @@ static PyObject *sock_info(PyObject *sock, PyObject *name)
 
 static int build_extra(CioTransport *self, PyObject *sock, PyObject *extra)
 {
-    PyObject *d = extra && extra != Py_None ? PyDict_Copy(extra) : PyDict_New();
+    /* asyncio keeps the dict it is given (BaseTransport.__init__) */
+    PyObject *d = extra && PyDict_Check(extra) ? Py_NewRef(extra) : PyDict_New();
     if (!d)
         return -1;
     self->extra = d;
@@ -158,8 +140,8 @@ static PyObject *tr_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     Py_INCREF(loop);
     self->L = L;
     self->fd = -1;
-    self->high = DEFAULT_HIGH;
-    self->low = DEFAULT_HIGH / 4;
+    self->high = CIO_TR_DEFAULT_HIGH;
+    self->low = CIO_TR_DEFAULT_HIGH / 4;
     PyObject *fdo = PyObject_CallMethodNoArgs(sock, str_fileno);
     if (!fdo)
         goto fail;
@@ -216,8 +198,11 @@ static PyObject *tr_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     PyObject *made = PyObject_GetAttr(protocol, str_connection_made);
     PyObject *start = made ? PyObject_GetAttr((PyObject *)self, str_start_reading) : NULL;
     rc = start ? call_soon(self, made, (PyObject *)self) : -1;
-    if (rc == 0)
-        rc = PyObject_CallMethodObjArgs(loop, str_call_soon, start, NULL) ? 0 : -1;
+    if (rc == 0) {
+        PyObject *h = PyObject_CallMethodObjArgs(loop, str_call_soon, start, NULL);
+        rc = h ? 0 : -1;
+        Py_XDECREF(h);
+    }
     Py_XDECREF(made);
     Py_XDECREF(start);
     if (rc == 0 && waiter != Py_None) {
@@ -251,198 +236,6 @@ fail:
 
 /* tp_new did it all: BaseTransport.__init__ must not run again. */
 static int tr_init(PyObject *self, PyObject *args, PyObject *kw) { return 0; }
-
-/* ---- writing ---------------------------------------------------------------------------- */
-
-/* A write that the connection's end makes void: dropped, as asyncio
- * drops it, with a warning from the threshold on. */
-static PyObject *dropped_write(CioTransport *self)
-{
-    if (self->conn_lost >= log_threshold && cio_tr_logger) {
-        PyObject *r = PyObject_CallMethod(cio_tr_logger, "warning", "s",
-                                          "socket.send() raised exception.");
-        if (!r)
-            return NULL;
-        Py_DECREF(r);
-    }
-    self->conn_lost++;
-    Py_RETURN_NONE;
-}
-
-/* A send error failed the connection: connection_lost reports it, as
- * asyncio's _fatal_error does; closed and lost meanwhile. */
-static void write_failed(CioTransport *self)
-{
-    self->closing = 1;
-    if (!self->conn_lost)
-        self->conn_lost = 1;
-}
-
-static int write_checks(CioTransport *self)
-{
-    if (self->eof) {
-        PyErr_SetString(PyExc_RuntimeError, "Cannot call write() after write_eof()");
-        return -1;
-    }
-    if (self->empty_waiter) {
-        PyErr_SetString(PyExc_RuntimeError, "unable to write; sendfile is in progress");
-        return -1;
-    }
-    return 0;
-}
-
-static PyObject *tr_write(CioTransport *self, PyObject *data)
-{
-    const char *buf;
-    Py_ssize_t len;
-    Py_buffer view;
-    int has_view = 0;
-    if (PyBytes_CheckExact(data)) {
-        buf = PyBytes_AS_STRING(data);
-        len = PyBytes_GET_SIZE(data);
-    } else if (PyBytes_Check(data) || PyByteArray_Check(data) || PyMemoryView_Check(data)) {
-        if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
-            return NULL;
-        buf = view.buf;
-        len = view.len;
-        has_view = 1;
-    } else {
-        return PyErr_Format(PyExc_TypeError,
-                            "data argument must be a bytes-like object, not '%.200s'",
-                            Py_TYPE(data)->tp_name);
-    }
-    PyObject *res;
-    if (write_checks(self) < 0)
-        res = NULL;
-    else if (len == 0)
-        res = Py_NewRef(Py_None);
-    else if (self->conn_lost || engine_closing(self))
-        res = dropped_write(self);
-    else {
-        if (cio_transport_write(self->t, buf, (size_t)len) < 0)
-            write_failed(self);
-        res = Py_NewRef(Py_None);
-    }
-    if (has_view)
-        PyBuffer_Release(&view);
-    return res;
-}
-
-#define WL_STACK 16
-
-static PyObject *tr_writelines(CioTransport *self, PyObject *list)
-{
-    PyObject *seq = PySequence_Fast(list, "writelines() argument must be iterable");
-    if (!seq)
-        return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), got = 0;
-    Py_buffer vstack[WL_STACK];
-    struct iovec iostack[WL_STACK];
-    Py_buffer *views = n <= WL_STACK ? vstack : PyMem_Malloc((size_t)n * sizeof *views);
-    struct iovec *iov = n <= WL_STACK ? iostack : PyMem_Malloc((size_t)n * sizeof *iov);
-    PyObject *res = NULL;
-    size_t total = 0;
-    if (!views || !iov) {
-        PyErr_NoMemory();
-        goto out;
-    }
-    for (; got < n; got++) {
-        PyObject *it = PySequence_Fast_GET_ITEM(seq, got);
-        if (PyObject_GetBuffer(it, &views[got], PyBUF_SIMPLE) < 0) {
-            PyErr_Format(PyExc_TypeError,
-                         "sequence item %zd: expected a bytes-like object, %.80s found", got,
-                         Py_TYPE(it)->tp_name);
-            goto out;
-        }
-        iov[got].iov_base = views[got].buf;
-        iov[got].iov_len = (size_t)views[got].len;
-        total += (size_t)views[got].len;
-    }
-    if (write_checks(self) < 0)
-        goto out;
-    if (total == 0) {
-        res = Py_NewRef(Py_None);
-    } else if (self->conn_lost || engine_closing(self)) {
-        res = dropped_write(self);
-    } else {
-        if (cio_transport_writelines(self->t, iov, (int)n) < 0)
-            write_failed(self);
-        res = Py_NewRef(Py_None);
-    }
-out:
-    for (Py_ssize_t i = 0; i < got; i++)
-        PyBuffer_Release(&views[i]);
-    if (views && views != vstack)
-        PyMem_Free(views);
-    if (iov && iov != iostack)
-        PyMem_Free(iov);
-    Py_DECREF(seq);
-    return res;
-}
-
-static PyObject *tr_write_eof(CioTransport *self, PyObject *unused)
-{
-    if (closing(self) || self->eof)
-        Py_RETURN_NONE;
-    self->eof = 1;
-    if (self->t)
-        (void)cio_transport_write_eof(self->t);
-    Py_RETURN_NONE;
-}
-
-static PyObject *tr_can_write_eof(CioTransport *self, PyObject *unused) { Py_RETURN_TRUE; }
-
-static PyObject *tr_get_write_buffer_size(CioTransport *self, PyObject *unused)
-{
-    return PyLong_FromSize_t(self->t ? cio_transport_get_write_buffer_size(self->t) : 0);
-}
-
-static PyObject *tr_get_write_buffer_limits(CioTransport *self, PyObject *unused)
-{
-    return Py_BuildValue("(nn)", (Py_ssize_t)self->low, (Py_ssize_t)self->high);
-}
-
-/* asyncio's _FlowControlMixin._set_write_buffer_limits, then the engine's. */
-static PyObject *tr_set_write_buffer_limits(CioTransport *self, PyObject *args, PyObject *kw)
-{
-    static char *kwlist[] = {"high", "low", NULL};
-    PyObject *ho = Py_None, *lo = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO", kwlist, &ho, &lo))
-        return NULL;
-    Py_ssize_t high, low;
-    if (ho == Py_None) {
-        if (lo == Py_None) {
-            high = DEFAULT_HIGH;
-        } else {
-            Py_ssize_t l = PyNumber_AsSsize_t(lo, PyExc_OverflowError);
-            if (l == -1 && PyErr_Occurred())
-                return NULL;
-            high = 4 * l;
-        }
-    } else {
-        high = PyNumber_AsSsize_t(ho, PyExc_OverflowError);
-        if (high == -1 && PyErr_Occurred())
-            return NULL;
-    }
-    if (lo == Py_None) {
-        low = high / 4;
-        if (high < 0 && high % 4)
-            low--; /* Python's floor division */
-    } else {
-        low = PyNumber_AsSsize_t(lo, PyExc_OverflowError);
-        if (low == -1 && PyErr_Occurred())
-            return NULL;
-    }
-    if (!(high >= low && low >= 0))
-        return PyErr_Format(PyExc_ValueError, "high (%zd) must be >= low (%zd) must be >= 0",
-                            high, low);
-    self->high = (size_t)high;
-    self->low = (size_t)low;
-    /* The engine may call pause_writing / resume_writing now. */
-    if (self->t && !self->drain_wait)
-        (void)cio_transport_set_write_buffer_limits(self->t, self->high, self->low);
-    Py_RETURN_NONE;
-}
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
@@ -484,14 +277,23 @@ static PyObject *tr_start_reading(CioTransport *self, PyObject *unused)
 
 void cio_tr_close(CioTransport *self)
 {
-    if (self->closing)
+    if (closing(self))
         return;
     self->closing = 1;
     if (!self->t)
         return;
-    if (cio_transport_get_write_buffer_size(self->t) == 0)
+    if (cio_transport_get_write_buffer_size(self->t) == 0) {
         self->conn_lost++;
-    cio_transport_close(self->t);
+        cio_transport_close(self->t);
+        return;
+    }
+    /* asyncio stops reading and still takes writes until the buffer is
+     * sent (sslproto's close_notify comes that way); the engine's close
+     * refuses them, so it is asked once the buffer is empty
+     * (transport_proto.c's resume). */
+    cio_transport_pause_reading(self->t);
+    self->close_wait = 1;
+    cio_tr_watch_empty(self);
 }
 
 static PyObject *tr_close_m(CioTransport *self, PyObject *unused)
@@ -561,41 +363,6 @@ static PyObject *tr_set_protocol(CioTransport *self, PyObject *protocol)
 static PyObject *tr_get_protocol(CioTransport *self, PyObject *unused)
 {
     return Py_NewRef(self->protocol ? self->protocol : Py_None);
-}
-
-/* asyncio's: a future done once everything written is sent. */
-static PyObject *tr_make_empty_waiter(CioTransport *self, PyObject *unused)
-{
-    if (self->empty_waiter) {
-        PyErr_SetString(PyExc_RuntimeError, "Empty waiter is already set");
-        return NULL;
-    }
-    PyObject *fut = PyObject_CallMethodNoArgs((PyObject *)self->L, str_create_future);
-    if (!fut)
-        return NULL;
-    self->empty_waiter = fut;
-    if (!self->t || cio_transport_get_write_buffer_size(self->t) == 0) {
-        PyObject *r = PyObject_CallMethodOneArg(fut, str_set_result, Py_None);
-        if (!r)
-            return NULL;
-        Py_DECREF(r);
-    } else {
-        /* Limits of 0: the engine's resume_writing says "empty". */
-        self->drain_wait = 1;
-        (void)cio_transport_set_write_buffer_limits(self->t, 0, 0);
-    }
-    return Py_NewRef(fut);
-}
-
-static PyObject *tr_reset_empty_waiter(CioTransport *self, PyObject *unused)
-{
-    Py_CLEAR(self->empty_waiter);
-    if (self->drain_wait) {
-        self->drain_wait = 0;
-        if (self->t)
-            (void)cio_transport_set_write_buffer_limits(self->t, self->high, self->low);
-    }
-    Py_RETURN_NONE;
 }
 
 /* ---- repr, attributes, lifetime ------------------------------------------------------------------ */
@@ -713,13 +480,13 @@ static PyMemberDef tr_members[] = {
 
 #define NOARGS(name, fn, doc) {name, (PyCFunction)fn, METH_NOARGS, doc}
 static PyMethodDef tr_methods[] = {
-    {"write", (PyCFunction)tr_write, METH_O, "write(data): sends the bytes (buffered if need be)."},
-    {"writelines", (PyCFunction)tr_writelines, METH_O, "writelines(list_of_data)"},
-    NOARGS("write_eof", tr_write_eof, "Half-closes once the buffer is sent."),
-    NOARGS("can_write_eof", tr_can_write_eof, "True."),
-    NOARGS("get_write_buffer_size", tr_get_write_buffer_size, NULL),
-    NOARGS("get_write_buffer_limits", tr_get_write_buffer_limits, "(low, high)"),
-    {"set_write_buffer_limits", (PyCFunction)(void (*)(void))tr_set_write_buffer_limits,
+    {"write", (PyCFunction)cio_tr_write, METH_O, "write(data): sends the bytes (buffered if need be)."},
+    {"writelines", (PyCFunction)cio_tr_writelines, METH_O, "writelines(list_of_data)"},
+    NOARGS("write_eof", cio_tr_write_eof, "Half-closes once the buffer is sent."),
+    NOARGS("can_write_eof", cio_tr_can_write_eof, "True."),
+    NOARGS("get_write_buffer_size", cio_tr_get_write_buffer_size, NULL),
+    NOARGS("get_write_buffer_limits", cio_tr_get_write_buffer_limits, "(low, high)"),
+    {"set_write_buffer_limits", (PyCFunction)(void (*)(void))cio_tr_set_write_buffer_limits,
      METH_VARARGS | METH_KEYWORDS, "set_write_buffer_limits(high=None, low=None)"},
     NOARGS("is_reading", tr_is_reading, NULL),
     NOARGS("pause_reading", tr_pause_reading, NULL),
@@ -732,8 +499,8 @@ static PyMethodDef tr_methods[] = {
     NOARGS("_start_reading", tr_start_reading, NULL),
     {"_force_close", (PyCFunction)tr_force_close_m, METH_O, NULL},
     {"_fatal_error", (PyCFunction)tr_fatal_error, METH_VARARGS, NULL},
-    NOARGS("_make_empty_waiter", tr_make_empty_waiter, NULL),
-    NOARGS("_reset_empty_waiter", tr_reset_empty_waiter, NULL),
+    NOARGS("_make_empty_waiter", cio_tr_make_empty_waiter, NULL),
+    NOARGS("_reset_empty_waiter", cio_tr_reset_empty_waiter, NULL),
     NOARGS("_loop_closing", tr_loop_closing, NULL),
     {NULL}};
 
@@ -795,13 +562,11 @@ int cio_transport_init(PyObject *m)
     INTERN(str_getsockname, "getsockname");
     INTERN(str_getpeername, "getpeername");
     INTERN(str_transports, "_transports");
-    INTERN(str_create_future, "create_future");
-    INTERN(str_set_result, "set_result");
     INTERN(str_peername, "peername");
     INTERN(str_sockname, "sockname");
     INTERN(str_socket, "socket");
 #undef INTERN
-    if (cio_tr_proto_init() < 0)
+    if (cio_tr_proto_init() < 0 || cio_tr_write_init() < 0)
         return -1;
     PyObject *asyncio = PyImport_ImportModule("asyncio");
     PyObject *trsock = PyImport_ImportModule("asyncio.trsock");
@@ -809,7 +574,7 @@ int cio_transport_init(PyObject *m)
     PyObject *constants = PyImport_ImportModule("asyncio.constants");
     PyObject *log = PyImport_ImportModule("asyncio.log");
     PyObject *transports = PyImport_ImportModule("asyncio.transports");
-    PyObject *base = NULL, *thr = NULL, *mode = NULL;
+    PyObject *base = NULL, *mode = NULL;
     int rc = -1;
     if (!asyncio || !trsock || !futures || !constants || !log || !transports)
         goto out;
@@ -819,10 +584,6 @@ int cio_transport_init(PyObject *m)
         !(cio_tr_logger = PyObject_GetAttrString(log, "logger")) ||
         !(base = PyObject_GetAttrString(transports, "_FlowControlMixin")))
         goto out;
-    thr = PyObject_GetAttrString(constants, "LOG_THRESHOLD_FOR_CONNLOST_WRITES");
-    if (thr)
-        log_threshold = PyLong_AsLong(thr);
-    PyErr_Clear();
     int ok = layout_ok(base);
     if (ok < 0)
         goto out;
@@ -854,7 +615,6 @@ out:
     Py_XDECREF(log);
     Py_XDECREF(transports);
     Py_XDECREF(base);
-    Py_XDECREF(thr);
     Py_XDECREF(mode);
     return rc;
 }

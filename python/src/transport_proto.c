@@ -188,8 +188,8 @@ static void cb_data(cio_transport *t, const void *data, size_t len, void *ud)
 {
     CioTransport *self = ud;
     cio_py_hold_gil(self->L);
-    if (!self->live || self->conn_lost)
-        return;
+    if (!self->live || self->conn_lost || self->closing)
+        return; /* asyncio reads nothing after close */
     PyObject *b = PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
     if (!b) {
         cio_tr_callback_failed(self, "Fatal read error on socket transport");
@@ -267,7 +267,7 @@ static void cb_buffer_updated(cio_transport *t, size_t nbytes, void *ud)
     cio_py_hold_gil(self->L);
     /* The read is over: the protocol may resize its buffer now. */
     cio_tr_release_views(self);
-    if (!self->live || self->conn_lost)
+    if (!self->live || self->conn_lost || self->closing)
         return;
     Py_INCREF(self);
     PyObject *n = PyLong_FromSize_t(nbytes);
@@ -284,8 +284,12 @@ static void cb_pause(cio_transport *t, void *ud)
 {
     CioTransport *self = ud;
     cio_py_hold_gil(self->L);
-    /* While the empty waiter lowers the limits, the pause is ours. */
-    if (!self->live || self->drain_wait || self->protocol_paused)
+    if (!self->live || self->protocol_paused)
+        return;
+    /* While the limits are lowered to learn when the buffer empties,
+     * the pause is the protocol's only above its own high-water mark. */
+    if ((self->drain_wait || self->close_wait) && self->t &&
+        cio_transport_get_write_buffer_size(t) <= self->high)
         return;
     self->protocol_paused = 1;
     Py_INCREF(self);
@@ -319,14 +323,14 @@ static void cb_resume(cio_transport *t, void *ud)
     if (!self->live)
         return;
     Py_INCREF(self);
+    int watching = self->drain_wait || self->close_wait;
     if (self->drain_wait) {
         /* The buffer is empty: the sendfile waiter's moment. */
         self->drain_wait = 0;
-        (void)cio_transport_set_write_buffer_limits(t, self->high, self->low);
         if (self->empty_waiter)
             settle(self->empty_waiter, Py_None, NULL);
     }
-    if (self->protocol_paused) {
+    if (self->protocol_paused && cio_transport_get_write_buffer_size(t) <= self->low) {
         self->protocol_paused = 0;
         PyObject *r = call_proto(self, str_resume_writing, NULL);
         if (r)
@@ -334,6 +338,15 @@ static void cb_resume(cio_transport *t, void *ud)
         else
             flow_failed(self, "protocol.resume_writing() failed");
     }
+    /* A close waiting for the buffer: now, unless resume_writing wrote
+     * more (the next resume comes when that is sent). */
+    if (self->close_wait && self->live && cio_transport_get_write_buffer_size(t) == 0) {
+        self->close_wait = 0;
+        self->conn_lost++;
+        cio_transport_close(t);
+    }
+    if (watching && self->live && !cio_transport_is_closing(t))
+        cio_tr_watch_empty(self);
     Py_DECREF(self);
 }
 
