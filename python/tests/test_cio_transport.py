@@ -190,13 +190,18 @@ class Transport(unittest.TestCase):
             def data_received(self, data):
                 raise KeyboardInterrupt
 
+        held = []
+
         async def main():
             loop = asyncio.get_running_loop()
             srv, c, p = await pair(Interrupt)
+            held.extend((srv, c))
             await loop.sock_sendall(c, b'x')
             await asyncio.sleep(5)
         with self.assertRaises(KeyboardInterrupt):
             cio.run(main())
+        held[0].close()
+        held[1].close()
 
     def test_flow_control(self):
         async def main():
@@ -300,6 +305,7 @@ class Transport(unittest.TestCase):
             box.extend((c, srv))
             box.append(p)
         loop.run_until_complete(main())
+        box[0].close()
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter('always')
             loop.close()
