@@ -306,6 +306,7 @@ class Transport(unittest.TestCase):
             box.append(p)
         loop.run_until_complete(main())
         box[0].close()
+        box[1].close()
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter('always')
             loop.close()
