@@ -68,7 +68,7 @@ typedef struct CioTransport {
      * resume_writing says when the buffer is empty (cio_tr_watch_empty). */
     uint8_t live;              /* the engine may still call us: we hold a
                                   reference on ourselves until then */
-    uint8_t lost;              /* connection_lost has run */
+    uint8_t lost;              /* the protocol's connection_lost has run */
 } CioTransport;
 
 /* The engine's protocol tables: plain (data_received) and buffered
@@ -94,6 +94,8 @@ void cio_tr_close(CioTransport *self);
 /* Reports to the loop's exception handler: message, exception, this
  * transport and its protocol.  Never fails (an error is unraisable). */
 void cio_tr_report(CioTransport *self, PyObject *exc, const char *msg);
+/* asyncio's _call_connection_lost(exc) (transport_proto.c). */
+PyObject *cio_tr_call_connection_lost(CioTransport *self, PyObject *exc);
 /* Releases the held get_buffer exports. */
 void cio_tr_release_views(CioTransport *self);
 

@@ -498,6 +498,7 @@ static PyMethodDef tr_methods[] = {
     NOARGS("get_protocol", tr_get_protocol, NULL),
     NOARGS("_start_reading", tr_start_reading, NULL),
     {"_force_close", (PyCFunction)tr_force_close_m, METH_O, NULL},
+    {"_call_connection_lost", (PyCFunction)cio_tr_call_connection_lost, METH_O, NULL},
     {"_fatal_error", (PyCFunction)tr_fatal_error, METH_VARARGS, NULL},
     NOARGS("_make_empty_waiter", cio_tr_make_empty_waiter, NULL),
     NOARGS("_reset_empty_waiter", cio_tr_reset_empty_waiter, NULL),

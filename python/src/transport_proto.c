@@ -15,8 +15,9 @@
  * - pause_writing / resume_writing failures go to the exception handler
  *   only (asyncio's _FlowControlMixin);
  * - connection_lost(exc or None), the negative errno of the engine made
- *   the OSError subclass it names (ConnectionResetError...); then the
- *   socket is closed, the server detached, the protocol dropped.
+ *   the OSError subclass it names (ConnectionResetError...), from a
+ *   call_soon callback as asyncio's; then the socket is closed, the
+ *   server detached, the protocol dropped.
  */
 #include "pytransport.h"
 
@@ -25,7 +26,7 @@
 
 static PyObject *str_data_received, *str_eof_received, *str_get_buffer, *str_buffer_updated,
     *str_connection_lost, *str_pause_writing, *str_resume_writing, *str_detach, *str_done,
-    *str_set_result, *str_set_exception;
+    *str_set_result, *str_set_exception, *str_call_lost, *str_call_soon;
 
 int cio_tr_proto_init(void)
 {
@@ -41,6 +42,8 @@ int cio_tr_proto_init(void)
     INTERN(str_done, "done");
     INTERN(str_set_result, "set_result");
     INTERN(str_set_exception, "set_exception");
+    INTERN(str_call_lost, "_call_connection_lost");
+    INTERN(str_call_soon, "call_soon");
 #undef INTERN
     return 0;
 }
@@ -350,6 +353,12 @@ static void cb_resume(cio_transport *t, void *ud)
     Py_DECREF(self);
 }
 
+/* The engine's connection_lost: the engine is done with us (it closes
+ * its descriptor when this returns).  The protocol's connection_lost is
+ * asyncio's _call_connection_lost, queued with call_soon as asyncio queues
+ * it: the engine ran this from its own queue or from inside its wait,
+ * and a loop.stop() asked for by the callbacks of this iteration must
+ * still find the connection up, as it does on asyncio. */
 static void cb_lost(cio_transport *t, int err, void *ud)
 {
     CioTransport *self = ud;
@@ -361,22 +370,49 @@ static void cb_lost(cio_transport *t, int err, void *ud)
     if (!exc)
         exc = err ? code_exc(err) : Py_NewRef(Py_None);
     self->closing = 1;
-    self->lost = 1;
-    /* asyncio's _call_connection_lost: the protocol, then the socket,
-     * the server; then the sendfile waiter. */
-    PyObject *r = call_proto(self, str_connection_lost, exc);
-    PyObject *failure = NULL;
-    if (r)
-        Py_DECREF(r);
-    else if (is_exit())
-        cio_loop_abort(self->L);
-    else
-        failure = fetch_exc();
-    cio_tr_release_views(self);
-    if (self->sock) {
-        r = PyObject_CallMethodNoArgs(self->sock, cio_tr_str_close);
+    self->close_wait = self->drain_wait = 0;
+    self->t = NULL;
+    self->live = 0;
+    cio_tr_release_views(self); /* no read is in flight any more */
+    cio_transport_unref(t);     /* ours; the engine still holds its own */
+    PyObject *fn = PyObject_GetAttr((PyObject *)self, str_call_lost);
+    PyObject *h = fn ? PyObject_CallMethodObjArgs((PyObject *)self->L, str_call_soon, fn, exc,
+                                                  NULL)
+                     : NULL;
+    if (!h) {
+        /* the loop refuses (closed): now rather than never */
+        PyErr_Clear();
+        PyObject *r = cio_tr_call_connection_lost(self, exc);
         if (r)
             Py_DECREF(r);
+        else
+            PyErr_WriteUnraisable((PyObject *)self);
+    }
+    Py_XDECREF(h);
+    Py_XDECREF(fn);
+    Py_DECREF(exc);
+    Py_DECREF(self); /* the engine's hold on us; the handle holds another */
+}
+
+/* SocketTransport._call_connection_lost(exc): asyncio's - the protocol's
+ * connection_lost, then (whatever it raised) the socket is closed, the
+ * protocol dropped, the server detached, the sendfile waiter failed.
+ * What connection_lost raised propagates (the loop's handler reports it
+ * as asyncio's Handle does). */
+PyObject *cio_tr_call_connection_lost(CioTransport *self, PyObject *exc)
+{
+    if (self->lost)
+        Py_RETURN_NONE;
+    self->lost = 1;
+    Py_INCREF(self);
+    PyObject *r = call_proto(self, str_connection_lost, exc);
+    PyObject *et = NULL, *ev = NULL, *etb = NULL;
+    if (!r)
+        PyErr_Fetch(&et, &ev, &etb);
+    if (self->sock) {
+        PyObject *c = PyObject_CallMethodNoArgs(self->sock, cio_tr_str_close);
+        if (c)
+            Py_DECREF(c);
         else
             PyErr_WriteUnraisable(self->sock);
         Py_CLEAR(self->sock);
@@ -385,9 +421,9 @@ static void cb_lost(cio_transport *t, int err, void *ud)
     PyObject *server = self->server;
     self->server = NULL;
     if (server) {
-        r = PyObject_CallMethodNoArgs(server, str_detach);
-        if (r)
-            Py_DECREF(r);
+        PyObject *d = PyObject_CallMethodNoArgs(server, str_detach);
+        if (d)
+            Py_DECREF(d);
         else
             PyErr_WriteUnraisable(server);
         Py_DECREF(server);
@@ -405,19 +441,12 @@ static void cb_lost(cio_transport *t, int err, void *ud)
             PyErr_WriteUnraisable(NULL);
         }
     }
-    if (failure) {
-        /* as asyncio's Handle reports its callback's exception */
-        char msg[160];
-        snprintf(msg, sizeof msg, "Exception in callback %s._call_connection_lost()",
-                 Py_TYPE(self)->tp_name);
-        cio_tr_report(self, failure, msg);
-        Py_DECREF(failure);
+    Py_DECREF(self);
+    if (et) {
+        PyErr_Restore(et, ev, etb);
+        return NULL;
     }
-    Py_DECREF(exc);
-    self->t = NULL;
-    self->live = 0;
-    cio_transport_unref(t); /* ours; the engine still holds its own */
-    Py_DECREF(self);        /* the engine's hold on us; may free self */
+    return r;
 }
 
 const cio_protocol cio_tr_proto_data = {
