@@ -42,7 +42,8 @@ typedef struct CioTransport {
                                   connection_lost (asyncio's _sock) */
     PyObject *protocol;        /* NULL after connection_lost */
     PyObject *server;          /* the asyncio.Server to _detach, or NULL */
-    PyObject *pending_exc;     /* what _force_close gives connection_lost */
+    PyObject *pending_exc;     /* what _force_close gives connection_lost
+                                  when it could not queue it */
     PyObject *empty_waiter;    /* sendfile's future: done when the write
                                   buffer is empty (asyncio's) */
     Py_buffer view;            /* get_buffer's buffer, held while a read
@@ -68,6 +69,7 @@ typedef struct CioTransport {
      * resume_writing says when the buffer is empty (cio_tr_watch_empty). */
     uint8_t live;              /* the engine may still call us: we hold a
                                   reference on ourselves until then */
+    uint8_t lost_scheduled;    /* _call_connection_lost is queued */
     uint8_t lost;              /* the protocol's connection_lost has run */
 } CioTransport;
 
@@ -94,6 +96,10 @@ void cio_tr_close(CioTransport *self);
 /* Reports to the loop's exception handler: message, exception, this
  * transport and its protocol.  Never fails (an error is unraisable). */
 void cio_tr_report(CioTransport *self, PyObject *exc, const char *msg);
+/* Queues asyncio's _call_connection_lost(exc) (once; exc NULL: None). */
+void cio_tr_schedule_lost(CioTransport *self, PyObject *exc);
+/* The OSError (subclass) for an engine error code; never fails (None). */
+PyObject *cio_tr_code_exc(int err);
 /* asyncio's _call_connection_lost(exc) (transport_proto.c). */
 PyObject *cio_tr_call_connection_lost(CioTransport *self, PyObject *exc);
 /* Releases the held get_buffer exports. */

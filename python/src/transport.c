@@ -285,6 +285,7 @@ void cio_tr_close(CioTransport *self)
     if (cio_transport_get_write_buffer_size(self->t) == 0) {
         self->conn_lost++;
         cio_transport_close(self->t);
+        cio_tr_schedule_lost(self, NULL);
         return;
     }
     /* asyncio stops reading and still takes writes until the buffer is

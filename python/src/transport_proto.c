@@ -65,18 +65,39 @@ void cio_tr_report(CioTransport *self, PyObject *exc, const char *msg)
         PyErr_WriteUnraisable((PyObject *)self);
 }
 
+void cio_tr_schedule_lost(CioTransport *self, PyObject *exc)
+{
+    if (self->lost_scheduled)
+        return;
+    if (!exc)
+        exc = Py_None;
+    PyObject *fn = PyObject_GetAttr((PyObject *)self, str_call_lost);
+    PyObject *h = fn ? PyObject_CallMethodObjArgs((PyObject *)self->L, str_call_soon, fn, exc,
+                                                  NULL)
+                     : NULL;
+    Py_XDECREF(fn);
+    if (h) {
+        Py_DECREF(h);
+        self->lost_scheduled = 1;
+        return;
+    }
+    /* the engine's connection_lost will try again, with exc */
+    PyErr_Clear();
+    if (exc != Py_None) {
+        Py_INCREF(exc);
+        Py_XSETREF(self->pending_exc, exc);
+    }
+}
+
 void cio_tr_force_close(CioTransport *self, PyObject *exc)
 {
     if (self->conn_lost)
         return;
     self->closing = 1;
     self->conn_lost++;
-    if (exc && exc != Py_None) {
-        Py_INCREF(exc);
-        Py_XSETREF(self->pending_exc, exc);
-    }
     if (self->t)
-        cio_transport_abort(self->t); /* drops the buffer; lost later */
+        cio_transport_abort(self->t); /* drops the buffer */
+    cio_tr_schedule_lost(self, exc);
 }
 
 void cio_tr_fatal(CioTransport *self, PyObject *exc, const char *msg)
@@ -153,7 +174,7 @@ static PyObject *call_proto(CioTransport *self, PyObject *name, PyObject *arg)
 
 /* An OSError for the engine's code: errno codes make the subclass that
  * names them (ConnectionResetError...), cio's own a plain OSError. */
-static PyObject *code_exc(int err)
+PyObject *cio_tr_code_exc(int err)
 {
     PyObject *e = err > -4096
                       ? PyObject_CallFunction(PyExc_OSError, "is", -err, strerror(-err))
@@ -347,6 +368,7 @@ static void cb_resume(cio_transport *t, void *ud)
         self->close_wait = 0;
         self->conn_lost++;
         cio_transport_close(t);
+        cio_tr_schedule_lost(self, NULL);
     }
     if (watching && self->live && !cio_transport_is_closing(t))
         cio_tr_watch_empty(self);
@@ -359,38 +381,42 @@ static void cb_resume(cio_transport *t, void *ud)
  * it: the engine ran this from its own queue or from inside its wait,
  * and a loop.stop() asked for by the callbacks of this iteration must
  * still find the connection up, as it does on asyncio. */
+/* The engine's connection_lost: the engine is done with us (it closes
+ * its descriptor when this returns).  The protocol's connection_lost is
+ * asyncio's _call_connection_lost, queued with call_soon where asyncio
+ * queues it (close, abort, a failure: usually already done, see
+ * cio_tr_schedule_lost), else now: never run from the engine's queue or
+ * wait, so that it keeps its place among the Python callbacks (a stop()
+ * asked in this iteration still finds the connection up; StreamWriter's
+ * drain after close sees connection_lost first, as on asyncio). */
 static void cb_lost(cio_transport *t, int err, void *ud)
 {
     CioTransport *self = ud;
     cio_py_hold_gil(self->L);
     if (!self->live)
         return; /* detached when the loop closed */
-    PyObject *exc = self->pending_exc;
-    self->pending_exc = NULL;
-    if (!exc)
-        exc = err ? code_exc(err) : Py_NewRef(Py_None);
     self->closing = 1;
     self->close_wait = self->drain_wait = 0;
     self->t = NULL;
     self->live = 0;
     cio_tr_release_views(self); /* no read is in flight any more */
     cio_transport_unref(t);     /* ours; the engine still holds its own */
-    PyObject *fn = PyObject_GetAttr((PyObject *)self, str_call_lost);
-    PyObject *h = fn ? PyObject_CallMethodObjArgs((PyObject *)self->L, str_call_soon, fn, exc,
-                                                  NULL)
-                     : NULL;
-    if (!h) {
-        /* the loop refuses (closed): now rather than never */
-        PyErr_Clear();
-        PyObject *r = cio_tr_call_connection_lost(self, exc);
-        if (r)
-            Py_DECREF(r);
-        else
-            PyErr_WriteUnraisable((PyObject *)self);
+    if (!self->lost_scheduled) {
+        PyObject *exc = self->pending_exc;
+        self->pending_exc = NULL;
+        if (!exc)
+            exc = err ? cio_tr_code_exc(err) : Py_NewRef(Py_None);
+        cio_tr_schedule_lost(self, exc);
+        if (!self->lost_scheduled) {
+            /* the loop refuses (closed): now rather than never */
+            PyObject *r = cio_tr_call_connection_lost(self, exc);
+            if (r)
+                Py_DECREF(r);
+            else
+                PyErr_WriteUnraisable((PyObject *)self);
+        }
+        Py_DECREF(exc);
     }
-    Py_XDECREF(h);
-    Py_XDECREF(fn);
-    Py_DECREF(exc);
     Py_DECREF(self); /* the engine's hold on us; the handle holds another */
 }
 

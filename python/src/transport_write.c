@@ -48,11 +48,14 @@ static PyObject *dropped_write(CioTransport *self)
 
 /* A send error failed the connection: connection_lost reports it, as
  * asyncio's _fatal_error does; closed and lost meanwhile. */
-static void write_failed(CioTransport *self)
+static void write_failed(CioTransport *self, int rc)
 {
     self->closing = 1;
     if (!self->conn_lost)
         self->conn_lost = 1;
+    PyObject *exc = cio_tr_code_exc(rc);
+    cio_tr_schedule_lost(self, exc);
+    Py_DECREF(exc);
 }
 
 static int write_checks(CioTransport *self)
@@ -96,8 +99,9 @@ PyObject *cio_tr_write(CioTransport *self, PyObject *data)
     else if (write_refused(self))
         res = dropped_write(self);
     else {
-        if (cio_transport_write(self->t, buf, (size_t)len) < 0)
-            write_failed(self);
+        int rc = cio_transport_write(self->t, buf, (size_t)len);
+        if (rc < 0)
+            write_failed(self, rc);
         res = Py_NewRef(Py_None);
     }
     if (has_view)
@@ -142,8 +146,9 @@ PyObject *cio_tr_writelines(CioTransport *self, PyObject *list)
     } else if (write_refused(self)) {
         res = dropped_write(self);
     } else {
-        if (cio_transport_writelines(self->t, iov, (int)n) < 0)
-            write_failed(self);
+        int rc = cio_transport_writelines(self->t, iov, (int)n);
+        if (rc < 0)
+            write_failed(self, rc);
         res = Py_NewRef(Py_None);
     }
 out:
