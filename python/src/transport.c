@@ -29,6 +29,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stddef.h>
 #include <structmember.h>
 #include <unistd.h>
@@ -175,6 +177,11 @@ static PyObject *tr_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         goto fail;
     /* The engine gets a duplicate: the socket object keeps its own
      * descriptor (closed after connection_lost, as asyncio does). */
+    /* asyncio's _set_nodelay: small writes go at once (Nagle with the
+     * peer's delayed ACK would hold a response's second write 40 ms);
+     * a Unix socket refuses it, which is fine. */
+    int one = 1;
+    (void)setsockopt(self->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     int dfd = fcntl(self->fd, F_DUPFD_CLOEXEC, 0);
     if (dfd < 0) {
         PyErr_SetFromErrno(PyExc_OSError);

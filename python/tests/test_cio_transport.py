@@ -98,6 +98,7 @@ class Transport(unittest.TestCase):
             with self.assertRaises(ValueError):
                 tr.set_write_buffer_limits(high=1, low=2)
             tr.anything = 1  # a __dict__, as asyncio's transports have
+            self.assertTrue(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
             self.assertTrue(tr.can_write_eof())
             self.assertIs(tr.get_protocol(), p)
             tr.close()
