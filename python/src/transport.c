@@ -175,13 +175,13 @@ static PyObject *tr_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     Py_XDECREF(key);
     if (rc < 0)
         goto fail;
-    /* The engine gets a duplicate: the socket object keeps its own
-     * descriptor (closed after connection_lost, as asyncio does). */
     /* asyncio's _set_nodelay: small writes go at once (Nagle with the
      * peer's delayed ACK would hold a response's second write 40 ms);
      * a Unix socket refuses it, which is fine. */
     int one = 1;
     (void)setsockopt(self->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* The engine gets a duplicate: the socket object keeps its own
+     * descriptor (closed after connection_lost, as asyncio does). */
     int dfd = fcntl(self->fd, F_DUPFD_CLOEXEC, 0);
     if (dfd < 0) {
         PyErr_SetFromErrno(PyExc_OSError);
