@@ -8,11 +8,15 @@
 
 The loop's core is C (cio._cio._LoopCore, src/loop.c): call_soon,
 call_later, call_at, call_soon_threadsafe and their handles, time(),
-run/stop, and descriptor readiness run on a cio_loop.  This module adds the
-rest of asyncio.AbstractEventLoop on top of that core by inheriting
-asyncio's own Unix selector-loop methods (sockets, servers, transports,
-pipes, subprocesses, signals, TLS through asyncio's sslproto) and
-redirecting their selector operations to the engine.  Futures and tasks
+run/stop, and descriptor readiness run on a cio_loop.  Stream socket
+transports (TCP and Unix, the ones create_connection, create_server,
+connect_accepted_socket and their Unix forms make) are cio's C transports
+(cio._cio.SocketTransport, src/transport.c), a subclass of
+asyncio.Transport; TLS runs asyncio's sslproto over them.  This module
+adds the rest of asyncio.AbstractEventLoop on top of that core by
+inheriting asyncio's own Unix selector-loop methods (sockets, servers,
+datagrams, pipes, subprocesses, signals) and redirecting their selector
+operations to the engine.  Futures and tasks
 are CPython's C asyncio.Future and asyncio.Task.
 """
 import asyncio
@@ -22,15 +26,25 @@ import sys
 import threading
 import weakref
 
-from asyncio import base_events, events, selector_events, unix_events
+from asyncio import base_events, constants, events, selector_events, sslproto, unix_events
 
 import os
+import socket
 
 from ._cio import CioError, Handle, TimerHandle, _LoopCore, _set_c_task_starter
 
+try:
+    # The C socket transport (src/transport.c): absent when this asyncio's
+    # Transport is laid out otherwise than the C type mirrors.
+    from ._cio import SocketTransport
+except ImportError:
+    SocketTransport = None
+
+_C_FAMILIES = (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX)
+
 __all__ = ('Loop', 'new_event_loop', 'EventLoopPolicy', 'install', 'run',
            'CioError', 'get_include',
-           'Handle', 'TimerHandle', 'serve_asgi', 'run_asgi')
+           'Handle', 'TimerHandle', 'SocketTransport', 'serve_asgi', 'run_asgi')
 
 logger = logging.getLogger('asyncio')
 
@@ -119,6 +133,12 @@ class Loop(_LoopCore, unix_events._UnixSelectorEventLoop):
             raise RuntimeError("Cannot close a running event loop")
         if self._closed:
             return
+        # C transports still open let go of the engine before it closes;
+        # their sockets are left to their collection (asyncio's
+        # ResourceWarning for an unclosed transport).
+        for tr in list(self._transports.values()):
+            if SocketTransport is not None and isinstance(tr, SocketTransport):
+                tr._loop_closing()
         super().close()
         self._internal_fds = 0
 
@@ -175,6 +195,40 @@ class Loop(_LoopCore, unix_events._UnixSelectorEventLoop):
         if self.is_closed():
             return False
         return self._core_remove_writer(_fd(fd))
+
+    def _c_transport_fits(self, sock):
+        # The engine's transports belong to the running loop (they are
+        # made in its thread, from its callbacks and tasks).
+        return (SocketTransport is not None and sock.type == socket.SOCK_STREAM and
+                sock.family in _C_FAMILIES and self._core_running() and
+                self._thread_id == threading.get_ident())
+
+    def _make_socket_transport(self, sock, protocol, waiter=None, *,
+                               extra=None, server=None):
+        if self._c_transport_fits(sock):
+            return SocketTransport(self, sock, protocol, waiter, extra, server)
+        return super()._make_socket_transport(sock, protocol, waiter,
+                                              extra=extra, server=server)
+
+    def _make_ssl_transport(self, rawsock, protocol, sslcontext, waiter=None,
+                            *, server_side=False, server_hostname=None,
+                            extra=None, server=None,
+                            ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
+                            ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT):
+        if not self._c_transport_fits(rawsock):
+            return super()._make_ssl_transport(
+                rawsock, protocol, sslcontext, waiter, server_side=server_side,
+                server_hostname=server_hostname, extra=extra, server=server,
+                ssl_handshake_timeout=ssl_handshake_timeout,
+                ssl_shutdown_timeout=ssl_shutdown_timeout)
+        # asyncio's sslproto over the C transport (as selector_events does
+        # over its own)
+        ssl_protocol = sslproto.SSLProtocol(
+            self, protocol, sslcontext, waiter, server_side, server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout)
+        SocketTransport(self, rawsock, ssl_protocol, extra=extra, server=server)
+        return ssl_protocol._app_transport
 
     def _make_datagram_transport(self, sock, protocol, address=None,
                                  waiter=None, extra=None):

@@ -78,6 +78,21 @@ int cio_handle_run(CioHandle *h);
 /* Links h into / out of its loop's scheduled list (the list's ref). */
 void cio_loop_link(CioLoop *L, CioHandle *h);
 void cio_loop_unlink(CioLoop *L, CioHandle *h);
+/* Takes the GIL back if the loop released it for its wait: the engine
+ * dispatches I/O completions (a transport's reads) inside the wait that
+ * the poll hook brackets, so a completion callback that runs Python calls
+ * this first; the GIL is then kept until the next wait (the hook's "after"
+ * sees it held). */
+static inline void cio_py_hold_gil(CioLoop *L)
+{
+    if (L->tstate) {
+        PyEval_RestoreThread(L->tstate);
+        L->tstate = NULL;
+    }
+}
+/* SystemExit or KeyboardInterrupt (the exception set now) raised by a
+ * callback: kept to re-raise from run_forever, and the loop stops. */
+void cio_loop_abort(CioLoop *L);
 
 /* capi.c: the C API capsule and cio.CioError, added to module m; and
  * _set_c_task_starter (the Python half of a started C task). */
@@ -87,6 +102,9 @@ int cio_capi_init(PyObject *m);
 /* Called by the loop core after cio_loop_close(l): C tasks left there. */
 void cio_capi_loop_closed(cio_loop *l);
 PyObject *cio_set_c_task_starter(PyObject *self, PyObject *fn);
+/* transport.c: adds the socket transport type (SocketTransport, a
+ * subclass of asyncio.Transport); -1 with an exception set. */
+int cio_transport_init(PyObject *m);
 /* Adds asgi.c's _AsgiServer to the module; -1 with an exception set. */
 int cio_asgi_init(PyObject *m);
 

@@ -103,7 +103,7 @@ static CioHandle *pop_ready(CioLoop *L)
 }
 
 /* Keeps the exception set now to re-raise from run_forever, and stops. */
-static void abort_loop(CioLoop *L)
+void cio_loop_abort(CioLoop *L)
 {
     if (L->aborting) {
         PyErr_WriteUnraisable((PyObject *)L);
@@ -119,14 +119,14 @@ static void run_handle(CioLoop *L, CioHandle *h)
 {
     if (!L->debug) {
         if (cio_handle_run(h) < 0)
-            abort_loop(L);
+            cio_loop_abort(L);
         return;
     }
     double t0 = cio_loop_time(L->loop);
     int rc = cio_handle_run(h);
     double dt = cio_loop_time(L->loop) - t0;
     if (rc < 0) {
-        abort_loop(L);
+        cio_loop_abort(L);
         return;
     }
     PyObject *d = PyFloat_FromDouble(dt);
@@ -137,7 +137,7 @@ static void run_handle(CioLoop *L, CioHandle *h)
     if (r)
         Py_DECREF(r);
     else
-        abort_loop(L);
+        cio_loop_abort(L);
 }
 
 /* The engine callback of a timer: runs it (or, while aborting, queues it
@@ -212,10 +212,9 @@ static void poll_hook(cio_loop *loop, int after, void *ud)
         L->tstate = PyEval_SaveThread();
         return;
     }
-    PyEval_RestoreThread(L->tstate);
-    L->tstate = NULL;
+    cio_py_hold_gil(L); /* unless a completion took it back already */
     if (PyErr_CheckSignals() < 0)
-        abort_loop(L);
+        cio_loop_abort(L);
 }
 
 static int raise_code(int rc)

@@ -1,7 +1,8 @@
 /*
  * module.c - the _cio extension module: registers the loop core and the
  * handle types, exports the C API capsule (capi.c) and looks up the
- * asyncio helpers they call; asgi.c adds the ASGI server's types.
+ * asyncio helpers they call; transport.c adds the socket transport type,
+ * asgi.c the ASGI server's types.
  */
 #include "cio_py.h"
 
@@ -52,7 +53,7 @@ PyMODINIT_FUNC PyInit__cio(void)
         Py_DECREF(m);
         return NULL;
     }
-    if (cio_asgi_init(m) < 0) {
+    if (cio_transport_init(m) < 0 || cio_asgi_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

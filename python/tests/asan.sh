@@ -2,9 +2,9 @@
 # asan.sh [unittest args] - the extension and its engine built with
 # AddressSanitizer (+UBSan; CIO_SANITIZE to change) into python/build/asan/
 # (the in-place build of make python is left alone), then run by Debian's
-# python3 with libasan preloaded: test_cio_loop.py, test_frameworks.py,
-# test_asgi.py, test_asgi_ws.py, test_asgi_tls.py, test_asgi_disconnect.py,
-# test_asgi_frameworks.py and
+# python3 with libasan preloaded: test_cio_loop.py, test_cio_transport.py,
+# test_frameworks.py, test_asgi.py, test_asgi_ws.py, test_asgi_tls.py,
+# test_asgi_disconnect.py, test_asgi_frameworks.py and
 # the quick conformance subset (or only the unittest names given).
 # PYTHONMALLOC=malloc so Python objects come from ASan's allocator too.
 # Leak checking is off by default: CPython does not free everything at
@@ -28,7 +28,7 @@ $py -c 'import cio._cio as m, sys; print("asan.sh: testing", m.__file__, file=sy
 if [ $# -gt 0 ]; then
     exec $py -X dev -m unittest "$@"
 fi
-$py -X dev -m unittest test_cio_loop
+$py -X dev -m unittest test_cio_loop test_cio_transport
 $py test_frameworks.py
 $py -X dev -m unittest test_asgi test_asgi_ws test_asgi_tls test_asgi_disconnect test_asgi_frameworks
 # The conformance workers' stderr is not kept: a sanitizer report aborts

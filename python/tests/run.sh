@@ -15,6 +15,8 @@ fi
 # failure, never a skip.
 PYTHONPATH=$here $py -c 'import cio._cio'
 PYTHONPATH=$here:$here/tests $py -m unittest test_cio_loop
+# The C socket transport against asyncio's selector transport's behaviour.
+PYTHONPATH=$here:$here/tests $py -m unittest test_cio_transport
 # The C API for other extensions: builds python/examples/cdemo against it.
 PYTHONPATH=$here:$here/tests $py -m unittest test_c_api
 # The capsule's engine table lists every public function.
