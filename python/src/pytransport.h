@@ -71,6 +71,9 @@ typedef struct CioTransport {
                                   reference on ourselves until then */
     uint8_t lost_scheduled;    /* _call_connection_lost is queued */
     uint8_t lost;              /* the protocol's connection_lost has run */
+    uint8_t eof_deferred;      /* the engine's EOF, not yet the protocol's:
+                                  1 queued for the next iteration, 2 held
+                                  while reading is paused (transport_proto.c) */
 } CioTransport;
 
 /* The engine's protocol tables: plain (data_received) and buffered
@@ -141,5 +144,8 @@ int cio_tr_write_init(void);
 void cio_tr_watch_empty(CioTransport *self);
 /* transport_proto.c's names, at import */
 int cio_tr_proto_init(void);
+
+/* resume_reading with an end of file held while paused: queue it. */
+void cio_tr_eof_resume(CioTransport *self);
 
 #endif

@@ -268,6 +268,7 @@ static PyObject *tr_resume_reading(CioTransport *self, PyObject *unused)
     self->paused = 0;
     if (self->started && self->t)
         cio_transport_resume_reading(self->t);
+    cio_tr_eof_resume(self);
     Py_RETURN_NONE;
 }
 

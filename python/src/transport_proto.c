@@ -5,8 +5,9 @@
  * selector transport's semantics (selector_events._SelectorSocketTransport):
  *
  * - data_received(bytes), or get_buffer(-1) / buffer_updated(n) for an
- *   asyncio.BufferedProtocol; eof_received's truth keeps the connection
- *   half-open, else the transport closes;
+ *   asyncio.BufferedProtocol; eof_received (an iteration after the
+ *   engine saw the end, as asyncio's later read finds it) and its truth
+ *   keeps the connection half-open, else the transport closes;
  * - an exception from a protocol callback is asyncio's _fatal_error: the
  *   loop's exception handler (unless it is an OSError), then the
  *   connection is aborted and connection_lost gets that exception;
@@ -229,12 +230,56 @@ static void cb_data(cio_transport *t, const void *data, size_t len, void *ud)
     Py_DECREF(self);
 }
 
+/* The end of file reaches the protocol one loop iteration after the
+ * engine saw it, as on asyncio, whose read that returns b'' comes in a
+ * later iteration than the data before it: the engine reports bytes and
+ * the end that arrived together in one dispatch, and a callback queued
+ * before then (run_until_complete's stop, say) must still run before the
+ * protocol hears of the end and its transport closes.  Held while
+ * reading is paused, as asyncio does not read it then. */
+static void deliver_eof(CioTransport *self);
+
+static void deferred_eof(void *arg)
+{
+    CioTransport *self = arg;
+    cio_py_hold_gil(self->L);
+    if (self->eof_deferred == 1) {
+        if (!self->live || self->closing || self->conn_lost)
+            self->eof_deferred = 0; /* closed meanwhile: nothing more is read */
+        else if (self->paused)
+            self->eof_deferred = 2;
+        else
+            deliver_eof(self);
+    }
+    Py_DECREF(self);
+}
+
+static void queue_eof(CioTransport *self)
+{
+    self->eof_deferred = 1;
+    Py_INCREF(self);
+    if (!self->L->loop || cio_call_soon(self->L->loop, deferred_eof, self, NULL) < 0)
+        deferred_eof(self); /* no memory: now rather than never */
+}
+
+void cio_tr_eof_resume(CioTransport *self)
+{
+    if (self->eof_deferred == 2)
+        queue_eof(self);
+}
+
 static int cb_eof(cio_transport *t, void *ud)
 {
     CioTransport *self = ud;
     cio_py_hold_gil(self->L);
-    if (!self->live)
-        return 1;
+    if (self->live && !self->eof_deferred)
+        queue_eof(self);
+    return 1; /* the engine stays open: the protocol's answer decides */
+}
+
+static void deliver_eof(CioTransport *self)
+{
+    self->eof_deferred = 0;
     Py_INCREF(self);
     PyObject *r = call_proto(self, str_eof_received, NULL);
     int keep = r ? PyObject_IsTrue(r) : -1;
@@ -245,7 +290,6 @@ static int cb_eof(cio_transport *t, void *ud)
         cio_tr_close(self);
     /* keep_open: the engine reads no more after EOF and stays open */
     Py_DECREF(self);
-    return 1;
 }
 
 static void *cb_get_buffer(cio_transport *t, size_t hint, size_t *len, void *ud)

@@ -26,6 +26,7 @@ import select
 import subprocess
 import sys
 import time
+import traceback
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -145,7 +146,11 @@ class Reporter(unittest.TestResult):
 
     def _why(self, err):
         exc = err[1]
-        return (type(exc).__name__ + ': ' + str(exc))[:200]
+        # the innermost test-file line too: which assertion of a test failed
+        tb = traceback.extract_tb(err[2])
+        where = next((f'{os.path.basename(f.filename)}:{f.lineno} ' for f in reversed(tb)
+                      if 'test_asyncio' in f.filename), '')
+        return (where + type(exc).__name__ + ': ' + str(exc)).replace('\n', ' ')[:300]
 
     def addFailure(self, test, err):
         self._emit('R', test.id(), 'fail', self._why(err))
@@ -351,6 +356,10 @@ def main():
         print(f'conformance: cio passes {total} (at least {args.min_pass} wanted), '
               f'{bad} hangs/crashes')
         if total < args.min_pass or bad:
+            for name, r in all_res['cio'].items():  # say which, and why
+                for tid, (status, why) in sorted(r.get('results', {}).items()):
+                    if status not in ('pass', 'skip'):
+                        print(f'  {status}: {tid}: {why[:600]}')
             return 1
     return 0
 
