@@ -15,6 +15,8 @@ raises ClientDisconnected (an OSError); send() after the application's own
 close, or out of order, raises RuntimeError.
 """
 
+import asyncio
+
 __all__ = ('ClientDisconnected', 'WsCycle', 'run_websocket')
 
 _HANDSHAKE, _RESPONSE, _OPEN, _CLOSED = range(4)
@@ -36,7 +38,7 @@ class WsCycle:
     """One WebSocket connection's receive() and send()."""
 
     __slots__ = ('conn', 'loop', 'state', 'connect_sent', 'close_sent', 'disconnected',
-                 'waiter', 'status', 'headers', 'body')
+                 'waiter', 'status', 'headers', 'body', 'kept')
 
     def __init__(self, conn, loop):
         self.conn = conn
@@ -49,6 +51,8 @@ class WsCycle:
         self.status = 0             # denial response: its status
         self.headers = ()           # ... its headers
         self.body = []              # ... its body so far
+        self.kept = None            # a message whose receive() was cancelled
+                                    # after it arrived
         conn.set_on_lost(self._lost)
 
     def _lost(self):
@@ -83,10 +87,21 @@ class WsCycle:
                 await self.waiter
             finally:
                 self.waiter = None
-        try:
-            msg = await self.conn.recv()
-        except ConnectionError:
-            msg = (0, 1006, '')
+        msg, self.kept = self.kept, None
+        if msg is None:
+            fut = self.conn.recv()
+            try:
+                msg = await fut
+            except ConnectionError:
+                msg = (0, 1006, '')
+            except asyncio.CancelledError:
+                # The message came, but the task was cancelled before it
+                # resumed (wait_for's timeout in the same iteration): it is
+                # the next receive()'s.  (One cancelled before it came
+                # stays with the engine, asgi_ws.c's deliver.)
+                if fut.done() and not fut.cancelled() and fut.exception() is None:
+                    self.kept = fut.result()
+                raise
         if msg[0] == 1:
             return {'type': 'websocket.receive', 'text': msg[1]}
         if msg[0] == 2:
@@ -180,7 +195,6 @@ async def run_websocket(app, conn, scope, loop, logger):
     if the application fails or returns before answering it, and an
     accepted connection is closed (1000, or 1011 if the application
     failed) if the application left it open."""
-    import asyncio
     cycle = WsCycle(conn, loop)
     abort = False
     try:

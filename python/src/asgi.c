@@ -613,7 +613,8 @@ static PyObject *server_connections(AsgiServer *S, PyObject *unused)
 
 static PyObject *server_get_port(AsgiServer *S, void *unused) { return PyLong_FromLong(S->port); }
 
-static int opt_double(PyObject *kw, const char *k, double *out)
+/* (asgi.h) */
+int cio_asgi_opt_double(PyObject *kw, const char *k, double *out)
 {
     PyObject *v = kw ? PyDict_GetItemString(kw, k) : NULL;
     if (!v || v == Py_None)
@@ -644,11 +645,12 @@ static PyObject *server_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     S->port = port;
     cio_http_server_options_init(&S->opts);
     double mb = -1, lr = 0;
-    if (opt_double(kw, "max_body", &mb) || opt_double(kw, "header_timeout", &S->opts.header_timeout) ||
-        opt_double(kw, "body_timeout", &S->opts.body_timeout) ||
-        opt_double(kw, "idle_timeout", &S->opts.idle_timeout) ||
-        opt_double(kw, "write_timeout", &S->opts.write_timeout) ||
-        opt_double(kw, "log_requests", &lr) || cio_asgi_ws_options(S, kw) ||
+    if (cio_asgi_opt_double(kw, "max_body", &mb) ||
+        cio_asgi_opt_double(kw, "header_timeout", &S->opts.header_timeout) ||
+        cio_asgi_opt_double(kw, "body_timeout", &S->opts.body_timeout) ||
+        cio_asgi_opt_double(kw, "idle_timeout", &S->opts.idle_timeout) ||
+        cio_asgi_opt_double(kw, "write_timeout", &S->opts.write_timeout) ||
+        cio_asgi_opt_double(kw, "log_requests", &lr) || cio_asgi_ws_options(S, kw) ||
         cio_asgi_tls_options(S, kw) || PyUnicode_AsUTF8(host) == NULL) {
         Py_DECREF(S);
         return NULL;

@@ -86,6 +86,10 @@ int cio_asgi_ws_wanted(cio_http_request *req);
 int cio_asgi_ws_handler(cio_http_request *req, AsgiServer *S);
 /* Reads serve_asgi's WebSocket keywords from kw into S->ws_opts. */
 int cio_asgi_ws_options(AsgiServer *S, PyObject *kw);
+
+/* kw[k] as a number into *out (None or absent: left alone); 0, or -1
+ * with the exception set. */
+int cio_asgi_opt_double(PyObject *kw, const char *k, double *out);
 /* Makes the _AsgiWs type ready; -1 with an exception set. */
 int cio_asgi_ws_init(void);
 

@@ -707,29 +707,17 @@ static PyTypeObject AsgiWs_Type = {
 
 /* ---- options ---------------------------------------------------------------------------- */
 
-/* kw[k] as a number into *out (None or absent: left alone). */
-static int opt_num(PyObject *kw, const char *k, double *out)
-{
-    PyObject *v = kw ? PyDict_GetItemString(kw, k) : NULL;
-    if (!v || v == Py_None)
-        return 0;
-    double d = PyFloat_AsDouble(v);
-    if (d == -1 && PyErr_Occurred())
-        return -1;
-    *out = d;
-    return 0;
-}
-
 int cio_asgi_ws_options(AsgiServer *S, PyObject *kw)
 {
     cio_ws_options *o = &S->ws_opts;
     cio_ws_options_init(o);
     double max = 0, queue = 0, comp = 1;
-    if (opt_num(kw, "ws_max_message", &max) || opt_num(kw, "ws_max_queue", &queue) ||
-        opt_num(kw, "ws_ping_interval", &o->ping_interval) ||
-        opt_num(kw, "ws_ping_timeout", &o->ping_timeout) ||
-        opt_num(kw, "ws_close_timeout", &o->close_timeout) ||
-        opt_num(kw, "ws_compression", &comp))
+    if (cio_asgi_opt_double(kw, "ws_max_message", &max) ||
+        cio_asgi_opt_double(kw, "ws_max_queue", &queue) ||
+        cio_asgi_opt_double(kw, "ws_ping_interval", &o->ping_interval) ||
+        cio_asgi_opt_double(kw, "ws_ping_timeout", &o->ping_timeout) ||
+        cio_asgi_opt_double(kw, "ws_close_timeout", &o->close_timeout) ||
+        cio_asgi_opt_double(kw, "ws_compression", &comp))
         return -1;
     if (max > 0)
         o->max_message = (uint64_t)max;
