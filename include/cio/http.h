@@ -260,8 +260,10 @@ CIO_EXTERN const char *cio_http_request_body(const cio_http_request *req, size_t
  */
 CIO_EXTERN int cio_http_request_read(cio_http_request *req, void *buf, size_t len);
 
-/* The client's address into addr (*len in: its size; out: the length).
- * 0, or CIO_ECLOSED, -EINVAL. */
+/* The client's address into addr (*len in: its size; out: the length;
+ * truncated to *len as getpeername(2) does).  The connection asks the
+ * kernel once and keeps the answer for its later requests.  0, or
+ * CIO_ECLOSED, -EINVAL, or getpeername's error.  Never suspends. */
 CIO_EXTERN int cio_http_request_peer(const cio_http_request *req, struct sockaddr *addr,
                                      socklen_t *len);
 

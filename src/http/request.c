@@ -173,9 +173,27 @@ int cio_http_request_peer(const cio_http_request *req, struct sockaddr *addr, so
 {
     if (!req || !req->conn || !addr || !len)
         return -EINVAL;
-    if (req->conn->lost)
+    cio__http_conn *c = req->conn;
+    if (c->lost)
         return CIO_ECLOSED;
-    return cio_transport_peername(req->conn->t, addr, len);
+    /* asked per request (an ASGI scope's client): the address is the
+     * connection's, kept after the first getpeername */
+    if (!c->peer_len) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int rc = cio_transport_peername(c->t, (struct sockaddr *)&ss, &sl);
+        if (rc < 0 || sl > sizeof c->peer) {
+            if (rc == 0)
+                memcpy(addr, &ss, sl < *len ? sl : *len);
+            *len = sl;
+            return rc;
+        }
+        memcpy(&c->peer, &ss, sl);
+        c->peer_len = sl;
+    }
+    memcpy(addr, &c->peer, c->peer_len < *len ? c->peer_len : *len);
+    *len = c->peer_len;
+    return 0;
 }
 
 int cio_http_request_disconnected(const cio_http_request *req)

@@ -17,6 +17,8 @@
 #ifndef CIO_HTTP_SERVER_H
 #define CIO_HTTP_SERVER_H
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "cio.h"
@@ -157,6 +159,9 @@ typedef struct cio__http_conn {
     cio__http_buf out;             /* responses waiting for one write */
     cio_future *wake;              /* a task waiting for body or drain */
     int body_err;                  /* a streamed body's error, or 0 */
+    struct sockaddr_in6 peer;      /* the peer's address, once asked for
+                                      (an IPv4 or IPv6 one fits) */
+    socklen_t peer_len;            /* its length, 0 until then */
 } cio__http_conn;
 
 struct cio_http_server {
