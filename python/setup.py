@@ -83,8 +83,8 @@ ext = Extension(
     'cio._cio',
     sources=[os.path.join('src', f) for f in ('module.c', 'handle.c', 'loop.c', 'capi.c',
                                               'transport.c', 'transport_proto.c',
-                                              'transport_write.c', 'asgi.c', 'asgi_scope.c',
-                                              'asgi_ws.c', 'asgi_tls.c')],
+                                              'transport_write.c', 'asgi.c', 'asgi_cycle.c',
+                                              'asgi_scope.c', 'asgi_ws.c', 'asgi_tls.c')],
     include_dirs=[os.path.join(TOP, 'include'), os.path.join(HERE, 'include')],
     extra_objects=[os.path.join(ENGINE, 'libcio.a')],
     # Relink when the engine changed, not only when module sources did.

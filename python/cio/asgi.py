@@ -8,134 +8,139 @@
 Parsing, keep-alive, pipelining, limits, timeouts, chunked bodies and
 graceful shutdown are the engine's (include/cio/http.h); each request's
 application call ``app(scope, receive, send)`` runs as an asyncio task on
-the same cio loop.  The C half is cio._cio._AsgiServer (src/asgi.c).
+the same cio loop.  The C half is cio._cio._AsgiServer (src/asgi.c),
+and each request's receive()/send() and task coroutine (src/asgi_cycle.c).
 Lifespan events are sent when the application takes them.  A request
 asking for a WebSocket upgrade gets a "websocket" scope served by cio's
 WebSocket server (include/cio/ws.h; cio/_asgi_ws.py, src/asgi_ws.c).
 """
 import argparse
 import asyncio
+import collections.abc
 import importlib
 import logging
 import signal
 import sys
 
-from ._cio import _AsgiServer
+from ._cio import _AsgiRun, _AsgiServer
 from ._asgi_ws import ClientDisconnected, run_websocket
 
 __all__ = ('serve_asgi', 'run_asgi', 'main', 'ClientDisconnected')
 
 logger = logging.getLogger('cio.asgi')
 
-_NO_BODY = (b'', False)
-
-
-class _Cycle:
-    """One request's receive() and send()."""
-
-    __slots__ = ('conn', 'loop', 'has_body', 'left', 'body_done', 'disconnected',
-                 'started', 'status', 'headers', 'streaming', 'complete',
-                 'disc_fut', 'body_error')
-
-    def __init__(self, conn, loop, body):
-        self.conn = conn
-        self.loop = loop
-        # body: the Content-Length, or -1 for a chunked body
-        self.has_body = body != 0
-        self.left = body if body > 0 else None
-        self.body_done = False      # http.request with more_body False sent
-        self.disconnected = False
-        self.started = False        # http.response.start received
-        self.status = 200
-        self.headers = ()
-        self.streaming = False      # the head went out (chunked body)
-        self.complete = False       # the response is complete
-        self.disc_fut = None        # receive() waiting for http.disconnect
-        self.body_error = False     # a body read failed (413, 400, timeout)
-        conn.set_on_lost(self._lost)
-
-    def _lost(self):
-        self.disconnected = True
-        self._wake()
-
-    def _wake(self):
-        fut = self.disc_fut
-        if fut is not None and not fut.done():
-            fut.set_result(None)
-
-    async def receive(self):
-        if not self.body_done and not self.disconnected:
-            if not self.has_body:
-                self.body_done = True
-                return {'type': 'http.request', 'body': b'', 'more_body': False}
-            try:
-                data = await self.conn.read()
-            except ConnectionError:
-                self.disconnected = True
-                return {'type': 'http.disconnect'}
-            except OSError:
-                # too large (413), bad chunked framing (400), timeout:
-                # the server answers for the application
-                self.body_error = True
-                self.disconnected = True
-                return {'type': 'http.disconnect'}
-            if self.left is not None:
-                self.left -= len(data)
-                more = self.left > 0 and bool(data)
-            else:
-                more = bool(data)
-            if not more:
-                self.body_done = True
-            return {'type': 'http.request', 'body': data, 'more_body': more}
-        if not self.disconnected and not self.complete:
-            self.disc_fut = self.loop.create_future()
-            try:
-                await self.disc_fut
-            finally:
-                self.disc_fut = None
-        return {'type': 'http.disconnect'}
-
-    async def send(self, message):
-        kind = message['type']
-        if not self.started:
-            if kind != 'http.response.start':
-                raise RuntimeError(f"expected 'http.response.start', got {kind!r}")
-            self.started = True
-            self.status = message['status']
-            self.headers = message.get('headers', ())
-            return
-        if kind != 'http.response.body':
-            raise RuntimeError(f"expected 'http.response.body', got {kind!r}")
-        if self.complete:
-            raise RuntimeError('the response is already complete')
-        if self.disconnected:
-            return
-        body = message.get('body', b'')
-        more = message.get('more_body', False)
-        if not isinstance(body, bytes):
-            body = bytes(body)
+async def _receive_slow(conn):
+    """receive() when it may wait (asgi_cycle.c answers a bodiless
+    request's http.request itself): the body's chunks, then
+    http.disconnect once the client leaves or the response is complete."""
+    if not conn.body_done and not conn.disconnected:
+        if not conn.has_body:
+            conn.body_done = True
+            return {'type': 'http.request', 'body': b'', 'more_body': False}
         try:
-            if not self.streaming:
-                if not more:
-                    self.conn.respond(self.status, self.headers, body)
-                    self.complete = True
-                    self._wake()
-                    return
-                self.conn.start(self.status, self.headers)
-                self.streaming = True
-            if body:
-                await self.conn.write(body)
-            if not more:
-                self.conn.end()
-                self.complete = True
-                self._wake()
+            data = await conn.read()
         except ConnectionError:
-            self.disconnected = True
-            self._wake()
+            conn.disconnected = True
+            return {'type': 'http.disconnect'}
+        except OSError:
+            # too large (413), bad chunked framing (400), timeout:
+            # the server answers for the application
+            conn.body_error = True
+            conn.disconnected = True
+            return {'type': 'http.disconnect'}
+        left = conn.left
+        if left is not None:
+            left -= len(data)
+            conn.left = left
+            more = left > 0 and bool(data)
+        else:
+            more = bool(data)
+        if not more:
+            conn.body_done = True
+        return {'type': 'http.request', 'body': data, 'more_body': more}
+    if not conn.disconnected and not conn.complete:
+        conn.disc_fut = asyncio.get_running_loop().create_future()
+        try:
+            await conn.disc_fut
+        finally:
+            conn.disc_fut = None
+    return {'type': 'http.disconnect'}
+
+
+async def _send_slow(conn, message):
+    """send() of what asgi_cycle.c leaves: a streamed body, and every
+    message out of order (its error)."""
+    kind = message['type']
+    if not conn.started:
+        if kind != 'http.response.start':
+            raise RuntimeError(f"expected 'http.response.start', got {kind!r}")
+        conn.started = True
+        conn.status = message['status']
+        conn.headers = message.get('headers', ())
+        return
+    if kind != 'http.response.body':
+        raise RuntimeError(f"expected 'http.response.body', got {kind!r}")
+    if conn.complete:
+        raise RuntimeError('the response is already complete')
+    if conn.disconnected:
+        return
+    body = message.get('body', b'')
+    more = message.get('more_body', False)
+    if not isinstance(body, bytes):
+        body = bytes(body)
+    try:
+        if not conn.streaming:
+            if not more:
+                conn.respond(conn.status, conn.headers, body)
+                conn.complete = True
+                conn.wake()
+                return
+            conn.start(conn.status, conn.headers)
+            conn.streaming = True
+        if body:
+            await conn.write(body)
+        if not more:
+            conn.end()
+            conn.complete = True
+            conn.wake()
+    except ConnectionError:
+        conn.disconnected = True
+        conn.wake()
+
+
+def _failed(conn, exc):
+    """The application raised exc, or (None) returned without completing
+    the response: logs it, answers 500 if nothing went out; True if the
+    connection must be cut instead."""
+    if exc is None:
+        if conn.complete or conn.disconnected:
+            return False
+        logger.error('ASGI callable returned without completing the response')
+    elif not isinstance(exc, asyncio.CancelledError):
+        logger.error('Exception in ASGI application', exc_info=exc)
+    if conn.disconnected or conn.body_error or conn.complete:
+        return False
+    if conn.streaming:
+        return True
+    try:
+        conn.respond(500, [(b'content-type', b'text/plain; charset=utf-8')],
+                     b'Internal Server Error')
+        conn.complete = True
+    except (ConnectionError, RuntimeError):
+        pass
+    return False
+
+
+async def _await_any(awaitable):
+    """An application that returned an awaitable, not a coroutine."""
+    return await awaitable
 
 
 class _Server:
-    """serve_asgi's state: the C server, the requests running, lifespan."""
+    """serve_asgi's state: the C server, the requests running, lifespan.
+    Each HTTP request's application runs as an asyncio task that
+    asgi_cycle.c starts (in tasks while it runs); a WebSocket's comes
+    through _on_request."""
 
     def __init__(self, app, loop, host, port, limits, root_path):
         self.app = app
@@ -144,52 +149,20 @@ class _Server:
         self.tasks = set()
         self.state = {}
         self.c = _AsgiServer(loop, self._on_request, host, port, **limits)
+        self.c.bind(app, self.state, root_path, self.tasks, _receive_slow, _send_slow,
+                    _failed, _await_any, loop.get_task_factory(), asyncio.Task)
 
     def _on_request(self, conn, scope, body):
-        # runs on the loop's stack for each request's head
+        # a WebSocket's scope, on the loop's stack
         if self.root_path:
             scope['root_path'] = self.root_path
         scope['state'] = self.state.copy()
-        if scope['type'] == 'websocket':
-            coro = run_websocket(self.app, conn, scope, self.loop, logger)
-        else:
-            coro = self._run(conn, scope, body)
-        task = self.loop.create_task(coro)
+        task = self.loop.create_task(run_websocket(self.app, conn, scope, self.loop, logger))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _run(self, conn, scope, body):
-        cycle = _Cycle(conn, self.loop, body)
-        abort = False
-        try:
-            await self.app(scope, cycle.receive, cycle.send)
-        except BaseException as exc:
-            if not isinstance(exc, asyncio.CancelledError):
-                logger.error('Exception in ASGI application', exc_info=exc)
-            abort = self._failed(cycle)
-            if not isinstance(exc, Exception):
-                raise
-        else:
-            if not cycle.complete and not cycle.disconnected:
-                logger.error('ASGI callable returned without completing the response')
-                abort = self._failed(cycle)
-        finally:
-            conn.finish(abort)
 
-    @staticmethod
-    def _failed(cycle):
-        """500 if nothing went out, else True: abort the connection."""
-        if cycle.disconnected or cycle.body_error or cycle.complete:
-            return False
-        if cycle.streaming:
-            return True
-        try:
-            cycle.conn.respond(500, [(b'content-type', b'text/plain; charset=utf-8')],
-                               b'Internal Server Error')
-            cycle.complete = True
-        except (ConnectionError, RuntimeError):
-            pass
-        return False
+collections.abc.Coroutine.register(_AsgiRun)
 
 
 class _Lifespan:

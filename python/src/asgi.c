@@ -36,7 +36,9 @@
 #include <cio/sync.h>
 #include <cio/task.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
+#include <structmember.h>
 
 #define RBUF 65536 /* bytes read from a body at a time */
 
@@ -148,24 +150,23 @@ static void start_cb(void *arg)
     struct xreq *x = arg;
     if (x->req) {
         long long body = 0;
-        AsgiConn *c = PyObject_New(AsgiConn, &AsgiConn_Type);
-        PyObject *scope = c ? cio_asgi_scope(x->req, x->S, 0, &body) : NULL;
+        AsgiConn *c = PyObject_GC_New(AsgiConn, &AsgiConn_Type);
         if (c) {
+            memset((char *)c + offsetof(AsgiConn, x), 0, sizeof *c - offsetof(AsgiConn, x));
             c->x = x;
-            c->on_lost = NULL;
+            c->status = 200;
             x->refs++;
             x->conn = c;
+            PyObject_GC_Track(c);
         }
-        PyObject *r = scope ? PyObject_CallFunction(x->S->on_request, "OOL", c, scope, body)
-                            : NULL;
-        if (r) {
+        PyObject *scope = c ? cio_asgi_scope(x->req, x->S, 0, &body) : NULL;
+        if (scope && cio_asgi_cycle_start(c, scope, body) == 0) {
             x->started = 1;
-        } else {
-            PyErr_WriteUnraisable(x->S->on_request);
+        } else if (!x->finished) {
+            PyErr_WriteUnraisable(x->S->app);
             x->finished = 1; /* the handler answers 500 */
             cio_event_set(x->wake);
         }
-        Py_XDECREF(r);
         Py_XDECREF(scope);
         Py_XDECREF(c);
     }
@@ -206,14 +207,10 @@ static void lost_cb(void *arg)
     struct xreq *x = arg;
     drop_queue(x, CIO_ECLOSED);
     AsgiConn *c = x->conn;
-    if (c && c->on_lost) {
-        PyObject *cb = c->on_lost;
-        c->on_lost = NULL;
-        PyObject *r = PyObject_CallNoArgs(cb);
-        if (!r)
-            PyErr_WriteUnraisable(cb);
-        Py_XDECREF(r);
-        Py_DECREF(cb);
+    if (c) {
+        c->disconnected = 1;
+        if (cio_asgi_conn_wake(c) < 0)
+            PyErr_WriteUnraisable((PyObject *)c);
     }
     x_unref(x);
 }
@@ -347,6 +344,20 @@ int cio_asgi_add_headers(cio_http_request *req, PyObject *headers)
     return PyErr_Occurred() ? -1 : 0;
 }
 
+/* (asgi.h) */
+int cio_asgi_conn_respond(AsgiConn *c, int status, PyObject *headers, const char *body,
+                          Py_ssize_t len)
+{
+    if (conn_check(c) || cio_asgi_add_headers(c->x->req, headers))
+        return -1;
+    int rc = cio_http_respond(c->x->req, status, NULL, body, (size_t)len);
+    if (rc < 0) {
+        cio_asgi_raise(rc);
+        return -1;
+    }
+    return 0;
+}
+
 /* respond(status, headers, body): a complete response. */
 static PyObject *conn_respond(AsgiConn *c, PyObject *args)
 {
@@ -355,13 +366,11 @@ static PyObject *conn_respond(AsgiConn *c, PyObject *args)
     Py_buffer body;
     if (!PyArg_ParseTuple(args, "iOy*", &status, &headers, &body))
         return NULL;
-    PyObject *res = NULL;
-    if (conn_check(c) == 0 && cio_asgi_add_headers(c->x->req, headers) == 0) {
-        int rc = cio_http_respond(c->x->req, status, NULL, body.buf, (size_t)body.len);
-        res = rc < 0 ? cio_asgi_raise(rc) : (Py_INCREF(Py_None), Py_None);
-    }
+    int rc = cio_asgi_conn_respond(c, status, headers, body.buf, body.len);
     PyBuffer_Release(&body);
-    return res;
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 /* start(status, headers): the head of a streamed response. */
@@ -431,36 +440,44 @@ static PyObject *conn_write(AsgiConn *c, PyObject *data)
     return conn_op(c, OP_WRITE, data);
 }
 
-/* finish(abort): the application is done; abort cuts the connection. */
-static PyObject *conn_finish(AsgiConn *c, PyObject *arg)
+/* (asgi.h) */
+void cio_asgi_conn_finish(AsgiConn *c, int abort)
 {
     struct xreq *x = c->x;
-    int abort = PyObject_IsTrue(arg);
-    if (abort < 0)
-        return NULL;
     if (x && !x->finished) {
         x->finished = 1;
         x->abort = abort;
-        Py_CLEAR(c->on_lost);
         drop_queue(x, -ECANCELED); /* asked, never taken */
         if (x->req)
             cio_event_set(x->wake);
     }
+}
+
+/* finish(abort): the application is done; abort cuts the connection. */
+static PyObject *conn_finish(AsgiConn *c, PyObject *arg)
+{
+    int abort = PyObject_IsTrue(arg);
+    if (abort < 0)
+        return NULL;
+    cio_asgi_conn_finish(c, abort);
     Py_RETURN_NONE;
 }
 
-static PyObject *conn_set_on_lost(AsgiConn *c, PyObject *cb)
+/* (asgi.h) */
+int cio_asgi_conn_wake(AsgiConn *c)
 {
-    Py_INCREF(cb);
-    Py_XSETREF(c->on_lost, cb);
-    if (c->x && !c->x->req && !c->x->finished) { /* already gone */
-        c->on_lost = NULL;
-        PyObject *r = PyObject_CallNoArgs(cb);
-        Py_DECREF(cb);
-        if (!r)
-            return NULL;
-        Py_DECREF(r);
-    }
+    PyObject *fut = c->disc_fut;
+    if (!fut || fut == Py_None)
+        return 0;
+    Py_INCREF(fut);
+    cio_asgi_resolve(fut, Py_NewRef(Py_None), 0);
+    return 0;
+}
+
+static PyObject *conn_wake(AsgiConn *c, PyObject *unused)
+{
+    if (cio_asgi_conn_wake(c) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -469,10 +486,27 @@ static PyObject *conn_disconnected(AsgiConn *c, PyObject *unused)
     return PyBool_FromLong(!c->x || !c->x->req || cio_http_request_disconnected(c->x->req));
 }
 
+static int conn_traverse(AsgiConn *c, visitproc visit, void *arg)
+{
+    Py_VISIT(c->headers);
+    Py_VISIT(c->disc_fut);
+    Py_VISIT(c->left);
+    return 0;
+}
+
+static int conn_clear(AsgiConn *c)
+{
+    Py_CLEAR(c->headers);
+    Py_CLEAR(c->disc_fut);
+    Py_CLEAR(c->left);
+    return 0;
+}
+
 static void conn_dealloc(AsgiConn *c)
 {
     struct xreq *x = c->x;
-    Py_CLEAR(c->on_lost);
+    PyObject_GC_UnTrack(c);
+    conn_clear(c);
     if (x) {
         x->conn = NULL;
         drop_queue(x, -ECANCELED);
@@ -483,7 +517,7 @@ static void conn_dealloc(AsgiConn *c)
         }
         x_unref(x);
     }
-    PyObject_Free(c);
+    PyObject_GC_Del(c);
 }
 
 static PyMethodDef conn_methods[] = {
@@ -493,18 +527,29 @@ static PyMethodDef conn_methods[] = {
     {"read", (PyCFunction)conn_read, METH_NOARGS, "read() -> future of bytes (b'' at the end)"},
     {"write", (PyCFunction)conn_write, METH_O, "write(bytes) -> future (drained)"},
     {"finish", (PyCFunction)conn_finish, METH_O, "finish(abort)"},
-    {"set_on_lost", (PyCFunction)conn_set_on_lost, METH_O, "set_on_lost(callable)"},
-    {"disconnected", (PyCFunction)conn_disconnected, METH_NOARGS, NULL},
+    {"wake", (PyCFunction)conn_wake, METH_NOARGS, "resolves disc_fut (http.disconnect)"},
+    {"is_disconnected", (PyCFunction)conn_disconnected, METH_NOARGS, NULL},
     {NULL}};
+
+#define M_(name, type, flags) {#name, type, offsetof(AsgiConn, name), flags, NULL}
+static PyMemberDef conn_members[] = {
+    M_(headers, T_OBJECT, 0),   M_(disc_fut, T_OBJECT, 0),   M_(left, T_OBJECT, 0),
+    M_(status, T_INT, 0),       M_(has_body, T_BOOL, READONLY), M_(body_done, T_BOOL, 0),
+    M_(disconnected, T_BOOL, 0), M_(started, T_BOOL, 0),     M_(streaming, T_BOOL, 0),
+    M_(complete, T_BOOL, 0),    M_(body_error, T_BOOL, 0),   {NULL}};
+#undef M_
 
 static PyTypeObject AsgiConn_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "cio._AsgiConn",
     .tp_basicsize = sizeof(AsgiConn),
     .tp_dealloc = (destructor)conn_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "One HTTP request served to an ASGI application (cio/asgi.py).",
+    .tp_traverse = (traverseproc)conn_traverse,
+    .tp_clear = (inquiry)conn_clear,
     .tp_methods = conn_methods,
+    .tp_members = conn_members,
 };
 
 /* ---- _AsgiServer ------------------------------------------------------------------ */
@@ -579,6 +624,10 @@ static PyObject *server_start(AsgiServer *S, PyObject *unused)
         PyErr_SetString(PyExc_RuntimeError, "already started");
         return NULL;
     }
+    if (!S->app) {
+        PyErr_SetString(PyExc_RuntimeError, "bind() an application first");
+        return NULL;
+    }
     return server_run(S, start_task);
 }
 
@@ -612,6 +661,28 @@ static PyObject *server_connections(AsgiServer *S, PyObject *unused)
 }
 
 static PyObject *server_get_port(AsgiServer *S, void *unused) { return PyLong_FromLong(S->port); }
+
+/* bind(app, state, root_path, tasks, receive_slow, send_slow, failed,
+ * await_any, task_factory, task_type): what the HTTP requests run
+ * (asgi_cycle.c) and the Python helpers it calls (cio/asgi.py). */
+static PyObject *server_bind(AsgiServer *S, PyObject *args)
+{
+    PyObject *app, *state, *root, *tasks, *rs, *ss, *failed, *aw, *tf, *tt;
+    if (!PyArg_ParseTuple(args, "OO!UO!OOOOOO", &app, &PyDict_Type, &state, &root,
+                          &PySet_Type, &tasks, &rs, &ss, &failed, &aw, &tf, &tt))
+        return NULL;
+    Py_XSETREF(S->app, Py_NewRef(app));
+    Py_XSETREF(S->state, Py_NewRef(state));
+    Py_XSETREF(S->root_path, PyUnicode_GET_LENGTH(root) ? Py_NewRef(root) : NULL);
+    Py_XSETREF(S->tasks, Py_NewRef(tasks));
+    Py_XSETREF(S->receive_slow, Py_NewRef(rs));
+    Py_XSETREF(S->send_slow, Py_NewRef(ss));
+    Py_XSETREF(S->failed, Py_NewRef(failed));
+    Py_XSETREF(S->await_any, Py_NewRef(aw));
+    Py_XSETREF(S->task_factory, Py_NewRef(tf));
+    Py_XSETREF(S->task_type, Py_NewRef(tt));
+    Py_RETURN_NONE;
+}
 
 /* (asgi.h) */
 int cio_asgi_opt_double(PyObject *kw, const char *k, double *out)
@@ -666,12 +737,34 @@ static int server_traverse(AsgiServer *S, visitproc visit, void *arg)
     Py_VISIT(S->L);
     Py_VISIT(S->on_request);
     Py_VISIT(S->fut);
+    Py_VISIT(S->app);
+    Py_VISIT(S->state);
+    Py_VISIT(S->root_path);
+    Py_VISIT(S->tasks);
+    Py_VISIT(S->receive_slow);
+    Py_VISIT(S->send_slow);
+    Py_VISIT(S->failed);
+    Py_VISIT(S->await_any);
+    Py_VISIT(S->task_factory);
+    Py_VISIT(S->task_type);
+    Py_VISIT(S->server_addr);
     return 0;
 }
 
 static int server_clear(AsgiServer *S)
 {
     Py_CLEAR(S->on_request);
+    Py_CLEAR(S->app);
+    Py_CLEAR(S->state);
+    Py_CLEAR(S->root_path);
+    Py_CLEAR(S->tasks);
+    Py_CLEAR(S->receive_slow);
+    Py_CLEAR(S->send_slow);
+    Py_CLEAR(S->failed);
+    Py_CLEAR(S->await_any);
+    Py_CLEAR(S->task_factory);
+    Py_CLEAR(S->task_type);
+    Py_CLEAR(S->server_addr);
     return 0;
 }
 
@@ -681,7 +774,7 @@ static void server_dealloc(AsgiServer *S)
     if (S->srv && S->L->loop)
         cio_http_server_free(S->srv);
     cio_tls_context_free(S->tls); /* sessions still open hold their own reference */
-    Py_CLEAR(S->on_request);
+    server_clear(S);
     Py_CLEAR(S->host);
     Py_CLEAR(S->fut);
     Py_CLEAR(S->L);
@@ -689,6 +782,7 @@ static void server_dealloc(AsgiServer *S)
 }
 
 static PyMethodDef server_methods[] = {
+    {"bind", (PyCFunction)server_bind, METH_VARARGS, "bind(app, state, root_path, ...)"},
     {"start", (PyCFunction)server_start, METH_NOARGS, "start() -> future of the port"},
     {"shutdown", (PyCFunction)server_shutdown, METH_O, "shutdown(deadline) -> future"},
     {"close", (PyCFunction)server_close, METH_NOARGS, "frees the server (aborts what is open)"},
@@ -721,7 +815,8 @@ int cio_asgi_init(PyObject *m)
     str_create_future = PyUnicode_InternFromString("create_future");
     if (!str_set_result || !str_set_exception || !str_done || !str_create_future ||
         PyType_Ready(&AsgiConn_Type) < 0 || PyType_Ready(&CioAsgiServer_Type) < 0 ||
-        cio_asgi_ws_init() < 0)
+        cio_asgi_ws_init() < 0 || cio_asgi_cycle_init(m) < 0 ||
+        cio_asgi_scope_init() < 0)
         return -1;
     Py_INCREF(&CioAsgiServer_Type);
     if (PyModule_AddObject(m, "_AsgiServer", (PyObject *)&CioAsgiServer_Type) < 0) {

@@ -39,11 +39,23 @@ struct xop {
     PyObject *data;            /* OP_WRITE: the bytes to write */
 };
 
+/* A request as the application sees it: its ASGI cycle's state, read
+ * and changed by asgi_cycle.c's fast paths and cio/asgi.py's slow ones
+ * (as attributes). */
 typedef struct AsgiConn {
     PyObject_HEAD
     struct xreq *x;            /* shared state (one reference) */
-    PyObject *on_lost;         /* called once when the handler is gone
-                                  before Python finished */
+    PyObject *headers;         /* http.response.start's headers */
+    PyObject *disc_fut;        /* receive() waiting for http.disconnect */
+    PyObject *left;            /* body bytes still to come (int), or None */
+    int status;                /* http.response.start's status */
+    char has_body;             /* a body follows the head */
+    char body_done;            /* the last http.request was received */
+    char disconnected;         /* the client left (or the server dropped it) */
+    char started;              /* http.response.start was sent */
+    char streaming;            /* a streamed body's head went out */
+    char complete;             /* the response is complete */
+    char body_error;           /* a body read failed (413, 400, timeout) */
 } AsgiConn;
 
 typedef struct AsgiServer {
@@ -53,7 +65,19 @@ typedef struct AsgiServer {
     cio_http_server_options opts; /* limits and timeouts */
     cio_ws_options ws_opts;    /* WebSocket limits, keepalive, deflate */
     cio_tls_context *tls;      /* HTTPS / WSS (owned), or NULL: plain */
-    PyObject *on_request;      /* callable(conn, scope), on the loop stack */
+    PyObject *on_request;      /* callable(conn, scope, 0) for a WebSocket */
+    /* bind(): the HTTP requests' application and cio/asgi.py's helpers */
+    PyObject *app;             /* the ASGI 3 application */
+    PyObject *state;           /* lifespan state, copied into each scope */
+    PyObject *root_path;       /* str, or NULL (empty) */
+    PyObject *tasks;           /* set: the requests' tasks still running */
+    PyObject *receive_slow;    /* receive_slow(conn) -> coroutine */
+    PyObject *send_slow;       /* send_slow(conn, message) -> coroutine */
+    PyObject *failed;          /* failed(conn, exc or None) -> abort */
+    PyObject *await_any;       /* await_any(awaitable) -> coroutine */
+    PyObject *task_factory;    /* the loop's, or None */
+    PyObject *task_type;       /* asyncio.Task */
+    PyObject *server_addr;     /* the scopes' "server": (host, port) */
     PyObject *host;            /* str: the address listened on */
     int port;                  /* asked, then the one bound */
     PyObject *fut;             /* start/shutdown: its asyncio future */
@@ -66,6 +90,8 @@ typedef struct AsgiServer {
  * exception set: "http", or "websocket" when websocket is 1.  *body: -1
  * chunked, else the Content-Length (0: none). */
 PyObject *cio_asgi_scope(cio_http_request *req, AsgiServer *S, int websocket, long long *body);
+/* Makes the scopes' shared keys and values; -1 with an exception set. */
+int cio_asgi_scope_init(void);
 
 /* asgi.c, for asgi_ws.c (loop stack). */
 /* The exception for a cio error code (a new reference, or NULL). */
@@ -78,6 +104,25 @@ void cio_asgi_resolve(PyObject *fut, PyObject *val, int rc);
 /* Adds the application's [name, value] byte pairs to req's response
  * (the server's own framing headers skipped); -1 with an exception. */
 int cio_asgi_add_headers(cio_http_request *req, PyObject *headers);
+
+/* The complete response status/headers/body (headers: the
+ * application's [name, value] pairs); 0, or -1 with an exception set
+ * (ConnectionResetError: the client is gone). */
+int cio_asgi_conn_respond(AsgiConn *c, int status, PyObject *headers, const char *body,
+                          Py_ssize_t len);
+/* The application is done with c's request; abort cuts the connection. */
+void cio_asgi_conn_finish(AsgiConn *c, int abort);
+/* Resolves a receive() waiting for http.disconnect; 0, or -1. */
+int cio_asgi_conn_wake(AsgiConn *c);
+
+/* asgi_cycle.c */
+/* Calls the application for c's request (scope: a new dict; body: its
+ * Content-Length, -1 chunked, 0 none) in a new asyncio task; 0 (a failure
+ * of the application is answered as it would be in the task), or -1
+ * with an exception set. */
+int cio_asgi_cycle_start(AsgiConn *c, PyObject *scope, long long body);
+/* Makes the _AsgiRun and _Ready types ready; -1 with an exception set. */
+int cio_asgi_cycle_init(PyObject *m);
 
 /* asgi_ws.c */
 /* 1 if req asks for a WebSocket upgrade (Upgrade: websocket). */

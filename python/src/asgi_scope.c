@@ -63,15 +63,6 @@ static PyObject *addr_tuple(const struct sockaddr_storage *ss)
     return Py_BuildValue("(si)", ip, port);
 }
 
-static int set_item(PyObject *d, const char *k, PyObject *v)
-{
-    if (!v)
-        return -1;
-    int rc = PyDict_SetItemString(d, k, v);
-    Py_DECREF(v);
-    return rc;
-}
-
 /* The subprotocols a WebSocket client offers: every Sec-WebSocket-Protocol
  * field's comma-separated tokens, in order (a new list). */
 static PyObject *subprotocols(cio_http_request *req)
@@ -104,6 +95,40 @@ static PyObject *subprotocols(cio_http_request *req)
         }
     }
     return list;
+}
+
+/* Keys and the values that repeat, made once (cio_asgi_scope_init). */
+static PyObject *k_type, *k_asgi, *k_http_version, *k_method, *k_scheme, *k_path, *k_raw_path,
+    *k_query_string, *k_root_path, *k_headers, *k_client, *k_server, *k_subprotocols,
+    *k_extensions;
+static PyObject *v_http, *v_websocket, *v_11, *v_10, *v_scheme[4], *v_empty_str;
+static PyObject *asgi_http, *asgi_ws; /* templates: each scope gets a copy */
+static PyObject *methods[8];           /* the usual ones, interned */
+
+/* The method's string: the usual ones shared, others made. */
+static PyObject *method_str(const char *m)
+{
+    for (size_t i = 0; i < sizeof methods / sizeof *methods && methods[i]; i++)
+        if (!strcmp(PyUnicode_AsUTF8(methods[i]), m))
+            return Py_NewRef(methods[i]);
+    return PyUnicode_FromString(m);
+}
+
+/* The path decoded; without a '%', straight from the bytes. */
+static PyObject *path_str(const char *p, size_t n)
+{
+    if (!memchr(p, '%', n))
+        return PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "replace");
+    return decoded_path(p, n);
+}
+
+static int put(PyObject *d, PyObject *k, PyObject *v) /* steals v */
+{
+    if (!v)
+        return -1;
+    int rc = PyDict_SetItem(d, k, v);
+    Py_DECREF(v);
+    return rc;
 }
 
 PyObject *cio_asgi_scope(cio_http_request *req, AsgiServer *S, int websocket, long long *body)
@@ -147,31 +172,30 @@ PyObject *cio_asgi_scope(cio_http_request *req, AsgiServer *S, int websocket, lo
         }
         PyList_SET_ITEM(headers, (Py_ssize_t)i, t);
     }
+    if (put(d, k_headers, headers) < 0)
+        goto fail;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    PyObject *client = cio_http_request_peer(req, (struct sockaddr *)&ss, &sl) == 0
-                           ? addr_tuple(&ss)
-                           : (Py_INCREF(Py_None), Py_None);
-    if (set_item(d, "type", PyUnicode_FromString(websocket ? "websocket" : "http")) ||
-        set_item(d, "asgi", Py_BuildValue("{ssss}", "version", "3.0", "spec_version",
-                                          websocket ? "2.4" : "2.3")) ||
-        set_item(d, "http_version",
-                 PyUnicode_FromString(cio_http_request_version(req) ? "1.1" : "1.0")) ||
-        (!websocket &&
-         set_item(d, "method", PyUnicode_FromString(cio_http_request_method(req)))) ||
-        set_item(d, "scheme", PyUnicode_FromString(websocket ? (S->tls ? "wss" : "ws")
-                                                             : (S->tls ? "https" : "http"))) ||
-        set_item(d, "path", decoded_path(path, plen)) ||
-        set_item(d, "raw_path", PyBytes_FromStringAndSize(path, (Py_ssize_t)plen)) ||
-        set_item(d, "query_string", PyBytes_FromString(q ? q + 1 : "")) ||
-        set_item(d, "root_path", PyUnicode_FromString("")) || set_item(d, "headers", headers) ||
-        set_item(d, "client", client) ||
-        set_item(d, "server", Py_BuildValue("(Oi)", S->host, S->port)))
+    if (put(d, k_client, cio_http_request_peer(req, (struct sockaddr *)&ss, &sl) == 0
+                             ? addr_tuple(&ss)
+                             : Py_NewRef(Py_None)) < 0)
+        goto fail;
+    if (!S->server_addr && !(S->server_addr = Py_BuildValue("(Oi)", S->host, S->port)))
+        goto fail;
+    if (PyDict_SetItem(d, k_type, websocket ? v_websocket : v_http) ||
+        put(d, k_asgi, PyDict_Copy(websocket ? asgi_ws : asgi_http)) ||
+        PyDict_SetItem(d, k_http_version, cio_http_request_version(req) ? v_11 : v_10) ||
+        (!websocket && put(d, k_method, method_str(cio_http_request_method(req)))) ||
+        PyDict_SetItem(d, k_scheme, v_scheme[websocket * 2 + (S->tls != NULL)]) ||
+        put(d, k_path, path_str(path, plen)) ||
+        put(d, k_raw_path, PyBytes_FromStringAndSize(path, (Py_ssize_t)plen)) ||
+        put(d, k_query_string, PyBytes_FromString(q ? q + 1 : "")) ||
+        PyDict_SetItem(d, k_root_path, v_empty_str) ||
+        PyDict_SetItem(d, k_server, S->server_addr))
         goto fail;
     /* the WebSocket Denial Response extension: an HTTP answer instead */
-    if (websocket && (set_item(d, "subprotocols", subprotocols(req)) ||
-                      set_item(d, "extensions",
-                               Py_BuildValue("{s{}}", "websocket.http.response"))))
+    if (websocket && (put(d, k_subprotocols, subprotocols(req)) ||
+                      put(d, k_extensions, Py_BuildValue("{s{}}", "websocket.http.response"))))
         goto fail;
     return d;
 fail:
@@ -179,3 +203,26 @@ fail:
     return NULL;
 }
 
+int cio_asgi_scope_init(void)
+{
+#define K_(var, str) ((var) = PyUnicode_InternFromString(str))
+    if (!K_(k_type, "type") || !K_(k_asgi, "asgi") || !K_(k_http_version, "http_version") ||
+        !K_(k_method, "method") || !K_(k_scheme, "scheme") || !K_(k_path, "path") ||
+        !K_(k_raw_path, "raw_path") || !K_(k_query_string, "query_string") ||
+        !K_(k_root_path, "root_path") || !K_(k_headers, "headers") ||
+        !K_(k_client, "client") || !K_(k_server, "server") ||
+        !K_(k_subprotocols, "subprotocols") || !K_(k_extensions, "extensions") ||
+        !K_(v_http, "http") || !K_(v_websocket, "websocket") || !K_(v_11, "1.1") ||
+        !K_(v_10, "1.0") || !K_(v_scheme[0], "http") || !K_(v_scheme[1], "https") ||
+        !K_(v_scheme[2], "ws") || !K_(v_scheme[3], "wss") || !K_(v_empty_str, ""))
+        return -1;
+    static const char *const usual[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH",
+                                        "OPTIONS", "CONNECT"};
+    for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
+        if (!K_(methods[i], usual[i]))
+            return -1;
+#undef K_
+    asgi_http = Py_BuildValue("{ssss}", "version", "3.0", "spec_version", "2.3");
+    asgi_ws = Py_BuildValue("{ssss}", "version", "3.0", "spec_version", "2.4");
+    return asgi_http && asgi_ws ? 0 : -1;
+}
