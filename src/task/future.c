@@ -49,10 +49,11 @@ void cio__future_fini(struct cio_future *f)
     }
 }
 
-int cio_future_new(cio_loop *loop, cio_future **out)
+/* cio_future_new's checks, and its allocation when the pool is empty. */
+static __attribute__((noinline)) int future_new_slow(cio_loop *loop, cio_future **out)
 {
     if (!out)
-        return cio__bad_arg(loop, __func__, "out is NULL");
+        return cio__bad_arg(loop, "cio_future_new", "out is NULL");
     *out = NULL;
     if (!loop)
         loop = cio__running_loop;
@@ -60,7 +61,7 @@ int cio_future_new(cio_loop *loop, cio_future **out)
         return CIO_ENOLOOP;
     if (loop->closed)
         return CIO_ECLOSED;
-    int rc = cio__check_thread(loop, __func__);
+    int rc = cio__check_thread(loop, "cio_future_new");
     if (rc)
         return rc;
     struct cio__sched *s = cio__sched_get(loop);
@@ -73,6 +74,24 @@ int cio_future_new(cio_loop *loop, cio_future **out)
     } else if (!(f = cio__malloc(sizeof *f))) {
         return -ENOMEM;
     }
+    cio__future_init(f, loop, 0);
+    *out = f;
+    return 0;
+}
+
+/* The common case inline, with nothing to save: a future from the pool
+ * of a loop in release mode (debug mode checks the thread). */
+int cio_future_new(cio_loop *loop, cio_future **out)
+{
+    if (!loop)
+        loop = cio__running_loop;
+    struct cio__sched *s;
+    cio_future *f;
+    if (CIO_UNLIKELY(!out || !loop || loop->closed || loop->debug || !(s = loop->sched) ||
+                     !(f = s->free_futures)))
+        return future_new_slow(loop, out);
+    s->free_futures = f->result;
+    s->nfree_futures--;
     cio__future_init(f, loop, 0);
     *out = f;
     return 0;
@@ -102,16 +121,20 @@ void cio__future_report_unretrieved(struct cio_future *f)
     cio__report(f->loop, &c);
 }
 
-void cio_future_unref(cio_future *f)
+/* The last reference is gone.  Out of line, so that dropping one of
+ * several references (cio_await's, every exchange) saves no registers. */
+static __attribute__((noinline)) void future_release(cio_future *f)
 {
-    if (!f || --f->refs)
-        return;
     if (f->flags & CIO__FF_TASK) {
         cio__task_free((cio_task *)f);
         return;
     }
-    cio__future_report_unretrieved(f);
-    cio__future_fini(f);
+    /* Only a failure can be unretrieved; only a message or an array of
+     * callbacks needs freeing: test before calling. */
+    if (CIO_UNLIKELY(f->status < 0))
+        cio__future_report_unretrieved(f);
+    if (CIO_UNLIKELY(f->message || f->cbs))
+        cio__future_fini(f);
     /* Only into the pool of the loop running here: that loop is alive and
      * not closed, while f->loop may already be freed (a future may outlive
      * its loop), so it is compared, never dereferenced, before. */
@@ -126,6 +149,12 @@ void cio_future_unref(cio_future *f)
     }
 #endif
     cio__free(f);
+}
+
+void cio_future_unref(cio_future *f)
+{
+    if (f && --f->refs == 0)
+        future_release(f);
 }
 
 void cio__futures_fini(struct cio__sched *s)
@@ -210,15 +239,9 @@ static void run_cb(struct cio_future *f, struct cio__cb *cb)
     }
 }
 
-void cio__future_complete(struct cio_future *f, int status, void *result, char *message)
+/* cio__future_complete with an array of further callbacks. */
+static __attribute__((noinline)) void complete_list(struct cio_future *f)
 {
-    f->state = CIO__F_DONE;
-    f->status = status;
-    f->result = result;
-    if (message) {
-        cio__free(f->message);
-        f->message = message;
-    }
     /* Take the whole list before running any of it.  run_cb calls a
      * callback at once when no handle can be allocated, and that callback
      * may remove the future's other callbacks: removing from the live list
@@ -236,6 +259,31 @@ void cio__future_complete(struct cio_future *f, int status, void *result, char *
     for (uint32_t i = 0; i < nrest; i++)
         run_cb(f, &rest[i]);
     cio__free(rest);
+}
+
+void cio__future_complete(struct cio_future *f, int status, void *result, char *message)
+{
+    f->state = CIO__F_DONE;
+    f->status = status;
+    f->result = result;
+    if (CIO_UNLIKELY(message != NULL)) {
+        cio__free(f->message);
+        f->message = message;
+    }
+    if (CIO_UNLIKELY(f->cbs != NULL)) {
+        complete_list(f);
+        return;
+    }
+    /* At most the inline callback (the cbs array is made only for a
+     * second one): nothing to take apart.  The common one, a task
+     * awaiting, is woken here, a tail call that saves no registers. */
+    struct cio__cb first = f->cb0;
+    f->cb0.fn = NULL;
+    f->cb0.arg = NULL;
+    if (first.fn == cio__waiter_cb)
+        cio__wake(first.arg, 0);
+    else if (first.fn)
+        run_cb(f, &first);
 }
 
 static int check_pending(cio_future *f, const char *fn)
@@ -398,13 +446,13 @@ int cio_await(cio_future *f, void **result)
         cio__park(t, cio__await_interrupt, f);
         int code = t->interrupted;
         t->interrupted = 0;
-        if (code) {
-            /* The awaited future is done now; its outcome stays readable
-             * with cio_future_result. */
-            cio_future_unref(f);
+        /* The caller's own reference keeps f alive past this one. */
+        if (CIO_UNLIKELY(--f->refs == 0))
+            future_release(f);
+        /* The awaited future is done now; after an interruption its
+         * outcome stays readable with cio_future_result. */
+        if (code)
             return code;
-        }
-        cio_future_unref(f);
     }
     return cio_future_result(f, result);
 }
