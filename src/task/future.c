@@ -227,16 +227,26 @@ int cio__future_remove_cb(struct cio_future *f, cio_done_fn *fn, void *arg)
     return removed;
 }
 
-static void run_cb(struct cio_future *f, struct cio__cb *cb)
+/* Out of line: cio__future_complete's common case tail-calls cio__wake
+ * and must not save registers for the other kinds. */
+static __attribute__((noinline)) void run_cb(struct cio_future *f, cio_done_fn *fn, void *arg)
 {
-    if (cb->fn == cio__waiter_cb) {
-        cio__waiter_cb(f, cb->arg);
-    } else if (cb->fn == cio__direct_cb) {
-        cio__direct_cb(f, cb->arg);
-    } else if (cio__call_done_cb(f->loop, cb->fn, f, cb->arg) < 0) {
+    if (fn == cio__waiter_cb) {
+        cio__waiter_cb(f, arg);
+    } else if (fn == cio__direct_cb) {
+        cio__direct_cb(f, arg);
+    } else if (cio__call_done_cb(f->loop, fn, f, arg) < 0) {
         /* No memory for the handle: call it now rather than drop it. */
-        cb->fn(f, cb->arg);
+        fn(f, arg);
     }
+}
+
+/* Out of line: a completion with a message is rare and would make every
+ * completion save a register. */
+static __attribute__((noinline)) void set_message(struct cio_future *f, char *message)
+{
+    cio__free(f->message);
+    f->message = message;
 }
 
 /* cio__future_complete with an array of further callbacks. */
@@ -255,21 +265,20 @@ static __attribute__((noinline)) void complete_list(struct cio_future *f)
     f->cbs = NULL;
     f->ncbs = f->capcbs = 0;
     if (first.fn)
-        run_cb(f, &first);
+        run_cb(f, first.fn, first.arg);
     for (uint32_t i = 0; i < nrest; i++)
-        run_cb(f, &rest[i]);
+        run_cb(f, rest[i].fn, rest[i].arg);
     cio__free(rest);
 }
 
-void cio__future_complete(struct cio_future *f, int status, void *result, char *message)
+__attribute__((noinline)) void cio__future_complete(struct cio_future *f, int status,
+                                                    void *result, char *message)
 {
     f->state = CIO__F_DONE;
     f->status = status;
     f->result = result;
-    if (CIO_UNLIKELY(message != NULL)) {
-        cio__free(f->message);
-        f->message = message;
-    }
+    if (CIO_UNLIKELY(message != NULL))
+        set_message(f, message);
     if (CIO_UNLIKELY(f->cbs != NULL)) {
         complete_list(f);
         return;
@@ -283,7 +292,7 @@ void cio__future_complete(struct cio_future *f, int status, void *result, char *
     if (first.fn == cio__waiter_cb)
         cio__wake(first.arg, 0);
     else if (first.fn)
-        run_cb(f, &first);
+        run_cb(f, first.fn, first.arg);
 }
 
 static int check_pending(cio_future *f, const char *fn)
@@ -298,11 +307,22 @@ static int check_pending(cio_future *f, const char *fn)
     return f->state == CIO__F_DONE ? CIO_EINVALSTATE : 0;
 }
 
-int cio_future_set_result(cio_future *f, void *result)
+static __attribute__((noinline)) int set_result_slow(cio_future *f, void *result)
 {
-    int rc = check_pending(f, __func__);
+    int rc = check_pending(f, "cio_future_set_result");
     if (rc)
         return rc;
+    cio__future_complete(f, 0, result, NULL);
+    return 0;
+}
+
+/* The checks of check_pending as one test on the common path, so that it
+ * saves no registers around the completion. */
+int cio_future_set_result(cio_future *f, void *result)
+{
+    if (CIO_UNLIKELY(!f || f->loop->debug || (f->flags & CIO__FF_TASK) ||
+                     f->state == CIO__F_DONE))
+        return set_result_slow(f, result);
     cio__future_complete(f, 0, result, NULL);
     return 0;
 }
