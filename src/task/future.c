@@ -22,21 +22,6 @@
 #define FUTURE_POOL_MAX 4096
 #endif
 
-void cio__future_init(struct cio_future *f, cio_loop *loop, uint8_t flags)
-{
-    f->loop = loop;
-    f->refs = 1;
-    f->state = CIO__F_PENDING;
-    f->flags = flags;
-    f->status = 0;
-    f->result = NULL;
-    f->message = NULL;
-    f->cb0.fn = NULL;
-    f->cb0.arg = NULL;
-    f->cbs = NULL;
-    f->ncbs = f->capcbs = 0;
-}
-
 void cio__future_fini(struct cio_future *f)
 {
     if (f->message) {

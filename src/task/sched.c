@@ -197,7 +197,7 @@ static void task_finish(cio_task *t, int rc, void *result)
     struct cio__sched *s = t->fut.loop->sched;
     char *msg = t->pending_message;
     t->pending_message = NULL;
-    if (rc >= 0) {
+    if (rc >= 0 && CIO_UNLIKELY(msg != NULL)) {
         /* cio_set_error_message only names a failure (task.h): a task
          * that set one and then succeeded has no error message. */
         cio__free(msg);
@@ -236,7 +236,9 @@ static void task_entry(void *arg)
     if (CIO_UNLIKELY(!cio__stack_canary_ok(s)))
         overflow_abort(t);
     t->flags &= (uint8_t)~CIO__TF_LOOPREF;
-    cio_task_unref(t); /* may free t: use only locals from here */
+    /* cio_task_unref: may free t, use only locals from here. */
+    if (--t->fut.refs == 0)
+        cio__task_free(t);
     cio_task *next = must_return ? NULL : next_direct(loop);
     if (s->pooled)
         cio__sched_put_stack(sc, s);

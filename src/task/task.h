@@ -73,36 +73,45 @@ typedef void cio__interrupt_fn(cio_task *t, int code);
 
 struct cio_timeout; /* a timeout scope (timeout.c) */
 
+/*
+ * The fields that are zero when a task is created come as one block, 8-byte
+ * aligned and a multiple of 16 bytes long (from `stack` to `expired`), so
+ * that one memset clears it with a few vector stores; the rest are set one
+ * by one.  ctx comes last: a recycled struct keeps it (TSan's fiber).
+ */
 struct cio_task {
     struct cio_future fut;     /* first: a task is a future */
     struct cio__node node;     /* ready-queue link */
     struct cio__waiter waiter; /* what the loop and I/O wake: cio__wake */
-    cio__ctx ctx;              /* saved registers while not running */
-    cio__stack *stack;         /* NULL until it first runs */
     cio_coro_fn *fn;           /* body */
     void *arg;
     cio_task *prev, *next;     /* the loop's list of pending tasks */
-    cio__interrupt_fn *interrupt; /* while parked: how to abort the wait */
-    void *wait_obj;            /* what it is parked on (for interrupt) */
-    int wake_code;             /* what cio__park returns */
-    int interrupted;           /* code an interrupt delivered, else 0 */
-    uint8_t state;             /* CIO__T_* */
-    uint8_t flags;             /* CIO__TF_* */
-    uint8_t pinned;            /* > 0: others use its stack while it waits:
-                                  never compact it (cio__task_pin) */
-    int32_t shield;            /* cio_shield_begin depth */
     size_t stack_size;         /* requested usable size, 0: default */
-    int64_t parked_at;         /* loop time of its last cio__park */
     uint64_t id;               /* 1, 2, ... per loop */
     char *name;                /* owned, or NULL for "Task-<id>" */
-    char namebuf[24];          /* holds "Task-<id>" */
-    char *pending_message;     /* cio_set_error_message */
-    char *cancel_msg;          /* message given to cio_task_cancel */
     const char *file;          /* where it was created */
     int line;
+    uint8_t flags;             /* CIO__TF_* */
+    uint8_t state;             /* CIO__T_* */
+    uint8_t pinned;            /* > 0: others use its stack while it waits:
+                                  never compact it (cio__task_pin) */
+    /* zero at creation, from here to `expired` */
+    cio__stack *stack;         /* NULL until it first runs */
+    cio__interrupt_fn *interrupt; /* while parked: how to abort the wait */
+    void *wait_obj;            /* what it is parked on (for interrupt) */
+    int64_t parked_at;         /* loop time of its last cio__park */
+    char *pending_message;     /* cio_set_error_message */
+    char *cancel_msg;          /* message given to cio_task_cancel */
     char *source;              /* "file:line", made on demand */
     struct cio_timeout *scopes; /* innermost timeout scope */
+    int wake_code;             /* what cio__park returns */
+    int interrupted;           /* code an interrupt delivered, else 0 */
+    int32_t shield;            /* cio_shield_begin depth */
     int expired;               /* number of expired scopes on the chain */
+    /* end of the zeroed block */
+    char namebuf[24];          /* holds "Task-<id>" (namebuf[0] 0: not
+                                  made yet) */
+    cio__ctx ctx;              /* saved registers while not running */
 };
 
 /*
@@ -197,7 +206,22 @@ void cio__switch_away(cio_loop *loop, cio_task *t);
 void cio__task_interrupt(cio_task *t, int code);
 
 /* Futures. */
-void cio__future_init(struct cio_future *f, cio_loop *loop, uint8_t flags);
+/* Resets f as a pending future of loop with one reference (inline: every
+ * task and future creation runs it). */
+static inline void cio__future_init(struct cio_future *f, cio_loop *loop, uint8_t flags)
+{
+    f->loop = loop;
+    f->refs = 1;
+    f->state = CIO__F_PENDING;
+    f->flags = flags;
+    f->status = 0;
+    f->result = NULL;
+    f->message = NULL;
+    f->cb0.fn = NULL;
+    f->cb0.arg = NULL;
+    f->cbs = NULL;
+    f->ncbs = f->capcbs = 0;
+}
 void cio__future_fini(struct cio_future *f);
 /* Completes f: status, result, message (owned, taken). */
 void cio__future_complete(struct cio_future *f, int status, void *result, char *message);
