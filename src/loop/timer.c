@@ -110,11 +110,10 @@ static int grow(struct cio__timer_heap *hp)
     return 0;
 }
 
-int cio__timer_start(cio_loop *loop, cio_handle *h, int64_t when)
+/* Enters h at when; the heap has room. */
+static inline void timer_push(cio_loop *loop, struct cio__timer_heap *hp, cio_handle *h,
+                              int64_t when)
 {
-    struct cio__timer_heap *hp = &loop->timers;
-    if (hp->n == hp->cap && grow(hp) < 0)
-        return -ENOMEM;
     h->when = when;
     h->seq = loop->seq++;
     h->flags |= CIO__H_TIMER | CIO__H_IN_HEAP;
@@ -123,6 +122,25 @@ int cio__timer_start(cio_loop *loop, cio_handle *h, int64_t when)
     AT(hp, i).when = when;
     AT(hp, i).h = h;
     sift_up(hp, i);
+}
+
+/* cio__timer_start when the heap is full: out of line, so the common
+ * case saves no registers for the realloc. */
+static __attribute__((noinline)) int timer_start_grow(cio_loop *loop, cio_handle *h, int64_t when)
+{
+    struct cio__timer_heap *hp = &loop->timers;
+    if (grow(hp) < 0)
+        return -ENOMEM;
+    timer_push(loop, hp, h, when);
+    return 0;
+}
+
+int cio__timer_start(cio_loop *loop, cio_handle *h, int64_t when)
+{
+    struct cio__timer_heap *hp = &loop->timers;
+    if (CIO_UNLIKELY(hp->n == hp->cap))
+        return timer_start_grow(loop, h, when);
+    timer_push(loop, hp, h, when);
     return 0;
 }
 
