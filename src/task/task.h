@@ -65,8 +65,11 @@ enum {
     CIO__TF_HASCTX = 1 << 2,   /* ctx was made (TSan fiber exists) */
     CIO__TF_COMPACT = 1 << 3,  /* parked with its stack compacted: on
                                   the sched's compacted list */
-    CIO__TF_HELD = 1 << 4      /* debug mode: done while a caller held it;
+    CIO__TF_HELD = 1 << 4,     /* debug mode: done while a caller held it;
                                   on the sched's held list until freed */
+    CIO__TF_EXPIRED = 1 << 5   /* expired > 0 (timeout.c keeps the two in
+                                  step): cio__checkpoint's common case
+                                  tests one byte */
 };
 
 typedef void cio__interrupt_fn(cio_task *t, int code);
@@ -189,7 +192,7 @@ int cio__timeout_shielded_check(cio_task *t);
  * inside it still work (trio's shielded cancel scopes). */
 static inline int cio__checkpoint(cio_task *t)
 {
-    if (CIO_LIKELY(!(t->flags & CIO__TF_CANCEL) && !t->expired))
+    if (CIO_LIKELY(!(t->flags & (CIO__TF_CANCEL | CIO__TF_EXPIRED))))
         return 0;
     if (CIO_LIKELY(!t->shield))
         return (t->flags & CIO__TF_CANCEL) ? -ECANCELED : -ETIMEDOUT;
