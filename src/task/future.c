@@ -106,9 +106,9 @@ void cio__future_report_unretrieved(struct cio_future *f)
     cio__report(f->loop, &c);
 }
 
-/* The last reference is gone.  Out of line, so that dropping one of
- * several references (cio_await's, every exchange) saves no registers. */
-static __attribute__((noinline)) void future_release(cio_future *f)
+/* The last reference is gone: every case (future_release is the common
+ * one). */
+static __attribute__((noinline)) void future_release_slow(cio_future *f)
 {
     if (f->flags & CIO__FF_TASK) {
         cio__task_free((cio_task *)f);
@@ -134,6 +134,27 @@ static __attribute__((noinline)) void future_release(cio_future *f)
     }
 #endif
     cio__free(f);
+}
+
+/* The last reference is gone.  Out of line, so that dropping one of
+ * several references (cio_await's, every exchange) saves no registers;
+ * its common case, a plain future with nothing to report or free going
+ * back to the pool of the running loop, saves none either. */
+static __attribute__((noinline)) void future_release(cio_future *f)
+{
+#if FUTURE_POOL_MAX > 0
+    cio_loop *loop = f->loop;
+    struct cio__sched *s;
+    if (CIO_LIKELY(!(f->flags & CIO__FF_TASK) && f->status >= 0 && !f->message && !f->cbs &&
+                   loop == cio__running_loop && (s = loop->sched) != NULL &&
+                   s->nfree_futures < FUTURE_POOL_MAX)) {
+        f->result = s->free_futures;
+        s->free_futures = f;
+        s->nfree_futures++;
+        return;
+    }
+#endif
+    future_release_slow(f);
 }
 
 void cio_future_unref(cio_future *f)
