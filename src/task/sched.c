@@ -116,11 +116,9 @@ static inline cio_task *next_direct(cio_loop *loop)
     return next;
 }
 
-void cio__switch_away(cio_loop *loop, cio_task *t)
+/* cio__switch_away once next is known (NULL: back to the loop). */
+static inline void switch_to(cio_loop *loop, cio_task *t, cio_task *next)
 {
-    if (CIO_UNLIKELY(!cio__stack_canary_ok(t->stack)))
-        overflow_abort(t);
-    cio_task *next = next_direct(loop);
     if (CIO_LIKELY(next && next != t)) {
         next->state = CIO__T_RUNNING;
         cio__running_task = next;
@@ -133,6 +131,33 @@ void cio__switch_away(cio_loop *loop, cio_task *t)
         cio__running_task = NULL;
         cio__ctx_switch(&t->ctx, &loop->sched->main_ctx, 0);
     }
+}
+
+/* cio__switch_away when the next task is new: it gets its stack first. */
+static __attribute__((noinline)) void switch_away_new(cio_loop *loop, cio_task *t, cio_task *next)
+{
+    switch_to(loop, t, next_direct_new(loop, next));
+}
+
+/* Its common case calls nothing but the switch (a tail call where no
+ * sanitizer is told about it), so it keeps nothing in saved registers:
+ * a new task's preparation is a call of its own. */
+void cio__switch_away(cio_loop *loop, cio_task *t)
+{
+    if (CIO_UNLIKELY(!cio__stack_canary_ok(t->stack)))
+        overflow_abort(t);
+    cio_task *next = NULL;
+    if (CIO_LIKELY(!loop->debug)) {
+        struct cio__node *n = cio__ready_next(loop, cio__task_node_run);
+        if (n) {
+            next = CIO_CONTAINER_OF(n, cio_task, node);
+            if (CIO_UNLIKELY(next->state == CIO__T_CREATED)) {
+                switch_away_new(loop, t, next);
+                return;
+            }
+        }
+    }
+    switch_to(loop, t, next);
 }
 
 void cio__task_node_run(struct cio__node *node)
@@ -157,22 +182,6 @@ void cio__task_node_run(struct cio__node *node)
         cio__sched_put_stack(s, s->dead_stack);
         s->dead_stack = NULL;
     }
-}
-
-int cio__park(cio_task *t, cio__interrupt_fn *interrupt, void *wait_obj)
-{
-    cio_loop *loop = t->fut.loop;
-    t->interrupt = interrupt;
-    t->wait_obj = wait_obj;
-    t->state = CIO__T_PARKED;
-    /* For idle-stack compaction (compact.c), when it is on: when it
-     * parked, and a trim to look at it then, unless one is due anyway. */
-    if (CIO_UNLIKELY(loop->compact_after_ns)) {
-        t->parked_at = loop->now;
-        cio__loop_want_trim(loop);
-    }
-    cio__switch_away(loop, t);
-    return t->wake_code;
 }
 
 void cio__wake(cio_task *t, int code)

@@ -199,12 +199,31 @@ static inline int cio__checkpoint(cio_task *t)
     return t->expired ? cio__timeout_shielded_check(t) : 0;
 }
 
-int cio__park(cio_task *t, cio__interrupt_fn *interrupt, void *wait_obj);
+/* Gives the CPU to the next ready node; returns when t runs again. */
+void cio__switch_away(cio_loop *loop, cio_task *t);
+
+/* Parks t until cio__wake(t, code); returns that code.  Inline: every
+ * suspension point goes through it, and as a function of its own it cost
+ * a frame on top of cio__switch_away's on every wait. */
+static inline int cio__park(cio_task *t, cio__interrupt_fn *interrupt, void *wait_obj)
+{
+    cio_loop *loop = t->fut.loop;
+    t->interrupt = interrupt;
+    t->wait_obj = wait_obj;
+    t->state = CIO__T_PARKED;
+    /* For idle-stack compaction (compact.c), when it is on: when it
+     * parked, and a trim to look at it then, unless one is due anyway. */
+    if (CIO_UNLIKELY(loop->compact_after_ns)) {
+        t->parked_at = loop->now;
+        cio__loop_want_trim(loop);
+    }
+    cio__switch_away(loop, t);
+    return t->wake_code;
+}
+
 void cio__wake(cio_task *t, int code);
 /* The wake function of every task's waiter: cio__wake(task, result). */
 void cio__task_waiter_wake(struct cio__waiter *w, int result);
-/* Gives the CPU to the next ready node; returns when t runs again. */
-void cio__switch_away(cio_loop *loop, cio_task *t);
 /* Interrupts t (if parked and unshielded) with code. */
 void cio__task_interrupt(cio_task *t, int code);
 
