@@ -92,12 +92,19 @@ static __attribute__((noinline)) cio_task *next_direct_slow(cio_loop *loop)
     }
 }
 
-/* next_direct for a new task: gives it its stack. */
-static __attribute__((noinline)) cio_task *next_direct_new(cio_loop *loop, cio_task *next)
+/* A new task taken from the queue, given its stack: itself, or the next
+ * task after it if it finished without running. */
+static inline cio_task *prepare_new(cio_loop *loop, cio_task *next)
 {
     if (start_prepare(loop->sched, next))
         return next_direct_slow(loop);
     return next;
+}
+
+/* next_direct for a new task, out of line. */
+static __attribute__((noinline)) cio_task *next_direct_new(cio_loop *loop, cio_task *next)
+{
+    return prepare_new(loop, next);
 }
 
 /* next_direct's common case inline: a task that has run before is next.
@@ -136,7 +143,7 @@ static inline void switch_to(cio_loop *loop, cio_task *t, cio_task *next)
 /* cio__switch_away when the next task is new: it gets its stack first. */
 static __attribute__((noinline)) void switch_away_new(cio_loop *loop, cio_task *t, cio_task *next)
 {
-    switch_to(loop, t, next_direct_new(loop, next));
+    switch_to(loop, t, prepare_new(loop, next));
 }
 
 /* Its common case calls nothing but the switch (a tail call where no
