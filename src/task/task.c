@@ -61,11 +61,10 @@ static inline void task_setup(cio_loop *loop, struct cio__sched *s, cio_task *t,
     cio__queue_push(&loop->ready, &t->node);
 }
 
-/* cio_task_new with its options spread out: every check, the name's copy
+/* cio_task_new but for its common case: every check, the name's copy
  * and the allocation of a struct when the pool is empty. */
 static __attribute__((noinline)) int task_create_slow(cio_loop *loop, cio_coro_fn *fn, void *arg,
-                                                      const char *name, size_t stack_size,
-                                                      cio_task **out, const char *file, int line)
+                                                      const cio_task_options *o, cio_task **out)
 {
     if (out)
         *out = NULL;
@@ -75,6 +74,7 @@ static __attribute__((noinline)) int task_create_slow(cio_loop *loop, cio_coro_f
         return CIO_ENOLOOP;
     if (!fn)
         return cio__bad_arg(loop, "cio_create_task", "fn is NULL");
+    size_t stack_size = o->stack_size;
     if (stack_size && (stack_size < 16 * 1024 || stack_size > ((size_t)1 << 30)))
         return cio__bad_arg(loop, "cio_create_task", "stack_size must be 0 or 16 KiB .. 1 GiB");
     if (loop->closed)
@@ -86,7 +86,7 @@ static __attribute__((noinline)) int task_create_slow(cio_loop *loop, cio_coro_f
     if (!s)
         return -ENOMEM;
     char *owned_name = NULL;
-    if (name && !(owned_name = cio__strdup(name)))
+    if (o->name && !(owned_name = cio__strdup(o->name)))
         return -ENOMEM;
     cio_task *t = s->free_tasks;
     if (t) {
@@ -98,7 +98,7 @@ static __attribute__((noinline)) int task_create_slow(cio_loop *loop, cio_coro_f
     } else {
         memset(&t->ctx, 0, sizeof t->ctx);
     }
-    task_setup(loop, s, t, fn, arg, owned_name, stack_size, out ? 2 : 1, file, line);
+    task_setup(loop, s, t, fn, arg, owned_name, stack_size, out ? 2 : 1, o->file, o->line);
     if (out)
         *out = t;
     return 0;
@@ -106,21 +106,23 @@ static __attribute__((noinline)) int task_create_slow(cio_loop *loop, cio_coro_f
 
 /* The common case, a struct from the pool, without a name, in release
  * mode, inline; everything else (and every error) through the slow path,
- * which checks in the documented order. */
-static inline int task_create(cio_loop *loop, cio_coro_fn *fn, void *arg, const char *name,
-                              size_t stack_size, cio_task **out, const char *file, int line)
+ * which checks in the documented order.  The options stay behind their
+ * pointer, so the slow call passes five arguments, not eight. */
+static inline int task_create(cio_loop *loop, cio_coro_fn *fn, void *arg,
+                              const cio_task_options *o, cio_task **out)
 {
     if (!loop)
         loop = cio__running_loop;
     struct cio__sched *s;
     cio_task *t;
-    if (CIO_UNLIKELY(!loop || !fn || name || loop->closed || loop->debug ||
+    size_t stack_size = o->stack_size;
+    if (CIO_UNLIKELY(!loop || !fn || o->name || loop->closed || loop->debug ||
                      (stack_size && (stack_size < 16 * 1024 || stack_size > ((size_t)1 << 30))) ||
                      !(s = loop->sched) || !(t = s->free_tasks)))
-        return task_create_slow(loop, fn, arg, name, stack_size, out, file, line);
+        return task_create_slow(loop, fn, arg, o, out);
     s->free_tasks = t->next;
     s->nfree_tasks--;
-    task_setup(loop, s, t, fn, arg, NULL, stack_size, out ? 2 : 1, file, line);
+    task_setup(loop, s, t, fn, arg, NULL, stack_size, out ? 2 : 1, o->file, o->line);
     if (out)
         *out = t;
     return 0;
@@ -130,20 +132,20 @@ int cio_task_new(cio_loop *loop, cio_coro_fn *fn, void *arg, const cio_task_opti
                  cio_task **out)
 {
     static const cio_task_options defaults;
-    if (!opts)
-        opts = &defaults;
-    return task_create(loop, fn, arg, opts->name, opts->stack_size, out, opts->file, opts->line);
+    return task_create(loop, fn, arg, opts ? opts : &defaults, out);
 }
 
 int cio_create_task(cio_coro_fn *fn, void *arg, const char *name, cio_task **out)
 {
-    return task_create(NULL, fn, arg, name, 0, out, NULL, 0);
+    cio_task_options o = {.name = name};
+    return task_create(NULL, fn, arg, &o, out);
 }
 
 int cio_loop_create_task(cio_loop *loop, cio_coro_fn *fn, void *arg, const char *name,
                          cio_task **out)
 {
-    return task_create(loop, fn, arg, name, 0, out, NULL, 0);
+    cio_task_options o = {.name = name};
+    return task_create(loop, fn, arg, &o, out);
 }
 
 /* cio__task_free for every case but the common one. */
