@@ -68,16 +68,15 @@ static __attribute__((noinline)) int future_new_slow(cio_loop *loop, cio_future 
  * of a loop in release mode (debug mode checks the thread). */
 int cio_future_new(cio_loop *loop, cio_future **out)
 {
-    if (!loop)
-        loop = cio__running_loop;
+    cio_loop *l = loop ? loop : cio__running_loop;
     struct cio__sched *s;
     cio_future *f;
-    if (CIO_UNLIKELY(!out || !loop || loop->closed || loop->debug || !(s = loop->sched) ||
+    if (CIO_UNLIKELY(!out || !l || l->closed || l->debug || !(s = l->sched) ||
                      !(f = s->free_futures)))
         return future_new_slow(loop, out);
     s->free_futures = f->result;
     s->nfree_futures--;
-    cio__future_init(f, loop, 0);
+    cio__future_init(f, l, 0);
     *out = f;
     return 0;
 }

@@ -107,9 +107,9 @@ static __attribute__((noinline)) cio_task *next_direct_new(cio_loop *loop, cio_t
     return prepare_new(loop, next);
 }
 
-/* next_direct's common case inline: a task that has run before is next.
- * It calls out only from cold branches, so cio__switch_away saves two
- * registers instead of six (the context switch saves them all anyway). */
+/* The next task to switch to directly at a task's end, or NULL to go
+ * through the loop; its common case (a task that has run before is next)
+ * inline, calling out only from cold branches. */
 static inline cio_task *next_direct(cio_loop *loop)
 {
     if (CIO_UNLIKELY(loop->debug))

@@ -9,7 +9,7 @@
  * up to TASK_POOL_MAX for a while: the surplus goes back to the allocator
  * with the stack pool's trim (sched_loop.c, about a second later), so a burst
  * that comes again (a gather of 10k tasks per request) reuses its structs
- * and an idle loop does not keep them.  At 272 bytes a struct (x86-64),
+ * and an idle loop does not keep them.  At 280 bytes a struct (x86-64),
  * that is 1.1 MiB kept and at most 17 MiB for a second after a burst of
  * 64k tasks, whose stacks took at least 16 times as much.
  */
