@@ -136,8 +136,10 @@ struct cio__poller {
 struct cio_loop {
     /* hot: scheduling */
     struct cio__queue ready;   /* nodes to run */
-    size_t budget;             /* nodes this batch may still run */
     int ticks;                 /* batches left before I/O must be polled */
+    size_t budget;             /* nodes this batch may still run (not next
+                                  to ready.n: adjacent, their decrements
+                                  were merged into vector instructions) */
     size_t ready_handles;      /* callbacks (not other nodes) in the queue */
     struct cio__sched *sched;  /* the task layer's state (task.h), or NULL */
     int64_t now;               /* loop time, ns, refreshed each iteration */
