@@ -18,6 +18,7 @@
 #define CIO_CORO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../util/internal.h"
 
@@ -56,9 +57,42 @@ extern const char cio__coro_method[];
 /* Entry of a new context: must never return (it switches away at its end). */
 typedef void cio__ctx_entry_fn(void *arg);
 
-/* Prepares ctx to run entry(arg) on [lo, lo+size) when first switched to. */
+#if !defined(CIO_CORO_UCONTEXT) && !defined(CIO_ASAN) && !defined(CIO_TSAN)
+/* The assembly switch's entry of a new context (switch_<arch>.S). */
+void cio__ctx_start(void);
+
+/* Prepares ctx to run entry(arg) on [lo, lo+size) when first switched to:
+ * the frame cio__ctx_swap pops, so that its first switch "returns" into
+ * cio__ctx_start with entry and arg in callee-saved registers.  Inline:
+ * every task's start runs it, and it is a few stores. */
+static inline void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, cio__ctx_entry_fn *entry,
+                                 void *arg)
+{
+    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
+#if defined(__x86_64__)
+    void **sp = (void **)(top - 72);
+    sp[0] = NULL;               /* r15 */
+    sp[1] = NULL;               /* r14 */
+    sp[2] = arg;                /* r13: argument */
+    sp[3] = (void *)entry;      /* r12: entry */
+    sp[4] = NULL;               /* rbx */
+    sp[5] = NULL;               /* rbp: ends frame-pointer walks */
+    sp[6] = (void *)cio__ctx_start;
+#else /* __aarch64__ */
+    void **sp = (void **)(top - 176);
+    __builtin_memset(sp, 0, 176);
+    sp[0] = (void *)entry;      /* x19 */
+    sp[1] = arg;                /* x20 */
+    sp[11] = (void *)cio__ctx_start; /* x30 */
+#endif
+    ctx->sp = sp;
+}
+#else
+/* Prepares ctx to run entry(arg) on [lo, lo+size) when first switched to
+ * (ctx.c: the portable fallback, and the sanitizers' bookkeeping). */
 void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, cio__ctx_entry_fn *entry,
                    void *arg);
+#endif
 /* Fills ctx as the context of the calling thread's own stack. */
 void cio__ctx_init_thread(cio__ctx *ctx);
 /* Releases what ctx_make acquired (TSan's fiber). */

@@ -55,10 +55,13 @@ static void ucontext_start(unsigned fhi, unsigned flo, unsigned ahi, unsigned al
     entry(arg);
     __builtin_trap();
 }
-#else
+#elif defined(CIO_ASAN) || defined(CIO_TSAN)
 extern void cio__ctx_start(void);
 #endif
 
+/* Out of line only for the portable fallback and the sanitizers (coro.h
+ * has the plain assembly case inline). */
+#if defined(CIO_CORO_UCONTEXT) || defined(CIO_ASAN) || defined(CIO_TSAN)
 void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, cio__ctx_entry_fn *entry,
                    void *arg)
 {
@@ -102,6 +105,7 @@ void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, cio__ctx_entry_fn *entr
     ctx->sp = sp;
 #endif
 }
+#endif
 
 void cio__ctx_destroy(cio__ctx *ctx)
 {

@@ -274,7 +274,7 @@ static cio__stack *own_mapping(size_t size)
     return describe(s, m, bytes, 0, 0, 0);
 }
 
-cio__stack *cio__stack_get(cio__stack_pool *pool, size_t size)
+cio__stack *cio__stack_get_slow(cio__stack_pool *pool, size_t size)
 {
     cio__stack *s;
     if (size && size + page_size != pool->stride) {
@@ -301,10 +301,9 @@ cio__stack *cio__stack_get(cio__stack_pool *pool, size_t size)
     return s;
 }
 
-/* cio__stack_put's other cases, out of line: the common one then needs
- * no stack frame. */
-static __attribute__((noinline)) void put_slow(cio__stack_pool *pool, cio__stack *s)
+void cio__stack_put_slow(cio__stack_pool *pool, cio__stack *s)
 {
+    pool->in_use--;
     int compacted = (s->pooled & CIO__STACK_COMPACTED) != 0;
     if (compacted) /* its task will never run again (loop close) */
         cio__stack_discard(s);
@@ -321,18 +320,6 @@ static __attribute__((noinline)) void put_slow(cio__stack_pool *pool, cio__stack
     s->clean = compacted; /* compacted: its pages are gone (mostly) */
     s->next = pool->cold;
     pool->cold = s;
-}
-
-void cio__stack_put(cio__stack_pool *pool, cio__stack *s)
-{
-    pool->in_use--;
-    if (CIO_UNLIKELY(s->pooled != 1)) {
-        put_slow(pool, s);
-        return;
-    }
-    s->next = pool->hot;
-    pool->hot = s;
-    pool->nhot++;
 }
 
 static void drops_add(struct cio__stack_drops *d, void *base, size_t len)

@@ -121,10 +121,38 @@ typedef struct cio__stack_pool {
 void cio__stack_pool_init(cio__stack_pool *pool, size_t size);
 /* Unmaps every slab; stacks still out become invalid. */
 void cio__stack_pool_fini(cio__stack_pool *pool);
-/* A stack of size usable bytes (0: the default).  NULL with errno set. */
-cio__stack *cio__stack_get(cio__stack_pool *pool, size_t size);
-/* Returns a stack.  May run on that very stack (it only links it). */
-void cio__stack_put(cio__stack_pool *pool, cio__stack *s);
+/* cio__stack_get and cio__stack_put but for their common cases (stack.c). */
+cio__stack *cio__stack_get_slow(cio__stack_pool *pool, size_t size);
+void cio__stack_put_slow(cio__stack_pool *pool, cio__stack *s);
+
+/* A stack of size usable bytes (0: the default).  NULL with errno set.
+ * Inline, its common case: a default-size stack that is still resident,
+ * every task's start. */
+static inline cio__stack *cio__stack_get(cio__stack_pool *pool, size_t size)
+{
+    cio__stack *s = pool->hot;
+    if (__builtin_expect(size != 0 || s == NULL, 0))
+        return cio__stack_get_slow(pool, size);
+    pool->hot = s->next;
+    pool->nhot--;
+    pool->in_use++;
+    return s;
+}
+
+/* Returns a stack.  May run on that very stack (it only links it).
+ * Inline, its common case: a pooled stack, not compacted, back to the
+ * resident list, every task's end. */
+static inline void cio__stack_put(cio__stack_pool *pool, cio__stack *s)
+{
+    if (__builtin_expect(s->pooled != 1, 0)) {
+        cio__stack_put_slow(pool, s);
+        return;
+    }
+    pool->in_use--;
+    s->next = pool->hot;
+    pool->hot = s;
+    pool->nhot++;
+}
 /* Drops the pages of freed stacks beyond CIO__STACK_HOT_MAX.  Must not run
  * on a pooled stack. */
 void cio__stack_trim(cio__stack_pool *pool);

@@ -71,6 +71,15 @@ void cio__loop_destroy(cio_loop *loop)
     __atomic_sub_fetch(&cio__loops_alive, 1, __ATOMIC_ACQ_REL);
 }
 
+int cio__check_thread_debug(const cio_loop *loop, const char *fn)
+{
+    if (loop->has_owner && !pthread_equal(loop->owner, pthread_self())) {
+        cio_log(CIO_LOG_ERROR, "%s: called from a thread that does not own the loop", fn);
+        return CIO_EWRONGTHREAD;
+    }
+    return 0;
+}
+
 int cio_loop_is_closed(const cio_loop *loop) { return loop && loop->closed; }
 int cio_loop_is_running(const cio_loop *loop)
 {

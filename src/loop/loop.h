@@ -136,8 +136,10 @@ struct cio__poller {
 struct cio_loop {
     /* hot: scheduling */
     struct cio__queue ready;   /* nodes to run */
-    size_t budget;             /* nodes this batch may still run */
     int ticks;                 /* batches left before I/O must be polled */
+    size_t budget;             /* nodes this batch may still run (not next
+                                  to ready.n: adjacent, their decrements
+                                  were merged into vector instructions) */
     size_t ready_handles;      /* callbacks (not other nodes) in the queue */
     struct cio__sched *sched;  /* the task layer's state (task.h), or NULL */
     int64_t now;               /* loop time, ns, refreshed each iteration */
@@ -288,15 +290,17 @@ static inline int64_t cio__loop_now(cio_loop *loop)
     return loop->virtual_clock ? loop->vclock : cio__clock_ns();
 }
 
-/* Rejects a call from a thread that does not own the loop (debug mode). */
+/* cio__check_thread's debug-mode half (loop.c). */
+int cio__check_thread_debug(const cio_loop *loop, const char *fn);
+
+/* Rejects a call from a thread that does not own the loop (debug mode).
+ * Inline it is one test of loop->debug: every future, task and handle
+ * call goes through it, and with the thread comparison inline too the
+ * compiler loaded the owner and saved registers for pthread_self on the
+ * common path. */
 static inline int cio__check_thread(const cio_loop *loop, const char *fn)
 {
-    if (CIO_UNLIKELY(loop->debug) && loop->has_owner &&
-        !pthread_equal(loop->owner, pthread_self())) {
-        cio_log(CIO_LOG_ERROR, "%s: called from a thread that does not own the loop", fn);
-        return CIO_EWRONGTHREAD;
-    }
-    return 0;
+    return CIO_UNLIKELY(loop->debug) ? cio__check_thread_debug(loop, fn) : 0;
 }
 
 /* Handles.  A handle in the ready queue has this run function. */

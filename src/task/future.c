@@ -22,21 +22,6 @@
 #define FUTURE_POOL_MAX 4096
 #endif
 
-void cio__future_init(struct cio_future *f, cio_loop *loop, uint8_t flags)
-{
-    f->loop = loop;
-    f->refs = 1;
-    f->state = CIO__F_PENDING;
-    f->flags = flags;
-    f->status = 0;
-    f->result = NULL;
-    f->message = NULL;
-    f->cb0.fn = NULL;
-    f->cb0.arg = NULL;
-    f->cbs = NULL;
-    f->ncbs = f->capcbs = 0;
-}
-
 void cio__future_fini(struct cio_future *f)
 {
     if (f->message) {
@@ -49,10 +34,11 @@ void cio__future_fini(struct cio_future *f)
     }
 }
 
-int cio_future_new(cio_loop *loop, cio_future **out)
+/* cio_future_new's checks, and its allocation when the pool is empty. */
+static __attribute__((noinline)) int future_new_slow(cio_loop *loop, cio_future **out)
 {
     if (!out)
-        return cio__bad_arg(loop, __func__, "out is NULL");
+        return cio__bad_arg(loop, "cio_future_new", "out is NULL");
     *out = NULL;
     if (!loop)
         loop = cio__running_loop;
@@ -60,7 +46,7 @@ int cio_future_new(cio_loop *loop, cio_future **out)
         return CIO_ENOLOOP;
     if (loop->closed)
         return CIO_ECLOSED;
-    int rc = cio__check_thread(loop, __func__);
+    int rc = cio__check_thread(loop, "cio_future_new");
     if (rc)
         return rc;
     struct cio__sched *s = cio__sched_get(loop);
@@ -74,6 +60,23 @@ int cio_future_new(cio_loop *loop, cio_future **out)
         return -ENOMEM;
     }
     cio__future_init(f, loop, 0);
+    *out = f;
+    return 0;
+}
+
+/* The common case inline, with nothing to save: a future from the pool
+ * of a loop in release mode (debug mode checks the thread). */
+int cio_future_new(cio_loop *loop, cio_future **out)
+{
+    cio_loop *l = loop ? loop : cio__running_loop;
+    struct cio__sched *s;
+    cio_future *f;
+    if (CIO_UNLIKELY(!out || !l || l->closed || l->debug || !(s = l->sched) ||
+                     !(f = s->free_futures)))
+        return future_new_slow(loop, out);
+    s->free_futures = f->result;
+    s->nfree_futures--;
+    cio__future_init(f, l, 0);
     *out = f;
     return 0;
 }
@@ -102,16 +105,20 @@ void cio__future_report_unretrieved(struct cio_future *f)
     cio__report(f->loop, &c);
 }
 
-void cio_future_unref(cio_future *f)
+/* The last reference is gone: every case (future_release is the common
+ * one). */
+static __attribute__((noinline)) void future_release_slow(cio_future *f)
 {
-    if (!f || --f->refs)
-        return;
     if (f->flags & CIO__FF_TASK) {
         cio__task_free((cio_task *)f);
         return;
     }
-    cio__future_report_unretrieved(f);
-    cio__future_fini(f);
+    /* Only a failure can be unretrieved; only a message or an array of
+     * callbacks needs freeing: test before calling. */
+    if (CIO_UNLIKELY(f->status < 0))
+        cio__future_report_unretrieved(f);
+    if (CIO_UNLIKELY(f->message || f->cbs))
+        cio__future_fini(f);
     /* Only into the pool of the loop running here: that loop is alive and
      * not closed, while f->loop may already be freed (a future may outlive
      * its loop), so it is compared, never dereferenced, before. */
@@ -126,6 +133,33 @@ void cio_future_unref(cio_future *f)
     }
 #endif
     cio__free(f);
+}
+
+/* The last reference is gone.  Out of line, so that dropping one of
+ * several references (cio_await's, every exchange) saves no registers;
+ * its common case, a plain future with nothing to report or free going
+ * back to the pool of the running loop, saves none either. */
+static __attribute__((noinline)) void future_release(cio_future *f)
+{
+#if FUTURE_POOL_MAX > 0
+    cio_loop *loop = f->loop;
+    struct cio__sched *s;
+    if (CIO_LIKELY(!(f->flags & CIO__FF_TASK) && f->status >= 0 && !f->message && !f->cbs &&
+                   loop == cio__running_loop && (s = loop->sched) != NULL &&
+                   s->nfree_futures < FUTURE_POOL_MAX)) {
+        f->result = s->free_futures;
+        s->free_futures = f;
+        s->nfree_futures++;
+        return;
+    }
+#endif
+    future_release_slow(f);
+}
+
+void cio_future_unref(cio_future *f)
+{
+    if (f && --f->refs == 0)
+        future_release(f);
 }
 
 void cio__futures_fini(struct cio__sched *s)
@@ -198,27 +232,31 @@ int cio__future_remove_cb(struct cio_future *f, cio_done_fn *fn, void *arg)
     return removed;
 }
 
-static void run_cb(struct cio_future *f, struct cio__cb *cb)
+/* Out of line: cio__future_complete's common case tail-calls cio__wake
+ * and must not save registers for the other kinds. */
+static __attribute__((noinline)) void run_cb(struct cio_future *f, cio_done_fn *fn, void *arg)
 {
-    if (cb->fn == cio__waiter_cb) {
-        cio__waiter_cb(f, cb->arg);
-    } else if (cb->fn == cio__direct_cb) {
-        cio__direct_cb(f, cb->arg);
-    } else if (cio__call_done_cb(f->loop, cb->fn, f, cb->arg) < 0) {
+    if (fn == cio__waiter_cb) {
+        cio__waiter_cb(f, arg);
+    } else if (fn == cio__direct_cb) {
+        cio__direct_cb(f, arg);
+    } else if (cio__call_done_cb(f->loop, fn, f, arg) < 0) {
         /* No memory for the handle: call it now rather than drop it. */
-        cb->fn(f, cb->arg);
+        fn(f, arg);
     }
 }
 
-void cio__future_complete(struct cio_future *f, int status, void *result, char *message)
+/* Out of line: a completion with a message is rare and would make every
+ * completion save a register. */
+static __attribute__((noinline)) void set_message(struct cio_future *f, char *message)
 {
-    f->state = CIO__F_DONE;
-    f->status = status;
-    f->result = result;
-    if (message) {
-        cio__free(f->message);
-        f->message = message;
-    }
+    cio__free(f->message);
+    f->message = message;
+}
+
+/* cio__future_complete with an array of further callbacks. */
+static __attribute__((noinline)) void complete_list(struct cio_future *f)
+{
     /* Take the whole list before running any of it.  run_cb calls a
      * callback at once when no handle can be allocated, and that callback
      * may remove the future's other callbacks: removing from the live list
@@ -232,10 +270,34 @@ void cio__future_complete(struct cio_future *f, int status, void *result, char *
     f->cbs = NULL;
     f->ncbs = f->capcbs = 0;
     if (first.fn)
-        run_cb(f, &first);
+        run_cb(f, first.fn, first.arg);
     for (uint32_t i = 0; i < nrest; i++)
-        run_cb(f, &rest[i]);
+        run_cb(f, rest[i].fn, rest[i].arg);
     cio__free(rest);
+}
+
+__attribute__((noinline)) void cio__future_complete(struct cio_future *f, int status,
+                                                    void *result, char *message)
+{
+    f->state = CIO__F_DONE;
+    f->status = status;
+    f->result = result;
+    if (CIO_UNLIKELY(message != NULL))
+        set_message(f, message);
+    if (CIO_UNLIKELY(f->cbs != NULL)) {
+        complete_list(f);
+        return;
+    }
+    /* At most the inline callback (the cbs array is made only for a
+     * second one): nothing to take apart.  The common one, a task
+     * awaiting, is woken here, a tail call that saves no registers. */
+    struct cio__cb first = f->cb0;
+    f->cb0.fn = NULL;
+    f->cb0.arg = NULL;
+    if (first.fn == cio__waiter_cb)
+        cio__wake(first.arg, 0);
+    else if (first.fn)
+        run_cb(f, first.fn, first.arg);
 }
 
 static int check_pending(cio_future *f, const char *fn)
@@ -250,11 +312,22 @@ static int check_pending(cio_future *f, const char *fn)
     return f->state == CIO__F_DONE ? CIO_EINVALSTATE : 0;
 }
 
-int cio_future_set_result(cio_future *f, void *result)
+static __attribute__((noinline)) int set_result_slow(cio_future *f, void *result)
 {
-    int rc = check_pending(f, __func__);
+    int rc = check_pending(f, "cio_future_set_result");
     if (rc)
         return rc;
+    cio__future_complete(f, 0, result, NULL);
+    return 0;
+}
+
+/* The checks of check_pending as one test on the common path, so that it
+ * saves no registers around the completion. */
+int cio_future_set_result(cio_future *f, void *result)
+{
+    if (CIO_UNLIKELY(!f || f->loop->debug || (f->flags & CIO__FF_TASK) ||
+                     f->state == CIO__F_DONE))
+        return set_result_slow(f, result);
     cio__future_complete(f, 0, result, NULL);
     return 0;
 }
@@ -398,13 +471,13 @@ int cio_await(cio_future *f, void **result)
         cio__park(t, cio__await_interrupt, f);
         int code = t->interrupted;
         t->interrupted = 0;
-        if (code) {
-            /* The awaited future is done now; its outcome stays readable
-             * with cio_future_result. */
-            cio_future_unref(f);
+        /* The caller's own reference keeps f alive past this one. */
+        if (CIO_UNLIKELY(--f->refs == 0))
+            future_release(f);
+        /* The awaited future is done now; after an interruption its
+         * outcome stays readable with cio_future_result. */
+        if (code)
             return code;
-        }
-        cio_future_unref(f);
     }
     return cio_future_result(f, result);
 }

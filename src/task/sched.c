@@ -92,17 +92,24 @@ static __attribute__((noinline)) cio_task *next_direct_slow(cio_loop *loop)
     }
 }
 
-/* next_direct for a new task: gives it its stack. */
-static __attribute__((noinline)) cio_task *next_direct_new(cio_loop *loop, cio_task *next)
+/* A new task taken from the queue, given its stack: itself, or the next
+ * task after it if it finished without running. */
+static inline cio_task *prepare_new(cio_loop *loop, cio_task *next)
 {
     if (start_prepare(loop->sched, next))
         return next_direct_slow(loop);
     return next;
 }
 
-/* next_direct's common case inline: a task that has run before is next.
- * It calls out only from cold branches, so cio__switch_away saves two
- * registers instead of six (the context switch saves them all anyway). */
+/* next_direct for a new task, out of line. */
+static __attribute__((noinline)) cio_task *next_direct_new(cio_loop *loop, cio_task *next)
+{
+    return prepare_new(loop, next);
+}
+
+/* The next task to switch to directly at a task's end, or NULL to go
+ * through the loop; its common case (a task that has run before is next)
+ * inline, calling out only from cold branches. */
 static inline cio_task *next_direct(cio_loop *loop)
 {
     if (CIO_UNLIKELY(loop->debug))
@@ -116,11 +123,9 @@ static inline cio_task *next_direct(cio_loop *loop)
     return next;
 }
 
-void cio__switch_away(cio_loop *loop, cio_task *t)
+/* cio__switch_away once next is known (NULL: back to the loop). */
+static inline void switch_to(cio_loop *loop, cio_task *t, cio_task *next)
 {
-    if (CIO_UNLIKELY(!cio__stack_canary_ok(t->stack)))
-        overflow_abort(t);
-    cio_task *next = next_direct(loop);
     if (CIO_LIKELY(next && next != t)) {
         next->state = CIO__T_RUNNING;
         cio__running_task = next;
@@ -133,6 +138,33 @@ void cio__switch_away(cio_loop *loop, cio_task *t)
         cio__running_task = NULL;
         cio__ctx_switch(&t->ctx, &loop->sched->main_ctx, 0);
     }
+}
+
+/* cio__switch_away when the next task is new: it gets its stack first. */
+static __attribute__((noinline)) void switch_away_new(cio_loop *loop, cio_task *t, cio_task *next)
+{
+    switch_to(loop, t, prepare_new(loop, next));
+}
+
+/* Its common case calls nothing but the switch (a tail call where no
+ * sanitizer is told about it), so it keeps nothing in saved registers:
+ * a new task's preparation is a call of its own. */
+void cio__switch_away(cio_loop *loop, cio_task *t)
+{
+    if (CIO_UNLIKELY(!cio__stack_canary_ok(t->stack)))
+        overflow_abort(t);
+    cio_task *next = NULL;
+    if (CIO_LIKELY(!loop->debug)) {
+        struct cio__node *n = cio__ready_next(loop, cio__task_node_run);
+        if (n) {
+            next = CIO_CONTAINER_OF(n, cio_task, node);
+            if (CIO_UNLIKELY(next->state == CIO__T_CREATED)) {
+                switch_away_new(loop, t, next);
+                return;
+            }
+        }
+    }
+    switch_to(loop, t, next);
 }
 
 void cio__task_node_run(struct cio__node *node)
@@ -159,22 +191,6 @@ void cio__task_node_run(struct cio__node *node)
     }
 }
 
-int cio__park(cio_task *t, cio__interrupt_fn *interrupt, void *wait_obj)
-{
-    cio_loop *loop = t->fut.loop;
-    t->interrupt = interrupt;
-    t->wait_obj = wait_obj;
-    t->state = CIO__T_PARKED;
-    /* For idle-stack compaction (compact.c), when it is on: when it
-     * parked, and a trim to look at it then, unless one is due anyway. */
-    if (CIO_UNLIKELY(loop->compact_after_ns)) {
-        t->parked_at = loop->now;
-        cio__loop_want_trim(loop);
-    }
-    cio__switch_away(loop, t);
-    return t->wake_code;
-}
-
 void cio__wake(cio_task *t, int code)
 {
     if (t->state != CIO__T_PARKED)
@@ -197,7 +213,7 @@ static void task_finish(cio_task *t, int rc, void *result)
     struct cio__sched *s = t->fut.loop->sched;
     char *msg = t->pending_message;
     t->pending_message = NULL;
-    if (rc >= 0) {
+    if (rc >= 0 && CIO_UNLIKELY(msg != NULL)) {
         /* cio_set_error_message only names a failure (task.h): a task
          * that set one and then succeeded has no error message. */
         cio__free(msg);
@@ -236,7 +252,9 @@ static void task_entry(void *arg)
     if (CIO_UNLIKELY(!cio__stack_canary_ok(s)))
         overflow_abort(t);
     t->flags &= (uint8_t)~CIO__TF_LOOPREF;
-    cio_task_unref(t); /* may free t: use only locals from here */
+    /* cio_task_unref: may free t, use only locals from here. */
+    if (--t->fut.refs == 0)
+        cio__task_free(t);
     cio_task *next = must_return ? NULL : next_direct(loop);
     if (s->pooled)
         cio__sched_put_stack(sc, s);

@@ -34,19 +34,30 @@ static __attribute__((noinline)) int sleep_timed(cio_task *t, cio_loop *loop, do
     return cio__park(t, cio__sleep_interrupt, h);
 }
 
+/* cio_sleep for a NaN or a positive delay. */
+static __attribute__((noinline)) int sleep_not_yield(cio_task *t, cio_loop *loop, double seconds)
+{
+    if (isnan(seconds))
+        return cio__bad_arg(loop, "cio_sleep", "seconds is NaN");
+    int rc = cio__checkpoint(t);
+    if (rc)
+        return rc;
+    return sleep_timed(t, loop, seconds);
+}
+
 int cio_sleep(double seconds)
 {
     cio_task *t = cio__current();
     if (!t)
         return CIO_ENOTASK;
     cio_loop *loop = t->fut.loop;
-    if (CIO_UNLIKELY(isnan(seconds)))
-        return cio__bad_arg(loop, __func__, "seconds is NaN");
+    /* One comparison sends both a NaN and a real sleep out of the
+     * yield's path. */
+    if (CIO_UNLIKELY(!(seconds <= 0)))
+        return sleep_not_yield(t, loop, seconds);
     int rc = cio__checkpoint(t);
     if (rc)
         return rc;
-    if (seconds > 0)
-        return sleep_timed(t, loop, seconds);
     /* A yield.  Its common case, a started task at the head of the ready
      * queue and budget left in this iteration, is a swap: the head comes
      * off, this task goes to the back, and the switch goes straight to

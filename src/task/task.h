@@ -65,44 +65,56 @@ enum {
     CIO__TF_HASCTX = 1 << 2,   /* ctx was made (TSan fiber exists) */
     CIO__TF_COMPACT = 1 << 3,  /* parked with its stack compacted: on
                                   the sched's compacted list */
-    CIO__TF_HELD = 1 << 4      /* debug mode: done while a caller held it;
+    CIO__TF_HELD = 1 << 4,     /* debug mode: done while a caller held it;
                                   on the sched's held list until freed */
+    CIO__TF_EXPIRED = 1 << 5   /* expired > 0 (timeout.c keeps the two in
+                                  step): cio__checkpoint's common case
+                                  tests one byte */
 };
 
 typedef void cio__interrupt_fn(cio_task *t, int code);
 
 struct cio_timeout; /* a timeout scope (timeout.c) */
 
+/*
+ * The fields that are zero when a task is created come as one block, 8-byte
+ * aligned and a multiple of 16 bytes long (from `stack` to `expired`), so
+ * that one memset clears it with a few vector stores; the rest are set one
+ * by one.  ctx comes last: a recycled struct keeps it (TSan's fiber).
+ */
 struct cio_task {
     struct cio_future fut;     /* first: a task is a future */
     struct cio__node node;     /* ready-queue link */
     struct cio__waiter waiter; /* what the loop and I/O wake: cio__wake */
-    cio__ctx ctx;              /* saved registers while not running */
-    cio__stack *stack;         /* NULL until it first runs */
     cio_coro_fn *fn;           /* body */
     void *arg;
     cio_task *prev, *next;     /* the loop's list of pending tasks */
-    cio__interrupt_fn *interrupt; /* while parked: how to abort the wait */
-    void *wait_obj;            /* what it is parked on (for interrupt) */
-    int wake_code;             /* what cio__park returns */
-    int interrupted;           /* code an interrupt delivered, else 0 */
-    uint8_t state;             /* CIO__T_* */
-    uint8_t flags;             /* CIO__TF_* */
-    uint8_t pinned;            /* > 0: others use its stack while it waits:
-                                  never compact it (cio__task_pin) */
-    int32_t shield;            /* cio_shield_begin depth */
     size_t stack_size;         /* requested usable size, 0: default */
-    int64_t parked_at;         /* loop time of its last cio__park */
     uint64_t id;               /* 1, 2, ... per loop */
     char *name;                /* owned, or NULL for "Task-<id>" */
-    char namebuf[24];          /* holds "Task-<id>" */
-    char *pending_message;     /* cio_set_error_message */
-    char *cancel_msg;          /* message given to cio_task_cancel */
     const char *file;          /* where it was created */
     int line;
+    uint8_t flags;             /* CIO__TF_* */
+    uint8_t state;             /* CIO__T_* */
+    uint8_t pinned;            /* > 0: others use its stack while it waits:
+                                  never compact it (cio__task_pin) */
+    /* zero at creation, from here to `expired` */
+    cio__stack *stack;         /* NULL until it first runs */
+    cio__interrupt_fn *interrupt; /* while parked: how to abort the wait */
+    void *wait_obj;            /* what it is parked on (for interrupt) */
+    int64_t parked_at;         /* loop time of its last cio__park */
+    char *pending_message;     /* cio_set_error_message */
+    char *cancel_msg;          /* message given to cio_task_cancel */
     char *source;              /* "file:line", made on demand */
     struct cio_timeout *scopes; /* innermost timeout scope */
+    int wake_code;             /* what cio__park returns */
+    int interrupted;           /* code an interrupt delivered, else 0 */
+    int32_t shield;            /* cio_shield_begin depth */
     int expired;               /* number of expired scopes on the chain */
+    /* end of the zeroed block */
+    char namebuf[24];          /* holds "Task-<id>" (namebuf[0] 0: not
+                                  made yet) */
+    cio__ctx ctx;              /* saved registers while not running */
 };
 
 /*
@@ -180,24 +192,58 @@ int cio__timeout_shielded_check(cio_task *t);
  * inside it still work (trio's shielded cancel scopes). */
 static inline int cio__checkpoint(cio_task *t)
 {
-    if (CIO_LIKELY(!(t->flags & CIO__TF_CANCEL) && !t->expired))
+    if (CIO_LIKELY(!(t->flags & (CIO__TF_CANCEL | CIO__TF_EXPIRED))))
         return 0;
     if (CIO_LIKELY(!t->shield))
         return (t->flags & CIO__TF_CANCEL) ? -ECANCELED : -ETIMEDOUT;
     return t->expired ? cio__timeout_shielded_check(t) : 0;
 }
 
-int cio__park(cio_task *t, cio__interrupt_fn *interrupt, void *wait_obj);
+/* Gives the CPU to the next ready node; returns when t runs again. */
+void cio__switch_away(cio_loop *loop, cio_task *t);
+
+/* Parks t until cio__wake(t, code); returns that code.  Inline: every
+ * suspension point goes through it, and as a function of its own it cost
+ * a frame on top of cio__switch_away's on every wait. */
+static inline int cio__park(cio_task *t, cio__interrupt_fn *interrupt, void *wait_obj)
+{
+    cio_loop *loop = t->fut.loop;
+    t->interrupt = interrupt;
+    t->wait_obj = wait_obj;
+    t->state = CIO__T_PARKED;
+    /* For idle-stack compaction (compact.c), when it is on: when it
+     * parked, and a trim to look at it then, unless one is due anyway. */
+    if (CIO_UNLIKELY(loop->compact_after_ns)) {
+        t->parked_at = loop->now;
+        cio__loop_want_trim(loop);
+    }
+    cio__switch_away(loop, t);
+    return t->wake_code;
+}
+
 void cio__wake(cio_task *t, int code);
 /* The wake function of every task's waiter: cio__wake(task, result). */
 void cio__task_waiter_wake(struct cio__waiter *w, int result);
-/* Gives the CPU to the next ready node; returns when t runs again. */
-void cio__switch_away(cio_loop *loop, cio_task *t);
 /* Interrupts t (if parked and unshielded) with code. */
 void cio__task_interrupt(cio_task *t, int code);
 
 /* Futures. */
-void cio__future_init(struct cio_future *f, cio_loop *loop, uint8_t flags);
+/* Resets f as a pending future of loop with one reference (inline: every
+ * task and future creation runs it). */
+static inline void cio__future_init(struct cio_future *f, cio_loop *loop, uint8_t flags)
+{
+    f->loop = loop;
+    f->refs = 1;
+    f->state = CIO__F_PENDING;
+    f->flags = flags;
+    f->status = 0;
+    f->result = NULL;
+    f->message = NULL;
+    f->cb0.fn = NULL;
+    f->cb0.arg = NULL;
+    f->cbs = NULL;
+    f->ncbs = f->capcbs = 0;
+}
 void cio__future_fini(struct cio_future *f);
 /* Completes f: status, result, message (owned, taken). */
 void cio__future_complete(struct cio_future *f, int status, void *result, char *message);

@@ -36,6 +36,7 @@ static void scope_fire(cio_timeout *tm)
     cio_task *t = tm->task;
     tm->fired = 1;
     t->expired++;
+    t->flags |= CIO__TF_EXPIRED;
     if (t->shield && tm->shield >= t->shield) {
         /* Opened inside the current shield: the shield does not hold it. */
         if (t->state == CIO__T_PARKED && t->interrupt)
@@ -151,8 +152,8 @@ int cio_timeout_end(cio_timeout *tm)
     t->scopes = tm->outer;
     cio__deadline_stop(tm->timer);
     int fired = tm->fired;
-    if (fired)
-        t->expired--;
+    if (fired && --t->expired == 0)
+        t->flags &= (uint8_t)~CIO__TF_EXPIRED;
     cio__free(tm);
     return fired ? -ETIMEDOUT : 0;
 }
@@ -188,4 +189,5 @@ void cio__timeout_abandon(cio_task *t)
         cio__free(tm);
     }
     t->expired = 0;
+    t->flags &= (uint8_t)~CIO__TF_EXPIRED;
 }
