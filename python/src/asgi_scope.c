@@ -45,13 +45,29 @@ static PyObject *decoded_path(const char *p, size_t n)
     return s;
 }
 
+/* a.b.c.d into ip (inet_ntop's sprintf cost more than the rest of the
+ * scope's client). */
+static void ipv4_str(const struct in_addr *in, char *ip)
+{
+    const unsigned char *b = (const unsigned char *)&in->s_addr;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = b[i];
+        if (v >= 100)
+            *ip++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *ip++ = (char)('0' + v / 10 % 10);
+        *ip++ = (char)('0' + v % 10);
+        *ip++ = i < 3 ? '.' : '\0';
+    }
+}
+
 static PyObject *addr_tuple(const struct sockaddr_storage *ss)
 {
     char ip[INET6_ADDRSTRLEN];
     int port;
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *a = (const void *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        ipv4_str(&a->sin_addr, ip);
         port = ntohs(a->sin_port);
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const void *)ss;
