@@ -57,16 +57,15 @@ extern const char cio__coro_method[];
 /* Entry of a new context: must never return (it switches away at its end). */
 typedef void cio__ctx_entry_fn(void *arg);
 
-#if !defined(CIO_CORO_UCONTEXT) && !defined(CIO_ASAN) && !defined(CIO_TSAN)
+#ifndef CIO_CORO_UCONTEXT
 /* The assembly switch's entry of a new context (switch_<arch>.S). */
 void cio__ctx_start(void);
 
-/* Prepares ctx to run entry(arg) on [lo, lo+size) when first switched to:
- * the frame cio__ctx_swap pops, so that its first switch "returns" into
- * cio__ctx_start with entry and arg in callee-saved registers.  Inline:
- * every task's start runs it, and it is a few stores. */
-static inline void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, cio__ctx_entry_fn *entry,
-                                 void *arg)
+/* The first frame of a new context on [lo, lo+size): what cio__ctx_swap
+ * pops, so that its first switch "returns" into cio__ctx_start with entry
+ * and arg in callee-saved registers. */
+static inline void cio__ctx_frame(cio__ctx *ctx, void *lo, size_t size, cio__ctx_entry_fn *entry,
+                                  void *arg)
 {
     uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
 #if defined(__x86_64__)
@@ -86,6 +85,16 @@ static inline void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, cio__ctx_
     sp[11] = (void *)cio__ctx_start; /* x30 */
 #endif
     ctx->sp = sp;
+}
+#endif
+
+#if !defined(CIO_CORO_UCONTEXT) && !defined(CIO_ASAN) && !defined(CIO_TSAN)
+/* Prepares ctx to run entry(arg) on [lo, lo+size) when first switched to.
+ * Inline: every task's start runs it, and it is a few stores. */
+static inline void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, cio__ctx_entry_fn *entry,
+                                 void *arg)
+{
+    cio__ctx_frame(ctx, lo, size, entry, arg);
 }
 #else
 /* Prepares ctx to run entry(arg) on [lo, lo+size) when first switched to

@@ -84,25 +84,8 @@ void cio__ctx_make(cio__ctx *ctx, void *lo, size_t size, cio__ctx_entry_fn *entr
     uintptr_t f = (uintptr_t)entry, a = (uintptr_t)arg;
     makecontext(&ctx->uc, (void (*)(void))ucontext_start, 4, (unsigned)(f >> 32),
                 (unsigned)f, (unsigned)(a >> 32), (unsigned)a);
-#elif defined(__x86_64__)
-    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
-    void **sp = (void **)(top - 72);
-    sp[0] = NULL;               /* r15 */
-    sp[1] = NULL;               /* r14 */
-    sp[2] = arg;                /* r13: argument */
-    sp[3] = (void *)entry;      /* r12: entry */
-    sp[4] = NULL;               /* rbx */
-    sp[5] = NULL;               /* rbp: ends frame-pointer walks */
-    sp[6] = (void *)cio__ctx_start;
-    ctx->sp = sp;
-#elif defined(__aarch64__)
-    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
-    void **sp = (void **)(top - 176);
-    memset(sp, 0, 176);
-    sp[0] = (void *)entry;      /* x19 */
-    sp[1] = arg;                /* x20 */
-    sp[11] = (void *)cio__ctx_start; /* x30 */
-    ctx->sp = sp;
+#else
+    cio__ctx_frame(ctx, lo, size, entry, arg);
 #endif
 }
 #endif
