@@ -84,6 +84,7 @@ ext = Extension(
     sources=[os.path.join('src', f) for f in ('module.c', 'handle.c', 'loop.c', 'capi.c',
                                               'transport.c', 'transport_proto.c',
                                               'transport_write.c', 'asgi.c', 'asgi_cycle.c',
+                                              'asgi_x.c',
                                               'asgi_scope.c', 'asgi_ws.c', 'asgi_tls.c')],
     include_dirs=[os.path.join(TOP, 'include'), os.path.join(HERE, 'include')],
     extra_objects=[os.path.join(ENGINE, 'libcio.a')],

@@ -27,8 +27,10 @@
  * the Python _AsgiConn object, and counted: each of them, and each engine
  * callback in flight, holds one reference.  Reference counts of Python
  * objects are only ever dropped on the loop's stack (the server's, held
- * by each request, through a callback when it could be the last).  The
- * scope is built by asgi_scope.c.  A request asking for a WebSocket
+ * by each request, through a callback when it could be the last); its
+ * counted head and operation queue are asgi_x.c's, shared with asgi_ws.c.
+ * The scope is built by asgi_scope.c; receive(), send() and the task's
+ * coroutine are asgi_cycle.c's.  A request asking for a WebSocket
  * upgrade goes to asgi_ws.c's handler instead (the websocket scope).
  */
 #include "asgi.h"
@@ -45,101 +47,13 @@
 enum { OP_READ = 1, OP_WRITE };
 
 static PyTypeObject AsgiConn_Type;
-static PyObject *str_set_result, *str_set_exception, *str_done, *str_create_future;
+static PyObject *str_create_future;
 
-/* ---- helpers (loop stack) -------------------------------------------------- */
-
-PyObject *cio_asgi_code_error(int rc)
+/* What a request adds to the shared head. */
+static void xreq_fini(void *xp)
 {
-    if (rc == CIO_ECLOSED || rc == -ECANCELED || rc == CIO_EINCOMPLETE)
-        return PyObject_CallFunction(PyExc_ConnectionResetError, "s",
-                                     "the client disconnected");
-    /* errno codes and cio's own (CIO_ELIMIT: the body is too large) */
-    return PyObject_CallFunction(PyExc_OSError, "is", -rc, cio_strerror(rc));
-}
-
-PyObject *cio_asgi_raise(int rc)
-{
-    PyObject *e = cio_asgi_code_error(rc);
-    if (e) {
-        PyErr_SetObject((PyObject *)Py_TYPE(e), e);
-        Py_DECREF(e);
-    }
-    return NULL;
-}
-
-/* Resolves fut (stolen) with val (stolen) or, val NULL, the exception
- * for rc; a future already done (cancelled) is left alone. */
-void cio_asgi_resolve(PyObject *fut, PyObject *val, int rc)
-{
-    PyObject *done = PyObject_CallMethodNoArgs(fut, str_done);
-    int is_done = done ? PyObject_IsTrue(done) : -1;
-    Py_XDECREF(done);
-    if (is_done == 0) {
-        PyObject *r = val ? PyObject_CallMethodOneArg(fut, str_set_result, val)
-                          : NULL;
-        if (!val) {
-            PyObject *e = cio_asgi_code_error(rc);
-            r = e ? PyObject_CallMethodOneArg(fut, str_set_exception, e) : NULL;
-            Py_XDECREF(e);
-        }
-        Py_XDECREF(r);
-    }
-    if (PyErr_Occurred())
-        PyErr_WriteUnraisable(fut);
-    Py_XDECREF(val);
-    Py_DECREF(fut);
-}
-
-static void server_decref_cb(void *arg) { Py_DECREF((PyObject *)arg); }
-
-/* Drops a reference on x.  May run on the handler's stack: the last
- * reference on the server is then dropped by a callback on the loop's
- * stack (its dealloc may run arbitrary Python). */
-static void x_unref(struct xreq *x)
-{
-    if (--x->refs > 0)
-        return;
-    AsgiServer *S = x->S;
-    cio_event_free(x->wake);
+    struct xreq *x = xp;
     PyMem_RawFree(x->rbuf);
-    PyMem_RawFree(x);
-    /* the loop closed: leaked rather than freed on a task's stack */
-    if (Py_REFCNT(S) > 1)
-        Py_DECREF(S);
-    else
-        (void)cio_call_soon(S->L->loop, server_decref_cb, S, NULL);
-}
-
-/* Frees an operation (loop stack); its future, if still pending, gets
- * the exception for rc. */
-static void op_drop(struct xop *op, int rc)
-{
-    if (op->fut)
-        cio_asgi_resolve(op->fut, NULL, rc);
-    Py_XDECREF(op->data);
-    PyMem_RawFree(op);
-}
-
-/* Fails every operation still queued (loop stack). */
-static void drop_queue(struct xreq *x, int rc)
-{
-    while (x->qhead) {
-        struct xop *op = x->qhead;
-        x->qhead = op->next;
-        op_drop(op, rc);
-    }
-    x->qtail = &x->qhead;
-}
-
-/* Schedules fn(x) on the loop's stack with a reference on x. */
-static int post(struct xreq *x, cio_callback_fn *fn)
-{
-    x->refs++;
-    int rc = cio_call_soon(x->S->L->loop, fn, x, NULL);
-    if (rc < 0)
-        x->refs--;
-    return rc;
 }
 
 /* ---- the handler's callbacks (loop stack) ------------------------------------ */
@@ -170,7 +84,7 @@ static void start_cb(void *arg)
         Py_XDECREF(scope);
         Py_XDECREF(c);
     }
-    x_unref(x);
+    cio_asgi_x_unref(x);
 }
 
 /* The handler finished its operation x->cur: resolve its future, and let
@@ -178,7 +92,7 @@ static void start_cb(void *arg)
 static void done_cb(void *arg)
 {
     struct xreq *x = arg;
-    struct xop *op = x->cur;
+    struct cio_asgi_op *op = x->cur;
     x->cur = NULL;
     if (op) {
         PyObject *fut = op->fut, *val = NULL;
@@ -193,11 +107,11 @@ static void done_cb(void *arg)
             }
         }
         cio_asgi_resolve(fut, val, rc);
-        op_drop(op, 0);
+        cio_asgi_op_drop(op, 0);
     }
     if (x->qhead && x->req)
         cio_event_set(x->wake);
-    x_unref(x);
+    cio_asgi_x_unref(x);
 }
 
 /* The handler returned before Python finished (client gone, shutdown
@@ -205,14 +119,14 @@ static void done_cb(void *arg)
 static void lost_cb(void *arg)
 {
     struct xreq *x = arg;
-    drop_queue(x, CIO_ECLOSED);
+    cio_asgi_drop_queue(x, CIO_ECLOSED);
     AsgiConn *c = x->conn;
     if (c) {
         c->disconnected = 1;
         if (cio_asgi_conn_wake(c) < 0)
             PyErr_WriteUnraisable((PyObject *)c);
     }
-    x_unref(x);
+    cio_asgi_x_unref(x);
 }
 
 /* ---- the route's handler (a cio task: no Python runs here) ------------------- */
@@ -229,10 +143,11 @@ static int asgi_handler(cio_http_request *req, void *ud)
     x->req = req;
     x->S = S;
     x->qtail = &x->qhead;
+    x->fini = xreq_fini;
     Py_INCREF(S); /* no dealloc here: S holds the server that runs us */
     int rc = cio_event_new(S->L->loop, &x->wake);
-    if (rc < 0 || (rc = post(x, start_cb)) < 0) {
-        x_unref(x);
+    if (rc < 0 || (rc = cio_asgi_post(x, start_cb)) < 0) {
+        cio_asgi_x_unref(x);
         return rc;
     }
     int ret = 0;
@@ -246,7 +161,7 @@ static int asgi_handler(cio_http_request *req, void *ud)
         }
         if (x->finished)
             break;
-        struct xop *op = x->qhead;
+        struct cio_asgi_op *op = x->qhead;
         x->qhead = op->next;
         if (!x->qhead)
             x->qtail = &x->qhead;
@@ -263,7 +178,7 @@ static int asgi_handler(cio_http_request *req, void *ud)
                                             (size_t)PyBytes_GET_SIZE(op->data));
         }
         int r = x->rc;
-        post(x, done_cb);
+        cio_asgi_post(x, done_cb);
         if (r == -ECANCELED || (r < 0 && cio_http_request_disconnected(req)))
             goto gone;
     }
@@ -274,13 +189,13 @@ static int asgi_handler(cio_http_request *req, void *ud)
     if (x->abort)
         cio_http_request_abort(req);
     x->req = NULL;
-    x_unref(x);
+    cio_asgi_x_unref(x);
     return ret;
 gone:
     x->req = NULL;
     if (!x->finished)
-        post(x, lost_cb);
-    x_unref(x);
+        cio_asgi_post(x, lost_cb);
+    cio_asgi_x_unref(x);
     return -ECANCELED;
 }
 
@@ -293,55 +208,6 @@ static int conn_check(AsgiConn *c)
         return -1;
     }
     return 0;
-}
-
-/* Adds the application's headers; the server's own (Content-Length,
- * Transfer-Encoding, Connection, Date) are left to it. */
-int cio_asgi_add_headers(cio_http_request *req, PyObject *headers)
-{
-    PyObject *it = PyObject_GetIter(headers);
-    if (!it)
-        return -1;
-    PyObject *item;
-    while ((item = PyIter_Next(it))) {
-        PyObject *n = NULL, *v = NULL;
-        PyObject *seq = PySequence_Fast(item, "a header is a [name, value] pair");
-        Py_DECREF(item);
-        if (!seq)
-            break;
-        if (PySequence_Fast_GET_SIZE(seq) != 2) {
-            PyErr_SetString(PyExc_TypeError, "a header is a [name, value] pair");
-            Py_DECREF(seq);
-            break;
-        }
-        n = PySequence_Fast_GET_ITEM(seq, 0);
-        v = PySequence_Fast_GET_ITEM(seq, 1);
-        if (!PyBytes_Check(n) || !PyBytes_Check(v)) {
-            PyErr_SetString(PyExc_TypeError, "header names and values are bytes");
-            Py_DECREF(seq);
-            break;
-        }
-        const char *ns = PyBytes_AS_STRING(n);
-        if (strcasecmp(ns, "content-length") && strcasecmp(ns, "transfer-encoding") &&
-            strcasecmp(ns, "connection") && strcasecmp(ns, "date")) {
-            if (strlen(ns) != (size_t)PyBytes_GET_SIZE(n) ||
-                strlen(PyBytes_AS_STRING(v)) != (size_t)PyBytes_GET_SIZE(v)) {
-                PyErr_SetString(PyExc_ValueError, "a header holds a NUL byte");
-                Py_DECREF(seq);
-                break;
-            }
-            int rc = cio_http_response_header(req, ns, PyBytes_AS_STRING(v));
-            if (rc < 0) {
-                PyErr_Format(PyExc_ValueError, "bad response header %R: %s", n,
-                             cio_strerror(rc));
-                Py_DECREF(seq);
-                break;
-            }
-        }
-        Py_DECREF(seq);
-    }
-    Py_DECREF(it);
-    return PyErr_Occurred() ? -1 : 0;
 }
 
 /* (asgi.h) */
@@ -409,7 +275,7 @@ static PyObject *conn_op(AsgiConn *c, int kind, PyObject *data)
         PyErr_SetString(PyExc_RuntimeError, "the request is finished");
         return NULL;
     }
-    struct xop *op = PyMem_RawCalloc(1, sizeof *op);
+    struct cio_asgi_op *op = PyMem_RawCalloc(1, sizeof *op);
     if (!op)
         return PyErr_NoMemory();
     PyObject *fut = PyObject_CallMethodNoArgs((PyObject *)x->S->L, str_create_future);
@@ -447,7 +313,7 @@ void cio_asgi_conn_finish(AsgiConn *c, int abort)
     if (x && !x->finished) {
         x->finished = 1;
         x->abort = abort;
-        drop_queue(x, -ECANCELED); /* asked, never taken */
+        cio_asgi_drop_queue(x, -ECANCELED); /* asked, never taken */
         if (x->req)
             cio_event_set(x->wake);
     }
@@ -509,13 +375,13 @@ static void conn_dealloc(AsgiConn *c)
     conn_clear(c);
     if (x) {
         x->conn = NULL;
-        drop_queue(x, -ECANCELED);
+        cio_asgi_drop_queue(x, -ECANCELED);
         if (!x->finished) { /* dropped without finish(): end the request */
             x->finished = 1;
             if (x->req)
                 cio_event_set(x->wake);
         }
-        x_unref(x);
+        cio_asgi_x_unref(x);
     }
     PyObject_GC_Del(c);
 }
@@ -684,19 +550,6 @@ static PyObject *server_bind(AsgiServer *S, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* (asgi.h) */
-int cio_asgi_opt_double(PyObject *kw, const char *k, double *out)
-{
-    PyObject *v = kw ? PyDict_GetItemString(kw, k) : NULL;
-    if (!v || v == Py_None)
-        return 0;
-    double d = PyFloat_AsDouble(v);
-    if (d == -1 && PyErr_Occurred())
-        return -1;
-    *out = d;
-    return 0;
-}
-
 /* _AsgiServer(loop, on_request, host, port, **limits) */
 static PyObject *server_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
@@ -809,11 +662,8 @@ PyTypeObject CioAsgiServer_Type = {
 
 int cio_asgi_init(PyObject *m)
 {
-    str_set_result = PyUnicode_InternFromString("set_result");
-    str_set_exception = PyUnicode_InternFromString("set_exception");
-    str_done = PyUnicode_InternFromString("done");
     str_create_future = PyUnicode_InternFromString("create_future");
-    if (!str_set_result || !str_set_exception || !str_done || !str_create_future ||
+    if (!str_create_future || cio_asgi_x_init() < 0 ||
         PyType_Ready(&AsgiConn_Type) < 0 || PyType_Ready(&CioAsgiServer_Type) < 0 ||
         cio_asgi_ws_init() < 0 || cio_asgi_cycle_init(m) < 0 ||
         cio_asgi_scope_init() < 0)

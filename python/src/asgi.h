@@ -13,30 +13,62 @@
 #include <cio/tls.h>
 #include <cio/ws.h>
 
+/* One operation a handler task performs for Python (asgi.c's body reads
+ * and writes, asgi_ws.c's sends and close): the head of each kind. */
+#define CIO_ASGI_OP_HEAD                                                      \
+    struct cio_asgi_op *next;  /* the queue */                                \
+    int kind;                  /* the file's own OP_* */                      \
+    PyObject *fut;             /* the asyncio future it resolves */           \
+    PyObject *data;            /* what it sends, or NULL */
+
+struct cio_asgi_op {
+    CIO_ASGI_OP_HEAD
+};
+
+/* What a request's handler task shares with Python, counted: the
+ * handler, the Python object and each engine callback in flight hold a
+ * reference, the last one frees it.  The head of asgi.c's struct xreq
+ * and asgi_ws.c's struct xws (as PyObject_HEAD starts every object). */
+#define CIO_ASGI_X_HEAD                                                       \
+    int refs;                  /* references */                               \
+    cio_http_request *req;     /* NULL once the handler has returned */       \
+    struct AsgiServer *S;      /* strong (dropped on the loop's stack) */     \
+    cio_event *wake;           /* the handler waits on it for work */         \
+    struct cio_asgi_op *qhead; /* operations asked, not yet taken (FIFO) */   \
+    struct cio_asgi_op **qtail; /* &last->next, or &qhead */                  \
+    struct cio_asgi_op *cur;   /* taken: running, or its callback pending */  \
+    void (*fini)(void *x);     /* frees what the kind adds (any stack) */
+
+struct cio_asgi_x {
+    CIO_ASGI_X_HEAD
+};
+
+/* Drops a reference on x; the last frees it (x->fini, then the struct) and
+ * the server's reference, through a callback on the loop's stack when it
+ * could be the server's last (its dealloc may run any Python).  Any
+ * stack. */
+void cio_asgi_x_unref(void *x);
+/* Schedules fn(x) on the loop's stack with a reference on x; 0, or the
+ * error of cio_call_soon. */
+int cio_asgi_post(void *x, cio_callback_fn *fn);
+/* Frees op (loop stack); its future, if still pending, gets the
+ * exception for rc. */
+void cio_asgi_op_drop(struct cio_asgi_op *op, int rc);
+/* Fails every operation still queued with rc (loop stack). */
+void cio_asgi_drop_queue(void *x, int rc);
+/* Makes asgi_x.c's interned strings; -1 with an exception set. */
+int cio_asgi_x_init(void);
+
 /* One request between the handler task and Python. */
 struct xreq {
-    int refs;                  /* handler + _AsgiConn + callbacks in flight */
-    cio_http_request *req;     /* NULL once the handler has returned */
-    struct AsgiServer *S;      /* strong (dropped on the loop's stack) */
-    cio_event *wake;           /* the handler waits on it for work */
+    CIO_ASGI_X_HEAD
     struct AsgiConn *conn;     /* the Python object, NULL before / after */
-    struct xop *qhead;         /* operations asked, not yet taken (FIFO) */
-    struct xop **qtail;        /* &last->next, or &qhead */
-    struct xop *cur;           /* taken: running, or its done_cb pending */
     char *rbuf;                /* OP_READ: the bytes read */
     int rc;                    /* cur's result (count read, or error) */
     int read_err;              /* a body read failed (not a disconnect) */
     int started;               /* the application was called */
     int finished;              /* Python is done with the request */
     int abort;                 /* ... and wants the connection aborted */
-};
-
-/* One receive()/send() operation the handler task performs. */
-struct xop {
-    struct xop *next;          /* the queue */
-    int kind;                  /* OP_READ, OP_WRITE */
-    PyObject *fut;             /* the asyncio future it resolves */
-    PyObject *data;            /* OP_WRITE: the bytes to write */
 };
 
 /* A request as the application sees it: its ASGI cycle's state, read

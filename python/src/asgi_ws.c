@@ -46,27 +46,20 @@ static PyObject *str_done, *str_create_future;
 
 /* One send() or close the handler performs. */
 struct wop {
-    struct wop *next;          /* the queue */
-    int kind;                  /* WOP_* */
-    PyObject *fut;             /* the asyncio future it resolves */
-    PyObject *data;            /* holds p: str (text, reason) or bytes */
+    CIO_ASGI_OP_HEAD           /* kind: WOP_*; data holds p: str (text,
+                                  reason) or bytes */
     const char *p;             /* the bytes to send, or the reason */
     size_t n;                  /* their length */
     unsigned code;             /* WOP_CLOSE: the close code */
 };
 
-/* One WebSocket request between its tasks and Python. */
+/* One WebSocket request between its tasks and Python (the head's wake:
+ * the handler's, for a send, finish or the reader's end). */
 struct xws {
-    int refs;                  /* handler, reader, _AsgiWs, callbacks */
-    cio_http_request *req;     /* NULL once the handler has returned */
-    AsgiServer *S;             /* strong (dropped on the loop's stack) */
+    CIO_ASGI_X_HEAD
     cio_ws *ws;                /* once accepted; freed with the struct */
-    cio_event *wake;           /* the handler: a send, finish, reader end */
     cio_event *rwake;          /* the reader: a receive asked, or stop */
     struct AsgiWs *conn;       /* the Python object, NULL before / after */
-    struct wop *qhead;         /* sends asked, not yet taken (FIFO) */
-    struct wop **qtail;        /* &last->next, or &qhead */
-    struct wop *cur;           /* taken: running, or its callback pending */
     int rc;                    /* cur's result */
     PyObject *rfut;            /* receive()'s future, while one waits */
     PyObject *stash;           /* a message whose receive() was cancelled */
@@ -132,51 +125,13 @@ static int handshake_plausible(cio_http_request *req)
 
 /* ---- shared state ----------------------------------------------------------------- */
 
-static void server_decref_cb(void *arg) { Py_DECREF((PyObject *)arg); }
-
-/* Drops a reference on x (any stack; no Python object is left in x by
- * then: the Python object's dealloc clears them). */
-static void x_unref(struct xws *x)
+/* What a WebSocket adds to the shared head (any stack; no Python object
+ * is left in x by then: the Python object's dealloc clears them). */
+static void xws_fini(void *xp)
 {
-    if (--x->refs > 0)
-        return;
-    AsgiServer *S = x->S;
+    struct xws *x = xp;
     cio_ws_free(x->ws);
-    cio_event_free(x->wake);
     cio_event_free(x->rwake);
-    PyMem_RawFree(x);
-    if (Py_REFCNT(S) > 1)
-        Py_DECREF(S);
-    else
-        (void)cio_call_soon(S->L->loop, server_decref_cb, S, NULL);
-}
-
-/* Schedules fn(x) on the loop's stack with a reference on x. */
-static int post(struct xws *x, cio_callback_fn *fn)
-{
-    x->refs++;
-    int rc = cio_call_soon(x->S->L->loop, fn, x, NULL);
-    if (rc < 0)
-        x->refs--;
-    return rc;
-}
-
-static void op_drop(struct wop *op, int rc)
-{
-    if (op->fut)
-        cio_asgi_resolve(op->fut, NULL, rc);
-    Py_XDECREF(op->data);
-    PyMem_RawFree(op);
-}
-
-static void drop_queue(struct xws *x, int rc)
-{
-    while (x->qhead) {
-        struct wop *op = x->qhead;
-        x->qhead = op->next;
-        op_drop(op, rc);
-    }
-    x->qtail = &x->qhead;
 }
 
 /* 1 if fut is not done yet (a cancelled receive() is done). */
@@ -247,24 +202,24 @@ static void start_cb(void *arg)
         Py_XDECREF(scope);
         Py_XDECREF(c);
     }
-    x_unref(x);
+    cio_asgi_x_unref(x);
 }
 
 /* The handler finished the send x->cur: resolve its future. */
 static void done_cb(void *arg)
 {
     struct xws *x = arg;
-    struct wop *op = x->cur;
+    struct wop *op = (struct wop *)x->cur;
     x->cur = NULL;
     if (op) {
         PyObject *fut = op->fut;
         op->fut = NULL;
         cio_asgi_resolve(fut, x->rc >= 0 ? (Py_INCREF(Py_None), Py_None) : NULL, x->rc);
-        op_drop(op, 0);
+        cio_asgi_op_drop((struct cio_asgi_op *)op, 0);
     }
     if (x->qhead && x->req)
         cio_event_set(x->wake);
-    x_unref(x);
+    cio_asgi_x_unref(x);
 }
 
 /* The reader received a message (or the end): hand it to Python before
@@ -287,7 +242,7 @@ static void recv_done_cb(void *arg)
             PyErr_Clear(); /* no memory for it: receive() fails */
         deliver(x, val, -ENOMEM);
     }
-    x_unref(x);
+    cio_asgi_x_unref(x);
 }
 
 /* The handler returned before Python finished (server shutdown deadline,
@@ -295,7 +250,7 @@ static void recv_done_cb(void *arg)
 static void lost_cb(void *arg)
 {
     struct xws *x = arg;
-    drop_queue(x, CIO_ECLOSED);
+    cio_asgi_drop_queue(x, CIO_ECLOSED);
     AsgiWs *c = x->conn;
     if (c && c->on_lost) {
         PyObject *cb = c->on_lost;
@@ -306,7 +261,7 @@ static void lost_cb(void *arg)
         Py_XDECREF(r);
         Py_DECREF(cb);
     }
-    x_unref(x);
+    cio_asgi_x_unref(x);
 }
 
 /* ---- the tasks (no Python runs here) --------------------------------------------------- */
@@ -333,13 +288,13 @@ static int reader_task(void *arg, void **result)
         x->rtype = type;
         x->rdata = data;
         x->rlen = len;
-        if (post(x, recv_done_cb) < 0 || rc < 0)
+        if (cio_asgi_post(x, recv_done_cb) < 0 || rc < 0)
             break; /* the end was delivered (or the loop is closing) */
     }
 out:
     x->rdone = 1;
     cio_event_set(x->wake);
-    x_unref(x);
+    cio_asgi_x_unref(x);
     return 0;
 }
 
@@ -376,12 +331,13 @@ int cio_asgi_ws_handler(cio_http_request *req, AsgiServer *S)
     x->req = req;
     x->S = S;
     x->qtail = &x->qhead;
+    x->fini = xws_fini;
     Py_INCREF(S); /* no dealloc here: S holds the server that runs us */
     int rc = cio_event_new(S->L->loop, &x->wake);
     if (rc >= 0)
         rc = cio_event_new(S->L->loop, &x->rwake);
-    if (rc < 0 || (rc = post(x, start_cb)) < 0) {
-        x_unref(x);
+    if (rc < 0 || (rc = cio_asgi_post(x, start_cb)) < 0) {
+        cio_asgi_x_unref(x);
         return rc;
     }
     int ret = 0;
@@ -389,11 +345,11 @@ int cio_asgi_ws_handler(cio_http_request *req, AsgiServer *S)
         WAIT_UNTIL(x, x->finished || (!x->cur && x->qhead));
         if (x->finished)
             break;
-        struct wop *op = x->qhead;
+        struct wop *op = (struct wop *)x->qhead;
         x->qhead = op->next;
         if (!x->qhead)
             x->qtail = &x->qhead;
-        x->cur = op;
+        x->cur = (struct cio_asgi_op *)op;
         if (op->kind == WOP_TEXT)
             x->rc = cio_ws_send_text(x->ws, op->p, op->n);
         else if (op->kind == WOP_BINARY)
@@ -401,7 +357,7 @@ int cio_asgi_ws_handler(cio_http_request *req, AsgiServer *S)
         else
             x->rc = cio_ws_close(x->ws, op->code, op->p);
         int r = x->rc;
-        post(x, done_cb);
+        cio_asgi_post(x, done_cb);
         if (r == -ECANCELED)
             goto gone;
     }
@@ -420,7 +376,7 @@ int cio_asgi_ws_handler(cio_http_request *req, AsgiServer *S)
         WAIT_UNTIL(x, !x->reader || x->rdone);
     }
     x->req = NULL;
-    x_unref(x);
+    cio_asgi_x_unref(x);
     return ret;
 gone:
     /* cancelled (the server's shutdown deadline): end it here; the
@@ -431,8 +387,8 @@ gone:
     x->rstop = 1;
     cio_event_set(x->rwake);
     if (!x->finished)
-        post(x, lost_cb);
-    x_unref(x);
+        cio_asgi_post(x, lost_cb);
+    cio_asgi_x_unref(x);
     return -ECANCELED;
 }
 
@@ -600,7 +556,7 @@ static PyObject *ws_op(AsgiWs *c, int kind, PyObject *data, unsigned code)
     op->n = (size_t)n;
     op->kind = kind;
     op->code = code;
-    *x->qtail = op;
+    *x->qtail = (struct cio_asgi_op *)op;
     x->qtail = &op->next;
     if (!x->cur)
         cio_event_set(x->wake);
@@ -634,7 +590,7 @@ static PyObject *ws_finish(AsgiWs *c, PyObject *arg)
         x->finished = 1;
         x->abort = abort;
         Py_CLEAR(c->on_lost);
-        drop_queue(x, -ECANCELED);
+        cio_asgi_drop_queue(x, -ECANCELED);
         if (x->req)
             cio_event_set(x->wake);
     }
@@ -667,7 +623,7 @@ static void ws_dealloc(AsgiWs *c)
     Py_CLEAR(c->on_lost);
     if (x) {
         x->conn = NULL;
-        drop_queue(x, -ECANCELED);
+        cio_asgi_drop_queue(x, -ECANCELED);
         if (x->rfut)
             cio_asgi_resolve(x->rfut, NULL, -ECANCELED);
         x->rfut = NULL;
@@ -677,7 +633,7 @@ static void ws_dealloc(AsgiWs *c)
             if (x->req)
                 cio_event_set(x->wake);
         }
-        x_unref(x);
+        cio_asgi_x_unref(x);
     }
     PyObject_Free(c);
 }
