@@ -7,7 +7,8 @@ Scheduling (call_soon, call_later, Future ping-pong, one process), TCP echo
 with protocols, streams and sock_* (the server pinned to core 0,
 bench/net/loadgen.c on core 1, 100 connections of 64-byte messages),
 asyncpg's SELECT 1 against a private PostgreSQL cluster, and HTTP
-hello-world from aiohttp and uvicorn loaded by wrk.  Each line of
+hello-world from a minimal asyncio.Protocol server, aiohttp and uvicorn,
+loaded by wrk.  Each line of
 results.jsonl carries CPU per operation next to the throughput.  Issue
 13's target, cio >= 1.3x uvloop's throughput at <= 0.8x its CPU per
 operation on echo and HTTP, is read off the ratios (lib.py's targets are
@@ -33,6 +34,7 @@ BENCHES = [
           timeout=120),
     Bench("pg_select1_pool10", "queries/s", group="pg", contenders=ALL, better="higher", runs=3,
           timeout=120),
+    Bench("http_protocol", "req/s", contenders=ALL, better="higher", runs=3, timeout=60),
     Bench("http_aiohttp", "req/s", contenders=ALL, better="higher", runs=3, timeout=60),
     Bench("http_uvicorn", "req/s", contenders=ALL, better="higher", runs=3, timeout=60),
 ]

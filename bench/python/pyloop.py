@@ -49,7 +49,7 @@ import drive  # noqa: E402  (bench-net's helpers: pinning, loadgen, /proc CPU)
 
 SECONDS = float(os.environ.get('BENCH_PY_SECONDS', '2'))
 ECHO = {'echo_protocol': 'protocol', 'echo_streams': 'streams', 'echo_sock': 'sock'}
-HTTP = {'http_aiohttp': 'aiohttp', 'http_uvicorn': 'uvicorn'}
+HTTP = {'http_protocol': 'http_protocol', 'http_aiohttp': 'aiohttp', 'http_uvicorn': 'uvicorn'}
 
 
 def loop_factory(name):
@@ -156,6 +156,26 @@ class Echo(asyncio.Protocol):
         self.transport.write(data)
 
 
+class HttpHello(asyncio.Protocol):
+    """The minimal HTTP/1.1 server: every request head (GET, no body) that
+    arrives gets the same keep-alive response; pipelined heads get theirs
+    in one write."""
+    RESPONSE = (b'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n'
+                b'Content-Length: 13\r\n\r\nHello, world!')
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.buf = b''
+
+    def data_received(self, data):
+        buf = self.buf + data if self.buf else data
+        n = buf.count(b'\r\n\r\n')
+        if n:
+            self.transport.write(self.RESPONSE * n)
+            buf = buf[buf.rindex(b'\r\n\r\n') + 4:]
+        self.buf = buf
+
+
 async def stream_echo(reader, writer):
     try:
         while True:
@@ -195,6 +215,8 @@ async def serve(mode, port):
     loop = asyncio.get_running_loop()
     if mode == 'protocol':
         server = await loop.create_server(Echo, '127.0.0.1', port, backlog=4096)
+    elif mode == 'http_protocol':
+        server = await loop.create_server(HttpHello, '127.0.0.1', port, backlog=4096)
     elif mode == 'streams':
         server = await asyncio.start_server(stream_echo, '127.0.0.1', port, backlog=4096)
     elif mode == 'sock':

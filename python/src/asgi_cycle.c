@@ -26,6 +26,7 @@ static PyObject *ready_none;   /* the finished awaitable of None, shared */
 static PyObject *str_type, *str_status, *str_headers, *str_body, *str_more_body;
 static PyObject *str_start, *str_resp_body, *str_http_request, *str_throw, *str_close;
 static PyObject *str_root_path, *str_state, *str_loop, *empty_bytes;
+static PyObject *kw_loop; /* ("loop",): Task(run, loop=...)'s keyword names */
 
 /* ---- _Ready: an awaitable already finished with a value -------------------- */
 
@@ -437,9 +438,7 @@ int cio_asgi_cycle_start(AsgiConn *c, PyObject *scope, long long body)
         task = PyObject_CallFunctionObjArgs(S->task_factory, (PyObject *)S->L, run, NULL);
     } else {
         PyObject *args[] = {(PyObject *)run, (PyObject *)S->L};
-        PyObject *kw = PyTuple_Pack(1, str_loop);
-        task = kw ? PyObject_Vectorcall(S->task_type, args, 1, kw) : NULL;
-        Py_XDECREF(kw);
+        task = PyObject_Vectorcall(S->task_type, args, 1, kw_loop);
     }
     if (!task) {
         Py_CLEAR(run->coro); /* never awaited: no warning is useful here */
@@ -464,7 +463,8 @@ int cio_asgi_cycle_init(PyObject *m)
         !S_(str_state, "state") || !S_(str_loop, "loop"))
         return -1;
 #undef S_
-    if (!(empty_bytes = PyBytes_FromStringAndSize("", 0)) || PyType_Ready(&Ready_Type) < 0 ||
+    if (!(empty_bytes = PyBytes_FromStringAndSize("", 0)) ||
+        !(kw_loop = PyTuple_Pack(1, str_loop)) || PyType_Ready(&Ready_Type) < 0 ||
         PyType_Ready(&Run_Type) < 0 || !(ready_none = ready_new(Py_NewRef(Py_None))))
         return -1;
     Py_INCREF(&Run_Type);
