@@ -581,6 +581,15 @@ static PyObject *loop_set_core_debug(CioLoop *L, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* get_debug(): every Future and Task asks it when made (to keep a
+ * traceback in debug mode); BaseEventLoop's is a Python call.  set_debug
+ * (cio/__init__.py, also run by BaseEventLoop.__init__) keeps the two in
+ * step. */
+static PyObject *loop_get_debug(CioLoop *L, PyObject *unused)
+{
+    return PyBool_FromLong(L->debug);
+}
+
 static PyObject *loop_core_running(CioLoop *L, PyObject *unused)
 {
     return PyBool_FromLong(L->loop && cio_loop_is_running(L->loop));
@@ -663,6 +672,7 @@ static PyMethodDef loop_methods[] = {
     {"_core_remove_writer", (PyCFunction)loop_remove_writer, METH_O, NULL},
     {"_core_fd_handles", (PyCFunction)loop_fd_handles, METH_O, NULL},
     {"_core_set_debug", (PyCFunction)loop_set_core_debug, METH_O, NULL},
+    {"get_debug", (PyCFunction)loop_get_debug, METH_NOARGS, "whether debug mode is on"},
     {NULL}};
 
 PyTypeObject CioLoop_Type = {
