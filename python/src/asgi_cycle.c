@@ -446,10 +446,11 @@ int cio_asgi_cycle_start(AsgiConn *c, PyObject *scope, long long body)
         return start_failed(c);
     }
     run->task = Py_NewRef(task);
-    int rc = PySet_Add(S->tasks, task);
+    if (PySet_Add(S->tasks, task) < 0) /* it runs; shutdown will not cancel it */
+        PyErr_WriteUnraisable(S->tasks);
     Py_DECREF(task);
     Py_DECREF(run);
-    return rc;
+    return 0;
 }
 
 int cio_asgi_cycle_init(PyObject *m)
