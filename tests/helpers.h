@@ -222,14 +222,6 @@ static inline void test_drain(cio_loop *loop)
 }
 
 /* The running loop's time (inside a task). */
-/* 1 when the running loop queues a transport's small writes for its next
- * submission (io_uring) instead of sending them at once (epoll): a send
- * error then shows at the next drain or in connection_lost, not in the
- * write's return value. */
-static inline int test_writes_queued(void)
-{
-    return strcmp(cio_loop_backend_name(cio_get_running_loop()), "io_uring") == 0;
-}
 
 static inline double test_loop_now(void) { return cio_loop_time(cio_get_running_loop()); }
 

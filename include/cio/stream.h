@@ -289,8 +289,8 @@ CIO_EXTERN int cio_stream_consume(cio_stream *s, size_t n);
 
 /*
  * Queues len bytes of buf (copied: buf may be reused at once) and sends
- * what the kernel takes now (on io_uring, a write of up to 4 KiB goes
- * with the loop's next submission: see cio_transport_write).  Errors:
+ * what the kernel takes now (a write of up to 4 KiB goes when the loop
+ * next waits for I/O: see cio_transport_write).  Errors:
  * CIO_ECLOSED after close/write_eof, the connection's error (-EPIPE,
  * -ECONNRESET) once one occurred,
  * -ENOMEM.  Does not suspend.

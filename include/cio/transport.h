@@ -330,11 +330,11 @@ CIO_EXTERN int cio_connect_write_pipe(const cio_protocol *proto, void *ud, int f
  * abort or connection loss (nothing written), -EPIPE after write_eof,
  * -EINVAL, -ENOMEM (then the connection is failed: bytes may have gone),
  * or a send error (the connection is failed and connection_lost will
- * report it).  On io_uring a write of up to 4 KiB is copied and sent with
- * the loop's next submission, beside the iteration's other I/O, instead of
- * by a system call of its own: a send error then reaches connection_lost
- * (and a later write's return value), as asyncio's write reports it.
- * Never suspends.
+ * report it).  A write of up to 4 KiB is copied and sent when the loop
+ * next waits for I/O (on io_uring with that wait's submission, on epoll
+ * just before it), so one iteration's writes go out together: a send
+ * error then reaches connection_lost (and a later write's return value),
+ * as asyncio's write reports it.  Never suspends.
  */
 CIO_EXTERN int cio_transport_write(cio_transport *t, const void *data, size_t len);
 

@@ -42,7 +42,14 @@ static int have_pwait2 = 1;
 
 struct epoll_state {
     int epfd;                  /* the epoll set */
+    int *deferred;             /* fds whose wr_op is a deferred send */
+    size_t ndeferred, capdeferred;
 };
+
+static struct epoll_state *state_of(cio_loop *loop)
+{
+    return (struct epoll_state *)cio__io_of(loop)->bdata;
+}
 
 static int epfd_of(cio_loop *loop)
 {
@@ -83,6 +90,7 @@ static void epoll_fini(cio_loop *loop)
             if (io->fds[fd].mode)
                 cio__io_forget(loop, (int)fd);
         close(st->epfd);
+        cio__free(st->deferred);
         cio__free(st);
     }
     cio__free(io->fds);
@@ -315,9 +323,58 @@ static __attribute__((noinline)) int submit_try(cio_loop *loop, struct cio__fd *
     return wait_edge(loop, f, op, w);
 }
 
+/* Holds a send (CIO__OPF_DEFER) in f's write slot until the next wait:
+ * 1, or 0 when it cannot be held (then it is tried at once). */
+static int defer_send(cio_loop *loop, struct cio__fd *f, struct cio__op *op)
+{
+    struct epoll_state *st = state_of(loop);
+    if (st->ndeferred == st->capdeferred) {
+        size_t cap = st->capdeferred ? st->capdeferred * 2 : 64;
+        int *d = cio__realloc(st->deferred, cap * sizeof *d);
+        if (!d)
+            return 0;
+        st->deferred = d;
+        st->capdeferred = cap;
+    }
+    st->deferred[st->ndeferred++] = op->fd;
+    f->wr_op = op;
+    f->deferred = 1;
+    op->state = CIO__OPS_PENDING;
+    loop->nwatch++;
+    return 1;
+}
+
+/* The wait's first step: tries the sends held since the last one; those
+ * that would block wait for their edge.  1 if one completed (its waiter
+ * may have made work ready, and then the wait must not block). */
+static int run_deferred(cio_loop *loop, struct epoll_state *st)
+{
+    int done = 0;
+    for (size_t i = 0; i < st->ndeferred; i++) {
+        struct cio__fd *f = cio__fd_slot(loop, st->deferred[i], 0);
+        if (!f || !f->deferred)
+            continue; /* cancelled, or the descriptor was forgotten */
+        f->deferred = 0;
+        if (!f->wr_op)
+            continue;
+        int r = try_op(f, f->wr_op, 0);
+        if (r != WOULD_BLOCK) {
+            complete_slot(loop, &f->wr_op, r);
+            done = 1;
+        } else {
+            f->ready &= ~(uint32_t)CIO__IO_OUT;
+        }
+    }
+    st->ndeferred = 0;
+    return done;
+}
+
 static int epoll_submit(cio_loop *loop, struct cio__op *op)
 {
     struct cio__fd *f = cio__fd_slot(loop, op->fd, 0);
+    if ((op->opflags & CIO__OPF_DEFER) && f && f->mode == CIO__FD_OPS && !f->wr_op &&
+        defer_send(loop, f, op))
+        return 1;
     /* Known drained - registered, and no read edge since readiness was
      * last used up: wait for the edge without a syscall.  The common
      * case of a stream's reads, so the only one handled here, where the
@@ -343,10 +400,12 @@ static void dispatch_ops(cio_loop *loop, struct cio__fd *f, uint32_t ev)
     op = f->wr_op;
     if (op && (ev & WRITE_BITS)) {
         int r = try_op(f, op, 0);
-        if (r != WOULD_BLOCK)
+        if (r != WOULD_BLOCK) {
+            f->deferred = 0;
             complete_slot(loop, &f->wr_op, r);
-        else
+        } else {
             f->ready &= ~(uint32_t)CIO__IO_OUT;
+        }
     }
 }
 
@@ -354,6 +413,8 @@ static void dispatch_ops(cio_loop *loop, struct cio__fd *f, uint32_t ev)
 static void epoll_cancel(cio_loop *loop, struct cio__op *op, int code)
 {
     struct cio__fd *f = cio__fd_slot(loop, op->fd, 0);
+    if (f && f->wr_op == op)
+        f->deferred = 0;
     if (f && (f->rd_op == op || f->wr_op == op))
         complete(loop, f, op, code);
 }
@@ -364,6 +425,9 @@ static int epoll_wait_ns(cio_loop *loop, int64_t timeout_ns)
 {
     struct epoll_event events[MAX_EVENTS];
     int n;
+    struct epoll_state *st = state_of(loop);
+    if (st->ndeferred && run_deferred(loop, st) && loop->ready.n)
+        timeout_ns = 0; /* a completion made work: look, do not block */
     if (__atomic_load_n(&have_pwait2, __ATOMIC_RELAXED) && timeout_ns > 0) {
         struct timespec ts = {.tv_sec = timeout_ns / CIO_NS_PER_SEC,
                               .tv_nsec = timeout_ns % CIO_NS_PER_SEC};

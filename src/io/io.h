@@ -78,7 +78,12 @@ enum {
      * when the descriptor is not ready (a readiness backend makes the
      * syscall; a completion backend must too, or submit and reap it
      * before returning).  For a last look at what the kernel holds. */
-    CIO__OPF_NOWAIT = 1 << 1
+    CIO__OPF_NOWAIT = 1 << 1,
+    /* A send that may wait for the backend's next wait: a completion
+     * backend submits it with that wait anyway; epoll holds it until its
+     * wait (a transport's small writes, so one loop iteration's responses
+     * go out together rather than each waking the peer on its own). */
+    CIO__OPF_DEFER = 1 << 2
 };
 
 struct cio__op {
@@ -116,6 +121,8 @@ struct cio__fd {
     uint32_t events;           /* what the backend watches now (its bits) */
     uint32_t ready;            /* ops mode: CIO__IO_* seen, not yet used up */
     uint8_t mode;              /* CIO__FD_* */
+    uint8_t deferred;          /* epoll: wr_op is a deferred send, on the
+                                  backend's list for its next wait */
 };
 
 enum {

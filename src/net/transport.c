@@ -24,17 +24,21 @@
  * plain recv into its buffer is in flight, which pausing does not end
  * at once on io_uring, does not lose what that recv brings: the new
  * protocol gets the bytes as it takes bytes (deliver).
- * Writing: on a readiness backend (epoll) write() tries sendmsg itself
- * when nothing is queued; the rest goes to the write buffer (chunks,
- * transport_buf.c) that a writev op drains, each op taking everything
- * queued when it starts.  On a completion backend (io_uring) a write of
- * up to QUEUE_MAX bytes is copied to the buffer and its op submitted with
- * the loop's next io_uring_enter, beside the iteration's other
- * submissions and the wait: no system call per write (issue 9).  A reset
- * then reaches the protocol through connection_lost, as asyncio's write
- * reports it, instead of through write's return value; a larger write
- * is still tried at once, where the copy would cost more than the call.  Closing: connection_lost always runs
- * from a call_soon callback, once, and the socket is closed after it.
+ * Writing: a write of up to QUEUE_MAX bytes is copied to the write
+ * buffer (chunks, transport_buf.c), which a send op drains at the loop's
+ * next wait (CIO__OPF_DEFER): io_uring submits it with the iteration's
+ * other submissions and the wait, with no system call of its own (issue
+ * 9); epoll makes the send as its wait begins, so one iteration's
+ * responses reach their peers together instead of each waking an idle
+ * peer on its own (the wake-up is charged to the sender: FastAPI behind
+ * cio.serve_asgi on epoll took 9-10 µs of system time per request sent
+ * at once, 5.1-5.5 deferred).  Each op takes everything queued when it
+ * starts.  A reset then reaches the protocol through connection_lost, as
+ * asyncio's write reports it, instead of through write's return value.
+ * A larger write is still tried at once when nothing is queued, where the
+ * copy would cost more than the call.  Closing: connection_lost always
+ * runs from a call_soon callback, once, and the socket is closed after
+ * it.
  *
  * A failed send delivers first what the socket still holds ("salvage"):
  * the kernel reports a reset once, to whichever call comes first, and a
@@ -87,7 +91,6 @@ int cio__transport_new(cio_loop *loop, int fd, const cio_transport_options *opts
     if (t->read_size > INT32_MAX)
         t->read_size = INT32_MAX;
     cio__tflow_init(&t->fl, opts);
-    t->queue_writes = cio__io_of(loop)->backend->completion;
     *out = &t->b;
     return 0;
 }
@@ -284,7 +287,7 @@ static void flush(struct sock *t)
          * kernel copying a msghdr and an iovec in. */
         struct cio__op *op = &t->wop;
         op->state = CIO__OPS_IDLE;
-        op->opflags = 0;
+        op->opflags = CIO__OPF_DEFER;
         op->fd = t->fd;
         op->flags = 0;
         op->waiter = &t->wwait;
@@ -338,17 +341,17 @@ static void write_wake(struct cio__waiter *w, int res)
 
 /* ---- public methods ------------------------------------------------------------- */
 
-/* The largest write a completion backend queues rather than sends: the
- * copy into the buffer grows with the size, the system call it saves does
- * not (bench-net's 16 KiB echo, queued, took 3-5% more CPU per message
- * than sent at once, on a busy machine). */
+/* The largest write that is queued for the loop's next wait rather than
+ * sent: the copy into the buffer grows with the size, the system call it
+ * saves does not (bench-net's 16 KiB echo, queued on io_uring, took 3-5%
+ * more CPU per message than sent at once, on a busy machine). */
 #define QUEUE_MAX 4096
 
 /* Whether a write of len bytes is sent at once: nothing is queued before
- * it, and the backend would not take it with its next submission. */
+ * it, and it is too large to be queued for the loop's next wait. */
 static inline int send_at_once(const struct sock *t, size_t len)
 {
-    return !t->wbuf.size && !t->writing && !(t->queue_writes && len <= QUEUE_MAX);
+    return !t->wbuf.size && !t->writing && len > QUEUE_MAX;
 }
 
 /* Why writing is refused (closing, or after write_eof), or 0. */

@@ -36,9 +36,6 @@ struct sock {
     struct cio__tbuf wbuf;     /* the buffer (transport_buf.c) */
     struct cio__tflow fl;      /* watermarks, paused writing and reading */
     uint8_t writing;           /* wop is pending */
-    uint8_t queue_writes;      /* a completion backend: small writes are
-                                  queued for the loop's next submission,
-                                  not sent at once (transport.c) */
     uint8_t eof_wanted;        /* write_eof: shutdown once flushed */
     uint8_t eof_sent;          /* shutdown(SHUT_WR) done */
     /* closing */
