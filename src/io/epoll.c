@@ -413,8 +413,15 @@ static void dispatch_ops(cio_loop *loop, struct cio__fd *f, uint32_t ev)
 static void epoll_cancel(cio_loop *loop, struct cio__op *op, int code)
 {
     struct cio__fd *f = cio__fd_slot(loop, op->fd, 0);
-    if (f && f->wr_op == op)
+    if (f && f->wr_op == op && f->deferred) {
+        /* A held send goes first, as io_uring's queued submission does
+         * before the cancel that follows it: what a transport wrote
+         * before its abort (an HTTP head) still reaches the peer. */
         f->deferred = 0;
+        int r = try_op(f, op, 0);
+        complete_slot(loop, &f->wr_op, r == WOULD_BLOCK ? code : r);
+        return;
+    }
     if (f && (f->rd_op == op || f->wr_op == op))
         complete(loop, f, op, code);
 }
