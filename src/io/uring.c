@@ -42,7 +42,8 @@
  * extension of rank CIO__EXT_IO tells) a cancel waits for the op's CQE.
  *
  * Divided into: state and setup, submission helpers, operations,
- * readiness callbacks, completions and waiting, registration, teardown.
+ * completions and waiting, registration, teardown; the readiness
+ * callbacks' poll requests are uring_watch.c's.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -50,20 +51,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "uring.h"
-
-/* A descriptor's readiness callbacks' poll request. */
-struct watch {
-    int fd;
-    uint32_t want;             /* POLL* bits the callbacks need now */
-    uint32_t armed;            /* bits of the request in flight, 0: none */
-    uint8_t attached;          /* still uring_state.watch[fd]: a detached
-                                  one is freed by its last completion */
-    uint8_t removing;          /* a poll remove is on its way */
-};
 
 static struct uring_state *state_of(cio_loop *loop)
 {
@@ -477,74 +467,6 @@ void cio__uring_op_end(cio_loop *loop, struct cio__op *op, int res)
     op->waiter->wake(op->waiter, res);
 }
 
-/* ---- readiness callbacks ------------------------------------------------ */
-
-static uint32_t from_poll(int32_t ev)
-{
-    return ((ev & POLLIN) ? (uint32_t)CIO__IO_IN : 0u) |
-           ((ev & POLLOUT) ? (uint32_t)CIO__IO_OUT : 0u) |
-           ((ev & POLLERR) ? (uint32_t)CIO__IO_ERR : 0u) |
-           ((ev & POLLHUP) ? (uint32_t)CIO__IO_HUP : 0u) |
-           ((ev & POLLRDHUP) ? (uint32_t)CIO__IO_RDHUP : 0u);
-}
-
-static void watch_arm(struct uring_state *st, struct watch *w)
-{
-    struct io_uring_sqe *sqe = cio__uring_get_sqe(st);
-    if (!sqe)
-        return; /* the callbacks stay silent; nothing better to do */
-    io_uring_prep_poll_add(sqe, w->fd, w->want);
-    io_uring_sqe_set_data64(sqe, ud_of(w, TAG_WATCH));
-    w->armed = w->want;
-    st->inflight++;
-}
-
-static void watch_remove(struct uring_state *st, struct watch *w)
-{
-    if (!w->armed || w->removing)
-        return;
-    struct io_uring_sqe *sqe = cio__uring_get_sqe(st);
-    if (!sqe)
-        return;
-    io_uring_prep_poll_remove(sqe, ud_of(w, TAG_WATCH));
-    io_uring_sqe_set_data64(sqe, UD_IGNORE);
-    w->removing = 1;
-}
-
-/* Takes w out of the table: freed now, or by its last completion. */
-static void watch_detach(struct uring_state *st, struct watch *w)
-{
-    st->watch[w->fd] = NULL;
-    w->attached = 0;
-    w->want = 0;
-    if (w->armed)
-        watch_remove(st, w);
-    else
-        cio__free(w);
-}
-
-/* The completion of w's poll: run the callbacks, re-arm. */
-static void watch_done(cio_loop *loop, struct watch *w, int res)
-{
-    struct uring_state *st = state_of(loop);
-    st->inflight--;
-    w->armed = 0;
-    w->removing = 0;
-    if (!w->attached) {
-        cio__free(w);
-        return;
-    }
-    if (res > 0) {
-        struct cio__fd *f = cio__fd_slot(loop, w->fd, 0);
-        if (f && f->mode == CIO__FD_CALLBACKS)
-            cio__fd_dispatch_callbacks(loop, w->fd, f, from_poll(res));
-    }
-    /* A callback run at once may have removed it; dispatch only queues
-     * handles, so w is still ours here. */
-    if (w->attached && w->want)
-        watch_arm(st, w);
-}
-
 /* ---- completions and waiting --------------------------------------------- */
 
 static void wake_arm(struct uring_state *st, cio_loop *loop)
@@ -570,7 +492,7 @@ static void dispatch(cio_loop *loop, uint64_t ud, int res, unsigned flags)
     }
     void *p = (void *)(uintptr_t)(ud & ~(uint64_t)TAG_MASK);
     if ((ud & TAG_MASK) == TAG_WATCH)
-        watch_done(loop, p, res);
+        cio__uring_watch_done(loop, p, res);
     else if ((ud & TAG_MASK) == TAG_ACCEPT)
         cio__uring_accept_cqe(loop, p, res, flags);
     else if (((struct cio__op *)p)->kind == CIO__OP_RECV_MULTI)
@@ -676,65 +598,16 @@ static int uring_wait(cio_loop *loop, int64_t timeout_ns)
 
 /* ---- registration ------------------------------------------------------- */
 
-static struct watch **watch_slot(struct uring_state *st, int fd)
-{
-    if ((size_t)fd >= st->nwatch_slots) {
-        size_t n = st->nwatch_slots ? st->nwatch_slots : 64;
-        while (n <= (size_t)fd)
-            n *= 2;
-        struct watch **a = cio__realloc(st->watch, n * sizeof *a);
-        if (!a)
-            return NULL;
-        memset(a + st->nwatch_slots, 0, (n - st->nwatch_slots) * sizeof *a);
-        st->watch = a;
-        st->nwatch_slots = n;
-    }
-    return &st->watch[fd];
-}
-
 static int uring_update(cio_loop *loop, int fd, struct cio__fd *f)
 {
     struct uring_state *st = state_of(loop);
-    uint32_t want = 0;
-    if (f->mode == CIO__FD_CALLBACKS)
-        want = (f->reader ? (uint32_t)(POLLIN | POLLRDHUP) : 0u) |
-               (f->writer ? (uint32_t)POLLOUT : 0u);
-    struct watch *w = (size_t)fd < st->nwatch_slots ? st->watch[fd] : NULL;
-    if (!want) {
-        if (w) {
-            int armed = w->armed != 0;
-            watch_detach(st, w);
-            /* The poll holds the file: remove it now, since the caller
-             * may close fd next (asyncio's server.close() does) and a
-             * listening socket must stop accepting then. */
-            if (armed)
-                ring_flush(st);
-        }
-        f->events = 0;
-        return 0;
-    }
-    if (!w) {
-        /* epoll refuses regular files and directories (always "ready"),
-         * as asyncio's selector loop does: so does this backend. */
-        struct stat sb;
-        if (fstat(fd, &sb) < 0)
-            return -errno;
-        if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))
-            return -EPERM;
-        struct watch **slot = watch_slot(st, fd);
-        if (!slot || !(w = cio__calloc(1, sizeof *w)))
-            return -ENOMEM;
-        w->fd = fd;
-        w->attached = 1;
-        *slot = w;
-    }
-    w->want = want;
-    f->events = want;
-    if (!w->armed)
-        watch_arm(st, w);
-    else if (w->armed != want)
-        watch_remove(st, w); /* re-armed with want by its completion */
-    return 0;
+    int rc = cio__uring_watch_update(st, fd, f);
+    /* A poll removed holds the file: let the remove run now, since the
+     * caller may close fd next (asyncio's server.close() does) and a
+     * listening socket must stop accepting then. */
+    if (rc == 1)
+        ring_flush(st);
+    return rc < 0 ? rc : 0;
 }
 
 static void uring_forget(cio_loop *loop, int fd, struct cio__fd *f)
@@ -755,11 +628,7 @@ static void uring_forget(cio_loop *loop, int fd, struct cio__fd *f)
     }
     /* The slot is cleared by the caller; the ops end by their CQEs. */
     f->rd_op = f->wr_op = NULL;
-    struct watch *w = (size_t)fd < st->nwatch_slots ? st->watch[fd] : NULL;
-    if (w) {
-        asked |= w->armed != 0;
-        watch_detach(st, w);
-    }
+    asked |= cio__uring_watch_forget(st, fd);
     asked |= cio__uring_accept_forget(loop, fd);
     f->events = 0;
     /* The kernel holds the file while a request on it lives: let the

@@ -77,6 +77,18 @@ struct uring_state {
 #define IORING_ACCEPT_MULTISHOT (1U << 0)
 #endif
 
+struct watch;
+
+/* uring_watch.c: add_reader/add_writer as poll requests. */
+/* Sets fd's poll request to what f's callbacks need: 0, 1 when a poll in
+ * flight was taken off (the caller flushes the ring so the kernel lets
+ * the file go), or -errno (-EPERM: a regular file, as epoll). */
+int cio__uring_watch_update(struct uring_state *st, int fd, struct cio__fd *f);
+/* A watch's poll completed with res: runs the callbacks, re-arms. */
+void cio__uring_watch_done(cio_loop *loop, struct watch *w, int res);
+/* fd is forgotten: its watch goes; 1 if its poll was in flight. */
+int cio__uring_watch_forget(struct uring_state *st, int fd);
+
 static inline struct uring_state *cio__uring_state(cio_loop *loop)
 {
     return (struct uring_state *)cio__io_of(loop)->bdata;
