@@ -369,6 +369,12 @@ static int run_deferred(cio_loop *loop, struct epoll_state *st)
     return done;
 }
 
+static int epoll_held(cio_loop *loop, const struct cio__op *op)
+{
+    struct cio__fd *f = cio__fd_slot(loop, op->fd, 0);
+    return f && f->wr_op == op && f->deferred;
+}
+
 static int epoll_submit(cio_loop *loop, struct cio__op *op)
 {
     struct cio__fd *f = cio__fd_slot(loop, op->fd, 0);
@@ -513,6 +519,7 @@ const struct cio__io_backend cio__io_epoll = {
     .init = epoll_init,
     .submit = epoll_submit,
     .cancel = epoll_cancel,
+    .held = epoll_held,
     .update = epoll_update,
     .forget = epoll_forget,
 };

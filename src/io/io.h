@@ -145,9 +145,13 @@ struct cio__io_backend {
     /* fd is being closed or handed away: end its pending ops with -EBADF
      * and drop its registration. */
     void (*forget)(cio_loop *loop, int fd, struct cio__fd *f);
+    /* 1 while op, a CIO__OPF_DEFER send, is held for the next wait and
+     * not tried yet: its caller may still change what it sends (more
+     * writes of the same iteration join it).  NULL: never (io_uring
+     * prepared the submission already). */
+    int (*held)(cio_loop *loop, const struct cio__op *op);
     /* 1 on a completion backend (io_uring), where an op is a submission
-     * handed over with the loop's next wait: a caller that would try the
-     * syscall itself first (a transport's write) saves it by queueing. */
+     * handed over with the loop's next wait. */
     uint8_t completion;
     /* 1 when the backend takes CIO__OP_RECV_MULTI (io_uring). */
     uint8_t recv_multi;
@@ -257,6 +261,13 @@ static inline void cio__io_cancel(cio_loop *loop, struct cio__op *op, int code)
 {
     if (op->state == CIO__OPS_PENDING)
         cio__io_of(loop)->backend->cancel(loop, op, code);
+}
+
+/* 1 while a CIO__OPF_DEFER op is held, not yet tried (see held). */
+static inline int cio__io_held(cio_loop *loop, const struct cio__op *op)
+{
+    const struct cio__io_backend *be = cio__io_of(loop)->backend;
+    return op->state == CIO__OPS_PENDING && be->held && be->held(loop, op);
 }
 
 /* Forgets fd (before it is closed or handed to another owner): its

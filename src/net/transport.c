@@ -276,15 +276,32 @@ static int send_error(struct sock *t, int err)
     return err;
 }
 
-/* Sends what is queued: one writev op for all of it (up to the iov cap). */
+/* Points the write op at what is queued: one send, or one sendmsg of
+ * every piece (up to the iov cap).  The fields each kind reads, not the
+ * whole op (its msghdr is the backend's scratch): a queued write makes
+ * one per message on io_uring.  One piece goes as a plain send, which
+ * spares the kernel copying a msghdr and an iovec in. */
+static void aim_wop(struct sock *t)
+{
+    int n = cio__tbuf_iov(&t->wbuf, t->wiov, CIO__TRANSPORT_IOV);
+    struct cio__op *op = &t->wop;
+    if (n == 1) {
+        op->kind = CIO__OP_SEND;
+        op->buf = t->wiov[0].iov_base;
+        op->len = t->wiov[0].iov_len;
+    } else {
+        op->kind = CIO__OP_SENDMSG;
+        op->iov = t->wiov;
+        op->iovcnt = n;
+        op->addr = NULL;
+        op->addrlen_in = 0;
+    }
+}
+
+/* Sends what is queued: one op for all of it. */
 static void flush(struct sock *t)
 {
     while (t->wbuf.size && !t->writing && !t->lost_scheduled && t->fd >= 0) {
-        int n = cio__tbuf_iov(&t->wbuf, t->wiov, CIO__TRANSPORT_IOV);
-        /* The fields each kind reads, not the whole op (its msghdr is the
-         * backend's scratch): a queued write makes one per message on
-         * io_uring.  One piece goes as a plain send, which spares the
-         * kernel copying a msghdr and an iovec in. */
         struct cio__op *op = &t->wop;
         op->state = CIO__OPS_IDLE;
         op->opflags = CIO__OPF_DEFER;
@@ -292,17 +309,7 @@ static void flush(struct sock *t)
         op->flags = 0;
         op->waiter = &t->wwait;
         op->cancel_code = -ECANCELED;
-        if (n == 1) {
-            op->kind = CIO__OP_SEND;
-            op->buf = t->wiov[0].iov_base;
-            op->len = t->wiov[0].iov_len;
-        } else {
-            op->kind = CIO__OP_SENDMSG;
-            op->iov = t->wiov;
-            op->iovcnt = n;
-            op->addr = NULL;
-            op->addrlen_in = 0;
-        }
+        aim_wop(t);
         cio__transport_writev_count++;
         if (cio__io_submit(t->b.loop, &t->wop) == 1) {
             t->writing = 1;
@@ -387,6 +394,8 @@ static int queue_rest(struct sock *t, const struct iovec *iov, int iovcnt, size_
     }
     if (!t->writing)
         flush(t);
+    else if (cio__io_held(t->b.loop, &t->wop))
+        aim_wop(t); /* not sent yet: it takes these bytes too */
     maybe_pause(t);
     return 0;
 }
