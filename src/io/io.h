@@ -104,6 +104,9 @@ struct cio__op {
     int cancel_code;           /* what a cancelled op ends with */
     struct cio__waiter *waiter; /* woken with res when a pending op ends */
     struct cio__op *next;      /* the backend's lists */
+    unsigned sqe_at;           /* io_uring: the SQ slot its submission
+                                  took (the kernel has it once the ring's
+                                  head has passed it) */
     /* A completion backend's storage while the op is pending: the msghdr
      * (and its one iovec) that sendmsg/recvmsg submissions point to, so
      * submitting an op never allocates (a failed allocation would drop a
@@ -147,9 +150,12 @@ struct cio__io_backend {
     void (*forget)(cio_loop *loop, int fd, struct cio__fd *f);
     /* 1 while op, a CIO__OPF_DEFER send, is held for the next wait and
      * not tried yet: its caller may still change what it sends (more
-     * writes of the same iteration join it).  NULL: never (io_uring
-     * prepared the submission already). */
+     * writes of the same iteration join it, then reaim).  NULL: never. */
     int (*held)(cio_loop *loop, const struct cio__op *op);
+    /* op, held, now sends other buffers (its caller changed them): the
+     * backend takes the change (io_uring prepares its submission again).
+     * NULL: nothing to do (epoll reads the op when it tries it). */
+    void (*reaim)(cio_loop *loop, struct cio__op *op);
     /* 1 on a completion backend (io_uring), where an op is a submission
      * handed over with the loop's next wait. */
     uint8_t completion;
@@ -268,6 +274,14 @@ static inline int cio__io_held(cio_loop *loop, const struct cio__op *op)
 {
     const struct cio__io_backend *be = cio__io_of(loop)->backend;
     return op->state == CIO__OPS_PENDING && be->held && be->held(loop, op);
+}
+
+/* After changing a held op's buffers (cio__io_held said 1). */
+static inline void cio__io_reaim(cio_loop *loop, struct cio__op *op)
+{
+    const struct cio__io_backend *be = cio__io_of(loop)->backend;
+    if (be->reaim)
+        be->reaim(loop, op);
 }
 
 /* Forgets fd (before it is closed or handed to another owner): its

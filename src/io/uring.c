@@ -339,6 +339,7 @@ static int uring_submit(cio_loop *loop, struct cio__op *op)
         op->res = -EAGAIN;
         return 0;
     }
+    op->sqe_at = st->ring.sq.sqe_tail - 1;
     int rc = prep_op(st, sqe, op);
     if (rc < 0) {
         /* Turn the SQE into a no-op that nobody waits for. */
@@ -353,6 +354,28 @@ static int uring_submit(cio_loop *loop, struct cio__op *op)
     st->inflight++;
     loop->nwatch++;
     return 1;
+}
+
+/* A held send: its submission is still in the SQ, not the kernel's
+ * (the next enter takes it), so its caller may change what it sends. */
+static int uring_held(cio_loop *loop, const struct cio__op *op)
+{
+    const struct io_uring_sq *sq = &state_of(loop)->ring.sq;
+    return (op->opflags & CIO__OPF_DEFER) &&
+           op->sqe_at - sq->sqe_head < sq->sqe_tail - sq->sqe_head;
+}
+
+/* A held send's buffers changed: its submission is prepared again, in
+ * place. */
+static void uring_reaim(cio_loop *loop, struct cio__op *op)
+{
+    struct uring_state *st = state_of(loop);
+    struct io_uring_sqe *sqe = &st->ring.sq.sqes[op->sqe_at & *st->ring.sq.kring_mask];
+    if (prep_op(st, sqe, op) < 0) {
+        /* (a send's preparation does not fail) */
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data64(sqe, ud_of(op, TAG_OP));
+    }
 }
 
 static void drain(cio_loop *loop, int wait);
@@ -679,6 +702,8 @@ const struct cio__io_backend cio__io_uring = {
     .init = uring_init,
     .submit = uring_submit,
     .cancel = uring_cancel,
+    .held = uring_held,
+    .reaim = uring_reaim,
     .update = uring_update,
     .forget = uring_forget,
     .completion = 1,

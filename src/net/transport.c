@@ -394,8 +394,10 @@ static int queue_rest(struct sock *t, const struct iovec *iov, int iovcnt, size_
     }
     if (!t->writing)
         flush(t);
-    else if (cio__io_held(t->b.loop, &t->wop))
+    else if (cio__io_held(t->b.loop, &t->wop)) {
         aim_wop(t); /* not sent yet: it takes these bytes too */
+        cio__io_reaim(t->b.loop, &t->wop);
+    }
     maybe_pause(t);
     return 0;
 }
