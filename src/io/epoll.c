@@ -12,6 +12,13 @@
  * readiness is marked used up, and the next receive waits for an edge at
  * once instead of making a syscall just to meet EAGAIN.
  *
+ * A send marked CIO__OPF_DEFER (a transport's small writes) is held in
+ * its slot, untried, until the wait begins, which makes the held sends
+ * first: one iteration's responses leave together, and writes that come
+ * meanwhile join the held send (held: the transport re-aims it), as the
+ * io_uring backend submits them with its wait.  A held send that is
+ * cancelled (an abort) is made first, as io_uring's would be.
+ *
  * Descriptors watched by add_reader/add_writer callbacks (CIO__FD_CALLBACKS)
  * are level-triggered with exactly the interest registered, as asyncio's
  * selector loop: the callback runs every iteration while the descriptor
