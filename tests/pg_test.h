@@ -1,7 +1,8 @@
 /*
  * pg_test.h - what the pg test binaries share on top of pg_util.h's
  * cluster: a connection that must open (the reason printed if not) and a
- * query's single int8 value.  Include after test.h and cio/pg.h.
+ * query's single int8 value, the CASE runner.  Include after test.h and
+ * cio/pg.h.
  */
 #ifndef CIO_TEST_PG_TEST_H
 #define CIO_TEST_PG_TEST_H
@@ -36,5 +37,16 @@ static inline int64_t pg_test_val_i64(cio_pg_conn *c, const char *sql, const cio
     }
     return x;
 }
+
+/* CASE(fn): fn##_case() runs the coroutine fn in a fresh cio_run, which
+ * must return 0 (one loop per test case, as each test binary's RUN list
+ * calls them). */
+static inline void pg_test_run_case(cio_coro_fn *fn)
+{
+    CHECK_RC(cio_run(fn, NULL, NULL), 0);
+}
+
+#define CASE(fn)                                                                         \
+    static void fn##_case(void) { pg_test_run_case(fn); }
 
 #endif

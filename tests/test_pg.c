@@ -647,14 +647,6 @@ static int t_notify(void *arg, void **result)
 
 /* ---- runner -------------------------------------------------------------------- */
 
-static void run_case(cio_coro_fn *fn)
-{
-    int rc = cio_run(fn, NULL, NULL);
-    CHECK_RC(rc, 0);
-}
-
-#define CASE(fn)                                                                         \
-    static void fn##_case(void) { run_case(fn); }
 CASE(t_connect)
 CASE(t_connect_timeout)
 CASE(t_types)

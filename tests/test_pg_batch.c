@@ -378,14 +378,6 @@ static int t_big_rows_no_cache(void *arg, void **result)
 
 /* ---- runner -------------------------------------------------------------------- */
 
-static void run_case(cio_coro_fn *fn)
-{
-    int rc = cio_run(fn, NULL, NULL);
-    CHECK_RC(rc, 0);
-}
-
-#define CASE(fn)                                                                         \
-    static void fn##_case(void) { run_case(fn); }
 CASE(t_big_batch)
 CASE(t_error_row)
 CASE(t_cancel_midway)

@@ -625,13 +625,6 @@ static int t_free_in_use(void *arg, void **result)
 
 /* ---- runner -------------------------------------------------------------------- */
 
-static void run_case(cio_coro_fn *fn)
-{
-    CHECK_RC(cio_run(fn, NULL, NULL), 0);
-}
-
-#define CASE(fn)                                                                         \
-    static void fn##_case(void) { run_case(fn); }
 CASE(t_cursor_rows)
 CASE(t_cursor_bounded)
 CASE(t_cursor_pipeline)

@@ -27,7 +27,7 @@ if not os.environ.get('PYTHONPATH'):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cio  # noqa: E402
 
-CERT = '/usr/lib/python3.11/test/keycert.pem'
+import tlsutil  # noqa: E402  (this directory)
 
 
 class EntryPoints(unittest.TestCase):
@@ -298,20 +298,12 @@ class Network(unittest.TestCase):
             return unix, udp, out
         self.assertEqual(self.run_main(main()), (b'abc', b'udp', b'got hi\n'))
 
-    @unittest.skipUnless(os.path.exists(CERT), 'needs libpython3.11-testsuite (keycert.pem)')
+    @unittest.skipUnless(tlsutil.HAVE_CERT, 'needs libpython3.11-testsuite (keycert.pem)')
     def test_tls_and_start_tls(self):
-        sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        sctx.load_cert_chain(CERT)
-        cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        cctx.check_hostname = False
-        cctx.verify_mode = ssl.CERT_NONE
+        sctx, cctx = tlsutil.contexts()
 
         async def main():
-            async def echo(r, w):
-                w.write(await r.readline())
-                await w.drain()
-                w.close()
-            srv = await asyncio.start_server(echo, '127.0.0.1', 0, ssl=sctx)
+            srv = await asyncio.start_server(tlsutil.echo_line, '127.0.0.1', 0, ssl=sctx)
             host, port = srv.sockets[0].getsockname()
             r, w = await asyncio.open_connection(host, port, ssl=cctx)
             self.assertIsNotNone(w.get_extra_info('ssl_object'))

@@ -7,7 +7,6 @@ import asyncio
 import gc
 import os
 import socket
-import ssl
 import struct
 import sys
 import tempfile
@@ -17,7 +16,7 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cio  # noqa: E402
 
-CERT = '/usr/lib/python3.11/test/keycert.pem'
+import tlsutil  # noqa: E402  (this directory)
 
 
 class Recorder(asyncio.Protocol):
@@ -338,20 +337,12 @@ class Transport(unittest.TestCase):
                 return got, kind
         self.assertEqual(cio.run(main()), (b'unix', cio.SocketTransport))
 
-    @unittest.skipUnless(os.path.exists(CERT), 'needs libpython3.11-testsuite (keycert.pem)')
+    @unittest.skipUnless(tlsutil.HAVE_CERT, 'needs libpython3.11-testsuite (keycert.pem)')
     def test_tls_runs_over_it(self):
-        sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        sctx.load_cert_chain(CERT)
-        cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        cctx.check_hostname = False
-        cctx.verify_mode = ssl.CERT_NONE
+        sctx, cctx = tlsutil.contexts()
 
         async def main():
-            async def echo(r, w):
-                w.write(await r.readline())
-                await w.drain()
-                w.close()
-            srv = await asyncio.start_server(echo, '127.0.0.1', 0, ssl=sctx)
+            srv = await asyncio.start_server(tlsutil.echo_line, '127.0.0.1', 0, ssl=sctx)
             r, w = await asyncio.open_connection(*srv.sockets[0].getsockname(), ssl=cctx)
             raw = w.transport._ssl_protocol._transport
             w.write(b'tls\n')
