@@ -74,8 +74,10 @@ static void start_cb(void *arg)
             PyObject_GC_Track(c);
         }
         PyObject *scope = c ? cio_asgi_scope(x->req, x->S, 0, &body) : NULL;
-        if (scope && cio_asgi_cycle_start(c, scope, body) == 0) {
+        CioHandle *first = NULL;
+        if (scope && cio_asgi_cycle_start(c, scope, body, &first) == 0) {
             x->started = 1;
+            cio_loop_run_taken(x->S->L, first);
         } else if (!x->finished) {
             PyErr_WriteUnraisable(x->S->app);
             x->finished = 1; /* the handler answers 500 */

@@ -151,8 +151,10 @@ int cio_asgi_conn_wake(AsgiConn *c);
 /* Calls the application for c's request (scope: a new dict; body: its
  * Content-Length, -1 chunked, 0 none) in a new asyncio task; 0 (a failure
  * of the application is answered as it would be in the task), or -1
- * with an exception set. */
-int cio_asgi_cycle_start(AsgiConn *c, PyObject *scope, long long body);
+ * with an exception set.  *first is the task's first step, taken off the
+ * ready FIFO for the caller to run at once with cio_loop_run_taken (an
+ * eager start), or NULL when it stays queued. */
+int cio_asgi_cycle_start(AsgiConn *c, PyObject *scope, long long body, CioHandle **first);
 /* Makes the _AsgiRun and _Ready types ready; -1 with an exception set. */
 int cio_asgi_cycle_init(PyObject *m);
 

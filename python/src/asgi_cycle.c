@@ -400,8 +400,9 @@ static int start_failed(AsgiConn *c)
     return 0;
 }
 
-int cio_asgi_cycle_start(AsgiConn *c, PyObject *scope, long long body)
+int cio_asgi_cycle_start(AsgiConn *c, PyObject *scope, long long body, CioHandle **first)
 {
+    *first = NULL;
     AsgiServer *S = c->x->S;
     c->has_body = body != 0;
     c->left = body > 0 ? PyLong_FromLongLong(body) : Py_NewRef(Py_None);
@@ -434,6 +435,7 @@ int cio_asgi_cycle_start(AsgiConn *c, PyObject *scope, long long body)
     run->task = NULL;
     PyObject_GC_Track(run);
     PyObject *task;
+    CioHandle **mark = cio_loop_ready_mark(S->L);
     if (S->task_factory != Py_None) {
         task = PyObject_CallFunctionObjArgs(S->task_factory, (PyObject *)S->L, run, NULL);
     } else {
@@ -450,6 +452,10 @@ int cio_asgi_cycle_start(AsgiConn *c, PyObject *scope, long long body)
         PyErr_WriteUnraisable(S->tasks);
     Py_DECREF(task);
     Py_DECREF(run);
+    /* The task's one call_soon is its first step.  A task factory of the
+     * application's may schedule otherwise: its tasks start as it says. */
+    if (S->task_factory == Py_None)
+        *first = cio_loop_take_newest(S->L, mark);
     return 0;
 }
 

@@ -93,6 +93,16 @@ static inline void cio_py_hold_gil(CioLoop *L)
 /* SystemExit or KeyboardInterrupt (the exception set now) raised by a
  * callback: kept to re-raise from run_forever, and the loop stops. */
 void cio_loop_abort(CioLoop *L);
+/* Running a callback at once instead of in the next drain, as Python
+ * 3.12's eager tasks run a new task's first step: cio_loop_ready_mark
+ * before scheduling it; cio_loop_take_newest after, which takes it off
+ * the ready FIFO (a reference the caller owns) if it is the one callback
+ * scheduled since the mark and the loop is not stopping on an exception,
+ * else returns NULL and leaves the FIFO as it was; cio_loop_run_taken
+ * runs it (NULL: nothing) and drops the reference.  Loop stack only. */
+CioHandle **cio_loop_ready_mark(CioLoop *L);
+CioHandle *cio_loop_take_newest(CioLoop *L, CioHandle **mark);
+void cio_loop_run_taken(CioLoop *L, CioHandle *h);
 
 /* capi.c: the C API capsule and cio.CioError, added to module m; and
  * _set_c_task_starter (the Python half of a started C task). */

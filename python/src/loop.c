@@ -179,6 +179,31 @@ static void drain_cb(void *arg)
     }
 }
 
+CioHandle **cio_loop_ready_mark(CioLoop *L) { return L->rtail; }
+
+CioHandle *cio_loop_take_newest(CioLoop *L, CioHandle **mark)
+{
+    CioHandle *h = *mark;
+    if (!h || L->rtail != &h->next || L->aborting)
+        return NULL;
+    *mark = NULL;
+    L->rtail = mark;
+    L->nready--;
+    h->scheduled = 0;
+    return h;
+}
+
+void cio_loop_run_taken(CioLoop *L, CioHandle *h)
+{
+    if (!h)
+        return;
+    if (L->aborting)
+        push_ready(L, h); /* runs when the loop runs again, as drain_cb's rest */
+    else if (!h->cancelled)
+        run_handle(L, h);
+    Py_DECREF(h);
+}
+
 /* Reader/writer readiness: runs the handle (level-triggered). */
 static void fd_ready(struct fdslot *s, int writer)
 {

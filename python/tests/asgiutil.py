@@ -18,10 +18,12 @@ import cio  # noqa: E402
 class ServerThread:
     """cio.serve_asgi(app, port=0) on a cio loop in a thread.  .port once
     started; .stop() ends it gracefully and returns serve_asgi's result
-    (or raises its exception)."""
+    (or raises its exception).  before(loop), if given, runs on the loop
+    just before serve_asgi."""
 
-    def __init__(self, app, port=0, **kwargs):
+    def __init__(self, app, port=0, before=None, **kwargs):
         self.app = app
+        self.before = before
         self.want_port = port
         self.kwargs = kwargs
         self.port = None
@@ -35,6 +37,8 @@ class ServerThread:
     def _main(self):
         async def serve():
             self.loop = asyncio.get_running_loop()
+            if self.before:
+                self.before(self.loop)
             self._stop = self.loop.create_future()
             started = self.loop.create_future()
             started.add_done_callback(lambda f: self._started(f.result()))

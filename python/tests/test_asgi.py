@@ -4,6 +4,7 @@ sockets (http.client, raw sockets, curl): the scope, bodies in and out
 pipelining, lifespan, graceful shutdown and the command line.
 """
 import asyncio
+import contextvars
 import hashlib
 import http.client
 import json
@@ -343,6 +344,58 @@ class Raw(unittest.TestCase):
             total += b.count(b'y')
         s.close()
         self.assertEqual(total, 400 * 65536)
+
+
+REQUEST_ID = contextvars.ContextVar('request_id', default=None)
+
+
+async def task_app(scope, receive, send):
+    """Reports what the request's task sees of itself and its context.
+    serve_asgi runs a task's first step at once, in the callback that
+    starts the request (an eager start): the step must still see its own
+    task, registered in all_tasks(), and a context of its own."""
+    if scope['type'] != 'http':
+        return
+    t = asyncio.current_task()
+    seen = {'task': t is not None and isinstance(t, asyncio.Task),
+            'registered': t in asyncio.all_tasks(),
+            'inherited': REQUEST_ID.get(),
+            'task_id': id(t)}
+    REQUEST_ID.set(scope['query_string'].decode())
+    await asyncio.sleep(0)        # a second step: the same task, the same context
+    seen['same_task'] = asyncio.current_task() is t
+    seen['kept'] = REQUEST_ID.get()
+    await send_json(send, seen)
+
+
+class Tasks(unittest.TestCase):
+    def test_each_request_its_own_task_and_context(self):
+        with ServerThread(task_app) as srv:
+            req = b''.join(b'GET /?r%d HTTP/1.1\r\nHost: x\r\n\r\n' % i for i in range(20))
+            req += b'GET /?last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+            outs = [raw_request(srv.port, req) for _ in range(3)]
+        for out in outs:
+            bodies = [json.loads(b[:b.index(b'}') + 1])
+                      for b in out.split(b'\r\n\r\n')[1:] if b.startswith(b'{')]
+            self.assertEqual(len(bodies), 21, out[:300])
+            for i, d in enumerate(bodies):
+                self.assertTrue(d['task'] and d['registered'] and d['same_task'], d)
+                self.assertIsNone(d['inherited'], d)   # nothing leaks from the last request
+                self.assertEqual(d['kept'], 'r%d' % i if i < 20 else 'last')
+
+    def test_the_loops_task_factory_makes_the_tasks(self):
+        made = []
+        def before(loop):
+            def factory(loop, coro):
+                made.append(1)
+                return asyncio.Task(coro, loop=loop)
+            loop.set_task_factory(factory)
+        with ServerThread(task_app, before=before) as srv:
+            for i in range(5):
+                out = raw_request(srv.port, b'GET /?f%d HTTP/1.1\r\nHost: x\r\n'
+                                            b'Connection: close\r\n\r\n' % i)
+                self.assertIn(b'"kept": "f%d"' % i, out)
+        self.assertGreaterEqual(len(made), 5)
 
 
 class Lifecycle(unittest.TestCase):
