@@ -164,6 +164,28 @@ static int h_seq(cio_http_request *req, void *ud)
     return cio_http_respond_text(req, 200, out);
 }
 
+/* Response headers: the application's go out as given; the server's own
+ * (any case) and malformed ones are refused with -EINVAL. */
+static int h_headers(cio_http_request *req, void *ud)
+{
+    (void)ud;
+    static const char *const refused[] = {"Content-Length", "content-length", "DATE",
+                                          "Connection", "Transfer-Encoding", "X:Y",
+                                          "Bad Name", ""};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        if (cio_http_response_header(req, refused[i], "1") != -EINVAL)
+            return cio_http_respond_text(req, 500, refused[i]);
+    if (cio_http_response_header(req, "X-Crlf", "a\r\nX-Evil: 1") != -EINVAL)
+        return cio_http_respond_text(req, 500, "CRLF in a value");
+    /* the lengths of the server's own, other names */
+    static const char *const kept[] = {"Dat", "Datum", "Date-Seen", "Connectio", "X-Content-Length",
+                                       "Transfer-Encodin", "Content-Lengths"};
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+        if (cio_http_response_header(req, kept[i], "yes") < 0)
+            return cio_http_respond_text(req, 500, kept[i]);
+    return cio_http_respond_text(req, 200, "headers");
+}
+
 static void add_routes(cio_http_server *srv)
 {
     for (size_t i = 0; i < sizeof big_text; i++)
@@ -183,6 +205,7 @@ static void add_routes(cio_http_server *srv)
     cio_http_server_route(srv, "GET", "/file", h_file, NULL, 0);
     cio_http_server_route(srv, "GET", "/file_inline", h_file, NULL, CIO_HTTP_INLINE);
     cio_http_server_route(srv, "GET", "/seq", h_seq, NULL, CIO_HTTP_INLINE);
+    cio_http_server_route(srv, "GET", "/headers", h_headers, NULL, CIO_HTTP_INLINE);
 }
 
 /* ---- running a server with a client thread --------------------------------- */

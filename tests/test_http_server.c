@@ -26,6 +26,15 @@ static int c_basics(srv_ctx *x)
     CHECK(strstr(out, "\r\n\r\nhello world") != NULL);
     CHECK(eof);
 
+    /* response headers: the server's own refused, others kept */
+    r = "GET /headers HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    exchange(x->port, r, strlen(r), out, sizeof out, &eof);
+    CHECK(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CHECK(strstr(out, "\r\nDatum: yes\r\n") && strstr(out, "\r\nDate-Seen: yes\r\n"));
+    CHECK(strstr(out, "\r\nX-Content-Length: yes\r\n") &&
+          strstr(out, "\r\nContent-Lengths: yes\r\n"));
+    CHECK(strstr(out, "Content-Length: 1\r\n") == NULL && strstr(out, "X-Evil") == NULL);
+
     /* HEAD: the GET route's headers, no body */
     r = "HEAD /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     exchange(x->port, r, strlen(r), out, sizeof out, &eof);

@@ -549,6 +549,7 @@ static PyObject *server_bind(AsgiServer *S, PyObject *args)
     Py_XSETREF(S->await_any, Py_NewRef(aw));
     Py_XSETREF(S->task_factory, Py_NewRef(tf));
     Py_XSETREF(S->task_type, Py_NewRef(tt));
+    Py_CLEAR(S->scope_http); /* it holds the root path */
     Py_RETURN_NONE;
 }
 
@@ -603,6 +604,7 @@ static int server_traverse(AsgiServer *S, visitproc visit, void *arg)
     Py_VISIT(S->task_factory);
     Py_VISIT(S->task_type);
     Py_VISIT(S->server_addr);
+    Py_VISIT(S->scope_http);
     return 0;
 }
 
@@ -620,6 +622,7 @@ static int server_clear(AsgiServer *S)
     Py_CLEAR(S->task_factory);
     Py_CLEAR(S->task_type);
     Py_CLEAR(S->server_addr);
+    Py_CLEAR(S->scope_http);
     return 0;
 }
 

@@ -110,6 +110,7 @@ typedef struct AsgiServer {
     PyObject *task_factory;    /* the loop's, or None */
     PyObject *task_type;       /* asyncio.Task */
     PyObject *server_addr;     /* the scopes' "server": (host, port) */
+    PyObject *scope_http;      /* what each HTTP scope is a copy of (asgi_scope.c) */
     PyObject *host;            /* str: the address listened on */
     int port;                  /* asked, then the one bound */
     PyObject *fut;             /* start/shutdown: its asyncio future */

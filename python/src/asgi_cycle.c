@@ -25,7 +25,7 @@ static PyTypeObject Ready_Type, Run_Type;
 static PyObject *ready_none;   /* the finished awaitable of None, shared */
 static PyObject *str_type, *str_status, *str_headers, *str_body, *str_more_body;
 static PyObject *str_start, *str_resp_body, *str_http_request, *str_throw, *str_close;
-static PyObject *str_root_path, *str_state, *str_loop, *empty_bytes;
+static PyObject *str_state, *str_loop, *empty_bytes;
 static PyObject *kw_loop; /* ("loop",): Task(run, loop=...)'s keyword names */
 
 /* ---- _Ready: an awaitable already finished with a value -------------------- */
@@ -408,8 +408,6 @@ int cio_asgi_cycle_start(AsgiConn *c, PyObject *scope, long long body, CioHandle
     c->left = body > 0 ? PyLong_FromLongLong(body) : Py_NewRef(Py_None);
     if (!c->left)
         return -1;
-    if (S->root_path && PyDict_SetItem(scope, str_root_path, S->root_path) < 0)
-        return -1;
     PyObject *state = PyDict_Copy(S->state);
     if (!state || PyDict_SetItem(scope, str_state, state) < 0) {
         Py_XDECREF(state);
@@ -466,7 +464,7 @@ int cio_asgi_cycle_init(PyObject *m)
         !S_(str_body, "body") || !S_(str_more_body, "more_body") ||
         !S_(str_start, "http.response.start") || !S_(str_resp_body, "http.response.body") ||
         !S_(str_http_request, "http.request") || !S_(str_throw, "throw") ||
-        !S_(str_close, "close") || !S_(str_root_path, "root_path") ||
+        !S_(str_close, "close") ||
         !S_(str_state, "state") || !S_(str_loop, "loop"))
         return -1;
 #undef S_

@@ -116,7 +116,7 @@ static PyObject *subprotocols(cio_http_request *req)
 /* Keys and the values that repeat, made once (cio_asgi_scope_init). */
 static PyObject *k_type, *k_asgi, *k_http_version, *k_method, *k_scheme, *k_path, *k_raw_path,
     *k_query_string, *k_root_path, *k_headers, *k_client, *k_server, *k_subprotocols,
-    *k_extensions;
+    *k_extensions, *k_state;
 static PyObject *v_http, *v_websocket, *v_11, *v_10, *v_scheme[4], *v_empty_str;
 static PyObject *asgi_http, *asgi_ws; /* templates: each scope gets a copy */
 static PyObject *methods[8];           /* the usual ones, interned */
@@ -147,10 +147,49 @@ static int put(PyObject *d, PyObject *k, PyObject *v) /* steals v */
     return rc;
 }
 
+/* What each HTTP scope of S starts as: every key in a fixed order, the
+ * values that are the server's set, None for the rest (made on first use,
+ * kept in S).  CPython copies a dict as one block, where a new dict grows
+ * key by key and is resized twice on the way to thirteen keys. */
+static PyObject *http_template(AsgiServer *S)
+{
+    if (S->scope_http)
+        return S->scope_http;
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    PyObject *keys[] = {k_type,       k_asgi,     k_http_version, k_method,
+                        k_scheme,     k_path,     k_raw_path,     k_query_string,
+                        k_root_path,  k_headers,  k_client,       k_server,
+                        k_state};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        if (PyDict_SetItem(d, keys[i], Py_None) < 0) {
+            Py_DECREF(d);
+            return NULL;
+        }
+    }
+    if (PyDict_SetItem(d, k_type, v_http) || PyDict_SetItem(d, k_http_version, v_11) ||
+        PyDict_SetItem(d, k_scheme, v_scheme[S->tls != NULL]) ||
+        PyDict_SetItem(d, k_root_path, S->root_path ? S->root_path : v_empty_str) ||
+        PyDict_SetItem(d, k_server, S->server_addr)) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return S->scope_http = d;
+}
+
 PyObject *cio_asgi_scope(cio_http_request *req, AsgiServer *S, int websocket, long long *body)
 {
     *body = 0;
-    PyObject *d = PyDict_New();
+    if (!S->server_addr && !(S->server_addr = Py_BuildValue("(Oi)", S->host, S->port)))
+        return NULL;
+    PyObject *d;
+    if (websocket) {
+        d = PyDict_New();
+    } else {
+        PyObject *t = http_template(S);
+        d = t ? PyDict_Copy(t) : NULL;
+    }
     if (!d)
         return NULL;
     const char *target = cio_http_request_target(req);
@@ -196,22 +235,23 @@ PyObject *cio_asgi_scope(cio_http_request *req, AsgiServer *S, int websocket, lo
                              ? addr_tuple(&ss)
                              : Py_NewRef(Py_None)) < 0)
         goto fail;
-    if (!S->server_addr && !(S->server_addr = Py_BuildValue("(Oi)", S->host, S->port)))
-        goto fail;
-    if (PyDict_SetItem(d, k_type, websocket ? v_websocket : v_http) ||
-        put(d, k_asgi, PyDict_Copy(websocket ? asgi_ws : asgi_http)) ||
-        PyDict_SetItem(d, k_http_version, cio_http_request_version(req) ? v_11 : v_10) ||
+    int v11 = cio_http_request_version(req) != 0;
+    if (put(d, k_asgi, PyDict_Copy(websocket ? asgi_ws : asgi_http)) ||
+        ((websocket || !v11) && PyDict_SetItem(d, k_http_version, v11 ? v_11 : v_10)) ||
         (!websocket && put(d, k_method, method_str(cio_http_request_method(req)))) ||
-        PyDict_SetItem(d, k_scheme, v_scheme[websocket * 2 + (S->tls != NULL)]) ||
         put(d, k_path, path_str(path, plen)) ||
         put(d, k_raw_path, PyBytes_FromStringAndSize(path, (Py_ssize_t)plen)) ||
-        put(d, k_query_string, PyBytes_FromString(q ? q + 1 : "")) ||
-        PyDict_SetItem(d, k_root_path, v_empty_str) ||
+        put(d, k_query_string, PyBytes_FromString(q ? q + 1 : "")))
+        goto fail;
+    if (!websocket)
+        return d; /* the rest came with the template */
+    if (PyDict_SetItem(d, k_type, v_websocket) || PyDict_SetItem(d, k_scheme, v_scheme[2 + (S->tls != NULL)]) ||
+        PyDict_SetItem(d, k_root_path, S->root_path ? S->root_path : v_empty_str) ||
         PyDict_SetItem(d, k_server, S->server_addr))
         goto fail;
     /* the WebSocket Denial Response extension: an HTTP answer instead */
-    if (websocket && (put(d, k_subprotocols, subprotocols(req)) ||
-                      put(d, k_extensions, Py_BuildValue("{s{}}", "websocket.http.response"))))
+    if (put(d, k_subprotocols, subprotocols(req)) ||
+        put(d, k_extensions, Py_BuildValue("{s{}}", "websocket.http.response")))
         goto fail;
     return d;
 fail:
@@ -228,6 +268,7 @@ int cio_asgi_scope_init(void)
         !K_(k_root_path, "root_path") || !K_(k_headers, "headers") ||
         !K_(k_client, "client") || !K_(k_server, "server") ||
         !K_(k_subprotocols, "subprotocols") || !K_(k_extensions, "extensions") ||
+        !K_(k_state, "state") ||
         !K_(v_http, "http") || !K_(v_websocket, "websocket") || !K_(v_11, "1.1") ||
         !K_(v_10, "1.0") || !K_(v_scheme[0], "http") || !K_(v_scheme[1], "https") ||
         !K_(v_scheme[2], "ws") || !K_(v_scheme[3], "wss") || !K_(v_empty_str, ""))

@@ -106,8 +106,20 @@ int cio_asgi_post(void *xp, cio_callback_fn *fn)
     return rc;
 }
 
-/* Adds the application's headers; the server's own (Content-Length,
- * Transfer-Encoding, Connection, Date) are left to it. */
+/* 1 if the header named name (n bytes) is one the server writes itself:
+ * Content-Length, Transfer-Encoding, Connection, Date. */
+static int server_owned(const char *name, Py_ssize_t n)
+{
+    switch (n) {
+    case 4: return strcasecmp(name, "date") == 0;
+    case 10: return strcasecmp(name, "connection") == 0;
+    case 14: return strcasecmp(name, "content-length") == 0;
+    case 17: return strcasecmp(name, "transfer-encoding") == 0;
+    default: return 0;
+    }
+}
+
+/* Adds the application's headers; the server's own are left to it. */
 int cio_asgi_add_headers(cio_http_request *req, PyObject *headers)
 {
     PyObject *it = PyObject_GetIter(headers);
@@ -133,8 +145,7 @@ int cio_asgi_add_headers(cio_http_request *req, PyObject *headers)
             break;
         }
         const char *ns = PyBytes_AS_STRING(n);
-        if (strcasecmp(ns, "content-length") && strcasecmp(ns, "transfer-encoding") &&
-            strcasecmp(ns, "connection") && strcasecmp(ns, "date")) {
+        if (!server_owned(ns, PyBytes_GET_SIZE(n))) {
             if (strlen(ns) != (size_t)PyBytes_GET_SIZE(n) ||
                 strlen(PyBytes_AS_STRING(v)) != (size_t)PyBytes_GET_SIZE(v)) {
                 PyErr_SetString(PyExc_ValueError, "a header holds a NUL byte");

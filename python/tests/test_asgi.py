@@ -398,6 +398,17 @@ class Tasks(unittest.TestCase):
         self.assertGreaterEqual(len(made), 5)
 
 
+class Options(unittest.TestCase):
+    def test_root_path(self):
+        with ServerThread(make_app(Events()), root_path='/api') as srv:
+            for _ in range(2):   # the scopes are copies: the first does not change the second
+                out = raw_request(srv.port, b'GET /echo HTTP/1.1\r\nHost: x\r\n'
+                                            b'Connection: close\r\n\r\n')
+                d = json.loads(out[out.index(b'\r\n\r\n') + 4:])
+                self.assertEqual((d['root_path'], d['path'], d['scheme']), ('/api', '/echo', 'http'))
+                self.assertEqual(d['server'], ['127.0.0.1', srv.port])
+
+
 class Lifecycle(unittest.TestCase):
     def test_startup_failure_stops_the_server(self):
         async def app(scope, receive, send):
