@@ -186,6 +186,15 @@ static int h_headers(cio_http_request *req, void *ud)
     return cio_http_respond_text(req, 200, "headers");
 }
 
+/* Answers, then works on for a while: a keep-alive client's next request
+ * comes while the handler still runs. */
+static int h_linger(cio_http_request *req, void *ud)
+{
+    (void)ud;
+    int rc = cio_http_respond_text(req, 200, "lingered");
+    return rc < 0 ? rc : cio_sleep(0.005);
+}
+
 static void add_routes(cio_http_server *srv)
 {
     for (size_t i = 0; i < sizeof big_text; i++)
@@ -206,6 +215,7 @@ static void add_routes(cio_http_server *srv)
     cio_http_server_route(srv, "GET", "/file_inline", h_file, NULL, CIO_HTTP_INLINE);
     cio_http_server_route(srv, "GET", "/seq", h_seq, NULL, CIO_HTTP_INLINE);
     cio_http_server_route(srv, "GET", "/headers", h_headers, NULL, CIO_HTTP_INLINE);
+    cio_http_server_route(srv, "GET", "/linger", h_linger, NULL, 0);
 }
 
 /* ---- running a server with a client thread --------------------------------- */

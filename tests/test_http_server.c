@@ -187,6 +187,82 @@ static void test_pipeline(void)
     CHECK_RC(serve(&x), 0);
 }
 
+/* Requests pipelined behind a task handler (read ahead while it runs),
+ * then the client's end of stream: every request is answered, in order,
+ * before the server closes; past READ_AHEAD the rest waits in the socket
+ * and is served too. */
+static int c_pipeline_eof(srv_ctx *x)
+{
+    static char out[1 << 18];
+    static char req[32 * 1024];
+    for (int round = 0; round < 2; round++) {
+        int fd = tcp_connect(x->port);
+        size_t len = (size_t)snprintf(req, sizeof req,
+                                      "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n"
+                                      "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n"
+                                      "GET /items/7 HTTP/1.1\r\nHost: a\r\n\r\n");
+        int n = 3;
+        /* the second round: more than READ_AHEAD (16 KiB) behind the first */
+        while (round == 1 && len + 64 < sizeof req) {
+            len += (size_t)snprintf(req + len, sizeof req - len,
+                                    "GET /seq?i=%d HTTP/1.1\r\nHost: a\r\n\r\n", n);
+            n++;
+        }
+        send_all(fd, req, len);
+        shutdown(fd, SHUT_WR);
+        int eof;
+        read_until_eof(fd, out, sizeof out, 5.0, &eof);
+        close(fd);
+        CHECK(eof);
+        const char *a = strstr(out, "slow done"), *b = strstr(out, "hello world"),
+                   *d = strstr(out, "{\"id\":\"7\"}");
+        CHECK(a && b && d && a < b && b < d);
+        int count = 0;
+        for (const char *p = out; (p = strstr(p, "HTTP/1.1 200 OK")); p++)
+            count++;
+        CHECK_EQ(count, n);
+        if (round == 1) {
+            char last[32];
+            snprintf(last, sizeof last, "seq %d", n - 1);
+            CHECK(strstr(out, last) != NULL);
+        }
+    }
+    return 0;
+}
+
+/* A keep-alive client whose next request comes while the handler that
+ * answered the last one still runs: read ahead, no pause (on io_uring a
+ * pause cancels the receive and a resume arms it again). */
+static int c_read_ahead(srv_ctx *x)
+{
+    char out[4096];
+    int fd = tcp_connect(x->port);
+    unsigned long before = __atomic_load_n(&cio__http_read_pauses, __ATOMIC_RELAXED);
+    const char *r = "GET /linger HTTP/1.1\r\nHost: a\r\n\r\n";
+    for (int i = 0; i < 20; i++) {
+        send_all(fd, r, strlen(r));
+        read_until_count(fd, out, sizeof out, "lingered", 1, 2);
+        CHECK(strstr(out, "lingered") != NULL);
+    }
+    CHECK_EQ(__atomic_load_n(&cio__http_read_pauses, __ATOMIC_RELAXED), before);
+    close(fd);
+    return 0;
+}
+
+static void test_read_ahead(void)
+{
+    srv_ctx x = {.client = c_read_ahead};
+    CHECK_RC(serve(&x), 0);
+}
+
+static void test_pipeline_eof(void)
+{
+    slow_seconds = 0.05;
+    srv_ctx x = {.client = c_pipeline_eof};
+    CHECK_RC(serve(&x), 0);
+    slow_seconds = 0.2;
+}
+
 /* Smuggling and malformed framing: 400 (or 501) and the connection closed. */
 static const struct {
     const char *req;
@@ -533,6 +609,8 @@ int main(void)
     file_path = tmpl;
     RUN(test_basics);
     RUN(test_pipeline);
+    RUN(test_pipeline_eof);
+    RUN(test_read_ahead);
     RUN(test_smuggling);
     RUN(test_limits);
     RUN(test_continue);

@@ -156,6 +156,8 @@ typedef struct cio__http_conn {
     cio_http_request req;          /* the request in progress */
     uint8_t upgraded;              /* handed to another protocol (detach) */
     uint8_t aborted;               /* cio_http_request_abort ran */
+    uint8_t eof_held;              /* the client's end of stream came behind
+                                      requests read ahead (server_conn.c) */
     cio__http_buf out;             /* responses waiting for one write */
     cio_future *wake;              /* a task waiting for body or drain */
     int body_err;                  /* a streamed body's error, or 0 */
@@ -200,6 +202,9 @@ void cio__http_server_check_closed(cio_http_server *srv);
 
 /* White-box counter for tests: transport writes made by the server. */
 extern unsigned long cio__http_server_writes;
+/* White-box counter for tests: times the server paused a connection's
+ * reading (server_conn.c). */
+extern unsigned long cio__http_read_pauses;
 /* White-box counters for tests (file.c): successful sendfile(2) calls,
  * the body bytes they sent, waits for a full socket. */
 extern unsigned long cio__http_sendfile_calls;
