@@ -17,7 +17,10 @@
  * oversized parts are refused with 400, 413, 414, 431, 501 or 505 and the
  * connection closed).  Keep-alive and pipelining are supported: responses
  * go out in request order, and the responses that inline handlers produce
- * for one read are sent with one write.  HEAD is answered by the GET
+ * for one read are sent with one write.  While a task handler runs, the
+ * next requests are read ahead, unparsed, up to 16 KiB (unless its
+ * request's buffered body is still in the buffer); then reading pauses
+ * until the handler returns.  HEAD is answered by the GET
  * route without a body; "Expect: 100-continue" gets its interim response
  * before the body is read; a Date header is added to every response.
  *
