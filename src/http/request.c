@@ -2,7 +2,9 @@
  * request.c - what a handler reads of its request: method, target, path,
  * headers (case-insensitive lookup over the parser's field slices), the
  * query (decoded in place at first use), the buffered body, and the
- * streamed body (cio_http_request_read, which waits for bytes in a task).
+ * streamed body (cio_http_request_read, which waits for bytes in a task);
+ * and, for the server's connection (server_conn.c), binding a parsed head
+ * to the request.
  */
 #include <math.h>
 #include <string.h>
@@ -214,4 +216,78 @@ int cio_http_request_abort(cio_http_request *req)
      * connection out of the server) */
     cio_transport_abort(req->conn->t);
     return 0;
+}
+
+/* ---- binding a parsed head (server_conn.c) ------------------------------------ */
+
+/* (server.h) */
+void cio__http_request_bind(cio__http_conn *c, char *base)
+{
+    cio__http_parser *p = &c->parser;
+    cio_http_request *req = &c->req;
+    req->head = base;
+    base[p->method_s.off + p->method_s.len] = 0;
+    base[p->target.off + p->target.len] = 0;
+    req->method = base + p->method_s.off;
+    req->target = base + p->target.off;
+    for (uint32_t i = 0; i < p->nheaders; i++) {
+        base[c->hdrs[i].name.off + c->hdrs[i].name.len] = 0;
+        base[c->hdrs[i].value.off + c->hdrs[i].value.len] = 0;
+    }
+    char *q = memchr(base + p->target.off, '?', p->target.len);
+    req->query = q ? q + 1 : NULL;
+    req->query_decoded = 0;
+}
+
+int cio__http_request_split(cio_http_request *req, size_t tlen)
+{
+    const char *t = req->target;
+    if (t[0] != '/') {
+        /* absolute-form (RFC 9112 §3.2.2): keep the path of it */
+        if (strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0) {
+            const char *s = strchr(t + (t[4] == 's' ? 8 : 7), '/');
+            t = s ? s : "/";
+            tlen = strlen(t);
+        } else if (!(t[0] == '*' && t[1] == 0 && req->method_id == CIO__HTTP_OPTIONS)) {
+            return 400;
+        }
+    }
+    const char *q = memchr(t, '?', tlen);
+    size_t plen = q ? (size_t)(q - t) : tlen;
+    /* the path, then as much room again for decoded parameters */
+    size_t need = 2 * plen + 2;
+    if (req->pbuf_cap < need) {
+        size_t cap = need < 256 ? 256 : need;
+        char *nb = cio__malloc(cap);
+        if (!nb)
+            return 503;
+        cio__free(req->pbuf);
+        req->pbuf = nb;
+        req->pbuf_cap = cap;
+    }
+    memcpy(req->pbuf, t, plen);
+    req->pbuf[plen] = 0;
+    req->path = req->pbuf;
+    return 0;
+}
+
+int cio__http_accepts_gzip(cio__http_conn *c)
+{
+    int i = cio__http_find_header(&c->parser, c->req.head, "accept-encoding", 0);
+    if (i < 0)
+        return 0;
+    const char *v = c->req.head + c->hdrs[i].value.off;
+    const char *g = strstr(v, "gzip");
+    if (!g)
+        return 0;
+    /* "gzip;q=0" refuses it */
+    const char *semi = g + 4;
+    while (*semi == ' ')
+        semi++;
+    if (*semi == ';') {
+        const char *qv = strstr(semi, "q=");
+        if (qv && (qv[2] == '0') && (qv[3] != '.' || strspn(qv + 4, "0") == strcspn(qv + 4, ", ")))
+            return 0;
+    }
+    return 1;
 }

@@ -239,6 +239,16 @@ void cio__http_conn_abort(cio__http_conn *c);
 size_t cio__http_body_take(cio__http_conn *c, void *dst, size_t n);
 /* server_conn.c: called when the request's response is complete. */
 void cio__http_request_done(cio__http_conn *c);
+/* request.c: points c's request at the head in base (NUL-terminating its
+ * parts in place). */
+void cio__http_request_bind(cio__http_conn *c, char *base);
+/* request.c: splits the target (tlen bytes) into path and query (the
+ * path copied into pbuf, with room for the decoded parameters after it;
+ * pbuf is the connection's, kept from request to request).  0, or the
+ * status to answer. */
+int cio__http_request_split(cio_http_request *req, size_t tlen);
+/* request.c: 1 if c's request accepts gzip (Accept-Encoding). */
+int cio__http_accepts_gzip(cio__http_conn *c);
 /* upgrade: takes c out of the server (the transport is someone else's
  * now); returns the bytes received after the request. */
 size_t cio__http_conn_detach(cio__http_conn *c);

@@ -54,6 +54,7 @@
                                     task handler runs (see the top) */
 
 unsigned long cio__http_server_writes;
+unsigned long cio__http_read_pauses;
 
 static void process(cio__http_conn *c);
 static int on_eof(cio_transport *t, void *ud);
@@ -134,8 +135,6 @@ static void set_state(cio__http_conn *c, int state, double timeout)
     c->deadline = timeout > 0 ? conn_now(c) + timeout : 0;
 }
 
-unsigned long cio__http_read_pauses;
-
 static void pause_reading(cio__http_conn *c)
 {
     if (!c->paused) {
@@ -204,89 +203,13 @@ static void bad_request(cio__http_conn *c, int status, const char *reason)
 
 /* ---- the request's head ----------------------------------------------------- */
 
-/* Points req at the head in base (NUL-terminating its parts in place). */
-static void request_bind(cio__http_conn *c, char *base)
-{
-    cio__http_parser *p = &c->parser;
-    cio_http_request *req = &c->req;
-    req->head = base;
-    base[p->method_s.off + p->method_s.len] = 0;
-    base[p->target.off + p->target.len] = 0;
-    req->method = base + p->method_s.off;
-    req->target = base + p->target.off;
-    for (uint32_t i = 0; i < p->nheaders; i++) {
-        base[c->hdrs[i].name.off + c->hdrs[i].name.len] = 0;
-        base[c->hdrs[i].value.off + c->hdrs[i].value.len] = 0;
-    }
-    char *q = memchr(base + p->target.off, '?', p->target.len);
-    req->query = q ? q + 1 : NULL;
-    req->query_decoded = 0;
-}
-
-/* Splits the target (tlen bytes) into path and query (the path is
- * copied into pbuf, with room for the decoded parameters after it; pbuf
- * is the connection's, kept from request to request).  0, or the
- * status. */
-static int request_split(cio_http_request *req, size_t tlen)
-{
-    const char *t = req->target;
-    if (t[0] != '/') {
-        /* absolute-form (RFC 9112 §3.2.2): keep the path of it */
-        if (strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0) {
-            const char *s = strchr(t + (t[4] == 's' ? 8 : 7), '/');
-            t = s ? s : "/";
-            tlen = strlen(t);
-        } else if (!(t[0] == '*' && t[1] == 0 && req->method_id == CIO__HTTP_OPTIONS)) {
-            return 400;
-        }
-    }
-    const char *q = memchr(t, '?', tlen);
-    size_t plen = q ? (size_t)(q - t) : tlen;
-    /* the path, then as much room again for decoded parameters */
-    size_t need = 2 * plen + 2;
-    if (req->pbuf_cap < need) {
-        size_t cap = need < 256 ? 256 : need;
-        char *nb = cio__malloc(cap);
-        if (!nb)
-            return 503;
-        cio__free(req->pbuf);
-        req->pbuf = nb;
-        req->pbuf_cap = cap;
-    }
-    memcpy(req->pbuf, t, plen);
-    req->pbuf[plen] = 0;
-    req->path = req->pbuf;
-    return 0;
-}
-
-static int accepts_gzip(cio__http_conn *c)
-{
-    int i = cio__http_find_header(&c->parser, c->req.head, "accept-encoding", 0);
-    if (i < 0)
-        return 0;
-    const char *v = c->req.head + c->hdrs[i].value.off;
-    const char *g = strstr(v, "gzip");
-    if (!g)
-        return 0;
-    /* "gzip;q=0" refuses it */
-    const char *semi = g + 4;
-    while (*semi == ' ')
-        semi++;
-    if (*semi == ';') {
-        const char *qv = strstr(semi, "q=");
-        if (qv && (qv[2] == '0') && (qv[3] != '.' || strspn(qv + 4, "0") == strcspn(qv + 4, ", ")))
-            return 0;
-    }
-    return 1;
-}
-
 /* The head is complete: set up req.  Returns 0 or a status to answer
  * (404/405 are answered after the body, by dispatch). */
 static int head_done(cio__http_conn *c, cio__http_buf *allow, int *route_status)
 {
     cio__http_parser *p = &c->parser;
     cio_http_request *req = &c->req;
-    request_bind(c, c->buf + c->pos);
+    cio__http_request_bind(c, c->buf + c->pos);
     req->method_id = p->method;
     req->version = p->version_minor;
     req->is_head = p->method == CIO__HTTP_HEAD;
@@ -294,8 +217,8 @@ static int head_done(cio__http_conn *c, cio__http_buf *allow, int *route_status)
     req->want_continue = (p->flags & CIO__HTTP_F_CONTINUE) && p->phase != CIO__HTTP_PH_DONE;
     req->t_start = conn_now(c);
     if (c->srv->opts.gzip)
-        req->gzip_ok = (uint8_t)accepts_gzip(c);
-    int st = request_split(req, p->target.len);
+        req->gzip_ok = (uint8_t)cio__http_accepts_gzip(c);
+    int st = cio__http_request_split(req, p->target.len);
     if (st)
         return st;
     *route_status = cio__http_route_match(c->srv, req, allow);
@@ -366,7 +289,7 @@ static void dispatch(cio__http_conn *c, int route_status, cio__http_buf *allow)
         return;
     }
     if (!req->streaming_body && req->head != c->buf + c->pos)
-        request_bind(c, c->buf + c->pos); /* the buffer moved (a body arrived) */
+        cio__http_request_bind(c, c->buf + c->pos); /* the buffer moved (a body arrived) */
     if (c->parser.body != CIO__HTTP_BODY_NONE && !req->streaming_body) {
         req->body = c->buf + c->pos + c->head_len;
         req->body_len = c->body_end - (c->pos + c->head_len);
@@ -386,7 +309,7 @@ static void dispatch(cio__http_conn *c, int route_status, cio__http_buf *allow)
     if (copy) {
         memcpy(copy, c->buf + c->pos, c->head_len);
         req->head_copy = copy;
-        request_bind(c, copy);
+        cio__http_request_bind(c, copy);
         req->in_task = 1;
         c->refs++;
         rc = cio_loop_create_task(c->srv->loop, handler_task, c, NULL, &task);
