@@ -18,6 +18,7 @@
 #include "loop.h"
 
 #define ROOT 3
+#define PREFETCH_MIN 16384 /* entries: 256 KiB of heap array */
 #define AT(hp, i) ((hp)->a[(i) + ROOT])
 
 static inline int before(const struct cio__timer_entry *x, const struct cio__timer_entry *y)
@@ -53,7 +54,8 @@ static inline size_t min_of(const struct cio__timer_heap *hp, size_t a, size_t b
  * comparisons (among the children) instead of four.  Firing 200k timers
  * took 746 instructions per timer with the top-down sift, 555 with this.
  */
-static void sift_down(struct cio__timer_heap *hp, size_t i)
+static inline __attribute__((always_inline)) void sift_down_at(struct cio__timer_heap *hp,
+                                                                size_t i, int far)
 {
     struct cio__timer_entry *a = &AT(hp, 0); /* a[k]: logical entry k */
     struct cio__timer_entry e = a[i];
@@ -63,6 +65,9 @@ static void sift_down(struct cio__timer_heap *hp, size_t i)
      * takes fewer instructions per level than a tournament of indices. */
     while (4 * i + 5 <= n) {
         const struct cio__timer_entry *c = &a[4 * i + 1], *m = c;
+        if (far && 16 * i + 20 <= n)
+            for (int k = 0; k < 4; k++)
+                __builtin_prefetch(&a[16 * i + 5 + 4 * k]);
         int64_t mw = c[0].when;
         for (int k = 1; k < 4; k++) {
             if (c[k].when < mw || (c[k].when == mw && c[k].h->seq < m->h->seq)) {
@@ -90,6 +95,30 @@ static void sift_down(struct cio__timer_heap *hp, size_t i)
         i = p;
     }
     a[i] = e;
+}
+
+/* Past PREFETCH_MIN entries the lower levels are out of the cache: each
+ * level then asks for the next level's four lines while it compares
+ * (firing 1M timers: 200-250 -> 172-197 ns per timer, the handle's line
+ * asked for too, cio__timers_run).  A smaller heap gets the loop without
+ * them, which would only cost it instructions; two functions, as one
+ * with both loops cost the small heap 19 instructions per timer. */
+static __attribute__((noinline)) void sift_down_near(struct cio__timer_heap *hp, size_t i)
+{
+    sift_down_at(hp, i, 0);
+}
+
+static __attribute__((noinline)) void sift_down_far(struct cio__timer_heap *hp, size_t i)
+{
+    sift_down_at(hp, i, 1);
+}
+
+static inline void sift_down(struct cio__timer_heap *hp, size_t i)
+{
+    if (CIO_LIKELY(hp->n < PREFETCH_MIN))
+        sift_down_near(hp, i);
+    else
+        sift_down_far(hp, i);
 }
 
 /*
@@ -170,6 +199,11 @@ void cio__timers_run(cio_loop *loop)
     struct cio__timer_heap *hp = &loop->timers;
     int64_t now = loop->now;
     while (hp->n && AT(hp, 0).when <= now) {
+        /* The handle is read after the sift-down that pop_top makes: in
+         * a large heap, ask for its line first, so the sift hides the
+         * miss. */
+        if (hp->n >= PREFETCH_MIN)
+            __builtin_prefetch(AT(hp, 0).h, 1);
         cio_handle *h = pop_top(hp);
         if (h->flags & CIO__H_CANCELLED) {
             hp->cancelled--;
