@@ -110,13 +110,14 @@ int cio_asgi_post(void *xp, cio_callback_fn *fn)
  * Content-Length, Transfer-Encoding, Connection, Date. */
 static int server_owned(const char *name, Py_ssize_t n)
 {
-    switch (n) {
-    case 4: return strcasecmp(name, "date") == 0;
-    case 10: return strcasecmp(name, "connection") == 0;
-    case 14: return strcasecmp(name, "content-length") == 0;
-    case 17: return strcasecmp(name, "transfer-encoding") == 0;
-    default: return 0;
-    }
+    static const struct {
+        Py_ssize_t len;
+        const char *name;
+    } own[] = {{4, "date"}, {10, "connection"}, {14, "content-length"}, {17, "transfer-encoding"}};
+    for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+        if (n == own[i].len && strcasecmp(name, own[i].name) == 0)
+            return 1;
+    return 0;
 }
 
 /* Adds the application's headers; the server's own are left to it. */

@@ -381,24 +381,13 @@ int cio_http_response_header(cio_http_request *req, const char *name, const char
         return -EINVAL;
     /* The headers the server writes itself; compared only at their
      * length (this runs for every header of every response). */
-    switch (p - name) {
-    case 4:
-        if (strcasecmp(name, "date") == 0)
+    static const struct {
+        size_t len;
+        const char *name;
+    } own[] = {{4, "date"}, {10, "connection"}, {14, "content-length"}, {17, "transfer-encoding"}};
+    for (size_t i = 0; i < CIO_ARRAY_LEN(own); i++)
+        if ((size_t)(p - name) == own[i].len && strcasecmp(name, own[i].name) == 0)
             return -EINVAL;
-        break;
-    case 10:
-        if (strcasecmp(name, "connection") == 0)
-            return -EINVAL;
-        break;
-    case 14:
-        if (strcasecmp(name, "content-length") == 0)
-            return -EINVAL;
-        break;
-    case 17:
-        if (strcasecmp(name, "transfer-encoding") == 0)
-            return -EINVAL;
-        break;
-    }
     cio__http_buf *b = &req->rh;
     size_t before = b->len;
     if (cio__http_buf_adds(b, name) < 0 || cio__http_buf_add(b, ": ", 2) < 0 ||
