@@ -245,7 +245,8 @@ PyObject *cio_asgi_scope(cio_http_request *req, AsgiServer *S, int websocket, lo
         goto fail;
     if (!websocket)
         return d; /* the rest came with the template */
-    if (PyDict_SetItem(d, k_type, v_websocket) || PyDict_SetItem(d, k_scheme, v_scheme[2 + (S->tls != NULL)]) ||
+    if (PyDict_SetItem(d, k_type, v_websocket) ||
+        PyDict_SetItem(d, k_scheme, v_scheme[2 + (S->tls != NULL)]) ||
         PyDict_SetItem(d, k_root_path, S->root_path ? S->root_path : v_empty_str) ||
         PyDict_SetItem(d, k_server, S->server_addr))
         goto fail;
